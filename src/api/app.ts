@@ -1,0 +1,72 @@
+// Assembles the Elysia app: error envelope, the API features, OpenAPI, and the embedded UI.
+import { Elysia } from "elysia";
+import { openapi } from "@elysiajs/openapi";
+import { VERSION } from "../version.ts";
+import type { AppContext } from "./context.ts";
+import { HttpError } from "./errors.ts";
+import { configRoutes } from "./config.ts";
+import { healthRoutes } from "./health.ts";
+import { pathsRoutes } from "./paths.ts";
+import { recycleRoutes } from "./recycle.ts";
+import { runsRoutes } from "./runs.ts";
+import { staticRoutes } from "./static.ts";
+import { extraFeatures } from "./features.ts";
+
+/** Builds the whole HTTP/WebSocket application for a context. */
+export function createApp(ctx: AppContext) {
+  const app = new Elysia()
+    .onError(({ code, error, set, request }) => {
+      if (error instanceof HttpError) {
+        set.status = error.status;
+        return { detail: error.detail, ...error.extra };
+      }
+      if (code === "VALIDATION") {
+        set.status = 422;
+        return { detail: validationDetail(error) };
+      }
+      if (code === "PARSE") {
+        set.status = 422;
+        return { detail: [{ type: "json_invalid", loc: ["body"], msg: "JSON decode error", input: null }] };
+      }
+      if (code === "NOT_FOUND") {
+        set.status = 404;
+        return { detail: "Not Found" };
+      }
+      ctx.log.error(`${request.method} ${new URL(request.url).pathname} failed`, error);
+      set.status = 500;
+      return { detail: "Internal server error" };
+    })
+    .use(
+      openapi({
+        path: "/docs",
+        specPath: "/openapi.json",
+        documentation: {
+          info: {
+            title: "Runicorn Viewer",
+            version: VERSION,
+            description: "Runicorn 0.6-compatible experiment tracker API, with additive improvements.",
+          },
+        },
+      }),
+    )
+    .use(healthRoutes(ctx))
+    .use(runsRoutes(ctx))
+    .use(recycleRoutes(ctx))
+    .use(pathsRoutes(ctx))
+    .use(configRoutes(ctx));
+  for (const feature of extraFeatures) app.use(feature(ctx));
+  return app.use(staticRoutes(ctx));
+}
+
+/** FastAPI-style 422 items (`{type, loc, msg, input}`) from an Elysia validation error. */
+function validationDetail(error: unknown): unknown[] {
+  const e = error as { type?: string; all?: { path?: string; message?: string; summary?: string; value?: unknown }[] };
+  const where = e.type ?? "body";
+  const items = Array.isArray(e.all) && e.all.length ? e.all : [{ path: "", message: String((error as Error).message) }];
+  return items.map((it) => ({
+    type: "value_error",
+    loc: [where, ...String(it.path ?? "").split("/").filter(Boolean)],
+    msg: it.summary ?? it.message ?? "Invalid value",
+    input: it.value ?? null,
+  }));
+}

@@ -1,0 +1,22 @@
+// What every API feature receives: the configuration, the logger, and the live services of the server.
+import type { Config } from "../config/config.ts";
+import type { IndexDb } from "../index/db.ts";
+import type { RunService } from "../index/run-types.ts";
+import type { Storage } from "../index/storage.ts";
+import type { Logger } from "../util/log.ts";
+
+/** Services shared by the API features. `root()` can change at run time (POST /api/config/user_root_dir). */
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  /** The current storage root, absolute. */
+  root(): string;
+  /** The index of the current root (replaced when the root changes; read it per request). */
+  index(): IndexDb;
+  /** Run lookup and change notifications of the current root. */
+  runs: RunService;
+  /** The storage holder (root, index, indexer) for features that write run files. */
+  storage: Storage;
+  /** Functions to call when the server stops (samplers, watchers, sessions). */
+  onClose(fn: () => void | Promise<void>): void;
+}

@@ -1,0 +1,150 @@
+// The run list and run detail: GET /api/runs, GET|PATCH /api/runs/{id}, progress, environment (spec §3.2, §3.10).
+import { join } from "node:path";
+import { Elysia, t } from "elysia";
+import { findRunRow, isSortKey, listRunsJson, runStatusCounts } from "../index/run-queries.ts";
+import { listPath } from "../index/run-row.ts";
+import type { RunTable } from "../index/schema.ts";
+import { readJsonObject } from "../store/json.ts";
+import { writeJsonAtomic } from "../store/run-files.ts";
+import type { AppContext } from "./context.ts";
+import { HttpError } from "./errors.ts";
+import { assertRunId, getLiveRun } from "./run-ids.ts";
+
+const MAX_TAGS = 100;
+const MAX_TEXT = 1000;
+
+/** Run list and detail routes. */
+export function runsRoutes(ctx: AppContext) {
+  return new Elysia({ name: "runs" })
+    .get(
+      "/api/runs",
+      async ({ query, set }) => {
+        if (query.sort !== undefined && !isSortKey(query.sort)) {
+          throw new HttpError(400, `Unsupported sort key: ${query.sort}`);
+        }
+        const { json, total } = await listRunsJson(ctx.index().db, {
+          limit: query.limit,
+          offset: query.offset,
+          sort: query.sort,
+          order: query.order,
+          status: query.status ? query.status.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+          path: query.path,
+          q: query.q,
+          includeSummary: query.include?.split(",").includes("summary"),
+        });
+        set.headers["content-type"] = "application/json";
+        set.headers["x-total-count"] = String(total);
+        return json;
+      },
+      {
+        query: t.Object({
+          limit: t.Optional(t.Integer({ minimum: 0, maximum: 100000 })),
+          offset: t.Optional(t.Integer({ minimum: 0 })),
+          sort: t.Optional(t.String({ maxLength: 256 })),
+          order: t.Optional(t.Union([t.Literal("asc"), t.Literal("desc")])),
+          status: t.Optional(t.String({ maxLength: 256 })),
+          path: t.Optional(t.String({ maxLength: 1024 })),
+          q: t.Optional(t.String({ maxLength: 256 })),
+          include: t.Optional(t.String({ maxLength: 64 })),
+        }),
+        detail: {
+          summary: "List runs",
+          description:
+            "Without parameters: every live run in the original's scan order. Optional limit/offset/sort/order/status/path/q filter and page the list; X-Total-Count gives the total before paging.",
+        },
+      },
+    )
+    .get("/api/stats/runs", () => runStatusCounts(ctx.index().db), {
+      detail: { summary: "Counts of live runs by status (total, running, finished, failed, other)" },
+    })
+    .get(
+      "/api/runs/:run_id",
+      async ({ params }) => {
+        const run = getLiveRun(ctx, params.run_id);
+        const row = await findRunRow(ctx.index().db, run.run_dir);
+        if (!row) throw new HttpError(404, "Run not found");
+        return runDetail(row);
+      },
+      { detail: { summary: "One run: status, paths of its files, assets, times, tags, summary" } },
+    )
+    .patch(
+      "/api/runs/:run_id",
+      async ({ params, body }) => {
+        assertRunId(params.run_id);
+        const run = getLiveRun(ctx, params.run_id);
+        const metaPath = join(run.run_dir, "meta.json");
+        const meta = readJsonObject(metaPath) ?? {};
+        if (body.alias !== undefined) {
+          const alias = body.alias === null ? "" : body.alias.trim();
+          meta.alias = alias === "" ? null : alias;
+        }
+        if (body.tags !== undefined) {
+          meta.tags = body.tags.map((s) => s.trim()).filter(Boolean);
+        }
+        try {
+          writeJsonAtomic(metaPath, meta);
+        } catch (e) {
+          throw new HttpError(500, `Failed to update run: ${(e as Error).message}`);
+        }
+        await ctx.storage.runs.refreshRun(run.run_dir);
+        return { ok: true, alias: meta.alias ?? null, tags: Array.isArray(meta.tags) ? meta.tags : [] };
+      },
+      {
+        body: t.Object({
+          alias: t.Optional(t.Union([t.String({ maxLength: MAX_TEXT }), t.Null()])),
+          tags: t.Optional(t.Array(t.String({ maxLength: MAX_TEXT }), { maxItems: MAX_TAGS })),
+        }),
+        detail: { summary: "Rename a run (alias) or set its tags" },
+      },
+    )
+    .get(
+      "/api/runs/:run_id/progress",
+      ({ params }) => {
+        getLiveRun(ctx, params.run_id);
+        return { available: false, status: "unknown" };
+      },
+      { detail: { summary: "Compatibility stub of the original (always unavailable)" } },
+    )
+    .get(
+      "/api/environment/:run_id",
+      ({ params }) => {
+        const run = ctx.runs.findRun(params.run_id);
+        if (!run) throw new HttpError(404, `Run ${params.run_id} not found`);
+        const env = readJsonObject(join(run.run_dir, "environment.json"));
+        return env ? { available: true, environment: env } : { available: false };
+      },
+      { detail: { summary: "The run's environment.json, when the SDK captured one" } },
+    );
+}
+
+/** The original's detail keys (spec §3.2) plus the ones its UI wanted (§10.7). */
+function runDetail(row: RunTable) {
+  const dir = row.run_dir;
+  const assets = readJsonObject(join(dir, "assets.json")) ?? {};
+  const start = row.started_at ?? row.created_time;
+  const end = row.ended_at ?? (row.status === "running" ? Date.now() / 1000 : null);
+  return {
+    id: row.id,
+    status: row.status,
+    pid: row.pid,
+    run_dir: dir,
+    path: listPath(row.meta_path, row.entry_path),
+    alias: row.alias,
+    logs: join(dir, "logs.txt"),
+    metrics: join(dir, "events.jsonl"),
+    metrics_step: join(dir, "events.jsonl"),
+    assets,
+    assets_count: row.assets_count,
+    created_time: row.created_time,
+    start_time: start,
+    ended_at: row.ended_at,
+    duration: start !== null && end !== null ? Math.max(0, end - start) : null,
+    tags: JSON.parse(row.tags),
+    hostname: row.hostname,
+    exit_reason: row.exit_reason,
+    heartbeat_at: row.heartbeat_at,
+    best_metric_value: row.best_metric_value,
+    best_metric_name: row.best_metric_name,
+    summary: JSON.parse(row.summary),
+  };
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bun
+// The `runicorn` command: dispatches to the sub-commands; the only place that exits the process.
+import { VERSION } from "../version.ts";
+import { UsageError } from "./args.ts";
+import { serveCommand } from "./serve.ts";
+
+const HELP = `Runicorn ${VERSION} — local experiment tracker (compatible with Runicorn 0.6)
+
+Usage: runicorn <command> [options]
+
+Commands:
+  serve      serve the web UI and API for a storage root (alias: viewer)
+  version    print the version
+
+Run 'runicorn <command> --help' for a command's options.`;
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") {
+    console.log(HELP);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === "--version" || cmd === "-V" || cmd === "version") {
+    console.log(`runicorn ${VERSION}`);
+    return 0;
+  }
+  switch (cmd) {
+    case "serve":
+    case "viewer":
+      return serveCommand(rest, env);
+    default:
+      throw new UsageError(`unknown command '${cmd}' (see: runicorn --help)`);
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2), { ...process.env })
+    .then((code) => process.exit(code))
+    .catch((e) => {
+      console.error(`runicorn: ${(e as Error).message}`);
+      process.exit(e instanceof UsageError ? 2 : 1);
+    });
+}

@@ -1,0 +1,121 @@
+// `runicorn serve`: opens the storage root, starts the indexer and the HTTP server.
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { createApp } from "../api/app.ts";
+import type { AppContext } from "../api/context.ts";
+import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
+import { Storage } from "../index/storage.ts";
+import { createLogger } from "../util/log.ts";
+import { VERSION } from "../version.ts";
+import { type FlagSpec, flagHelp, parseArgs, parsePort, UsageError } from "./args.ts";
+
+const SPECS: FlagSpec[] = [
+  { name: "root", kind: "string", valueName: "DIR", help: "storage root (default: $RUNICORN_DIR, user_root_dir, ./.runicorn)" },
+  { name: "storage", kind: "string", valueName: "DIR", help: "alias of --root (the original's flag name)" },
+  { name: "host", kind: "string", valueName: "HOST", help: "address to listen on (default 127.0.0.1)" },
+  { name: "port", kind: "string", valueName: "PORT", help: "port to listen on (default 23300; 0 = any free port)" },
+  { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
+  { name: "help", short: "h", kind: "boolean", help: "show this help" },
+];
+
+export const SERVE_HELP = `Usage: runicorn serve [options]
+
+Serve the web UI and the API for a storage root.
+
+${flagHelp(SPECS)}`;
+
+/** A running server, for the CLI and for tests that start it in-process. */
+export interface RunningServer {
+  url: string;
+  port: number;
+  ctx: AppContext;
+  stop(): Promise<void>;
+}
+
+/** Starts the server for a resolved configuration. Throws with a one-line message when it cannot. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const log = createLogger(config.logLevel);
+  try {
+    mkdirSync(join(config.root, "runs"), { recursive: true });
+  } catch (e) {
+    accessOrThrow(config.root);
+    log.warn(`storage root ${config.root} is read-only (${(e as Error).code}); serving it read-only`);
+  }
+  accessOrThrow(config.root);
+  const cacheDir = join(config.env.XDG_CACHE_HOME || join(config.homeDir, ".cache"), "runicorn");
+  const storage = await Storage.open(config.root, cacheDir, log, { sweepSeconds: config.sweepSeconds });
+  const closers: (() => void | Promise<void>)[] = [];
+  const ctx: AppContext = {
+    config,
+    log,
+    root: () => storage.root,
+    index: () => storage.idx,
+    runs: storage,
+    storage,
+    onClose: (fn) => closers.push(fn),
+  };
+  const app = createApp(ctx);
+  try {
+    app.listen({ hostname: config.host, port: config.port });
+  } catch (e) {
+    await storage.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || /in use/i.test(String((e as Error).message))) {
+      throw new Error(`port ${config.port} on ${config.host} is already in use; choose another with --port`);
+    }
+    throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
+  }
+  const port = app.server!.port as number;
+  const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    ctx,
+    stop: async () => {
+      await app.stop(true);
+      for (const fn of closers.reverse()) await fn();
+      await storage.close();
+    },
+  };
+}
+
+function accessOrThrow(root: string): void {
+  try {
+    accessSync(root, constants.R_OK | constants.X_OK);
+  } catch (e) {
+    throw new Error(`cannot read storage root ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** The `serve` command; returns the exit code (and keeps running until a signal). */
+export async function serveCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { flags, positionals } = parseArgs(argv, SPECS, "serve");
+  if (flags.help) {
+    console.log(SERVE_HELP);
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' for 'serve'`);
+  const level = flags["log-level"] as string | undefined;
+  if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got '${level}'`);
+  }
+  const config = loadConfig(
+    {
+      root: (flags.root ?? flags.storage) as string | undefined,
+      host: flags.host as string | undefined,
+      port: flags.port !== undefined ? parsePort(flags.port as string, "port") : undefined,
+      logLevel: level as LogLevel | undefined,
+    },
+    env,
+  );
+  const server = await startServer(config);
+  console.log(`Runicorn ${VERSION} serving ${config.root}`);
+  console.log(`listening on ${server.url}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await server.stop();
+  return 0;
+}

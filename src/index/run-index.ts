@@ -1,0 +1,373 @@
+// Keeps the run table current: full reconcile at start and on a timer, the watcher for prompt updates,
+// and crash detection of running runs (spec §1.10) — all in the background, never on the request path.
+import { type FSWatcher, statSync, watch } from "node:fs";
+import { hostname as osHostname } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { discoverRuns, discoverUnder, type RunEntry, runStamp, stampIsRun, v06OrderKey } from "../store/discover.ts";
+import { mergeStatus, readRunFiles } from "../store/run-files.ts";
+import type { Logger } from "../util/log.ts";
+import type { IndexDb } from "./db.ts";
+import { buildRunRow } from "./run-row.ts";
+import type { RunChange, RunRecord } from "./run-types.ts";
+import type { RunTable } from "./schema.ts";
+
+/** Seconds without a heartbeat after which a `running` run is declared failed. */
+export const HEARTBEAT_TIMEOUT_S = 60;
+
+/** Path fragments of mirrored remote data, never liveness-checked (spec §1.10). */
+const REMOTE_MARKERS = [".runicorn_remote_cache", "remote_cache", "_remote_"];
+
+interface MemRun extends RunRecord {
+  order_key: string;
+  stamp: string;
+  pid: number | null;
+  hostname: string | null;
+  heartbeat_at: number | null;
+  has_meta: boolean;
+  /** sizes of events.jsonl and logs.txt last seen by the live poll */
+  sizes?: string;
+}
+
+/** Options of the indexer. */
+export interface RunIndexOptions {
+  sweepSeconds: number;
+  /** Poll of running runs' events/logs sizes when fs events are missed (ms). */
+  livePollMs?: number;
+  hostname?: string;
+  watch?: boolean;
+}
+
+/** The run index of one storage root. */
+export class RunIndex {
+  private readonly byDir = new Map<string, MemRun>();
+  private readonly byId = new Map<string, MemRun[]>();
+  private readonly listeners = new Set<(c: RunChange) => void>();
+  private watcher: FSWatcher | undefined;
+  private timers: ReturnType<typeof setInterval>[] = [];
+  private pending = new Map<string, Set<string>>();
+  private pendingTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly host: string;
+  private closed = false;
+  /** Set once the first full reconcile has finished. */
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly root: string,
+    readonly idx: IndexDb,
+    private readonly log: Logger,
+    private readonly opts: RunIndexOptions,
+  ) {
+    this.host = opts.hostname ?? osHostname();
+  }
+
+  /**
+   * Loads the index into memory and starts watching. On a fresh index the first reconcile is awaited
+   * (a list must never be partial); on an existing one it runs in the background right after.
+   */
+  async start(): Promise<void> {
+    const rows = await this.idx.db.selectFrom("run").selectAll().execute();
+    for (const r of rows) this.remember(r);
+    const fresh = rows.length === 0;
+    const first = (async () => {
+      await new Promise((r) => setTimeout(r, fresh ? 0 : 50));
+      await this.sync();
+      await this.checkLiveness();
+    })();
+    this.ready = first;
+    if (fresh) await first;
+    else first.catch((e) => this.log.error("initial sync failed", e));
+    if (this.opts.watch !== false) this.startWatcher();
+    this.timers.push(
+      setInterval(() => {
+        this.sync()
+          .then(() => this.checkLiveness())
+          .catch((e) => this.log.error("sweep failed", e));
+      }, this.opts.sweepSeconds * 1000),
+    );
+    this.timers.push(setInterval(() => this.pollLive(), this.opts.livePollMs ?? 1000));
+    for (const t of this.timers) (t as any).unref?.();
+  }
+
+  /** Stops the watcher and timers. */
+  stop(): void {
+    this.closed = true;
+    this.watcher?.close();
+    for (const t of this.timers) clearInterval(t);
+    if (this.pendingTimer) clearTimeout(this.pendingTimer);
+  }
+
+  /** Subscribes to run changes. */
+  onChange(fn: (c: RunChange) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** The first run with this id in scan order (live only unless asked). */
+  findRun(id: string, includeDeleted = false): RunRecord | undefined {
+    const list = this.byId.get(id);
+    if (!list) return undefined;
+    return list.find((r) => includeDeleted || !r.deleted);
+  }
+
+  /** Every run currently known (deleted included), in no particular order. */
+  allRuns(): Iterable<RunRecord> {
+    return this.byDir.values();
+  }
+
+  /** Full reconcile: discovers every run, re-reads the ones whose files changed, drops vanished ones. */
+  async sync(): Promise<{ added: number; updated: number; removed: number }> {
+    const entries = discoverRuns(this.root);
+    const seen = new Set<string>();
+    const changed: RunEntry[] = [];
+    for (const e of entries) {
+      seen.add(e.dir);
+      const known = this.byDir.get(e.dir);
+      if (!known || known.stamp !== e.stamp || known.order_key !== e.orderKey) changed.push(e);
+    }
+    const removed = [...this.byDir.keys()].filter((d) => !seen.has(d));
+    const stats = { added: 0, updated: 0, removed: removed.length };
+    for (const e of changed) {
+      if (this.byDir.has(e.dir)) stats.updated++;
+      else stats.added++;
+    }
+    await this.apply(changed, removed);
+    return stats;
+  }
+
+  /** Re-reads one run directory now (after the API wrote to it) and returns its fresh record. */
+  async refreshRun(dir: string): Promise<RunRecord | undefined> {
+    const entry = this.entryFor(dir);
+    if (entry) await this.apply([entry], []);
+    else if (this.byDir.has(dir)) await this.apply([], [dir]);
+    return this.byDir.get(dir);
+  }
+
+  /** Builds a RunEntry for a known or new run directory, or undefined when it is no longer a run. */
+  private entryFor(dir: string): RunEntry | undefined {
+    const stamp = runStamp(dir);
+    if (!stampIsRun(stamp)) return undefined;
+    const known = this.byDir.get(dir);
+    if (known) return { dir, id: known.id, entryPath: known.entry_path, layout: known.order_key.startsWith("1") ? "legacy" : "v06", orderKey: known.order_key, stamp };
+    const runsRoot = join(this.root, "runs");
+    if (!dir.startsWith(runsRoot + "/")) return undefined; // new legacy runs are found by the sweep
+    const segments = dir.slice(runsRoot.length + 1).split("/");
+    const parents = segments.slice(0, -1);
+    return {
+      dir,
+      id: segments[segments.length - 1],
+      entryPath: parents.length ? parents.join("/") : null,
+      layout: "v06",
+      orderKey: v06OrderKey(segments),
+      stamp,
+    };
+  }
+
+  /** Writes changed rows and removals in one transaction, updates memory, then notifies listeners. */
+  private async apply(changed: RunEntry[], removed: string[]): Promise<void> {
+    if (changed.length === 0 && removed.length === 0) return;
+    const rows = changed.map((e) => buildRunRow(e, readRunFiles(e.dir)));
+    await this.idx.db.transaction().execute(async (trx) => {
+      for (const row of rows) {
+        await trx
+          .insertInto("run")
+          .values(row)
+          .onConflict((oc) => oc.column("run_dir").doUpdateSet(row))
+          .execute();
+      }
+      for (let i = 0; i < removed.length; i += 500) {
+        await trx.deleteFrom("run").where("run_dir", "in", removed.slice(i, i + 500)).execute();
+      }
+    });
+    const changes: RunChange[] = [];
+    for (const dir of removed) {
+      const known = this.byDir.get(dir);
+      if (!known) continue;
+      this.forget(known);
+      changes.push({ kind: "removed", id: known.id, run_dir: dir, files: [] });
+    }
+    for (const row of rows) {
+      const existed = this.byDir.has(row.run_dir);
+      const old = this.byDir.get(row.run_dir);
+      if (old) this.forget(old);
+      this.remember(row);
+      changes.push({ kind: existed ? "updated" : "added", id: row.id, run_dir: row.run_dir, files: [] });
+    }
+    for (const c of changes) this.emit(c);
+  }
+
+  private remember(r: RunTable): void {
+    const m: MemRun = {
+      id: r.id,
+      run_dir: r.run_dir,
+      entry_path: r.entry_path,
+      status: r.status,
+      deleted: r.deleted === 1,
+      created_time: r.created_time,
+      order_key: r.order_key,
+      stamp: r.stamp,
+      pid: r.pid,
+      hostname: r.hostname,
+      heartbeat_at: r.heartbeat_at,
+      has_meta: !r.stamp.startsWith("-;"),
+    };
+    this.byDir.set(r.run_dir, m);
+    const list = this.byId.get(r.id) ?? [];
+    list.push(m);
+    list.sort((a, b) => (a.order_key < b.order_key ? -1 : a.order_key > b.order_key ? 1 : 0));
+    this.byId.set(r.id, list);
+  }
+
+  private forget(m: MemRun): void {
+    this.byDir.delete(m.run_dir);
+    const list = this.byId.get(m.id)?.filter((x) => x !== m) ?? [];
+    if (list.length) this.byId.set(m.id, list);
+    else this.byId.delete(m.id);
+  }
+
+  private emit(c: RunChange): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(c);
+      } catch (e) {
+        this.log.error("run change listener failed", e);
+      }
+    }
+  }
+
+  /**
+   * Spec §1.10 plus the heartbeat rule: a `running` run whose SDK heartbeat is over a minute old, or
+   * whose pid is gone on this host, becomes `failed`. Returns how many were checked and changed.
+   */
+  async checkLiveness(): Promise<{ checked: number; updated: number }> {
+    let checked = 0;
+    const dead: [MemRun, string][] = [];
+    const now = Date.now() / 1000;
+    for (const r of this.byDir.values()) {
+      if (r.status !== "running" || r.deleted) continue;
+      checked++;
+      const reason = this.deathReason(r, now);
+      if (reason) dead.push([r, reason]);
+    }
+    for (const [r, reason] of dead) {
+      try {
+        mergeStatus(r.run_dir, { status: "failed", ended_at: now, exit_reason: reason });
+        this.log.info(`run ${r.id} marked failed (${reason})`);
+      } catch (e) {
+        this.log.warn(`cannot mark run ${r.id} failed: ${(e as Error).message}`);
+      }
+      await this.refreshRun(r.run_dir);
+    }
+    return { checked, updated: dead.length };
+  }
+
+  private deathReason(r: MemRun, now: number): string | undefined {
+    const lower = r.run_dir.toLowerCase();
+    if (REMOTE_MARKERS.some((m) => lower.includes(m))) return undefined;
+    const sameHost = r.has_meta && r.hostname === this.host;
+    const alive = sameHost && r.pid !== null ? pidAlive(r.pid) : undefined;
+    if (alive === true) return undefined;
+    if (r.heartbeat_at !== null && now - r.heartbeat_at > HEARTBEAT_TIMEOUT_S) return "heartbeat_lost";
+    if (alive === false && r.heartbeat_at === null) return "process_not_found";
+    if (alive === false && r.heartbeat_at !== null && now - r.heartbeat_at > 10) return "process_not_found";
+    return undefined;
+  }
+
+  private startWatcher(): void {
+    const runsDir = join(this.root, "runs");
+    try {
+      this.watcher = watch(runsDir, { recursive: true }, (_event, filename) => {
+        if (filename) this.noticePath(join(runsDir, filename.toString()));
+      });
+      this.watcher.on("error", (e) => {
+        this.log.warn(`file watcher stopped (${(e as Error).message}); the periodic sweep continues`);
+        this.watcher?.close();
+        this.watcher = undefined;
+      });
+    } catch (e) {
+      this.log.warn(`file watcher unavailable (${(e as Error).message}); relying on the periodic sweep`);
+    }
+  }
+
+  /** Maps a changed path to its run directory (or a new folder to discover) and batches the work. */
+  private noticePath(path: string): void {
+    let dir = dirname(path);
+    const name = basename(path);
+    const runsDir = join(this.root, "runs");
+    // a change to the run dir itself (e.g. a new subfolder) or to a file inside it
+    if (this.byDir.has(path)) {
+      dir = path;
+    } else {
+      let d = dir;
+      while (d.length > runsDir.length && !this.byDir.has(d)) d = dirname(d);
+      if (this.byDir.has(d)) dir = d;
+    }
+    const files = this.pending.get(dir) ?? new Set<string>();
+    if (dir !== path) files.add(name);
+    this.pending.set(dir, files);
+    if (!this.pendingTimer) this.pendingTimer = setTimeout(() => this.flushPending(), 25);
+  }
+
+  private async flushPending(): Promise<void> {
+    this.pendingTimer = undefined;
+    if (this.closed) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    const changed: RunEntry[] = [];
+    const removed: string[] = [];
+    const fileChanges: RunChange[] = [];
+    for (const [dir, files] of batch) {
+      const known = this.byDir.get(dir);
+      if (known) {
+        const entry = this.entryFor(dir);
+        if (!entry) removed.push(dir);
+        else if (entry.stamp !== known.stamp) changed.push(entry);
+        const others = [...files].filter((f) => !f.endsWith(".lock"));
+        if (others.length) fileChanges.push({ kind: "updated", id: known.id, run_dir: dir, files: others });
+      } else {
+        // an unknown folder: it may hold new runs, or be a run that just got its meta.json
+        for (const e of discoverUnder(this.root, dir)) if (!this.byDir.has(e.dir)) changed.push(e);
+        const parent = dirname(dir);
+        if (this.byDir.has(parent)) continue;
+        // a vanished folder: drop the runs that lived below it
+        if (!statSync(dir, { throwIfNoEntry: false })) {
+          for (const d of this.byDir.keys()) if (d === dir || d.startsWith(dir + "/")) removed.push(d);
+        }
+      }
+    }
+    try {
+      await this.apply(changed, removed);
+    } catch (e) {
+      this.log.error("index update failed", e);
+    }
+    for (const c of fileChanges) if (this.byDir.has(c.run_dir)) this.emit(c);
+  }
+
+  /** Safety net for live push when fs events are missed: watches the sizes of running runs' streams. */
+  private pollLive(): void {
+    for (const r of this.byDir.values()) {
+      if (r.status !== "running" || r.deleted) continue;
+      const ev = statSync(join(r.run_dir, "events.jsonl"), { throwIfNoEntry: false });
+      const lg = statSync(join(r.run_dir, "logs.txt"), { throwIfNoEntry: false });
+      const sizes = `${ev?.size ?? -1}:${lg?.size ?? -1}`;
+      if (r.sizes !== undefined && r.sizes !== sizes) {
+        const [oldEv, oldLg] = r.sizes.split(":");
+        const files: string[] = [];
+        if (String(ev?.size ?? -1) !== oldEv) files.push("events.jsonl");
+        if (String(lg?.size ?? -1) !== oldLg) files.push("logs.txt");
+        this.emit({ kind: "updated", id: r.id, run_dir: r.run_dir, files });
+      }
+      r.sizes = sizes;
+    }
+  }
+}
+
+/** True when a process with this pid exists (EPERM means it exists but is not ours). */
+export function pidAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,136 @@
+// Read queries over the run table: the list with filters/sort/pagination, single rows, path statistics.
+import { type Kysely, sql } from "kysely";
+import type { Database, RunTable } from "./schema.ts";
+
+/** Filters and paging of `GET /api/runs` (all optional; none = the original's full list in scan order). */
+export interface RunListQuery {
+  limit?: number;
+  offset?: number;
+  sort?: string;
+  order?: "asc" | "desc";
+  status?: string[];
+  /** Path prefix: runs whose path equals it or lies under it. */
+  path?: string;
+  /** Case-insensitive search in id, path, alias and tags. */
+  q?: string;
+  includeSummary?: boolean;
+  deleted?: boolean;
+}
+
+/** Sortable columns of the list; `summary.<key>` sorts by a summary value. */
+export const SORT_COLUMNS = [
+  "created_time",
+  "id",
+  "status",
+  "path",
+  "alias",
+  "best_metric_value",
+  "duration",
+  "assets_count",
+] as const;
+
+/** The list as a JSON array string plus the total before paging. */
+export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promise<{ json: string; total: number }> {
+  let base = db.selectFrom("run").where("deleted", "=", q.deleted ? 1 : 0);
+  if (q.status?.length) base = base.where("status", "in", q.status);
+  if (q.path !== undefined && q.path !== "") {
+    const p = q.path.replace(/^\/+|\/+$/g, "");
+    base = base.where((eb) =>
+      eb.or([
+        eb(pathExpr(), "=", p),
+        eb(sql<string>`substr(${pathExpr()}, 1, ${p.length + 1})`, "=", p + "/"),
+      ]),
+    );
+  }
+  if (q.q) {
+    const like = `%${q.q.toLowerCase().replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+    base = base.where((eb) =>
+      eb.or(
+        (["id", "alias", "tags"] as const).map((c) => eb(sql`lower(${sql.ref(c)})`, "like", sql`${like} escape '\\'`)).concat([
+          eb(sql`lower(${pathExpr()})`, "like", sql`${like} escape '\\'`),
+        ]),
+      ),
+    );
+  }
+  const paged = q.limit !== undefined || q.offset !== undefined;
+  const filtered = paged || q.status?.length || q.path || q.q;
+  let total = -1;
+  if (filtered) {
+    const r = await base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirst();
+    total = Number(r?.n ?? 0);
+  }
+  let query = base.select(q.includeSummary ? ["list_json", "summary"] : ["list_json"]);
+  const dir = q.order === "asc" ? "asc" : "desc";
+  if (q.sort) query = query.orderBy(sortExpr(q.sort), dir).orderBy("order_key");
+  else query = query.orderBy("order_key");
+  if (q.limit !== undefined) query = query.limit(q.limit);
+  if (q.offset !== undefined) query = query.offset(q.offset).$if(q.limit === undefined, (x) => x.limit(-1));
+  const rows = (await query.execute()) as { list_json: string; summary?: string }[];
+  if (total < 0) total = rows.length;
+  const items = q.includeSummary
+    ? rows.map((r) => r.list_json.slice(0, -1) + `,"summary":${r.summary ?? "{}"}}`)
+    : rows.map((r) => r.list_json);
+  return { json: "[" + items.join(",") + "]", total };
+}
+
+/** The path shown in the list: meta.path when set, else the directory path (spec §3.2, §10.7). */
+function pathExpr() {
+  return sql<string>`coalesce(nullif(meta_path, ''), entry_path)`;
+}
+
+function sortExpr(sort: string) {
+  if (sort === "path") return pathExpr();
+  if (sort === "duration") return sql`coalesce(ended_at, ${Date.now() / 1000}) - started_at`;
+  if (sort.startsWith("summary.")) {
+    const key = sort.slice("summary.".length);
+    return sql`json_extract(summary, ${"$." + JSON.stringify(key)})`;
+  }
+  return sql.ref(sort);
+}
+
+/** True for a sort key the list accepts. */
+export function isSortKey(sort: string): boolean {
+  return (SORT_COLUMNS as readonly string[]).includes(sort) || /^summary\.[^\u0000]{1,200}$/.test(sort);
+}
+
+/** One run's row by directory. */
+export async function findRunRow(db: Kysely<Database>, runDir: string): Promise<RunTable | undefined> {
+  return db.selectFrom("run").selectAll().where("run_dir", "=", runDir).executeTakeFirst();
+}
+
+/** Rows of live (or deleted) runs in scan order, with the columns the paths/projects endpoints need. */
+export async function listRunRows(db: Kysely<Database>, deleted = false): Promise<RunTable[]> {
+  return db.selectFrom("run").selectAll().where("deleted", "=", deleted ? 1 : 0).orderBy("order_key").execute();
+}
+
+/** Counts of live runs by status for the UI header. */
+export async function runStatusCounts(db: Kysely<Database>): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom("run")
+    .select(["status", (eb) => eb.fn.countAll<number>().as("n")])
+    .where("deleted", "=", 0)
+    .groupBy("status")
+    .execute();
+  const out: Record<string, number> = { total: 0, running: 0, finished: 0, failed: 0, other: 0 };
+  for (const r of rows) {
+    const n = Number(r.n);
+    out.total += n;
+    if (r.status === "running" || r.status === "finished" || r.status === "failed") out[r.status] += n;
+    else out.other += n;
+  }
+  return out;
+}
+
+/** Per entry path: total and by-status counts of live runs (root-level runs have no path). */
+export async function entryPathCounts(
+  db: Kysely<Database>,
+): Promise<{ entry_path: string; status: string; n: number }[]> {
+  const rows = await db
+    .selectFrom("run")
+    .select(["entry_path", "status", (eb) => eb.fn.countAll<number>().as("n")])
+    .where("deleted", "=", 0)
+    .where("entry_path", "is not", null)
+    .groupBy(["entry_path", "status"])
+    .execute();
+  return rows.map((r) => ({ entry_path: r.entry_path as string, status: r.status, n: Number(r.n) }));
+}

@@ -1,0 +1,452 @@
+// A live run: buffered events.jsonl/logs.txt appends, summary/status merges, best metric and heartbeat (spec §1.5, §2.3).
+import { appendFileSync, closeSync, existsSync, mkdirSync } from "node:fs";
+import { hostname, machine, platform, release, type } from "node:os";
+import { join } from "node:path";
+import { isObject, type JsonObject } from "../store/json.ts";
+import { trackForExit, untrackForExit, type Flushable } from "./exit-hooks.ts";
+import { dumps, formatFloat, formatNumber, PyFloat } from "./py-json.ts";
+import {
+  mergeInto,
+  nowSeconds,
+  openAppend,
+  readJsonForMerge,
+  resyncClock,
+  syncAndClose,
+  writeAll,
+  writeJsonFile,
+} from "./run-files.ts";
+
+/** The metrics of one `log()` call: any JSON-serialisable values, keys in call order. */
+export type LogData = Record<string, unknown>;
+
+/** Options of `log()` (spec §2.3). */
+export interface LogOptions {
+  /** Sets the global step for this record (int-like); later auto steps continue from it. */
+  step?: number | bigint | string | boolean | null;
+  /** Stage label (e.g. "train"); wins over a `stage` key in the data. */
+  stage?: unknown;
+}
+
+/** Everything a Run needs, already resolved by `init()`. */
+export interface RunSetup {
+  id: string;
+  path: string;
+  alias: string | null;
+  storageRoot: string;
+  workspaceRoot: string;
+  /** Longest time buffered lines wait before they are written (ms). */
+  flushIntervalMs: number;
+  /** Seconds between `heartbeat_at` refreshes in status.json; 0 turns the heartbeat off. */
+  heartbeatSeconds: number;
+  /** Flush on SIGTERM (installs a listener, then re-raises the signal). */
+  handleSignals: boolean;
+}
+
+const MAX_CHUNK = 1 << 20; // flush early once this many characters are buffered
+const MAX_PENDING = 64 << 20; // while writes fail, drop buffered lines beyond this
+
+const keyCache = new Map<string, string>();
+
+/** `"key": ` for a data key, cached because the same keys come back on every call. */
+function keyPrefix(k: string): string {
+  let p = keyCache.get(k);
+  if (p === undefined) {
+    p = JSON.stringify(k) + ": ";
+    if (keyCache.size < 10_000) keyCache.set(k, p);
+  }
+  return p;
+}
+
+/** Python's `int(step)` for the values a JS caller may pass; undefined where Python raises. */
+function toStep(v: unknown): number | undefined {
+  switch (typeof v) {
+    case "number":
+      return Number.isFinite(v) ? Math.trunc(v) : undefined;
+    case "bigint":
+      return Number(v);
+    case "boolean":
+      return v ? 1 : 0;
+    case "string": {
+      const m = /^\s*([+-]?\d+(?:_\d+)*)\s*$/.exec(v);
+      return m ? Number.parseInt(m[1].replace(/_/g, ""), 10) : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The JS runtime written in meta.json's `python` key, e.g. "bun 1.4.5" or "node 20.20.2". */
+export function runtimeVersion(): string {
+  const v = process.versions as Record<string, string | undefined>;
+  if (v.deno) return `deno ${v.deno}`;
+  if (v.bun) return `bun ${v.bun}`;
+  return `node ${v.node}`;
+}
+
+/** Python's `f"{platform.system()} {platform.release()} ({platform.machine()})"`. */
+export function platformString(): string {
+  const win = platform() === "win32";
+  const system = win ? "Windows" : type();
+  let mach = typeof machine === "function" ? machine() : process.arch;
+  if (win) mach = mach === "x86_64" ? "AMD64" : mach.toUpperCase();
+  return `${system} ${release()} (${mach})`;
+}
+
+/**
+ * A run being recorded into `ROOT/runs/<path>/<id>/`. Metric and text lines are buffered and
+ * written at least every `flushIntervalMs`, when 1 MiB is pending, on finish() and at process
+ * exit. I/O errors are reported once per kind on stderr and never thrown.
+ */
+export class Run implements Flushable {
+  /** The run id (directory name). */
+  readonly id: string;
+  /** The normalised path ("" for root runs). */
+  readonly path: string;
+  readonly alias: string | null;
+  /** The storage root ROOT. */
+  readonly storageRoot: string;
+  /** ROOT/runs/<path>. */
+  readonly runsDir: string;
+  /** ROOT/runs/<path>/<id>. */
+  readonly runDir: string;
+  /** The run's media/ folder. */
+  readonly mediaDir: string;
+  readonly workspaceRoot: string;
+
+  private globalStep = 0;
+  private primaryName: string | undefined;
+  private primaryMode: "max" | "min" = "max";
+  private bestValue: number | boolean | undefined;
+  private bestStep: number | undefined;
+
+  private evBuf = "";
+  private logBuf = "";
+  private evFd = -1;
+  private logFd = -1;
+  private chunk = MAX_CHUNK;
+  private due: number;
+  private nextBeat: number;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private finished = false;
+  private readonly flushSec: number;
+  private readonly beatSec: number;
+  private readonly startedAt: number;
+  private readonly warned = new Set<string>();
+  private lastStage: unknown = undefined;
+  private lastStageJson = "";
+  private clockSec = -1;
+  private clockText = "";
+
+  private readonly eventsPath: string;
+  private readonly logsPath: string;
+  private readonly statusPath: string;
+  private readonly summaryPath: string;
+
+  /** Creates the run directory and its initial files (spec §1.5); use `init()` rather than this. */
+  constructor(s: RunSetup) {
+    this.id = s.id;
+    this.path = s.path;
+    this.alias = s.alias;
+    this.storageRoot = s.storageRoot;
+    this.runsDir = s.path ? join(s.storageRoot, "runs", ...s.path.split("/")) : join(s.storageRoot, "runs");
+    this.runDir = join(this.runsDir, s.id);
+    this.mediaDir = join(this.runDir, "media");
+    this.workspaceRoot = s.workspaceRoot;
+    this.eventsPath = join(this.runDir, "events.jsonl");
+    this.logsPath = join(this.runDir, "logs.txt");
+    this.statusPath = join(this.runDir, "status.json");
+    this.summaryPath = join(this.runDir, "summary.json");
+    this.flushSec = Math.max(1, s.flushIntervalMs) / 1000;
+    this.beatSec = s.heartbeatSeconds > 0 ? s.heartbeatSeconds : Infinity;
+
+    this.guard("init", () => mkdirSync(this.mediaDir, { recursive: true }));
+    const createdAt = nowSeconds();
+    const meta = {
+      id: this.id,
+      path: this.path,
+      alias: this.alias,
+      created_at: createdAt,
+      python: runtimeVersion(),
+      platform: platformString(),
+      hostname: hostname(),
+      pid: process.pid,
+      storage_dir: this.storageRoot,
+      workspace_root: this.workspaceRoot,
+    };
+    this.guard("init", () => writeJsonFile(join(this.runDir, "meta.json"), floatTimes(meta, ["created_at"])));
+    this.startedAt = nowSeconds();
+    const status: JsonObject = { status: "running", started_at: this.startedAt };
+    if (this.beatSec !== Infinity) status.heartbeat_at = this.startedAt;
+    this.guard("init", () => writeJsonFile(this.statusPath, floatTimes(status, TIME_KEYS)));
+    const assetsPath = join(this.runDir, "assets.json");
+    this.guard("init", () => {
+      if (!existsSync(assetsPath)) {
+        writeJsonFile(assetsPath, { code: {}, config: {}, datasets: [], pretrained: [], outputs: [] });
+      }
+    });
+
+    this.due = this.startedAt + this.flushSec;
+    this.nextBeat = this.startedAt + this.beatSec;
+    trackForExit(this, s.handleSignals);
+    this.timer = setInterval(() => this.tick(nowSeconds()), s.flushIntervalMs);
+    // never keep the process alive just for flushing; the exit hook writes the rest
+    if (typeof this.timer === "object" && typeof this.timer.unref === "function") this.timer.unref();
+  }
+
+  /**
+   * Records one metrics event (spec §2.3): `step`/`global_step` keys are dropped; an explicit
+   * `step` sets the global step, otherwise it auto-increments from 0; the stage is the explicit
+   * option, else the data's `stage` key; `global_step`, `time` (and `stage`) are appended.
+   */
+  log(data?: LogData | null, opts?: LogOptions): void {
+    const ts = nowSeconds();
+    const st = opts === undefined ? undefined : opts.step;
+    if (st === undefined || st === null) {
+      this.globalStep++;
+    } else {
+      const n = toStep(st);
+      if (n === undefined) {
+        this.warnOnce("step", `invalid step value '${String(st)}', auto-incrementing instead`);
+        this.globalStep++;
+      } else {
+        this.globalStep = n;
+      }
+    }
+    const tsText = formatFloat(ts);
+    let body = "";
+    let timeInPlace = false;
+    let dataStage: unknown;
+    if (data) {
+      for (const k in data) {
+        const v = data[k];
+        // spec §2.3: step/global_step are dropped, stage moves to the tail, time is overwritten in place
+        if (k === "step" || k === "global_step") continue;
+        if (k === "stage") {
+          dataStage = v;
+          continue;
+        }
+        let s: string;
+        if (typeof v === "number") {
+          s = (v >= 1e-4 && v < 1e16) || (v <= -1e-4 && v > -1e16) ? "" + v : formatNumber(v);
+        } else if (typeof v === "string") {
+          s = JSON.stringify(v);
+        } else if (v === undefined || typeof v === "function" || typeof v === "symbol") {
+          continue;
+        } else {
+          s = dumps(v);
+        }
+        if (k === "time") {
+          s = tsText;
+          timeInPlace = true;
+        }
+        body = body === "" ? keyPrefix(k) + s : body + ", " + keyPrefix(k) + s;
+      }
+    }
+    const step = this.globalStep;
+    body = (body === "" ? '"global_step": ' : body + ', "global_step": ') + formatNumber(step);
+    if (!timeInPlace) body += ', "time": ' + tsText;
+    let stage = opts === undefined ? undefined : opts.stage;
+    if (stage === undefined || stage === null) stage = dataStage;
+    if (stage !== undefined && stage !== null) {
+      if (stage !== this.lastStage) {
+        this.lastStageJson = dumps(stage);
+        this.lastStage = stage;
+      }
+      body += ', "stage": ' + this.lastStageJson;
+    }
+    const line = '{"ts": ' + tsText + ', "type": "metrics", "data": {' + body + "}}\n";
+    if (this.finished) {
+      this.appendDirect(this.eventsPath, line);
+    } else {
+      this.evBuf += line;
+      if (ts >= this.due || this.evBuf.length > this.chunk) this.tick(ts);
+    }
+    if (this.primaryName !== undefined) this.updateBest(data, step, ts, stage);
+  }
+
+  /** Appends `HH:MM:SS | text` (local time) to logs.txt (spec §1.5). */
+  logText(text: string): void {
+    const ts = nowSeconds();
+    const line = this.clock(ts) + " | " + String(text) + "\n";
+    if (this.finished) {
+      this.appendDirect(this.logsPath, line);
+    } else {
+      this.logBuf += line;
+      if (ts >= this.due || this.logBuf.length > this.chunk) this.tick(ts);
+    }
+  }
+
+  /** Merges keys into summary.json (shallow, like dict.update); written at once. */
+  summary(update: LogData): void {
+    if (!isObject(update)) throw new TypeError("summary() takes an object");
+    this.guard("summary", () => {
+      writeJsonFile(this.summaryPath, mergeInto(readJsonForMerge(this.summaryPath), update));
+    });
+  }
+
+  /**
+   * Tracks the best value of one metric (spec §2.3); it is written to summary.json as
+   * `best_metric_*` on finish(). Resets the best so far; `mode` must be "max" or "min".
+   */
+  setPrimaryMetric(name: string, mode: "max" | "min" = "max"): void {
+    if (mode !== "max" && mode !== "min") throw new RangeError(`Mode must be 'max' or 'min', got '${mode}'`);
+    this.primaryName = name;
+    this.primaryMode = mode;
+    this.bestValue = undefined;
+    this.bestStep = undefined;
+  }
+
+  /**
+   * Ends the run: writes buffered lines, the best metric into summary.json and merges
+   * `status`/`ended_at` into status.json. Calling it again rewrites `ended_at`; lines logged
+   * after it are appended unbuffered.
+   */
+  finish(status = "finished"): void {
+    this.finished = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    untrackForExit(this);
+    this.flushNow();
+    for (const fd of [this.evFd, this.logFd]) if (fd >= 0) syncAndClose(fd);
+    this.evFd = this.logFd = -1;
+    if (this.bestValue !== undefined) {
+      this.summary({
+        best_metric_value: this.bestValue,
+        best_metric_name: this.primaryName,
+        best_metric_step: this.bestStep,
+        best_metric_mode: this.primaryMode,
+      });
+    }
+    this.guard("status", () => {
+      const cur = readJsonForMerge(this.statusPath);
+      writeJsonFile(this.statusPath, floatTimes(mergeInto(cur, { status: String(status), ended_at: nowSeconds() }), TIME_KEYS));
+    });
+  }
+
+  /** Writes everything buffered now (also called by the exit hooks); never throws. */
+  flushNow(): void {
+    if (this.evBuf !== "") this.evBuf = this.drain(this.eventsPath, "evFd", this.evBuf);
+    if (this.logBuf !== "") this.logBuf = this.drain(this.logsPath, "logFd", this.logBuf);
+  }
+
+  /** The periodic work: flush, re-align the clock, refresh the heartbeat when due. */
+  private tick(ts: number): void {
+    this.due = ts + this.flushSec;
+    this.flushNow();
+    resyncClock();
+    if (ts >= this.nextBeat && !this.finished) {
+      this.nextBeat = ts + this.beatSec;
+      this.guard("heartbeat", () => {
+        const cur = readJsonForMerge(this.statusPath);
+        if (!("status" in cur)) mergeInto(cur, { status: "running", started_at: this.startedAt });
+        writeJsonFile(this.statusPath, floatTimes(mergeInto(cur, { heartbeat_at: nowSeconds() }), TIME_KEYS));
+      });
+    }
+  }
+
+  /** Writes a buffer to its file; returns what is left to retry (bounded by MAX_PENDING). */
+  private drain(path: string, fdKey: "evFd" | "logFd", buf: string): string {
+    if (this[fdKey] < 0) {
+      try {
+        this[fdKey] = openFresh(path);
+      } catch (err) {
+        return this.keep(buf, err);
+      }
+    }
+    const { error, rest } = writeAll(this[fdKey], buf);
+    if (error === undefined) {
+      this.chunk = MAX_CHUNK;
+      return "";
+    }
+    try {
+      closeSync(this[fdKey]);
+    } catch {
+      // the descriptor is broken anyway; reopen on the next flush
+    }
+    this[fdKey] = -1;
+    return this.keep(rest, error);
+  }
+
+  /** After a failed write: warn once, keep the lines for the next flush, drop beyond the cap. */
+  private keep(buf: string, err: unknown): string {
+    this.warnOnce("write", `cannot write to ${this.runDir}: ${String(err)}; will retry`);
+    this.chunk = MAX_PENDING; // no early retries per call; the next timed flush tries again
+    if (buf.length <= MAX_PENDING) return buf;
+    this.warnOnce("drop", `dropping buffered lines for ${this.runDir}: writes keep failing`);
+    return "";
+  }
+
+  /** Unbuffered append after finish(). */
+  private appendDirect(path: string, line: string): void {
+    this.guard("write", () => appendFileSync(path, line, { mode: 0o666 }));
+  }
+
+  private updateBest(data: LogData | null | undefined, step: number, ts: number, stage: unknown): void {
+    const name = this.primaryName as string;
+    let v: unknown;
+    if (name === "global_step") v = step;
+    else if (name === "time") v = ts;
+    else if (name === "stage") v = stage;
+    else if (name === "step" || !data) return;
+    else v = data[name];
+    // bool counts as numeric as in Python; NaN never becomes the best (0.6 would then be stuck on it)
+    if (typeof v === "number") {
+      if (v !== v) return;
+    } else if (typeof v !== "boolean") {
+      return;
+    }
+    const best = this.bestValue;
+    if (best === undefined || (this.primaryMode === "max" ? v > best : v < best)) {
+      this.bestValue = v;
+      this.bestStep = step;
+    }
+  }
+
+  /** `HH:MM:SS` local time, computed once per second. */
+  private clock(ts: number): string {
+    const sec = Math.floor(ts);
+    if (sec !== this.clockSec) {
+      const d = new Date(sec * 1000);
+      const p2 = (n: number) => (n < 10 ? "0" + n : "" + n);
+      this.clockText = `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+      this.clockSec = sec;
+    }
+    return this.clockText;
+  }
+
+  private guard(kind: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.warnOnce(kind, `${kind} failed for ${this.runDir}: ${String(err)}`);
+    }
+  }
+
+  private warnOnce(kind: string, msg: string): void {
+    if (this.warned.has(kind)) return;
+    this.warned.add(kind);
+    console.warn(`[runicorn] ${msg}`);
+  }
+}
+
+const TIME_KEYS = ["started_at", "ended_at", "heartbeat_at"];
+
+/** Opens for append, recreating the run directory if it vanished. */
+function openFresh(path: string): number {
+  try {
+    return openAppend(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    mkdirSync(join(path, ".."), { recursive: true });
+    return openAppend(path);
+  }
+}
+
+/** Marks timestamp keys so they are written as Python floats (`…0.0`, never a bare integer). */
+function floatTimes(obj: JsonObject, keys: string[]): JsonObject {
+  for (const k of keys) {
+    const v = obj[k];
+    if (typeof v === "number") obj[k] = new PyFloat(v);
+  }
+  return obj;
+}

@@ -1,0 +1,120 @@
+// The TypeScript SDK's entry point: init() and friends, writing runs in the Runicorn 0.6 layout (spec §2.2).
+import { type Env, generateRunId, normalizePath, resolveStorageRoot, resolveWorkspaceRoot, validateRunId } from "./locate.ts";
+import { type LogData, type LogOptions, Run } from "./run.ts";
+
+export { Run, type LogData, type LogOptions } from "./run.ts";
+
+/** Arguments of `init()`; the first four are those of Python's `rn.init`. */
+export interface InitOptions {
+  /** Hierarchy path like "cv/yolo"; undefined/null → "default", "" or "/" → root runs. */
+  path?: string | null;
+  /** Storage root; default RUNICORN_DIR, then `user_root_dir` of the per-user config, then ./.runicorn. */
+  storage?: string;
+  /** Run id; default `YYYYMMDD_HHMMSS_xxxxxx` in local time. */
+  runId?: string;
+  alias?: string | null;
+  /** Workspace root recorded in meta.json; default the git root of the working directory, else it. */
+  workspaceRoot?: string;
+  /** Longest wait before buffered lines are written, in ms (default 500). */
+  flushIntervalMs?: number;
+  /** Seconds between `heartbeat_at` refreshes in status.json (default 5; 0 = off). */
+  heartbeatSeconds?: number;
+  /** Flush on SIGTERM before the process dies (default true). */
+  handleSignals?: boolean;
+  /** Environment to read RUNICORN_DIR, RUNICORN_ON, HOME, XDG_CONFIG_HOME from (default process.env). */
+  env?: Env;
+  /** Working directory for relative paths and the default root (default process.cwd()). */
+  cwd?: string;
+}
+
+/** What init() returns while tracking is switched off: every method does nothing (spec §2.2). */
+export class NoOpRun {
+  /** Always "disabled". */
+  readonly id = "disabled";
+  readonly path: string;
+  readonly alias: string | null;
+  constructor(path: string | null | undefined, alias: string | null | undefined) {
+    this.path = path || "default";
+    this.alias = alias ?? null;
+  }
+  /** Does nothing. */
+  log(_data?: LogData | null, _opts?: LogOptions): void {}
+  /** Does nothing. */
+  logText(_text: string): void {}
+  /** Does nothing. */
+  summary(_update: LogData): void {}
+  /** Does nothing. */
+  setPrimaryMetric(_name: string, _mode: "max" | "min" = "max"): void {}
+  /** Does nothing. */
+  finish(_status = "finished"): void {}
+  /** Does nothing. */
+  flushNow(): void {}
+}
+
+let activeRun: Run | undefined;
+let enabledOverride: boolean | undefined;
+
+const FALSE = new Set(["0", "false", "no", "n", "off"]);
+
+/** Whether init() records: setEnabled() if called, else RUNICORN_ON (1/true/yes/y/on vs 0/false/no/n/off), else on. */
+export function isEnabled(env: Env = process.env): boolean {
+  if (enabledOverride !== undefined) return enabledOverride;
+  const v = (env.RUNICORN_ON ?? "").trim().toLowerCase();
+  // spec §2.2: only an explicit "off" word disables; unset or anything else means on
+  return !FALSE.has(v);
+}
+
+/** Switches tracking on or off for this process; undefined goes back to RUNICORN_ON. */
+export function setEnabled(on: boolean | undefined): void {
+  enabledOverride = on;
+}
+
+/**
+ * Starts a run: validates the path (throws RangeError on a bad one), creates
+ * `ROOT/runs/<path>/<id>/` with meta.json, status.json (`running`, `heartbeat_at`) and the
+ * assets.json skeleton, and makes it the active run. Returns a NoOpRun when tracking is off.
+ */
+export function init(options: InitOptions = {}): Run | NoOpRun {
+  const env = options.env ?? process.env;
+  if (!isEnabled(env)) {
+    activeRun = undefined;
+    return new NoOpRun(options.path, options.alias);
+  }
+  const cwd = options.cwd ?? process.cwd();
+  const path = normalizePath(options.path);
+  const id = options.runId !== undefined ? validateRunId(options.runId) : generateRunId();
+  const run = new Run({
+    id,
+    path,
+    alias: options.alias ?? null,
+    storageRoot: resolveStorageRoot(options.storage, env, cwd),
+    workspaceRoot: resolveWorkspaceRoot(options.workspaceRoot, env, cwd),
+    flushIntervalMs: options.flushIntervalMs ?? 500,
+    heartbeatSeconds: options.heartbeatSeconds ?? 5,
+    handleSignals: options.handleSignals ?? true,
+  });
+  activeRun = run;
+  return run;
+}
+
+/** The run most recently started by init() (finish() does not clear it, as in 0.6). */
+export function getActiveRun(): Run | undefined {
+  return activeRun;
+}
+
+/**
+ * Runs `fn` inside a run, like Python's `with rn.init(...) as run:` — finish("failed") when it
+ * throws (the error is rethrown), finish("finished") otherwise.
+ */
+export async function withRun<T>(options: InitOptions, fn: (run: Run | NoOpRun) => T | Promise<T>): Promise<T> {
+  const run = init(options);
+  let result: T;
+  try {
+    result = await fn(run);
+  } catch (err) {
+    run.finish("failed");
+    throw err;
+  }
+  run.finish("finished");
+  return result;
+}

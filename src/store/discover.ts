@@ -1,0 +1,136 @@
+// Finds run directories under ROOT in the v0.6 path layout and the legacy layout (spec §1.3, §1.9).
+import { type Dirent, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+/** A run directory as discovered on disk. */
+export interface RunEntry {
+  /** Absolute run directory. */
+  dir: string;
+  /** Directory name = run id (spec §1.4). */
+  id: string;
+  /** `/`-joined parent segments (`cv/yolo`; legacy `proj/name`); null for root-level runs. */
+  entryPath: string | null;
+  layout: "v06" | "legacy";
+  /** Sorts runs in the original's scan order (spec §1.9). */
+  orderKey: string;
+  /** mtime/size fingerprint of the run's small files (see runStamp). */
+  stamp: string;
+}
+
+/** Directory names under ROOT that are never legacy projects (spec §1.3). */
+const RESERVED = new Set(["runs", "webui", "archive", "index"]);
+
+/** Files whose change means the run's listing must be re-read. */
+export const STAMP_FILES = ["meta.json", "status.json", "summary.json", "assets.json", ".deleted"] as const;
+
+const SEP = "\u0001";
+
+/** `mtimeMs:size` of each STAMP_FILES member (`-` when absent); the first two tell whether `dir` is a run. */
+export function runStamp(dir: string): string {
+  let out = "";
+  for (const name of STAMP_FILES) {
+    const st = statSync(join(dir, name), { throwIfNoEntry: false });
+    out += st ? `${st.mtimeMs}:${st.size};` : "-;";
+  }
+  return out;
+}
+
+/** True when a stamp says the directory holds meta.json or status.json (spec §1.3 run rule). */
+export function stampIsRun(stamp: string): boolean {
+  return !stamp.startsWith("-;-;");
+}
+
+/** Sort key of a v0.6 run: its lowercased segments, so that parents sort as the original's walk does. */
+export function v06OrderKey(segments: string[]): string {
+  return "0" + segments.map((s) => s.toLowerCase() + SEP + s).join(SEP + SEP);
+}
+
+function legacyOrderKey(project: string, name: string, mtimeMs: number, id: string): string {
+  const inv = String(Math.max(0, 1e14 - Math.floor(mtimeMs))).padStart(15, "0");
+  return "1" + [project.toLowerCase(), name.toLowerCase(), inv, id].join(SEP);
+}
+
+/** Sub-directories (not symlinks: nothing outside ROOT is followed), sorted by lowercase name. */
+function subdirs(dir: string): Dirent[] {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return []; // unreadable or vanished while walking: nothing to list there
+  }
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith("."))
+    .sort((a, b) => {
+      const x = a.name.toLowerCase();
+      const y = b.name.toLowerCase();
+      return x < y ? -1 : x > y ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    });
+}
+
+/** Walks ROOT and returns every run directory (soft-deleted ones included) in scan order. */
+export function discoverRuns(root: string): RunEntry[] {
+  const out: RunEntry[] = [];
+  walkV06(join(root, "runs"), [], out);
+  for (const project of subdirs(root)) {
+    if (RESERVED.has(project.name)) continue;
+    for (const name of subdirs(join(root, project.name))) {
+      const runsDir = join(root, project.name, name.name, "runs");
+      for (const run of subdirs(runsDir)) {
+        const dir = join(runsDir, run.name);
+        const stamp = runStamp(dir);
+        if (!stampIsRun(stamp)) continue;
+        const mtime = statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+        out.push({
+          dir,
+          id: run.name,
+          entryPath: `${project.name}/${name.name}`,
+          layout: "legacy",
+          orderKey: legacyOrderKey(project.name, name.name, mtime, run.name),
+          stamp,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Discovers the runs below one directory of the v0.6 tree (used when the watcher sees a new folder). */
+export function discoverUnder(root: string, dir: string): RunEntry[] {
+  const runsRoot = join(root, "runs");
+  if (dir !== runsRoot && !dir.startsWith(runsRoot + "/")) return [];
+  const rel = dir.slice(runsRoot.length + 1);
+  const segments = rel ? rel.split("/") : [];
+  const out: RunEntry[] = [];
+  if (segments.length > 0) {
+    const stamp = runStamp(dir);
+    if (stampIsRun(stamp)) {
+      out.push(v06Entry(dir, segments, stamp));
+      return out;
+    }
+  }
+  walkV06(dir, segments, out);
+  return out;
+}
+
+function v06Entry(dir: string, segments: string[], stamp: string): RunEntry {
+  const id = segments[segments.length - 1];
+  const parents = segments.slice(0, -1);
+  return {
+    dir,
+    id,
+    entryPath: parents.length ? parents.join("/") : null,
+    layout: "v06",
+    orderKey: v06OrderKey(segments),
+    stamp,
+  };
+}
+
+function walkV06(dir: string, segments: string[], out: RunEntry[]): void {
+  for (const d of subdirs(dir)) {
+    const child = join(dir, d.name);
+    const segs = [...segments, d.name];
+    const stamp = runStamp(child);
+    if (stampIsRun(stamp)) out.push(v06Entry(child, segs, stamp));
+    else walkV06(child, segs, out);
+  }
+}

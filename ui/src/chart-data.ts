@@ -1,0 +1,138 @@
+// Pure helpers that turn metric columns into what the charts draw: EMA, best point, stage lines, groups, CSV.
+import type { MetricKey } from "./types.ts";
+
+/** Exponential moving average `s = (1−f)·v + f·s_prev`; nulls stay null and do not reset the average (spec §7.3). */
+export function ema(ys: ArrayLike<number | null>, f: number): (number | null)[] {
+  const out: (number | null)[] = new Array(ys.length);
+  if (f <= 0) {
+    for (let i = 0; i < ys.length; i++) out[i] = ys[i];
+    return out;
+  }
+  let s: number | null = null;
+  for (let i = 0; i < ys.length; i++) {
+    const v = ys[i];
+    if (v === null || v === undefined || !Number.isFinite(v)) {
+      out[i] = null;
+      continue;
+    }
+    s = s === null ? v : (1 - f) * v + f * s;
+    out[i] = s;
+  }
+  return out;
+}
+
+/** Whether lower or higher is better for a metric name (spec §7.3), or undefined when the name says nothing. */
+export function bestMode(key: string): "min" | "max" | undefined {
+  const k = key.toLowerCase();
+  if (/loss|error|err\b|mse|mae|rmse|perplexity|ppl/.test(k)) return "min";
+  if (/acc|f1|auc|map|precision|recall|iou|bleu|rouge|score/.test(k)) return "max";
+  return undefined;
+}
+
+/** The index of the best finite value for `mode`, or -1. */
+export function bestIndex(ys: ArrayLike<number | null>, mode: "min" | "max"): number {
+  let bi = -1;
+  let bv = mode === "min" ? Infinity : -Infinity;
+  for (let i = 0; i < ys.length; i++) {
+    const v = ys[i];
+    if (v === null || v === undefined || !Number.isFinite(v)) continue;
+    if (mode === "min" ? v < bv : v > bv) {
+      bv = v;
+      bi = i;
+    }
+  }
+  return bi;
+}
+
+/** Values that a log axis cannot show (≤ 0, non-finite) become gaps. */
+export function positiveOnly(ys: ArrayLike<number | null>): (number | null)[] {
+  const out: (number | null)[] = new Array(ys.length);
+  for (let i = 0; i < ys.length; i++) {
+    const v = ys[i];
+    out[i] = v !== null && v !== undefined && Number.isFinite(v) && v > 0 ? v : null;
+  }
+  return out;
+}
+
+/** Stage separators: a line at the first step of every stage after the first. */
+export function stageMarkers(stages: { stage: string; first_step: number }[]): { x: number; label: string }[] {
+  const sorted = [...stages].sort((a, b) => a.first_step - b.first_step);
+  return sorted.slice(1).map((s) => ({ x: s.first_step, label: String(s.stage) }));
+}
+
+/** Keys not worth a chart of their own (spec §7.2). */
+const NOT_CHARTED = new Set(["time", "global_step", "step", "epoch", "iter", "batch", "stage"]);
+
+/** Numeric keys grouped by the prefix before the first `/` (`train/loss` → `train`), groups in first-seen order. */
+export function groupKeys(keys: MetricKey[]): { group: string; keys: string[] }[] {
+  const groups = new Map<string, string[]>();
+  for (const k of keys) {
+    if (!k.numeric || NOT_CHARTED.has(k.key)) continue;
+    const slash = k.key.indexOf("/");
+    const g = slash > 0 ? k.key.slice(0, slash) : "metrics";
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g)!.push(k.key);
+  }
+  return [...groups].map(([group, ks]) => ({ group, keys: ks }));
+}
+
+/** A CSV document of one x column and named y columns. */
+export function seriesCsv(xName: string, xs: ArrayLike<number>, cols: { name: string; ys: ArrayLike<number | null> }[]): string {
+  const lines = [[xName, ...cols.map((c) => c.name)].join(",")];
+  for (let i = 0; i < xs.length; i++) {
+    lines.push([xs[i], ...cols.map((c) => (c.ys[i] === null || c.ys[i] === undefined ? "" : c.ys[i]))].join(","));
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Merges per-run series with different x values into one sorted x column, with null where a run
+ * has no point (what uPlot needs to overlay runs).
+ */
+export function joinSeries(parts: { x: ArrayLike<number>; y: ArrayLike<number | null> }[]): [number[], ...(number | null)[][]] {
+  const all = new Set<number>();
+  for (const p of parts) for (let i = 0; i < p.x.length; i++) all.add(p.x[i]);
+  const xs = [...all].sort((a, b) => a - b);
+  const pos = new Map<number, number>();
+  xs.forEach((x, i) => pos.set(x, i));
+  const ys = parts.map((p) => {
+    const col: (number | null)[] = new Array(xs.length).fill(null);
+    for (let i = 0; i < p.x.length; i++) col[pos.get(p.x[i])!] = p.y[i] ?? null;
+    return col;
+  });
+  return [xs, ...ys];
+}
+
+/** Appends live rows `{step, time, values}` to a column set for `key`, keeping x sorted (drops older or equal x). */
+export function appendRows(
+  xs: number[],
+  ys: (number | null)[],
+  rows: { step: number; time: number | null; values: Record<string, unknown> }[],
+  key: string,
+  xMode: "step" | "time",
+): boolean {
+  let changed = false;
+  for (const r of rows) {
+    const v = r.values[key];
+    if (typeof v !== "number") continue;
+    const x = xMode === "time" ? r.time : r.step;
+    if (x === null || x === undefined) continue;
+    const last = xs.length ? xs[xs.length - 1] : -Infinity;
+    if (x > last) {
+      xs.push(x);
+      ys.push(Number.isFinite(v) ? v : null);
+      changed = true;
+    } else if (x === last) {
+      ys[ys.length - 1] = Number.isFinite(v) ? v : null;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** Run colours: distinct on light and dark backgrounds. */
+export const PALETTE = [
+  "#4c78d8", "#e4572e", "#29a36a", "#b279a2", "#f2a541", "#17becf", "#8c564b", "#e377c2",
+  "#7f7f7f", "#bcbd22", "#1f3a93", "#c0392b", "#16a085", "#8e44ad", "#d35400", "#2c3e50",
+  "#27ae60", "#f39c12", "#2980b9", "#c2185b",
+];

@@ -1,0 +1,270 @@
+// The one component that owns uPlot: creates a chart once, streams data with setData, and draws markers, best point and legend.
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { fmtNum, fmtTime } from "../format.ts";
+
+/** One line of a chart. */
+export interface ChartSeries {
+  label: string;
+  color: string;
+  width?: number;
+  /** 0–1; faded raw series under a smoothed one. */
+  alpha?: number;
+  show?: boolean;
+  /** Leave out of the legend (e.g. the raw line behind an EMA). */
+  noLegend?: boolean;
+}
+
+/** What a chart shows and how; `data` is uPlot's columnar `[xs, ys1, ys2, …]`. */
+export interface ChartProps {
+  data: uPlot.AlignedData;
+  series: ChartSeries[];
+  height: number;
+  /** x values are epoch seconds. */
+  xTime?: boolean;
+  logY?: boolean;
+  /** Charts with the same key share the cursor. */
+  syncKey?: string;
+  /** Dashed vertical lines (stage separators) at these x values. */
+  markers?: { x: number; label: string }[];
+  /** A highlighted point (the best value). */
+  best?: { x: number; y: number } | null;
+  /** The zoomed x window, or null for everything. */
+  xRange?: [number, number] | null;
+  /** Called with the dragged x window, or null on double-click (reset). */
+  onZoom?: (range: [number, number] | null) => void;
+  /** Receives the uPlot instance (for PNG export), null when destroyed. */
+  chartRef?: { current: uPlot | null };
+  /** Shown when there is no point at all. */
+  emptyText?: string;
+}
+
+function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+}
+
+function withAlpha(color: string, alpha: number): string {
+  if (alpha >= 1 || !color.startsWith("#") || color.length !== 7) return color;
+  return color + Math.round(alpha * 255).toString(16).padStart(2, "0");
+}
+
+function lastIndex(ys: ArrayLike<number | null | undefined>): number {
+  for (let i = ys.length - 1; i >= 0; i--) if (ys[i] !== null && ys[i] !== undefined) return i;
+  return -1;
+}
+
+function hasPoints(data: uPlot.AlignedData): boolean {
+  if (!data[0] || data[0].length === 0) return false;
+  for (let s = 1; s < data.length; s++) if (lastIndex(data[s] as (number | null)[]) >= 0) return true;
+  return false;
+}
+
+/** A uPlot line chart that is created once per structure and updated in place with new data. */
+export function Chart(props: ChartProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const legend = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const live = useRef(props);
+  live.current = props;
+  const theme = document.documentElement.dataset.theme ?? "light";
+  const structure = [props.series.map((s) => `${s.label}|${s.color}|${s.alpha ?? 1}|${s.width ?? 1.5}|${s.noLegend ? 1 : 0}`).join(","), props.logY, props.xTime, props.syncKey, theme].join(";");
+
+  const renderLegend = (u: uPlot) => {
+    const el = legend.current;
+    if (!el) return;
+    const idx = u.cursor.idx;
+    const spans = el.querySelectorAll<HTMLElement>("[data-si]");
+    spans.forEach((span) => {
+      const si = Number(span.dataset.si);
+      const ys = u.data[si] as (number | null)[] | undefined;
+      if (!ys) return;
+      const i = idx !== null && idx !== undefined && ys[idx] !== null && ys[idx] !== undefined ? idx : lastIndex(ys);
+      span.textContent = i >= 0 ? fmtNum(ys[i]) : "–";
+    });
+    const xs = el.querySelector<HTMLElement>("[data-x]");
+    if (xs) {
+      const xv = idx !== null && idx !== undefined ? (u.data[0][idx] as number) : null;
+      xs.textContent = xv === null || xv === undefined ? "" : live.current.xTime ? fmtTime(xv) : `step ${fmtNum(xv)}`;
+    }
+  };
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const p = live.current;
+    const axisColor = cssVar("--muted");
+    const gridColor = cssVar("--grid");
+    const opts: uPlot.Options = {
+      width: Math.max(200, el.clientWidth),
+      height: p.height,
+      legend: { show: false },
+      scales: {
+        x: { time: !!p.xTime },
+        y: p.logY ? { distr: 3 } : { auto: true },
+      },
+      series: [
+        {},
+        ...p.series.map((s) => ({
+          label: s.label,
+          stroke: withAlpha(s.color, s.alpha ?? 1),
+          width: s.width ?? 1.5,
+          spanGaps: true,
+          show: s.show !== false,
+          points: { size: 4 },
+        })),
+      ],
+      axes: [
+        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } },
+        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 56 },
+      ],
+      cursor: {
+        sync: p.syncKey ? { key: p.syncKey, setSeries: false } : undefined,
+        drag: { x: true, y: false, setScale: false },
+        points: { size: 6 },
+      },
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width < 4) return;
+            const a = u.posToVal(u.select.left, "x");
+            const b = u.posToVal(u.select.left + u.select.width, "x");
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            live.current.onZoom?.([Math.min(a, b), Math.max(a, b)]);
+          },
+        ],
+        setCursor: [(u) => renderLegend(u)],
+        setData: [(u) => renderLegend(u)],
+        draw: [
+          (u) => {
+            const { markers, best } = live.current;
+            const ctx = u.ctx;
+            const { top, height, left, width } = u.bbox;
+            const dpr = devicePixelRatio || 1;
+            if (markers?.length) {
+              ctx.save();
+              ctx.strokeStyle = cssVar("--marker");
+              ctx.fillStyle = cssVar("--marker");
+              ctx.setLineDash([5 * dpr, 4 * dpr]);
+              ctx.lineWidth = dpr;
+              ctx.font = `${11 * dpr}px sans-serif`;
+              for (const m of markers) {
+                const x = Math.round(u.valToPos(m.x, "x", true));
+                if (x < left || x > left + width) continue;
+                ctx.beginPath();
+                ctx.moveTo(x, top);
+                ctx.lineTo(x, top + height);
+                ctx.stroke();
+                ctx.fillText(m.label, x + 3 * dpr, top + 11 * dpr);
+              }
+              ctx.restore();
+            }
+            if (best && Number.isFinite(best.x) && Number.isFinite(best.y)) {
+              const x = u.valToPos(best.x, "x", true);
+              const y = u.valToPos(best.y, "y", true);
+              if (x >= left && x <= left + width && y >= top && y <= top + height) {
+                ctx.save();
+                ctx.fillStyle = cssVar("--best");
+                ctx.strokeStyle = cssVar("--panel");
+                ctx.lineWidth = 2 * dpr;
+                ctx.beginPath();
+                ctx.arc(x, y, 5 * dpr, 0, Math.PI * 2);
+                ctx.fill();
+                ctx.stroke();
+                ctx.restore();
+              }
+            }
+          },
+        ],
+      },
+    };
+    const u = new uPlot(opts, p.data, el);
+    plot.current = u;
+    if (p.chartRef) p.chartRef.current = u;
+    if (p.xRange) u.setScale("x", { min: p.xRange[0], max: p.xRange[1] });
+    renderLegend(u);
+    const onDbl = () => live.current.onZoom?.(null);
+    u.over.addEventListener("dblclick", onDbl);
+    const ro = new ResizeObserver(() => {
+      const w = Math.max(200, el.clientWidth);
+      if (Math.abs(w - u.width) > 1) u.setSize({ width: w, height: live.current.height });
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      u.over.removeEventListener("dblclick", onDbl);
+      u.destroy();
+      plot.current = null;
+      if (live.current.chartRef) live.current.chartRef.current = null;
+    };
+  }, [structure]);
+
+  // New points or a new zoom window: update in place, never recreate.
+  useEffect(() => {
+    const u = plot.current;
+    if (!u) return;
+    if (u.data !== props.data) u.setData(props.data, !props.xRange);
+    if (props.xRange) u.setScale("x", { min: props.xRange[0], max: props.xRange[1] });
+  }, [props.data, props.xRange?.[0], props.xRange?.[1]]);
+
+  useEffect(() => {
+    const u = plot.current;
+    if (!u) return;
+    props.series.forEach((s, i) => {
+      const show = s.show !== false;
+      if (u.series[i + 1] && u.series[i + 1].show !== show) u.setSeries(i + 1, { show });
+    });
+  }, [props.series.map((s) => s.show !== false).join()]);
+
+  useEffect(() => {
+    plot.current?.redraw(false, false);
+  }, [JSON.stringify(props.markers ?? []), props.best?.x, props.best?.y]);
+
+  useEffect(() => {
+    const u = plot.current;
+    if (u && u.height !== props.height) u.setSize({ width: u.width, height: props.height });
+  }, [props.height]);
+
+  const empty = !hasPoints(props.data);
+  return (
+    <div class="chart">
+      <div class="chart-legend" ref={legend}>
+        {props.series.map((s, i) =>
+          s.noLegend || s.show === false ? null : (
+            <span class="legend-item" key={s.label}>
+              <i class="swatch" style={{ background: s.color }} />
+              <span class="legend-label">{s.label}</span>
+              <b class="legend-value" data-si={i + 1}>
+                –
+              </b>
+            </span>
+          ),
+        )}
+        <span class="legend-x" data-x />
+      </div>
+      <div class="chart-box" ref={box} style={{ minHeight: props.height }} />
+      {empty ? <div class="chart-empty">{props.emptyText ?? "No points yet"}</div> : null}
+    </div>
+  );
+}
+
+/** Saves the chart (axes and lines) as a PNG file on an opaque background. */
+export function exportPng(u: uPlot, name: string): void {
+  const src = u.ctx.canvas;
+  const c = document.createElement("canvas");
+  c.width = src.width;
+  c.height = src.height;
+  const ctx = c.getContext("2d");
+  if (!ctx) return;
+  ctx.fillStyle = cssVar("--panel");
+  ctx.fillRect(0, 0, c.width, c.height);
+  ctx.drawImage(src, 0, 0);
+  c.toBlob((blob) => {
+    if (!blob) return;
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }, "image/png");
+}

@@ -1,0 +1,197 @@
+// Shapes of the server's JSON answers that the pages read (spec §3 plus the metrics and live additions).
+
+/** One row of `GET /api/runs`. */
+export interface RunItem {
+  id: string;
+  run_dir: string;
+  created_time: number | null;
+  status: string;
+  pid: number | null;
+  best_metric_value: number | null;
+  best_metric_name: string | null;
+  path: string | null;
+  alias: string | null;
+  tags: string[];
+  assets_count: number;
+  summary?: Record<string, unknown>;
+}
+
+/** `GET /api/runs/{id}`. */
+export interface RunDetail {
+  id: string;
+  status: string;
+  pid: number | null;
+  run_dir: string;
+  path: string | null;
+  alias: string | null;
+  logs: string;
+  assets: Record<string, unknown>;
+  assets_count: number;
+  created_time?: number | null;
+  start_time?: number | null;
+  ended_at?: number | null;
+  duration?: number | null;
+  tags?: string[];
+  hostname?: string | null;
+  exit_reason?: string | null;
+  summary?: Record<string, unknown>;
+  heartbeat_at?: number | null;
+}
+
+/** `GET /api/stats/runs`. */
+export interface RunStats {
+  total: number;
+  running: number;
+  finished: number;
+  failed: number;
+  other: number;
+}
+
+/** One metric key of `GET /api/runs/{id}/keys`. */
+export interface MetricKey {
+  key: string;
+  count: number;
+  numeric: boolean;
+  min: number | null;
+  max: number | null;
+  last: number | string | null;
+  last_step: number | null;
+}
+
+/** `GET /api/runs/{id}/keys`. */
+export interface KeysResponse {
+  run_id: string;
+  keys: MetricKey[];
+  stages: { stage: string; first_step: number; last_step: number }[];
+  last_step: number | null;
+  total_steps: number;
+}
+
+/** `GET /api/runs/{id}/series`: one shared x column and a column per key. */
+export interface SeriesResponse {
+  run_id: string;
+  x_key: string;
+  x: number[];
+  series: Record<string, (number | null)[]>;
+  total: number;
+  sampled: number;
+}
+
+/** `GET /api/compare/series`. */
+export interface CompareResponse {
+  runs: Record<string, SeriesResponse>;
+  missing: string[];
+}
+
+/** One image of `GET /api/runs/{id}/images`. */
+export interface ImageItem {
+  key: string;
+  step: number | null;
+  caption: string | null;
+  path: string;
+  url: string;
+  ts: number | null;
+}
+
+/** `GET /api/paths?include_stats=true`. */
+export interface PathsResponse {
+  paths: string[];
+  tree: Record<string, unknown>;
+  stats?: Record<string, { total: number; running: number; finished: number; failed: number }>;
+}
+
+/** One entry of `GET /api/recycle-bin`. */
+export interface DeletedRun {
+  id: string;
+  path: string | null;
+  alias: string | null;
+  created_time: number | null;
+  deleted_at: number | null;
+  delete_reason: string;
+  original_status: string;
+  run_dir: string;
+}
+
+/** `GET /api/runs/{id}/assets/refs`. */
+export interface AssetRefs {
+  run_id: string;
+  orphaned_assets: { asset_id: string; asset_type: string; name: string; fingerprint: string; role: string; ref_count: number }[];
+  shared_assets: { asset_id: string; asset_type: string; name: string; fingerprint: string; role: string; other_runs: string[] }[];
+  orphaned_count: number;
+  shared_count: number;
+}
+
+/** `GET /api/config`. */
+export interface ConfigResponse {
+  user_root_dir: string;
+  storage: string;
+  config_file: string;
+}
+
+/** One GPU of `GET /api/gpu/telemetry`. */
+export interface GpuInfo {
+  index: number;
+  name: string;
+  util_gpu: number | null;
+  util_mem: number | null;
+  mem_total_mib: number | null;
+  mem_used_mib: number | null;
+  temp_c: number | null;
+  power_w: number | null;
+  power_limit_w: number | null;
+  clock_sm_mhz: number | null;
+  clock_mem_mhz: number | null;
+  pstate: string | null;
+  fan_speed_pct: number | null;
+  mem_used_pct?: number | null;
+}
+
+/** `GET /api/gpu/telemetry`. */
+export interface GpuTelemetry {
+  available: boolean;
+  reason?: string;
+  ts?: number;
+  gpus?: GpuInfo[];
+}
+
+/** `GET /api/system/monitor`. */
+export interface SystemMonitor {
+  available: boolean;
+  reason?: string;
+  ts?: number;
+  cpu?: {
+    percent: number;
+    count: number;
+    logical_count: number;
+    per_core: number[] | null;
+    frequency: { current: number; min: number; max: number } | null;
+    load_avg: number[] | null;
+  } | null;
+  memory?: { total: number; available: number; used: number; percent: number; swap_total: number; swap_used: number; swap_percent: number };
+  disk?: { path: string; total: number; used: number; free: number; percent: number; io: Record<string, number> | null };
+  platform?: { system: string; release: string; machine: string };
+}
+
+/** camelCase remote viewer session of spec §3.12. */
+export interface RemoteSession {
+  sessionId: string;
+  host: string;
+  sshPort: number;
+  username: string;
+  localPort: number;
+  remotePort: number;
+  remoteRoot: string;
+  remotePid: number;
+  status: string;
+  startedAt: number;
+  uptimeSeconds: number;
+  isActive: boolean;
+  url: string;
+}
+
+/** A message of the `/api/live` socket. */
+export type LiveMessage =
+  | { type: "metrics"; run_id: string; rows: { step: number; time: number | null; values: Record<string, unknown> }[] }
+  | { type: "logs"; run_id: string; lines: string[] }
+  | { type: "status"; run_id: string; status: string }
+  | { type: "run_changed"; run_id: string; kind: string };
