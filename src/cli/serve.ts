@@ -67,15 +67,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   const port = app.server!.port as number;
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
+  let stopped: Promise<void> | undefined;
   return {
     url: `http://${shownHost}:${port}`,
     port,
     ctx,
-    stop: async () => {
-      await app.stop(true);
-      for (const fn of closers.reverse()) await fn();
-      await storage.close();
-    },
+    stop: () =>
+      (stopped ??= (async () => {
+        await app.stop(true);
+        for (const fn of closers.reverse()) await fn();
+        await storage.close();
+      })()),
   };
 }
 

@@ -2,7 +2,7 @@
 // and crash detection of running runs (spec §1.10) — all in the background, never on the request path.
 import { type FSWatcher, statSync, watch } from "node:fs";
 import { hostname as osHostname } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { discoverRuns, discoverUnder, type RunEntry, runStamp, stampIsRun, v06OrderKey } from "../store/discover.ts";
 import { mergeStatus, readRunFiles } from "../store/run-files.ts";
 import type { Logger } from "../util/log.ts";
@@ -45,6 +45,7 @@ export class RunIndex {
   private watcher: FSWatcher | undefined;
   private timers: ReturnType<typeof setInterval>[] = [];
   private pending = new Map<string, Set<string>>();
+  private unknown = new Set<string>();
   private pendingTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly host: string;
   private closed = false;
@@ -288,22 +289,18 @@ export class RunIndex {
     }
   }
 
-  /** Maps a changed path to its run directory (or a new folder to discover) and batches the work. */
+  /** Maps a changed path to its run directory (or an unknown path to look at) and batches the work. */
   private noticePath(path: string): void {
-    let dir = dirname(path);
-    const name = basename(path);
     const runsDir = join(this.root, "runs");
-    // a change to the run dir itself (e.g. a new subfolder) or to a file inside it
-    if (this.byDir.has(path)) {
-      dir = path;
+    let d = path;
+    while (d.length > runsDir.length && !this.byDir.has(d)) d = dirname(d);
+    if (this.byDir.has(d)) {
+      const files = this.pending.get(d) ?? new Set<string>();
+      if (d !== path) files.add(path.slice(d.length + 1).split("/")[0]);
+      this.pending.set(d, files);
     } else {
-      let d = dir;
-      while (d.length > runsDir.length && !this.byDir.has(d)) d = dirname(d);
-      if (this.byDir.has(d)) dir = d;
+      this.unknown.add(path);
     }
-    const files = this.pending.get(dir) ?? new Set<string>();
-    if (dir !== path) files.add(name);
-    this.pending.set(dir, files);
     if (!this.pendingTimer) this.pendingTimer = setTimeout(() => this.flushPending(), 25);
   }
 
@@ -311,31 +308,33 @@ export class RunIndex {
     this.pendingTimer = undefined;
     if (this.closed) return;
     const batch = this.pending;
+    const unknown = this.unknown;
     this.pending = new Map();
-    const changed: RunEntry[] = [];
-    const removed: string[] = [];
+    this.unknown = new Set();
+    const changed = new Map<string, RunEntry>();
+    const removed = new Set<string>();
     const fileChanges: RunChange[] = [];
     for (const [dir, files] of batch) {
-      const known = this.byDir.get(dir);
-      if (known) {
-        const entry = this.entryFor(dir);
-        if (!entry) removed.push(dir);
-        else if (entry.stamp !== known.stamp) changed.push(entry);
-        const others = [...files].filter((f) => !f.endsWith(".lock"));
-        if (others.length) fileChanges.push({ kind: "updated", id: known.id, run_dir: dir, files: others });
-      } else {
-        // an unknown folder: it may hold new runs, or be a run that just got its meta.json
-        for (const e of discoverUnder(this.root, dir)) if (!this.byDir.has(e.dir)) changed.push(e);
-        const parent = dirname(dir);
-        if (this.byDir.has(parent)) continue;
-        // a vanished folder: drop the runs that lived below it
-        if (!statSync(dir, { throwIfNoEntry: false })) {
-          for (const d of this.byDir.keys()) if (d === dir || d.startsWith(dir + "/")) removed.push(d);
-        }
+      const known = this.byDir.get(dir)!;
+      const entry = this.entryFor(dir);
+      if (!entry) removed.add(dir);
+      else if (entry.stamp !== known.stamp) changed.set(dir, entry);
+      const names = [...files].filter((f) => !f.endsWith(".lock"));
+      if (names.length) fileChanges.push({ kind: "updated", id: known.id, run_dir: dir, files: names });
+    }
+    for (const path of unknown) {
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (!st) {
+        // a vanished folder: drop the runs that lived at or below it
+        for (const d of this.byDir.keys()) if (d === path || d.startsWith(path + "/")) removed.add(d);
+        continue;
       }
+      // a new folder may hold runs, and a new file may have turned its folder into a run
+      const dir = st.isDirectory() ? path : dirname(path);
+      for (const e of discoverUnder(this.root, dir)) if (!this.byDir.has(e.dir)) changed.set(e.dir, e);
     }
     try {
-      await this.apply(changed, removed);
+      await this.apply([...changed.values()], [...removed]);
     } catch (e) {
       this.log.error("index update failed", e);
     }

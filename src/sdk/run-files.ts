@@ -32,13 +32,22 @@ export function openAppend(path: string): number {
  * so a retry neither loses nor repeats bytes.
  */
 export function writeAll(fd: number, text: string): { error?: unknown; rest: string } {
-  const buf = Buffer.from(text, "utf8");
-  let off = 0;
+  let written: number;
   try {
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    written = writeSync(fd, text); // one write(2); throws only when nothing was written
+  } catch (error) {
+    return { error, rest: text };
+  }
+  const total = Buffer.byteLength(text, "utf8");
+  if (written === total) return { rest: "" };
+  // short write (disk nearly full, signal): continue from the exact byte offset
+  const buf = Buffer.from(text, "utf8");
+  let off = written;
+  try {
+    while (off < total) off += writeSync(fd, buf, off, total - off);
     return { rest: "" };
   } catch (error) {
-    return { error, rest: off === 0 ? text : buf.subarray(off).toString("utf8") };
+    return { error, rest: buf.subarray(off).toString("utf8") };
   }
 }
 

@@ -5,7 +5,7 @@ import { ApiError, getJson, qs, request, sendJson, useResource } from "../api.ts
 import { Confirm, Empty, ErrorState, Loading, StatusBadge, toast, useDebounced, useInterval } from "../components/common.tsx";
 import { PathTree } from "../components/path-tree.tsx";
 import { RecycleBin } from "../components/recycle-bin.tsx";
-import { csvField, downloadText, fmtNum, fmtTime, shortId } from "../format.ts";
+import { csvField, downloadText, fmtDuration, fmtNum, fmtTime, shortId } from "../format.ts";
 import { useLiveMessages, useLiveRunList, useLiveUp } from "../live.ts";
 import { useSettings, useStored } from "../settings.ts";
 import type { PathsResponse, RunItem, RunStats } from "../types.ts";
@@ -189,6 +189,8 @@ export function RunsPage() {
     </th>
   );
 
+  // The list items carry no duration unless the server adds one; show the column only then.
+  const showDuration = items.some((r) => duration(r) !== null);
   const allOnPage = items.length > 0 && items.every((r) => selected.has(r.id));
 
   return (
@@ -316,7 +318,7 @@ export function RunsPage() {
                       <SortTh k="id" label="Run ID" />
                       <SortTh k="status" label="Status" />
                       <SortTh k="created_time" label="Created" />
-                      <SortTh k="duration" label="Duration" />
+                      {showDuration ? <SortTh k="duration" label="Duration" /> : null}
                       <SortTh k="best_metric_value" label="Best metric" cls="num" />
                       {cols.map((c) => (
                         <SortTh key={c} k={`summary.${c}`} label={c} cls="num" />
@@ -329,6 +331,7 @@ export function RunsPage() {
                         key={r.id}
                         run={r}
                         cols={cols}
+                        showDuration={showDuration}
                         checked={selected.has(r.id)}
                         onCheck={() => {
                           const s = new Set(selected);
@@ -405,7 +408,7 @@ function duration(r: RunItem): number | null {
   return typeof d === "number" ? d : null;
 }
 
-function RunRow(props: { run: RunItem; cols: string[]; checked: boolean; onCheck: () => void; onPatch: (b: { alias?: string | null; tags?: string[] }) => void }) {
+function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; checked: boolean; onCheck: () => void; onPatch: (b: { alias?: string | null; tags?: string[] }) => void }) {
   const r = props.run;
   const [editing, setEditing] = useState(false);
   const [adding, setAdding] = useState(false);
@@ -495,7 +498,7 @@ function RunRow(props: { run: RunItem; cols: string[]; checked: boolean; onCheck
         <StatusBadge status={r.status} />
       </td>
       <td class="nowrap">{fmtTime(r.created_time)}</td>
-      <td class="nowrap">{fmtDurationOrDash(duration(r))}</td>
+      {props.showDuration ? <td class="nowrap">{fmtDuration(duration(r))}</td> : null}
       <td class="num nowrap">{r.best_metric_value !== null && r.best_metric_value !== undefined ? `${r.best_metric_name ?? ""} ${fmtNum(r.best_metric_value)}` : "–"}</td>
       {props.cols.map((c) => (
         <td class="num" key={c}>
@@ -504,10 +507,4 @@ function RunRow(props: { run: RunItem; cols: string[]; checked: boolean; onCheck
       ))}
     </tr>
   );
-}
-
-function fmtDurationOrDash(d: number | null): string {
-  if (d === null) return "–";
-  const s = Math.round(d);
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }

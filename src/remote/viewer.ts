@@ -1,0 +1,208 @@
+// Starts a viewer on the server under a guard shell that stops it and removes its files when we stop or the connection drops.
+import { randomUUID } from "node:crypto";
+import type { ClientChannel } from "ssh2";
+import type { SshConnection } from "./connection.ts";
+import { LocalForward } from "./forward.ts";
+
+/** How to launch the remote viewer process; `command(port)` is an already shell-quoted command line. */
+export interface ViewerLaunch {
+  command: (port: number) => string;
+  /** Fixed remote port, else one from `pickPort` (retried on a port clash). */
+  remotePort?: number;
+  pickPort: (avoid: Set<number>) => number;
+  localPort?: number;
+  /** How long to wait for `/api/health` through the tunnel. */
+  healthTimeoutMs?: number;
+}
+
+/** The guard: start the viewer detached, report its pid, kill it and clean up when stdin closes. */
+export function guardScript(viewerCommand: string): string {
+  return [
+    `cd "$HOME" 2>/dev/null || true`,
+    `d=$(mktemp -d "\${TMPDIR:-/tmp}/runicorn-viewer.XXXXXX") || exit 97`,
+    `S=; command -v setsid >/dev/null 2>&1 && S=setsid`,
+    `$S ${viewerCommand} >"$d/viewer.log" 2>&1 </dev/null &`,
+    `pid=$!`,
+    `echo "$pid" >"$d/viewer.pid"`,
+    // Writes after a lost connection must fail quietly, not kill the guard before it cleans up.
+    `trap '' PIPE HUP`,
+    `exec 3<&0`,
+    `printf 'RUNICORN_STARTED %s %s\\n' "$pid" "$d"`,
+    // stdin closes when we stop the session or when sshd tears the connection down.
+    `{ cat <&3; kill -TERM "$pid"; sleep 5; kill -KILL "$pid"; } >/dev/null 2>&1 &`,
+    `w=$!`,
+    `exec 3<&-`,
+    `wait "$pid"; code=$?`,
+    `kill "$w" 2>/dev/null`,
+    `printf 'RUNICORN_EXITED %s\\n' "$code"`,
+    `tail -n 20 "$d/viewer.log" 2>/dev/null`,
+    `rm -rf "$d"`,
+  ].join("\n");
+}
+
+/** A running remote viewer with its local forward. */
+export class RemoteViewer {
+  readonly sessionId = randomUUID().slice(0, 8);
+  readonly startedAt = Date.now();
+  private exitHandlers: Array<(reason: string) => void> = [];
+  private exitedWith: string | undefined;
+
+  constructor(
+    readonly conn: SshConnection,
+    private readonly guard: ClientChannel,
+    readonly remotePid: number,
+    readonly remotePort: number,
+    /** The server-side temp dir holding viewer.log and viewer.pid (removed by the guard). */
+    readonly remoteDir: string,
+    readonly forward: LocalForward,
+    /** Everything the guard printed so far (appended by openGuard's listener). */
+    private readonly out: { text: string },
+  ) {
+    guard.on("close", () => this.markExited(this.exitReason()));
+    conn.onClose(() => this.markExited("SSH connection lost"));
+  }
+
+  /** `http://localhost:<localPort>`. */
+  get url(): string {
+    return `http://localhost:${this.forward.port}`;
+  }
+
+  get localPort(): number {
+    return this.forward.port;
+  }
+
+  /** False once the viewer exited, was stopped, or the connection dropped. */
+  get alive(): boolean {
+    return this.exitedWith === undefined;
+  }
+
+  /** Calls `fn` once when the viewer ends, with a human-readable reason. */
+  onExit(fn: (reason: string) => void): void {
+    if (this.exitedWith !== undefined) fn(this.exitedWith);
+    else this.exitHandlers.push(fn);
+  }
+
+  /** Stops the viewer: closes the forward, closes the guard's stdin and waits for its cleanup. */
+  async stop(timeoutMs = 8000): Promise<void> {
+    await this.forward.close();
+    if (this.exitedWith !== undefined) return;
+    const done = new Promise<void>((resolve) => this.onExit(() => resolve()));
+    this.guard.end();
+    const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), timeoutMs).unref?.());
+    if ((await Promise.race([done, timer])) === "timeout") {
+      // The guard did not finish: kill the viewer directly and drop the channel.
+      await this.conn
+        .exec(`kill -TERM ${this.remotePid} 2>/dev/null; rm -rf '${this.remoteDir.replace(/'/g, "")}'`)
+        .catch(() => undefined);
+      this.guard.close();
+      this.markExited("stopped");
+    }
+  }
+
+  /** The viewer's log tail as reported by the guard (after it exited). */
+  get logTail(): string {
+    const i = this.out.text.indexOf("RUNICORN_EXITED");
+    return i < 0 ? "" : this.out.text.slice(i).split("\n").slice(1).join("\n").trim();
+  }
+
+  private exitReason(): string {
+    const m = /RUNICORN_EXITED (\d+)/.exec(this.out.text);
+    return m ? `viewer exited with status ${m[1]}` : "stopped";
+  }
+
+  private markExited(reason: string): void {
+    if (this.exitedWith !== undefined) return;
+    this.exitedWith = reason;
+    void this.forward.close();
+    for (const fn of this.exitHandlers.splice(0)) fn(reason);
+  }
+}
+
+/** Error raised when the viewer could not be started; `log` is the tail of its output. */
+export class ViewerStartError extends Error {
+  constructor(
+    message: string,
+    readonly log = "",
+  ) {
+    super(log ? `${message}\n${log}` : message);
+  }
+}
+
+/** Opens the guard channel and waits for its STARTED line. */
+async function openGuard(
+  conn: SshConnection,
+  command: string,
+): Promise<{ ch: ClientChannel; pid: number; dir: string; out: { text: string } }> {
+  const ch = await conn.execChannel(guardScript(command));
+  const out = { text: "" };
+  let err = "";
+  return await new Promise((resolve, reject) => {
+    let started = false;
+    ch.on("data", (d: Buffer) => {
+      out.text += d.toString("utf8");
+      const m = started ? null : /RUNICORN_STARTED (\d+) (.+)\n/.exec(out.text);
+      if (m) {
+        started = true;
+        resolve({ ch, pid: Number(m[1]), dir: m[2]!, out });
+      }
+    });
+    ch.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
+    ch.on("close", () => {
+      if (!started) reject(new ViewerStartError("the remote viewer could not be launched", (out.text + err).trim()));
+    });
+  });
+}
+
+/** Polls `/api/health` through the forward until it answers 200; throws if the viewer exits first. */
+async function waitHealthy(viewer: RemoteViewer, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: string | undefined;
+  viewer.onExit((r) => (exited = r));
+  let delay = 25;
+  while (Date.now() < deadline) {
+    if (exited) throw new ViewerStartError(`the remote viewer ${exited.replace(/^viewer /, "")}`, viewer.logTail);
+    try {
+      const res = await fetch(`http://127.0.0.1:${viewer.localPort}/api/health`, {
+        signal: AbortSignal.timeout(3000),
+      });
+      if (res.ok) {
+        await res.arrayBuffer();
+        return;
+      }
+    } catch {
+      // not listening yet: try again shortly
+    }
+    await Bun.sleep(delay);
+    delay = Math.min(200, delay * 1.5);
+  }
+  throw new ViewerStartError(`the remote viewer did not answer /api/health within ${Math.round(timeoutMs / 1000)} s`);
+}
+
+/**
+ * Launches the viewer under its guard, forwards a local port to it and waits until it answers.
+ * A port clash (the viewer exits before answering) is retried on another port when the port was ours to pick.
+ */
+export async function startRemoteViewer(conn: SshConnection, launch: ViewerLaunch): Promise<RemoteViewer> {
+  const tried = new Set<number>();
+  for (let attempt = 0; ; attempt++) {
+    const remotePort = launch.remotePort ?? launch.pickPort(tried);
+    tried.add(remotePort);
+    const { ch, pid, dir, out } = await openGuard(conn, launch.command(remotePort));
+    let forward: LocalForward;
+    try {
+      forward = await LocalForward.listen(conn, remotePort, launch.localPort ?? 0);
+    } catch (err) {
+      ch.end();
+      throw new ViewerStartError(`cannot listen on local port ${launch.localPort}: ${(err as Error).message}`);
+    }
+    const viewer = new RemoteViewer(conn, ch, pid, remotePort, dir, forward, out);
+    try {
+      await waitHealthy(viewer, launch.healthTimeoutMs ?? 20_000);
+      return viewer;
+    } catch (err) {
+      await viewer.stop();
+      const retry = launch.remotePort === undefined && attempt < 2 && /EADDRINUSE|in use/i.test(viewer.logTail);
+      if (!retry) throw err;
+    }
+  }
+}

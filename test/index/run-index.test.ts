@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from "bun:test";
+import { mkdirSync, rmSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { INDEX_FILE } from "../../src/index/db.ts";
+import { startTestServer, type TestServer, waitFor } from "../helpers/server.ts";
+
+function writeRun(root: string, path: string, id: string, status: object, meta: object = {}) {
+  const dir = join(root, "runs", path, id);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "meta.json"), JSON.stringify({ id, path, alias: null, created_at: 1700000000, hostname: "elsewhere", pid: 1, ...meta }));
+  writeFileSync(join(dir, "status.json"), JSON.stringify(status));
+  return dir;
+}
+
+const ids = async (s: TestServer) => (await s.api("/api/runs")).body.map((x: any) => x.id);
+
+describe("the run index", () => {
+  let s: TestServer | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  it("picks up a run created while the server runs, without a sweep", async () => {
+    s = await startTestServer({ fixture: "rn-data", sweepSeconds: 3600 });
+    writeRun(s.root, "new/path", "20250101_000000_aaaaaa", { status: "running", started_at: 1 });
+    await waitFor(async () => (await ids(s!)).includes("20250101_000000_aaaaaa"), 5000, "new run");
+    expect((await s.api("/api/paths")).body.paths).toContain("new/path");
+  });
+
+  it("shows a status change written by the SDK", async () => {
+    s = await startTestServer({ fixture: "rn-data", sweepSeconds: 3600 });
+    const dir = writeRun(s.root, "p", "20250101_000000_bbbbbb", { status: "running", started_at: 1, heartbeat_at: Date.now() / 1000 });
+    await waitFor(async () => (await s!.api("/api/runs/20250101_000000_bbbbbb")).status === 200, 5000, "run");
+    writeFileSync(join(dir, "status.json"), JSON.stringify({ status: "finished", started_at: 1, ended_at: 2 }));
+    await waitFor(async () => (await s!.api("/api/runs/20250101_000000_bbbbbb")).body.status === "finished", 5000, "status");
+  });
+
+  it("forgets a run whose folder is removed or moved", async () => {
+    s = await startTestServer({ fixture: "rn-data", sweepSeconds: 3600 });
+    writeRun(s.root, "gone", "20250101_000000_cccccc", { status: "finished" });
+    await waitFor(async () => (await ids(s!)).includes("20250101_000000_cccccc"), 5000, "run");
+    renameSync(join(s.root, "runs", "gone"), join(s.root, "runs", "moved"));
+    await waitFor(async () => String((await s!.api("/api/runs/20250101_000000_cccccc")).body.run_dir).includes("/runs/moved/"), 5000, "moved run");
+    rmSync(join(s.root, "runs", "moved"), { recursive: true });
+    await waitFor(async () => !(await ids(s!)).includes("20250101_000000_cccccc"), 5000, "removal");
+  });
+
+  it("rebuilds everything after the index file is deleted", async () => {
+    s = await startTestServer({ fixture: "rn-probe" });
+    const before = (await s.api("/api/runs")).body;
+    const stats = (await s.api("/api/paths?include_stats=true")).body;
+    await s.stop();
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(join(s.root, "index", INDEX_FILE + suffix), { force: true });
+    const { startServer } = await import("../../src/cli/serve.ts");
+    const again = await startServer(s.ctx.config);
+    try {
+      const after = await (await fetch(again.url + "/api/runs")).json();
+      expect(after).toEqual(before);
+      expect(await (await fetch(again.url + "/api/paths?include_stats=true")).json()).toEqual(stats);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it("re-reads nothing on a restart when no file changed", async () => {
+    s = await startTestServer({ fixture: "rn-probe" });
+    await s.ctx.storage.runs.ready;
+    expect(await s.ctx.storage.runs.sync()).toEqual({ added: 0, updated: 0, removed: 0 });
+  });
+
+  it("marks a running run with a heartbeat older than a minute as failed, on any host", async () => {
+    s = await startTestServer({ fixture: "rn-data", sweepSeconds: 3600 });
+    const old = Date.now() / 1000 - 120;
+    writeRun(s.root, "hb", "20250101_000000_dddddd", { status: "running", started_at: old, heartbeat_at: old }, { hostname: "gpu-box-7" });
+    writeRun(s.root, "hb", "20250101_000000_eeeeee", { status: "running", started_at: old, heartbeat_at: Date.now() / 1000 }, { hostname: "gpu-box-7" });
+    writeRun(s.root, "hb", "20250101_000000_ffffff", { status: "running", started_at: old }, { hostname: "gpu-box-7" });
+    await waitFor(async () => (await ids(s!)).includes("20250101_000000_ffffff"), 5000, "runs");
+    const r = await s.api("/api/status/check", { method: "POST" });
+    expect(r.body).toMatchObject({ checked: 3, updated: 1, message: "Checked 3 running experiments, updated 1 statuses" });
+    expect((await s.api("/api/runs/20250101_000000_dddddd")).body).toMatchObject({ status: "failed", exit_reason: "heartbeat_lost" });
+    expect((await s.api("/api/runs/20250101_000000_eeeeee")).body.status).toBe("running");
+    // no heartbeat and another host: the original's rule cannot judge it, so it stays running
+    expect((await s.api("/api/runs/20250101_000000_ffffff")).body.status).toBe("running");
+  });
+
+  it("keeps a running run whose process is alive on this host", async () => {
+    s = await startTestServer({ fixture: "rn-data", sweepSeconds: 3600 });
+    const { hostname } = await import("node:os");
+    writeRun(s.root, "live", "20250101_000000_abcabc", { status: "running", started_at: 1 }, { hostname: hostname(), pid: process.pid });
+    await waitFor(async () => (await ids(s!)).includes("20250101_000000_abcabc"), 5000, "run");
+    await s.api("/api/status/check", { method: "POST" });
+    expect((await s.api("/api/runs/20250101_000000_abcabc")).body.status).toBe("running");
+  });
+
+  it("reads runs with torn or missing JSON files without failing", async () => {
+    s = await startTestServer({ fixture: "rn-data", sweepSeconds: 3600 });
+    const dir = join(s.root, "runs", "torn", "20250101_000000_a0a0a0");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "meta.json"), '{"id": "20250101_000000_a0a0a0", "path": "to');
+    writeFileSync(join(dir, "summary.json"), '{"best_metric_value": NaN, "best_metric_name": "acc"}');
+    await waitFor(async () => (await ids(s!)).includes("20250101_000000_a0a0a0"), 5000, "torn run");
+    const item = (await s.api("/api/runs")).body.find((x: any) => x.id === "20250101_000000_a0a0a0");
+    expect(item).toMatchObject({ status: "finished", path: "torn", best_metric_value: null, best_metric_name: "acc" });
+    expect(typeof item.created_time).toBe("number");
+  });
+});

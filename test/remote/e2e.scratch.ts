@@ -1,0 +1,33 @@
+import { mkdirSync, cpSync } from "node:fs";
+import { join } from "node:path";
+import { startSshd } from "./sshd.ts";
+import { connectSsh } from "../../src/remote/connection.ts";
+import { probeHost, pickRemotePort } from "../../src/remote/host-probe.ts";
+import { describeLocalBinary, ensureBinary } from "../../src/remote/deploy.ts";
+import { startRemoteViewer } from "../../src/remote/viewer.ts";
+import { shJoin, shPath } from "../../src/remote/shell-quote.ts";
+import { VERSION } from "../../src/version.ts";
+const s = await startSshd();
+try {
+  const root = join(s.remoteHome, "a b", "'; touch /tmp/pwned; '");
+  mkdirSync(root, { recursive: true });
+  cpSync("/work/shared/fixtures/runicorn-0.6/rn-data", root, { recursive: true });
+  let t = performance.now();
+  const conn = await connectSsh({ host: s.host, port: s.port, username: s.user, knownHostsFiles: [], homeDir: s.clientHome, confirmHostKey: async () => true });
+  console.log("connect ms", performance.now() - t); t = performance.now();
+  const probe = await probeHost(conn, VERSION);
+  console.log("probe ms", performance.now() - t, probe.os, probe.arch, [...probe.tools], probe.binaries, probe.listening.size); t = performance.now();
+  const local = await describeLocalBinary("dist/runicorn");
+  console.log("hash ms", performance.now() - t); t = performance.now();
+  const d = await ensureBinary(conn, probe, local, VERSION);
+  console.log("deploy ms", performance.now() - t, d); t = performance.now();
+  const v = await startRemoteViewer(conn, { command: (p) => `${shJoin([d.remotePath, "serve"])} --root ${shPath("~/a b/'; touch /tmp/pwned; '")} --host 127.0.0.1 --port ${p}`, pickPort: (a) => pickRemotePort(probe.listening, a) });
+  console.log("start ms", performance.now() - t, v.url, v.remotePid, v.remoteDir);
+  const r = await fetch(`http://127.0.0.1:${v.localPort}/api/runs`); const runs = await r.json() as any[];
+  console.log("runs", r.status, runs.length, runs[0]?.run_dir);
+  t = performance.now();
+  await v.stop();
+  console.log("stop ms", performance.now() - t);
+  console.log(Bun.spawnSync(["ls", s.remoteTmp]).stdout.toString(), "pwned?", Bun.spawnSync(["ls", "/tmp/pwned"]).exitCode === 0);
+  await conn.close();
+} finally { await s.stop(); }

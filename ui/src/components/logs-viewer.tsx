@@ -1,0 +1,188 @@
+// Live log tail of a run over its logs WebSocket: ANSI colours, search, tqdm filter, follow toggle, download; virtualised.
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { isTqdm, parseAnsi, stripAnsi } from "../ansi.ts";
+import { downloadText } from "../format.ts";
+import { useStored } from "../settings.ts";
+
+const MAX_LINES = 50_000;
+const LINE_H = 18;
+const OVERSCAN = 30;
+
+/** The log panel; `downloadUrl` serves the whole logs.txt (falls back to the lines in memory). */
+export function LogsViewer(props: { runId: string; downloadUrl?: string }) {
+  const lines = useRef<string[]>([]);
+  const [version, setVersion] = useState(0);
+  const [conn, setConn] = useState<{ state: "connecting" | "open" | "retry"; retryIn?: number }>({ state: "connecting" });
+  const [search, setSearch] = useState("");
+  const [hideTqdm, setHideTqdm] = useStored("logs_hide_tqdm", true);
+  const [follow, setFollow] = useState(true);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [viewH, setViewH] = useState(480);
+  const box = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    let ws: WebSocket | null = null;
+    let stopped = false;
+    let delay = 500;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let frame = 0;
+    const flush = () => {
+      frame = 0;
+      if (lines.current.length > MAX_LINES) lines.current = lines.current.slice(-MAX_LINES);
+      setVersion((v) => v + 1);
+    };
+    const open = () => {
+      setConn({ state: "connecting" });
+      const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/runs/${encodeURIComponent(props.runId)}/logs/ws`;
+      const sock = new WebSocket(url);
+      ws = sock;
+      sock.onopen = () => {
+        delay = 500;
+        // spec §3.4: the server replays the whole file on every connect.
+        lines.current = [];
+        setConn({ state: "open" });
+        flush();
+      };
+      sock.onmessage = (e) => {
+        const text = String(e.data);
+        for (const l of text.split("\n")) if (l.length) lines.current.push(l);
+        if (!frame) frame = requestAnimationFrame(flush);
+      };
+      sock.onclose = () => {
+        if (stopped) return;
+        const wait = delay;
+        delay = Math.min(10_000, delay * 1.8);
+        setConn({ state: "retry", retryIn: Math.ceil(wait / 1000) });
+        timer = setTimeout(open, wait);
+      };
+    };
+    open();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      cancelAnimationFrame(frame);
+      ws?.close();
+    };
+  }, [props.runId]);
+
+  const needle = search.trim().toLowerCase();
+  const visible = useMemo(() => {
+    const out: string[] = [];
+    for (const l of lines.current) {
+      if (hideTqdm && isTqdm(l)) continue;
+      if (needle && !stripAnsi(l).toLowerCase().includes(needle)) continue;
+      out.push(l);
+    }
+    return out;
+  }, [version, hideTqdm, needle]);
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setViewH(el.clientHeight));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (el && follow) {
+      el.scrollTop = el.scrollHeight;
+      setScrollTop(el.scrollTop);
+    }
+  }, [visible, follow]);
+
+  const onScroll = () => {
+    const el = box.current;
+    if (!el) return;
+    setScrollTop(el.scrollTop);
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < LINE_H * 2;
+    if (follow !== atBottom) setFollow(atBottom);
+  };
+
+  const first = Math.max(0, Math.floor(scrollTop / LINE_H) - OVERSCAN);
+  const last = Math.min(visible.length, Math.ceil((scrollTop + viewH) / LINE_H) + OVERSCAN);
+  const slice = visible.slice(first, last);
+
+  const download = () => {
+    if (props.downloadUrl) location.assign(props.downloadUrl);
+    else downloadText(`${props.runId}_logs.txt`, lines.current.map(stripAnsi).join("\n") + "\n");
+  };
+
+  return (
+    <div class="logs">
+      <div class="toolbar">
+        <input class="input search" type="search" placeholder="Search logs" aria-label="Search logs" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
+        <label class="field-inline">
+          <input type="checkbox" checked={hideTqdm} onChange={(e) => setHideTqdm((e.target as HTMLInputElement).checked)} />
+          hide tqdm
+        </label>
+        <label class="field-inline">
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.target as HTMLInputElement).checked)} aria-label="Follow" />
+          follow
+        </label>
+        <span class="spacer" />
+        <span class={`conn conn-${conn.state}`} data-testid="logs-conn">
+          {conn.state === "open" ? "live" : conn.state === "connecting" ? "connecting…" : `disconnected, retry in ${conn.retryIn}s`}
+        </span>
+        <span class="muted">{visible.length.toLocaleString()} lines</span>
+        <button class="btn" onClick={download}>
+          Download
+        </button>
+      </div>
+      <div class="log-box" ref={box} onScroll={onScroll} data-testid="log-box">
+        {visible.length === 0 ? (
+          <div class="muted log-empty">{lines.current.length ? "No line matches." : conn.state === "open" ? "No log lines yet." : ""}</div>
+        ) : (
+          <div style={{ height: `${visible.length * LINE_H}px`, position: "relative" }}>
+            <div style={{ transform: `translateY(${first * LINE_H}px)` }}>
+              {slice.map((l, i) => (
+                <LogLine key={first + i} n={first + i + 1} line={l} needle={needle} />
+              ))}
+            </div>
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function highlight(text: string, needle: string) {
+  if (!needle) return text;
+  const low = text.toLowerCase();
+  const out: (string | preact.JSX.Element)[] = [];
+  let i = 0;
+  for (let j = low.indexOf(needle); j >= 0; j = low.indexOf(needle, i)) {
+    if (j > i) out.push(text.slice(i, j));
+    out.push(<mark key={j}>{text.slice(j, j + needle.length)}</mark>);
+    i = j + needle.length;
+  }
+  if (i < text.length) out.push(text.slice(i));
+  return out;
+}
+
+function LogLine(props: { n: number; line: string; needle: string }) {
+  const sys = props.line.startsWith("[info] ") || props.line.startsWith("[error] ");
+  return (
+    <div class={`log-line${sys ? (props.line.startsWith("[error]") ? " log-sys log-err" : " log-sys") : ""}`}>
+      <span class="log-n">{props.n}</span>
+      <span class="log-t">
+        {parseAnsi(props.line).map((s, i) => (
+          <span
+            key={i}
+            style={{
+              color: s.fg,
+              background: s.bg,
+              fontWeight: s.bold ? 600 : undefined,
+              opacity: s.dim ? 0.7 : undefined,
+              fontStyle: s.italic ? "italic" : undefined,
+              textDecoration: s.underline ? "underline" : undefined,
+            }}
+          >
+            {highlight(s.text, props.needle)}
+          </span>
+        ))}
+      </span>
+    </div>
+  );
+}

@@ -1,0 +1,249 @@
+// The run page's charts: one per numeric key, grouped by prefix, mounted when visible, zoom refetch and live points.
+import type uPlot from "uplot";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { getJson, qs } from "../api.ts";
+import { appendRows, bestIndex, bestMode, ema, groupKeys, positiveOnly, seriesCsv, stageMarkers } from "../chart-data.ts";
+import { downloadText, fmtNum } from "../format.ts";
+import { useLiveMessages } from "../live.ts";
+import { useSettings, useStored } from "../settings.ts";
+import type { KeysResponse, MetricKey, SeriesResponse } from "../types.ts";
+import { Chart, exportPng } from "./chart.tsx";
+import { Empty, useSeen } from "./common.tsx";
+
+type Rows = { step: number; time: number | null; values: Record<string, unknown> }[];
+type RowListener = (rows: Rows) => void;
+
+/** Props of the charts panel. */
+export interface RunChartsProps {
+  runId: string;
+  keys: KeysResponse;
+  xMode: "step" | "time";
+  onXMode: (x: "step" | "time") => void;
+  /** Best metric name/mode from summary.json, when the SDK recorded one. */
+  summaryBest?: { name: string; mode: "min" | "max" };
+  /** Called when live points carry a key the panel has not seen (the page reloads the key list). */
+  onNewKey: () => void;
+}
+
+/** All charts of a run with the shared controls (x axis, smoothing, zoom). */
+export function RunCharts(props: RunChartsProps) {
+  const settings = useSettings();
+  const [smoothing, setSmoothing] = useStored("chart_smoothing", 0);
+  const [filter, setFilter] = useState("");
+  const [xRange, setXRange] = useState<[number, number] | null>(null);
+  const listeners = useRef(new Set<RowListener>());
+  const known = useMemo(() => new Set(props.keys.keys.map((k) => k.key)), [props.keys]);
+  const groups = useMemo(() => groupKeys(props.keys.keys), [props.keys]);
+  const byKey = useMemo(() => new Map(props.keys.keys.map((k) => [k.key, k])), [props.keys]);
+  const markers = useMemo(() => (props.xMode === "step" ? stageMarkers(props.keys.stages ?? []) : []), [props.keys, props.xMode]);
+
+  useEffect(() => setXRange(null), [props.xMode, props.runId]);
+
+  useLiveMessages((m) => {
+    if (m.type !== "metrics" || m.run_id !== props.runId) return;
+    for (const fn of listeners.current) fn(m.rows);
+    if (m.rows.some((r) => Object.keys(r.values).some((k) => !known.has(k) && typeof r.values[k] === "number"))) props.onNewKey();
+  });
+
+  const f = filter.trim().toLowerCase();
+  const shown = groups.map((g) => ({ ...g, keys: g.keys.filter((k) => !f || k.toLowerCase().includes(f)) })).filter((g) => g.keys.length);
+
+  return (
+    <div class="run-charts">
+      <div class="toolbar">
+        <label class="field-inline">
+          x axis
+          <select class="input" aria-label="X axis" value={props.xMode} onChange={(e) => props.onXMode((e.target as HTMLSelectElement).value as "step" | "time")}>
+            <option value="step">step</option>
+            <option value="time">time</option>
+          </select>
+        </label>
+        <label class="field-inline" title="Exponential moving average">
+          smoothing
+          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label="Smoothing" onInput={(e) => setSmoothing(Number((e.target as HTMLInputElement).value))} />
+          <span class="mono">{smoothing.toFixed(2)}</span>
+        </label>
+        <input class="input" type="search" placeholder="Filter metrics" aria-label="Filter metrics" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
+        {xRange ? (
+          <button class="btn" onClick={() => setXRange(null)} data-testid="reset-zoom">
+            Reset zoom
+          </button>
+        ) : (
+          <span class="muted hint">drag across a chart to zoom · double-click to reset</span>
+        )}
+      </div>
+      {shown.length === 0 ? (
+        <Empty title={groups.length ? "No metric matches the filter" : "No numeric metrics logged yet"}>
+          {groups.length ? null : "Charts appear as soon as the run logs a number with run.log()."}
+        </Empty>
+      ) : (
+        shown.map((g) => (
+          <section class="chart-group" key={g.group}>
+            <h3 class="group-title">{g.group}</h3>
+            <div class={`chart-grid${settings.wideCharts ? " wide" : ""}`}>
+              {g.keys.map((k) => (
+                <MetricPanel
+                  key={`${props.runId}:${k}:${props.xMode}`}
+                  runId={props.runId}
+                  metric={byKey.get(k)!}
+                  xMode={props.xMode}
+                  smoothing={smoothing}
+                  maxPoints={settings.maxPoints}
+                  height={settings.chartHeight}
+                  markers={markers}
+                  xRange={xRange}
+                  onZoom={setXRange}
+                  mode={props.summaryBest?.name === k ? props.summaryBest.mode : bestMode(k)}
+                  listeners={listeners.current}
+                />
+              ))}
+            </div>
+          </section>
+        ))
+      )}
+    </div>
+  );
+}
+
+interface PanelProps {
+  runId: string;
+  metric: MetricKey;
+  xMode: "step" | "time";
+  smoothing: number;
+  maxPoints: number;
+  height: number;
+  markers: { x: number; label: string }[];
+  xRange: [number, number] | null;
+  onZoom: (r: [number, number] | null) => void;
+  mode: "min" | "max" | undefined;
+  listeners: Set<RowListener>;
+}
+
+/** One metric's card; fetches its column when it first scrolls into view. */
+function MetricPanel(props: PanelProps) {
+  const ref = useRef<HTMLDivElement>(null);
+  const seen = useSeen(ref);
+  const key = props.metric.key;
+  const [logY, setLogY] = useStored(`chart_log:${key}`, false);
+  const [cols, setCols] = useState<{ x: number[]; y: (number | null)[]; version: number; sampled: number; total: number } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const chartRef = useRef<uPlot | null>(null);
+  const fetched = useRef<string>("");
+
+  // Fetch (again) when first seen, when the zoom window changes, or when live points outgrew the budget.
+  const load = (signal?: AbortSignal) => {
+    const range = props.xRange;
+    const url = `/api/runs/${encodeURIComponent(props.runId)}/series${qs({ keys: key, x: props.xMode, points: props.maxPoints, from: range?.[0], to: range?.[1] })}`;
+    fetched.current = url;
+    getJson<SeriesResponse>(url, signal).then(
+      (r) => {
+        if (fetched.current !== url) return;
+        setError(null);
+        setCols((old) => ({ x: [...r.x], y: [...(r.series[key] ?? [])], version: (old?.version ?? 0) + 1, sampled: r.sampled, total: r.total }));
+      },
+      (e) => (e as Error).name !== "AbortError" && setError((e as Error).message),
+    );
+  };
+  useEffect(() => {
+    if (!seen) return;
+    const ctl = new AbortController();
+    load(ctl.signal);
+    return () => ctl.abort();
+  }, [seen, props.xRange?.[0], props.xRange?.[1], props.maxPoints]);
+
+  // Live points extend the column in place (unless zoomed into an older window).
+  const liveState = useRef({ cols, zoomed: !!props.xRange });
+  liveState.current = { cols, zoomed: !!props.xRange };
+  useEffect(() => {
+    const fn: RowListener = (rows) => {
+      const c = liveState.current.cols;
+      if (!c || liveState.current.zoomed) return;
+      if (appendRows(c.x, c.y, rows, key, props.xMode)) {
+        if (c.x.length > props.maxPoints * 3) load();
+        else setCols({ ...c, version: c.version + 1 });
+      }
+    };
+    props.listeners.add(fn);
+    return () => void props.listeners.delete(fn);
+  }, [key, props.xMode, props.maxPoints]);
+
+  const view = useMemo(() => {
+    if (!cols) return null;
+    const raw = logY ? positiveOnly(cols.y) : cols.y;
+    const smooth = props.smoothing > 0 ? ema(raw, props.smoothing) : null;
+    const data: uPlot.AlignedData = smooth ? [cols.x, raw, smooth] : [cols.x, raw];
+    let best: { x: number; y: number } | null = null;
+    if (props.mode) {
+      const i = bestIndex(raw, props.mode);
+      if (i >= 0) best = { x: cols.x[i], y: raw[i] as number };
+    }
+    return { data, best };
+  }, [cols?.version, logY, props.smoothing, props.mode]);
+
+  const color = "#4c78d8";
+  const series = props.smoothing > 0
+    ? [{ label: `${key} (raw)`, color, alpha: 0.25, width: 1, noLegend: true }, { label: key, color, width: 1.75 }]
+    : [{ label: key, color, width: 1.5 }];
+  const m = props.metric;
+  const last = cols && cols.y.length ? cols.y[cols.y.length - 1] : m.last;
+
+  return (
+    <div class="card chart-card" ref={ref} data-metric={key}>
+      <div class="chart-head">
+        <span class="chart-title" title={key}>
+          {key}
+        </span>
+        <span class="chart-stats mono" data-testid="chart-stats">
+          <span title="last value">last {fmtNum(last)}</span>
+          {props.mode ? (
+            <span title={`best (${props.mode})`} class="best">
+              best {fmtNum(props.mode === "min" ? m.min : m.max)}
+            </span>
+          ) : (
+            <span>
+              min {fmtNum(m.min)} · max {fmtNum(m.max)}
+            </span>
+          )}
+        </span>
+        <span class="chart-tools">
+          <button class={`btn-mini${logY ? " on" : ""}`} aria-pressed={logY} title="Logarithmic y axis" onClick={() => setLogY(!logY)}>
+            log
+          </button>
+          <button
+            class="btn-mini"
+            title="Download the shown points as CSV"
+            disabled={!cols}
+            onClick={() => cols && downloadText(`${props.runId}_${key.replace(/[^\w.-]+/g, "_")}.csv`, seriesCsv(props.xMode, cols.x, [{ name: key, ys: cols.y }]), "text/csv")}
+          >
+            CSV
+          </button>
+          <button class="btn-mini" title="Save as PNG" disabled={!cols} onClick={() => chartRef.current && exportPng(chartRef.current, `${props.runId}_${key.replace(/[^\w.-]+/g, "_")}.png`)}>
+            PNG
+          </button>
+        </span>
+      </div>
+      {error ? (
+        <div class="chart-error" style={{ height: props.height }}>
+          {error}
+        </div>
+      ) : !view ? (
+        <div class="skeleton" style={{ height: props.height + 22 }} />
+      ) : (
+        <Chart
+          data={view.data}
+          series={series}
+          height={props.height}
+          xTime={props.xMode === "time"}
+          logY={logY}
+          syncKey={`run:${props.runId}`}
+          markers={props.markers}
+          best={view.best}
+          xRange={props.xRange}
+          onZoom={props.onZoom}
+          chartRef={chartRef}
+        />
+      )}
+      {cols && cols.sampled < cols.total ? <div class="chart-foot muted">{cols.sampled.toLocaleString()} of {cols.total.toLocaleString()} points shown</div> : null}
+    </div>
+  );
+}

@@ -1,0 +1,276 @@
+// The compare page: 2–20 runs overlaid on every metric they share, a colour per run, runs and metrics toggled on and off.
+import type uPlot from "uplot";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useLocation } from "preact-iso/router";
+import { ApiError, getJson, qs, useResource } from "../api.ts";
+import { bestMode, groupKeys, joinSeries, PALETTE, seriesCsv } from "../chart-data.ts";
+import { Chart, exportPng } from "../components/chart.tsx";
+import { Empty, ErrorState, Loading, useSeen } from "../components/common.tsx";
+import { downloadText, shortId } from "../format.ts";
+import { useLiveMessages, useLiveRuns } from "../live.ts";
+import { useSettings } from "../settings.ts";
+import type { CompareResponse, KeysResponse, RunDetail, RunItem } from "../types.ts";
+
+const MAX_RUNS = 20;
+
+interface RunInfo {
+  id: string;
+  label: string;
+  color: string;
+  keys: Set<string>;
+  missing?: boolean;
+}
+
+/** Route component for `/compare?runs=a,b`. */
+export function ComparePage() {
+  const loc = useLocation();
+  const settings = useSettings();
+  const ids = (loc.query.runs ?? "").split(",").map((s) => s.trim()).filter(Boolean).slice(0, MAX_RUNS);
+  const idsKey = ids.join(",");
+  const xMode = loc.query.x === "time" ? "time" : "step";
+  const [hiddenRuns, setHiddenRuns] = useState<Set<string>>(new Set());
+  const [hiddenKeys, setHiddenKeys] = useState<Set<string>>(new Set());
+  const [xRange, setXRange] = useState<[number, number] | null>(null);
+
+  const info = useResource(ids.length ? `cmp:${idsKey}` : null, async (signal) => {
+    const out = await Promise.all(
+      ids.map(async (id, i): Promise<RunInfo> => {
+        const enc = encodeURIComponent(id);
+        try {
+          const [d, k] = await Promise.all([getJson<RunDetail>(`/api/runs/${enc}`, signal), getJson<KeysResponse>(`/api/runs/${enc}/keys`, signal)]);
+          return { id, label: d.alias || shortId(id), color: PALETTE[i % PALETTE.length], keys: new Set(k.keys.filter((x) => x.numeric).map((x) => x.key)) };
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 404) return { id, label: shortId(id), color: PALETTE[i % PALETTE.length], keys: new Set(), missing: true };
+          throw e;
+        }
+      }),
+    );
+    return out;
+  });
+
+  useLiveRuns(ids);
+  const runs = info.data ?? [];
+  // Metrics that at least two runs logged (one run alone is nothing to compare).
+  const common = useMemo(() => {
+    const counts = new Map<string, number>();
+    for (const r of runs) for (const k of r.keys) counts.set(k, (counts.get(k) ?? 0) + 1);
+    const keys = [...counts].filter(([, n]) => n >= 2 || runs.length < 2).map(([key]) => ({ key, numeric: true, count: 0, min: null, max: null, last: null, last_step: null }));
+    return groupKeys(keys);
+  }, [info.data]);
+
+  const setRuns = (next: string[]) => loc.route(`/compare${qs({ runs: next.join(","), x: xMode === "time" ? "time" : "" })}`);
+
+  return (
+    <div class="page page-compare">
+      <div class="toolbar">
+        <h2 class="page-title">Compare runs</h2>
+        <label class="field-inline">
+          x axis
+          <select class="input" aria-label="X axis" value={xMode} onChange={(e) => loc.route(`/compare${qs({ runs: idsKey, x: (e.target as HTMLSelectElement).value === "time" ? "time" : "" })}`, true)}>
+            <option value="step">step</option>
+            <option value="time">time</option>
+          </select>
+        </label>
+        {xRange ? (
+          <button class="btn" onClick={() => setXRange(null)}>
+            Reset zoom
+          </button>
+        ) : null}
+        <span class="spacer" />
+        <RunPicker exclude={ids} disabled={ids.length >= MAX_RUNS} onAdd={(id) => setRuns([...ids, id])} />
+      </div>
+      {ids.length < 2 ? (
+        <Empty title="Pick at least two runs">
+          Select runs on the <a href="/">runs page</a> and press Compare, or add runs with the box above ({ids.length} chosen).
+        </Empty>
+      ) : info.error && !info.data ? (
+        <ErrorState error={info.error} onRetry={info.reload} what="the runs" />
+      ) : !info.data ? (
+        <Loading />
+      ) : (
+        <div class="compare-layout">
+          <aside class="compare-side card">
+            <h4>Runs</h4>
+            <ul class="run-toggles">
+              {runs.map((r) => (
+                <li key={r.id} data-run-id={r.id}>
+                  <label class={r.missing ? "missing" : ""}>
+                    <input
+                      type="checkbox"
+                      checked={!hiddenRuns.has(r.id)}
+                      onChange={() => {
+                        const s = new Set(hiddenRuns);
+                        s.has(r.id) ? s.delete(r.id) : s.add(r.id);
+                        setHiddenRuns(s);
+                      }}
+                    />
+                    <i class="swatch" style={{ background: r.color }} />
+                    <a href={`/runs/${encodeURIComponent(r.id)}`} title={r.id}>
+                      {r.label}
+                    </a>
+                    {r.missing ? <span class="muted"> (not found)</span> : null}
+                  </label>
+                  <button class="chip-x" aria-label={`Remove ${r.id}`} onClick={() => setRuns(ids.filter((x) => x !== r.id))}>
+                    ×
+                  </button>
+                </li>
+              ))}
+            </ul>
+            <h4>Metrics</h4>
+            <div class="metric-toggles">
+              <button class="btn-mini" onClick={() => setHiddenKeys(new Set())}>
+                all
+              </button>
+              <button class="btn-mini" onClick={() => setHiddenKeys(new Set(common.flatMap((g) => g.keys)))}>
+                none
+              </button>
+              {common.flatMap((g) => g.keys).map((k) => (
+                <label key={k} class="menu-check">
+                  <input
+                    type="checkbox"
+                    checked={!hiddenKeys.has(k)}
+                    onChange={() => {
+                      const s = new Set(hiddenKeys);
+                      s.has(k) ? s.delete(k) : s.add(k);
+                      setHiddenKeys(s);
+                    }}
+                  />
+                  {k}
+                </label>
+              ))}
+            </div>
+          </aside>
+          <section class="compare-main">
+            {common.length === 0 ? (
+              <Empty title="No metric in common">These runs logged no numeric metric with the same name.</Empty>
+            ) : (
+              common.map((g) => {
+                const keys = g.keys.filter((k) => !hiddenKeys.has(k));
+                if (!keys.length) return null;
+                return (
+                  <section class="chart-group" key={g.group}>
+                    <h3 class="group-title">{g.group}</h3>
+                    <div class={`chart-grid${settings.wideCharts ? " wide" : ""}`}>
+                      {keys.map((k) => (
+                        <ComparePanel key={`${k}:${xMode}:${idsKey}`} metric={k} runs={runs.filter((r) => r.keys.has(k))} hidden={hiddenRuns} xMode={xMode} points={settings.maxPoints} height={settings.chartHeight} xRange={xRange} onZoom={setXRange} />
+                      ))}
+                    </div>
+                  </section>
+                );
+              })
+            )}
+          </section>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function ComparePanel(props: { metric: string; runs: RunInfo[]; hidden: Set<string>; xMode: "step" | "time"; points: number; height: number; xRange: [number, number] | null; onZoom: (r: [number, number] | null) => void }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const seen = useSeen(ref);
+  const chartRef = useRef<uPlot | null>(null);
+  const [tick, setTick] = useState(0);
+  const runIds = props.runs.map((r) => r.id);
+  const res = useResource(seen ? `${props.metric}:${runIds.join(",")}:${props.xMode}:${props.points}:${tick}` : null, (signal) =>
+    getJson<CompareResponse>(`/api/compare/series${qs({ runs: runIds.join(","), keys: props.metric, x: props.xMode, points: props.points })}`, signal),
+  );
+  // Live points: refetch at most every 2 s while any shown run is appending.
+  const lastLive = useRef(0);
+  const timer = useRef<ReturnType<typeof setTimeout>>();
+  useLiveMessages((m) => {
+    if (m.type !== "metrics" || !runIds.includes(m.run_id) || !m.rows.some((r) => props.metric in r.values)) return;
+    if (timer.current) return;
+    const wait = Math.max(0, 2000 - (Date.now() - lastLive.current));
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      lastLive.current = Date.now();
+      setTick((t) => t + 1);
+    }, wait);
+  });
+  useEffect(() => () => clearTimeout(timer.current), []);
+
+  const data = useMemo(() => {
+    if (!res.data) return null;
+    const parts = props.runs.map((r) => {
+      const s = res.data!.runs[r.id];
+      return { x: s?.x ?? [], y: s?.series[props.metric] ?? [] };
+    });
+    return joinSeries(parts) as uPlot.AlignedData;
+  }, [res.data]);
+  const series = props.runs.map((r) => ({ label: r.label, color: r.color, show: !props.hidden.has(r.id) }));
+  const mode = bestMode(props.metric);
+
+  return (
+    <div class="card chart-card" ref={ref} data-metric={props.metric}>
+      <div class="chart-head">
+        <span class="chart-title">{props.metric}</span>
+        {mode ? <span class="muted">{mode === "min" ? "lower is better" : "higher is better"}</span> : null}
+        <span class="chart-tools">
+          <button
+            class="btn-mini"
+            disabled={!data}
+            onClick={() => data && downloadText(`compare_${props.metric.replace(/[^\w.-]+/g, "_")}.csv`, seriesCsv(props.xMode, data[0] as number[], props.runs.map((r, i) => ({ name: r.id, ys: data[i + 1] as (number | null)[] }))), "text/csv")}
+          >
+            CSV
+          </button>
+          <button class="btn-mini" disabled={!data} onClick={() => chartRef.current && exportPng(chartRef.current, `compare_${props.metric.replace(/[^\w.-]+/g, "_")}.png`)}>
+            PNG
+          </button>
+        </span>
+      </div>
+      {res.error && !res.data ? (
+        <div class="chart-error" style={{ height: props.height }}>
+          {res.error.message}
+        </div>
+      ) : !data ? (
+        <div class="skeleton" style={{ height: props.height + 22 }} />
+      ) : (
+        <Chart data={data} series={series} height={props.height} xTime={props.xMode === "time"} syncKey="compare" xRange={props.xRange} onZoom={props.onZoom} chartRef={chartRef} />
+      )}
+    </div>
+  );
+}
+
+/** A search box that proposes runs to add. */
+function RunPicker(props: { exclude: string[]; disabled: boolean; onAdd: (id: string) => void }) {
+  const [q, setQ] = useState("");
+  const [open, setOpen] = useState(false);
+  const res = useResource(open ? `pick:${q}` : null, (signal) => getJson<RunItem[]>(`/api/runs${qs({ q, limit: 20, sort: "created_time", order: "desc" })}`, signal));
+  const options = (res.data ?? []).filter((r) => !props.exclude.includes(r.id));
+  return (
+    <div class="dropdown picker">
+      <input
+        class="input"
+        type="search"
+        placeholder={props.disabled ? `At most ${MAX_RUNS} runs` : "Add a run…"}
+        aria-label="Add a run"
+        disabled={props.disabled}
+        value={q}
+        onFocus={() => setOpen(true)}
+        onBlur={() => setTimeout(() => setOpen(false), 150)}
+        onInput={(e) => setQ((e.target as HTMLInputElement).value)}
+      />
+      {open ? (
+        <div class="menu menu-down" role="listbox">
+          {res.error ? <div class="muted">{res.error.message}</div> : null}
+          {options.length === 0 && res.data ? <div class="muted menu-note">No more runs match.</div> : null}
+          {options.map((r) => (
+            <button
+              key={r.id}
+              role="option"
+              onMouseDown={(e) => {
+                e.preventDefault();
+                setQ("");
+                setOpen(false);
+                props.onAdd(r.id);
+              }}
+            >
+              <code>{r.path ?? ""}</code> {r.alias ?? shortId(r.id)}
+            </button>
+          ))}
+        </div>
+      ) : null}
+    </div>
+  );
+}
