@@ -14,6 +14,8 @@ export async function buildUi(outDir: string): Promise<void> {
     minify: true,
     splitting: true,
     sourcemap: "none",
+    // Absolute asset URLs: index.html is also served for deep links such as /runs/<id> (SPA fallback).
+    publicPath: "/",
     naming: { entry: "[name].[ext]", chunk: "assets/[name]-[hash].[ext]", asset: "assets/[name]-[hash].[ext]" },
     define: { "process.env.NODE_ENV": JSON.stringify("production") },
   });

@@ -45,10 +45,57 @@ export const MIGRATIONS: Migration[] = [
       await db.schema.createIndex("run_order_idx").on("run").columns(["deleted", "order_key"]).execute();
       await db.schema.createIndex("run_entry_path_idx").on("run").column("entry_path").execute();
       await db.schema.createIndex("run_status_idx").on("run").column("status").execute();
+      await db.schema.createIndex("run_created_idx").on("run").columns(["deleted", "created_time"]).execute();
+      await db.schema.createIndex("run_path_status_idx").on("run").columns(["deleted", "entry_path", "status"]).execute();
       await db.schema
         .createTable("index_state")
         .addColumn("key", "text", (c) => c.primaryKey())
         .addColumn("value", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
+  {
+    // Metric columns (issue 3): per-run ingest state, chunked column blobs with digests, image events.
+    name: "0002_metric_store",
+    async up(db) {
+      await db.schema
+        .createTable("metric_run")
+        .addColumn("sid", "integer", (c) => c.primaryKey().autoIncrement())
+        .addColumn("run_dir", "text", (c) => c.notNull().unique())
+        .addColumn("file_dev", "text", (c) => c.notNull())
+        .addColumn("file_ino", "text", (c) => c.notNull())
+        .addColumn("file_size", "integer", (c) => c.notNull())
+        .addColumn("file_mtime", "text", (c) => c.notNull())
+        .addColumn("byte_offset", "integer", (c) => c.notNull())
+        .addColumn("tail_hex", "text", (c) => c.notNull())
+        .addColumn("lines", "integer", (c) => c.notNull())
+        .addColumn("next_chunk_id", "integer", (c) => c.notNull())
+        .addColumn("updated_at", "real", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("metric_chunk")
+        .addColumn("sid", "integer", (c) => c.notNull())
+        .addColumn("level", "integer", (c) => c.notNull())
+        .addColumn("chunk_id", "integer", (c) => c.notNull())
+        .addColumn("rows", "integer", (c) => c.notNull())
+        .addColumn("first_step", "real", (c) => c.notNull())
+        .addColumn("last_step", "real", (c) => c.notNull())
+        .addColumn("min_time", "real")
+        .addColumn("max_time", "real")
+        .addColumn("stats", "text")
+        .addColumn("data", "blob", (c) => c.notNull())
+        .addPrimaryKeyConstraint("metric_chunk_pk", ["sid", "level", "chunk_id"])
+        .execute();
+      await db.schema
+        .createTable("metric_image")
+        .addColumn("sid", "integer", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("step", "integer")
+        .addColumn("caption", "text")
+        .addColumn("path", "text", (c) => c.notNull())
+        .addColumn("ts", "real")
+        .addPrimaryKeyConstraint("metric_image_pk", ["sid", "seq"])
         .execute();
     },
   },

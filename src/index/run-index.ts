@@ -3,7 +3,7 @@
 import { type FSWatcher, statSync, watch } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { dirname, join } from "node:path";
-import { discoverRuns, discoverUnder, type RunEntry, runStamp, stampIsRun, v06OrderKey } from "../store/discover.ts";
+import { discoverUnder, iterateRuns, type RunEntry, runStamp, stampIsRun, v06OrderKey } from "../store/discover.ts";
 import { mergeStatus, readRunFiles } from "../store/run-files.ts";
 import type { Logger } from "../util/log.ts";
 import type { IndexDb } from "./db.ts";
@@ -117,10 +117,12 @@ export class RunIndex {
 
   /** Full reconcile: discovers every run, re-reads the ones whose files changed, drops vanished ones. */
   async sync(): Promise<{ added: number; updated: number; removed: number }> {
-    const entries = discoverRuns(this.root);
     const seen = new Set<string>();
     const changed: RunEntry[] = [];
-    for (const e of entries) {
+    let n = 0;
+    for (const e of iterateRuns(this.root)) {
+      // let requests in between: a sweep of a large root must not stall the server
+      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
       seen.add(e.dir);
       const known = this.byDir.get(e.dir);
       if (!known || known.stamp !== e.stamp || known.order_key !== e.orderKey) changed.push(e);

@@ -57,4 +57,52 @@ export interface Database {
   run: RunTable;
   index_state: IndexStateTable;
   migration: MigrationTable;
+  metric_run: MetricRunTable;
+  metric_chunk: MetricChunkTable;
+  metric_image: MetricImageTable;
+}
+
+/** Ingest state of one run's events.jsonl: which file, how far it was read (issue 3). */
+export interface MetricRunTable {
+  sid: Generated<number>;
+  run_dir: string;
+  /** Device and inode of the file read (strings: they may exceed 2^53). */
+  file_dev: string;
+  file_ino: string;
+  /** Size and mtime (ns, string) when last looked at. */
+  file_size: number;
+  file_mtime: string;
+  /** Bytes consumed: the end of the last complete line. */
+  byte_offset: number;
+  /** Hex of up to 64 bytes before `byte_offset`, to notice a file rewritten in place. */
+  tail_hex: string;
+  lines: number;
+  next_chunk_id: number;
+  updated_at: number;
+}
+
+/** One chunk of a run's metric rows (level 0) or a digest of it (levels 1..3), as an encoded blob. */
+export interface MetricChunkTable {
+  sid: number;
+  level: number;
+  chunk_id: number;
+  rows: number;
+  first_step: number;
+  last_step: number;
+  min_time: number | null;
+  max_time: number | null;
+  /** JSON ChunkStats, on level 0 only. */
+  stats: string | null;
+  data: Uint8Array;
+}
+
+/** An image event of a run's events.jsonl, in file order. */
+export interface MetricImageTable {
+  sid: number;
+  seq: number;
+  key: string;
+  step: number | null;
+  caption: string | null;
+  path: string;
+  ts: number | null;
 }

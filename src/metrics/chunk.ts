@@ -102,7 +102,7 @@ export class Chunk {
 
   /** Inserts an empty row for `step` at position `r`, shifting later rows. */
   insertRow(r: number, step: number): void {
-    if (this.n >= this.cap) this.reserve(Math.max(this.cap * 2, 16));
+    if (this.n >= this.cap) this.reserve(Math.max(this.n + 1, CHUNK_ROWS));
     const n = this.n;
     this.steps.copyWithin(r + 1, r, n);
     this.times.copyWithin(r + 1, r, n);

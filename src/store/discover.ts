@@ -69,8 +69,12 @@ function subdirs(dir: string): Dirent[] {
 
 /** Walks ROOT and returns every run directory (soft-deleted ones included) in scan order. */
 export function discoverRuns(root: string): RunEntry[] {
-  const out: RunEntry[] = [];
-  walkV06(join(root, "runs"), [], out);
+  return [...iterateRuns(root)];
+}
+
+/** Walks ROOT lazily, yielding run directories in scan order (lets callers pause between runs). */
+export function* iterateRuns(root: string): Generator<RunEntry> {
+  yield* walkV06(join(root, "runs"), []);
   for (const project of subdirs(root)) {
     if (RESERVED.has(project.name)) continue;
     for (const name of subdirs(join(root, project.name))) {
@@ -80,18 +84,17 @@ export function discoverRuns(root: string): RunEntry[] {
         const stamp = runStamp(dir);
         if (!stampIsRun(stamp)) continue;
         const mtime = statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-        out.push({
+        yield {
           dir,
           id: run.name,
           entryPath: `${project.name}/${name.name}`,
           layout: "legacy",
           orderKey: legacyOrderKey(project.name, name.name, mtime, run.name),
           stamp,
-        });
+        };
       }
     }
   }
-  return out;
 }
 
 /** Discovers the runs below one directory of the v0.6 tree (used when the watcher sees a new folder). */
@@ -108,7 +111,7 @@ export function discoverUnder(root: string, dir: string): RunEntry[] {
       return out;
     }
   }
-  walkV06(dir, segments, out);
+  out.push(...walkV06(dir, segments));
   return out;
 }
 
@@ -125,12 +128,12 @@ function v06Entry(dir: string, segments: string[], stamp: string): RunEntry {
   };
 }
 
-function walkV06(dir: string, segments: string[], out: RunEntry[]): void {
+function* walkV06(dir: string, segments: string[]): Generator<RunEntry> {
   for (const d of subdirs(dir)) {
     const child = join(dir, d.name);
     const segs = [...segments, d.name];
     const stamp = runStamp(child);
-    if (stampIsRun(stamp)) out.push(v06Entry(child, segs, stamp));
-    else walkV06(child, segs, out);
+    if (stampIsRun(stamp)) yield v06Entry(child, segs, stamp);
+    else yield* walkV06(child, segs);
   }
 }

@@ -1,11 +1,13 @@
 // The app shell: header with navigation and server status, the routes of every page, and toasts.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { lazy, ErrorBoundary } from "preact-iso/lazy";
+import lazy, { ErrorBoundary } from "preact-iso/lazy";
 import { LocationProvider, Route, Router, useLocation } from "preact-iso/router";
 import { getJson } from "./api.ts";
 import { Toasts, useInterval } from "./components/common.tsx";
 import { applyTheme, updateSettings, useSettings } from "./settings.ts";
+// uPlot's own stylesheet is loaded here, not by the lazy chart chunk, so that it is part of the page's one CSS file.
+import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 
 const RunsPage = lazy(() => import("./pages/runs.tsx").then((m) => m.RunsPage));

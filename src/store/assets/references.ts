@@ -60,12 +60,13 @@ export function refsFromAssetsJson(root: string, assets: JsonObject | undefined,
 
 /**
  * The archive files an index asset row refers to: its archive_uri (blob or manifest) and, as the fix of
- * spec §10.9 asks, any sha256 fingerprint (another asset with that fingerprint keeps the blob).
+ * spec §10.9 asks, any sha256 fingerprint (another asset with that fingerprint keeps the blob). With
+ * `byFingerprint: false` only the file the row's archive_uri names (what deleting the asset may free).
  */
-export function refsFromAssetRow(root: string, row: SdkAssetRow): ArchiveRefs {
+export function refsFromAssetRow(root: string, row: SdkAssetRow, byFingerprint = true): ArchiveRefs {
   const refs = emptyRefs();
   addArchivePath(root, refs, row.archive_uri, null);
-  if (row.fingerprint && SHA256_RE.test(row.fingerprint)) refs.blobs.add(row.fingerprint);
+  if (byFingerprint && row.fingerprint && SHA256_RE.test(row.fingerprint)) refs.blobs.add(row.fingerprint);
   return refs;
 }
 

@@ -1,7 +1,6 @@
 // The one component that owns uPlot: creates a chart once, streams data with setData, and draws markers, best point and legend.
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
-import "uplot/dist/uPlot.min.css";
 import { fmtNum, fmtTime } from "../format.ts";
 
 /** One line of a chart. */

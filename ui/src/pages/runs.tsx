@@ -448,7 +448,7 @@ function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; ch
           <input
             class="input input-inline"
             aria-label="Alias"
-            ref={(el) => el && document.activeElement !== el && el.focus()}
+            ref={focusOnMount}
             value={r.alias ?? ""}
             onKeyDown={(e) => {
               if (e.key === "Enter") saveAlias((e.target as HTMLInputElement).value);
@@ -476,7 +476,7 @@ function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; ch
           <input
             class="input input-inline input-tag"
             aria-label="New tag"
-            ref={(el) => el && document.activeElement !== el && el.focus()}
+            ref={focusOnMount}
             onKeyDown={(e) => {
               if (e.key === "Enter") addTag((e.target as HTMLInputElement).value);
               if (e.key === "Escape") setAdding(false);
@@ -507,4 +507,8 @@ function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; ch
       ))}
     </tr>
   );
+}
+
+function focusOnMount(el: HTMLInputElement | null): void {
+  if (el && document.activeElement !== el) el.focus();
 }

@@ -1,0 +1,407 @@
+"""HTTP client for the Runicorn viewer API (urllib only; pandas optional for DataFrames)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+from .exceptions import (AuthenticationError, BadRequestError, ConflictError, ConnectionError, HostKeyConfirmationRequired,
+                         NotFoundError, RateLimitError, RunicornError, ServerError, ValidationError)
+
+DEFAULT_URL = "http://127.0.0.1:23300"
+_RETRY_STATUSES = {502, 503, 504}
+
+
+def _detail_message(detail: Any, fallback: str) -> str:
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, dict) and isinstance(detail.get("message"), str):
+        return detail["message"]
+    if isinstance(detail, list) and detail:
+        first = detail[0]
+        if isinstance(first, dict):
+            loc = ".".join(str(x) for x in first.get("loc") or [])
+            return "%s: %s" % (loc, first.get("msg") or first.get("message") or first) if loc else str(first.get("msg") or first)
+    return fallback
+
+
+def _error_for(status: int, body: bytes, headers: Any, endpoint: str) -> RunicornError:
+    detail: Any = None
+    payload: Any = None
+    try:
+        payload = json.loads(body.decode("utf-8")) if body else None
+        detail = payload.get("detail") if isinstance(payload, dict) else payload
+    except (ValueError, UnicodeDecodeError):
+        detail = body.decode("utf-8", "replace")[:500] if body else None
+    msg = "%s (HTTP %d %s)" % (_detail_message(detail, "request failed"), status, endpoint)
+    if status == 400:
+        return BadRequestError(msg, status, detail)
+    if status == 422:
+        return ValidationError(msg, status, detail)
+    if status in (401, 403):
+        return AuthenticationError(msg, status, detail)
+    if status == 404:
+        return NotFoundError(msg, status, detail)
+    if status == 409:
+        if isinstance(detail, dict) and detail.get("code") == "HOST_KEY_CONFIRMATION_REQUIRED":
+            return HostKeyConfirmationRequired(msg, status, detail)
+        return ConflictError(msg, status, detail)
+    if status == 429:
+        ra: Optional[float] = None
+        try:
+            ra = float(headers.get("Retry-After") or (payload or {}).get("retry_after"))
+        except (TypeError, ValueError, AttributeError):
+            ra = None
+        return RateLimitError(msg, status, detail, retry_after=ra)
+    if status >= 500:
+        return ServerError(msg, status, detail)
+    return RunicornError(msg, status, detail)
+
+
+def _ids(run_ids: Union[str, Iterable[str]]) -> List[str]:
+    return [run_ids] if isinstance(run_ids, str) else [str(r) for r in run_ids]
+
+
+def _q(segment: str) -> str:
+    return urllib.parse.quote(str(segment), safe="")
+
+
+class RunicornClient:
+    """A connection to one viewer. Methods return the server's JSON (dicts/lists) and raise typed RunicornErrors."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 30.0, max_retries: int = 3, token: Optional[str] = None,
+                 verify: bool = True) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max(0, int(max_retries))
+        self.token = token if token is not None else os.environ.get("RUNICORN_TOKEN") or None
+        self._remote: Optional[RemoteAPI] = None
+        if verify:
+            self._verify_connection()
+
+    # ------------------------------------------------------------------ transport
+
+    def _verify_connection(self) -> None:
+        try:
+            data = self._request("GET", "/api/health", timeout=min(5.0, self.timeout), retries=0)
+        except RunicornError as e:
+            if isinstance(e, ConnectionError):
+                raise
+            raise ConnectionError("Viewer at %s is not healthy: %s" % (self.base_url, e), e.status, e.detail)
+        # spec §10.3: the original client wanted "healthy" while every viewer says "ok".
+        if not isinstance(data, dict) or data.get("status") not in ("ok", "healthy"):
+            raise ConnectionError("Viewer at %s is not healthy: %r" % (self.base_url, data))
+        self.server_version = data.get("version")
+
+    def _url(self, endpoint: str, params: Optional[Dict[str, Any]] = None) -> str:
+        url = self.base_url + (endpoint if endpoint.startswith("/") else "/" + endpoint)
+        if params:
+            clean = {k: ("true" if v is True else "false" if v is False else v) for k, v in params.items() if v is not None}
+            if clean:
+                url += "?" + urllib.parse.urlencode(clean, doseq=True)
+        return url
+
+    def _request(self, method: str, endpoint: str, params: Optional[Dict[str, Any]] = None, json_body: Any = None,
+                 raw: bool = False, timeout: Optional[float] = None, retries: Optional[int] = None) -> Any:
+        url = self._url(endpoint, params)
+        data = None
+        headers = {"Accept": "application/json", "User-Agent": "runicorn-python"}
+        if json_body is not None:
+            data = json.dumps(json_body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        attempts = 1 + (self.max_retries if retries is None else retries) if method in ("GET", "HEAD") else 1
+        last: Optional[RunicornError] = None
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(min(4.0, 0.5 * (2 ** (attempt - 1))))
+            req = urllib.request.Request(url, data=data, headers=headers, method=method)
+            try:
+                with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                    body = resp.read()
+                    if raw:
+                        return body
+                    if not body:
+                        return None
+                    ctype = resp.headers.get("Content-Type", "")
+                    if "json" not in ctype and not body.lstrip()[:1] in (b"{", b"["):
+                        return body
+                    return json.loads(body.decode("utf-8"))
+            except urllib.error.HTTPError as e:
+                try:
+                    err_body = e.read()
+                except Exception:
+                    err_body = b""
+                last = _error_for(e.code, err_body, e.headers, endpoint)
+                if e.code not in _RETRY_STATUSES:
+                    raise last
+            except (urllib.error.URLError, socket.timeout, OSError) as e:
+                reason = getattr(e, "reason", e)
+                last = ConnectionError("Cannot reach Runicorn viewer at %s: %s" % (self.base_url, reason))
+        assert last is not None
+        raise last
+
+    def get(self, endpoint: str, params: Optional[Dict[str, Any]] = None) -> Any:
+        """GET `endpoint` and return the decoded JSON."""
+        return self._request("GET", endpoint, params=params)
+
+    def post(self, endpoint: str, json: Any = None, params: Optional[Dict[str, Any]] = None) -> Any:  # noqa: A002
+        """POST a JSON body."""
+        return self._request("POST", endpoint, params=params, json_body=json if json is not None else {})
+
+    def put(self, endpoint: str, json: Any = None) -> Any:  # noqa: A002
+        """PUT a JSON body."""
+        return self._request("PUT", endpoint, json_body=json if json is not None else {})
+
+    def patch(self, endpoint: str, json: Any = None) -> Any:  # noqa: A002
+        """PATCH a JSON body."""
+        return self._request("PATCH", endpoint, json_body=json if json is not None else {})
+
+    def delete(self, endpoint: str, params: Optional[Dict[str, Any]] = None) -> Any:
+        """DELETE `endpoint`."""
+        return self._request("DELETE", endpoint, params=params)
+
+    # ------------------------------------------------------------------ runs
+
+    def health_check(self) -> Dict[str, Any]:
+        """GET /api/health."""
+        return self.get("/api/health")
+
+    def list_runs(self, *, path: Optional[str] = None, status: Optional[str] = None, q: Optional[str] = None,
+                  limit: Optional[int] = None, offset: Optional[int] = None, sort: Optional[str] = None,
+                  order: Optional[str] = None) -> List[Dict[str, Any]]:
+        """GET /api/runs with the optional filters; returns the list of run items."""
+        data = self.get("/api/runs", params={"path": path, "status": status, "q": q, "limit": limit, "offset": offset,
+                                             "sort": sort, "order": order})
+        if isinstance(data, dict):
+            for key in ("runs", "items", "data"):
+                if isinstance(data.get(key), list):
+                    return data[key]
+        return data if isinstance(data, list) else []
+
+    def list_experiments(self, project: Optional[str] = None, name: Optional[str] = None, status: Optional[str] = None,
+                         limit: Optional[int] = None, offset: Optional[int] = None, *, path: Optional[str] = None,
+                         q: Optional[str] = None, sort: Optional[str] = None, order: Optional[str] = None) -> List[Dict[str, Any]]:
+        """0.6 signature kept: `project`/`name` become the path filter "project/name"; same as list_runs."""
+        if path is None and project:
+            path = project + ("/" + name if name else "")
+        return self.list_runs(path=path, status=status, q=q, limit=limit, offset=offset, sort=sort, order=order)
+
+    def get_run(self, run_id: str) -> Dict[str, Any]:
+        """GET /api/runs/{run_id}; NotFoundError if unknown."""
+        return self.get("/api/runs/" + _q(run_id))
+
+    get_experiment = get_run
+
+    def update_run(self, run_id: str, *, alias: Any = ..., tags: Optional[List[str]] = None) -> Dict[str, Any]:
+        """PATCH /api/runs/{run_id} with alias and/or tags."""
+        body: Dict[str, Any] = {}
+        if alias is not ...:
+            body["alias"] = alias
+        if tags is not None:
+            body["tags"] = list(tags)
+        return self.patch("/api/runs/" + _q(run_id), json=body)
+
+    def get_metrics(self, run_id: str, downsample: Optional[int] = None, *, as_dataframe: bool = False) -> Any:
+        """GET /api/runs/{id}/metrics_step → {"columns", "rows", "total", "sampled"}, or a pandas DataFrame."""
+        data = self.get("/api/runs/%s/metrics_step" % _q(run_id), params={"downsample": downsample})
+        return metrics_to_dataframe(data) if as_dataframe else data
+
+    def get_metrics_df(self, run_id: str, downsample: Optional[int] = None) -> Any:
+        """get_metrics(..., as_dataframe=True)."""
+        return self.get_metrics(run_id, downsample, as_dataframe=True)
+
+    def list_paths(self, include_stats: bool = False) -> Dict[str, Any]:
+        """GET /api/paths → {"paths", "tree"[, "stats"]}."""
+        return self.get("/api/paths", params={"include_stats": include_stats})
+
+    def list_projects(self) -> List[str]:
+        """GET /api/projects → first path segments."""
+        data = self.get("/api/projects")
+        return data.get("projects", []) if isinstance(data, dict) else data
+
+    def soft_delete(self, run_ids: Union[str, Iterable[str]]) -> Dict[str, Any]:
+        """POST /api/runs/soft-delete: move runs to the recycle bin."""
+        return self.post("/api/runs/soft-delete", json={"run_ids": _ids(run_ids)})
+
+    def restore(self, run_ids: Union[str, Iterable[str]]) -> Dict[str, Any]:
+        """POST /api/recycle-bin/restore."""
+        return self.post("/api/recycle-bin/restore", json={"run_ids": _ids(run_ids)})
+
+    def list_deleted(self) -> List[Dict[str, Any]]:
+        """GET /api/recycle-bin → deleted runs."""
+        data = self.get("/api/recycle-bin")
+        return data.get("deleted_runs", []) if isinstance(data, dict) else data
+
+    def export(self, path: str, format: str = "json", *, exact: bool = False, out: Optional[str] = None) -> Any:  # noqa: A002
+        """GET /api/paths/export: JSON dict, or zip bytes (written to `out` and its path returned when given)."""
+        params = {"path": path, "exact": exact, "format": format}
+        if format == "json":
+            return self.get("/api/paths/export", params=params)
+        body = self._request("GET", "/api/paths/export", params=params, raw=True)
+        if out is None:
+            return body
+        with open(out, "wb") as f:
+            f.write(body)
+        return out
+
+    export_experiment = export
+
+    def get_config(self) -> Dict[str, Any]:
+        """GET /api/config."""
+        return self.get("/api/config")
+
+    def close(self) -> None:
+        """Nothing to release (urllib opens a connection per request)."""
+        return None
+
+    def __enter__(self) -> "RunicornClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def remote(self) -> "RemoteAPI":
+        """The Remote (SSH) viewer endpoints."""
+        if self._remote is None:
+            self._remote = RemoteAPI(self)
+        return self._remote
+
+
+def _parse_connection_id(connection_id: str) -> Dict[str, Any]:
+    """`user@host:port` as the server forms it (split at the last ':' and the first '@')."""
+    head, _, port = connection_id.rpartition(":")
+    user, _, host = head.partition("@")
+    if not head or not user or not host or not port.isdigit():
+        raise ValueError("Invalid connection_id format: %s" % connection_id)
+    return {"username": user, "host": host, "port": int(port)}
+
+
+class RemoteAPI:
+    """`client.remote.*`: SSH connections and remote viewers, with the request bodies of spec §3.12."""
+
+    def __init__(self, client: RunicornClient) -> None:
+        self._c = client
+
+    @staticmethod
+    def _ssh_body(host: str, username: str, port: int, password: Optional[str], private_key: Optional[str],
+                  private_key_path: Optional[str], passphrase: Optional[str], use_agent: bool) -> Dict[str, Any]:
+        body: Dict[str, Any] = {"host": host, "port": int(port), "username": username, "use_agent": bool(use_agent)}
+        for k, v in (("password", password), ("private_key", private_key), ("private_key_path", private_key_path),
+                     ("passphrase", passphrase)):
+            if v is not None:
+                body[k] = v
+        return body
+
+    def connect(self, host: str, port: int = 22, username: Optional[str] = None, password: Optional[str] = None,
+                private_key_path: Optional[str] = None, passphrase: Optional[str] = None, *, private_key: Optional[str] = None,
+                use_agent: bool = True) -> Dict[str, Any]:
+        """POST /api/remote/connect; HostKeyConfirmationRequired when the host key must be accepted first."""
+        if not username:
+            raise ValueError("username is required")
+        return self._c.post("/api/remote/connect", json=self._ssh_body(host, username, port, password, private_key,
+                                                                        private_key_path, passphrase, use_agent))
+
+    def disconnect(self, host: str, port: int = 22, username: Optional[str] = None, *, connection_id: Optional[str] = None) -> Dict[str, Any]:
+        """POST /api/remote/disconnect with host, port and username (or a connection_id "user@host:port")."""
+        if connection_id:
+            body = _parse_connection_id(connection_id)
+        else:
+            if not username:
+                raise ValueError("username is required")
+            body = {"host": host, "port": int(port), "username": username}
+        return self._c.post("/api/remote/disconnect", json=body)
+
+    def list_sessions(self) -> List[Dict[str, Any]]:
+        """GET /api/remote/sessions → pooled SSH connections."""
+        return self._c.get("/api/remote/sessions").get("sessions", [])
+
+    def list_conda_envs(self, connection_id: str) -> List[Dict[str, Any]]:
+        """GET /api/remote/conda-envs → Python environments on the server."""
+        return self._c.get("/api/remote/conda-envs", params={"connection_id": connection_id}).get("envs", [])
+
+    def get_config(self, connection_id: str, conda_env: str = "system") -> Dict[str, Any]:
+        """GET /api/remote/config → runicorn version, default storage root and suggested port on the server."""
+        return self._c.get("/api/remote/config", params={"connection_id": connection_id, "conda_env": conda_env})
+
+    def list_directory(self, connection_id: str, path: str = "~") -> List[Dict[str, Any]]:
+        """GET /api/remote/fs/list → entries {name, is_dir, size, mtime} (the original read a non-existent key)."""
+        return self._c.get("/api/remote/fs/list", params={"connection_id": connection_id, "path": path}).get("items", [])
+
+    list_remote_directory = list_directory
+
+    def check_path(self, connection_id: str, path: str) -> Dict[str, Any]:
+        """GET /api/remote/fs/exists → {path, exists, is_dir}."""
+        return self._c.get("/api/remote/fs/exists", params={"connection_id": connection_id, "path": path})
+
+    check_remote_path = check_path
+
+    def start_viewer(self, connection_id: Optional[str] = None, remote_root: Optional[str] = None, local_port: Optional[int] = None,
+                     remote_port: Optional[int] = None, *, host: Optional[str] = None, username: Optional[str] = None, port: int = 22,
+                     password: Optional[str] = None, private_key: Optional[str] = None, private_key_path: Optional[str] = None,
+                     passphrase: Optional[str] = None, use_agent: bool = True, conda_env: Optional[str] = None) -> Dict[str, Any]:
+        """POST /api/remote/viewer/start (SSH fields + remote_root); returns {"ok", "session", "message"}."""
+        if not remote_root:
+            raise ValueError("remote_root is required")
+        if connection_id:
+            parsed = _parse_connection_id(connection_id)
+            host, username, port = host or parsed["host"], username or parsed["username"], parsed["port"]
+        if not host or not username:
+            raise ValueError("host and username (or connection_id) are required")
+        body = self._ssh_body(host, username, port, password, private_key, private_key_path, passphrase, use_agent)
+        body["remote_root"] = remote_root
+        for k, v in (("local_port", local_port), ("remote_port", remote_port), ("conda_env", conda_env)):
+            if v is not None:
+                body[k] = v
+        return self._c.post("/api/remote/viewer/start", json=body)
+
+    def stop_viewer(self, session_id: str) -> Dict[str, Any]:
+        """POST /api/remote/viewer/stop."""
+        return self._c.post("/api/remote/viewer/stop", json={"session_id": session_id})
+
+    def list_viewer_sessions(self) -> List[Dict[str, Any]]:
+        """GET /api/remote/viewer/sessions → RemoteSession objects (camelCase keys)."""
+        return self._c.get("/api/remote/viewer/sessions").get("sessions", [])
+
+    def get_viewer_status(self, session_id: str) -> Dict[str, Any]:
+        """GET /api/remote/viewer/status/{session_id}."""
+        return self._c.get("/api/remote/viewer/status/" + _q(session_id))
+
+    def get_remote_status(self) -> Dict[str, Any]:
+        """GET /api/remote/status."""
+        return self._c.get("/api/remote/status")
+
+    def accept_host_key(self, host_key: Dict[str, Any]) -> Dict[str, Any]:
+        """POST /api/remote/known-hosts/accept with the host_key of a HostKeyConfirmationRequired error."""
+        body = {k: host_key[k] for k in ("host", "port", "key_type", "public_key", "fingerprint_sha256") if k in host_key}
+        return self._c.post("/api/remote/known-hosts/accept", json=body)
+
+    def list_known_hosts(self) -> List[Dict[str, Any]]:
+        """GET /api/remote/known-hosts/list."""
+        return self._c.get("/api/remote/known-hosts/list").get("entries", [])
+
+    def remove_known_host(self, host: str, port: int, key_type: str) -> Dict[str, Any]:
+        """POST /api/remote/known-hosts/remove."""
+        return self._c.post("/api/remote/known-hosts/remove", json={"host": host, "port": int(port), "key_type": key_type})
+
+
+def metrics_to_dataframe(metrics: Dict[str, Any]) -> Any:
+    """{"columns", "rows"} of metrics_step as a pandas DataFrame (ImportError with a hint without pandas)."""
+    try:
+        import pandas as pd  # type: ignore
+    except ImportError:
+        raise ImportError("pandas is required for DataFrames: pip install pandas")
+    cols = metrics.get("columns") or []
+    return pd.DataFrame(metrics.get("rows") or [], columns=cols)
+
+
+def connect(base_url: str = DEFAULT_URL, timeout: float = 30.0, max_retries: int = 3, token: Optional[str] = None) -> RunicornClient:
+    """Connect to a viewer (checks GET /api/health answers status "ok")."""
+    return RunicornClient(base_url, timeout=timeout, max_retries=max_retries, token=token)

@@ -1,0 +1,132 @@
+// Per-chunk summaries (count, min, max, last of every key; stage segments) and their fold over a run.
+import { type Chunk, isNumericKind, K_ABSENT, wireValue } from "./chunk.ts";
+
+/** A wire value of a cell. */
+export type Cell = number | boolean | string | null;
+
+/** What a chunk (or a whole run) holds for one key. */
+export interface KeyStats {
+  /** Rows where the key was logged (any value). */
+  count: number;
+  /** Rows with a finite number or a bool. */
+  num: number;
+  min: number | null;
+  max: number | null;
+  /** The value at the last row where the key was logged. */
+  last: Cell;
+  last_step: number | null;
+}
+
+/** A stretch of consecutive steps with the same `stage`; `stage: null` means "inherits the previous stage". */
+export interface StageSegment {
+  stage: Cell;
+  first_step: number;
+  last_step: number;
+}
+
+/** The summary of one chunk, stored beside it. */
+export interface ChunkStats {
+  keys: Record<string, KeyStats>;
+  stages: StageSegment[];
+  minTime: number | null;
+  maxTime: number | null;
+}
+
+/** The column holding the stage (spec §1.5: the SDK moves `stage` to the tail of the data). */
+export const STAGE_KEY = "stage";
+
+/** Summarises a chunk in one pass per column. */
+export function chunkStats(chunk: Chunk): ChunkStats {
+  const keys: Record<string, KeyStats> = {};
+  const n = chunk.n;
+  for (const [key, col] of chunk.cols) {
+    let count = 0;
+    let num = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    let lastR = -1;
+    const kinds = col.kinds;
+    const vals = col.vals;
+    for (let r = 0; r < n; r++) {
+      const k = kinds[r];
+      if (k === K_ABSENT) continue;
+      count++;
+      lastR = r;
+      if (isNumericKind(k)) {
+        num++;
+        const v = vals[r];
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+    }
+    if (count === 0) continue;
+    keys[key] = {
+      count,
+      num,
+      min: num ? min : null,
+      max: num ? max : null,
+      last: wireValue(chunk, col, lastR),
+      last_step: chunk.steps[lastR],
+    };
+  }
+  let minTime = Infinity;
+  let maxTime = -Infinity;
+  for (let r = 0; r < n; r++) {
+    const t = chunk.times[r];
+    if (t < minTime) minTime = t;
+    if (t > maxTime) maxTime = t;
+  }
+  return {
+    keys,
+    stages: stageSegments(chunk),
+    minTime: minTime === Infinity ? null : minTime,
+    maxTime: maxTime === -Infinity ? null : maxTime,
+  };
+}
+
+/** Stage segments of a chunk; rows with a null/empty stage inherit the previous one (spec §7.3). */
+export function stageSegments(chunk: Chunk): StageSegment[] {
+  const segs: StageSegment[] = [];
+  const col = chunk.cols.get(STAGE_KEY);
+  for (let r = 0; r < chunk.n; r++) {
+    const step = chunk.steps[r];
+    const v = wireValue(chunk, col, r);
+    const last = segs.length ? segs[segs.length - 1] : undefined;
+    if (v === null || v === "") {
+      if (last) last.last_step = step;
+      else segs.push({ stage: null, first_step: step, last_step: step });
+    } else if (last && last.stage !== null && last.stage === v) last.last_step = step;
+    else segs.push({ stage: v, first_step: step, last_step: step });
+  }
+  return segs;
+}
+
+/** A run's key summaries and stage segments, folded from its chunks in step order. */
+export function foldStats(chunks: readonly ChunkStats[]): { keys: Map<string, KeyStats>; stages: StageSegment[] } {
+  const keys = new Map<string, KeyStats>();
+  const stages: StageSegment[] = [];
+  for (const cs of chunks) {
+    for (const key in cs.keys) {
+      const s = cs.keys[key];
+      const acc = keys.get(key);
+      if (!acc) {
+        keys.set(key, { ...s });
+        continue;
+      }
+      acc.count += s.count;
+      acc.num += s.num;
+      if (s.min !== null && (acc.min === null || s.min < acc.min)) acc.min = s.min;
+      if (s.max !== null && (acc.max === null || s.max > acc.max)) acc.max = s.max;
+      acc.last = s.last;
+      acc.last_step = s.last_step;
+    }
+    for (const seg of cs.stages) {
+      const last = stages.length ? stages[stages.length - 1] : undefined;
+      if (seg.stage === null) {
+        if (last) last.last_step = seg.last_step;
+      } else if (last && last.stage === seg.stage) last.last_step = seg.last_step;
+      else stages.push({ ...seg });
+    }
+  }
+  return { keys, stages };
+}

@@ -1,0 +1,184 @@
+// Saved SSH servers: CFG/connections.json (Remote page) and config.json `ssh_connections` (spec §3.8, §3.12), secrets encrypted and never handed out.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readUserFile, updateUserFile } from "../config/user-files.ts";
+import { isObject, parseTolerant, type JsonObject } from "../store/json.ts";
+import { SecretBox } from "./secrets.ts";
+
+/** Secret fields of connections.json entries (the original encrypted only `password`). */
+const SAVED_SECRETS = ["password", "passphrase"] as const;
+/** Secret fields of config.json ssh_connections entries (spec §6.4). */
+const CONFIG_SECRETS = ["password", "passphrase", "private_key", "secret", "token", "api_key"] as const;
+
+function readJson(path: string): unknown {
+  try {
+    return parseTolerant(readFileSync(path, "utf8"));
+  } catch {
+    return undefined; // missing or corrupt: start from empty
+  }
+}
+
+/** Writes JSON atomically with mode 600 (the files may hold encrypted secrets). */
+function writeJson(path: string, value: unknown): void {
+  mkdirSync(join(path, ".."), { recursive: true });
+  const tmp = `${path}.tmp.${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2), { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+/** Decrypted secrets of a saved server, for a connect request that carries none. */
+export interface SavedSecrets {
+  password?: string;
+  passphrase?: string;
+  privateKeyPath?: string;
+}
+
+/** The two stores of saved connections in CFG. */
+export class SavedConnections {
+  private readonly box: SecretBox;
+
+  constructor(private readonly configDir: string) {
+    this.box = new SecretBox(configDir);
+  }
+
+  private get savedPath(): string {
+    return join(this.configDir, "connections.json");
+  }
+
+  private readSaved(): JsonObject[] {
+    const v = readJson(this.savedPath);
+    return Array.isArray(v) ? v.filter(isObject) : [];
+  }
+
+  /** connections.json as the browser sees it: secrets replaced by `has_password` / `has_passphrase`. */
+  listSaved(): JsonObject[] {
+    return this.readSaved().map((e) => {
+      const out: JsonObject = { ...e };
+      for (const f of SAVED_SECRETS) {
+        const has = typeof e[f] === "string" && e[f] !== "";
+        delete out[f];
+        if (f === "password" || has) out[`has_${f}`] = has;
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Replaces connections.json with `entries` (the UI posts the whole list). A secret sent in clear is
+   * encrypted; an entry without it keeps the stored one (the browser never had it) unless it says
+   * `has_password: false`.
+   */
+  replaceSaved(entries: unknown[]): void {
+    const previous = this.readSaved();
+    const out = entries.filter(isObject).map((e) => {
+      const prev = findMatch(previous, e);
+      const next: JsonObject = { ...e };
+      for (const f of SAVED_SECRETS) {
+        const flag = e[`has_${f}`];
+        delete next[`has_${f}`];
+        const v = e[f];
+        if (typeof v === "string" && v !== "") next[f] = SecretBox.isEncrypted(v) ? v : this.box.encrypt(v);
+        else if (v == null && flag !== false && prev && typeof prev[f] === "string" && prev[f] !== "") next[f] = prev[f];
+        else delete next[f];
+      }
+      return next;
+    });
+    writeJson(this.savedPath, out);
+  }
+
+  /** The stored secrets of the first saved server for `username@host:port`, decrypted. */
+  findSecrets(host: string, port: number, username: string): SavedSecrets | undefined {
+    const hit = this.readSaved().find(
+      (e) => e.kind !== "connection" && e.host === host && Number(e.port ?? 22) === port && e.username === username,
+    );
+    const fromConfig = this.readConfigConnections().find((e) => e.key === `${host}:${port}@${username}`);
+    const pick = (src: JsonObject | undefined, f: string) =>
+      src && typeof src[f] === "string" && src[f] !== "" ? this.box.decrypt(src[f] as string) : undefined;
+    const out: SavedSecrets = {
+      password: pick(hit, "password") ?? pick(fromConfig, "password"),
+      passphrase: pick(hit, "passphrase") ?? pick(fromConfig, "passphrase"),
+      privateKeyPath:
+        (typeof hit?.privateKeyPath === "string" && hit.privateKeyPath) ||
+        (typeof fromConfig?.private_key_path === "string" && fromConfig.private_key_path) ||
+        undefined,
+    };
+    return out.password || out.passphrase || out.privateKeyPath ? out : undefined;
+  }
+
+  private readConfigConnections(): JsonObject[] {
+    const list = readUserFile(this.configDir, "config.json").ssh_connections;
+    return Array.isArray(list) ? list.filter(isObject) : [];
+  }
+
+  /** Merge-updates config.json (other keys such as user_root_dir are kept). */
+  private writeConfigConnections(list: JsonObject[]): void {
+    updateUserFile(this.configDir, "config.json", (cur) => ({ ...cur, ssh_connections: list }));
+  }
+
+  /** `GET /api/config/ssh_connections`: entries without secrets, with `has_password` / `has_private_key`. */
+  listConfigConnections(): JsonObject[] {
+    return this.readConfigConnections().map((e) => stripConfigSecrets(e));
+  }
+
+  /** `GET …/{key}/details`: one entry, still without secrets (spec §10.13); undefined when absent. */
+  configConnectionDetails(key: string): JsonObject | undefined {
+    const e = this.readConfigConnections().find((c) => c.key === key);
+    return e ? stripConfigSecrets(e) : undefined;
+  }
+
+  /** `POST /api/config/ssh_connections`: upsert by `host:port@username`, keep the last 10, encrypt secrets. */
+  saveConfigConnection(body: JsonObject): void {
+    const host = String(body.host ?? "");
+    const port = Number(body.port ?? 22);
+    const username = String(body.username ?? "");
+    const remember = body.remember_password === true;
+    const entry: JsonObject = {
+      host,
+      port,
+      username,
+      name: typeof body.name === "string" ? body.name : "",
+      remember_password: remember,
+      auth_method: typeof body.auth_method === "string" ? body.auth_method : "password",
+    };
+    if (typeof body.private_key_path === "string" && body.private_key_path) entry.private_key_path = body.private_key_path;
+    if (remember) {
+      for (const f of ["password", "private_key", "passphrase"] as const) {
+        const v = body[f];
+        if (typeof v === "string" && v !== "") entry[f] = this.box.encrypt(v);
+      }
+    }
+    entry.key = `${host}:${port}@${username}`;
+    const list = this.readConfigConnections().filter((c) => c.key !== entry.key);
+    list.push(entry);
+    this.writeConfigConnections(list.slice(-10));
+  }
+
+  /** `DELETE /api/config/ssh_connections/{key}`: true when an entry was removed. */
+  removeConfigConnection(key: string): boolean {
+    const list = this.readConfigConnections();
+    const next = list.filter((c) => c.key !== key);
+    if (next.length === list.length) return false;
+    this.writeConfigConnections(next);
+    return true;
+  }
+}
+
+function stripConfigSecrets(e: JsonObject): JsonObject {
+  const out: JsonObject = { ...e };
+  for (const f of CONFIG_SECRETS) delete out[f];
+  out.has_password = typeof e.password === "string" && e.password !== "";
+  out.has_private_key = typeof e.private_key === "string" && e.private_key !== "";
+  if (typeof e.passphrase === "string" && e.passphrase !== "") out.has_passphrase = true;
+  return out;
+}
+
+/** The previous entry an incoming one updates: same id, else same kind and server address. */
+function findMatch(previous: JsonObject[], e: JsonObject): JsonObject | undefined {
+  if (e.id !== undefined) {
+    const byId = previous.find((p) => p.id === e.id);
+    if (byId) return byId;
+  }
+  return previous.find(
+    (p) => p.kind === e.kind && p.host === e.host && Number(p.port ?? 22) === Number(e.port ?? 22) && p.username === e.username,
+  );
+}
