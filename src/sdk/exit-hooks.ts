@@ -30,7 +30,7 @@ function install(signals: boolean): void {
   if (!installed) {
     installed = true;
     // 'exit' runs synchronously after a natural end, process.exit() and an uncaught exception
-    void flushAll;
+    process.on("exit", flushAll);
   }
   if (signals && !signalsInstalled) {
     signalsInstalled = true;

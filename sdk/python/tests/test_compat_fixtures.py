@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -25,12 +27,21 @@ def keys_tree(obj: Any) -> Any:
     return None
 
 
+def data_files(d: Path) -> list:
+    """Relative names of the files under `d`, without lock files and SQLite side files (readers ignore both)."""
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*")
+                  if p.is_file() and not p.name.endswith((".lock", "-wal", "-shm")))
+
+
 def load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def table_columns(db: Path) -> dict:
-    conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+def table_columns(db: Path, scratch: Path) -> dict:
+    # Work on a copy: even a read-only SQLite open may create -wal/-shm files next to the fixture.
+    copy = scratch / ("schema-%s.db" % abs(hash(str(db))))
+    copy.write_bytes(db.read_bytes())
+    conn = sqlite3.connect(str(copy))
     try:
         out = {}
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table','index') AND name NOT LIKE 'sqlite_%' ORDER BY name"):
@@ -63,10 +74,10 @@ class MinimalRunMatchesOriginal(TempDirCase):
         self.run_dir = only_run_dir(self.root)
 
     def test_creates_the_same_file_names_as_the_original(self) -> None:
-        ours = sorted(str(p.relative_to(self.run_dir)) for p in self.run_dir.rglob("*") if p.is_file())  # git keeps no empty media/
-        theirs = sorted(str(p.relative_to(FIX1)) for p in FIX1.rglob("*") if p.is_file())
-        self.assertEqual(ours, theirs)
-        self.assertEqual(sorted(os.listdir(self.root / "index")), sorted(os.listdir(FIXTURES / "rn-data" / "index")))
+        self.assertEqual(data_files(self.run_dir), data_files(FIX1))
+        self.assertTrue((self.run_dir / "media").is_dir())
+        self.assertEqual(data_files(self.root / "index"), ["runicorn.db"])
+        self.assertTrue((self.root / "index" / "runicorn.db.lock").exists())
 
     def test_meta_summary_and_assets_have_the_original_keys_in_order(self) -> None:
         for name in ("meta.json", "summary.json", "assets.json"):
@@ -104,7 +115,7 @@ class MinimalRunMatchesOriginal(TempDirCase):
 
     def test_index_db_has_the_original_schema_and_rows(self) -> None:
         ours, theirs = self.root / "index" / "runicorn.db", FIXTURES / "rn-data" / "index" / "runicorn.db"
-        self.assertEqual(table_columns(ours), table_columns(theirs))
+        self.assertEqual(table_columns(ours, self.tmp), table_columns(theirs, self.tmp))
         conn = sqlite3.connect(str(ours))
         try:
             run = conn.execute("SELECT path, alias, status, run_dir, ended_at IS NOT NULL FROM runs").fetchall()
@@ -119,18 +130,19 @@ class MinimalRunMatchesOriginal(TempDirCase):
 
 
 @unittest.skipUnless(FIX2.is_dir(), "shared fixtures not present")
-class AssetRichRunMatchesOriginal(TempDirCase):
+class AssetRichRunMatchesOriginal(unittest.TestCase):
     """Snapshot, console, image, dataset, pretrained, outputs and MetricLogger against fixture rn-data2."""
 
-    def setUp(self) -> None:
-        super().setUp()
-        ws = self.tmp / "rnws"
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.tmp = Path(tempfile.mkdtemp(prefix="rn-py-test-"))
+        ws = cls.tmp / "rnws"
         (ws / "src").mkdir(parents=True)
         (ws / "README.md").write_text("hello\n")
         (ws / ".gitignore").write_text("*.tmp\n")
         (ws / "src" / "train.py").write_text("print(1)\n")
         (ws / "pre").mkdir()
-        (ws / "pre" / "model.bin").write_bytes(b"weights!")
+        (ws / "pre" / "model.bin").write_bytes(b"weights\n")
         ds = ws / "data" / "ds1"
         ds.mkdir(parents=True)
         blobs = FIXTURES / "rn-data2" / "archive" / "blobs"
@@ -143,7 +155,7 @@ class AssetRichRunMatchesOriginal(TempDirCase):
         old = time.time() - 120
         for f in (out / "train.log", out / "last.pth"):
             os.utime(f, (old, old))
-        self.root = self.tmp / "rn-data2"
+        cls.root = cls.tmp / "rn-data2"
         code = (
             "import runicorn as rn, logging\n"
             "from runicorn.log_compat import MetricLogger\n"
@@ -162,15 +174,19 @@ class AssetRichRunMatchesOriginal(TempDirCase):
             "ml = MetricLogger(delimiter='  ')\n"
             "for i in ml.log_every(range(3), 2, header='Epoch: [0]'):\n"
             "    ml.update(loss=i / 10, lr=0.01)\n"
-            "r.finish()\n" % (str(self.root), str(ws), str(ds), str(ws / "pre" / "model.bin"), str(out), str(out)))
-        res = run_python(code, self.tmp)
-        self.assertEqual(res.returncode, 0, res.stderr)
-        self.run_dir = only_run_dir(self.root)
-        self.ws = ws
+            "r.finish()\n" % (str(cls.root), str(ws), str(ds), str(ws / "pre" / "model.bin"), str(out), str(out)))
+        res = run_python(code, cls.tmp)
+        if res.returncode != 0:
+            raise AssertionError(res.stderr)
+        cls.run_dir = only_run_dir(cls.root)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_writes_the_same_file_names_as_the_original(self) -> None:
         def names(d: Path) -> list:
-            return sorted(re.sub(r"^media/\d+_[0-9a-f]{6}_", "media/X_", str(p.relative_to(d))) for p in d.rglob("*"))
+            return [re.sub(r"^media/\d+_[0-9a-f]{6}_", "media/X_", n) for n in data_files(d)]
         self.assertEqual([n for n in names(self.run_dir) if n != "media/X_sample.png"], [n for n in names(FIX2) if n != "media/X_sample.png"])
         self.assertIn("media/X_sample.png", names(self.run_dir))
 
