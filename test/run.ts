@@ -11,7 +11,7 @@ async function run(cmd: string[], env: Record<string, string> = {}): Promise<{ c
   let out = "";
   const pump = async (stream: ReadableStream<Uint8Array>, sink: NodeJS.WriteStream) => {
     const dec = new TextDecoder();
-    for await (const chunk of stream) {
+    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
       const s = dec.decode(chunk, { stream: true });
       out += s;
       sink.write(s);

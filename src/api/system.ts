@@ -3,8 +3,11 @@ import { Elysia, t } from "elysia";
 import { startSystemSamplers } from "../system/samplers.ts";
 import type { AppContext } from "./context.ts";
 
-/** Routes of the system feature; the samplers start with the first request unless the server started them already. */
-export function systemRoutes(ctx: AppContext) {
+/**
+ * Routes of the system feature; the samplers start with the first request unless the server started
+ * them already (`startSystemSamplers`). Only the logger, root and onClose of the context are used.
+ */
+export function systemRoutes(ctx: Pick<AppContext, "log" | "root" | "onClose">) {
   const samplers = () => startSystemSamplers(ctx);
   return new Elysia({ name: "system" })
     .get("/api/gpu/telemetry", () => samplers().gpu.telemetry(), {

@@ -39,7 +39,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     mkdirSync(join(config.root, "runs"), { recursive: true });
   } catch (e) {
     accessOrThrow(config.root);
-    log.warn(`storage root ${config.root} is read-only (${(e as Error).code}); serving it read-only`);
+    log.warn(`storage root ${config.root} is read-only (${(e as NodeJS.ErrnoException).code}); serving it read-only`);
   }
   accessOrThrow(config.root);
   const cacheDir = join(config.env.XDG_CACHE_HOME || join(config.homeDir, ".cache"), "runicorn");

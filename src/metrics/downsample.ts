@@ -88,13 +88,15 @@ export function selectPoints(
   mode: "lttb" | "minmax",
 ): Int32Array {
   if (m <= target) return range(m);
-  const sel = mode === "minmax" ? minmax(xs, ys, m, target) : lttb(xs, ys, m, target);
   let lo = 0;
   let hi = 0;
   for (let i = 1; i < m; i++) {
     if (ys[i] < ys[lo]) lo = i;
     if (ys[i] > ys[hi]) hi = i;
   }
+  // a flat series needs only its ends
+  if (ys[lo] === ys[hi]) return Int32Array.of(0, m - 1);
+  const sel = mode === "minmax" ? minmax(xs, ys, m, target) : lttb(xs, ys, m, target);
   const hasLo = contains(sel, lo);
   const hasHi = contains(sel, hi);
   if (hasLo && hasHi) return sel;

@@ -2,7 +2,7 @@
 import type { Logger } from "../util/log.ts";
 import { GpuSampler } from "./gpu-sampler.ts";
 import { HostSampler } from "./host-sampler.ts";
-import { loadNvml } from "./nvml.ts";
+import { loadNvml, type Nvml } from "./nvml.ts";
 import { StorageStatsCache } from "./storage-stats.ts";
 
 /** The live samplers behind the system endpoints. */
@@ -20,6 +20,8 @@ export interface SystemSamplerOptions {
   pathEnv?: string;
   /** Try NVML through bun:ffi first (default true); tests turn it off to exercise nvidia-smi. */
   useNvml?: boolean;
+  /** An NVML reader loaded by the caller (tests load a stub library); wins over `useNvml`. */
+  nvml?: Nvml;
   procRoot?: string;
   sysRoot?: string;
   gpuIntervalMs?: number;
@@ -48,7 +50,7 @@ export function startSystemSamplers(ctx: SamplerContext, opts: SystemSamplerOpti
   const existing = running.get(ctx);
   if (existing) return existing;
   const log = ctx.log.child("system");
-  const nvml = opts.useNvml === false ? undefined : loadNvml();
+  const nvml = opts.nvml ?? (opts.useNvml === false ? undefined : loadNvml());
   if (nvml) log.info("reading GPUs through NVML");
   const gpu = new GpuSampler({
     log,

@@ -105,3 +105,20 @@ describe("the run index", () => {
     expect(typeof item.created_time).toBe("number");
   });
 });
+
+describe("index location", () => {
+  it("falls back to the per-user cache when ROOT/index cannot be written", async () => {
+    const { indexPathFor } = await import("../../src/index/db.ts");
+    const { tempDir } = await import("../helpers/server.ts");
+    const t = tempDir();
+    try {
+      mkdirSync(join(t.dir, "root"));
+      writeFileSync(join(t.dir, "root", "index"), "not a folder");
+      const p = indexPathFor(join(t.dir, "root"), join(t.dir, "cache"));
+      expect(p.startsWith(join(t.dir, "cache", "index"))).toBe(true);
+      expect(indexPathFor(join(t.dir, "root2"), join(t.dir, "cache"))).toBe(join(t.dir, "root2", "index", INDEX_FILE));
+    } finally {
+      t.cleanup();
+    }
+  });
+});

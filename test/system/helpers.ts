@@ -3,10 +3,8 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Elysia } from "elysia";
-import type { AppContext } from "../../src/api/context.ts";
 import { systemRoutes } from "../../src/api/system.ts";
-import { loadConfig } from "../../src/config/config.ts";
-import { startSystemSamplers, type SystemSamplerOptions } from "../../src/system/samplers.ts";
+import { type SamplerContext, startSystemSamplers, type SystemSamplerOptions } from "../../src/system/samplers.ts";
 import { createLogger } from "../../src/util/log.ts";
 
 /** The committed nvidia-smi fixtures and the fake binary that replays them. */
@@ -51,14 +49,15 @@ export function installFakeSmi(dir: string, scenario: string): FakeSmi {
   return fake;
 }
 
-/** A server context on `root`, collecting onClose callbacks so that `close()` stops what it started. */
-export function makeContext(root: string): AppContext & { close(): Promise<void> } {
+/** The part of a server context the system feature uses, on `root`; `close()` runs the onClose callbacks. */
+export function makeContext(root: string): SamplerContext & { close(): Promise<void> } {
   const closers: (() => void | Promise<void>)[] = [];
   return {
-    config: loadConfig({ root }, { HOME: root }),
     log: createLogger("error"),
     root: () => root,
-    onClose: (fn) => closers.push(fn),
+    onClose: (fn) => {
+      closers.push(fn);
+    },
     async close() {
       for (const fn of closers.splice(0)) await fn();
     },
@@ -87,11 +86,11 @@ export function startServer(root: string, opts: SystemSamplerOptions) {
 }
 
 /** Polls `fn` until it returns a truthy value (samplers answer on their own schedule). */
-export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<T> {
+export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(20);
   }

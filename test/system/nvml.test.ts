@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { loadNvml } from "../../src/system/nvml.ts";
-import { cleanup, SMI_FIXTURES, startServer, tempDir } from "./helpers.ts";
+import { cleanup, installFakeSmi, SMI_FIXTURES, startServer, tempDir } from "./helpers.ts";
 
 const dir = tempDir("nvml");
 afterAll(() => cleanup(dir));
@@ -97,7 +97,8 @@ describe("loadNvml", () => {
 describe("GPU telemetry from NVML", () => {
   it.skipIf(!gcc)("serves NVML readings with source nvml and never calls nvidia-smi", async () => {
     const nvml = loadNvml([buildStub("served")]);
-    const server = startServer(join(dir, "root"), { pathEnv: "/nonexistent", nvml, gpuIntervalMs: 50 });
+    const fake = installFakeSmi(join(dir, "root"), "rtx4090-535");
+    const server = startServer(join(dir, "root"), { pathEnv: fake.binDir, nvml, gpuIntervalMs: 50 });
     try {
       const { body } = await server.get("/api/gpu/telemetry");
       expect(body.available).toBe(true);
@@ -105,6 +106,8 @@ describe("GPU telemetry from NVML", () => {
       expect(body.gpus.map((g: { name: string }) => g.name)).toEqual(["NVIDIA H100 80GB HBM3", "Tesla T4"]);
       expect(body.gpus[0].mem_total_mib * MIB).toBe(81559 * MIB);
       expect(server.samplers.gpu.findPidUsage(4242)?.used_memory_mib).toBe(1000);
+      await Bun.sleep(120); // a few more samples
+      expect(fake.calls()).toEqual([]);
     } finally {
       await server.close();
     }

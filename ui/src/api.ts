@@ -7,6 +7,8 @@ export class ApiError extends Error {
     readonly status: number,
     message: string,
     readonly body?: unknown,
+    /** The API path that failed. */
+    readonly path?: string,
   ) {
     super(message);
   }
@@ -39,7 +41,7 @@ export async function request<T>(path: string, init?: RequestInit & { json?: unk
     res = await fetch(path, opts);
   } catch (e) {
     if ((e as Error).name === "AbortError") throw e;
-    throw new ApiError(0, `Cannot reach the Runicorn server at ${location.host}. Is \`runicorn serve\` running?`);
+    throw new ApiError(0, `Cannot reach the Runicorn server at ${location.host}. Is \`runicorn serve\` running?`, undefined, path);
   }
   const text = await res.text();
   let body: unknown = null;
@@ -50,7 +52,7 @@ export async function request<T>(path: string, init?: RequestInit & { json?: unk
       body = text;
     }
   }
-  if (!res.ok) throw new ApiError(res.status, detailMessage(body, res.status), body);
+  if (!res.ok) throw new ApiError(res.status, detailMessage(body, res.status), body, path);
   return { data: body as T, headers: res.headers };
 }
 

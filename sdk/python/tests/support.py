@@ -38,7 +38,8 @@ def run_python(code: str, cwd: Path, env: Optional[Dict[str, str]] = None, timeo
     """Run `code` in a fresh interpreter with the SDK importable; returns the completed process."""
     e = dict(os.environ)
     e["PYTHONPATH"] = str(SDK_DIR)
-    e.setdefault("XDG_CONFIG_HOME", str(cwd / "xdg"))
+    e["XDG_CONFIG_HOME"] = str(cwd / "xdg")  # never the developer's own config
+    e.pop("RUNICORN_DIR", None)
     e.update(env or {})
     return subprocess.run([sys.executable, "-c", code], cwd=str(cwd), env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=timeout)
@@ -48,7 +49,8 @@ def spawn_python(code: str, cwd: Path, env: Optional[Dict[str, str]] = None) -> 
     """Start `code` in a fresh interpreter (stdout piped) and return the process."""
     e = dict(os.environ)
     e["PYTHONPATH"] = str(SDK_DIR)
-    e.setdefault("XDG_CONFIG_HOME", str(cwd / "xdg"))
+    e["XDG_CONFIG_HOME"] = str(cwd / "xdg")  # never the developer's own config
+    e.pop("RUNICORN_DIR", None)
     e.update(env or {})
     return subprocess.Popen([sys.executable, "-u", "-c", code], cwd=str(cwd), env=e, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, universal_newlines=True)

@@ -6,10 +6,13 @@ import type { ApiError } from "../api.ts";
 /** A clear message for a failed load, with a retry button; unreachable servers get their own wording. */
 export function ErrorState(props: { error: ApiError; onRetry?: () => void; what?: string }) {
   const { error } = props;
+  // A generic 404 means the route itself is missing (an older or partial server), not the object.
+  const noRoute = error.status === 404 && error.message === "Not Found";
+  const text = noRoute ? `This server does not provide ${error.path?.split("?")[0] ?? "this endpoint"}; it may be an older version.` : error.message;
   return (
     <div class="state state-error" role="alert">
-      <div class="state-title">{error.unreachable ? "Server unreachable" : error.status === 404 ? "Not found" : `Could not load ${props.what ?? "data"}`}</div>
-      <div class="state-text">{error.message}</div>
+      <div class="state-title">{error.unreachable ? "Server unreachable" : noRoute ? `Could not load ${props.what ?? "data"}` : error.status === 404 ? "Not found" : `Could not load ${props.what ?? "data"}`}</div>
+      <div class="state-text">{text}</div>
       {props.onRetry ? (
         <button class="btn" onClick={props.onRetry}>
           Retry

@@ -1,0 +1,561 @@
+// The metric column store inside the index: ingests events.jsonl by byte offset into chunked column blobs.
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Chunk, CHUNK_ROWS } from "../metrics/chunk.ts";
+import { digestPositions } from "../metrics/downsample.ts";
+import { type ChunkHost, emptyCounts, type ImageEvent, RowBuilder } from "../metrics/events.ts";
+import type { ChunkRef, RunData } from "../metrics/run-data.ts";
+import { chunkStats, type ChunkStats, foldStats, type KeyStats, type StageSegment } from "../metrics/stats.ts";
+import type { Logger } from "../util/log.ts";
+import type { IndexDb } from "./db.ts";
+import { ChunkCache } from "./metric-cache.ts";
+import { decodeChunk, encodeChunk } from "./metric-codec.ts";
+
+/** Bytes read and parsed per slice before yielding to the event loop and committing. */
+const SLICE_BYTES = 16 << 20;
+/** Bytes remembered before the read offset to notice a file rewritten in place. */
+const TAIL_BYTES = 64;
+
+/** Counters of the store, reported by `/api/metrics/cache/stats`. */
+export interface StoreCounters {
+  /** Queries answered without reading the file (nothing new). */
+  hits: number;
+  /** Queries that had to load the run from the index or parse its file from the start. */
+  misses: number;
+  /** Queries that ingested appended bytes only. */
+  incremental_updates: number;
+  lines_parsed: number;
+  bytes_parsed: number;
+  /** Files read from byte 0 (first time, shrunk, or replaced). */
+  full_parses: number;
+  /** Runs whose catalogue was loaded from the index (e.g. after a restart). */
+  index_loads: number;
+  chunks_loaded: number;
+  chunks_written: number;
+}
+
+/** What one ingest changed, for live push. */
+export interface IngestEvent {
+  runDir: string;
+  /** Steps whose rows are new or changed, ascending (capped; see `overflow`). */
+  steps: number[];
+  overflow: boolean;
+  /** The file was re-read from scratch (replaced or shrunk): earlier rows may be gone. */
+  reset: boolean;
+  images: number;
+}
+
+/** Options of a store. */
+export interface MetricStoreOptions {
+  /** Budget for decoded chunks in memory (bytes). */
+  cacheBytes?: number;
+  /** Runs whose catalogue stays in memory (the original's cache size, 100). */
+  maxRuns?: number;
+  log?: Logger;
+}
+
+interface FileMark {
+  dev: string;
+  ino: string;
+  /** Size when last looked at; -1 forces a read. */
+  size: number;
+  mtime: string;
+  offset: number;
+  tail: Uint8Array;
+}
+
+/** A stored chunk of a run (its catalogue entry). */
+interface Slot extends ChunkRef {}
+
+/** One run's ingest state and catalogue; the RunData the query functions read. */
+export class RunState implements RunData, ChunkHost<Slot> {
+  sid: number | null = null;
+  file: FileMark | null = null;
+  slots: Slot[] = [];
+  nextChunkId = 1;
+  lines = 0;
+  imageCount = 0;
+  columns: string[] = [];
+  keyStats = new Map<string, KeyStats>();
+  stages: StageSegment[] = [];
+  totalRows = 0;
+  /** Bumped whenever rows change. */
+  version = 0;
+  /** Chunks being changed by an ingest (kept out of the cache until written). */
+  readonly pinned = new Map<number, Chunk>();
+  busy?: Promise<void>;
+
+  constructor(
+    private readonly store: MetricStore,
+    readonly runDir: string,
+  ) {}
+
+  get chunks(): readonly ChunkRef[] {
+    return this.slots;
+  }
+
+  /** The events file of the run. */
+  get eventsPath(): string {
+    return join(this.runDir, "events.jsonl");
+  }
+
+  load(ref: ChunkRef, level: number): Chunk {
+    return this.store.loadChunk(this, ref, level);
+  }
+
+  open(slot: Slot): Chunk {
+    let c = this.pinned.get(slot.id);
+    if (!c) {
+      c = this.store.loadChunk(this, slot, 0);
+      this.pinned.set(slot.id, c);
+    }
+    return c;
+  }
+
+  create(): Slot {
+    const slot: Slot = {
+      id: this.nextChunkId++,
+      rows: 0,
+      firstStep: 0,
+      lastStep: 0,
+      minTime: NaN,
+      maxTime: NaN,
+      levelRows: [0, 0, 0],
+      stats: { keys: {}, stages: [], minTime: null, maxTime: null },
+    };
+    this.pinned.set(slot.id, new Chunk(CHUNK_ROWS));
+    return slot;
+  }
+
+  /** Recomputes columns, key summaries and stages from the chunk summaries. */
+  refresh(): void {
+    const { keys, stages } = foldStats(this.slots.map((s) => s.stats));
+    this.keyStats = keys;
+    this.stages = stages;
+    this.columns = [...keys.keys()].sort(compareCodePoints);
+    let total = 0;
+    for (const s of this.slots) total += s.rows;
+    this.totalRows = total;
+    this.version++;
+  }
+}
+
+/** Python's `sorted()` order for strings (by code point, not UTF-16 unit). */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
+}
+
+/** The column store of one index database. */
+export class MetricStore {
+  readonly counters: StoreCounters = {
+    hits: 0,
+    misses: 0,
+    incremental_updates: 0,
+    lines_parsed: 0,
+    bytes_parsed: 0,
+    full_parses: 0,
+    index_loads: 0,
+    chunks_loaded: 0,
+    chunks_written: 0,
+  };
+  readonly cache: ChunkCache;
+  readonly maxRuns: number;
+  private readonly runs = new Map<string, RunState>();
+  private readonly listeners = new Set<(e: IngestEvent) => void>();
+  private readonly log?: Logger;
+
+  constructor(
+    readonly index: IndexDb,
+    opts: MetricStoreOptions = {},
+  ) {
+    this.cache = new ChunkCache(opts.cacheBytes ?? 384 << 20);
+    this.maxRuns = opts.maxRuns ?? 100;
+    this.log = opts.log;
+  }
+
+  /** Runs whose catalogue is in memory. */
+  get size(): number {
+    return this.runs.size;
+  }
+
+  /** Subscribes to ingests (any cause: query, watcher, live poll); returns the unsubscribe function. */
+  onIngest(fn: (e: IngestEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * Brings a run's columns up to date with its events.jsonl (new bytes only; from scratch when the file
+   * shrank or was replaced) and returns it. `query` calls count as cache hits/misses/updates.
+   */
+  async sync(runDir: string, reason: "query" | "watch" = "query"): Promise<RunState> {
+    let loaded = false;
+    let state = this.runs.get(runDir);
+    if (state) {
+      this.runs.delete(runDir);
+      this.runs.set(runDir, state);
+    } else {
+      state = this.loadState(runDir);
+      loaded = true;
+      this.runs.set(runDir, state);
+      this.evictRuns();
+    }
+    while (state.busy) await state.busy;
+    let release!: () => void;
+    state.busy = new Promise<void>((r) => (release = r));
+    let outcome: "unchanged" | "incremental" | "full" = "unchanged";
+    try {
+      for (;;) {
+        const r = this.syncSlice(state);
+        if (r.read === "full" || (r.read === "incremental" && outcome === "unchanged")) outcome = r.read;
+        if (!r.more) break;
+        await new Promise<void>((res) => setImmediate(res));
+      }
+    } finally {
+      state.busy = undefined;
+      release();
+    }
+    if (reason === "query") {
+      if (loaded || outcome === "full") this.counters.misses++;
+      else if (outcome === "incremental") this.counters.incremental_updates++;
+      else this.counters.hits++;
+    }
+    return state;
+  }
+
+  /** The image events of a run, in file order (call `sync` first). */
+  images(state: RunState): ImageEvent[] {
+    if (state.sid === null) return [];
+    return this.index.raw
+      .query("SELECT key, step, caption, path, ts FROM metric_image WHERE sid = ? ORDER BY seq")
+      .all(state.sid) as ImageEvent[];
+  }
+
+  /** Forgets a run (its directory is gone): drops its stored columns. */
+  forget(runDir: string): void {
+    const state = this.runs.get(runDir);
+    this.runs.delete(runDir);
+    const row = this.index.raw.query("SELECT sid FROM metric_run WHERE run_dir = ?").get(runDir) as { sid: number } | null;
+    const sid = state?.sid ?? row?.sid;
+    if (sid === undefined || sid === null) return;
+    this.cache.dropRun(sid);
+    this.index.raw.transaction(() => {
+      this.index.raw.query("DELETE FROM metric_chunk WHERE sid = ?").run(sid);
+      this.index.raw.query("DELETE FROM metric_image WHERE sid = ?").run(sid);
+      this.index.raw.query("DELETE FROM metric_run WHERE sid = ?").run(sid);
+    })();
+  }
+
+  /** A chunk of a run at a level (0 raw, 1..3 digests): from the pinned set, the cache, or the index. */
+  loadChunk(state: RunState, ref: ChunkRef, level: number): Chunk {
+    if (level === 0) {
+      const pinned = state.pinned.get(ref.id);
+      if (pinned) return pinned;
+    }
+    if (state.sid === null) throw new Error(`chunk ${ref.id} of ${state.runDir} is not stored`);
+    const hit = this.cache.get(state.sid, level, ref.id);
+    if (hit) return hit;
+    const row = this.index.raw
+      .query("SELECT data FROM metric_chunk WHERE sid = ? AND level = ? AND chunk_id = ?")
+      .get(state.sid, level, ref.id) as { data: Uint8Array } | null;
+    if (!row) throw new Error(`chunk ${ref.id} level ${level} of ${state.runDir} is missing from the index`);
+    const chunk = decodeChunk(row.data);
+    this.counters.chunks_loaded++;
+    this.cache.put(state.sid, level, ref.id, chunk);
+    return chunk;
+  }
+
+  private evictRuns(): void {
+    for (const [dir, st] of this.runs) {
+      if (this.runs.size <= this.maxRuns) break;
+      if (st.busy) continue;
+      this.runs.delete(dir);
+      if (st.sid !== null) this.cache.dropRun(st.sid);
+    }
+  }
+
+  private loadState(runDir: string): RunState {
+    const state = new RunState(this, runDir);
+    const raw = this.index.raw;
+    const row = raw.query("SELECT * FROM metric_run WHERE run_dir = ?").get(runDir) as
+      | {
+          sid: number;
+          file_dev: string;
+          file_ino: string;
+          file_size: number;
+          file_mtime: string;
+          byte_offset: number;
+          tail_hex: string;
+          lines: number;
+          next_chunk_id: number;
+        }
+      | null;
+    if (!row) return state;
+    this.counters.index_loads++;
+    state.sid = row.sid;
+    state.file = {
+      dev: row.file_dev,
+      ino: row.file_ino,
+      size: row.file_size,
+      mtime: row.file_mtime,
+      offset: row.byte_offset,
+      tail: Buffer.from(row.tail_hex, "hex"),
+    };
+    state.lines = row.lines;
+    state.nextChunkId = row.next_chunk_id;
+    const chunks = raw
+      .query(
+        "SELECT level, chunk_id, rows, first_step, last_step, min_time, max_time, stats FROM metric_chunk WHERE sid = ? ORDER BY level, first_step",
+      )
+      .all(row.sid) as {
+      level: number;
+      chunk_id: number;
+      rows: number;
+      first_step: number;
+      last_step: number;
+      min_time: number | null;
+      max_time: number | null;
+      stats: string | null;
+    }[];
+    const byId = new Map<number, Slot>();
+    for (const c of chunks) {
+      if (c.level === 0) {
+        const slot: Slot = {
+          id: c.chunk_id,
+          rows: c.rows,
+          firstStep: c.first_step,
+          lastStep: c.last_step,
+          minTime: c.min_time ?? NaN,
+          maxTime: c.max_time ?? NaN,
+          levelRows: [0, 0, 0],
+          stats: JSON.parse(c.stats ?? "{}") as ChunkStats,
+        };
+        state.slots.push(slot);
+        byId.set(slot.id, slot);
+      } else {
+        const slot = byId.get(c.chunk_id);
+        if (slot) slot.levelRows[c.level - 1] = c.rows;
+      }
+    }
+    state.imageCount = (raw.query("SELECT COUNT(*) AS n FROM metric_image WHERE sid = ?").get(row.sid) as { n: number }).n;
+    state.refresh();
+    return state;
+  }
+
+  /** Reads at most one slice of new bytes and commits what it parsed. */
+  private syncSlice(state: RunState): { read: "unchanged" | "incremental" | "full"; more: boolean } {
+    let st;
+    try {
+      st = statSync(state.eventsPath, { bigint: true });
+    } catch {
+      // no events.jsonl (yet, or any more): the run has no metrics
+      if (state.file || state.slots.length) this.reset(state, null);
+      return { read: "unchanged", more: false };
+    }
+    const mark = {
+      dev: String(st.dev),
+      ino: String(st.ino),
+      size: Number(st.size),
+      mtime: String(st.mtimeNs),
+    };
+    let f = state.file;
+    let full = false;
+    if (f && (f.dev !== mark.dev || f.ino !== mark.ino || mark.size < f.offset)) {
+      this.reset(state, null);
+      f = null;
+    }
+    if (f && f.size === mark.size && f.mtime === mark.mtime) return { read: "unchanged", more: false };
+    const fd = openSync(state.eventsPath, "r");
+    try {
+      let offset = f?.offset ?? 0;
+      if (f && offset > 0 && f.tail.length > 0) {
+        const check = Buffer.alloc(f.tail.length);
+        const got = readSync(fd, check, 0, check.length, offset - check.length);
+        if (got !== check.length || !check.equals(f.tail)) {
+          // rewritten in place: what we read before is no longer what the file says
+          this.reset(state, null);
+          offset = 0;
+        }
+      }
+      if (offset === 0) full = true;
+      if (offset >= mark.size) {
+        state.file = { ...mark, offset, tail: state.file?.tail ?? new Uint8Array(0) };
+        this.writeMark(state);
+        return { read: "unchanged", more: false };
+      }
+      const builder = new RowBuilder<Slot>(state);
+      const images: ImageEvent[] = [];
+      const counts = emptyCounts();
+      let buf = Buffer.allocUnsafe(Math.min(SLICE_BYTES, Math.max(65536, mark.size - offset)));
+      let consumed = 0;
+      let more = false;
+      let eof = false;
+      while (!eof) {
+        const got = readSync(fd, buf, 0, buf.length, offset);
+        if (got <= 0) break;
+        const nl = buf.lastIndexOf(10, got - 1);
+        if (nl < 0) {
+          if (got < buf.length) break; // a torn last line: wait for its newline
+          buf = Buffer.allocUnsafe(buf.length * 2); // one line longer than the buffer
+          continue;
+        }
+        builder.ingestText(buf.toString("utf8", 0, nl + 1), images, counts);
+        offset += nl + 1;
+        consumed += nl + 1;
+        if (got < buf.length) eof = true;
+        else if (consumed >= SLICE_BYTES) {
+          more = true;
+          break;
+        }
+      }
+      const tail = Buffer.alloc(Math.min(TAIL_BYTES, offset));
+      if (tail.length) readSync(fd, tail, 0, tail.length, offset - tail.length);
+      state.file = { ...mark, size: more ? -1 : mark.size, offset, tail };
+      state.lines += counts.lines;
+      this.counters.lines_parsed += counts.lines;
+      this.counters.bytes_parsed += consumed;
+      if (full && consumed > 0) this.counters.full_parses++;
+      this.commit(state, builder, images);
+      const changes = builder.takeChanges();
+      if (changes.steps.length || images.length || full) {
+        this.emit({ runDir: state.runDir, steps: changes.steps, overflow: changes.overflow, reset: full, images: images.length });
+      }
+      return { read: consumed === 0 ? "unchanged" : full ? "full" : "incremental", more };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Writes changed chunks, their digests and summaries, new images and the file mark in one transaction. */
+  private commit(state: RunState, builder: RowBuilder<Slot>, images: ImageEvent[]): void {
+    const raw = this.index.raw;
+    const digests: [Slot, Chunk[]][] = [];
+    raw.transaction(() => {
+      this.ensureSid(state);
+      const sid = state.sid!;
+      const put = raw.query(
+        `INSERT INTO metric_chunk (sid, level, chunk_id, rows, first_step, last_step, min_time, max_time, stats, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sid, level, chunk_id) DO UPDATE SET rows = excluded.rows, first_step = excluded.first_step,
+           last_step = excluded.last_step, min_time = excluded.min_time, max_time = excluded.max_time,
+           stats = excluded.stats, data = excluded.data`,
+      );
+      for (const slot of builder.dirty) {
+        const chunk = state.pinned.get(slot.id)!;
+        const stats = chunkStats(chunk);
+        slot.stats = stats;
+        slot.rows = chunk.n;
+        slot.firstStep = chunk.steps[0];
+        slot.lastStep = chunk.steps[chunk.n - 1];
+        slot.minTime = stats.minTime ?? NaN;
+        slot.maxTime = stats.maxTime ?? NaN;
+        const t0 = stats.minTime;
+        const t1 = stats.maxTime;
+        put.run(sid, 0, slot.id, chunk.n, slot.firstStep, slot.lastStep, t0, t1, JSON.stringify(stats), encodeChunk(chunk));
+        const levels = digestPositions(chunk).map((pos) => chunk.subset(pos));
+        levels.forEach((d, i) => {
+          slot.levelRows[i] = d.n;
+          put.run(sid, i + 1, slot.id, d.n, slot.firstStep, slot.lastStep, t0, t1, null, encodeChunk(d));
+        });
+        digests.push([slot, levels]);
+        this.counters.chunks_written += 1 + levels.length;
+      }
+      if (images.length) {
+        const ins = raw.query("INSERT INTO metric_image (sid, seq, key, step, caption, path, ts) VALUES (?, ?, ?, ?, ?, ?, ?)");
+        for (const img of images) ins.run(sid, state.imageCount++, img.key, img.step, img.caption, img.path, img.ts);
+      }
+      this.writeMark(state);
+    })();
+    const sid = state.sid!;
+    for (const [slot, levels] of digests) {
+      this.cache.put(sid, 0, slot.id, state.pinned.get(slot.id)!);
+      levels.forEach((d, i) => this.cache.put(sid, i + 1, slot.id, d));
+    }
+    state.pinned.clear();
+    builder.clearDirty();
+    if (digests.length) state.refresh();
+  }
+
+  private ensureSid(state: RunState): void {
+    if (state.sid !== null) return;
+    const f = state.file!;
+    const row = this.index.raw
+      .query(
+        `INSERT INTO metric_run (run_dir, file_dev, file_ino, file_size, file_mtime, byte_offset, tail_hex, lines, next_chunk_id, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING sid`,
+      )
+      .get(state.runDir, f.dev, f.ino, f.size, f.mtime, f.offset, "", 0, state.nextChunkId, Date.now() / 1000) as { sid: number };
+    state.sid = row.sid;
+  }
+
+  private writeMark(state: RunState): void {
+    if (!state.file) return;
+    if (state.sid === null) {
+      if (state.file.offset === 0 && state.slots.length === 0) return; // nothing stored yet
+      this.ensureSid(state);
+    }
+    const f = state.file;
+    this.index.raw
+      .query(
+        `UPDATE metric_run SET file_dev = ?, file_ino = ?, file_size = ?, file_mtime = ?, byte_offset = ?, tail_hex = ?,
+           lines = ?, next_chunk_id = ?, updated_at = ? WHERE sid = ?`,
+      )
+      .run(f.dev, f.ino, f.size, f.mtime, f.offset, Buffer.from(f.tail).toString("hex"), state.lines, state.nextChunkId, Date.now() / 1000, state.sid);
+  }
+
+  /** Drops a run's rows (the file shrank, was replaced or removed); the next read starts at byte 0. */
+  private reset(state: RunState, file: FileMark | null): void {
+    const had = state.slots.length > 0 || state.imageCount > 0;
+    if (state.sid !== null) {
+      const sid = state.sid;
+      this.cache.dropRun(sid);
+      this.index.raw.transaction(() => {
+        this.index.raw.query("DELETE FROM metric_chunk WHERE sid = ?").run(sid);
+        this.index.raw.query("DELETE FROM metric_image WHERE sid = ?").run(sid);
+      })();
+    }
+    state.slots = [];
+    state.pinned.clear();
+    state.imageCount = 0;
+    state.lines = 0;
+    state.file = file;
+    if (state.sid !== null) {
+      if (file) this.writeMark(state);
+      else
+        this.index.raw
+          .query("UPDATE metric_run SET byte_offset = 0, file_size = -1, tail_hex = '', lines = 0 WHERE sid = ?")
+          .run(state.sid);
+    }
+    state.refresh();
+    if (had) this.emit({ runDir: state.runDir, steps: [], overflow: false, reset: true, images: 0 });
+  }
+
+  private emit(e: IngestEvent): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(e);
+      } catch (err) {
+        this.log?.error("metric ingest listener failed", err);
+      }
+    }
+  }
+}
+
+const stores = new WeakMap<IndexDb, MetricStore>();
+
+/** The store of an index (one per open index; a new root gets a new store). */
+export function metricStoreFor(index: IndexDb, opts: MetricStoreOptions = {}): MetricStore {
+  let s = stores.get(index);
+  if (!s) {
+    s = new MetricStore(index, opts);
+    stores.set(index, s);
+  }
+  return s;
+}

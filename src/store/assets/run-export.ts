@@ -1,0 +1,193 @@
+// Selecting runs and writing them as archives: the ROOT-relative format that `import` reads back (run files,
+// the archive files they refer to, and their SDK index rows) and the original's paths/export zip (spec §3.5).
+import { existsSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { discoverRuns } from "../discover.ts";
+import { type JsonObject, readJsonObject } from "../json.ts";
+import { num } from "../run-files.ts";
+import { blobPath, manifestBlobs, readManifest, remapRecordedPath, rollingDir } from "./cas.ts";
+import { listFiles } from "./delete-run.ts";
+import { refsFromAssetRow, refsFromAssetsJson } from "./references.ts";
+import { SdkIndex, type SdkAssetRow, type SdkLinkRow, type SdkRunRow } from "./sdk-index.ts";
+
+/** The name of the description file at the top of an exported archive. */
+export const EXPORT_MANIFEST = "runicorn-export.json";
+
+/** Which runs to export; all conditions must hold. */
+export interface ExportSelection {
+  /** Path prefix (equal, or a parent of the run's path); runs without a path never match. */
+  path?: string;
+  exact?: boolean;
+  runIds?: string[];
+  includeDeleted?: boolean;
+}
+
+/** A run chosen for export with the files the JSON export reports. */
+export interface SelectedRun {
+  id: string;
+  dir: string;
+  /** The run directory relative to ROOT, `/`-separated. */
+  rel: string;
+  /** The directory path, else meta.path (spec §3.5); null for root-level runs without one. */
+  path: string | null;
+  meta: JsonObject;
+  status: string;
+  summary: JsonObject;
+  created_time: number | null;
+  deleted: boolean;
+}
+
+/** Anything archive entries can be written to (ZipWriter, TarWriter). */
+export interface EntryWriter {
+  addBytes(name: string, data: Uint8Array, mtime?: Date | number): Promise<void>;
+  addFile(name: string, path: string): Promise<void>;
+  finish(): Promise<void>;
+}
+
+/** Runs matching the selection, in scan order (spec §1.9). */
+export function selectRuns(root: string, sel: ExportSelection): SelectedRun[] {
+  const ids = sel.runIds?.length ? new Set(sel.runIds) : undefined;
+  const prefix = sel.path?.replace(/^\/+|\/+$/g, "");
+  const out: SelectedRun[] = [];
+  const seen = new Set<string>();
+  for (const e of discoverRuns(root)) {
+    if (ids && !ids.has(e.id)) continue;
+    const deleted = existsSync(join(e.dir, ".deleted"));
+    if (deleted && !sel.includeDeleted) continue;
+    const meta = readJsonObject(join(e.dir, "meta.json")) ?? {};
+    const metaPath = typeof meta.path === "string" && meta.path ? meta.path : null;
+    const path = e.entryPath || metaPath;
+    if (prefix !== undefined && prefix !== "") {
+      if (!path) continue;
+      if (sel.exact ? path !== prefix : path !== prefix && !path.startsWith(prefix + "/")) continue;
+    }
+    if (seen.has(e.id)) continue; // ids are unique by assumption (spec §1.4); the first in scan order wins
+    seen.add(e.id);
+    const status = readJsonObject(join(e.dir, "status.json")) ?? {};
+    out.push({
+      id: e.id,
+      dir: e.dir,
+      rel: relative(root, e.dir).split("\\").join("/"),
+      path,
+      meta,
+      status: typeof status.status === "string" && status.status ? status.status : "finished",
+      summary: readJsonObject(join(e.dir, "summary.json")) ?? {},
+      created_time: num(meta.created_at) ?? dirMtime(e.dir),
+      deleted,
+    });
+  }
+  return out;
+}
+
+function dirMtime(dir: string): number | null {
+  const st = statSync(dir, { throwIfNoEntry: false });
+  return st ? st.mtimeMs / 1000 : null;
+}
+
+/** The item of the original's JSON path export (spec §3.5). */
+export function exportItem(r: SelectedRun): JsonObject {
+  return {
+    run_id: r.id,
+    path: r.path,
+    alias: typeof r.meta.alias === "string" ? r.meta.alias : null,
+    status: r.status,
+    created_time: r.created_time,
+    summary: r.summary,
+    meta: r.meta,
+  };
+}
+
+/** Files of a run directory relative to it (symlinks are never followed out of ROOT). */
+export function runFiles(dir: string): string[] {
+  return listFiles(dir).map(([p]) => relative(dir, p).split("\\").join("/")).sort();
+}
+
+/**
+ * Writes the original's `paths/export?format=zip` layout: `index.json` then `<run_id>/<every file>`,
+ * lock files included (spec §3.5, verified capture).
+ */
+export async function writePathsExport(w: EntryWriter, path: string, runs: SelectedRun[]): Promise<void> {
+  const index = { path, total_runs: runs.length, runs: runs.map(exportItem) };
+  await w.addBytes("index.json", new TextEncoder().encode(JSON.stringify(index, null, 2)));
+  for (const r of runs) for (const f of runFiles(r.dir)) await w.addFile(`${r.id}/${f}`, join(r.dir, f));
+  await w.finish();
+}
+
+/** Progress of a long export: files done of total. */
+export type Progress = (done: number, total: number) => void;
+
+/** Summary of a ROOT-relative export. */
+export interface ExportSummary {
+  runs: number;
+  files: number;
+  archive_files: number;
+}
+
+/**
+ * Writes runs in the ROOT-relative layout `import` reads: `runicorn-export.json` (runs and their SDK
+ * index rows), each run directory under its path, then the archive files (blobs, manifests, rolling
+ * outputs) the runs refer to. Lock files are left out.
+ */
+export async function writeRootExport(root: string, w: EntryWriter, runs: SelectedRun[], progress?: Progress): Promise<ExportSummary> {
+  const index = SdkIndex.open(root);
+  const rows = { runs: [] as SdkRunRow[], assets: [] as SdkAssetRow[], links: [] as SdkLinkRow[] };
+  const archiveFiles = new Set<string>();
+  try {
+    for (const r of runs) {
+      const storageDir = typeof r.meta.storage_dir === "string" ? r.meta.storage_dir : null;
+      const refs = refsFromAssetsJson(root, readJsonObject(join(r.dir, "assets.json")), storageDir);
+      if (index) {
+        const run = index.run(r.id);
+        if (run) rows.runs.push(run);
+        const links = index.linksForRuns([r.id]);
+        rows.links.push(...links);
+        for (const a of index.assetsByIds(new Set(links.map((l) => l.asset_id)))) {
+          if (!rows.assets.some((x) => x.asset_id === a.asset_id)) rows.assets.push(a);
+          const ar = refsFromAssetRow(root, a, false);
+          for (const b of ar.blobs) refs.blobs.add(b);
+          for (const m of ar.manifests) refs.manifests.add(m);
+        }
+      }
+      for (const m of refs.manifests) {
+        archiveFiles.add(m);
+        const man = readManifest(m);
+        if (man) for (const b of manifestBlobs(man)) refs.blobs.add(b);
+      }
+      for (const b of refs.blobs) archiveFiles.add(blobPath(root, b));
+      for (const [p] of listFiles(rollingDir(root, r.id))) archiveFiles.add(p);
+    }
+  } finally {
+    index?.close();
+  }
+  const existing = [...archiveFiles].filter((p) => statSync(p, { throwIfNoEntry: false })?.isFile()).sort();
+  const perRun = runs.map((r) => runFiles(r.dir).filter((f) => !f.endsWith(".lock")));
+  const total = perRun.reduce((n, f) => n + f.length, 0) + existing.length;
+  const manifest = {
+    format: "runicorn-export",
+    version: 1,
+    created_at: Date.now() / 1000,
+    source_root: root,
+    runs: runs.map((r) => ({ run_id: r.id, path: r.path, dir: r.rel, deleted: r.deleted })),
+    index: rows,
+  };
+  await w.addBytes(EXPORT_MANIFEST, new TextEncoder().encode(JSON.stringify(manifest, null, 2)));
+  let done = 0;
+  for (let i = 0; i < runs.length; i++) {
+    for (const f of perRun[i]) {
+      await w.addFile(`${runs[i].rel}/${f}`, join(runs[i].dir, f));
+      progress?.(++done, total);
+    }
+  }
+  for (const p of existing) {
+    await w.addFile(relative(root, p).split("\\").join("/"), p);
+    progress?.(++done, total);
+  }
+  await w.finish();
+  return { runs: runs.length, files: done, archive_files: existing.length };
+}
+
+/** Maps a path recorded by the source root onto the target root (for imported index rows). */
+export function rebasePath(targetRoot: string, recorded: string | null, sourceRoot: string | null): string | null {
+  if (!recorded) return recorded;
+  return remapRecordedPath(targetRoot, recorded, sourceRoot);
+}
