@@ -11,10 +11,12 @@ import { recycleRoutes } from "./recycle.ts";
 import { runsRoutes } from "./runs.ts";
 import { staticRoutes } from "./static.ts";
 import { extraFeatures } from "./features.ts";
+import { guard } from "./guard.ts";
 
 /** Builds the whole HTTP/WebSocket application for a context. */
 export function createApp(ctx: AppContext) {
   const app = new Elysia()
+    .use(guard(ctx))
     .onError(({ code, error, set, request }) => {
       if (error instanceof HttpError) {
         set.status = error.status;

@@ -2,6 +2,8 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../api/app.ts";
+import { isLoopbackHost, MAX_UPLOAD_BODY } from "../api/guard.ts";
+import { randomBytes } from "node:crypto";
 import type { AppContext } from "../api/context.ts";
 import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
 import { Storage } from "../index/storage.ts";
@@ -14,6 +16,8 @@ const SPECS: FlagSpec[] = [
   { name: "storage", kind: "string", valueName: "DIR", help: "alias of --root (the original's flag name)" },
   { name: "host", kind: "string", valueName: "HOST", help: "address to listen on (default 127.0.0.1)" },
   { name: "port", kind: "string", valueName: "PORT", help: "port to listen on (default 23300; 0 = any free port)" },
+  { name: "token", kind: "string", valueName: "TOKEN", help: "require this API token (generated when --host is not loopback)" },
+  { name: "cors-origin", kind: "list", valueName: "ORIGIN", help: "also allow browser calls from this origin (repeatable)" },
   { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
 ];
@@ -56,7 +60,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   };
   const app = createApp(ctx);
   try {
-    app.listen({ hostname: config.host, port: config.port });
+    app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_UPLOAD_BODY });
   } catch (e) {
     await storage.close();
     const code = (e as NodeJS.ErrnoException).code;
@@ -107,12 +111,19 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
       host: flags.host as string | undefined,
       port: flags.port !== undefined ? parsePort(flags.port as string, "port") : undefined,
       logLevel: level as LogLevel | undefined,
+      token: flags.token as string | undefined,
+      corsOrigins: flags["cors-origin"] as string[] | undefined,
     },
     env,
   );
+  if (!config.token && !isLoopbackHost(config.host)) {
+    // off loopback the API can delete runs and read files: never serve it without a token
+    config.token = randomBytes(24).toString("base64url");
+  }
   const server = await startServer(config);
   console.log(`Runicorn ${VERSION} serving ${config.root}`);
   console.log(`listening on ${server.url}`);
+  if (config.token) console.log(`open ${server.url}/?token=${config.token}  (API clients: Authorization: Bearer <token>)`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

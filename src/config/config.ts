@@ -17,6 +17,10 @@ export interface Config {
   homeDir: string;
   /** Seconds between full stat sweeps of the root (the watcher's safety net). */
   sweepSeconds: number;
+  /** Required API token (set for non-loopback binds); undefined = no token. */
+  token?: string;
+  /** Extra origins allowed to call the API from a browser (same origin is always allowed). */
+  corsOrigins: string[];
   /** The environment the server was started with (nothing else reads process.env). */
   env: Record<string, string | undefined>;
 }
@@ -31,6 +35,8 @@ export interface ConfigFlags {
   port?: number;
   logLevel?: LogLevel;
   sweepSeconds?: number;
+  token?: string;
+  corsOrigins?: string[];
 }
 
 export const DEFAULT_PORT = 23300;
@@ -54,6 +60,8 @@ export function loadConfig(
     configDir,
     homeDir,
     sweepSeconds: flags.sweepSeconds ?? 10,
+    token: flags.token,
+    corsOrigins: flags.corsOrigins ?? [],
     env,
   };
 }

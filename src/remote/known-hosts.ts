@@ -84,7 +84,7 @@ function formatLine(e: Entry): string {
 /** OpenSSH glob: `*` any run, `?` one char. */
 function globMatch(pattern: string, text: string): boolean {
   const re = new RegExp(
-    "^" + pattern.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$",
+    "^" + pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$",
     "i",
   );
   return re.test(text);

@@ -1,8 +1,8 @@
 // Test helpers: temp copies of the fixtures, and real servers on port 0 (in-process or as a child process).
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { loadConfig } from "../../src/config/config.ts";
+import { type ConfigFlags, loadConfig } from "../../src/config/config.ts";
 import { type RunningServer, startServer } from "../../src/cli/serve.ts";
 
 /** The project root and the read-only shared fixtures. */
@@ -42,12 +42,26 @@ export interface TestServer extends RunningServer {
 }
 
 /** Starts a real server on 127.0.0.1:0 over a temp copy of `fixture` (or an empty root). */
-export async function startTestServer(opts: { fixture?: string; sweepSeconds?: number; env?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: {
+    fixture?: string;
+    sweepSeconds?: number;
+    env?: Record<string, string>;
+    /** Extra config flags (token, corsOrigins, host…). */
+    flags?: Partial<ConfigFlags>;
+    /** Files to write into the per-user config dir before start (name → JSON value). */
+    userFiles?: Record<string, unknown>;
+  } = {},
+): Promise<TestServer> {
   const tmp = tempDir();
   const root = join(tmp.dir, "root");
   if (opts.fixture) copyFixture(opts.fixture, root);
   const env = isolatedEnv(tmp.dir, opts.env);
-  const config = loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: opts.sweepSeconds ?? 60 }, env);
+  const config = loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: opts.sweepSeconds ?? 60, ...opts.flags }, env);
+  for (const [name, value] of Object.entries(opts.userFiles ?? {})) {
+    mkdirSync(config.configDir, { recursive: true });
+    writeFileSync(join(config.configDir, name), JSON.stringify(value));
+  }
   const server = await startServer(config);
   const api: TestServer["api"] = async (path, init = {}) => {
     const headers = new Headers(init.headers);

@@ -106,3 +106,43 @@ describe("dumps", () => {
     expect(dumps({ a: shared, b: shared })).toBe('{"a": {"k": 1}, "b": {"k": 1}}');
   });
 });
+
+const PYTHON = Bun.which("python3");
+
+describe.skipIf(!PYTHON)("against the real CPython json.dumps", () => {
+  it("formats 20,000 random doubles of every magnitude exactly as CPython does", async () => {
+    const view = new DataView(new ArrayBuffer(8));
+    const values: number[] = [];
+    while (values.length < 20_000) {
+      view.setUint32(0, (Math.random() * 2 ** 32) >>> 0);
+      view.setUint32(4, (Math.random() * 2 ** 32) >>> 0);
+      const v = view.getFloat64(0);
+      // random bit patterns, plus values near the decimal/exponent switch points
+      if (Number.isFinite(v) && !Number.isInteger(v)) values.push(v);
+      const near = Math.random() * 10 ** (Math.floor(Math.random() * 30) - 10);
+      if (!Number.isInteger(near)) values.push(near);
+    }
+    // hex floats carry the exact bits to Python
+    const hex = values.map((v) => toHexFloat(view, v));
+    const proc = Bun.spawn(
+      [PYTHON as string, "-c", "import sys, json\nfor l in sys.stdin: print(json.dumps(float.fromhex(l.strip())))"],
+      { stdin: new Blob([hex.join("\n") + "\n"]), stdout: "pipe" },
+    );
+    const py = (await new Response(proc.stdout).text()).trimEnd().split("\n");
+    expect(await proc.exited).toBe(0);
+    const mismatches = values.map((v, i) => [formatNumber(v), py[i]]).filter(([a, b]) => a !== b);
+    expect(mismatches.slice(0, 5)).toEqual([]);
+  });
+});
+
+/** The exact value of a double as a C99 hex float, which Python's float.fromhex reads. */
+function toHexFloat(view: DataView, v: number): string {
+  view.setFloat64(0, v);
+  const hi = view.getUint32(0);
+  const lo = view.getUint32(4);
+  const sign = hi >>> 31 ? "-" : "";
+  const exp = (hi >>> 20) & 0x7ff;
+  const mant = ((hi & 0xfffff).toString(16).padStart(5, "0") + lo.toString(16).padStart(8, "0"));
+  if (exp === 0) return `${sign}0x0.${mant}p-1022`;
+  return `${sign}0x1.${mant}p${exp - 1023}`;
+}

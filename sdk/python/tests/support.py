@@ -45,7 +45,7 @@ def run_python(code: str, cwd: Path, env: Optional[Dict[str, str]] = None, timeo
                           universal_newlines=True, timeout=timeout)
 
 
-def spawn_python(code: str, cwd: Path, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+def spawn_python(code: str, cwd: Path, env: Optional[Dict[str, str]] = None, stdin: bool = False) -> subprocess.Popen:
     """Start `code` in a fresh interpreter (stdout piped) and return the process."""
     e = dict(os.environ)
     e["PYTHONPATH"] = str(SDK_DIR)
@@ -53,7 +53,8 @@ def spawn_python(code: str, cwd: Path, env: Optional[Dict[str, str]] = None) -> 
     e.pop("RUNICORN_DIR", None)
     e.update(env or {})
     return subprocess.Popen([sys.executable, "-u", "-c", code], cwd=str(cwd), env=e, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, universal_newlines=True)
+                            stderr=subprocess.PIPE, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                            universal_newlines=True)
 
 
 def only_run_dir(root: Path) -> Path:
@@ -62,3 +63,13 @@ def only_run_dir(root: Path) -> Path:
     if len(dirs) != 1:
         raise AssertionError("expected one run under %s, found %d" % (root, len(dirs)))
     return dirs[0]
+
+
+def stop(p: subprocess.Popen) -> None:
+    """Kill (if still running) and reap a spawned process and close its pipes."""
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+    for stream in (p.stdin, p.stdout, p.stderr):
+        if stream is not None:
+            stream.close()

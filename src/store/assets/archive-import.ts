@@ -147,7 +147,7 @@ async function extractToStage(blob: Blob, kind: Kind, stage: string, limits: Imp
     },
   });
   let input: ReadableStream<Uint8Array> = blob.stream();
-  if (kind === "tgz") input = input.pipeThrough(new DecompressionStream("gzip"));
+  if (kind === "tgz") input = input.pipeThrough(new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>);
   let total = 0;
   try {
     for await (const chunk of input as unknown as AsyncIterable<Uint8Array>) {
@@ -316,10 +316,10 @@ export async function importArchive(
     };
     const skippedFiles: string[] = [];
     let skippedCount = 0;
-    const archive = new Set(format === "paths-export" ? [] : archiveFiles(files));
+    const storeFiles = new Set(format === "paths-export" ? [] : archiveFiles(files));
     for (const f of files) {
       if (under(f, claimed)) continue;
-      if (!archive.has(f)) {
+      if (!storeFiles.has(f)) {
         if (f !== EXPORT_MANIFEST && !(format === "paths-export" && f === "index.json")) {
           skippedCount++;
           if (skippedFiles.length < 50) skippedFiles.push(f);

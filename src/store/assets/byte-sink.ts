@@ -58,7 +58,7 @@ export class GzipSink implements ByteSink {
   private readonly pump: Promise<void>;
   constructor(out: ByteSink) {
     const cs = new CompressionStream("gzip");
-    this.writer = cs.writable.getWriter();
+    this.writer = cs.writable.getWriter() as WritableStreamDefaultWriter<Uint8Array>;
     this.pump = (async () => {
       for await (const c of cs.readable as unknown as AsyncIterable<Uint8Array>) await out.write(c);
     })();

@@ -226,7 +226,7 @@ export function Chart(props: ChartProps) {
 
   const empty = !hasPoints(props.data);
   return (
-    <div class="chart">
+    <div class="chart" data-markers={(props.markers ?? []).map((m) => m.x).join(",")} data-points={props.data[0]?.length ?? 0}>
       <div class="chart-legend" ref={legend}>
         {props.series.map((s, i) =>
           s.noLegend || s.show === false ? null : (

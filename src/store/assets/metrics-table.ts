@@ -1,0 +1,74 @@
+// A run's metrics as one row per step (spec §3.3 row rules), for CSV export and reports.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { isObject, parseTolerant } from "../json.ts";
+
+/** Columns (`global_step` first, then sorted keys) and rows padded with null. */
+export interface MetricsTable {
+  columns: string[];
+  rows: Record<string, unknown>[];
+}
+
+/**
+ * Reads events.jsonl: metrics events only; step = global_step, else step (integer); later events of a
+ * step merge into its row; numbers, bools, strings and null kept (NaN/±Inf → null); lists/objects dropped.
+ * Only complete lines are read (a torn last line waits for its newline).
+ */
+export function readMetricsTable(runDir: string): MetricsTable {
+  let text: string;
+  try {
+    text = readFileSync(join(runDir, "events.jsonl"), "utf8");
+  } catch {
+    return { columns: [], rows: [] }; // spec §3.3: no events file, no rows
+  }
+  const end = text.lastIndexOf("\n");
+  const byStep = new Map<number, Record<string, unknown>>();
+  const keys = new Set<string>();
+  for (const line of text.slice(0, end + 1).split("\n")) {
+    if (!line.trim()) continue;
+    let ev: unknown;
+    try {
+      ev = parseTolerant(line);
+    } catch {
+      continue; // a corrupt line is skipped, as the original does
+    }
+    if (!isObject(ev) || ev.type !== "metrics" || !isObject(ev.data)) continue;
+    const d = ev.data;
+    const rawStep = d.global_step ?? d.step;
+    const step = typeof rawStep === "number" ? Math.trunc(rawStep) : typeof rawStep === "string" ? parseInt(rawStep, 10) : NaN;
+    if (!Number.isFinite(step)) continue;
+    let row = byStep.get(step);
+    if (!row) byStep.set(step, (row = { global_step: step }));
+    for (const [k, v] of Object.entries(d)) {
+      if (k === "global_step" || k === "step" || k === "epoch") continue;
+      if (v === null || typeof v === "number" || typeof v === "boolean" || typeof v === "string") {
+        row[k] = typeof v === "number" && !Number.isFinite(v) ? null : v;
+        keys.add(k);
+      }
+    }
+  }
+  if (byStep.size === 0) return { columns: [], rows: [] };
+  const columns = ["global_step", ...[...keys].sort()];
+  const rows = [...byStep.keys()]
+    .sort((a, b) => a - b)
+    .map((s) => {
+      const r = byStep.get(s)!;
+      const out: Record<string, unknown> = {};
+      for (const c of columns) out[c] = r[c] ?? null;
+      return out;
+    });
+  return { columns, rows };
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  const s = typeof v === "string" ? v : String(v);
+  return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** RFC 4180 CSV of a table (header row, CRLF line ends); empty cells for null. */
+export function tableToCsv(t: MetricsTable): string {
+  const lines = [t.columns.map(csvCell).join(",")];
+  for (const r of t.rows) lines.push(t.columns.map((c) => csvCell(r[c])).join(","));
+  return lines.join("\r\n") + "\r\n";
+}

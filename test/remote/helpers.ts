@@ -1,0 +1,108 @@
+// Shared pieces of the remote tests: the real runicorn binary (copied to a temp dir), an ssh-agent, a password-only SSH server.
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Server } from "ssh2";
+import { generateKey } from "./sshd.ts";
+
+/** The project root. */
+export const PROJECT = resolve(import.meta.dir, "../..");
+/** The storage roots written by the real SDK. */
+export const FIXTURES = resolve(PROJECT, "../shared/fixtures/runicorn-0.6");
+
+/**
+ * A private copy of the compiled binary (dist/runicorn, built with `bun run build` when missing),
+ * so a rebuild during the tests cannot change it under them.
+ */
+export function copyBinary(): { path: string; cleanup(): void } {
+  const dist = join(PROJECT, "dist", "runicorn");
+  if (!existsSync(dist)) {
+    const p = Bun.spawnSync([process.execPath, "run", "build"], { cwd: PROJECT, stdout: "inherit", stderr: "inherit" });
+    if (p.exitCode !== 0 || !existsSync(dist)) throw new Error("dist/runicorn is missing and `bun run build` failed");
+  }
+  const dir = mkdtempSync(join(tmpdir(), "rn-bin-"));
+  const path = join(dir, "runicorn");
+  copyFileSync(dist, path);
+  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A real ssh-agent on a socket in `dir`, holding `keyPath`. */
+export async function startAgent(dir: string, keyPath: string): Promise<{ socket: string; stop(): Promise<void> }> {
+  const socket = join(dir, "agent.sock");
+  const agent = Bun.spawn(["ssh-agent", "-D", "-a", socket], { stdout: "ignore", stderr: "ignore" });
+  for (let i = 0; i < 100 && !existsSync(socket); i++) await Bun.sleep(20);
+  const add = Bun.spawnSync(["ssh-add", keyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stderr: "pipe" });
+  if (add.exitCode !== 0) throw new Error(`ssh-add failed: ${add.stderr.toString()}`);
+  return {
+    socket,
+    async stop() {
+      agent.kill("SIGTERM");
+      await agent.exited;
+    },
+  };
+}
+
+/**
+ * An ssh2 server that only accepts `password` (or keyboard-interactive answering it) for `user`:
+ * password login to the real sshd would need a system password, so this stands in at the network edge.
+ */
+export async function startPasswordServer(
+  dir: string,
+  user: string,
+  password: string,
+): Promise<{ port: number; hostPublicKey: string; attempts: string[]; stop(): Promise<void> }> {
+  const keyPath = join(dir, "pw_host_ed25519");
+  const hostPublicKey = generateKey(keyPath);
+  const attempts: string[] = [];
+  const server = new Server({ hostKeys: [readFileSync(keyPath)] }, (client) => {
+    client.on("authentication", (ctx) => {
+      attempts.push(ctx.method);
+      if (ctx.method === "password" && ctx.username === user && ctx.password === password) return ctx.accept();
+      if (ctx.method === "keyboard-interactive") {
+        return ctx.prompt([{ prompt: "Password: ", echo: false }], (answers) =>
+          answers[0] === password && ctx.username === user ? ctx.accept() : ctx.reject(),
+        );
+      }
+      ctx.reject(["password", "keyboard-interactive"]);
+    });
+    client.on("ready", () => {
+      client.on("session", (accept) => {
+        const session = accept();
+        session.on("exec", (acc, _rej, info) => {
+          const ch = acc();
+          ch.write(`ran: ${info.command}\n`);
+          ch.exit(0);
+          ch.end();
+        });
+      });
+    });
+    client.on("error", () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    hostPublicKey: hostPublicKey.split(" ").slice(0, 2).join(" "),
+    attempts,
+    stop: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** Processes whose command line contains `needle` (to prove a remote viewer is gone). */
+export function processesMatching(needle: string): number[] {
+  const out = Bun.spawnSync(["ps", "-eo", "pid=,args="]).stdout.toString();
+  return out
+    .split("\n")
+    .filter((l) => l.includes(needle) && !l.includes("ps -eo"))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+/** Polls `fn` until it returns true or `ms` pass. */
+export async function eventually(fn: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return true;
+    await Bun.sleep(50);
+  }
+  return await fn();
+}
