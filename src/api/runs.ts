@@ -39,7 +39,7 @@ export function runsRoutes(ctx: AppContext) {
       {
         query: t.Object({
           limit: t.Optional(t.Integer({ minimum: 0, maximum: 100000 })),
-          offset: t.Optional(t.Integer({ minimum: 0 })),
+          offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000 })),
           sort: t.Optional(t.String({ maxLength: 256 })),
           order: t.Optional(t.Union([t.Literal("asc"), t.Literal("desc")])),
           status: t.Optional(t.String({ maxLength: 256 })),

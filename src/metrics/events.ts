@@ -1,6 +1,6 @@
 // Reads events.jsonl lines into rows (spec §1.5, §3.3): one row per step, later events merge into it.
 import { parseTolerant } from "../store/json.ts";
-import { Chunk, CHUNK_ROWS, K_BOOL, K_INF, K_NULL, K_NUM, K_STR } from "./chunk.ts";
+import { Chunk, CHUNK_ROWS, type Column, K_BOOL, K_INF, K_NULL, K_NUM, K_STR } from "./chunk.ts";
 
 /** A chunk's place in the run: its step range, size and (while being changed) the chunk itself. */
 export interface ChunkSlot {
@@ -85,6 +85,10 @@ export class RowBuilder<S extends ChunkSlot> {
   /** Slots whose chunk changed. */
   readonly dirty = new Set<S>();
   private last?: { slot: S; chunk: Chunk };
+  private colChunk?: Chunk;
+  private readonly colKeys: string[] = [];
+  private readonly colRefs: Column[] = [];
+  private readonly colStrs: ([string, number] | undefined)[] = [];
 
   constructor(
     private readonly host: ChunkHost<S>,
@@ -94,40 +98,59 @@ export class RowBuilder<S extends ChunkSlot> {
   /** Merges one metrics event's data into the row of `step` (spec §3.3). */
   apply(step: number, time: number, data: Record<string, unknown>): void {
     const { slot, chunk, r } = this.rowFor(step);
+    if (chunk !== this.colChunk) {
+      this.colChunk = chunk;
+      this.colKeys.length = 0;
+      this.colRefs.length = 0;
+      this.colStrs.length = 0;
+    }
+    // keys usually come in the same order on every line: remember the columns by position
+    let i = 0;
+    const keys = this.colKeys;
+    const refs = this.colRefs;
     for (const key in data) {
       if (key === "global_step" || key === "step" || key === "epoch") continue;
       const v = data[key];
-      let kind: number;
-      let val = 0;
+      if (v !== null && typeof v === "object") continue; // lists and objects are ignored (spec §3.3)
+      let col: Column;
+      if (keys[i] === key) col = refs[i];
+      else {
+        col = chunk.column(key);
+        keys[i] = key;
+        refs[i] = col;
+        this.colStrs[i] = undefined;
+      }
       switch (typeof v) {
         case "number":
           if (v - v === 0) {
-            kind = K_NUM;
-            val = v;
-          } else if (v !== v) kind = K_NULL;
+            col.kinds[r] = K_NUM;
+            col.vals[r] = v;
+          } else if (v !== v) col.kinds[r] = K_NULL;
           else {
-            kind = K_INF;
-            val = v;
+            col.kinds[r] = K_INF;
+            col.vals[r] = v;
           }
           break;
-        case "string":
-          kind = K_STR;
-          val = chunk.internString(v);
+        case "string": {
+          col.kinds[r] = K_STR;
+          const last = this.colStrs[i];
+          if (last !== undefined && last[0] === v) col.vals[r] = last[1];
+          else {
+            const j = chunk.internString(v);
+            this.colStrs[i] = [v, j];
+            col.vals[r] = j;
+          }
           break;
+        }
         case "boolean":
-          kind = K_BOOL;
-          val = v ? 1 : 0;
-          break;
-        case "object":
-          if (v !== null) continue; // lists and objects are ignored (spec §3.3)
-          kind = K_NULL;
+          col.kinds[r] = K_BOOL;
+          col.vals[r] = v ? 1 : 0;
           break;
         default:
-          continue;
+          col.kinds[r] = K_NULL; // null
+          break;
       }
-      const col = chunk.column(key);
-      col.kinds[r] = kind;
-      col.vals[r] = val;
+      i++;
     }
     if (time === time) chunk.times[r] = time;
     chunk.version++;

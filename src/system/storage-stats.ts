@@ -77,7 +77,6 @@ const RESERVED = new Set(["runs", "webui", "archive", "index"]);
 /** Walks directories synchronously in slices, yielding to the event loop so a huge root never stalls requests. */
 class SlicedWalker {
   private sliceStart = performance.now();
-  private ops = 0;
 
   constructor(
     private readonly sliceMs: number,
@@ -86,7 +85,7 @@ class SlicedWalker {
 
   /** Gives the event loop a turn when the current slice is used up. */
   async breathe(): Promise<void> {
-    if (++this.ops % 32 !== 0 || performance.now() - this.sliceStart < this.sliceMs) return;
+    if (performance.now() - this.sliceStart < this.sliceMs) return;
     await new Promise((r) => setImmediate(r));
     this.sliceStart = performance.now();
   }

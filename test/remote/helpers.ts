@@ -60,7 +60,7 @@ export async function startPasswordServer(
       if (ctx.method === "password" && ctx.username === user && ctx.password === password) return ctx.accept();
       if (ctx.method === "keyboard-interactive") {
         return ctx.prompt([{ prompt: "Password: ", echo: false }], (answers) =>
-          answers[0] === password && ctx.username === user ? ctx.accept() : ctx.reject(),
+          answers[0] === password && ctx.username === user ? ctx.accept() : ctx.reject(["password", "keyboard-interactive"]),
         );
       }
       ctx.reject(["password", "keyboard-interactive"]);
