@@ -42,7 +42,7 @@ interface RefItem {
 export function assetRefs(root: string, runId: string) {
   const orphaned: RefItem[] = [];
   const shared: RefItem[] = [];
-  const index = SdkIndex.open(root, { readonly: true });
+  const index = SdkIndex.open(root);
   try {
     for (const a of index?.assetsForRun(runId) ?? []) {
       const runs = index!.runsForAsset(a.asset_id);

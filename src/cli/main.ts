@@ -3,6 +3,10 @@
 import { VERSION } from "../version.ts";
 import { UsageError } from "./args.ts";
 import { serveCommand } from "./serve.ts";
+import { runRemoteCommand } from "./remote.ts";
+import { compiledSelfPath } from "../remote/launch.ts";
+import { loadConfig } from "../config/config.ts";
+import { createLogger } from "../util/log.ts";
 
 const HELP = `Runicorn ${VERSION} — local experiment tracker (compatible with Runicorn 0.6)
 
@@ -10,6 +14,7 @@ Usage: runicorn <command> [options]
 
 Commands:
   serve      serve the web UI and API for a storage root (alias: viewer)
+  remote     view a GPU server's runs over SSH: runicorn remote [user@]host
   version    print the version
 
 Run 'runicorn <command> --help' for a command's options.`;
@@ -29,6 +34,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
     case "serve":
     case "viewer":
       return serveCommand(rest, env);
+    case "remote":
+      return runRemoteCommand(rest, { config: loadConfig({}, env), log: createLogger("info"), selfPath: compiledSelfPath() ?? "" });
     default:
       throw new UsageError(`unknown command '${cmd}' (see: runicorn --help)`);
   }

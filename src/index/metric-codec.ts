@@ -1,72 +1,137 @@
 // Binary form of a metric chunk as stored in the index: a small JSON header, then raw typed arrays.
-import { Chunk, type Column } from "../metrics/chunk.ts";
+import { Chunk, type Column, K_NUM, K_STR } from "../metrics/chunk.ts";
 
-const MAGIC = 0x31434d52; // "RMC1" little-endian
+const MAGIC = 0x32434d52; // "RMC2" little-endian
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** How a column is stored: the common shapes leave out what can be rebuilt. */
+const F_FULL = 0; // float64 values + kind bytes
+const F_NUM = 1; // only finite numbers: float64 values
+const F_TIMES = 2; // only numbers equal to the row times (the SDK's `time` key): nothing
+const F_STR16 = 3; // only strings, table under 65536 entries: uint16 indices
+
+interface Header {
+  n: number;
+  keys: string[];
+  forms: number[];
+  /** Steps are `first, first+1, …` (not stored). */
+  arange: number | null;
+  strs: string[];
+}
+
 /**
- * Encodes rows `[0, n)` of a chunk: header `{n, keys, strs}`, padding to 8 bytes, then steps, times,
- * one float64 array per key, one kind byte array per key. Keys with no value in the chunk are left out.
+ * Encodes rows `[0, n)` of a chunk: header, padding to 8 bytes, then the float64 arrays (steps unless
+ * consecutive, times, values of full/number columns), uint16 string indices, and kind bytes of full columns.
  */
 export function encodeChunk(chunk: Chunk): Uint8Array {
   const n = chunk.n;
   const keys: string[] = [];
+  const forms: number[] = [];
   const cols: Column[] = [];
   for (const [key, col] of chunk.cols) {
-    let any = false;
-    for (let r = 0; r < n; r++) {
-      if (col.kinds[r] !== 0) {
-        any = true;
-        break;
-      }
-    }
-    if (any) {
-      keys.push(key);
-      cols.push(col);
-    }
+    const form = formOf(col, chunk, n);
+    if (form < 0) continue;
+    keys.push(key);
+    forms.push(form);
+    cols.push(col);
   }
-  const header = enc.encode(JSON.stringify({ n, keys, strs: chunk.strs }));
+  let arange: number | null = n > 0 ? chunk.steps[0] : null;
+  for (let r = 1; r < n && arange !== null; r++) if (chunk.steps[r] !== arange + r) arange = null;
+  const header = enc.encode(JSON.stringify({ n, keys, forms, arange, strs: chunk.strs } satisfies Header));
   const dataStart = align8(8 + header.length);
-  const size = dataStart + n * 8 * (2 + keys.length) + n * keys.length;
+  const f64Arrays = (arange === null ? 1 : 0) + 1 + forms.filter((f) => f === F_FULL || f === F_NUM).length;
+  const u16Arrays = forms.filter((f) => f === F_STR16).length;
+  const u8Arrays = forms.filter((f) => f === F_FULL).length;
+  const size = dataStart + n * (8 * f64Arrays + 2 * u16Arrays + u8Arrays);
   const buf = new Uint8Array(size);
   const view = new DataView(buf.buffer);
   view.setUint32(0, MAGIC, true);
   view.setUint32(4, header.length, true);
   buf.set(header, 8);
-  const f64 = new Float64Array(buf.buffer, dataStart, n * (2 + keys.length));
-  f64.set(chunk.steps.subarray(0, n), 0);
-  f64.set(chunk.times.subarray(0, n), n);
-  for (let i = 0; i < cols.length; i++) f64.set(cols[i].vals.subarray(0, n), n * (2 + i));
-  let off = dataStart + n * 8 * (2 + keys.length);
-  for (const col of cols) {
-    buf.set(col.kinds.subarray(0, n), off);
+  const f64 = new Float64Array(buf.buffer, dataStart, n * f64Arrays);
+  let k = 0;
+  if (arange === null) f64.set(chunk.steps.subarray(0, n), n * k++);
+  f64.set(chunk.times.subarray(0, n), n * k++);
+  for (let i = 0; i < cols.length; i++) {
+    if (forms[i] === F_FULL || forms[i] === F_NUM) f64.set(cols[i].vals.subarray(0, n), n * k++);
+  }
+  let off = dataStart + n * 8 * f64Arrays;
+  for (let i = 0; i < cols.length; i++) {
+    if (forms[i] !== F_STR16) continue;
+    new Uint16Array(buf.buffer, off, n).set(cols[i].vals.subarray(0, n));
+    off += 2 * n;
+  }
+  for (let i = 0; i < cols.length; i++) {
+    if (forms[i] !== F_FULL) continue;
+    buf.set(cols[i].kinds.subarray(0, n), off);
     off += n;
   }
   return buf;
 }
 
-/** Decodes a stored chunk; the typed arrays are views on the blob when it is 8-byte aligned (no copy). */
+/** Decodes a stored chunk; float64 arrays are views on the blob when it is 8-byte aligned. */
 export function decodeChunk(blob: Uint8Array): Chunk {
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   if (blob.byteLength < 8 || view.getUint32(0, true) !== MAGIC) throw new Error("not a metric chunk");
   const hlen = view.getUint32(4, true);
-  const header = JSON.parse(dec.decode(blob.subarray(8, 8 + hlen))) as { n: number; keys: string[]; strs: string[] };
-  const { n, keys, strs } = header;
+  const { n, keys, forms, arange, strs } = JSON.parse(dec.decode(blob.subarray(8, 8 + hlen))) as Header;
   const dataStart = align8(8 + hlen);
   let bytes = blob;
   if ((blob.byteOffset + dataStart) % 8 !== 0) bytes = blob.slice();
-  const f64 = new Float64Array(bytes.buffer, bytes.byteOffset + dataStart, n * (2 + keys.length));
-  const cols = new Map<string, Column>();
-  let off = bytes.byteOffset + dataStart + n * 8 * (2 + keys.length);
-  for (let i = 0; i < keys.length; i++) {
-    cols.set(keys[i], {
-      vals: f64.subarray(n * (2 + i), n * (3 + i)),
-      kinds: new Uint8Array(bytes.buffer, off, n),
-    });
-    off += n;
+  const f64Arrays = (arange === null ? 1 : 0) + 1 + forms.filter((f) => f === F_FULL || f === F_NUM).length;
+  const f64 = new Float64Array(bytes.buffer, bytes.byteOffset + dataStart, n * f64Arrays);
+  let k = 0;
+  let steps: Float64Array;
+  if (arange === null) steps = f64.subarray(n * k, n * ++k);
+  else {
+    steps = new Float64Array(n);
+    for (let r = 0; r < n; r++) steps[r] = arange + r;
   }
-  return Chunk.wrap(n, f64.subarray(0, n), f64.subarray(n, 2 * n), cols, strs);
+  const times = f64.subarray(n * k, n * ++k);
+  const cols = new Map<string, Column>();
+  const vals: (Float64Array | undefined)[] = forms.map((f) => (f === F_FULL || f === F_NUM ? f64.subarray(n * k, n * ++k) : undefined));
+  let off = bytes.byteOffset + dataStart + n * 8 * f64Arrays;
+  for (let i = 0; i < keys.length; i++) {
+    if (forms[i] !== F_STR16) continue;
+    vals[i] = Float64Array.from(new Uint16Array(bytes.buffer, off, n));
+    off += 2 * n;
+  }
+  for (let i = 0; i < keys.length; i++) {
+    const form = forms[i];
+    let kinds: Uint8Array;
+    if (form === F_FULL) {
+      kinds = new Uint8Array(bytes.buffer, off, n);
+      off += n;
+    } else kinds = new Uint8Array(n).fill(form === F_STR16 ? K_STR : K_NUM);
+    // the `time` column gets its own copy: columns are changed in place by later merges
+    cols.set(keys[i], { kinds, vals: form === F_TIMES ? times.slice() : vals[i]! });
+  }
+  return Chunk.wrap(n, steps, times, cols, strs);
+}
+
+/** The storage form of a column over `n` rows, or -1 when it has no value in them. */
+function formOf(col: Column, chunk: Chunk, n: number): number {
+  const kinds = col.kinds;
+  const vals = col.vals;
+  let nums = 0;
+  let strs = 0;
+  let sameTime = true;
+  for (let r = 0; r < n; r++) {
+    const k = kinds[r];
+    if (k === K_NUM) {
+      nums++;
+      if (sameTime && vals[r] !== chunk.times[r]) sameTime = false;
+    } else if (k === K_STR) strs++;
+    else if (k !== 0) return F_FULL;
+  }
+  if (nums === 0 && strs === 0) {
+    for (let r = 0; r < n; r++) if (kinds[r] !== 0) return F_FULL;
+    return -1;
+  }
+  if (nums === n) return sameTime ? F_TIMES : F_NUM;
+  if (strs === n && chunk.strs.length <= 65536) return F_STR16;
+  return F_FULL;
 }
 
 function align8(x: number): number {

@@ -230,6 +230,11 @@ export class MetricStore {
     return state;
   }
 
+  /** The run's state if it is in memory (no file access). */
+  peek(runDir: string): RunState | undefined {
+    return this.runs.get(runDir);
+  }
+
   /** The image events of a run, in file order (call `sync` first). */
   images(state: RunState): ImageEvent[] {
     if (state.sid === null) return [];

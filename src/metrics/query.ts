@@ -276,6 +276,35 @@ export function buildKeys(run: RunData, runId: string): KeysBody {
   };
 }
 
+/** Live-push items for the rows at `steps` (ascending); steps without a row are skipped. */
+export function rowsForSteps(run: RunData, steps: number[]): ReturnType<typeof rowsAt> {
+  const out: ReturnType<typeof rowsAt> = [];
+  let ci = 0;
+  const chunks = run.chunks;
+  let i = 0;
+  while (i < steps.length && ci < chunks.length) {
+    const ref = chunks[ci];
+    if (ref.rows === 0 || steps[i] > ref.lastStep) {
+      ci++;
+      continue;
+    }
+    if (steps[i] < ref.firstStep) {
+      i++;
+      continue;
+    }
+    const chunk = run.load(ref, 0);
+    const positions: number[] = [];
+    while (i < steps.length && steps[i] <= ref.lastStep) {
+      const r = chunk.lowerBound(steps[i]);
+      if (r < chunk.n && chunk.steps[r] === steps[i]) positions.push(r);
+      i++;
+    }
+    for (const row of rowsAt(chunk, positions)) out.push(row);
+    ci++;
+  }
+  return out;
+}
+
 /** Rows of one chunk at `steps` as live-push items: `{step, time, values}` with NaN/±Infinity as null. */
 export function rowsAt(chunk: Chunk, positions: number[]): { step: number; time: number | null; values: Record<string, Cell> }[] {
   const out = [];

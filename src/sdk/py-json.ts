@@ -28,35 +28,11 @@ export function formatFloat(v: number): string {
   return formatNumber(v);
 }
 
-/** `1.5e-7` → `1.5e-07`, `1e16` → `1e+16`: Python's exponent form, built from JS's shortest digits. */
+/** `1.5e-7` → `1.5e-07`, `1e16` → `1e+16`: Python pads the exponent to two digits. */
 function pythonExponent(v: number): string {
-  const s = "" + v;
+  const s = v.toExponential(); // shortest round-trip digits, like Python's repr
   const e = s.indexOf("e");
-  if (e >= 0) {
-    // JS already chose exponent form (|v| < 1e-6 or ≥ 1e21): pad the exponent to two digits
-    const digits = s.length - e - 2;
-    return digits < 2 ? s.slice(0, e + 2) + "0" + s.slice(e + 2) : s;
-  }
-  const neg = v < 0 ? "-" : "";
-  const abs = neg ? s.slice(1) : s;
-  let digits: string;
-  let exp: number;
-  if (abs.charCodeAt(0) === 48 /* 0 */) {
-    // 1e-6 ≤ |v| < 1e-4, written "0.0000ddd"
-    let i = 2;
-    while (abs.charCodeAt(i) === 48) i++;
-    digits = abs.slice(i);
-    exp = 1 - i;
-  } else {
-    // 1e16 ≤ |v| < 1e21, written as an integer: drop trailing zeros
-    let end = abs.length;
-    while (end > 1 && abs.charCodeAt(end - 1) === 48) end--;
-    digits = abs.slice(0, end);
-    exp = abs.length - 1;
-  }
-  const mant = digits.length > 1 ? digits[0] + "." + digits.slice(1) : digits;
-  const a = exp < 0 ? -exp : exp;
-  return neg + mant + (exp < 0 ? "e-" : "e+") + (a < 10 ? "0" + a : "" + a);
+  return s.length - e - 2 < 2 ? s.slice(0, e + 2) + "0" + s.slice(e + 2) : s;
 }
 
 /** A number that Python holds as a float (timestamps): serialised with formatFloat. */

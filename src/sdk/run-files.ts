@@ -89,21 +89,22 @@ export function writeJsonFile(path: string, obj: unknown): void {
 }
 
 /**
- * Reads a JSON object file for a read-merge-write. Missing or unparsable → `{}` (spec §1.13);
- * ±Infinity survive the round trip, NaN comes back as null (JS JSON has no NaN).
+ * Reads a JSON object file for a read-merge-write: a missing file reads as `{}`, an unparsable or
+ * non-object one as undefined (the caller decides: start fresh as 0.6 does, or skip). ±Infinity
+ * survive the round trip; NaN comes back as null (JS JSON has no NaN).
  */
-export function readJsonForMerge(path: string): JsonObject {
+export function readJsonForMerge(path: string): JsonObject | undefined {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch {
-    return {}; // missing: start fresh, as the original does
+    return {}; // missing or unreadable: start fresh, as the original does
   }
   try {
     const v = parseTolerant(text, "infinity");
-    return isObject(v) ? v : {};
+    return isObject(v) ? v : undefined;
   } catch {
-    return {}; // torn or foreign content: start fresh, as the original does
+    return undefined; // torn by a non-atomic writer (0.6 uses write_text) or foreign content
   }
 }
 

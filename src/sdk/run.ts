@@ -173,11 +173,20 @@ export class Run implements Flushable {
       storage_dir: this.storageRoot,
       workspace_root: this.workspaceRoot,
     };
-    this.guard("init", () => writeJsonFile(join(this.runDir, "meta.json"), floatTimes(meta, ["created_at"])));
+    const metaPath = join(this.runDir, "meta.json");
+    // a second process joining the same run id (another DDP rank) keeps the first meta.json
+    this.guard("init", () => existsSync(metaPath) || writeJsonFile(metaPath, floatTimes(meta, ["created_at"])));
     this.startedAt = nowSeconds();
-    const status: JsonObject = { status: "running", started_at: this.startedAt };
-    if (this.beatSec !== Infinity) status.heartbeat_at = this.startedAt;
-    this.guard("init", () => writeJsonFile(this.statusPath, floatTimes(status, TIME_KEYS)));
+    this.guard("init", () => {
+      const cur = existsSync(this.statusPath) ? (readJsonForMerge(this.statusPath) ?? {}) : {};
+      // joining a run: it is running again; the first process's start time stays
+      delete cur.ended_at;
+      delete cur.exit_reason;
+      mergeInto(cur, { status: "running" });
+      if (!("started_at" in cur)) cur.started_at = this.startedAt;
+      if (this.beatSec !== Infinity) cur.heartbeat_at = this.startedAt;
+      writeJsonFile(this.statusPath, floatTimes(cur, TIME_KEYS));
+    });
     const assetsPath = join(this.runDir, "assets.json");
     this.guard("init", () => {
       if (!existsSync(assetsPath)) {
@@ -185,10 +194,11 @@ export class Run implements Flushable {
       }
     });
 
-    this.due = this.startedAt + this.flushSec;
     this.nextBeat = this.startedAt + this.beatSec;
+    this.due = Math.min(this.startedAt + this.flushSec, this.nextBeat);
     trackForExit(this, s.handleSignals);
-    this.timer = setInterval(() => this.tick(nowSeconds()), s.flushIntervalMs);
+    const period = Math.max(1, Math.min(s.flushIntervalMs, this.beatSec * 1000));
+    this.timer = setInterval(() => this.tick(nowSeconds()), period);
     // never keep the process alive just for flushing; the exit hook writes the rest
     if (typeof this.timer === "object" && typeof this.timer.unref === "function") this.timer.unref();
   }
@@ -280,7 +290,7 @@ export class Run implements Flushable {
   summary(update: LogData): void {
     if (!isObject(update)) throw new TypeError("summary() takes an object");
     this.guard("summary", () => {
-      writeJsonFile(this.summaryPath, mergeInto(readJsonForMerge(this.summaryPath), update));
+      writeJsonFile(this.summaryPath, mergeInto(readJsonForMerge(this.summaryPath) ?? {}, update));
     });
   }
 
@@ -318,7 +328,7 @@ export class Run implements Flushable {
       });
     }
     this.guard("status", () => {
-      const cur = readJsonForMerge(this.statusPath);
+      const cur = readJsonForMerge(this.statusPath) ?? {};
       writeJsonFile(this.statusPath, floatTimes(mergeInto(cur, { status: String(status), ended_at: nowSeconds() }), TIME_KEYS));
     });
   }
@@ -331,17 +341,24 @@ export class Run implements Flushable {
 
   /** The periodic work: flush, re-align the clock, refresh the heartbeat when due. */
   private tick(ts: number): void {
-    this.due = ts + this.flushSec;
     this.flushNow();
     resyncClock();
     if (ts >= this.nextBeat && !this.finished) {
       this.nextBeat = ts + this.beatSec;
       this.guard("heartbeat", () => {
         const cur = readJsonForMerge(this.statusPath);
+        if (cur === undefined) return; // caught another writer mid-write: skip this beat, never clobber
+        if (cur.status !== "running" && (cur.exit_reason === "heartbeat_lost" || cur.exit_reason === "process_not_found")) {
+          // a viewer gave up on us while we were stalled (suspend, NFS hiccup): we are alive after all
+          cur.status = "running";
+          delete cur.ended_at;
+          delete cur.exit_reason;
+        }
         if (!("status" in cur)) mergeInto(cur, { status: "running", started_at: this.startedAt });
         writeJsonFile(this.statusPath, floatTimes(mergeInto(cur, { heartbeat_at: nowSeconds() }), TIME_KEYS));
       });
     }
+    this.due = Math.min(ts + this.flushSec, this.nextBeat);
   }
 
   /** Writes a buffer to its file; returns what is left to retry (bounded by MAX_PENDING). */

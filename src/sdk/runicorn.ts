@@ -17,11 +17,11 @@ export interface InitOptions {
   workspaceRoot?: string;
   /** Longest wait before buffered lines are written, in ms (default 500). */
   flushIntervalMs?: number;
-  /** Seconds between `heartbeat_at` refreshes in status.json (default 5; 0 = off). */
+  /** Seconds between `heartbeat_at` refreshes in status.json (default RUNICORN_HEARTBEAT_INTERVAL, else 5; 0 = off). */
   heartbeatSeconds?: number;
   /** Flush on SIGTERM before the process dies (default true). */
   handleSignals?: boolean;
-  /** Environment to read RUNICORN_DIR, RUNICORN_ON, HOME, XDG_CONFIG_HOME from (default process.env). */
+  /** Environment for RUNICORN_DIR, RUNICORN_ON, RUNICORN_HEARTBEAT_INTERVAL, HOME, XDG_CONFIG_HOME (default process.env). */
   env?: Env;
   /** Working directory for relative paths and the default root (default process.cwd()). */
   cwd?: string;
@@ -90,11 +90,17 @@ export function init(options: InitOptions = {}): Run | NoOpRun {
     storageRoot: resolveStorageRoot(options.storage, env, cwd),
     workspaceRoot: resolveWorkspaceRoot(options.workspaceRoot, env, cwd),
     flushIntervalMs: options.flushIntervalMs ?? 500,
-    heartbeatSeconds: options.heartbeatSeconds ?? 5,
+    heartbeatSeconds: options.heartbeatSeconds ?? heartbeatFromEnv(env),
     handleSignals: options.handleSignals ?? true,
   });
   activeRun = run;
   return run;
+}
+
+/** RUNICORN_HEARTBEAT_INTERVAL as the Python SDK reads it: a positive number of seconds, else 5. */
+function heartbeatFromEnv(env: Env): number {
+  const v = Number(env.RUNICORN_HEARTBEAT_INTERVAL ?? "5");
+  return Number.isFinite(v) && v > 0 ? v : 5;
 }
 
 /** The run most recently started by init() (finish() does not clear it, as in 0.6). */

@@ -204,6 +204,7 @@ export class GpuSampler {
     clearTimeout(this.timer);
     this.timerDue = Date.now() + delayMs;
     this.timer = setTimeout(() => this.tick(), delayMs);
+    this.timer.unref(); // sampling alone never keeps the process alive
   }
 
   private tick(): void {

@@ -86,6 +86,7 @@ export class HostSampler {
     this.physicalCores = readPhysicalCores(this.sysRoot, this.procRoot);
     this.sample();
     this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.timer.unref(); // sampling alone never keeps the process alive
   }
 
   /** Stops sampling. */

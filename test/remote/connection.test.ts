@@ -1,11 +1,14 @@
 // SSH connections against a real OpenSSH sshd: auth methods, host-key verification (unknown, accepted, changed, hashed).
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectSsh, HostKeyError, SshConnectError, type ConnectOptions } from "../../src/remote/connection.ts";
 import { KnownHostsStore, type HostKeyProblem } from "../../src/remote/known-hosts.ts";
 import { freePort, generateKey, startSshd, type TestSshd } from "./sshd.ts";
 import { startAgent, startPasswordServer } from "./helpers.ts";
+
+// Uploads of a ~100 MB binary and sshd round trips take seconds on a shared 2-core machine.
+setDefaultTimeout(120_000);
 
 let sshd: TestSshd;
 let cfg: string;

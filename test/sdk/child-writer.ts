@@ -4,7 +4,14 @@ import { init, Run } from "../../src/sdk/runicorn.ts";
 const [mode, storage, runId] = process.argv.slice(2);
 // modes that test the exit hooks keep everything buffered until the end (no timed flush)
 const holdAll = ["natural", "exit", "throw", "sigterm", "sigterm-own"].includes(mode);
-const run = init({ storage, path: "proc/" + mode, runId, env: {}, flushIntervalMs: holdAll ? 600_000 : 500 });
+const run = init({
+  storage,
+  path: "proc/" + mode,
+  runId,
+  env: {},
+  flushIntervalMs: holdAll ? 600_000 : 500,
+  heartbeatSeconds: holdAll ? 0 : 5,
+});
 const dir = run instanceof Run ? run.runDir : "";
 process.stdout.write(dir + "\n");
 

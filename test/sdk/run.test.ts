@@ -65,12 +65,18 @@ describe("init", () => {
     expect(existsSync(join(root, "runs", "ok"))).toBe(false);
   });
 
-  it("keeps an existing assets.json when a second process joins the same run id", () => {
-    const a = start({ path: "ddp", runId: "shared-1" });
+  it("lets a second process join a run id: first meta.json and start time kept, status running again", () => {
+    const a = start({ path: "ddp", runId: "shared-1", alias: "rank0" });
     writeFileSync(join(a.runDir, "assets.json"), '{"code": {}, "config": {"x": 1}}');
-    const b = start({ path: "ddp", runId: "shared-1" });
+    a.finish("failed");
+    const metaBefore = readFileSync(join(a.runDir, "meta.json"), "utf8");
+    const startedAt = readRunJson(a.runDir, "status.json").started_at;
+    const b = start({ path: "ddp", runId: "shared-1", alias: "rank1" });
+    expect(readFileSync(join(b.runDir, "meta.json"), "utf8")).toBe(metaBefore);
     expect(readRunJson(b.runDir, "assets.json").config).toEqual({ x: 1 });
-    a.finish();
+    const s = readRunJson(b.runDir, "status.json");
+    expect(Object.keys(s)).toEqual(["status", "started_at", "heartbeat_at"]);
+    expect([s.status, s.started_at]).toEqual(["running", startedAt]);
     b.finish();
   });
 
@@ -361,20 +367,51 @@ describe("buffering and heartbeat", () => {
     r.finish();
   });
 
-  it("refreshes heartbeat_at while live without overwriting a status set by someone else", async () => {
+  it("refreshes heartbeat_at while live and keeps a status another writer set", async () => {
     const r = start({ path: "beat", heartbeatSeconds: 0.1, flushIntervalMs: 50 });
     const first = readRunJson(r.runDir, "status.json").heartbeat_at as number;
     await Bun.sleep(400);
     const later = readRunJson(r.runDir, "status.json");
     expect(later.heartbeat_at as number).toBeGreaterThan(first);
     expect(later.status).toBe("running");
-    writeFileSync(join(r.runDir, "status.json"), '{"status": "failed", "started_at": 1.0, "exit_reason": "heartbeat_lost"}');
+    writeFileSync(join(r.runDir, "status.json"), '{"status": "finished", "started_at": 1.0, "ended_at": 2.0}');
     await Bun.sleep(400);
     const after = readRunJson(r.runDir, "status.json");
-    expect(after.status).toBe("failed");
-    expect(after.exit_reason).toBe("heartbeat_lost");
+    expect([after.status, after.ended_at]).toEqual(["finished", 2]);
     expect(typeof after.heartbeat_at).toBe("number");
     r.finish();
+  });
+
+  it("comes back to 'running' when a viewer declared it dead while it was stalled", async () => {
+    const r = start({ path: "beat", heartbeatSeconds: 0.1, flushIntervalMs: 50 });
+    writeFileSync(
+      join(r.runDir, "status.json"),
+      '{"status": "failed", "started_at": 1.0, "heartbeat_at": 1.0, "ended_at": 70.0, "exit_reason": "heartbeat_lost"}',
+    );
+    await Bun.sleep(400);
+    const s = readRunJson(r.runDir, "status.json");
+    expect(Object.keys(s)).toEqual(["status", "started_at", "heartbeat_at"]);
+    expect(s.status).toBe("running");
+    expect(s.started_at).toBe(1);
+    r.finish();
+  });
+
+  it("beats on time even when the flush interval is longer than the heartbeat interval", async () => {
+    const r = start({ path: "beat", heartbeatSeconds: 0.1, flushIntervalMs: 60_000 });
+    const first = readRunJson(r.runDir, "status.json").heartbeat_at as number;
+    await Bun.sleep(400);
+    expect(readRunJson(r.runDir, "status.json").heartbeat_at as number).toBeGreaterThan(first);
+    r.finish();
+  });
+
+  it("skips a beat rather than clobber a status.json that another writer left torn", async () => {
+    const r = start({ path: "beat", heartbeatSeconds: 0.05, flushIntervalMs: 20 });
+    const torn = '{\n  "status": "finis';
+    writeFileSync(join(r.runDir, "status.json"), torn);
+    await Bun.sleep(250);
+    expect(readFileSync(join(r.runDir, "status.json"), "utf8")).toBe(torn);
+    r.finish();
+    expect(readRunJson(r.runDir, "status.json").status).toBe("finished"); // finish(): unreadable → start fresh, as 0.6
   });
 
   it("stops the heartbeat after finish()", async () => {

@@ -2,7 +2,9 @@
 import { afterAll, afterEach, describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { GpuSampler } from "../../src/system/gpu-sampler.ts";
 import { runWithTimeout } from "../../src/system/spawn-timeout.ts";
+import { createLogger } from "../../src/util/log.ts";
 import { cleanup, type FakeSmi, installFakeSmi, startServer, tempDir, until } from "./helpers.ts";
 
 const dir = tempDir("gpu");
@@ -232,6 +234,30 @@ describe("per-pid GPU memory", () => {
     } finally {
       process.kill(childPid, "SIGKILL");
       parent.kill("SIGKILL");
+    }
+  });
+});
+
+describe("idle slowdown", () => {
+  it("calls nvidia-smi rarely while nobody asks and at full rate again as soon as someone does", async () => {
+    const fake = installFakeSmi(join(dir, "idle"), "t4-450");
+    const sampler = new GpuSampler({
+      log: createLogger("error"),
+      pathEnv: fake.binDir,
+      intervalMs: 20,
+      idleIntervalMs: 60_000,
+      idleAfterMs: 0,
+    });
+    sampler.start();
+    try {
+      await until(() => sampler.latest(), "the first sample");
+      await Bun.sleep(200);
+      expect(fake.calls()).toHaveLength(2); // one GPU query and one process query, then idle
+      const t = await sampler.telemetry(); // a reader arrives: sampling resumes at once
+      expect(t.available).toBe(true);
+      await until(() => fake.calls().length >= 4, "sampling to resume");
+    } finally {
+      await sampler.stop();
     }
   });
 });

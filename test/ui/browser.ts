@@ -71,22 +71,33 @@ export async function startBinary(root: string, dir: string, extraArgs: string[]
     stdout: "pipe",
     stderr: "pipe",
   });
+  let errText = "";
+  void (async () => {
+    const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
+    const dec = new TextDecoder();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) errText = (errText + dec.decode(r.value, { stream: true })).slice(-4000);
+  })();
   const url = await new Promise<string>((res, rej) => {
     let seen = "";
-    const timer = setTimeout(() => rej(new Error(`binary did not start: ${seen}`)), 20_000);
+    const timer = setTimeout(() => rej(new Error(`binary did not start: ${seen} ${errText}`)), 20_000);
     (async () => {
       const dec = new TextDecoder();
-      for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
-        seen += dec.decode(chunk, { stream: true });
+      const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        seen += dec.decode(r.value, { stream: true });
         const m = /listening on (http:\/\/\S+)/.exec(seen);
         if (m) {
           clearTimeout(timer);
           res(m[1].replace(/\/$/, ""));
+          // Keep draining stdout so the server never blocks on a full pipe.
+          void (async () => {
+            for (let r = await reader.read(); !r.done; r = await reader.read());
+          })();
           return;
         }
       }
       clearTimeout(timer);
-      rej(new Error(`binary exited before listening: ${seen}`));
+      rej(new Error(`binary exited before listening: ${seen} ${errText}`));
     })();
   });
   return {

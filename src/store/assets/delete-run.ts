@@ -72,7 +72,7 @@ export class RunDeleter {
   private open(): { index: SdkIndex | undefined; refs: ReferenceIndex } {
     if (!this.opened) {
       this.opened = true;
-      this.index = SdkIndex.open(this.root);
+      this.index = SdkIndex.open(this.root, { readonly: this.dryRun });
       this.refs = ReferenceIndex.build(this.root, this.index);
     }
     return { index: this.index, refs: this.refs! };

@@ -52,7 +52,7 @@ export async function collectGarbage(root: string, opts: GcOptions): Promise<GcR
     const st = statSync(p, { throwIfNoEntry: false });
     return st !== undefined && st.mtimeMs <= cutoffMs ? st : undefined;
   };
-  const index = SdkIndex.open(root);
+  const index = SdkIndex.open(root, { readonly: opts.dryRun });
   try {
     const runs = discoverRuns(root);
     const onDisk = new Set(runs.map((r) => r.id));

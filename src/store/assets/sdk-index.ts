@@ -88,7 +88,14 @@ export class SdkIndex {
       if (!opts.create) return undefined;
       mkdirSync(join(root, "index"), { recursive: true });
     }
-    const db = opts.readonly ? new Database(path, { readonly: true }) : new Database(path, { create: !!opts.create });
+    let db: Database;
+    try {
+      db = opts.readonly ? new Database(path, { readonly: true }) : new Database(path, { create: !!opts.create });
+    } catch (e) {
+      if (opts.readonly || opts.create) throw e;
+      db = new Database(path, { readonly: true }); // a read-only root can still be read
+      opts = { ...opts, readonly: true };
+    }
     try {
       db.exec("PRAGMA busy_timeout = 5000");
       if (!opts.readonly) {

@@ -1,0 +1,222 @@
+// The /api/remote/* and /api/config/ssh_connections* routes on a real server (port 0) against a real sshd.
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AppContext } from "../../src/api/context.ts";
+import { extraFeatures } from "../../src/api/features.ts";
+import { remoteRoutes } from "../../src/api/remote.ts";
+import { type RunningServer, startServer } from "../../src/cli/serve.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { copyBinary, eventually, FIXTURES } from "./helpers.ts";
+import { startSshd, type TestSshd } from "./sshd.ts";
+
+// Uploads of a ~100 MB binary and sshd round trips take seconds on a shared 2-core machine.
+setDefaultTimeout(120_000);
+
+let sshd: TestSshd;
+let bin: { path: string; cleanup(): void };
+let dir: string;
+let ctx: AppContext;
+let server: RunningServer;
+let base: string;
+
+async function api(path: string, init: { method?: string; json?: unknown } = {}) {
+  const res = await fetch(base + path, {
+    method: init.method ?? (init.json !== undefined ? "POST" : "GET"),
+    headers: init.json !== undefined ? { "content-type": "application/json" } : {},
+    body: init.json !== undefined ? JSON.stringify(init.json) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+const login = () => ({
+  host: "127.0.0.1",
+  port: sshd.port,
+  username: sshd.user,
+  private_key_path: sshd.userKey,
+  use_agent: false,
+});
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  bin = copyBinary();
+  dir = mkdtempSync(join(tmpdir(), "rn-remote-api-"));
+  const home = join(dir, "home");
+  mkdirSync(join(home, ".ssh"), { recursive: true });
+  const config = loadConfig({ root: join(dir, "root"), host: "127.0.0.1", logLevel: "error", port: 0 }, { HOME: home, PATH: process.env.PATH });
+  mkdirSync(join(sshd.remoteHome, "data"), { recursive: true });
+  cpSync(join(FIXTURES, "rn-data"), join(sshd.remoteHome, "data"), { recursive: true });
+  // Mounted the way the server does (a feature of createApp, under its error envelope); removed again at once
+  // so that other test files building an app in this process are unaffected.
+  const feature = (c: AppContext) => remoteRoutes(c, { selfPath: bin.path });
+  extraFeatures.push(feature);
+  try {
+    server = await startServer(config);
+  } finally {
+    extraFeatures.splice(extraFeatures.indexOf(feature), 1);
+  }
+  ctx = server.ctx;
+  base = server.url;
+});
+afterAll(async () => {
+  await server?.stop();
+  await sshd.stop();
+  bin.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("bad input", () => {
+  it("answers 422 for missing fields and out-of-range ports", async () => {
+    expect((await api("/api/remote/connect", { json: { host: "127.0.0.1" } })).status).toBe(422);
+    expect((await api("/api/remote/connect", { json: { host: "h", username: "u", port: 70000 } })).status).toBe(422);
+    expect((await api("/api/remote/viewer/start", { json: { host: "h", username: "u" } })).status).toBe(422);
+    expect((await api("/api/remote/known-hosts/accept", { json: { host: "h", port: 0, key_type: "k", public_key: "x", fingerprint_sha256: "f" } })).status).toBe(422);
+    expect((await api("/api/remote/connections/saved", { json: { not: "a list" } })).status).toBe(422);
+    expect((await api("/api/remote/fs/exists?connection_id=u@h:22")).status).toBe(422);
+  });
+
+  it("answers 400 for a malformed connection_id and 404 for an unknown one", async () => {
+    for (const path of ["conda-envs", "config", "fs/list"]) {
+      const bad = await api(`/api/remote/${path}?connection_id=bad`);
+      expect(bad).toEqual({ status: 400, body: { detail: "Invalid connection_id format: bad" } });
+      const unknown = await api(`/api/remote/${path}?connection_id=u@h:22`);
+      expect(unknown).toEqual({ status: 404, body: { detail: "Connection not found or inactive: u@h:22" } });
+    }
+    expect((await api("/api/remote/fs/exists?connection_id=u@h:x&path=/")).status).toBe(400);
+  });
+
+  it("answers 404 for unknown sessions and the original's shapes when nothing is connected", async () => {
+    expect(await api("/api/remote/viewer/stop", { json: { session_id: "nope" } })).toEqual({ status: 404, body: { detail: "Session not found: nope" } });
+    expect(await api("/api/remote/viewer/status/nope")).toEqual({ status: 404, body: { detail: "Session not found: nope" } });
+    expect(await api("/api/remote/disconnect", { json: { host: "h", username: "u" } })).toEqual({ status: 200, body: { ok: false, message: "Connection not found" } });
+    expect(await api("/api/remote/status")).toEqual({ status: 200, body: { connections: [], viewer_sessions: [], connection_count: 0, viewer_session_count: 0 } });
+  });
+
+  it("reports a refused connection as 500 'Connection failed: …'", async () => {
+    const r = await api("/api/remote/connect", { json: { host: "127.0.0.1", port: 1, username: "u", password: "p" } });
+    expect(r.status).toBe(500);
+    expect(r.body.detail).toStartWith("Connection failed: ");
+  });
+});
+
+describe("known hosts", () => {
+  const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+  const fp = "SHA256:+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU";
+
+  it("validates, accepts, lists and removes a host key as the captures show", async () => {
+    const body = { host: "example.com", port: 2222, key_type: "ssh-ed25519", public_key: key, fingerprint_sha256: fp };
+    expect(await api("/api/remote/known-hosts/accept", { json: { ...body, fingerprint_sha256: "SHA256:wrong" } })).toEqual({ status: 400, body: { detail: "fingerprint_sha256 does not match public_key" } });
+    expect((await api("/api/remote/known-hosts/accept", { json: { ...body, key_type: "ssh-rsa" } })).body.detail).toBe("key_type does not match public_key");
+    expect((await api("/api/remote/known-hosts/accept", { json: { ...body, host: "a,b" } })).body.detail).toBe("Invalid host");
+    expect((await api("/api/remote/known-hosts/accept", { json: { ...body, host: "a b" } })).body.detail).toBe("Invalid host");
+    expect((await api("/api/remote/known-hosts/accept", { json: { ...body, public_key: key + "\nevil 1 2" } })).body.detail).toBe("Invalid public_key");
+    expect((await api("/api/remote/known-hosts/accept", { json: { ...body, public_key: "ssh-ed25519 ***" } })).body.detail).toBe("Invalid public_key: Invalid base64 public key");
+    expect(await api("/api/remote/known-hosts/accept", { json: body })).toEqual({ status: 200, body: { ok: true } });
+    expect(readFileSync(join(ctx.config.configDir, "known_hosts"), "utf8")).toBe(`[example.com]:2222 ${key}\n`);
+    expect((await api("/api/remote/known-hosts/list")).body).toEqual({
+      entries: [{ host: "example.com", port: 2222, known_hosts_host: "[example.com]:2222", key_type: "ssh-ed25519", key_base64: key.split(" ")[1], fingerprint_sha256: fp }],
+    });
+    expect((await api("/api/remote/known-hosts/remove", { json: { host: "example.com", port: 2222, key_type: "ssh-ed25519" } })).body).toEqual({ ok: true, changed: true });
+    expect((await api("/api/remote/known-hosts/list")).body).toEqual({ entries: [] });
+  });
+});
+
+describe("saved connections keep secrets on the server", () => {
+  it("encrypts saved passwords, never returns them, and keeps them when the browser posts the list back", async () => {
+    const list = [{ kind: "server", id: "srv_u_h_22", name: "s1", host: "h", port: 22, username: "u", password: "secret", authMethod: "password" }];
+    expect(await api("/api/remote/connections/saved", { json: list })).toEqual({ status: 200, body: { ok: true, message: "Connections saved successfully" } });
+    const stored = readFileSync(join(ctx.config.configDir, "connections.json"), "utf8");
+    expect(stored).not.toContain("secret");
+    expect(JSON.parse(stored)[0].password).toStartWith("rnenc1:");
+    const got = await api("/api/remote/connections/saved");
+    expect(got.body).toEqual({ ok: true, connections: [{ kind: "server", id: "srv_u_h_22", name: "s1", host: "h", port: 22, username: "u", authMethod: "password", has_password: true }] });
+    await api("/api/remote/connections/saved", { json: got.body.connections.map((c: object) => ({ ...c, name: "renamed" })) });
+    expect(JSON.parse(readFileSync(join(ctx.config.configDir, "connections.json"), "utf8"))[0]).toMatchObject({ name: "renamed", password: JSON.parse(stored)[0].password });
+    await api("/api/remote/connections/saved", { json: [{ ...got.body.connections[0], has_password: false }] });
+    expect((await api("/api/remote/connections/saved")).body.connections[0].has_password).toBe(false);
+  });
+
+  it("saves config.json ssh_connections encrypted and never returns the secret", async () => {
+    const body = { host: "h1", port: 2222, username: "u", name: "srv", remember_password: true, password: "pw", auth_method: "password" };
+    expect(await api("/api/config/ssh_connections", { json: body })).toEqual({ status: 200, body: { ok: true, message: "SSH connection saved" } });
+    const cfg = JSON.parse(readFileSync(join(ctx.config.configDir, "config.json"), "utf8"));
+    expect(cfg.ssh_connections[0].password).toStartWith("rnenc1:");
+    const entry = { host: "h1", port: 2222, username: "u", name: "srv", remember_password: true, auth_method: "password", key: "h1:2222@u", has_password: true, has_private_key: false };
+    expect((await api("/api/config/ssh_connections")).body).toEqual({ connections: [entry] });
+    expect((await api("/api/config/ssh_connections/h1:2222@u/details")).body).toEqual({ ok: true, connection: entry });
+    expect(await api("/api/config/ssh_connections/none/details")).toEqual({ status: 404, body: { detail: "Connection not found: none" } });
+    expect((await api("/api/config/ssh_connections/h1:2222@u", { method: "DELETE" })).body).toEqual({ ok: true, message: "SSH connection removed" });
+    expect((await api("/api/config/ssh_connections")).body).toEqual({ connections: [] });
+    expect((await api("/api/config/ssh_connections", { json: { host: "", username: "u" } })).status).toBe(422);
+  });
+});
+
+describe("the remote viewer flow", () => {
+  it("runs connect → 409 → accept → connect → fs → start → runs through the tunnel → stop → disconnect", async () => {
+    const first = await api("/api/remote/connect", { json: login() });
+    expect(first.status).toBe(409);
+    expect(first.body.detail.code).toBe("HOST_KEY_CONFIRMATION_REQUIRED");
+    expect(first.body.detail.message).toBe("Host key verification failed");
+    const hk = first.body.detail.host_key;
+    expect(hk).toMatchObject({ host: "127.0.0.1", port: sshd.port, known_hosts_host: `[127.0.0.1]:${sshd.port}`, key_type: "ssh-ed25519", public_key: sshd.hostPublicKey, reason: "unknown" });
+    const { reason: _r, known_hosts_host: _k, ...accept } = hk;
+    expect((await api("/api/remote/known-hosts/accept", { json: accept })).body).toEqual({ ok: true });
+    const ok = await api("/api/remote/connect", { json: login() });
+    const id = `${sshd.user}@127.0.0.1:${sshd.port}`;
+    expect(ok).toEqual({ status: 200, body: { ok: true, connection_id: id, host: "127.0.0.1", port: sshd.port, username: sshd.user, connected: true } });
+    expect((await api("/api/remote/sessions")).body).toEqual({ sessions: [{ key: id, host: "127.0.0.1", port: sshd.port, username: sshd.user, connected: true }] });
+
+    const ls = await api(`/api/remote/fs/list?connection_id=${encodeURIComponent(id)}&path=~/data`);
+    expect(ls.body.path).toBe(join(sshd.remoteHome, "data"));
+    expect(ls.body.items.map((i: { name: string }) => i.name)).toContain("runs");
+    const hostile = "~/'; touch /tmp/rn-pwned-api; '";
+    const ex = await api(`/api/remote/fs/exists?connection_id=${encodeURIComponent(id)}&path=${encodeURIComponent(hostile)}`);
+    expect(ex.body).toEqual({ path: hostile, exists: false, is_dir: false });
+    expect(existsSync("/tmp/rn-pwned-api")).toBe(false);
+    const cfg = await api(`/api/remote/config?connection_id=${encodeURIComponent(id)}`);
+    expect(cfg.body).toMatchObject({ ok: true, condaEnv: "system", runicornVersion: null, defaultStorageRoot: join(sshd.remoteHome, "runicorn_data"), storageRootExists: false, connectionId: id });
+    expect((await api(`/api/remote/config?connection_id=${encodeURIComponent(id)}&conda_env=nosuchenv`)).body).toEqual({ detail: "Environment 'nosuchenv' not found. Please check the environment name." });
+
+    const start = await api("/api/remote/viewer/start", { json: { ...login(), remote_root: "~/data", conda_env: "system" } });
+    expect(start.status).toBe(200);
+    const s = start.body.session;
+    expect(start.body.message).toBe(`Remote Viewer ready at http://localhost:${s.localPort}`);
+    expect(s).toMatchObject({ host: "127.0.0.1", sshPort: sshd.port, username: sshd.user, remoteRoot: "~/data", status: "running", isActive: true, url: `http://localhost:${s.localPort}`, sshHost: "127.0.0.1", connectionId: id, viewerKind: "binary" });
+    expect(s.sessionId).toMatch(/^[0-9a-f]{8}$/);
+    const runs = (await (await fetch(`http://127.0.0.1:${s.localPort}/api/runs`)).json()) as { run_dir: string }[];
+    expect(runs.length).toBeGreaterThan(0);
+    expect(runs[0]!.run_dir.startsWith(join(sshd.remoteHome, "data"))).toBe(true);
+    expect((await api("/api/remote/viewer/sessions")).body.sessions.map((x: { sessionId: string }) => x.sessionId)).toEqual([s.sessionId]);
+    expect((await api(`/api/remote/viewer/status/${s.sessionId}`)).body.remotePid).toBe(s.remotePid);
+    expect((await api("/api/remote/status")).body).toMatchObject({ connection_count: 1, viewer_session_count: 1 });
+
+    expect((await api("/api/remote/viewer/stop", { json: { session_id: s.sessionId } })).body).toEqual({ ok: true, message: `Session ${s.sessionId} stopped` });
+    expect((await api("/api/remote/viewer/sessions")).body).toEqual({ sessions: [] });
+    expect(await eventually(() => !Bun.spawnSync(["kill", "-0", String(s.remotePid)]).success)).toBe(true);
+    expect((await api("/api/remote/disconnect", { json: { host: "127.0.0.1", port: sshd.port, username: sshd.user } })).body).toEqual({ ok: true, message: "Connection removed" });
+    expect((await api("/api/remote/sessions")).body).toEqual({ sessions: [] });
+  });
+
+  it("returns 409 with the expected key when the host key changed", async () => {
+    const old = sshd.hostPublicKey;
+    await sshd.rotateHostKey();
+    const r = await api("/api/remote/connect", { json: login() });
+    expect(r.status).toBe(409);
+    expect(r.body.detail.host_key).toMatchObject({ reason: "changed", public_key: sshd.hostPublicKey, expected_public_key: old });
+    expect(r.body.detail.host_key.expected_fingerprint_sha256).toStartWith("SHA256:");
+  });
+
+  it("allows at most 5 connection attempts per host per minute", async () => {
+    const statuses: number[] = [];
+    let last: any;
+    for (let i = 0; i < 7; i++) {
+      last = await api("/api/remote/connect", { json: login() });
+      statuses.push(last.status);
+    }
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(last.status).toBe(429);
+    expect(last.body.detail).toStartWith("Too many connection attempts to 127.0.0.1");
+    expect(last.body.retry_after).toBeGreaterThan(0);
+  });
+});
