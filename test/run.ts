@@ -30,7 +30,7 @@ if (build.code !== 0) {
   failed++;
 }
 
-const bunTests = await run([process.execPath, "test", ...args]);
+const bunTests = await run([process.execPath, "test", "--timeout", "120000", ...args]);
 const pass = /^\s*(\d+) pass/m.exec(bunTests.out);
 const fail = /^\s*(\d+) fail/m.exec(bunTests.out);
 passed += pass ? Number(pass[1]) : 0;

@@ -1,5 +1,5 @@
 // Test helpers: temp copies of the fixtures, and real servers on port 0 (in-process or as a child process).
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type ConfigFlags, loadConfig } from "../../src/config/config.ts";
@@ -18,7 +18,14 @@ export function tempDir(prefix = "rn-test-"): { dir: string; cleanup(): void } {
 /** Copies a fixture root (`rn-data`, `rn-data2`, `rn-probe`) into `dest`. */
 export function copyFixture(name: string, dest: string): string {
   cpSync(join(FIXTURES, name), dest, { recursive: true });
+  makeWritable(dest); // the shared fixtures are read-only; a copy must behave like a user's root
   return dest;
+}
+
+function makeWritable(path: string): void {
+  const st = statSync(path);
+  chmodSync(path, st.mode | 0o200);
+  if (st.isDirectory()) for (const name of readdirSync(path)) makeWritable(join(path, name));
 }
 
 /** An isolated environment: HOME and config/cache dirs inside `dir`, nothing from the real user. */
