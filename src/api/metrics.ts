@@ -197,6 +197,7 @@ export function metricsRoutes(ctx: AppContext) {
           cached_chunks: store.cache.size,
           cache_bytes: store.cache.bytes,
           cache_max_bytes: store.cache.maxBytes,
+          live_watched_runs: hubOf().watchedCount,
         };
       },
       { detail: { summary: "Counters of the metric column store (the original's keys first)" } },
@@ -327,7 +328,9 @@ export function metricsRoutes(ctx: AppContext) {
       message(ws, message) {
         const conn = conns.get(ws.raw);
         if (!conn) return;
-        const send = (obj: unknown) => ws.send(JSON.stringify(obj));
+        const send = (obj: unknown): void => {
+          ws.send(JSON.stringify(obj));
+        };
         const msg = parseMessage(message);
         if (!msg) return send({ type: "error", message: "messages must be JSON objects with an op" });
         const ids = msg.run_ids;

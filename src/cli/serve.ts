@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { AppContext } from "../api/context.ts";
 import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
 import { Storage } from "../index/storage.ts";
+import { startSystemSamplers } from "../system/samplers.ts";
 import { createLogger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
 import { type FlagSpec, flagHelp, parseArgs, parsePort, UsageError } from "./args.ts";
@@ -59,6 +60,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     onClose: (fn) => closers.push(fn),
   };
   const app = createApp(ctx);
+  // GPU history exists before the first page opens
+  startSystemSamplers(ctx, { pathEnv: config.env.PATH });
   try {
     app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_UPLOAD_BODY });
   } catch (e) {

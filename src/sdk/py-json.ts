@@ -41,11 +41,6 @@ export class PyFloat {
   constructor(readonly value: number) {}
 }
 
-/** Quotes a string as json.dumps(ensure_ascii=False) does (JSON.stringify escapes the same set). */
-export function quote(s: string): string {
-  return JSON.stringify(s);
-}
-
 /**
  * Serialises a value like Python's `json.dumps(value, ensure_ascii=False)` (compact form) or, with
  * `indent`, like `json.dumps(value, ensure_ascii=False, indent=2)`. JS-only values follow

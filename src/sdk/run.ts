@@ -185,6 +185,7 @@ export class Run implements Flushable {
       mergeInto(cur, { status: "running" });
       if (!("started_at" in cur)) cur.started_at = this.startedAt;
       if (this.beatSec !== Infinity) cur.heartbeat_at = this.startedAt;
+      else delete cur.heartbeat_at; // a stale beat from an earlier process would read as a dead run
       writeJsonFile(this.statusPath, floatTimes(cur, TIME_KEYS));
     });
     const assetsPath = join(this.runDir, "assets.json");

@@ -243,8 +243,9 @@ export class GpuSampler {
     if (g.timedOut) return { available: false, reason: `nvidia-smi did not answer within ${this.timeoutMs / 1000} s` };
     const gpus = parseGpuCsv(g.stdout);
     if (gpus.length === 0) return { available: false, reason: failureReason(g.stdout, g.stderr, g.code) };
-    // processes are extra: a failing or slow compute-apps query leaves the list empty, not the GPUs unavailable
-    const processes = a.timedOut || a.code !== 0 ? [] : parseComputeApps(a.stdout, gpus);
+    // processes are extra: a slow or failing compute-apps query leaves the list short, not the GPUs unavailable;
+    // rows printed before a non-zero exit (a lost GPU) are still real
+    const processes = a.timedOut ? [] : parseComputeApps(a.stdout, gpus);
     return { available: true, ts: Date.now() / 1000, gpus, processes, source: "nvidia-smi" };
   }
 

@@ -132,7 +132,7 @@ export interface StorageStatsOptions {
 
 /** Walks ROOT once and returns the storage statistics; never blocks the event loop for more than `sliceMs`. */
 export async function computeStorageStats(root: string, opts: StorageStatsOptions = {}): Promise<StorageStats> {
-  const w = new SlicedWalker(opts.sliceMs ?? 4, opts.log);
+  const w = new SlicedWalker(opts.sliceMs ?? 2, opts.log);
   const archive = join(root, "archive");
   const blobs = await w.tree(join(archive, "blobs"));
   const outputs = await w.tree(join(archive, "outputs"));

@@ -188,7 +188,7 @@ describe("export and import routes", () => {
     await z.addBytes("../../evil.txt", new TextEncoder().encode("x"));
     await z.finish();
     const evil = new FormData();
-    evil.append("file", new File([sink.bytes()], "evil.zip"));
+    evil.append("file", new File([sink.bytes() as Uint8Array<ArrayBuffer>], "evil.zip"));
     const r = await empty.api("/api/import/archive", { method: "POST", body: evil });
     expect(r.status).toBe(400);
     expect(r.body.detail).toStartWith("Archive rejected: path traversal");

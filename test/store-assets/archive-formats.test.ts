@@ -17,7 +17,7 @@ async function zipOf(files: Record<string, Uint8Array>): Promise<Uint8Array> {
 }
 
 async function unzip(bytes: Uint8Array): Promise<Record<string, string>> {
-  const blob = new Blob([bytes]);
+  const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
   const out: Record<string, string> = {};
   for (const e of await readZipEntries(blob, 1000)) {
     const s = new MemorySink();
@@ -70,7 +70,7 @@ describe("zip", () => {
       const z = new ZipWriter(sink);
       await z.addFile("big.bin", path);
       await z.finish();
-      const blob = new Blob([sink.bytes()]);
+      const blob = new Blob([sink.bytes() as Uint8Array<ArrayBuffer>]);
       const [e] = await readZipEntries(blob, 10);
       expect(e.flags & 0x08).toBe(0x08);
       const out = new MemorySink();
@@ -83,7 +83,7 @@ describe("zip", () => {
 
   it("refuses an entry that inflates beyond its declared size", async () => {
     const bytes = lyingZip(new Uint8Array(100_000), 10);
-    const blob = new Blob([bytes]);
+    const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
     const [e] = await readZipEntries(blob, 10);
     await expect(extractZipEntry(blob, e, new MemorySink())).rejects.toBeInstanceOf(ArchiveError);
   });
@@ -101,7 +101,7 @@ describe("zip", () => {
     ev.setUint16(10, 2, true);
     ev.setUint32(12, cd.length * 2, true);
     const forged = Buffer.concat([bytes.slice(0, cdStart), cd, cd, end]);
-    await expect(readZipEntries(new Blob([forged]), 10)).rejects.toThrow(/overlapping/);
+    await expect(readZipEntries(new Blob([forged as Uint8Array<ArrayBuffer>]), 10)).rejects.toThrow(/overlapping/);
   });
 
   it("refuses a file that is not a zip", async () => {
@@ -131,7 +131,7 @@ describe("tar", () => {
         seen[h.name] = new TextDecoder().decode(sinks.get(h.name)!.bytes());
       },
     });
-    const stream = new Blob([out.bytes()]).stream().pipeThrough(new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>);
+    const stream = new Blob([out.bytes() as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>);
     for await (const c of stream as unknown as AsyncIterable<Uint8Array>) await p.push(c);
     p.end();
     expect(seen).toEqual({ [long]: '{"id":1}', "b.txt": "x".repeat(1000) });

@@ -107,6 +107,14 @@ describe("GET /api/gpu/telemetry", () => {
     expect(back.processes).toEqual([]);
   });
 
+  it("reports the GPUs that answered when another has fallen off the bus and nvidia-smi exits non-zero", async () => {
+    const { s } = serve("gpu-lost-535");
+    const r = await s.get("/api/gpu/telemetry");
+    expect(r.body.available).toBe(true);
+    expect(r.body.gpus.map((g: { index: number }) => g.index)).toEqual([0, 2]);
+    expect(r.body.processes.map((p: { gpu_index: number }) => p.gpu_index)).toEqual([0, 2]);
+  });
+
   it("reports 'No devices were found' as the reason when no GPU is visible", async () => {
     const { s } = serve("no-devices");
     const r = await s.get("/api/gpu/telemetry");

@@ -1,0 +1,172 @@
+// Benchmark of the metrics engine: ingest rate, downsampled/full/zoom queries warm and after restarts, append-to-push.
+// `bun bench/metrics.ts [--steps 1000000]` — data is generated once under bench/.data/ (git-ignored).
+import { existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync, closeSync, appendFileSync } from "node:fs";
+import { join } from "node:path";
+import { metricStoreFor } from "../src/index/metric-store.ts";
+import { startBenchServer } from "./metrics-server.ts";
+
+const args = process.argv.slice(2);
+const STEPS = Number(args[args.indexOf("--steps") + 1] || 0) || 1_000_000;
+const DATA = join(import.meta.dir, ".data", `metrics-${STEPS}`);
+const BIG_ID = "20261129_050000_b16b16";
+const MID_ID = "20261129_050001_100100";
+const BIG_DIR = join(DATA, "root/runs/bench/big", BIG_ID);
+const MID_DIR = join(DATA, "root/runs/bench/mid", MID_ID);
+
+/** Python's repr() of a float, as `json.dumps` writes it (NaN, Infinity, `2.0`, `1e-05`). */
+export function pyFloat(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "Infinity";
+  if (v === -Infinity) return "-Infinity";
+  if (v === 0) return Object.is(v, -0) ? "-0.0" : "0.0";
+  const [mant, e] = v.toExponential().split("e");
+  const exp = Number(e);
+  if (exp < -4 || exp >= 16) return `${mant}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  const s = String(v);
+  return Number.isInteger(v) ? `${s}.0` : s;
+}
+
+/** Writes an events.jsonl of `steps` rows × 5 metrics in SDK 0.6's exact format, with stages and a NaN every 1,000 lines. */
+export function generate(path: string, steps: number): void {
+  const fd = openSync(path, "w");
+  let ts = 1795922975.044536;
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  let buf = "";
+  for (let i = 1; i <= steps; i++) {
+    ts += 0.0001 + rnd() * 0.0001;
+    const t = pyFloat(Math.round(ts * 1e6) / 1e6);
+    const loss = i % 1000 === 0 ? NaN : 2 / Math.sqrt(i) + rnd() * 0.1;
+    const stage = i <= steps * 0.05 ? "warmup" : i <= steps * 0.9 ? "train" : "eval";
+    buf += `{"ts": ${t}, "type": "metrics", "data": {"loss": ${pyFloat(loss)}, "acc": ${pyFloat(rnd())}, "lr": ${pyFloat(0.001 * (1 - i / steps) + 1e-6)}, "grad_norm": ${pyFloat(rnd() * 10)}, "val_loss": ${pyFloat(rnd() * 3)}, "global_step": ${i}, "time": ${t}, "stage": "${stage}"}}\n`;
+    if (buf.length > 1 << 20) {
+      writeSync(fd, buf);
+      buf = "";
+    }
+  }
+  writeSync(fd, buf);
+  closeSync(fd);
+}
+
+function prepare(): void {
+  for (const [dir, steps] of [
+    [BIG_DIR, STEPS],
+    [MID_DIR, 100_000],
+  ] as const) {
+    const events = join(dir, "events.jsonl");
+    if (existsSync(events)) continue;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "meta.json"), JSON.stringify({ id: dir.slice(-22), path: "bench", created_at: 1795922975 }));
+    writeFileSync(join(dir, "status.json"), JSON.stringify({ status: "running", started_at: 1795922975 }));
+    const t0 = performance.now();
+    generate(events, steps);
+    console.log(`generated ${steps} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+}
+
+function stats(ms: number[]): { median: number; p95: number } {
+  const s = [...ms].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], p95: s[Math.min(s.length - 1, Math.ceil(s.length * 0.95) - 1)] };
+}
+
+function report(name: string, ms: number[], target: string): void {
+  const { median, p95 } = stats(ms);
+  console.log(`${name.padEnd(46)} median ${median.toFixed(1).padStart(7)} ms   p95 ${p95.toFixed(1).padStart(7)} ms   (target ${target}, n=${ms.length})`);
+}
+
+async function timeGet(url: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+  return performance.now() - t0;
+}
+
+async function repeat(url: string, n: number): Promise<number[]> {
+  await timeGet(url);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await timeGet(url));
+  return out;
+}
+
+/** Starts the server in a fresh process (cold JIT, cold caches), runs one query, returns its time. */
+async function afterRestart(path: string): Promise<number> {
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "metrics-server.ts"), join(DATA, "root")], { stdout: "pipe", stderr: "inherit" });
+  const reader = proc.stdout.getReader();
+  let out = "";
+  while (!/listening on (\S+)/.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("bench server exited");
+    out += new TextDecoder().decode(value);
+  }
+  const url = /listening on (\S+)/.exec(out)![1];
+  const ms = await timeGet(url + path);
+  proc.kill("SIGTERM");
+  await proc.exited;
+  return ms;
+}
+
+prepare();
+rmSync(join(DATA, "root/index"), { recursive: true, force: true });
+rmSync(join(DATA, "cache"), { recursive: true, force: true });
+console.log(`metrics bench: ${STEPS.toLocaleString()} steps × 5 metrics (+100k-step run), ${Bun.version}`);
+
+const server = await startBenchServer(join(DATA, "root"));
+const store = metricStoreFor(server.ctx.index());
+{
+  const t0 = performance.now();
+  await store.sync(BIG_DIR);
+  const s = (performance.now() - t0) / 1000;
+  console.log(`${"first ingest".padEnd(46)} ${(STEPS / s / 1e6).toFixed(2)} M lines/s (${s.toFixed(2)} s; target ≥ 1.5 M lines/s)`);
+  await store.sync(MID_DIR);
+}
+const base = server.url;
+report("metrics_step?downsample=2000 (warm)", await repeat(`${base}/api/runs/${BIG_ID}/metrics_step?downsample=2000`, 30), "≤ 10 ms");
+report("series?points=2000 (warm)", await repeat(`${base}/api/runs/${BIG_ID}/series?points=2000`, 30), "≤ 10 ms");
+report("metrics_step full, 100k steps (warm)", await repeat(`${base}/api/runs/${MID_ID}/metrics_step`, 15), "≤ 150 ms");
+report("series 10k-step zoom window (warm)", await repeat(`${base}/api/runs/${BIG_ID}/series?points=2000&from=500000&to=509999`, 30), "≤ 5 ms");
+{
+  const ms: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const from = 1 + Math.floor((i * 997_331) % (STEPS - 10_000));
+    ms.push(await timeGet(`${base}/api/runs/${BIG_ID}/series?points=2000&from=${from}&to=${from + 9999}`));
+  }
+  report("series 10k-step zoom, moving window", ms, "≤ 5 ms");
+}
+
+// append-to-push: one SDK line appended, until the row arrives on a subscribed /api/live socket
+{
+  const ws = new WebSocket(base.replace("http", "ws") + "/api/live");
+  await new Promise((r) => (ws.onopen = r));
+  const waiting = new Map<number, (t: number) => void>();
+  ws.onmessage = (e) => {
+    const m = JSON.parse(String(e.data));
+    if (m.type !== "metrics") return;
+    for (const row of m.rows) waiting.get(row.step)?.(performance.now());
+  };
+  ws.send(JSON.stringify({ op: "subscribe", run_ids: [BIG_ID] }));
+  await Bun.sleep(300);
+  const events = join(BIG_DIR, "events.jsonl");
+  const ms: number[] = [];
+  for (let i = 1; i <= 30; i++) {
+    const step = STEPS + i;
+    const got = new Promise<number>((r) => waiting.set(step, r));
+    const t = 1795923999 + i;
+    const t0 = performance.now();
+    appendFileSync(events, `{"ts": ${t}.5, "type": "metrics", "data": {"loss": 0.1, "acc": 0.9, "lr": 1e-06, "grad_norm": 1.0, "val_loss": 0.2, "global_step": ${step}, "time": ${t}.5, "stage": "eval"}}\n`);
+    ms.push((await got) - t0);
+    await Bun.sleep(50);
+  }
+  ws.close();
+  report("append-to-push (/api/live)", ms, "≤ 250 ms");
+}
+await server.stop();
+
+const ds: number[] = [];
+const se: number[] = [];
+for (let i = 0; i < 5; i++) {
+  ds.push(await afterRestart(`/api/runs/${BIG_ID}/metrics_step?downsample=2000`));
+  se.push(await afterRestart(`/api/runs/${BIG_ID}/series?points=2000`));
+}
+report("metrics_step?downsample=2000 (after restart)", ds, "≤ 25 ms");
+report("series?points=2000 (after restart)", se, "≤ 25 ms");
