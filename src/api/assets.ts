@@ -70,14 +70,24 @@ export function assetRefs(root: string, runId: string) {
  * symlinks are resolved (403 `Unsafe path`), and exist (404 `File not found`).
  */
 export function resolveDownloadPath(root: string, requested: string, storageDir: string | null): string {
+  if (requested.includes("\0")) throw new HttpError(400, "Invalid path");
   let target = isAbsolute(requested) ? resolve(requested) : resolve(root, requested);
-  if (!statSync(target, { throwIfNoEntry: false })) {
+  if (!exists(target)) {
     const mapped = resolve(remapRecordedPath(root, target, storageDir));
-    if (mapped !== target && statSync(mapped, { throwIfNoEntry: false })) target = mapped;
+    if (mapped !== target && exists(mapped)) target = mapped;
   }
   if (!isInsideRoot(root, target)) throw new HttpError(403, "Unsafe path");
-  if (!statSync(target, { throwIfNoEntry: false })) throw new HttpError(404, "File not found");
+  if (!exists(target)) throw new HttpError(404, "File not found");
   return realpathOrUndefined(target) ?? target;
+}
+
+/** True when the path exists; names the OS refuses (too long, bad bytes) simply do not exist. */
+function exists(p: string): boolean {
+  try {
+    return statSync(p, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false; // ENAMETOOLONG and friends: not a file anyone can download
+  }
 }
 
 /** Files below a directory (relative `/` names), not following symlinks. */

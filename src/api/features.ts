@@ -1,11 +1,17 @@
 // The API features beyond the foundation (metrics, system, remote, …), mounted by app.ts in this order.
 import type { Elysia } from "elysia";
 import type { AppContext } from "./context.ts";
+import { assetsRoutes } from "./assets.ts";
+import { deleteRoutes } from "./delete.ts";
+import { exportRoutes } from "./export.ts";
 import { remoteRoutes } from "./remote.ts";
 import { systemRoutes } from "./system.ts";
 
 /** Each entry builds one feature's Elysia instance. */
 export const extraFeatures: ((ctx: AppContext) => Elysia<any, any, any, any, any, any, any>)[] = [
+  (ctx) => assetsRoutes(ctx),
+  (ctx) => deleteRoutes(ctx),
+  (ctx) => exportRoutes(ctx),
   (ctx) => systemRoutes(ctx),
   (ctx) => remoteRoutes(ctx),
 ];

@@ -4,6 +4,7 @@ import { VERSION } from "../version.ts";
 import { UsageError } from "./args.ts";
 import { serveCommand } from "./serve.ts";
 import { runRemoteCommand } from "./remote.ts";
+import { DATA_COMMAND_HELP, DATA_COMMANDS, runDataCommand } from "./data.ts";
 import { compiledSelfPath } from "../remote/launch.ts";
 import { loadConfig } from "../config/config.ts";
 import { createLogger } from "../util/log.ts";
@@ -15,6 +16,9 @@ Usage: runicorn <command> [options]
 Commands:
   serve      serve the web UI and API for a storage root (alias: viewer)
   remote     view a GPU server's runs over SSH: runicorn remote [user@]host
+${Object.entries(DATA_COMMAND_HELP)
+  .map(([name, text]) => `  ${name.padEnd(10)} ${text}`)
+  .join("\n")}
   version    print the version
 
 Run 'runicorn <command> --help' for a command's options.`;
@@ -37,6 +41,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
     case "remote":
       return runRemoteCommand(rest, { config: loadConfig({}, env), log: createLogger("info"), selfPath: compiledSelfPath() ?? "" });
     default:
+      if ((DATA_COMMANDS as readonly string[]).includes(cmd)) {
+        return runDataCommand(cmd, rest, { config: loadConfig({}, env), log: createLogger("warn") });
+      }
       throw new UsageError(`unknown command '${cmd}' (see: runicorn --help)`);
   }
 }

@@ -103,6 +103,10 @@ export class RunState implements RunData, ChunkHost<Slot> {
     return this.store.loadChunk(this, ref, level);
   }
 
+  prefetch(refs: readonly ChunkRef[], level: number): void {
+    this.store.prefetch(this, refs, level);
+  }
+
   open(slot: Slot): Chunk {
     let c = this.pinned.get(slot.id);
     if (!c) {
@@ -275,6 +279,23 @@ export class MetricStore {
     this.counters.chunks_loaded++;
     this.cache.put(state.sid, level, ref.id, chunk);
     return chunk;
+  }
+
+  /** Loads the chunks of `refs` at `level` that are not cached, with one query. */
+  prefetch(state: RunState, refs: readonly ChunkRef[], level: number): void {
+    if (state.sid === null) return;
+    const sid = state.sid;
+    const missing = new Set<number>();
+    for (const r of refs) if (!this.cache.get(sid, level, r.id)) missing.add(r.id);
+    if (missing.size < 2) return;
+    const rows = this.index.raw
+      .query("SELECT chunk_id, data FROM metric_chunk WHERE sid = ? AND level = ?")
+      .all(sid, level) as { chunk_id: number; data: Uint8Array }[];
+    for (const row of rows) {
+      if (!missing.has(row.chunk_id)) continue;
+      this.cache.put(sid, level, row.chunk_id, decodeChunk(row.data));
+      this.counters.chunks_loaded++;
+    }
   }
 
   private evictRuns(): void {

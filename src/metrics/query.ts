@@ -86,6 +86,7 @@ function collectRows(run: RunData, x: XKey, points: number, from = -Infinity, to
   let estimate = 0;
   for (const c of overlapping) estimate += c.rows;
   const build = (level: number): RowSet => {
+    if (level > 0) run.prefetch?.(overlapping, level);
     const segs: Segment[] = [];
     let total = 0;
     for (const c of overlapping) {
@@ -240,7 +241,10 @@ export function buildMetricsStep(run: RunData, downsample?: number): MetricsStep
       lastStep = seg.chunk.steps[r];
     }
   } else {
-    const { rows, kept } = selectRows(set, keys, "step", downsample, "lttb", -Infinity, Infinity);
+    // each metric gets its share of the rows, so the union stays near `downsample` rows (the original
+    // returns exactly N); every kept row carries all columns, and each metric keeps its own extremes
+    const share = Math.max(3, Math.ceil(downsample / keys.length));
+    const { rows, kept } = selectRows(set, keys, "step", share, "lttb", -Infinity, Infinity);
     const union = new Uint8Array(rows);
     for (const mark of kept.values()) for (let g = 0; g < rows; g++) union[g] |= mark[g];
     let g = 0;

@@ -23,4 +23,6 @@ export interface RunData {
   readonly totalRows: number;
   /** The chunk at `level` (0 = every row; 1..3 = digests). */
   load(ref: ChunkRef, level: number): Chunk;
+  /** Loads the chunks of `refs` at `level` in one go (a hint before many `load` calls). */
+  prefetch?(refs: readonly ChunkRef[], level: number): void;
 }
