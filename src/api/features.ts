@@ -4,11 +4,13 @@ import type { AppContext } from "./context.ts";
 import { assetsRoutes } from "./assets.ts";
 import { deleteRoutes } from "./delete.ts";
 import { exportRoutes } from "./export.ts";
+import { metricsRoutes } from "./metrics.ts";
 import { remoteRoutes } from "./remote.ts";
 import { systemRoutes } from "./system.ts";
 
 /** Each entry builds one feature's Elysia instance. */
 export const extraFeatures: ((ctx: AppContext) => Elysia<any, any, any, any, any, any, any>)[] = [
+  (ctx) => metricsRoutes(ctx),
   (ctx) => assetsRoutes(ctx),
   (ctx) => deleteRoutes(ctx),
   (ctx) => exportRoutes(ctx),

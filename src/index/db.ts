@@ -37,6 +37,8 @@ export function indexPathFor(root: string, cacheDir: string): string {
 /** Opens (creating if needed) and migrates the index at `path`. */
 export async function openIndexDb(path: string): Promise<IndexDb> {
   const raw = new BunDatabase(path, { create: true });
+  // large pages: metric chunks are BLOBs of tens of KB (takes effect only on a new file)
+  raw.exec("PRAGMA page_size = 65536");
   raw.exec("PRAGMA journal_mode = WAL");
   raw.exec("PRAGMA synchronous = NORMAL");
   raw.exec("PRAGMA busy_timeout = 5000");

@@ -183,12 +183,26 @@ export class LiveHub {
   private onRunChange(c: RunChange): void {
     const w = this.watched.get(c.run_dir);
     if (w) this.schedule(w, 0);
+    else this.ingestKnown(c);
     for (const fn of this.runListeners) {
       try {
         fn(c);
       } catch (e) {
         this.deps.log.error("run change listener failed", e);
       }
+    }
+  }
+
+  /** Keeps runs already in the column store current (prompt ingest); forgets runs whose directory is gone. */
+  private ingestKnown(c: RunChange): void {
+    const store = this.deps.store();
+    if (!store.peek(c.run_dir)) return;
+    if (c.kind === "removed" && !existsSync(c.run_dir)) {
+      store.forget(c.run_dir);
+      return;
+    }
+    if (c.files.length === 0 || c.files.includes("events.jsonl")) {
+      void store.sync(c.run_dir, "watch").catch((e) => this.deps.log.error(`ingest of ${c.run_dir} failed`, e));
     }
   }
 

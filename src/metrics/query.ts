@@ -309,7 +309,7 @@ export function rowsForSteps(run: RunData, steps: number[]): ReturnType<typeof r
   return out;
 }
 
-/** Rows of one chunk at `steps` as live-push items: `{step, time, values}` with NaN/±Infinity as null. */
+/** Rows of one chunk at `positions` as live-push items: `{step, time, values}` with NaN/±Infinity as null. */
 export function rowsAt(chunk: Chunk, positions: number[]): { step: number; time: number | null; values: Record<string, Cell> }[] {
   const out = [];
   for (const r of positions) {

@@ -2,7 +2,6 @@
 import { join } from "node:path";
 import { createApp } from "../../src/api/app.ts";
 import type { AppContext } from "../../src/api/context.ts";
-import { metricsRoutes } from "../../src/api/metrics.ts";
 import { loadConfig } from "../../src/config/config.ts";
 import { Storage } from "../../src/index/storage.ts";
 import { createLogger } from "../../src/util/log.ts";
@@ -22,7 +21,6 @@ export interface MetricsServer {
 
 /**
  * Starts the real app on a temp copy of `fixture` (or an empty root, or `root` when restarting).
- * Until the lead mounts metricsRoutes in features.ts, it is added here (Elysia dedupes it by name after).
  */
 export async function startMetricsServer(opts: { fixture?: string; root?: string; dir?: string } = {}): Promise<MetricsServer> {
   const tmp = opts.dir ? { dir: opts.dir, cleanup: () => {} } : tempDir("rn-metrics-");
@@ -42,7 +40,7 @@ export async function startMetricsServer(opts: { fixture?: string; root?: string
     storage,
     onClose: (fn) => closers.push(fn),
   };
-  const app = createApp(ctx).use(metricsRoutes(ctx));
+  const app = createApp(ctx);
   app.listen({ hostname: "127.0.0.1", port: 0 });
   const url = `http://127.0.0.1:${app.server!.port}`;
   return {

@@ -10,7 +10,7 @@ const t = tempDir("rn-rel-kill-");
 const root = join(t.dir, "root");
 const env = isolatedEnv(t.dir);
 const RUN = "20260101_000000_b16b16";
-const STEPS = 1_000_000;
+const STEPS = 600_000;
 const KEYS = ["loss", "val_acc", "note"];
 let file = "";
 let server: ServerProc | undefined;
@@ -52,21 +52,27 @@ describe("the server killed with SIGKILL during the ingest of a large run", () =
 
   it("is killed mid-ingest several times, each restart resuming where the last commit left off", async () => {
     const lines = STEPS + STEPS / 1000;
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < 3; round++) {
       server = await spawnServe(root, env, ["--log-level", "error"]);
       // the query starts the ingest; the server dies before it answers
-      server.call(`/api/runs/${RUN}/metrics_step?downsample=500`).catch(() => undefined);
+      let answered = false;
+      server
+        .call(`/api/runs/${RUN}/metrics_step?downsample=500`)
+        .then(() => (answered = true))
+        .catch(() => undefined);
       let seen = 0;
       const deadline = Date.now() + 20000;
-      while (seen <= 0 && Date.now() < deadline) seen = await parsed(server);
+      while (seen <= 0 && !answered && Date.now() < deadline) seen = await parsed(server);
       await Bun.sleep(round * 7); // vary the moment within a slice's parse and commit
       await server.kill9();
       server = undefined;
       killedAt.push(seen);
+      if (answered) break; // the ingest finished before the kill: nothing left to interrupt
+      if (process.env.RN_REL_DEBUG) console.log(`round ${round}: killed after ${seen} lines parsed`);
     }
     // at least one kill landed strictly inside the ingest (not before it began, not after it ended)
     expect(killedAt.some((n) => n > 0 && n < lines)).toBe(true);
-  });
+  }, 120000);
 
   it("keeps the index database intact after the kills", () => {
     const db = new Database(join(root, "index", "viewer-index.sqlite"));
@@ -87,12 +93,14 @@ describe("the server killed with SIGKILL during the ingest of a large run", () =
     const res = await server.call(`/api/runs/${RUN}/metrics_step`);
     expect(res.status).toBe(200);
     expect(res.body.total).toBe(STEPS);
+    // the restart resumed from the committed offset instead of parsing the file from the start
+    expect(await parsed(server)).toBeLessThan(STEPS + STEPS / 1000);
     const rows = apiRows(res.body);
     expect(new Set(rows.map(([s]) => s)).size).toBe(STEPS);
     expect(rowsChecksum(rows, KEYS)).toBe(rowsChecksum(expected, KEYS));
     // the re-logged step kept its later values (spec §3.3: later events merge into the row)
     expect(res.body.rows[999]).toMatchObject({ global_step: 1000, loss: lossAt(1000, 2), note: "again-1000", val_acc: lossAt(1000, 1) });
-  });
+  }, 60000);
 
   it("ingests only what was appended after the restart, and the totals still match the file", async () => {
     const before = await parsed(server!);
@@ -101,5 +109,5 @@ describe("the server killed with SIGKILL during the ingest of a large run", () =
     expect(res.body.total).toBe(STEPS + 5000);
     expect(rowsChecksum(apiRows(res.body), KEYS)).toBe(rowsChecksum(rowsFromFile(file), KEYS));
     expect((await parsed(server!)) - before).toBe(5000 + 5);
-  });
+  }, 60000);
 });
