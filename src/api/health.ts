@@ -1,5 +1,6 @@
 // GET /api/health and POST /api/status/check (spec §3.1).
 import { Elysia } from "elysia";
+import { metricStoreFor } from "../index/metric-store.ts";
 import { COMPAT_VERSION, VERSION } from "../version.ts";
 import type { AppContext } from "./context.ts";
 
@@ -8,14 +9,28 @@ export function healthRoutes(ctx: AppContext) {
   return new Elysia({ name: "health" })
     .get(
       "/api/health",
-      () => ({
-        status: "ok",
-        storage: ctx.root(),
-        // spec §10: clients of the original check for 0.6.x here
-        version: COMPAT_VERSION,
-        server_version: VERSION,
-        cache: { enabled: true, type: "sqlite-index", hit_rate: "100.0%", hits: 0, misses: 0, incremental_updates: 0, size: 0, max_size: 0 },
-      }),
+      () => {
+        const store = metricStoreFor(ctx.index(), { log: ctx.log.child("metrics") });
+        const { hits, misses, incremental_updates } = store.counters;
+        const all = hits + misses + incremental_updates;
+        return {
+          status: "ok",
+          storage: ctx.root(),
+          // spec §10: clients of the original check for 0.6.x here
+          version: COMPAT_VERSION,
+          server_version: VERSION,
+          cache: {
+            enabled: true,
+            type: "incremental",
+            hit_rate: `${(all ? (100 * hits) / all : 0).toFixed(1)}%`,
+            hits,
+            misses,
+            incremental_updates,
+            size: store.size,
+            max_size: store.maxRuns,
+          },
+        };
+      },
       { detail: { summary: "Server health, storage root and version" } },
     )
     .post(

@@ -52,7 +52,8 @@ class BunSqliteDriver implements Driver {
     await c.executeQuery(CompiledQuery.raw("commit"));
   }
   async rollbackTransaction(c: DatabaseConnection) {
-    await c.executeQuery(CompiledQuery.raw("rollback"));
+    // SQLite has already rolled back after SQLITE_FULL/IOERR; a second rollback would hide that cause
+    if (this.db.inTransaction) await c.executeQuery(CompiledQuery.raw("rollback"));
   }
   async releaseConnection(c: DatabaseConnection) {
     (c as BunSqliteConnection).release?.();

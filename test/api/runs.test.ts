@@ -144,3 +144,20 @@ describe("runs API on rn-probe", () => {
     expect(r.body).toMatchObject({ status: "ok", storage: s.root, version: "0.6.0" });
   });
 });
+
+describe("health cache counters", () => {
+  it("reports the metric store's real counters in the original's shape", async () => {
+    const s = await startTestServer({ fixture: "rn-probe" });
+    try {
+      await s.api(`/api/runs/${YOLO}/metrics_step`);
+      await s.api(`/api/runs/${YOLO}/metrics_step`);
+      const { cache } = (await s.api("/api/health")).body;
+      expect(Object.keys(cache)).toEqual(["enabled", "type", "hit_rate", "hits", "misses", "incremental_updates", "size", "max_size"]);
+      expect(cache.hits + cache.misses + cache.incremental_updates).toBeGreaterThanOrEqual(2);
+      expect(cache.hit_rate).toMatch(/^\d+\.\d%$/);
+      expect(cache.size).toBeGreaterThanOrEqual(1);
+    } finally {
+      await s.close();
+    }
+  });
+});

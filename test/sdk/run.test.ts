@@ -345,11 +345,11 @@ describe("finish and status.json", () => {
 
 describe("buffering and heartbeat", () => {
   it("writes buffered lines within the flush interval while the event loop is free", async () => {
-    const r = start({ path: "flush", flushIntervalMs: 100 });
+    const r = start({ path: "flush", flushIntervalMs: 300 });
     r.log({ a: 1 });
     r.logText("t");
     expect(eventLines(r.runDir)).toHaveLength(0); // buffered, not yet written
-    await Bun.sleep(350);
+    await Bun.sleep(900);
     expect(eventLines(r.runDir)).toHaveLength(1);
     expect(readFileSync(join(r.runDir, "logs.txt"), "utf8")).toMatch(/ \| t\n$/);
     r.finish();
