@@ -1,6 +1,7 @@
 // Reads events.jsonl lines into rows (spec §1.5, §3.3): one row per step, later events merge into it.
 import { parseTolerant } from "../store/json.ts";
 import { Chunk, CHUNK_ROWS, type Column, K_BOOL, K_INF, K_NULL, K_NUM, K_STR } from "./chunk.ts";
+import { Cells, LineScanner, R_COLUMN, R_GLOBAL_STEP, R_STEP } from "./line-scanner.ts";
 
 /** A chunk's place in the run: its step range, size and (while being changed) the chunk itself. */
 export interface ChunkSlot {
@@ -52,11 +53,25 @@ export function eventStep(data: Record<string, unknown>): number | undefined {
   if (v === null || v === undefined) v = data.step;
   switch (typeof v) {
     case "number":
-      return Number.isFinite(v) ? Math.trunc(v) || 0 : undefined;
+      return cellStep(v - v === 0 ? K_NUM : K_INF, v, undefined);
     case "boolean":
       return v ? 1 : 0;
     case "string":
-      return STEP_STRING.test(v) ? Number(v.replace(/_/g, "").trim()) || 0 : undefined;
+      return cellStep(K_STR, 0, v);
+    default:
+      return undefined;
+  }
+}
+
+/** The step a cell stands for (see `eventStep`), or undefined. */
+function cellStep(kind: number, v: number, s: string | undefined): number | undefined {
+  switch (kind) {
+    case K_NUM:
+      return Math.trunc(v) || 0;
+    case K_BOOL:
+      return v;
+    case K_STR:
+      return STEP_STRING.test(s!) ? Number(s!.replace(/_/g, "").trim()) || 0 : undefined;
     default:
       return undefined;
   }
@@ -89,14 +104,16 @@ export class RowBuilder<S extends ChunkSlot> {
   private readonly colKeys: string[] = [];
   private readonly colRefs: Column[] = [];
   private readonly colStrs: ([string, number] | undefined)[] = [];
+  private readonly scanner = new LineScanner();
+  private readonly slowCells = new Cells();
 
   constructor(
     private readonly host: ChunkHost<S>,
     private readonly maxChanged = 20000,
   ) {}
 
-  /** Merges one metrics event's data into the row of `step` (spec §3.3). */
-  apply(step: number, time: number, data: Record<string, unknown>): void {
+  /** Merges one metrics event's cells into the row of `step` (spec §3.3). */
+  apply(step: number, time: number, cells: Cells): void {
     const { slot, chunk, r } = this.rowFor(step);
     if (chunk !== this.colChunk) {
       this.colChunk = chunk;
@@ -108,10 +125,10 @@ export class RowBuilder<S extends ChunkSlot> {
     let i = 0;
     const keys = this.colKeys;
     const refs = this.colRefs;
-    for (const key in data) {
-      if (key === "global_step" || key === "step" || key === "epoch") continue;
-      const v = data[key];
-      if (v !== null && typeof v === "object") continue; // lists and objects are ignored (spec §3.3)
+    const n = cells.n;
+    for (let c = 0; c < n; c++) {
+      if (cells.roles[c] !== R_COLUMN) continue;
+      const key = cells.keys[c];
       let col: Column;
       if (keys[i] === key) col = refs[i];
       else {
@@ -120,36 +137,18 @@ export class RowBuilder<S extends ChunkSlot> {
         refs[i] = col;
         this.colStrs[i] = undefined;
       }
-      switch (typeof v) {
-        case "number":
-          if (v - v === 0) {
-            col.kinds[r] = K_NUM;
-            col.vals[r] = v;
-          } else if (v !== v) col.kinds[r] = K_NULL;
-          else {
-            col.kinds[r] = K_INF;
-            col.vals[r] = v;
-          }
-          break;
-        case "string": {
-          col.kinds[r] = K_STR;
-          const last = this.colStrs[i];
-          if (last !== undefined && last[0] === v) col.vals[r] = last[1];
-          else {
-            const j = chunk.internString(v);
-            this.colStrs[i] = [v, j];
-            col.vals[r] = j;
-          }
-          break;
+      const kind = cells.kinds[c];
+      col.kinds[r] = kind;
+      if (kind === K_STR) {
+        const v = cells.strs[c]!;
+        const last = this.colStrs[i];
+        if (last !== undefined && last[0] === v) col.vals[r] = last[1];
+        else {
+          const j = chunk.internString(v);
+          this.colStrs[i] = [v, j];
+          col.vals[r] = j;
         }
-        case "boolean":
-          col.kinds[r] = K_BOOL;
-          col.vals[r] = v ? 1 : 0;
-          break;
-        default:
-          col.kinds[r] = K_NULL; // null
-          break;
-      }
+      } else if (kind !== K_NULL) col.vals[r] = cells.vals[c];
       i++;
     }
     if (time === time) chunk.times[r] = time;
@@ -166,11 +165,19 @@ export class RowBuilder<S extends ChunkSlot> {
   ingestText(text: string, images: ImageEvent[], counts: ParseCounts): void {
     let pos = 0;
     const len = text.length;
+    const scanner = this.scanner;
+    const cells = scanner.cells;
     while (pos < len) {
       let nl = text.indexOf("\n", pos);
       if (nl < 0) nl = len;
-      const line = text.slice(pos, nl);
+      const start = pos;
       pos = nl + 1;
+      if (scanner.scan(text, start, nl)) {
+        counts.lines++;
+        this.applyCells(cells, counts);
+        continue;
+      }
+      const line = text.slice(start, nl);
       if (line.length === 0 || line.trim().length === 0) continue;
       counts.lines++;
       const evt = parseEventLine(line) as Record<string, unknown> | null | undefined;
@@ -182,12 +189,8 @@ export class RowBuilder<S extends ChunkSlot> {
       const data = evt.data as Record<string, unknown> | null | undefined;
       if (data === null || typeof data !== "object" || Array.isArray(data)) continue;
       if (type === "metrics") {
-        const step = eventStep(data);
-        if (step === undefined) continue;
-        let t = data.time;
-        if (typeof t !== "number" || t - t !== 0) t = evt.ts;
-        this.apply(step, typeof t === "number" && t - t === 0 ? t : NaN, data);
-        counts.metrics++;
+        this.slowCells.fromObject(data, evt.ts);
+        this.applyCells(this.slowCells, counts);
       } else if (type === "image") {
         const img = imageOf(evt, data);
         if (img) {
@@ -196,6 +199,27 @@ export class RowBuilder<S extends ChunkSlot> {
         }
       }
     }
+  }
+
+  /** Applies the cells of one metrics event: its step (spec §3.3), its time (data.time, else ts). */
+  private applyCells(cells: Cells, counts: ParseCounts): void {
+    let gs = -1;
+    let st = -1;
+    let tm = -1;
+    const n = cells.n;
+    for (let c = 0; c < n; c++) {
+      const role = cells.roles[c];
+      if (role === R_GLOBAL_STEP) gs = c;
+      else if (role === R_STEP) st = c;
+      else if (role === R_COLUMN && cells.keys[c] === "time") tm = c;
+    }
+    const at = gs >= 0 && cells.kinds[gs] !== K_NULL ? gs : st >= 0 && cells.kinds[st] !== K_NULL ? st : -1;
+    if (at < 0) return;
+    const step = cellStep(cells.kinds[at], cells.vals[at], cells.strs[at]);
+    if (step === undefined) return;
+    const time = tm >= 0 && cells.kinds[tm] === K_NUM ? cells.vals[tm] : cells.ts;
+    this.apply(step, time, cells);
+    counts.metrics++;
   }
 
   /** Hands over the changed steps (ascending, unique) and resets the record. */

@@ -3,10 +3,11 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { parseTolerant } from "../../src/store/json.ts";
 import { PROJECT } from "../helpers/server.ts";
 
-/** The serve command the reliability tests start (the real CLI `serve`, see serve-entry.ts). */
-export const SERVE_CMD = [process.execPath, join(import.meta.dir, "serve-entry.ts")];
+/** The command the reliability tests start: the real CLI from the sources. */
+export const SERVE_CMD = [process.execPath, join(PROJECT, "src/cli/main.ts")];
 
 /** The Python SDK's import path, for `python3 -c` children. */
 export const PY_SDK = join(PROJECT, "sdk/python");
@@ -157,7 +158,7 @@ export function rowsFromFile(path: string): Map<number, Record<string, unknown>>
     if (!line.trim()) continue;
     let ev: any;
     try {
-      ev = JSON.parse(line);
+      ev = parseTolerant(line); // NaN/Infinity tokens read as null, as the API serves them
     } catch {
       continue;
     }

@@ -1,7 +1,7 @@
 // Reliability: the server killed with SIGKILL during the ingest of a large run, restarted — index consistent, no point lost or doubled.
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { appendFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isolatedEnv, tempDir } from "../helpers/server.ts";
 import { apiRows, lossAt, metricsLine, rowsChecksum, rowsFromFile, type ServerProc, spawnServe, writeRun } from "./helpers.ts";
@@ -109,5 +109,15 @@ describe("the server killed with SIGKILL during the ingest of a large run", () =
     expect(res.body.total).toBe(STEPS + 5000);
     expect(rowsChecksum(apiRows(res.body), KEYS)).toBe(rowsChecksum(rowsFromFile(file), KEYS));
     expect((await parsed(server!)) - before).toBe(5000 + 5);
+  }, 60000);
+
+  it("rebuilds the same rows from the files after its index is deleted", async () => {
+    await server!.stop();
+    server = undefined;
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(join(root, "index", `viewer-index.sqlite${suffix}`), { force: true });
+    server = await spawnServe(root, env, ["--log-level", "error"]);
+    const res = await server.call(`/api/runs/${RUN}/metrics_step`);
+    expect(res.body.total).toBe(STEPS + 5000);
+    expect(rowsChecksum(apiRows(res.body), KEYS)).toBe(rowsChecksum(rowsFromFile(file), KEYS));
   }, 60000);
 });
