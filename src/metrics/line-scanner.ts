@@ -237,14 +237,22 @@ export class LineScanner {
       p++;
     }
     let ch = text.charCodeAt(p);
+    // digits go into a 32-bit integer nine at a time (short dependency chains), then into the double `m`
     let m = 0;
+    let acc = 0;
+    let accDigits = 0;
     if (ch === 48) {
       p++;
       ch = text.charCodeAt(p);
       if (ch >= 48 && ch <= 57) return -1; // leading zero: not JSON
     } else if (ch >= 49 && ch <= 57) {
       do {
-        m = m * 10 + (ch - 48);
+        acc = (acc * 10 + (ch - 48)) | 0;
+        if (++accDigits === 9) {
+          m = m * 1e9 + acc;
+          acc = 0;
+          accDigits = 0;
+        }
         ch = text.charCodeAt(++p);
       } while (ch >= 48 && ch <= 57);
     } else return -1;
@@ -252,12 +260,19 @@ export class LineScanner {
     if (ch === 46 /* . */) {
       ch = text.charCodeAt(++p);
       if (!(ch >= 48 && ch <= 57)) return -1;
+      const f0 = p;
       do {
-        m = m * 10 + (ch - 48);
-        scale++;
+        acc = (acc * 10 + (ch - 48)) | 0;
+        if (++accDigits === 9) {
+          m = m * 1e9 + acc;
+          acc = 0;
+          accDigits = 0;
+        }
         ch = text.charCodeAt(++p);
       } while (ch >= 48 && ch <= 57);
+      scale = p - f0;
     }
+    m = m * POW10[accDigits] + acc;
     let exp = 0;
     if (ch === 101 || ch === 69 /* e E */) {
       ch = text.charCodeAt(++p);

@@ -58,7 +58,7 @@ describe.skipIf(!canMount)("a storage root on a read-only filesystem", () => {
     t.cleanup();
   });
 
-  it("keeps its index in ~/.cache/runicorn/index/ and writes nothing under ROOT", () => {
+  it("keeps its index in ~/.cache/runicorn/index/ instead of ROOT/index/", () => {
     const cache = join(t.dir, "home", ".cache", "runicorn", "index");
     expect(readdirSync(cache).some((f) => f.endsWith("-viewer-index.sqlite"))).toBe(true);
     expect(existsSync(join(root, "index", "viewer-index.sqlite"))).toBe(false);
@@ -156,8 +156,9 @@ describe.skipIf(!canMount)("a storage root on a disk that fills up", () => {
     }
   }, 60000);
 
-  // Known bug (reported to the lead): a failed commit in MetricStore.commit (src/index/metric-store.ts, the
-  // SQLITE_FULL thrown at the transaction) escapes as 500 "Internal server error".
+  // Known bug (reported to the lead): when MetricStore.commit (src/index/metric-store.ts) fails with SQLITE_FULL the
+  // first query answers 500 "Internal server error" and later ones answer 200 with the unstored rows silently missing
+  // (seen: 40,500 of 44,609), because syncSlice has already advanced the in-memory offset (line ~446).
   it.todo("serves the metrics already on disk (or says the disk is full) while the index cannot grow", async () => {
     const res = await server.call(`/api/runs/${RUN}/metrics_step`);
     if (res.status === 200) expect(res.body.total).toBe(rowsFromFile(file).size);

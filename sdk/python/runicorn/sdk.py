@@ -83,7 +83,18 @@ def _normalize_path(path: Optional[str]) -> str:
         raise ValueError("Invalid path: '%s'. Path cannot contain '..'" % path)
     if len(path) > 200:
         raise ValueError("Path too long: %d characters. Maximum is 200." % len(path))
-    return path
+    # spec §10.12: the original kept "a//b" in meta.json while the folder was a/b; keep them equal
+    return re.sub(r"/{2,}", "/", path)
+
+
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def _check_run_id(run_id: str) -> str:
+    """A custom run id becomes a folder name: one safe name (spec §10.12: the original took anything)."""
+    if not _RUN_ID_RE.match(run_id):
+        raise ValueError("Invalid run_id: %r. Use letters, digits, '_', '-' or '.', starting with a letter or digit (max 128)." % run_id)
+    return run_id
 
 
 def _gen_run_id() -> str:
@@ -119,7 +130,7 @@ class Run:
             raise ValueError("tqdm_mode must be 'smart', 'all' or 'none', got %r" % (tqdm_mode,))
         self.alias = alias
         self.storage_root = resolve_storage_root(storage)
-        self.id = str(run_id) if run_id else _gen_run_id()
+        self.id = _check_run_id(str(run_id)) if run_id else _gen_run_id()
         self.runs_dir = self.storage_root / "runs"
         if self.path:
             self.runs_dir = self.runs_dir.joinpath(*[p for p in self.path.split("/") if p])

@@ -194,13 +194,17 @@ class InitArguments(TempDirCase):
     def test_path_rules(self) -> None:
         root = self.tmp / "root"
         cases = [(None, "default", "runs/default"), ("/", "", "runs"), ("", "", "runs"), ("/cv/yolo/", "cv/yolo", "runs/cv/yolo"),
-                 ("a\\b", "a/b", "runs/a/b"), ("a/b//c", "a/b//c", "runs/a/b/c")]
+                 ("a\\b", "a/b", "runs/a/b"), ("a/b//c", "a/b/c", "runs/a/b/c")]  # "//" collapsed: spec §10.12
         for given, meta_path, parent in cases:
             r = rn.init(path=given, storage=str(root))
             r.finish()
             meta = json.loads((Path(r.run_dir) / "meta.json").read_text(encoding="utf-8"))
             self.assertEqual(meta["path"], meta_path, given)
             self.assertEqual(Path(r.run_dir).parent, root / parent, given)
+        for bad_id in ("../x", "a/b", ".hidden", "", " sp"):
+            if bad_id:
+                with self.assertRaises(ValueError, msg=bad_id):
+                    rn.init(path="ids", storage=str(root), run_id=bad_id)
         for bad in ("has space", "dots.in", "../up", "ü", "x" * 201):
             with self.assertRaises(ValueError, msg=bad):
                 rn.init(path=bad, storage=str(root))
