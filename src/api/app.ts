@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import { VERSION } from "../version.ts";
 import type { AppContext } from "./context.ts";
-import { HttpError } from "./errors.ts";
+import { HttpError, storageError } from "./errors.ts";
 import { configRoutes } from "./config.ts";
 import { healthRoutes } from "./health.ts";
 import { pathsRoutes } from "./paths.ts";
@@ -35,6 +35,11 @@ export function createApp(ctx: AppContext) {
         return { detail: "Not Found" };
       }
       ctx.log.error(`${request.method} ${new URL(request.url).pathname} failed`, error);
+      const io = storageError(error);
+      if (io) {
+        set.status = io.status;
+        return { detail: io.detail };
+      }
       set.status = 500;
       return { detail: "Internal server error" };
     })

@@ -4,6 +4,7 @@ import { listRunRows } from "../index/run-queries.ts";
 import { listPath } from "../index/run-row.ts";
 import { removeDeletedMarker, writeDeletedMarker } from "../store/run-files.ts";
 import type { AppContext } from "./context.ts";
+import { ioMessage } from "./errors.ts";
 import { assertRunIdBatch } from "./run-ids.ts";
 
 /** Most runs one soft-delete or restore request may name (spec §6.1). */
@@ -25,10 +26,14 @@ export function recycleRoutes(ctx: AppContext) {
           if (!run) results[id] = { success: false, error: "run not found" };
           else if (run.deleted) results[id] = { success: false, error: "already deleted" };
           else {
-            writeDeletedMarker(run.run_dir, "user_deleted", run.status || "unknown");
+            try {
+              writeDeletedMarker(run.run_dir, "user_deleted", run.status || "unknown");
+              results[id] = { success: true };
+              count++;
+            } catch (e) {
+              results[id] = { success: false, error: ioMessage(e) };
+            }
             await ctx.storage.runs.refreshRun(run.run_dir);
-            results[id] = { success: true };
-            count++;
           }
         }
         return { deleted_count: count, results, message: `Soft deleted ${count} of ${ids.length} runs` };
@@ -65,10 +70,14 @@ export function recycleRoutes(ctx: AppContext) {
           if (!run) results[id] = { success: false, error: "run not found" };
           else if (!run.deleted) results[id] = { success: false, error: "run not deleted" };
           else {
-            removeDeletedMarker(run.run_dir);
+            try {
+              removeDeletedMarker(run.run_dir);
+              results[id] = { success: true };
+              count++;
+            } catch (e) {
+              results[id] = { success: false, error: ioMessage(e) };
+            }
             await ctx.storage.runs.refreshRun(run.run_dir);
-            results[id] = { success: true };
-            count++;
           }
         }
         return { restored_count: count, results, message: `Restored ${count} of ${ids.length} runs` };

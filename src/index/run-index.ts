@@ -168,7 +168,7 @@ export class RunIndex {
   /** Writes changed rows and removals in one transaction, updates memory, then notifies listeners. */
   private async apply(changed: RunEntry[], removed: string[]): Promise<void> {
     if (changed.length === 0 && removed.length === 0) return;
-    const rows = changed.map((e) => buildRunRow(e, readRunFiles(e.dir)));
+    const rows = changed.map((e) => buildRunRow(e, readStable(e)));
     await this.idx.db.transaction().execute(async (trx) => {
       for (const row of rows) {
         await trx
@@ -360,6 +360,21 @@ export class RunIndex {
       r.sizes = sizes;
     }
   }
+}
+
+/**
+ * Reads a run's files and re-stamps them afterwards: a non-atomic rewrite that lands during the read
+ * changes the stamp, so the read is repeated (a few times at most) instead of caching a torn `{}`.
+ */
+function readStable(e: RunEntry) {
+  let files = readRunFiles(e.dir);
+  for (let i = 0; i < 3; i++) {
+    const after = runStamp(e.dir);
+    if (after === e.stamp) break;
+    e.stamp = after;
+    files = readRunFiles(e.dir);
+  }
+  return files;
 }
 
 /** True when a process with this pid exists (EPERM means it exists but is not ours). */

@@ -230,12 +230,12 @@ export class LineScanner {
    * exact power of ten, one rounding) and by `Number()` of the text otherwise — both give JSON.parse's value.
    */
   private number(text: string, p: number, end: number): number {
-    const s0 = p;
     let neg = false;
     if (text.charCodeAt(p) === 45) {
       neg = true;
       p++;
     }
+    const d0 = p;
     let ch = text.charCodeAt(p);
     // digits go into a 32-bit integer nine at a time (short dependency chains), then into the double `m`
     let m = 0;
@@ -273,6 +273,7 @@ export class LineScanner {
       scale = p - f0;
     }
     m = m * POW10[accDigits] + acc;
+    const d1 = p;
     let exp = 0;
     if (ch === 101 || ch === 69 /* e E */) {
       ch = text.charCodeAt(++p);
@@ -293,12 +294,58 @@ export class LineScanner {
     let v: number;
     if (m === 0) v = 0;
     else if (m <= MAX_EXACT && e10 >= -22 && e10 <= 22) v = e10 >= 0 ? m * POW10[e10] : m / POW10[-e10];
-    else v = Number(text.slice(neg ? s0 + 1 : s0, p));
+    else {
+      v = e10 <= 0 && e10 >= -22 ? longMantissa(text, d0, d1, -e10) : NaN;
+      if (v !== v) v = Number(text.slice(d0, p));
+    }
     if (neg) v = -v;
     this.num = v;
     this.kind = v - v === 0 ? K_NUM : K_INF; // 1e999 overflows to Infinity, as in JSON.parse
     return p;
   }
+}
+
+const SPLIT = 134217729; // 2^27 + 1: Veltkamp's split of a double into two 26-bit halves
+const TWO_POW_M94 = 2 ** -94;
+
+/**
+ * The double nearest to `digits / 10^k` for a mantissa of 16 to 18 digits in `text[d0, d1)` (a '.' is
+ * skipped), or NaN when it cannot tell cheaply. The mantissa is split into an exact double-double
+ * (first digits × 10^9 + last nine), divided by 10^k in double-double arithmetic (error below 2^-100
+ * relative), and the result is rounded only when the whole error interval rounds to the same double.
+ */
+export function longMantissa(text: string, d0: number, d1: number, k: number): number {
+  let count = 0;
+  for (let j = d0; j < d1; j++) if (text.charCodeAt(j) !== 46) count++;
+  let h = 0;
+  let l = 0;
+  let seen = 0;
+  for (let j = d0; j < d1; j++) {
+    const ch = text.charCodeAt(j);
+    if (ch === 46) continue;
+    if (seen++ < count - 9) h = h * 10 + (ch - 48);
+    else l = l * 10 + (ch - 48);
+  }
+  if (h >= 1e9) return NaN; // 19 digits or more
+  // h·10^9 = h·5^9·2^9 is exact (h·5^9 < 2^51); hi + lo is the mantissa exactly (Fast2Sum)
+  const big = h * 1e9;
+  const hi = big + l;
+  const lo = l - (hi - big);
+  const d = POW10[k];
+  const q1 = hi / d;
+  // q1·d exactly as p + e (Dekker's product)
+  const p = q1 * d;
+  const c1 = SPLIT * q1;
+  const qh = c1 - (c1 - q1);
+  const ql = q1 - qh;
+  const c2 = SPLIT * d;
+  const dh = c2 - (c2 - d);
+  const dl = d - dh;
+  const e = qh * dh - p + qh * dl + ql * dh + ql * dl;
+  const q2 = (hi - p - e + lo) / d;
+  const err = Math.abs(q1) * TWO_POW_M94;
+  const down = q1 + (q2 - err);
+  return down === q1 + (q2 + err) ? down : NaN;
 }
 
 /** Position after JSON whitespace. */

@@ -89,9 +89,7 @@ describe.skipIf(!canMount)("a storage root on a read-only filesystem", () => {
     expect((await server.call("/api/health")).status).toBe(200);
   });
 
-  // Known bug (reported to the lead): writeDeletedMarker throws EROFS out of src/api/recycle.ts:28 and the
-  // error mapping answers 500 "Internal server error", which tells the user nothing.
-  it.todo("answers a soft delete with an error that names the read-only filesystem, not an anonymous 500", async () => {
+  it("answers a soft delete with an error that names the read-only filesystem, not an anonymous 500", async () => {
     const res = await server.call("/api/runs/soft-delete", {
       method: "POST",
       headers: { "content-type": "application/json" },
