@@ -5,6 +5,7 @@ import { VERSION } from "../version.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError, storageError } from "./errors.ts";
 import { configRoutes } from "./config.ts";
+import { docsRoutes } from "./docs.ts";
 import { healthRoutes } from "./health.ts";
 import { pathsRoutes } from "./paths.ts";
 import { recycleRoutes } from "./recycle.ts";
@@ -45,7 +46,9 @@ export function createApp(ctx: AppContext) {
     })
     .use(
       openapi({
-        path: "/docs",
+        // the spec only; docs.ts serves an embedded Swagger UI (the plugin's page loads from a CDN)
+        provider: null,
+        path: "/openapi",
         specPath: "/openapi.json",
         documentation: {
           info: {
@@ -56,6 +59,7 @@ export function createApp(ctx: AppContext) {
         },
       }),
     )
+    .use(docsRoutes())
     .use(healthRoutes(ctx))
     .use(runsRoutes(ctx))
     .use(recycleRoutes(ctx))

@@ -226,8 +226,10 @@ export class LineScanner {
   }
 
   /**
-   * A JSON number: exact by Clinger's fast path (an integer mantissa below 2^53 times or divided by an
-   * exact power of ten, one rounding) and by `Number()` of the text otherwise — both give JSON.parse's value.
+   * A JSON number, exactly as JSON.parse reads it. Up to 18 significant digits are gathered in two
+   * 9-digit integers, which make the mantissa an exact double-double; a mantissa below 2^53 and a power
+   * of ten up to 10^22 give the value in one rounding (Clinger's fast path), a longer mantissa divided
+   * by 10^k goes through `divPow10`, and anything else through `Number()` of the text.
    */
   private number(text: string, p: number, end: number): number {
     let neg = false;
@@ -237,19 +239,21 @@ export class LineScanner {
     }
     const d0 = p;
     let ch = text.charCodeAt(p);
-    // digits go into a 32-bit integer nine at a time (short dependency chains), then into the double `m`
-    let m = 0;
+    let g1 = 0; // the first nine significant digits, once complete
+    let g2 = 0; // the next nine, once complete
+    let groups = 0;
     let acc = 0;
     let accDigits = 0;
     if (ch === 48) {
-      p++;
-      ch = text.charCodeAt(p);
+      ch = text.charCodeAt(++p);
       if (ch >= 48 && ch <= 57) return -1; // leading zero: not JSON
     } else if (ch >= 49 && ch <= 57) {
       do {
-        acc = (acc * 10 + (ch - 48)) | 0;
+        acc = acc * 10 + (ch - 48);
         if (++accDigits === 9) {
-          m = m * 1e9 + acc;
+          if (groups === 0) g1 = acc;
+          else g2 = acc;
+          groups++;
           acc = 0;
           accDigits = 0;
         }
@@ -261,19 +265,23 @@ export class LineScanner {
       ch = text.charCodeAt(++p);
       if (!(ch >= 48 && ch <= 57)) return -1;
       const f0 = p;
-      do {
-        acc = (acc * 10 + (ch - 48)) | 0;
+      if (groups === 0 && acc === 0) {
+        // leading zeros of 0.000…: not significant
+        while (ch === 48) ch = text.charCodeAt(++p);
+      }
+      while (ch >= 48 && ch <= 57) {
+        acc = acc * 10 + (ch - 48);
         if (++accDigits === 9) {
-          m = m * 1e9 + acc;
+          if (groups === 0) g1 = acc;
+          else g2 = acc;
+          groups++;
           acc = 0;
           accDigits = 0;
         }
         ch = text.charCodeAt(++p);
-      } while (ch >= 48 && ch <= 57);
+      }
       scale = p - f0;
     }
-    m = m * POW10[accDigits] + acc;
-    const d1 = p;
     let exp = 0;
     if (ch === 101 || ch === 69 /* e E */) {
       ch = text.charCodeAt(++p);
@@ -291,13 +299,22 @@ export class LineScanner {
     }
     if (p > end) return -1;
     const e10 = exp - scale;
-    let v: number;
-    if (m === 0) v = 0;
-    else if (m <= MAX_EXACT && e10 >= -22 && e10 <= 22) v = e10 >= 0 ? m * POW10[e10] : m / POW10[-e10];
-    else {
-      v = e10 <= 0 && e10 >= -22 ? longMantissa(text, d0, d1, -e10) : NaN;
-      if (v !== v) v = Number(text.slice(d0, p));
+    let v = NaN;
+    if (groups === 0) {
+      // at most 8 significant digits: exact
+      if (acc === 0) v = 0;
+      else if (e10 >= -22 && e10 <= 22) v = e10 >= 0 ? acc * POW10[e10] : acc / POW10[-e10];
+    } else if (groups === 1 || (groups === 2 && accDigits === 0)) {
+      // mantissa = g1·10^r + low, with g1·10^r = g1·5^r·2^r exact (g1·5^r < 2^51); hi + lo exact (Fast2Sum)
+      const r = groups === 1 ? accDigits : 9;
+      const low = groups === 1 ? acc : g2;
+      const big = g1 * POW10[r];
+      const hi = big + low;
+      const lo = low - (hi - big);
+      if (lo === 0 && hi <= MAX_EXACT && e10 >= -22 && e10 <= 22) v = e10 >= 0 ? hi * POW10[e10] : hi / POW10[-e10];
+      else if (e10 <= 0 && e10 >= -22) v = divPow10(hi, lo, -e10);
     }
+    if (v !== v) v = Number(text.slice(d0, p));
     if (neg) v = -v;
     this.num = v;
     this.kind = v - v === 0 ? K_NUM : K_INF; // 1e999 overflows to Infinity, as in JSON.parse
@@ -309,28 +326,11 @@ const SPLIT = 134217729; // 2^27 + 1: Veltkamp's split of a double into two 26-b
 const TWO_POW_M94 = 2 ** -94;
 
 /**
- * The double nearest to `digits / 10^k` for a mantissa of 16 to 18 digits in `text[d0, d1)` (a '.' is
- * skipped), or NaN when it cannot tell cheaply. The mantissa is split into an exact double-double
- * (first digits × 10^9 + last nine), divided by 10^k in double-double arithmetic (error below 2^-100
- * relative), and the result is rounded only when the whole error interval rounds to the same double.
+ * The double nearest to `(hi + lo) / 10^k` (hi + lo an integer mantissa as an exact double-double,
+ * k ≤ 22), or NaN when it cannot tell cheaply: the quotient is computed in double-double arithmetic
+ * (error below 2^-100 relative) and rounded only when its whole error interval rounds to one double.
  */
-export function longMantissa(text: string, d0: number, d1: number, k: number): number {
-  let count = 0;
-  for (let j = d0; j < d1; j++) if (text.charCodeAt(j) !== 46) count++;
-  let h = 0;
-  let l = 0;
-  let seen = 0;
-  for (let j = d0; j < d1; j++) {
-    const ch = text.charCodeAt(j);
-    if (ch === 46) continue;
-    if (seen++ < count - 9) h = h * 10 + (ch - 48);
-    else l = l * 10 + (ch - 48);
-  }
-  if (h >= 1e9) return NaN; // 19 digits or more
-  // h·10^9 = h·5^9·2^9 is exact (h·5^9 < 2^51); hi + lo is the mantissa exactly (Fast2Sum)
-  const big = h * 1e9;
-  const hi = big + l;
-  const lo = l - (hi - big);
+export function divPow10(hi: number, lo: number, k: number): number {
   const d = POW10[k];
   const q1 = hi / d;
   // q1·d exactly as p + e (Dekker's product)

@@ -56,10 +56,16 @@ describe.skipIf(!existsSync(BINARY))("the compiled binary", () => {
     expect(runs).toHaveLength(5);
   });
 
-  it("serves the OpenAPI document", async () => {
+  it("serves the OpenAPI document and an offline Swagger UI", async () => {
     const doc = await (await fetch(server.url + "/openapi.json")).json();
     expect(doc.paths["/api/runs"]).toBeDefined();
-    expect((await fetch(server.url + "/docs")).status).toBe(200);
+    const page = await (await fetch(server.url + "/docs")).text();
+    expect(page).not.toContain("https://");
+    for (const m of page.matchAll(/(?:src|href)="(\/docs\/[^"]+)"/g)) {
+      const res = await fetch(server.url + m[1]);
+      expect(res.status).toBe(200);
+      expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(10000);
+    }
   });
 });
 
