@@ -74,10 +74,10 @@ function validationDetail(error: unknown): unknown[] {
   const e = error as { type?: string; all?: { path?: string; message?: string; summary?: string; value?: unknown }[] };
   const where = e.type ?? "body";
   const items = Array.isArray(e.all) && e.all.length ? e.all : [{ path: "", message: String((error as Error).message) }];
-  return items.map((it) => ({
-    type: "value_error",
-    loc: [where, ...String(it.path ?? "").split("/").filter(Boolean)],
-    msg: it.summary ?? it.message ?? "Invalid value",
-    input: it.value ?? null,
-  }));
+  return items.map((it) => {
+    const loc = [where, ...String(it.path ?? "").split("/").filter(Boolean)];
+    // a required field that is absent: pydantic v2's wording, as the original's clients expect
+    if (it.value === undefined) return { type: "missing", loc, msg: "Field required", input: null };
+    return { type: "value_error", loc, msg: it.summary ?? it.message ?? "Invalid value", input: it.value };
+  });
 }

@@ -32,7 +32,7 @@ function locate(ctx: AppContext, id: string): string | undefined {
 }
 
 /** Deletes runs one after another with one deleter, and tells the index about each removed directory. */
-async function deleteMany(
+export async function deleteMany(
   ctx: AppContext,
   runs: { id: string; dir?: string }[],
   dryRun: boolean,

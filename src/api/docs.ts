@@ -20,5 +20,7 @@ export function docsRoutes() {
   return new Elysia({ name: "docs" })
     .get("/docs", () => new Response(PAGE, { headers: { "content-type": "text/html; charset=utf-8" } }), { detail: { hide: true } })
     .get("/docs/swagger-ui-bundle.js", asset(bundle, "text/javascript; charset=utf-8"), { detail: { hide: true } })
-    .get("/docs/swagger-ui.css", asset(css, "text/css; charset=utf-8"), { detail: { hide: true } });
+    .get("/docs/swagger-ui.css", asset(css, "text/css; charset=utf-8"), { detail: { hide: true } })
+    // the original (FastAPI) also served ReDoc here; one documentation page is enough
+    .get("/redoc", () => Response.redirect("/docs", 302), { detail: { hide: true } });
 }

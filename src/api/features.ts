@@ -3,6 +3,7 @@ import type { Elysia } from "elysia";
 import type { AppContext } from "./context.ts";
 import { assetsRoutes } from "./assets.ts";
 import { deleteRoutes } from "./delete.ts";
+import { experimentsRoutes } from "./experiments.ts";
 import { exportRoutes } from "./export.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { remoteRoutes } from "./remote.ts";
@@ -14,6 +15,7 @@ export const extraFeatures: ((ctx: AppContext) => Elysia<any, any, any, any, any
   (ctx) => assetsRoutes(ctx),
   (ctx) => deleteRoutes(ctx),
   (ctx) => exportRoutes(ctx),
+  (ctx) => experimentsRoutes(ctx),
   (ctx) => systemRoutes(ctx),
   (ctx) => remoteRoutes(ctx),
 ];

@@ -147,19 +147,28 @@ export function metricsRoutes(ctx: AppContext) {
   };
   // file changes reach the hub even before any page subscribes (prompt ingest of known runs)
   hubOf();
+  // after the server starts listening: load the most recently active runs, so their first query is quick
+  setTimeout(() => {
+    storeOf(ctx)
+      .warmRecent()
+      .catch((e) => ctx.log.debug(`metrics warm-up stopped: ${(e as Error).message}`));
+  }, 0);
   const conns = new WeakMap<object, LiveConn>();
 
   const metricsStep = async (id: string, downsampleRaw: string | undefined) => {
     const downsample = intParam("downsample", downsampleRaw, 100, 50000);
     const state = await syncedRun(ctx, id);
-    const r = buildMetricsStep(state, downsample);
+    const r = storeOf(ctx).result(state, `metrics_step:${downsample ?? ""}`, true, () => {
+      const m = buildMetricsStep(state, downsample);
+      return { body: m.json, rowCount: m.rowCount, total: m.total, lastStep: m.lastStep };
+    });
     const headers: Record<string, string> = {
       "content-type": "application/json",
       "x-row-count": String(r.rowCount),
       "x-total-count": String(r.total),
     };
     if (r.lastStep !== null) headers["x-last-step"] = String(r.lastStep);
-    return new Response(r.json, { headers });
+    return new Response(r.body, { headers });
   };
   const stepQuery = t.Object({
     downsample: t.Optional(t.String({ description: "Target rows, 100..50000: the union of every metric's own LTTB selection" })),
@@ -207,7 +216,13 @@ export function metricsRoutes(ctx: AppContext) {
       async ({ params, query }) => {
         const opts = seriesOptions(query);
         const state = await syncedRun(ctx, params.run_id);
-        return buildSeries(state, params.run_id, opts);
+        // full-range answers are kept (and stored) until the rows change; zoom windows are cheap to recompute
+        const key = `series:${opts.x}:${opts.points}:${opts.mode}:${opts.keys?.join(",") ?? ""}:${opts.from ?? ""}:${opts.to ?? ""}`;
+        const r = storeOf(ctx).result(state, key, opts.from === undefined && opts.to === undefined, () => {
+          const body = JSON.stringify(buildSeries(state, params.run_id, opts));
+          return { body, rowCount: 0, total: 0, lastStep: null };
+        });
+        return new Response(r.body, { headers: { "content-type": "application/json" } });
       },
       {
         query: t.Object(seriesQuery),

@@ -55,18 +55,27 @@ export function pathsRoutes(ctx: AppContext) {
         const leaves = sortedUnique(counts.map((c) => c.entry_path));
         const tree = buildTree(leaves);
         if (!bool(query.include_stats)) return { paths: leaves, tree };
-        const stats: Record<string, Stat> = {};
-        const all = new Set<string>();
+        // the original lists leaf paths in scan order, then their ancestors
+        const leafStats: Record<string, Stat> = {};
+        const ancestorStats: Record<string, Stat> = {};
         for (const { entry_path, status, n } of counts) {
           const segs = entry_path.split("/");
           for (let i = segs.length; i >= 1; i--) {
             const p = segs.slice(0, i).join("/");
-            all.add(p);
-            const s = (stats[p] ??= { total: 0, running: 0, finished: 0, failed: 0 });
+            const bucket = i === segs.length ? leafStats : ancestorStats;
+            const s = (bucket[p] ??= { total: 0, running: 0, finished: 0, failed: 0 });
             s.total += n;
             if (status === "running" || status === "finished" || status === "failed") s[status] += n;
           }
         }
+        const stats: Record<string, Stat> = { ...leafStats };
+        for (const [p, st] of Object.entries(ancestorStats)) {
+          if (stats[p]) {
+            // a path that is both a leaf and an ancestor (runs at two depths): one entry, summed
+            for (const k of ["total", "running", "finished", "failed"] as const) stats[p][k] += st[k];
+          } else stats[p] = st;
+        }
+        const all = Object.keys(stats);
         return { paths: [...all].sort(), tree, stats };
       },
       {
@@ -78,7 +87,7 @@ export function pathsRoutes(ctx: AppContext) {
       "/api/paths/tree",
       async () => {
         const counts = await entryPathCounts(ctx.index().db);
-        return { tree: buildTree(counts.map((c) => c.entry_path)) };
+        return { tree: buildTree(sortedUnique(counts.map((c) => c.entry_path))) };
       },
       { detail: { summary: "The path tree" } },
     )

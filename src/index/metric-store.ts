@@ -1,4 +1,6 @@
 // The metric column store inside the index: ingests events.jsonl by byte offset into chunked column blobs.
+// metric_chunk levels: 0 raw rows, 1..3 digests, LEVEL_SUMMARY one row per run (catalogue and key
+// summaries, so a restart reads one row), LEVEL_RESULT computed responses kept across restarts.
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Chunk, CHUNK_ROWS } from "../metrics/chunk.ts";
@@ -13,6 +15,23 @@ import { decodeChunk, encodeChunk } from "./metric-codec.ts";
 
 /** Bytes read and parsed per slice before yielding to the event loop and committing. */
 const SLICE_BYTES = 16 << 20;
+/** metric_chunk level of a run's summary row: its catalogue, key summaries and stages as JSON in `stats`. */
+export const LEVEL_SUMMARY = -1;
+/** metric_chunk level of stored query results: the body in `data`, its key and generation in `stats`. */
+export const LEVEL_RESULT = -2;
+/** Results kept in memory per run. */
+const MAX_RESULTS = 16;
+/** Result rows per run: a key's row is its hash modulo this (a clash replaces the older result). */
+const RESULT_SLOTS = 32;
+/** Largest result body stored. */
+const MAX_STORED_BYTES = 4 << 20;
+/** A run is stored results only once its rows have not changed for this long (live runs change all the time). */
+const QUIET_MS = 2000;
+/** Bumped when the query code changes what a stored result would contain. */
+const RESULT_FORMAT = 1;
+
+/** Delay of the WAL checkpoint after a large ingest (see `beginBulk`). */
+const CHECKPOINT_DELAY_MS = 2000;
 /** Bytes remembered before the read offset to notice a file rewritten in place. */
 const TAIL_BYTES = 64;
 
@@ -32,6 +51,12 @@ export interface StoreCounters {
   index_loads: number;
   chunks_loaded: number;
   chunks_written: number;
+  /** Queries answered from a result in memory. */
+  result_hits: number;
+  /** Queries answered from a result stored by an earlier process. */
+  result_loads: number;
+  results_computed: number;
+  results_stored: number;
 }
 
 /** What one ingest changed, for live push. */
@@ -43,6 +68,24 @@ export interface IngestEvent {
   /** The file was re-read from scratch (replaced or shrunk): earlier rows may be gone. */
   reset: boolean;
   images: number;
+}
+
+/** A response body computed from a run's rows, reused until the rows change (the headers' values with it). */
+export interface QueryResult {
+  body: string;
+  rowCount: number;
+  total: number;
+  lastStep: number | null;
+}
+
+/** The summary row of a run (LEVEL_SUMMARY), as JSON. */
+interface StoredSummary {
+  v: 1;
+  gen: number;
+  /** Per chunk: id, rows, first step, last step, min time, max time, rows of digest levels 1..3. */
+  chunks: (number | null)[][];
+  keys: [string, KeyStats][];
+  stages: StageSegment[];
 }
 
 /** Options of a store. */
@@ -84,6 +127,20 @@ export class RunState implements RunData, ChunkHost<Slot> {
   /** Chunks being changed by an ingest (kept out of the cache until written). */
   readonly pinned = new Map<number, Chunk>();
   busy?: Promise<void>;
+  /** Generation of the rows: bumped (and stored) by every commit that changes them. */
+  gen = 0;
+  /** Whether every slot's `stats` is loaded (not so after a restart, until a change needs them). */
+  statsLoaded = true;
+  /** When rows last changed in this process (Date.now), 0 if never. */
+  changedAt = 0;
+  /** Results for `resultsVersion`, most recently used last. */
+  results = new Map<string, QueryResult>();
+  resultsVersion = -1;
+  /** Keys of results that may be stored. */
+  storable = new Set<string>();
+  /** Results stored by an earlier process (valid while `gen` matches). */
+  stored = new Map<string, { gen: number; meta: QueryResult; slot: number; data?: Uint8Array }>();
+  persistTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
     private readonly store: MetricStore,
@@ -131,9 +188,9 @@ export class RunState implements RunData, ChunkHost<Slot> {
     return slot;
   }
 
-  /** Recomputes columns, key summaries and stages from the chunk summaries. */
+  /** Recomputes columns, key summaries and stages from the chunk summaries (all loaded). */
   refresh(): void {
-    const { keys, stages } = foldStats(this.slots.map((s) => s.stats));
+    const { keys, stages } = foldStats(this.slots.map((s) => s.stats!));
     this.keyStats = keys;
     this.stages = stages;
     this.columns = [...keys.keys()].sort(compareCodePoints);
@@ -142,6 +199,13 @@ export class RunState implements RunData, ChunkHost<Slot> {
     this.totalRows = total;
     this.version++;
   }
+}
+
+/** The row of a stored result (FNV-1a hash of its key). */
+function resultSlot(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+  return (h >>> 0) % RESULT_SLOTS;
 }
 
 /** Python's `sorted()` order for strings (by code point, not UTF-16 unit). */
@@ -168,12 +232,19 @@ export class MetricStore {
     index_loads: 0,
     chunks_loaded: 0,
     chunks_written: 0,
+    result_hits: 0,
+    result_loads: 0,
+    results_computed: 0,
+    results_stored: 0,
   };
   readonly cache: ChunkCache;
   readonly maxRuns: number;
   private readonly runs = new Map<string, RunState>();
   private readonly listeners = new Set<(e: IngestEvent) => void>();
   private readonly log?: Logger;
+  private bulk = 0;
+  private savedAutoCheckpoint = 1000;
+  private checkpointTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
     readonly index: IndexDb,
@@ -215,14 +286,20 @@ export class MetricStore {
     let release!: () => void;
     state.busy = new Promise<void>((r) => (release = r));
     let outcome: "unchanged" | "incremental" | "full" = "unchanged";
+    let bulk = false;
     try {
       for (;;) {
         const r = this.syncSlice(state);
         if (r.read === "full" || (r.read === "incremental" && outcome === "unchanged")) outcome = r.read;
         if (!r.more) break;
+        if (!bulk) {
+          bulk = true;
+          this.beginBulk();
+        }
         await new Promise<void>((res) => setImmediate(res));
       }
     } finally {
+      if (bulk) this.endBulk();
       state.busy = undefined;
       release();
     }
@@ -245,6 +322,116 @@ export class MetricStore {
     return this.index.raw
       .query("SELECT key, step, caption, path, ts FROM metric_image WHERE sid = ? ORDER BY seq")
       .all(state.sid) as ImageEvent[];
+  }
+
+  /**
+   * The result of a query on a run's rows: from memory while the rows are unchanged, else from what an
+   * earlier process stored for the same generation, else `compute()`. With `storable`, the result is
+   * also stored in the index once the run is quiet (no change for QUIET_MS), so the first such query
+   * after a restart reads one row instead of computing.
+   */
+  result(state: RunState, key: string, storable: boolean, compute: () => QueryResult): QueryResult {
+    if (state.resultsVersion !== state.version) {
+      state.results.clear();
+      state.storable.clear();
+      state.resultsVersion = state.version;
+    }
+    let r = state.results.get(key);
+    if (r) {
+      state.results.delete(key);
+      state.results.set(key, r);
+      this.counters.result_hits++;
+      return r;
+    }
+    const stored = state.stored.get(key);
+    const data = stored && stored.gen === state.gen ? (stored.data ?? this.storedBody(state, stored.slot)) : undefined;
+    if (stored && data) {
+      r = { body: new TextDecoder().decode(data), rowCount: stored.meta.rowCount, total: stored.meta.total, lastStep: stored.meta.lastStep };
+      this.counters.result_loads++;
+    } else {
+      r = compute();
+      this.counters.results_computed++;
+      if (storable && r.body.length <= MAX_STORED_BYTES) {
+        state.storable.add(key);
+        this.schedulePersist(state);
+      }
+    }
+    state.results.set(key, r);
+    if (state.results.size > MAX_RESULTS) {
+      const oldest = state.results.keys().next().value!;
+      state.results.delete(oldest);
+      state.storable.delete(oldest);
+    }
+    return r;
+  }
+
+  /** The body of a stored result row. */
+  private storedBody(state: RunState, slot: number): Uint8Array | undefined {
+    const row = this.index.raw
+      .query(`SELECT data FROM metric_chunk WHERE sid = ? AND level = ${LEVEL_RESULT} AND chunk_id = ?`)
+      .get(state.sid, slot) as { data: Uint8Array } | null;
+    return row?.data;
+  }
+
+  /** Stores the run's storable results once it has been quiet for QUIET_MS (at once if it already has). */
+  private schedulePersist(state: RunState): void {
+    if (state.persistTimer) return;
+    const wait = Math.max(0, state.changedAt + QUIET_MS - Date.now());
+    const version = state.version;
+    state.persistTimer = setTimeout(() => {
+      state.persistTimer = undefined;
+      if (state.version !== version || state.busy) {
+        // changed meanwhile: the next query of the new rows schedules again
+        return;
+      }
+      try {
+        this.persistResults(state);
+      } catch (err) {
+        // the index was closed meanwhile (server stopping): nothing is lost, results are recomputed
+        this.log?.debug(`metric results of ${state.runDir} not stored: ${(err as Error).message}`);
+      }
+    }, wait);
+    if (wait > 0) state.persistTimer.unref?.();
+  }
+
+  /** Writes the run's storable in-memory results not stored yet, one row per key (slot by key hash). */
+  private persistResults(state: RunState): void {
+    if (state.sid === null || state.resultsVersion !== state.version) return;
+    const sid = state.sid;
+    const keys = [...state.storable].filter((k) => state.stored.get(k)?.gen !== state.gen && state.results.has(k));
+    if (!keys.length) return;
+    const raw = this.index.raw;
+    const enc = new TextEncoder();
+    raw.transaction(() => {
+      const put = raw.query(
+        `INSERT INTO metric_chunk (sid, level, chunk_id, rows, first_step, last_step, min_time, max_time, stats, data)
+         VALUES (?, ${LEVEL_RESULT}, ?, ?, 0, 0, NULL, NULL, ?, ?)
+         ON CONFLICT (sid, level, chunk_id) DO UPDATE SET rows = excluded.rows, stats = excluded.stats, data = excluded.data`,
+      );
+      for (const key of keys) {
+        const r = state.results.get(key)!;
+        const meta = { key, gen: state.gen, format: RESULT_FORMAT, rowCount: r.rowCount, total: r.total, lastStep: r.lastStep };
+        const data = enc.encode(r.body);
+        put.run(sid, resultSlot(key), r.rowCount, JSON.stringify(meta), data);
+        state.stored.set(key, { gen: state.gen, meta: { ...meta, body: "" }, slot: resultSlot(key) });
+      }
+    })();
+    this.counters.results_stored += keys.length;
+  }
+
+  /**
+   * Loads the runs whose metrics changed most recently (catalogue and stored results), in the
+   * background after the server starts, yielding between runs so that requests go first.
+   */
+  async warmRecent(limit = 3): Promise<void> {
+    const dirs = this.index.raw
+      .query("SELECT run_dir FROM metric_run ORDER BY updated_at DESC LIMIT ?")
+      .all(limit) as { run_dir: string }[];
+    for (const { run_dir } of dirs) {
+      await new Promise<void>((res) => setImmediate(res));
+      if (this.runs.has(run_dir)) continue;
+      await this.sync(run_dir, "watch");
+    }
   }
 
   /** Forgets a run (its directory is gone): drops its stored columns. */
@@ -298,6 +485,35 @@ export class MetricStore {
     }
   }
 
+  /**
+   * A large ingest (more than one slice) writes tens of MB: SQLite's automatic checkpoint would copy the
+   * WAL into the database every 64 MB inside it. Instead it is checkpointed once, shortly after the last
+   * large ingest ends, so the first answer does not wait for it.
+   */
+  private beginBulk(): void {
+    if (this.bulk++ > 0) return;
+    const row = this.index.raw.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number } | null;
+    this.savedAutoCheckpoint = row?.wal_autocheckpoint ?? 1000;
+    this.index.raw.exec("PRAGMA wal_autocheckpoint = 0");
+  }
+
+  private endBulk(): void {
+    if (--this.bulk > 0) return;
+    this.index.raw.exec(`PRAGMA wal_autocheckpoint = ${this.savedAutoCheckpoint}`);
+    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      if (this.bulk > 0) return; // another large ingest started: it schedules its own
+      try {
+        this.index.raw.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      } catch (err) {
+        // the index was closed in the meantime (server stopped): the next open checkpoints
+        this.log?.debug(`metric store: deferred checkpoint skipped: ${(err as Error).message}`);
+      }
+    }, CHECKPOINT_DELAY_MS);
+    this.checkpointTimer.unref?.();
+  }
+
   private evictRuns(): void {
     for (const [dir, st] of this.runs) {
       if (this.runs.size <= this.maxRuns) break;
@@ -336,11 +552,59 @@ export class MetricStore {
     };
     state.lines = row.lines;
     state.nextChunkId = row.next_chunk_id;
-    const chunks = raw
+    const summary = raw
+      .query(`SELECT stats FROM metric_chunk WHERE sid = ? AND level = ${LEVEL_SUMMARY} AND chunk_id = 0`)
+      .get(row.sid) as { stats: string | null } | null;
+    if (!(summary?.stats && this.applySummary(state, summary.stats))) this.loadCatalogue(state);
+    for (const r of raw
+      .query(`SELECT chunk_id, stats FROM metric_chunk WHERE sid = ? AND level = ${LEVEL_RESULT}`)
+      .all(row.sid) as { chunk_id: number; stats: string }[]) {
+      const meta = JSON.parse(r.stats) as QueryResult & { key: string; gen: number; format: number };
+      if (meta.format !== RESULT_FORMAT || meta.gen !== state.gen) continue;
+      state.stored.set(meta.key, { gen: meta.gen, meta, slot: r.chunk_id });
+    }
+    state.imageCount = (raw.query("SELECT COUNT(*) AS n FROM metric_image WHERE sid = ?").get(row.sid) as { n: number }).n;
+    return state;
+  }
+
+  /** Takes the catalogue and key summaries from a summary row; false when it is not usable. */
+  private applySummary(state: RunState, json: string): boolean {
+    let sum: StoredSummary;
+    try {
+      sum = JSON.parse(json) as StoredSummary;
+    } catch (err) {
+      this.log?.warn(`metric summary of ${state.runDir} unreadable; loading the chunk list instead: ${(err as Error).message}`);
+      return false;
+    }
+    if (sum.v !== 1 || !Array.isArray(sum.chunks)) return false;
+    state.slots = sum.chunks.map((c) => ({
+      id: c[0]!,
+      rows: c[1]!,
+      firstStep: c[2]!,
+      lastStep: c[3]!,
+      minTime: c[4] ?? NaN,
+      maxTime: c[5] ?? NaN,
+      levelRows: [c[6]!, c[7]!, c[8]!],
+    }));
+    state.statsLoaded = state.slots.length === 0;
+    state.gen = sum.gen;
+    state.keyStats = new Map(sum.keys);
+    state.stages = sum.stages;
+    state.columns = [...state.keyStats.keys()].sort(compareCodePoints);
+    let total = 0;
+    for (const slot of state.slots) total += slot.rows;
+    state.totalRows = total;
+    state.version++;
+    return true;
+  }
+
+  /** The catalogue from every chunk row (an index written before summary rows existed). */
+  private loadCatalogue(state: RunState): void {
+    const chunks = this.index.raw
       .query(
-        "SELECT level, chunk_id, rows, first_step, last_step, min_time, max_time, stats FROM metric_chunk WHERE sid = ? ORDER BY level, first_step",
+        "SELECT level, chunk_id, rows, first_step, last_step, min_time, max_time, stats FROM metric_chunk WHERE sid = ? AND level >= 0 ORDER BY level, first_step",
       )
-      .all(row.sid) as {
+      .all(state.sid) as {
       level: number;
       chunk_id: number;
       rows: number;
@@ -370,9 +634,41 @@ export class MetricStore {
         if (slot) slot.levelRows[c.level - 1] = c.rows;
       }
     }
-    state.imageCount = (raw.query("SELECT COUNT(*) AS n FROM metric_image WHERE sid = ?").get(row.sid) as { n: number }).n;
+    state.statsLoaded = true;
     state.refresh();
-    return state;
+  }
+
+  /** Loads the per-chunk summaries that a summary-row load left out (before a change refolds them). */
+  private ensureStats(state: RunState): void {
+    if (state.statsLoaded || state.sid === null) return;
+    const byId = new Map<number, string | null>();
+    for (const r of this.index.raw
+      .query("SELECT chunk_id, stats FROM metric_chunk WHERE sid = ? AND level = 0")
+      .all(state.sid) as { chunk_id: number; stats: string | null }[]) {
+      byId.set(r.chunk_id, r.stats);
+    }
+    for (const slot of state.slots) slot.stats ??= JSON.parse(byId.get(slot.id) ?? "{}") as ChunkStats;
+    state.statsLoaded = true;
+  }
+
+  /** The summary row of a run as it is now. */
+  private summaryJson(state: RunState): string {
+    const sum: StoredSummary = {
+      v: 1,
+      gen: state.gen,
+      chunks: state.slots.map((c) => [
+        c.id,
+        c.rows,
+        c.firstStep,
+        c.lastStep,
+        c.minTime === c.minTime ? c.minTime : null,
+        c.maxTime === c.maxTime ? c.maxTime : null,
+        ...c.levelRows,
+      ]),
+      keys: [...state.keyStats],
+      stages: state.stages,
+    };
+    return JSON.stringify(sum);
   }
 
   /** Reads at most one slice of new bytes and commits what it parsed. */
@@ -432,7 +728,7 @@ export class MetricStore {
           buf = Buffer.allocUnsafe(buf.length * 2); // one line longer than the buffer
           continue;
         }
-        builder.ingestText(buf.toString("utf8", 0, nl + 1), images, counts);
+        builder.ingest(buf, 0, nl + 1, images, counts);
         offset += nl + 1;
         consumed += nl + 1;
         if (got < buf.length) eof = true;
@@ -466,6 +762,7 @@ export class MetricStore {
     raw.transaction(() => {
       this.ensureSid(state);
       const sid = state.sid!;
+      if (builder.dirty.size) this.ensureStats(state);
       const put = raw.query(
         `INSERT INTO metric_chunk (sid, level, chunk_id, rows, first_step, last_step, min_time, max_time, stats, data)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -497,6 +794,17 @@ export class MetricStore {
         const ins = raw.query("INSERT INTO metric_image (sid, seq, key, step, caption, path, ts) VALUES (?, ?, ?, ?, ?, ?, ?)");
         for (const img of images) ins.run(sid, state.imageCount++, img.key, img.step, img.caption, img.path, img.ts);
       }
+      if (digests.length) {
+        // the rows changed: a new generation, its summary row, and no stored result of the old one
+        state.gen++;
+        state.changedAt = Date.now();
+        state.refresh();
+        put.run(sid, LEVEL_SUMMARY, 0, state.totalRows, 0, 0, null, null, this.summaryJson(state), new Uint8Array(0));
+        if (state.stored.size || state.storable.size) {
+          raw.query(`DELETE FROM metric_chunk WHERE sid = ? AND level = ${LEVEL_RESULT}`).run(sid);
+          state.stored.clear();
+        }
+      }
       this.writeMark(state);
     })();
     const sid = state.sid!;
@@ -506,7 +814,6 @@ export class MetricStore {
     }
     state.pinned.clear();
     builder.clearDirty();
-    if (digests.length) state.refresh();
   }
 
   private ensureSid(state: RunState): void {
@@ -549,6 +856,10 @@ export class MetricStore {
     }
     state.slots = [];
     state.pinned.clear();
+    state.statsLoaded = true;
+    state.stored.clear();
+    state.gen++;
+    state.changedAt = Date.now();
     state.imageCount = 0;
     state.lines = 0;
     state.file = file;

@@ -71,6 +71,7 @@ export class RunIndex {
     const fresh = rows.length === 0;
     const first = (async () => {
       await new Promise((r) => setTimeout(r, fresh ? 0 : 50));
+      if (this.closed) return;
       await this.sync();
       await this.checkLiveness();
     })();
@@ -167,7 +168,8 @@ export class RunIndex {
 
   /** Writes changed rows and removals in one transaction, updates memory, then notifies listeners. */
   private async apply(changed: RunEntry[], removed: string[]): Promise<void> {
-    if (changed.length === 0 && removed.length === 0) return;
+    // stopped (server closing, or the root was switched): the index may already be closed
+    if (this.closed || (changed.length === 0 && removed.length === 0)) return;
     const rows = changed.map((e) => buildRunRow(e, readStable(e)));
     await this.idx.db.transaction().execute(async (trx) => {
       for (const row of rows) {
@@ -317,7 +319,9 @@ export class RunIndex {
     const removed = new Set<string>();
     const fileChanges: RunChange[] = [];
     for (const [dir, files] of batch) {
-      const known = this.byDir.get(dir)!;
+      const known = this.byDir.get(dir);
+      // gone meanwhile (the API deleted it, or a sweep dropped it): nothing left to update
+      if (!known) continue;
       const entry = this.entryFor(dir);
       if (!entry) removed.add(dir);
       else if (entry.stamp !== known.stamp) changed.set(dir, entry);

@@ -121,16 +121,17 @@ export async function runStatusCounts(db: Kysely<Database>): Promise<Record<stri
   return out;
 }
 
-/** Per entry path: total and by-status counts of live runs (root-level runs have no path). */
+/** Per entry path and status: counts of live runs, in scan order of each group's first run (root-level runs have no path). */
 export async function entryPathCounts(
   db: Kysely<Database>,
-): Promise<{ entry_path: string; status: string; n: number }[]> {
+): Promise<{ entry_path: string; status: string; n: number; first_key: string }[]> {
   const rows = await db
     .selectFrom("run")
-    .select(["entry_path", "status", (eb) => eb.fn.countAll<number>().as("n")])
+    .select(["entry_path", "status", (eb) => eb.fn.countAll<number>().as("n"), (eb) => eb.fn.min("order_key").as("first_key")])
     .where("deleted", "=", 0)
     .where("entry_path", "is not", null)
     .groupBy(["entry_path", "status"])
+    .orderBy("first_key")
     .execute();
-  return rows.map((r) => ({ entry_path: r.entry_path as string, status: r.status, n: Number(r.n) }));
+  return rows.map((r) => ({ entry_path: r.entry_path as string, status: r.status, n: Number(r.n), first_key: String(r.first_key) }));
 }

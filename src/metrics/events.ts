@@ -1,7 +1,7 @@
 // Reads events.jsonl lines into rows (spec §1.5, §3.3): one row per step, later events merge into it.
 import { parseTolerant } from "../store/json.ts";
 import { Chunk, CHUNK_ROWS, type Column, K_BOOL, K_INF, K_NULL, K_NUM, K_STR } from "./chunk.ts";
-import { Cells, LineScanner, R_COLUMN, R_GLOBAL_STEP, R_STEP } from "./line-scanner.ts";
+import { Cells, LineScanner, R_TIME } from "./line-scanner.ts";
 
 /** A chunk's place in the run: its step range, size and (while being changed) the chunk itself. */
 export interface ChunkSlot {
@@ -106,6 +106,9 @@ export class RowBuilder<S extends ChunkSlot> {
   private readonly colStrs: ([string, number] | undefined)[] = [];
   private readonly scanner = new LineScanner();
   private readonly slowCells = new Cells();
+  /** The slot and chunk of the row `rowFor` returned last (no object per row). */
+  private rowSlot?: S;
+  private rowChunk?: Chunk;
 
   constructor(
     private readonly host: ChunkHost<S>,
@@ -114,7 +117,9 @@ export class RowBuilder<S extends ChunkSlot> {
 
   /** Merges one metrics event's cells into the row of `step` (spec §3.3). */
   apply(step: number, time: number, cells: Cells): void {
-    const { slot, chunk, r } = this.rowFor(step);
+    const r = this.rowFor(step);
+    const slot = this.rowSlot!;
+    const chunk = this.rowChunk!;
     if (chunk !== this.colChunk) {
       this.colChunk = chunk;
       this.colKeys.length = 0;
@@ -127,7 +132,7 @@ export class RowBuilder<S extends ChunkSlot> {
     const refs = this.colRefs;
     const n = cells.n;
     for (let c = 0; c < n; c++) {
-      if (cells.roles[c] !== R_COLUMN) continue;
+      if (cells.roles[c] > R_TIME) continue;
       const key = cells.keys[c];
       let col: Column;
       if (keys[i] === key) col = refs[i];
@@ -161,23 +166,22 @@ export class RowBuilder<S extends ChunkSlot> {
     else this.changedOverflow = true;
   }
 
-  /** Reads complete lines of `text` (each ending in \n) into rows; image events go to `images`. */
-  ingestText(text: string, images: ImageEvent[], counts: ParseCounts): void {
-    let pos = 0;
-    const len = text.length;
+  /** Reads the complete lines of `buf[start, end)` (each ending in \n) into rows; image events go to `images`. */
+  ingest(buf: Buffer, start: number, end: number, images: ImageEvent[], counts: ParseCounts): void {
+    let pos = start;
     const scanner = this.scanner;
     const cells = scanner.cells;
-    while (pos < len) {
-      let nl = text.indexOf("\n", pos);
-      if (nl < 0) nl = len;
-      const start = pos;
+    while (pos < end) {
+      let nl = buf.indexOf(10, pos);
+      if (nl < 0 || nl > end) nl = end;
+      const from = pos;
       pos = nl + 1;
-      if (scanner.scan(text, start, nl)) {
+      if (scanner.scan(buf, from, nl)) {
         counts.lines++;
         this.applyCells(cells, counts);
         continue;
       }
-      const line = text.slice(start, nl);
+      const line = buf.toString("utf8", from, nl);
       if (line.length === 0 || line.trim().length === 0) continue;
       counts.lines++;
       const evt = parseEventLine(line) as Record<string, unknown> | null | undefined;
@@ -203,16 +207,9 @@ export class RowBuilder<S extends ChunkSlot> {
 
   /** Applies the cells of one metrics event: its step (spec §3.3), its time (data.time, else ts). */
   private applyCells(cells: Cells, counts: ParseCounts): void {
-    let gs = -1;
-    let st = -1;
-    let tm = -1;
-    const n = cells.n;
-    for (let c = 0; c < n; c++) {
-      const role = cells.roles[c];
-      if (role === R_GLOBAL_STEP) gs = c;
-      else if (role === R_STEP) st = c;
-      else if (role === R_COLUMN && cells.keys[c] === "time") tm = c;
-    }
+    const gs = cells.gs;
+    const st = cells.st;
+    const tm = cells.tm;
     const at = gs >= 0 && cells.kinds[gs] !== K_NULL ? gs : st >= 0 && cells.kinds[st] !== K_NULL ? st : -1;
     if (at < 0) return;
     const step = cellStep(cells.kinds[at], cells.vals[at], cells.strs[at]);
@@ -237,7 +234,8 @@ export class RowBuilder<S extends ChunkSlot> {
     this.dirty.clear();
   }
 
-  private rowFor(step: number): { slot: S; chunk: Chunk; r: number } {
+  /** The row of `step` (created when new); its slot and chunk are left in rowSlot/rowChunk. */
+  private rowFor(step: number): number {
     const slots = this.host.slots;
     const tail = slots.length ? slots[slots.length - 1] : undefined;
     // Fast path: steps arrive in order, appended to the last chunk.
@@ -253,16 +251,20 @@ export class RowBuilder<S extends ChunkSlot> {
       if (slot.rows === 0) slot.firstStep = step;
       slot.rows = chunk.n;
       slot.lastStep = step;
-      return { slot, chunk, r };
+      this.rowSlot = slot;
+      this.rowChunk = chunk;
+      return r;
     }
     if (step === tail.lastStep) {
       const chunk = this.chunkOf(tail);
-      return { slot: tail, chunk, r: chunk.n - 1 };
+      this.rowSlot = tail;
+      this.rowChunk = chunk;
+      return chunk.n - 1;
     }
     return this.rowOutOfOrder(step);
   }
 
-  private rowOutOfOrder(step: number): { slot: S; chunk: Chunk; r: number } {
+  private rowOutOfOrder(step: number): number {
     const slots = this.host.slots;
     // the last slot whose first step is ≤ step, else the first slot
     let lo = 0;
@@ -276,7 +278,9 @@ export class RowBuilder<S extends ChunkSlot> {
     let slot = slots[si];
     let chunk = this.chunkOf(slot);
     let r = chunk.lowerBound(step);
-    if (r < chunk.n && chunk.steps[r] === step) return { slot, chunk, r };
+    this.rowSlot = slot;
+    this.rowChunk = chunk;
+    if (r < chunk.n && chunk.steps[r] === step) return r;
     if (chunk.n >= CHUNK_ROWS) {
       // split the full chunk in two halves so the insert has room
       const half = chunk.n >>> 1;
@@ -302,7 +306,9 @@ export class RowBuilder<S extends ChunkSlot> {
     slot.rows = chunk.n;
     slot.firstStep = chunk.steps[0];
     slot.lastStep = chunk.steps[chunk.n - 1];
-    return { slot, chunk, r };
+    this.rowSlot = slot;
+    this.rowChunk = chunk;
+    return r;
   }
 
   private markDirty(slot: S): void {

@@ -1,18 +1,31 @@
 // Fast reader for the SDK's metrics line shape (`{"ts": …, "type": "metrics", "data": {…}}`) without JSON.parse.
 import { K_BOOL, K_INF, K_NULL, K_NUM, K_STR } from "./chunk.ts";
 
-/** Role of a data key in a row (spec §3.3): a column, or one of the keys that never become columns. */
+/** Role of a data key in a row (spec §3.3): a column (roles ≤ R_TIME), or one of the keys that never become columns. */
 export const R_COLUMN = 0;
+/** `time`: a column that also gives the row its time. */
+export const R_TIME = 1;
 /** `global_step`: the row's step. */
-export const R_GLOBAL_STEP = 1;
+export const R_GLOBAL_STEP = 2;
 /** Legacy `step`, used when `global_step` is missing or null. */
-export const R_STEP = 2;
+export const R_STEP = 3;
 /** `epoch`: left out of the columns like the original. */
-export const R_EPOCH = 3;
+export const R_EPOCH = 4;
 
 /** The role of a data key. */
 export function roleOf(key: string): number {
-  return key === "global_step" ? R_GLOBAL_STEP : key === "step" ? R_STEP : key === "epoch" ? R_EPOCH : R_COLUMN;
+  switch (key) {
+    case "time":
+      return R_TIME;
+    case "global_step":
+      return R_GLOBAL_STEP;
+    case "step":
+      return R_STEP;
+    case "epoch":
+      return R_EPOCH;
+    default:
+      return R_COLUMN;
+  }
 }
 
 /** Most keys one line may carry on the fast path; longer lines take the general path. */
@@ -31,16 +44,30 @@ export class Cells {
   strs: (string | undefined)[] = [];
   /** `ts` of the event as a finite number, else NaN. */
   ts = NaN;
+  /** Positions of the `global_step`, `step` and `time` cells, -1 when absent. */
+  gs = -1;
+  st = -1;
+  tm = -1;
+
+  /** Records the position of a cell whose role is not a plain column. */
+  mark(i: number, role: number): void {
+    if (role === R_TIME) this.tm = i;
+    else if (role === R_GLOBAL_STEP) this.gs = i;
+    else if (role === R_STEP) this.st = i;
+  }
 
   /** Fills the cells from a parsed `data` object (lists and objects are left out, spec §3.3). */
   fromObject(data: Record<string, unknown>, ts: unknown): void {
     let i = 0;
+    this.gs = this.st = this.tm = -1;
     for (const key in data) {
       const v = data[key];
       if (v !== null && typeof v === "object") continue;
       if (i >= this.kinds.length) this.grow();
       this.keys[i] = key;
-      this.roles[i] = roleOf(key);
+      const role = roleOf(key);
+      this.roles[i] = role;
+      if (role !== R_COLUMN) this.mark(i, role);
       switch (typeof v) {
         case "number":
           if (v - v === 0) this.kinds[i] = K_NUM;
@@ -82,141 +109,218 @@ export class Cells {
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 const MAX_EXACT = 9007199254740991; // 2^53 - 1
 
+/** Bytes of the fixed parts of a line. */
+const B_TS = bytes('"ts"');
+const B_TYPE = bytes('"type"');
+const B_METRICS = bytes('"metrics"');
+const B_DATA = bytes('"data"');
+const B_INFINITY = bytes("Infinity");
+const B_TRUE = bytes("true");
+const B_FALSE = bytes("false");
+const B_NULL = bytes("null");
+const B_NAN = bytes("NaN");
+
+function bytes(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
 /**
- * Scans lines of the exact shape the SDK writes into `Cells`. Anything it does not recognise (another
- * key order or event type, escapes in strings, nested values, duplicate keys, bad JSON) makes `scan`
- * return false and the caller parses that line with the general JSON path, so the result is the same.
- * Key strings and string values are reused from the previous line when the text is the same.
+ * Scans lines of the exact shape the SDK writes, from the file's bytes, into `Cells`. Anything it does
+ * not recognise (another key order or event type, escapes in strings, nested values, duplicate keys, bad
+ * JSON) makes `scan` return false and the caller parses that line with the general JSON path, so the
+ * result is the same.
+ *
+ * Lines of one run look alike: the scanner keeps the "glue" before each value (for the first data key
+ * `, "type": "metrics", "data": {"loss": `, then `, "acc": ` …) from the last line it checked piece by
+ * piece; a line whose glue bytes are the same has the same keys, so only its values are read. Glue is
+ * kept as a prefix of one checked line (a mismatch at position i drops the glue from i on).
  */
 export class LineScanner {
   readonly cells = new Cells();
   private num = 0;
   private kind = 0;
   private str: string | undefined;
+  /** Bytes before the ts value (`{"ts": `), once checked. */
+  private head: Uint8Array | undefined;
+  /** glue[i]: the bytes between the end of the previous value and the start of data value i. */
+  private glue: Uint8Array[] = [];
   private prevStrs: (string | undefined)[] = [];
+  private prevStrBytes: (Uint8Array | undefined)[] = [];
+  private buf: Buffer = Buffer.alloc(0);
+  /** Where the ts value of the current line is (`time` usually repeats it byte for byte). */
+  private ts0 = 0;
+  private ts1 = 0;
 
-  /** Scans `text[start, end)` (one line without its newline); false when the line needs the general path. */
-  scan(text: string, start: number, end: number): boolean {
-    const ok = this.scanLine(text, start, end);
-    if (!ok) this.cells.keys.length = 0; // the key cache may now mix two lines: start it over
+  /** Scans `buf[start, end)` (one line without its newline); false when the line needs the general path. */
+  scan(buf: Buffer, start: number, end: number): boolean {
+    this.buf = buf;
+    const ok = this.scanLine(buf, start, end);
+    if (!ok) {
+      // the glue may now mix two lines: start it over
+      this.cells.keys.length = 0;
+      this.glue.length = 0;
+    }
     return ok;
   }
 
-  private scanLine(text: string, start: number, end: number): boolean {
+  private scanLine(b: Uint8Array, start: number, end: number): boolean {
     const c = this.cells;
-    let p = ws(text, start, end);
-    if (text.charCodeAt(p) !== 123 /* { */ || !text.startsWith('"ts"', p + 1)) return false;
-    p = colon(text, p + 5, end);
-    if (p < 0) return false;
-    p = this.value(text, p, end, -1);
-    if (p < 0 || this.kind === K_STR || this.kind === K_BOOL) return false;
-    c.ts = this.kind === K_NUM ? this.num : NaN;
-    p = comma(text, p, end);
-    if (p < 0 || !text.startsWith('"type"', p)) return false;
-    p = colon(text, p + 6, end);
-    if (p < 0 || !text.startsWith('"metrics"', p)) return false;
-    p = comma(text, p + 9, end);
-    if (p < 0 || !text.startsWith('"data"', p)) return false;
-    p = colon(text, p + 6, end);
-    if (p < 0 || text.charCodeAt(p) !== 123) return false;
-    p = ws(text, p + 1, end);
-    const keys = c.keys;
-    let i = 0;
-    if (text.charCodeAt(p) === 125 /* } */) p++;
+    let p: number;
+    const head = this.head;
+    if (head !== undefined && same(b, start, head)) p = start + head.length;
     else {
-      for (;;) {
-        if (i >= MAX_CELLS || text.charCodeAt(p) !== 34 /* " */) return false;
-        const k0 = p + 1;
-        const cached = keys[i];
-        if (cached !== undefined && text.charCodeAt(k0 + cached.length) === 34 && text.startsWith(cached, k0)) {
-          p = k0 + cached.length + 1;
+      p = ws(b, start, end);
+      if (b[p] !== 123 /* { */) return false;
+      p = ws(b, p + 1, end);
+      if (!same(b, p, B_TS)) return false;
+      p = colon(b, p + 4, end);
+      if (p < 0) return false;
+      this.head = b.slice(start, p);
+    }
+    this.ts0 = p;
+    p = this.value(b, p, end, -1);
+    if (p < 0 || this.kind === K_STR || this.kind === K_BOOL) return false;
+    this.ts1 = p;
+    c.ts = this.kind === K_NUM ? this.num : NaN;
+    c.gs = c.st = c.tm = -1;
+    const keys = c.keys;
+    const glue = this.glue;
+    let i = 0;
+    for (;;) {
+      const g = glue[i];
+      const g0 = p;
+      if (g !== undefined && same(b, p, g)) p += g.length;
+      else {
+        // check this stretch piece by piece: the header before the first key, else `, "key": `
+        if (i === 0) {
+          p = comma(b, p, end);
+          if (p < 0 || !same(b, p, B_TYPE)) return false;
+          p = colon(b, p + 6, end);
+          if (p < 0 || !same(b, p, B_METRICS)) return false;
+          p = comma(b, p + 9, end);
+          if (p < 0 || !same(b, p, B_DATA)) return false;
+          p = colon(b, p + 6, end);
+          if (p < 0 || b[p] !== 123) return false;
+          p = ws(b, p + 1, end);
+          if (b[p] === 125 /* } */) {
+            p++;
+            break;
+          }
         } else {
-          const q = plainString(text, k0, end);
-          if (q < 0) return false;
-          const key = text.slice(k0, q);
-          for (let j = 0; j < i; j++) if (keys[j] === key) return false; // duplicate key: JSON.parse keeps the last
-          keys[i] = key;
-          keys.length = i + 1; // later positions came from another line: recheck them
-          c.roles[i] = roleOf(key);
-          p = q + 1;
+          p = ws(b, p, end);
+          if (b[p] === 125) {
+            p++;
+            break;
+          }
+          if (b[p] !== 44 /* , */) return false;
+          p = ws(b, p + 1, end);
         }
-        p = colon(text, p, end);
+        if (i >= MAX_CELLS || b[p] !== 34 /* " */) return false;
+        const q = plainString(b, p + 1, end);
+        if (q < 0) return false;
+        const key = this.buf.toString("utf8", p + 1, q);
+        for (let j = 0; j < i; j++) if (keys[j] === key) return false; // duplicate key: JSON.parse keeps the last
+        p = colon(b, q + 1, end);
         if (p < 0) return false;
-        p = this.value(text, p, end, i);
+        keys[i] = key;
+        keys.length = i + 1;
+        glue[i] = b.slice(g0, p);
+        glue.length = i + 1; // later glue came from another line: check it again
+        c.roles[i] = roleOf(key);
+      }
+      const role = c.roles[i];
+      if (role === R_TIME && this.repeatsTs(b, p)) {
+        p += this.ts1 - this.ts0;
+        c.kinds[i] = K_NUM;
+        c.vals[i] = c.ts;
+        c.strs[i] = undefined;
+      } else {
+        p = this.value(b, p, end, i);
         if (p < 0) return false;
         c.kinds[i] = this.kind;
         c.vals[i] = this.num;
         c.strs[i] = this.str;
-        i++;
-        p = ws(text, p, end);
-        const d = text.charCodeAt(p);
-        if (d === 44 /* , */) {
-          p = ws(text, p + 1, end);
-          continue;
-        }
-        if (d !== 125) return false;
-        p++;
-        break;
       }
+      if (role !== R_COLUMN) c.mark(i, role);
+      i++;
     }
-    p = ws(text, p, end);
-    if (text.charCodeAt(p) !== 125 || ws(text, p + 1, end) !== end) return false;
-    if (keys.length !== i) keys.length = i;
+    p = ws(b, p, end);
+    if (b[p] !== 125 || ws(b, p + 1, end) !== end) return false;
+    if (keys.length !== i) {
+      keys.length = i;
+      glue.length = i;
+    }
     c.n = i;
     return true;
   }
 
+  /** True when the value at `p` is the same finite number text as the line's ts. */
+  private repeatsTs(b: Uint8Array, p: number): boolean {
+    const t0 = this.ts0;
+    const len = this.ts1 - t0;
+    if (this.cells.ts !== this.cells.ts) return false; // ts is not a finite number
+    for (let j = 0; j < len; j++) if (b[p + j] !== b[t0 + j]) return false;
+    const after = b[p + len];
+    // the number must end there too (not 1.5 vs 1.55)
+    return !((after >= 48 && after <= 57) || after === 46 || after === 101 || after === 69 || after === 43 || after === 45);
+  }
+
   /** Reads one scalar value at `p` into num/kind/str; returns the position after it, or -1. */
-  private value(text: string, p: number, end: number, i: number): number {
-    const ch = text.charCodeAt(p);
+  private value(b: Uint8Array, p: number, end: number, i: number): number {
+    const ch = b[p];
     this.str = undefined;
     if (ch === 34) {
       const s0 = p + 1;
-      const prev = i >= 0 ? this.prevStrs[i] : undefined;
       this.kind = K_STR;
-      if (prev !== undefined && text.charCodeAt(s0 + prev.length) === 34 && text.startsWith(prev, s0)) {
-        this.str = prev;
-        return s0 + prev.length + 1;
+      if (i >= 0) {
+        const prev = this.prevStrBytes[i];
+        if (prev !== undefined && b[s0 + prev.length] === 34 && same(b, s0, prev)) {
+          this.str = this.prevStrs[i];
+          return s0 + prev.length + 1;
+        }
       }
-      const q = plainString(text, s0, end);
+      const q = plainString(b, s0, end);
       if (q < 0) return -1;
-      const s = text.slice(s0, q);
+      const s = this.buf.toString("utf8", s0, q);
       this.str = s;
-      if (i >= 0) this.prevStrs[i] = s;
+      if (i >= 0) {
+        this.prevStrs[i] = s;
+        this.prevStrBytes[i] = b.slice(s0, q);
+      }
       return q + 1;
     }
     if (ch === 45 /* - */ || (ch >= 48 && ch <= 57)) {
-      if (ch === 45 && text.charCodeAt(p + 1) === 73 /* I */) {
-        if (!text.startsWith("Infinity", p + 1)) return -1;
+      if (ch === 45 && b[p + 1] === 73 /* I */) {
+        if (!same(b, p + 1, B_INFINITY)) return -1;
         this.kind = K_INF;
         this.num = -Infinity;
         return p + 9;
       }
-      return this.number(text, p, end);
+      return this.number(b, p, end);
     }
     switch (ch) {
       case 116: // t
-        if (!text.startsWith("true", p)) return -1;
+        if (!same(b, p, B_TRUE)) return -1;
         this.kind = K_BOOL;
         this.num = 1;
         return p + 4;
       case 102: // f
-        if (!text.startsWith("false", p)) return -1;
+        if (!same(b, p, B_FALSE)) return -1;
         this.kind = K_BOOL;
         this.num = 0;
         return p + 5;
       case 110: // n
-        if (!text.startsWith("null", p)) return -1;
+        if (!same(b, p, B_NULL)) return -1;
         this.kind = K_NULL;
         this.num = NaN;
         return p + 4;
       case 78: // N: Python's NaN, null like the general path
-        if (!text.startsWith("NaN", p)) return -1;
+        if (!same(b, p, B_NAN)) return -1;
         this.kind = K_NULL;
         this.num = NaN;
         return p + 3;
       case 73: // I
-        if (!text.startsWith("Infinity", p)) return -1;
+        if (!same(b, p, B_INFINITY)) return -1;
         this.kind = K_INF;
         this.num = Infinity;
         return p + 8;
@@ -231,21 +335,21 @@ export class LineScanner {
    * of ten up to 10^22 give the value in one rounding (Clinger's fast path), a longer mantissa divided
    * by 10^k goes through `divPow10`, and anything else through `Number()` of the text.
    */
-  private number(text: string, p: number, end: number): number {
+  private number(b: Uint8Array, p: number, end: number): number {
     let neg = false;
-    if (text.charCodeAt(p) === 45) {
+    if (b[p] === 45) {
       neg = true;
       p++;
     }
     const d0 = p;
-    let ch = text.charCodeAt(p);
+    let ch = b[p];
     let g1 = 0; // the first nine significant digits, once complete
     let g2 = 0; // the next nine, once complete
     let groups = 0;
     let acc = 0;
     let accDigits = 0;
     if (ch === 48) {
-      ch = text.charCodeAt(++p);
+      ch = b[++p];
       if (ch >= 48 && ch <= 57) return -1; // leading zero: not JSON
     } else if (ch >= 49 && ch <= 57) {
       do {
@@ -257,17 +361,17 @@ export class LineScanner {
           acc = 0;
           accDigits = 0;
         }
-        ch = text.charCodeAt(++p);
+        ch = b[++p];
       } while (ch >= 48 && ch <= 57);
     } else return -1;
     let scale = 0;
     if (ch === 46 /* . */) {
-      ch = text.charCodeAt(++p);
+      ch = b[++p];
       if (!(ch >= 48 && ch <= 57)) return -1;
       const f0 = p;
       if (groups === 0 && acc === 0) {
         // leading zeros of 0.000…: not significant
-        while (ch === 48) ch = text.charCodeAt(++p);
+        while (ch === 48) ch = b[++p];
       }
       while (ch >= 48 && ch <= 57) {
         acc = acc * 10 + (ch - 48);
@@ -278,22 +382,22 @@ export class LineScanner {
           acc = 0;
           accDigits = 0;
         }
-        ch = text.charCodeAt(++p);
+        ch = b[++p];
       }
       scale = p - f0;
     }
     let exp = 0;
     if (ch === 101 || ch === 69 /* e E */) {
-      ch = text.charCodeAt(++p);
+      ch = b[++p];
       let eneg = false;
       if (ch === 43 || ch === 45) {
         eneg = ch === 45;
-        ch = text.charCodeAt(++p);
+        ch = b[++p];
       }
       if (!(ch >= 48 && ch <= 57)) return -1;
       do {
         if (exp < 100000) exp = exp * 10 + (ch - 48);
-        ch = text.charCodeAt(++p);
+        ch = b[++p];
       } while (ch >= 48 && ch <= 57);
       if (eneg) exp = -exp;
     }
@@ -314,7 +418,7 @@ export class LineScanner {
       if (lo === 0 && hi <= MAX_EXACT && e10 >= -22 && e10 <= 22) v = e10 >= 0 ? hi * POW10[e10] : hi / POW10[-e10];
       else if (e10 <= 0 && e10 >= -22) v = divPow10(hi, lo, -e10);
     }
-    if (v !== v) v = Number(text.slice(d0, p));
+    if (v !== v) v = Number(this.buf.toString("latin1", d0, p));
     if (neg) v = -v;
     this.num = v;
     this.kind = v - v === 0 ? K_NUM : K_INF; // 1e999 overflows to Infinity, as in JSON.parse
@@ -349,9 +453,9 @@ export function divPow10(hi: number, lo: number, k: number): number {
 }
 
 /** Position after JSON whitespace. */
-function ws(text: string, p: number, end: number): number {
+function ws(b: Uint8Array, p: number, end: number): number {
   while (p < end) {
-    const ch = text.charCodeAt(p);
+    const ch = b[p];
     if (ch !== 32 && ch !== 9 && ch !== 13 && ch !== 10) break;
     p++;
   }
@@ -359,26 +463,32 @@ function ws(text: string, p: number, end: number): number {
 }
 
 /** Skips `ws : ws`; the position after, or -1. */
-function colon(text: string, p: number, end: number): number {
-  p = ws(text, p, end);
-  if (text.charCodeAt(p) !== 58) return -1;
-  return ws(text, p + 1, end);
+function colon(b: Uint8Array, p: number, end: number): number {
+  p = ws(b, p, end);
+  if (b[p] !== 58) return -1;
+  return ws(b, p + 1, end);
 }
 
 /** Skips `ws , ws`; the position after, or -1. */
-function comma(text: string, p: number, end: number): number {
-  p = ws(text, p, end);
-  if (text.charCodeAt(p) !== 44) return -1;
-  return ws(text, p + 1, end);
+function comma(b: Uint8Array, p: number, end: number): number {
+  p = ws(b, p, end);
+  if (b[p] !== 44) return -1;
+  return ws(b, p + 1, end);
+}
+
+/** True when `b` holds the bytes of `lit` at `p`. */
+function same(b: Uint8Array, p: number, lit: Uint8Array): boolean {
+  const n = lit.length;
+  for (let j = 0; j < n; j++) if (b[p + j] !== lit[j]) return false;
+  return true;
 }
 
 /** The closing quote of a string starting at `p` with no escapes or control characters, or -1. */
-function plainString(text: string, p: number, end: number): number {
-  const q = text.indexOf('"', p);
-  if (q < 0 || q >= end) return -1;
-  for (let j = p; j < q; j++) {
-    const ch = text.charCodeAt(j);
+function plainString(b: Uint8Array, p: number, end: number): number {
+  for (let j = p; j < end; j++) {
+    const ch = b[j];
+    if (ch === 34) return j;
     if (ch === 92 || ch < 32) return -1;
   }
-  return q;
+  return -1;
 }

@@ -10,7 +10,8 @@ export interface ChunkRef extends ChunkSlot {
   maxTime: number;
   /** Rows kept by digest levels 1..3 (index 0 ↔ level 1). */
   levelRows: number[];
-  stats: ChunkStats;
+  /** The chunk's summary; loaded lazily by the store (absent until a change needs it). */
+  stats?: ChunkStats;
 }
 
 /** A run's metric columns: chunk catalogue, key summaries, and chunk loading (raw or digest level). */

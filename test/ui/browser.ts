@@ -61,13 +61,16 @@ export interface BinaryServer {
   stop(): Promise<void>;
 }
 
-/** Starts `dist/runicorn serve --port 0` on `root` and waits for its "listening on" line. */
-export async function startBinary(root: string, dir: string, extraArgs: string[] = []): Promise<BinaryServer> {
+/**
+ * Starts `dist/runicorn serve --port 0` on `root` and waits for its "listening on" line; `pathPrefix`
+ * goes in front of PATH (a fake `nvidia-smi`).
+ */
+export async function startBinary(root: string, dir: string, extraArgs: string[] = [], pathPrefix?: string): Promise<BinaryServer> {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`bun run build\` first`);
   const home = join(dir, "home");
   mkdirSync(home, { recursive: true });
   const proc = Bun.spawn([BINARY, "serve", "--root", root, "--host", "127.0.0.1", "--port", "0", ...extraArgs], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, XDG_CONFIG_HOME: join(home, ".config"), XDG_CACHE_HOME: join(home, ".cache") },
+    env: { PATH: [pathPrefix, process.env.PATH ?? "/usr/bin:/bin"].filter(Boolean).join(":"), HOME: home, XDG_CONFIG_HOME: join(home, ".config"), XDG_CACHE_HOME: join(home, ".cache") },
     stdout: "pipe",
     stderr: "pipe",
   });

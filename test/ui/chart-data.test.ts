@@ -1,6 +1,6 @@
-// Unit tests of the pure chart helpers: EMA, best point, stage separators, key groups, joins and live appends.
+// Unit tests of the pure chart helpers: EMA, best point, stage separators, key groups, joins, live appends and GPU history.
 import { describe, expect, it } from "bun:test";
-import { appendRows, bestIndex, bestMode, ema, groupKeys, joinSeries, positiveOnly, seriesCsv, stageMarkers } from "../../ui/src/chart-data.ts";
+import { appendRows, bestIndex, bestMode, ema, groupKeys, historySamples, joinSeries, positiveOnly, seriesCsv, stageMarkers } from "../../ui/src/chart-data.ts";
 import type { MetricKey } from "../../ui/src/types.ts";
 
 const key = (k: string, numeric = true): MetricKey => ({ key: k, count: 1, numeric, min: 0, max: 1, last: 1, last_step: 1 });
@@ -107,5 +107,38 @@ describe("appendRows", () => {
 describe("seriesCsv", () => {
   it("writes a header and one line per x with empty cells for gaps", () => {
     expect(seriesCsv("step", [1, 2], [{ name: "loss", ys: [0.5, null] }])).toBe("step,loss\n1,0.5\n2,\n");
+  });
+});
+
+describe("historySamples", () => {
+  const cols = (vals: (number | null)[]) => vals;
+  const gpu = (index: number, util: (number | null)[]) => ({
+    index,
+    name: `GPU ${index}`,
+    uuid: null,
+    util_gpu: cols(util),
+    util_mem: cols(util.map(() => null)),
+    mem_used_mib: cols(util.map((u) => (u === null ? null : 1000))),
+    mem_used_pct: cols(util.map((u) => (u === null ? null : 10))),
+    temp_c: cols(util.map((u) => (u === null ? null : 50))),
+    power_w: cols(util.map((u) => (u === null ? null : 100))),
+    clock_sm_mhz: cols(util.map(() => null)),
+    fan_speed_pct: cols(util.map(() => null)),
+  });
+
+  it("turns the columnar /api/gpu/history body into one sample per time with each GPU's values", () => {
+    const out = historySamples({ available: true, interval_s: 2, window_s: 600, ts: [10, 12], gpus: [gpu(0, [5, 7]), gpu(1, [null, 9])] });
+    expect(out.map((s) => s.ts)).toEqual([10, 12]);
+    expect(out[0].gpus).toEqual([{ index: 0, util_gpu: 5, mem_used_mib: 1000, mem_used_pct: 10, temp_c: 50, power_w: 100 }]);
+    expect(out[1].gpus.map((g) => [g.index, g.util_gpu])).toEqual([
+      [0, 7],
+      [1, 9],
+    ]);
+  });
+
+  it("gives no samples for an empty, unavailable or malformed body", () => {
+    expect(historySamples({ available: false, interval_s: 2, window_s: 600, ts: [], gpus: [] })).toEqual([]);
+    expect(historySamples(null)).toEqual([]);
+    expect(historySamples({ available: true } as never)).toEqual([]);
   });
 });

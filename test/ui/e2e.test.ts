@@ -1,10 +1,11 @@
 // End-to-end tests of the web UI: the compiled binary on a copy of the 0.6 fixtures plus SDK-written runs, driven in Chromium.
 import { afterAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { cpSync, mkdirSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Page } from "playwright-core";
 import { init } from "../../src/sdk/runicorn.ts";
 import type { Run } from "../../src/sdk/run.ts";
+import { installFakeSmi } from "../system/helpers.ts";
 import { type BinaryServer, PROJECT, launchBrowser, shot, startBinary, tempDir } from "./browser.ts";
 
 // Browser steps wait for the page; give each test room on a shared 2-core machine.
@@ -53,14 +54,6 @@ const imageRunId = py.stdout.toString().trim().split("\n").pop() ?? "";
 
 const server: BinaryServer = await startBinary(root, tmp.dir);
 const browser = await launchBrowser();
-// The metrics endpoints come from another part of the project; chart tests need them.
-const hasMetrics = (await fetch(`${server.url}/api/runs/${chartA.id}/keys`)).status === 200;
-const hasLogsSocket = await new Promise<boolean>((res) => {
-  const ws = new WebSocket(`${server.url.replace("http", "ws")}/api/runs/${live.id}/logs/ws`);
-  const timer = setTimeout(() => (ws.close(), res(false)), 3000);
-  ws.onmessage = () => (clearTimeout(timer), ws.close(), res(true));
-  ws.onerror = () => (clearTimeout(timer), res(false));
-});
 
 afterAll(async () => {
   live.finish();
@@ -69,13 +62,47 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-async function open(path: string, viewport?: { width: number; height: number }): Promise<Page> {
-  const page = await browser.newPage(viewport);
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  (page as Page & { jsErrors?: string[] }).jsErrors = errors;
-  await page.goto(server.url + path);
+type TestPage = Page & { jsErrors: string[]; sockets: string[] };
+
+/** Opens `path` in a new tab that records script errors and the WebSockets it opens. */
+async function open(path: string, viewport?: { width: number; height: number }, base = server.url): Promise<TestPage> {
+  const page = (await browser.newPage(viewport)) as TestPage;
+  page.jsErrors = [];
+  page.sockets = [];
+  page.on("pageerror", (e) => page.jsErrors.push(e.message));
+  page.on("websocket", (ws) => page.sockets.push(new URL(ws.url()).pathname));
+  await page.goto(base + path);
   return page;
+}
+
+/** Number of coloured pixels on a canvas (a drawn chart has many). */
+function paintedPixels(c: HTMLCanvasElement): number {
+  const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+  return n;
+}
+
+/** Drags across the middle third of a chart's plot area (scrolled into view first: the mouse only reaches the viewport). */
+async function dragAcross(page: Page, card: string): Promise<void> {
+  const over = page.locator(`${card} .u-over`);
+  await over.waitFor();
+  await over.scrollIntoViewIfNeeded();
+  const box = (await over.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+}
+
+/** The `data` of the events.jsonl line of `run` at `step`. */
+function eventAt(run: Run, step: number): { ts: number; data: Record<string, unknown> } {
+  for (const line of readFileSync(join(run.runDir, "events.jsonl"), "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    const ev = JSON.parse(line) as { ts: number; type: string; data: Record<string, unknown> };
+    if (ev.type === "metrics" && ev.data.global_step === step) return ev;
+  }
+  throw new Error(`no metrics event at step ${step}`);
 }
 
 async function api(path: string, init?: RequestInit): Promise<any> {
@@ -217,55 +244,91 @@ describe("run page", () => {
     await page.close();
   });
 
-  it.skipIf(!hasLogsSocket)("streams a log line appended while the page is open", async () => {
+  it("streams a log line appended while the page is open, over the page's one live socket", async () => {
     const page = await open(`/runs/${live.id}?tab=logs`);
     const box = page.locator('[data-testid="log-box"]');
     await box.getByText("first line from the SDK").waitFor();
+    await page.locator('[data-testid="logs-conn"]', { hasText: "live" }).waitFor();
     live.logText("appended during the test \u001b[32mgreen\u001b[0m");
     live.flushNow();
     await box.getByText("appended during the test").waitFor({ timeout: 10_000 });
     expect(await box.locator("span", { hasText: /^green$/ }).evaluate((el) => getComputedStyle(el).color)).toBe("rgb(13, 188, 121)");
+    // the tail came once: switching tabs and back shows each line once, still on the same socket
+    await page.getByRole("tab", { name: "Charts" }).click();
+    await page.getByRole("tab", { name: "Logs" }).click();
+    await box.getByText("appended during the test").waitFor();
+    expect(await box.getByText("first line from the SDK").count()).toBe(1);
+    expect(page.sockets).toEqual(["/api/live"]);
     await shot(page, "run-logs");
     await page.close();
   });
 
-  it.skipIf(!hasMetrics)("draws a chart per numeric metric with its last value in the legend and a stage separator", async () => {
+  it("adds a point logged by the SDK to the open chart without a reload", async () => {
+    const page = await open(`/runs/${live.id}`);
+    const chart = page.locator('.chart-card[data-metric="loss"] .chart');
+    await until(() => chart.getAttribute("data-points"), "1");
+    live.log({ loss: 0.25 }, { step: 2 });
+    live.flushNow();
+    await until(() => chart.getAttribute("data-points"), "2");
+    await until(() => page.locator('.chart-card[data-metric="loss"] .legend-value').first().textContent(), "0.25");
+    expect(page.sockets).toEqual(["/api/live"]);
+    await page.close();
+  });
+
+  it("draws a chart per numeric metric with its last value in the legend and a stage separator", async () => {
     const page = await open(`/runs/${chartB.id}`);
     const card = page.locator('.chart-card[data-metric="train/loss"]');
     await card.locator("canvas").waitFor();
-    const painted = await card.locator("canvas").evaluate((c: HTMLCanvasElement) => {
-      const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-      return n;
-    });
-    expect(painted).toBeGreaterThan(500);
+    await until(() => card.locator(".chart").getAttribute("data-points"), "300");
+    expect(await card.locator("canvas").evaluate(paintedPixels)).toBeGreaterThan(500);
     await until(() => card.locator(".legend-value").first().textContent(), String(Number((2 / 300).toPrecision(5))));
     expect(await card.locator(".chart").getAttribute("data-markers")).toBe("151");
     expect(await page.locator(".chart-card[data-metric]").count()).toBe(3);
+    // y ticks of a constant 0.001 are told apart (not "0.002, 0.002, 0.001, …")
+    const lrTicks = await page.locator('.chart-card[data-metric="lr"] .u-axis').nth(1).locator(".u-value").allTextContents();
+    expect(new Set(lrTicks).size).toBe(lrTicks.length);
+    expect(page.jsErrors).toEqual([]);
     await shot(page, "run-charts");
     await page.close();
   });
 
-  it.skipIf(!hasMetrics)("refetches the zoomed window at full resolution after a drag", async () => {
-    const page = await open(`/runs/${chartB.id}`);
-    const over = page.locator('.chart-card[data-metric="train/loss"] .u-over');
-    await over.waitFor();
-    const box = (await over.boundingBox())!;
-    const zoomed = page.waitForRequest((r) => r.url().includes("/series?") && r.url().includes("from=") && r.url().includes("to="));
-    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
-    await page.mouse.up();
-    const req = await zoomed;
-    const u = new URL(req.url());
-    expect(Number(u.searchParams.get("from"))).toBeLessThan(Number(u.searchParams.get("to")));
-    await page.getByTestId("reset-zoom").waitFor();
-    await shot(page, "run-charts-zoomed");
+  it("puts the stage separator at the stage's first time on a time axis", async () => {
+    const page = await open(`/runs/${chartB.id}?x=time`);
+    const chart = page.locator('.chart-card[data-metric="train/loss"] .chart');
+    await until(() => chart.getAttribute("data-points"), "300");
+    const ev = eventAt(chartB, 151);
+    await until(async () => Number(await chart.getAttribute("data-markers")), (ev.data.time as number) ?? ev.ts);
+    expect(await chart.locator("canvas").evaluate(paintedPixels)).toBeGreaterThan(500);
+    await shot(page, "run-charts-time");
     await page.close();
   });
 
-  it.skipIf(!hasMetrics)("shows an image logged with the Python SDK", async () => {
+  it("refetches the zoomed window at full resolution after a drag, and keeps the run's best and last", async () => {
+    const page = await open(`/runs/${chartB.id}`);
+    const card = '.chart-card[data-metric="train/loss"]';
+    const chart = page.locator(`${card} .chart`);
+    await until(() => chart.getAttribute("data-points"), "300");
+    const zoomed = page.waitForRequest((r) => r.url().includes("/series?") && r.url().includes("from=") && r.url().includes("to="));
+    await dragAcross(page, card);
+    const u = new URL((await zoomed).url());
+    const from = Number(u.searchParams.get("from"));
+    const to = Number(u.searchParams.get("to"));
+    expect(from).toBeGreaterThan(1);
+    expect(to).toBeLessThan(300);
+    expect(from).toBeLessThan(to);
+    await page.getByTestId("reset-zoom").waitFor();
+    // every step of the window, not a sample of the whole run
+    const inWindow = Math.floor(to) - Math.ceil(from) + 1;
+    await until(() => chart.getAttribute("data-points"), String(inWindow));
+    expect(Number(await chart.getAttribute("data-first-x"))).toBe(Math.ceil(from));
+    expect(await page.locator(`${card} .chart-stats`).textContent()).toContain(`last ${Number((2 / 300).toPrecision(5))}`);
+    await shot(page, "run-charts-zoomed");
+    await page.getByTestId("reset-zoom").click();
+    await until(() => chart.getAttribute("data-points"), "300");
+    await page.close();
+  });
+
+  it("shows an image logged with the Python SDK", async () => {
     expect(imageRunId).toMatch(/^\d{8}_\d{6}_[0-9a-f]{6}$/);
     const page = await open(`/runs/${imageRunId}?tab=images`);
     const img = page.locator('.image-card[data-image-key="samples/pred"] img');
@@ -278,14 +341,34 @@ describe("run page", () => {
 });
 
 describe("compare page", () => {
-  it.skipIf(!hasMetrics)("overlays two runs on their common metrics with one colour each", async () => {
+  it("overlays two runs on their common metrics with one colour each", async () => {
     const page = await open(`/compare?runs=${chartA.id},${chartB.id}`);
     const card = page.locator('.chart-card[data-metric="train/loss"]');
     await card.locator("canvas").waitFor();
     expect(await card.locator(".legend-item").count()).toBe(2);
     const colours = await card.locator(".legend-item .swatch").evaluateAll((els) => els.map((e) => getComputedStyle(e).backgroundColor));
     expect(new Set(colours).size).toBe(2);
+    // both runs log steps 1..300: one shared x column, the last values of each run in the legend
+    await until(() => card.locator(".chart").getAttribute("data-points"), "300");
+    await until(() => card.locator(".legend-value").allTextContents(), [String(Number((1 / 300).toPrecision(5))), String(Number((2 / 300).toPrecision(5)))]);
+    expect(await card.locator("canvas").evaluate(paintedPixels)).toBeGreaterThan(500);
     await shot(page, "compare");
+    await page.close();
+  });
+
+  it("refetches both runs' zoomed window after a drag", async () => {
+    const page = await open(`/compare?runs=${chartA.id},${chartB.id}`);
+    const card = '.chart-card[data-metric="train/loss"]';
+    await until(() => page.locator(`${card} .chart`).getAttribute("data-points"), "300");
+    const zoomed = page.waitForRequest((r) => r.url().includes("/api/compare/series?") && r.url().includes("from=") && r.url().includes("to="));
+    await dragAcross(page, card);
+    const u = new URL((await zoomed).url());
+    expect(u.searchParams.get("runs")).toBe(`${chartA.id},${chartB.id}`);
+    const from = Number(u.searchParams.get("from"));
+    const to = Number(u.searchParams.get("to"));
+    expect(from).toBeLessThan(to);
+    await until(() => page.locator(`${card} .chart`).getAttribute("data-points"), String(Math.floor(to) - Math.ceil(from) + 1));
+    await page.getByTestId("reset-zoom").waitFor();
     await page.close();
   });
 
@@ -306,11 +389,43 @@ describe("other pages", () => {
       const page = await open(path);
       await page.locator(".page").first().waitFor();
       await page.waitForLoadState("networkidle");
-      expect((page as Page & { jsErrors?: string[] }).jsErrors).toEqual([]);
+      expect(page.jsErrors).toEqual([]);
       await shot(page, name);
       await page.close();
     });
   }
+
+  it("draws GPU charts that start with the sampler's history before the page opened", async () => {
+    const dir = tempDir();
+    const smi = installFakeSmi(dir.dir, "rtx4090-535");
+    const emptyRoot = join(dir.dir, "root");
+    mkdirSync(emptyRoot);
+    const other = await startBinary(emptyRoot, dir.dir, [], smi.binDir);
+    let page: TestPage | undefined;
+    try {
+      // wait for two samples in the server's history (the sampler runs every 2 s)
+      let hist: { ts: number[] } = { ts: [] };
+      const end = Date.now() + 20_000;
+      while (hist.ts.length < 2 && Date.now() < end) {
+        hist = await (await fetch(`${other.url}/api/gpu/history`)).json();
+        if (hist.ts.length < 2) await Bun.sleep(250);
+      }
+      expect(hist.ts.length).toBeGreaterThanOrEqual(2);
+      page = await open("/system", undefined, other.url);
+      const gpuChart = page.locator('.chart-card[data-gpu="0"] .chart');
+      await gpuChart.waitFor();
+      await until(async () => Number(await gpuChart.getAttribute("data-first-x")) <= hist.ts[0], true);
+      expect(Number(await gpuChart.getAttribute("data-points"))).toBeGreaterThanOrEqual(2);
+      expect(await page.locator(".chart-card[data-gpu] canvas").first().evaluate(paintedPixels)).toBeGreaterThan(300);
+      expect(await page.getByText("No NVIDIA GPU").count()).toBe(0);
+      expect(page.jsErrors).toEqual([]);
+      await shot(page, "system-gpu");
+    } finally {
+      await page?.close();
+      await other.stop();
+      dir.cleanup();
+    }
+  });
 
   it("shows an empty root's runs page, then a clear message once the server is gone", async () => {
     const dir = tempDir();

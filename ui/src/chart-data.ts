@@ -1,5 +1,5 @@
-// Pure helpers that turn metric columns into what the charts draw: EMA, best point, stage lines, groups, CSV.
-import type { MetricKey } from "./types.ts";
+// Pure helpers that turn metric columns and GPU history into what the charts draw: EMA, best point, stage lines, groups, CSV.
+import type { GpuHistory, GpuInfo, MetricKey } from "./types.ts";
 
 /** Exponential moving average `s = (1−f)·v + f·s_prev`; nulls stay null and do not reset the average (spec §7.3). */
 export function ema(ys: ArrayLike<number | null>, f: number): (number | null)[] {
@@ -128,6 +128,27 @@ export function appendRows(
     }
   }
   return changed;
+}
+
+/** One GPU at one time: the fields the system charts draw (history has no power limit; the card takes the current one). */
+export type GpuPoint = Pick<GpuInfo, "index" | "util_gpu" | "temp_c" | "power_w" | "mem_used_mib"> & { mem_used_pct?: number | null; power_limit_w?: number | null };
+
+/** The GPUs at one sample time. */
+export interface GpuSample {
+  ts: number;
+  gpus: GpuPoint[];
+}
+
+/** Turns the columnar `/api/gpu/history` body (`ts` plus one array per field and GPU) into samples. */
+export function historySamples(body: GpuHistory | null | undefined): GpuSample[] {
+  if (!body || !Array.isArray(body.ts) || !Array.isArray(body.gpus)) return [];
+  const at = (col: (number | null)[] | undefined, i: number) => (Array.isArray(col) && typeof col[i] === "number" ? col[i] : null);
+  return body.ts.map((ts, i) => ({
+    ts,
+    gpus: body.gpus
+      .filter((g) => at(g.util_gpu, i) !== null || at(g.mem_used_mib, i) !== null || at(g.temp_c, i) !== null || at(g.power_w, i) !== null)
+      .map((g) => ({ index: g.index, util_gpu: at(g.util_gpu, i), mem_used_mib: at(g.mem_used_mib, i), mem_used_pct: at(g.mem_used_pct, i), temp_c: at(g.temp_c, i), power_w: at(g.power_w, i) })),
+  }));
 }
 
 /** Run colours: distinct on light and dark backgrounds. */

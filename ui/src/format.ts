@@ -33,6 +33,34 @@ export function fmtNum(v: unknown): string {
   return String(Number(v.toPrecision(5)));
 }
 
+/** Decimals needed to write `v` exactly (0.25 → 2, 5e-4 → 4, 300 → 0), at most 15. */
+function decimalsOf(v: number): number {
+  for (let d = 0; d < 15; d++) {
+    const m = v * 10 ** d;
+    if (Math.abs(Math.round(m) - m) <= 1e-9 * Math.max(1, Math.abs(m))) return d;
+  }
+  return 15;
+}
+
+/**
+ * Tick labels with as many decimals as the tick step needs (uPlot's default stops at three, so
+ * 0.0015 and 0.002 both read "0.002"); exponents for very large or very small values.
+ */
+export function tickLabels(splits: number[], incr: number, log = false): string[] {
+  if (log) return splits.map((v) => (v === null || v === undefined ? "" : fmtNum(v)));
+  let maxAbs = 0;
+  for (const v of splits) if (v !== null && v !== undefined && Number.isFinite(v)) maxAbs = Math.max(maxAbs, Math.abs(v));
+  const step = incr > 0 && Number.isFinite(incr) ? incr : maxAbs || 1;
+  const clean = (s: string) => (/^-0(\.0*)?$/.test(s) ? s.slice(1) : s);
+  if (maxAbs >= 1e6 || (maxAbs > 0 && step < 1e-4)) {
+    const e = Math.floor(Math.log10(step));
+    const digits = Math.min(15, Math.max(1, Math.floor(Math.log10(maxAbs)) - e + 1 + decimalsOf(step / 10 ** e)));
+    return splits.map((v) => (v === null || v === undefined ? "" : v === 0 ? "0" : v.toExponential(digits - 1).replace(/\.?0+e/, "e")));
+  }
+  const dec = decimalsOf(step);
+  return splits.map((v) => (v === null || v === undefined ? "" : v === 0 ? "0" : clean(v.toFixed(dec))));
+}
+
 /** `1.50 MB` (1024-based). */
 export function fmtBytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return "–";

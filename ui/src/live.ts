@@ -1,12 +1,22 @@
-// The page's one live WebSocket to `/api/live`: subscriptions are reference-counted and re-sent after a reconnect.
+// The page's one live WebSocket to `/api/live`: metric points, log lines and status of runs, and run-list changes; re-subscribed after a reconnect.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { LiveMessage } from "./types.ts";
 
 type Listener = (m: LiveMessage) => void;
 
+/** Lines of logs.txt a log subscription asks for first (the server's most, as the old logs socket sent). */
+export const LOG_TAIL_LINES = 10_000;
+
+interface RunSub {
+  /** Mounted subscribers of the run. */
+  count: number;
+  /** How many of them want log lines. */
+  logs: number;
+}
+
 const listeners = new Set<Listener>();
 const stateListeners = new Set<(up: boolean) => void>();
-const runSubs = new Map<string, { count: number; logs: number }>();
+const runSubs = new Map<string, RunSub>();
 let runListSubs = 0;
 let ws: WebSocket | null = null;
 let up = false;
@@ -19,6 +29,10 @@ function url(): string {
 
 function send(msg: unknown): void {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+}
+
+function dispatch(msg: LiveMessage): void {
+  for (const fn of listeners) fn(msg);
 }
 
 function setUp(v: boolean): void {
@@ -48,7 +62,7 @@ function connect(): void {
     } catch {
       return;
     }
-    for (const fn of listeners) fn(msg);
+    dispatch(msg);
   };
   sock.onclose = () => {
     if (ws === sock) ws = null;
@@ -60,11 +74,20 @@ function connect(): void {
   };
 }
 
+/**
+ * Sends one subscribe for `ids`. A subscribe replaces the server's earlier one for the same run, so
+ * a run with log listeners asks for the tail again: listeners hear `logs_reset` first (synchronously,
+ * so before any line of the new tail can arrive) and start over.
+ */
+function subscribe(ids: string[], logs: boolean): void {
+  if (!ids.length || !ws || ws.readyState !== WebSocket.OPEN) return;
+  if (logs) for (const id of ids) dispatch({ type: "logs_reset", run_id: id });
+  send(logs ? { op: "subscribe", run_ids: ids, logs: true, logs_tail: LOG_TAIL_LINES } : { op: "subscribe", run_ids: ids, logs: false });
+}
+
 function resubscribe(): void {
-  const plain = [...runSubs].filter(([, s]) => s.logs === 0).map(([id]) => id);
-  const withLogs = [...runSubs].filter(([, s]) => s.logs > 0).map(([id]) => id);
-  if (plain.length) send({ op: "subscribe", run_ids: plain, logs: false });
-  if (withLogs.length) send({ op: "subscribe", run_ids: withLogs, logs: true });
+  subscribe([...runSubs].filter(([, s]) => s.logs === 0).map(([id]) => id), false);
+  subscribe([...runSubs].filter(([, s]) => s.logs > 0).map(([id]) => id), true);
   if (runListSubs > 0) send({ op: "subscribe_runs" });
 }
 
@@ -77,11 +100,11 @@ function subscribeRuns(ids: string[], logs: boolean): () => void {
     if (logs) s.logs++;
     runSubs.set(id, s);
   }
-  if (ws) {
-    if (changed.length) send({ op: "subscribe", run_ids: changed, logs });
-  } else connect();
+  if (ws) subscribe(changed, logs);
+  else connect();
   return () => {
     const gone: string[] = [];
+    const noLogs: string[] = [];
     for (const id of ids) {
       const s = runSubs.get(id);
       if (!s) continue;
@@ -90,9 +113,11 @@ function subscribeRuns(ids: string[], logs: boolean): () => void {
       if (s.count <= 0) {
         runSubs.delete(id);
         gone.push(id);
-      }
+      } else if (logs && s.logs === 0) noLogs.push(id);
     }
     if (gone.length) send({ op: "unsubscribe", run_ids: gone });
+    // others still want the run's points, but nobody its lines
+    subscribe(noLogs, false);
     closeIfIdle();
   };
 }
@@ -117,7 +142,10 @@ export function useLiveMessages(handler: Listener): void {
   }, []);
 }
 
-/** Subscribes to metric points (and log lines when `logs`) of these runs while mounted. */
+/**
+ * Subscribes to metric points and status of these runs while mounted; with `logs`, to their log
+ * lines too: a `logs_reset`, then the last LOG_TAIL_LINES lines, then new ones (again after a reconnect).
+ */
 export function useLiveRuns(ids: string[], logs = false): void {
   const key = ids.join(",");
   useEffect(() => (key ? subscribeRuns(key.split(","), logs) : undefined), [key, logs]);

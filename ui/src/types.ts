@@ -73,8 +73,10 @@ export interface SeriesResponse {
   x_key: string;
   x: number[];
   series: Record<string, (number | null)[]>;
+  /** Rows of the run in the window at full resolution. */
   total: number;
-  sampled: number;
+  /** True when the server downsampled (more rows than `points`). */
+  sampled: boolean;
 }
 
 /** `GET /api/compare/series`. */
@@ -154,6 +156,27 @@ export interface GpuTelemetry {
   gpus?: GpuInfo[];
 }
 
+/** `GET /api/gpu/history`: sample times and, per GPU, one column per field aligned with `ts`. */
+export interface GpuHistory {
+  available: boolean;
+  interval_s: number;
+  window_s: number;
+  ts: number[];
+  gpus: {
+    index: number;
+    name: string;
+    uuid: string | null;
+    util_gpu: (number | null)[];
+    util_mem: (number | null)[];
+    mem_used_mib: (number | null)[];
+    mem_used_pct: (number | null)[];
+    temp_c: (number | null)[];
+    power_w: (number | null)[];
+    clock_sm_mhz: (number | null)[];
+    fan_speed_pct: (number | null)[];
+  }[];
+}
+
 /** `GET /api/system/monitor`. */
 export interface SystemMonitor {
   available: boolean;
@@ -189,9 +212,22 @@ export interface RemoteSession {
   url: string;
 }
 
-/** A message of the `/api/live` socket. */
+/** One row of a live `metrics` message. */
+export interface LiveRow {
+  step: number;
+  time: number | null;
+  values: Record<string, unknown>;
+}
+
+/**
+ * A message of the `/api/live` socket (`logs_reset` is the page's own: a log subscription is about
+ * to resend its tail). `reset`: the run's events were read again from scratch; `truncated`: rows were
+ * left out of this push. Either way a chart fetches its series again.
+ */
 export type LiveMessage =
-  | { type: "metrics"; run_id: string; rows: { step: number; time: number | null; values: Record<string, unknown> }[] }
+  | { type: "metrics"; run_id: string; rows: LiveRow[]; reset?: boolean; truncated?: boolean }
   | { type: "logs"; run_id: string; lines: string[] }
+  | { type: "logs_reset"; run_id: string }
   | { type: "status"; run_id: string; status: string }
-  | { type: "run_changed"; run_id: string; kind: string };
+  | { type: "run_changed"; run_id: string; kind: string }
+  | { type: "error"; run_id?: undefined; message: string };

@@ -1,7 +1,7 @@
 // The one component that owns uPlot: creates a chart once, streams data with setData, and draws markers, best point and legend.
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
-import { fmtNum, fmtTime } from "../format.ts";
+import { fmtNum, fmtTime, tickLabels } from "../format.ts";
 
 /** One line of a chart. */
 export interface ChartSeries {
@@ -57,6 +57,20 @@ function hasPoints(data: uPlot.AlignedData): boolean {
   if (!data[0] || data[0].length === 0) return false;
   for (let s = 1; s < data.length; s++) if (lastIndex(data[s] as (number | null)[]) >= 0) return true;
   return false;
+}
+
+/** Width of the y axis from its longest label (uPlot's auto-size recipe), so that `1.025e+7` is not clipped. */
+function axisSize(u: uPlot, values: string[] | null, axisIdx: number, cycleNum: number): number {
+  const axis = u.axes[axisIdx] as uPlot.Axis & { _size?: number; font?: string | [string, number] };
+  // uPlot calls again while the layout settles; keep the last size so that it converges
+  if (cycleNum > 1 && axis._size) return axis._size;
+  let size = (axis.ticks?.size ?? 10) + (axis.gap ?? 5);
+  const longest = (values ?? []).reduce((a, v) => (v.length > a.length ? v : a), "");
+  if (longest) {
+    u.ctx.font = Array.isArray(axis.font) ? axis.font[0] : (axis.font ?? "12px sans-serif");
+    size += u.ctx.measureText(longest).width / (devicePixelRatio || 1);
+  }
+  return Math.max(40, Math.ceil(size) + 4);
 }
 
 /** A uPlot line chart that is created once per structure and updated in place with new data. */
@@ -115,7 +129,13 @@ export function Chart(props: ChartProps) {
       ],
       axes: [
         { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } },
-        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 56 },
+        {
+          stroke: axisColor,
+          grid: { stroke: gridColor, width: 1 },
+          ticks: { stroke: gridColor },
+          size: axisSize,
+          values: (_u, splits, _ax, _space, incr) => tickLabels(splits, incr, !!live.current.logY),
+        },
       ],
       cursor: {
         sync: p.syncKey ? { key: p.syncKey, setSeries: false } : undefined,
@@ -147,6 +167,9 @@ export function Chart(props: ChartProps) {
               ctx.setLineDash([5 * dpr, 4 * dpr]);
               ctx.lineWidth = dpr;
               ctx.font = `${11 * dpr}px sans-serif`;
+              // uPlot leaves its axis text alignment on the context
+              ctx.textAlign = "left";
+              ctx.textBaseline = "top";
               for (const m of markers) {
                 const x = Math.round(u.valToPos(m.x, "x", true));
                 if (x < left || x > left + width) continue;
@@ -154,7 +177,7 @@ export function Chart(props: ChartProps) {
                 ctx.moveTo(x, top);
                 ctx.lineTo(x, top + height);
                 ctx.stroke();
-                ctx.fillText(m.label, x + 3 * dpr, top + 11 * dpr);
+                ctx.fillText(m.label, x + 3 * dpr, top + 2 * dpr);
               }
               ctx.restore();
             }
@@ -226,7 +249,7 @@ export function Chart(props: ChartProps) {
 
   const empty = !hasPoints(props.data);
   return (
-    <div class="chart" data-markers={(props.markers ?? []).map((m) => m.x).join(",")} data-points={props.data[0]?.length ?? 0}>
+    <div class="chart" data-markers={(props.markers ?? []).map((m) => m.x).join(",")} data-points={props.data[0]?.length ?? 0} data-first-x={props.data[0]?.length ? props.data[0][0] : undefined}>
       <div class="chart-legend" ref={legend}>
         {props.series.map((s, i) =>
           s.noLegend || s.show === false ? null : (

@@ -1,7 +1,8 @@
-// Live log tail of a run over its logs WebSocket: ANSI colours, search, tqdm filter, follow toggle, download; virtualised.
+// Live log tail of a run over the page's live socket (`/api/live` with logs): ANSI colours, search, tqdm filter, follow toggle, download; virtualised.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { isTqdm, parseAnsi, stripAnsi } from "../ansi.ts";
 import { downloadText } from "../format.ts";
+import { LOG_TAIL_LINES, useLiveMessages, useLiveRuns, useLiveUp } from "../live.ts";
 import { useStored } from "../settings.ts";
 
 const MAX_LINES = 50_000;
@@ -12,7 +13,9 @@ const OVERSCAN = 30;
 export function LogsViewer(props: { runId: string; downloadUrl?: string }) {
   const lines = useRef<string[]>([]);
   const [version, setVersion] = useState(0);
-  const [conn, setConn] = useState<{ state: "connecting" | "open" | "retry"; retryIn?: number }>({ state: "connecting" });
+  // the first push after a (re)subscription is the tail; when it is full, older lines exist
+  const [partial, setPartial] = useState(false);
+  const tailNext = useRef(false);
   const [search, setSearch] = useState("");
   const [hideTqdm, setHideTqdm] = useStored("logs_hide_tqdm", true);
   const [follow, setFollow] = useState(true);
@@ -20,50 +23,33 @@ export function LogsViewer(props: { runId: string; downloadUrl?: string }) {
   const [viewH, setViewH] = useState(480);
   const box = useRef<HTMLDivElement>(null);
 
-  useEffect(() => {
-    let ws: WebSocket | null = null;
-    let stopped = false;
-    let delay = 500;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let frame = 0;
-    const flush = () => {
-      frame = 0;
-      if (lines.current.length > MAX_LINES) lines.current = lines.current.slice(-MAX_LINES);
-      setVersion((v) => v + 1);
-    };
-    const open = () => {
-      setConn({ state: "connecting" });
-      const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/runs/${encodeURIComponent(props.runId)}/logs/ws`;
-      const sock = new WebSocket(url);
-      ws = sock;
-      sock.onopen = () => {
-        delay = 500;
-        // spec §3.4: the server replays the whole file on every connect.
-        lines.current = [];
-        setConn({ state: "open" });
-        flush();
-      };
-      sock.onmessage = (e) => {
-        const text = String(e.data);
-        for (const l of text.split("\n")) if (l.length) lines.current.push(l);
-        if (!frame) frame = requestAnimationFrame(flush);
-      };
-      sock.onclose = () => {
-        if (stopped) return;
-        const wait = delay;
-        delay = Math.min(10_000, delay * 1.8);
-        setConn({ state: "retry", retryIn: Math.ceil(wait / 1000) });
-        timer = setTimeout(open, wait);
-      };
-    };
-    open();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-      cancelAnimationFrame(frame);
-      ws?.close();
-    };
-  }, [props.runId]);
+  // Lines arrive on the page's one live socket; several pushes per frame are drawn once.
+  const liveUp = useLiveUp();
+  const frame = useRef(0);
+  const flush = () => {
+    frame.current = 0;
+    if (lines.current.length > MAX_LINES) lines.current = lines.current.slice(-MAX_LINES);
+    setVersion((v) => v + 1);
+  };
+  useLiveMessages((m) => {
+    if (m.run_id !== props.runId) return;
+    if (m.type === "logs_reset") {
+      lines.current = [];
+      tailNext.current = true;
+      setPartial(false);
+    } else if (m.type === "logs") {
+      if (tailNext.current && m.lines.length >= LOG_TAIL_LINES) setPartial(true);
+      tailNext.current = false;
+      for (const line of m.lines) for (const l of line.split("\n")) if (l.length) lines.current.push(l);
+    } else return;
+    if (!frame.current) frame.current = requestAnimationFrame(flush);
+  });
+  // after the listener above, so that it hears the subscription's `logs_reset`
+  useLiveRuns([props.runId], true);
+  useEffect(() => () => cancelAnimationFrame(frame.current), []);
+  const everUp = useRef(false);
+  if (liveUp) everUp.current = true;
+  const conn = liveUp ? "open" : everUp.current ? "retry" : "connecting";
 
   const needle = search.trim().toLowerCase();
   const visible = useMemo(() => {
@@ -122,17 +108,19 @@ export function LogsViewer(props: { runId: string; downloadUrl?: string }) {
           follow
         </label>
         <span class="spacer" />
-        <span class={`conn conn-${conn.state}`} data-testid="logs-conn">
-          {conn.state === "open" ? "live" : conn.state === "connecting" ? "connecting…" : `disconnected, retry in ${conn.retryIn}s`}
+        <span class={`conn conn-${conn}`} data-testid="logs-conn">
+          {conn === "open" ? "live" : conn === "connecting" ? "connecting…" : "disconnected, reconnecting…"}
         </span>
-        <span class="muted">{visible.length.toLocaleString()} lines</span>
+        <span class="muted" title={partial ? `The last ${LOG_TAIL_LINES.toLocaleString()} lines when the page opened, then new ones; Download has the whole file` : undefined}>
+          {visible.length.toLocaleString()} lines{partial ? " (tail)" : ""}
+        </span>
         <button class="btn" onClick={download}>
           Download
         </button>
       </div>
       <div class="log-box" ref={box} onScroll={onScroll} data-testid="log-box">
         {visible.length === 0 ? (
-          <div class="muted log-empty">{lines.current.length ? "No line matches." : conn.state === "open" ? "No log lines yet." : ""}</div>
+          <div class="muted log-empty">{lines.current.length ? "No line matches." : conn === "open" ? "No log lines yet." : ""}</div>
         ) : (
           <div style={{ height: `${visible.length * LINE_H}px`, position: "relative" }}>
             <div style={{ transform: `translateY(${first * LINE_H}px)` }}>

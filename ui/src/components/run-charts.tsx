@@ -6,12 +6,12 @@ import { appendRows, bestIndex, bestMode, ema, groupKeys, positiveOnly, seriesCs
 import { downloadText, fmtNum } from "../format.ts";
 import { useLiveMessages } from "../live.ts";
 import { useSettings, useStored } from "../settings.ts";
-import type { KeysResponse, MetricKey, SeriesResponse } from "../types.ts";
+import type { KeysResponse, LiveRow, MetricKey, SeriesResponse } from "../types.ts";
 import { Chart, exportPng } from "./chart.tsx";
 import { Empty, useSeen } from "./common.tsx";
 
-type Rows = { step: number; time: number | null; values: Record<string, unknown> }[];
-type RowListener = (rows: Rows) => void;
+/** Receives live rows; `refetch` when the push says the column must be fetched again (reset or truncated). */
+type RowListener = (rows: LiveRow[], refetch: boolean) => void;
 
 /** Props of the charts panel. */
 export interface RunChartsProps {
@@ -25,6 +25,38 @@ export interface RunChartsProps {
   onNewKey: () => void;
 }
 
+/** Most stage separators looked up on a time axis (one small request each). */
+const MAX_TIME_MARKERS = 50;
+
+/**
+ * Stage separators in the units of the x axis: steps as they are; on a time axis, the time of each
+ * stage's first step, looked up with `/series?keys=time&x=step&from=s&to=s`.
+ */
+function useTimeMarkers(runId: string, stepMarkers: { x: number; label: string }[], xMode: "step" | "time"): { x: number; label: string }[] {
+  const [timed, setTimed] = useState<{ x: number; label: string }[]>([]);
+  const sig = stepMarkers.map((m) => `${m.x}:${m.label}`).join(",");
+  useEffect(() => {
+    if (xMode !== "time") return;
+    const wanted = stepMarkers.slice(-MAX_TIME_MARKERS);
+    if (!wanted.length) return setTimed([]);
+    const ctl = new AbortController();
+    const enc = encodeURIComponent(runId);
+    Promise.all(
+      wanted.map((m) =>
+        getJson<SeriesResponse>(`/api/runs/${enc}/series${qs({ keys: "time", x: "step", from: m.x, to: m.x, points: 10 })}`, ctl.signal).then((r) => {
+          const t = r.series.time?.[0];
+          return typeof t === "number" ? { x: t, label: m.label } : null;
+        }),
+      ),
+    ).then(
+      (list) => setTimed(list.filter((m): m is { x: number; label: string } => m !== null)),
+      () => undefined, // no separators is better than an error banner over the charts
+    );
+    return () => ctl.abort();
+  }, [runId, xMode, sig]);
+  return xMode === "time" ? timed : stepMarkers;
+}
+
 /** All charts of a run with the shared controls (x axis, smoothing, zoom). */
 export function RunCharts(props: RunChartsProps) {
   const settings = useSettings();
@@ -35,14 +67,20 @@ export function RunCharts(props: RunChartsProps) {
   const known = useMemo(() => new Set(props.keys.keys.map((k) => k.key)), [props.keys]);
   const groups = useMemo(() => groupKeys(props.keys.keys), [props.keys]);
   const byKey = useMemo(() => new Map(props.keys.keys.map((k) => [k.key, k])), [props.keys]);
-  const markers = useMemo(() => (props.xMode === "step" ? stageMarkers(props.keys.stages ?? []) : []), [props.keys, props.xMode]);
+  const stepMarkers = useMemo(() => stageMarkers(props.keys.stages ?? []), [props.keys]);
+  const markers = useTimeMarkers(props.runId, stepMarkers, props.xMode);
+  const lastStage = props.keys.stages?.length ? String(props.keys.stages[props.keys.stages.length - 1].stage) : undefined;
 
   useEffect(() => setXRange(null), [props.xMode, props.runId]);
 
   useLiveMessages((m) => {
     if (m.type !== "metrics" || m.run_id !== props.runId) return;
-    for (const fn of listeners.current) fn(m.rows);
-    if (m.rows.some((r) => Object.keys(r.values).some((k) => !known.has(k) && typeof r.values[k] === "number"))) props.onNewKey();
+    const refetch = !!(m.reset || m.truncated);
+    for (const fn of listeners.current) fn(m.rows, refetch);
+    // a new key needs a chart, a new stage a separator: both come with a fresh key list
+    const newKey = (r: LiveRow) => Object.keys(r.values).some((k) => !known.has(k) && typeof r.values[k] === "number");
+    const newStage = (r: LiveRow) => r.values.stage !== undefined && r.values.stage !== null && String(r.values.stage) !== lastStage;
+    if (m.reset || m.rows.some((r) => newKey(r) || newStage(r))) props.onNewKey();
   });
 
   const f = filter.trim().toLowerCase();
@@ -125,10 +163,13 @@ function MetricPanel(props: PanelProps) {
   const seen = useSeen(ref);
   const key = props.metric.key;
   const [logY, setLogY] = useStored(`chart_log:${key}`, false);
-  const [cols, setCols] = useState<{ x: number[]; y: (number | null)[]; version: number; sampled: number; total: number } | null>(null);
+  const [cols, setCols] = useState<{ x: number[]; y: (number | null)[]; version: number; sampled: boolean; total: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const chartRef = useRef<uPlot | null>(null);
   const fetched = useRef<string>("");
+  // The best point and last value of the whole run: a zoomed window shows only part of it.
+  const fullBest = useRef<{ x: number; y: number } | null>(null);
+  const liveLast = useRef<number | null>(null);
 
   // Fetch (again) when first seen, when the zoom window changes, or when live points outgrew the budget.
   const load = (signal?: AbortSignal) => {
@@ -144,6 +185,8 @@ function MetricPanel(props: PanelProps) {
       (e) => (e as Error).name !== "AbortError" && setError((e as Error).message),
     );
   };
+  const loadRef = useRef(load);
+  loadRef.current = load;
   useEffect(() => {
     if (!seen) return;
     const ctl = new AbortController();
@@ -155,11 +198,14 @@ function MetricPanel(props: PanelProps) {
   const liveState = useRef({ cols, zoomed: !!props.xRange });
   liveState.current = { cols, zoomed: !!props.xRange };
   useEffect(() => {
-    const fn: RowListener = (rows) => {
+    const fn: RowListener = (rows, refetch) => {
+      for (const r of rows) if (typeof r.values[key] === "number") liveLast.current = r.values[key] as number;
       const c = liveState.current.cols;
-      if (!c || liveState.current.zoomed) return;
+      if (!c) return;
+      if (refetch) return loadRef.current();
+      if (liveState.current.zoomed) return;
       if (appendRows(c.x, c.y, rows, key, props.xMode)) {
-        if (c.x.length > props.maxPoints * 3) load();
+        if (c.x.length > props.maxPoints * 3) loadRef.current();
         else setCols({ ...c, version: c.version + 1 });
       }
     };
@@ -172,12 +218,13 @@ function MetricPanel(props: PanelProps) {
     const raw = logY ? positiveOnly(cols.y) : cols.y;
     const smooth = props.smoothing > 0 ? ema(raw, props.smoothing) : null;
     const data: uPlot.AlignedData = smooth ? [cols.x, raw, smooth] : [cols.x, raw];
-    let best: { x: number; y: number } | null = null;
-    if (props.mode) {
+    let best: { x: number; y: number } | null = fullBest.current;
+    if (props.mode && !props.xRange) {
       const i = bestIndex(raw, props.mode);
-      if (i >= 0) best = { x: cols.x[i], y: raw[i] as number };
+      best = i >= 0 ? { x: cols.x[i], y: raw[i] as number } : null;
+      fullBest.current = best;
     }
-    return { data, best };
+    return { data, best: props.mode ? best : null };
   }, [cols?.version, logY, props.smoothing, props.mode]);
 
   const color = "#4c78d8";
@@ -185,7 +232,7 @@ function MetricPanel(props: PanelProps) {
     ? [{ label: `${key} (raw)`, color, alpha: 0.25, width: 1, noLegend: true }, { label: key, color, width: 1.75 }]
     : [{ label: key, color, width: 1.5 }];
   const m = props.metric;
-  const last = cols && cols.y.length ? cols.y[cols.y.length - 1] : m.last;
+  const last = liveLast.current ?? (cols && cols.y.length && !props.xRange ? cols.y[cols.y.length - 1] : m.last);
 
   return (
     <div class="card chart-card" ref={ref} data-metric={key}>
@@ -243,7 +290,11 @@ function MetricPanel(props: PanelProps) {
           chartRef={chartRef}
         />
       )}
-      {cols && cols.sampled < cols.total ? <div class="chart-foot muted">{cols.sampled.toLocaleString()} of {cols.total.toLocaleString()} points shown</div> : null}
+      {cols && cols.sampled ? (
+        <div class="chart-foot muted">
+          {cols.x.length.toLocaleString()} of {cols.total.toLocaleString()} points shown{props.xRange ? " in this window" : ""} · zoom in for full resolution
+        </div>
+      ) : null}
     </div>
   );
 }

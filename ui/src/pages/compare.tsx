@@ -31,6 +31,7 @@ export function ComparePage() {
   const [hiddenRuns, setHiddenRuns] = useState<Set<string>>(new Set());
   const [hiddenKeys, setHiddenKeys] = useState<Set<string>>(new Set());
   const [xRange, setXRange] = useState<[number, number] | null>(null);
+  useEffect(() => setXRange(null), [xMode, idsKey]);
 
   const info = useResource(ids.length ? `cmp:${idsKey}` : null, async (signal) => {
     const out = await Promise.all(
@@ -72,9 +73,11 @@ export function ComparePage() {
           </select>
         </label>
         {xRange ? (
-          <button class="btn" onClick={() => setXRange(null)}>
+          <button class="btn" onClick={() => setXRange(null)} data-testid="reset-zoom">
             Reset zoom
           </button>
+        ) : ids.length >= 2 ? (
+          <span class="muted hint">drag across a chart to zoom · double-click to reset</span>
         ) : null}
         <span class="spacer" />
         <RunPicker exclude={ids} disabled={ids.length >= MAX_RUNS} onAdd={(id) => setRuns([...ids, id])} />
@@ -172,8 +175,10 @@ function ComparePanel(props: { metric: string; runs: RunInfo[]; hidden: Set<stri
   const chartRef = useRef<uPlot | null>(null);
   const [tick, setTick] = useState(0);
   const runIds = props.runs.map((r) => r.id);
-  const res = useResource(seen ? `${props.metric}:${runIds.join(",")}:${props.xMode}:${props.points}:${tick}` : null, (signal) =>
-    getJson<CompareResponse>(`/api/compare/series${qs({ runs: runIds.join(","), keys: props.metric, x: props.xMode, points: props.points })}`, signal),
+  const range = props.xRange;
+  // A zoom window is fetched again at full resolution (the server keeps every row when the window holds no more than `points`).
+  const res = useResource(seen ? `${props.metric}:${runIds.join(",")}:${props.xMode}:${props.points}:${range?.join("-") ?? ""}:${tick}` : null, (signal) =>
+    getJson<CompareResponse>(`/api/compare/series${qs({ runs: runIds.join(","), keys: props.metric, x: props.xMode, points: props.points, from: range?.[0], to: range?.[1] })}`, signal),
   );
   // Live points: refetch at most every 2 s while any shown run is appending.
   const lastLive = useRef(0);

@@ -35,7 +35,8 @@ export function RunPage() {
   const [now, setNow] = useState(Date.now() / 1000);
   useLiveMessages((m) => {
     if (m.run_id !== id) return;
-    if (m.type === "status") {
+    // the server sends the current status with every (re)subscription: reload only on a change
+    if (m.type === "status" && detail.data && detail.data.status !== m.status) {
       detail.mutate((d) => d && { ...d, status: m.status });
       detail.reload();
     } else if (m.type === "run_changed") detail.reload();

@@ -1,34 +1,41 @@
-// The system page: CPU, memory, disk and per-GPU charts that update every two seconds, with a clear no-GPU state.
+// The system page: CPU, memory, disk and per-GPU charts (GPU ones seeded from the sampler's history) updating every two seconds, with a clear no-GPU state.
 import type uPlot from "uplot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, getJson } from "../api.ts";
-import { PALETTE } from "../chart-data.ts";
+import { type GpuPoint, type GpuSample, historySamples, PALETTE } from "../chart-data.ts";
 import { Chart } from "../components/chart.tsx";
 import { Empty, ErrorState, Loading, useInterval } from "../components/common.tsx";
 import { fmtBytes, fmtNum } from "../format.ts";
-import type { GpuInfo, GpuTelemetry, SystemMonitor } from "../types.ts";
+import type { GpuHistory, GpuInfo, GpuTelemetry, SystemMonitor } from "../types.ts";
 
 const KEEP = 300;
 const POLL_MS = 2000;
+/** The x window of the charts is at least this wide (seconds), so that a few samples do not span years. */
+const MIN_SPAN_S = 60;
 
-interface Sample {
+interface HostSample {
   ts: number;
   cpu: number | null;
   mem: number | null;
   swap: number | null;
   disk: number | null;
-  gpus: GpuInfo[];
 }
 
-/** Accepts `[snapshot]`, `{samples: […]}` or `{history: […]}` from /api/gpu/history. */
-function historySnapshots(body: unknown): { ts: number; gpus: GpuInfo[] }[] {
-  const list = Array.isArray(body) ? body : ((body as { samples?: unknown[]; history?: unknown[] } | null)?.samples ?? (body as { history?: unknown[] } | null)?.history ?? []);
-  return (list as { ts?: number; gpus?: GpuInfo[] }[]).filter((s) => typeof s?.ts === "number" && Array.isArray(s.gpus)).map((s) => ({ ts: s.ts!, gpus: s.gpus! }));
+function keepLast<T>(list: T[]): T[] {
+  return list.length > KEEP ? list.slice(list.length - KEEP) : list;
+}
+
+/** The x window of samples `ts`: from the first to the last, at least MIN_SPAN_S wide. */
+function timeWindow(ts: number[]): [number, number] | null {
+  if (!ts.length) return null;
+  const last = ts[ts.length - 1];
+  return [Math.min(ts[0], last - MIN_SPAN_S), last];
 }
 
 /** Route component for `/system`. */
 export function SystemPage() {
-  const [samples, setSamples] = useState<Sample[]>([]);
+  const [hostSamples, setHostSamples] = useState<HostSample[]>([]);
+  const [gpuSamples, setGpuSamples] = useState<GpuSample[]>([]);
   const [gpu, setGpu] = useState<GpuTelemetry | null>(null);
   const [sys, setSys] = useState<SystemMonitor | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -42,11 +49,13 @@ export function SystemPage() {
       setGpu(g);
       setSys(s);
       setError(null);
-      const ts = s.ts ?? g.ts ?? Date.now() / 1000;
-      setSamples((old) => {
-        const next = [...old, { ts, cpu: s.cpu?.percent ?? null, mem: s.memory?.percent ?? null, swap: s.memory?.swap_percent ?? null, disk: s.disk?.percent ?? null, gpus: g.available ? g.gpus ?? [] : [] }];
-        return next.length > KEEP ? next.slice(next.length - KEEP) : next;
-      });
+      const ts = s.ts ?? Date.now() / 1000;
+      setHostSamples((old) => keepLast([...old, { ts, cpu: s.cpu?.percent ?? null, mem: s.memory?.percent ?? null, swap: s.memory?.swap_percent ?? null, disk: s.disk?.percent ?? null }]));
+      const gts = g.ts;
+      if (g.available && typeof gts === "number") {
+        // the sampler's own time: a sample already in the seeded history is not added twice
+        setGpuSamples((old) => (old.length && old[old.length - 1].ts >= gts ? old : keepLast([...old, { ts: gts, gpus: g.gpus ?? [] }])));
+      }
     } catch (e) {
       setError(e instanceof ApiError ? e : new ApiError(-1, String(e)));
     } finally {
@@ -55,22 +64,23 @@ export function SystemPage() {
   };
 
   useEffect(() => {
-    // Seed the GPU charts with the server's short history, then poll.
-    getJson<unknown>("/api/gpu/history").then(
+    // Seed the GPU charts with the sampler's last minutes (the host has no history: its charts start now).
+    getJson<GpuHistory>("/api/gpu/history").then(
       (body) => {
-        const snaps = historySnapshots(body);
-        if (snaps.length) setSamples((old) => [...snaps.map((s) => ({ ts: s.ts, cpu: null, mem: null, swap: null, disk: null, gpus: s.gpus })), ...old].slice(-KEEP));
+        const seed = historySamples(body);
+        if (seed.length) setGpuSamples((old) => keepLast([...seed, ...old.filter((s) => s.ts > seed[seed.length - 1].ts)]));
       },
-      () => undefined,
+      () => undefined, // the live samples still come; the page shows the telemetry error, if any
     );
     void poll();
   }, []);
   useInterval(poll, POLL_MS);
 
   const host = useMemo(() => {
-    const xs = samples.map((s) => s.ts);
-    return [xs, samples.map((s) => s.cpu), samples.map((s) => s.mem), samples.map((s) => s.swap), samples.map((s) => s.disk)] as uPlot.AlignedData;
-  }, [samples]);
+    const xs = hostSamples.map((s) => s.ts);
+    return [xs, hostSamples.map((s) => s.cpu), hostSamples.map((s) => s.mem), hostSamples.map((s) => s.swap), hostSamples.map((s) => s.disk)] as uPlot.AlignedData;
+  }, [hostSamples]);
+  const hostRange = useMemo(() => timeWindow(hostSamples.map((s) => s.ts)), [hostSamples]);
   const gpuCount = gpu?.available ? gpu.gpus?.length ?? 0 : 0;
 
   if (error && !sys) return <div class="page"><ErrorState error={error} onRetry={poll} what="system telemetry" /></div>;
@@ -101,7 +111,7 @@ export function SystemPage() {
           ]}
           height={200}
           xTime
-          syncKey="system"
+          xRange={hostRange}
           emptyText="Waiting for samples…"
         />
       </div>
@@ -120,12 +130,12 @@ export function SystemPage() {
       <h2 class="section-title">GPUs</h2>
       {!gpu.available ? (
         <Empty title="No NVIDIA GPU">
-          {gpu.reason ?? "No GPU telemetry on this machine."} GPU charts appear here when <code>nvidia-smi</code> works on the server.
+          {gpu.reason ? `${gpu.reason.replace(/[.\s]+$/, "")}.` : "No GPU telemetry on this machine."} GPU charts appear here when <code>nvidia-smi</code> works on the server.
         </Empty>
       ) : (
         <div class="chart-grid wide">
           {(gpu.gpus ?? []).map((g) => (
-            <GpuCard key={g.index} gpu={g} samples={samples} />
+            <GpuCard key={g.index} gpu={g} samples={gpuSamples} />
           ))}
         </div>
       )}
@@ -143,13 +153,18 @@ function Tile(props: { label: string; value: string; sub: string }) {
   );
 }
 
-function GpuCard(props: { gpu: GpuInfo; samples: Sample[] }) {
+function GpuCard(props: { gpu: GpuInfo; samples: GpuSample[] }) {
   const g = props.gpu;
   const data = useMemo(() => {
     const rows = props.samples.map((s) => ({ ts: s.ts, g: s.gpus.find((x) => x.index === g.index) }));
-    const memPct = (x?: GpuInfo) => (x ? (x.mem_used_pct ?? (x.mem_total_mib && x.mem_used_mib !== null ? (100 * x.mem_used_mib) / x.mem_total_mib : null)) : null);
-    return [rows.map((r) => r.ts), rows.map((r) => r.g?.util_gpu ?? null), rows.map((r) => memPct(r.g)), rows.map((r) => r.g?.temp_c ?? null), rows.map((r) => (r.g?.power_w !== null && r.g?.power_w !== undefined && r.g.power_limit_w ? (100 * r.g.power_w) / r.g.power_limit_w : null))] as uPlot.AlignedData;
-  }, [props.samples]);
+    const memPct = (x?: GpuPoint) => (x ? (x.mem_used_pct ?? (g.mem_total_mib && x.mem_used_mib !== null ? (100 * x.mem_used_mib) / g.mem_total_mib : null)) : null);
+    const powerPct = (x?: GpuPoint) => {
+      const limit = x?.power_limit_w ?? g.power_limit_w;
+      return x && x.power_w !== null && limit ? (100 * x.power_w) / limit : null;
+    };
+    return [rows.map((r) => r.ts), rows.map((r) => r.g?.util_gpu ?? null), rows.map((r) => memPct(r.g)), rows.map((r) => r.g?.temp_c ?? null), rows.map((r) => powerPct(r.g))] as uPlot.AlignedData;
+  }, [props.samples, g.mem_total_mib, g.power_limit_w]);
+  const range = useMemo(() => timeWindow(props.samples.map((s) => s.ts)), [props.samples]);
   return (
     <div class="card chart-card" data-gpu={g.index}>
       <div class="chart-head">
@@ -170,7 +185,8 @@ function GpuCard(props: { gpu: GpuInfo; samples: Sample[] }) {
         ]}
         height={180}
         xTime
-        syncKey="system"
+        xRange={range}
+        syncKey="system-gpu"
       />
     </div>
   );
