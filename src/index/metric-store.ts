@@ -72,7 +72,8 @@ export interface IngestEvent {
 
 /** A response body computed from a run's rows, reused until the rows change (the headers' values with it). */
 export interface QueryResult {
-  body: string;
+  /** The JSON text (UTF-8 bytes when it was read back from the index). */
+  body: string | Uint8Array<ArrayBuffer>;
   rowCount: number;
   total: number;
   lastStep: number | null;
@@ -346,7 +347,7 @@ export class MetricStore {
     const stored = state.stored.get(key);
     const data = stored && stored.gen === state.gen ? (stored.data ?? this.storedBody(state, stored.slot)) : undefined;
     if (stored && data) {
-      r = { body: new TextDecoder().decode(data), rowCount: stored.meta.rowCount, total: stored.meta.total, lastStep: stored.meta.lastStep };
+      r = { body: data as Uint8Array<ArrayBuffer>, rowCount: stored.meta.rowCount, total: stored.meta.total, lastStep: stored.meta.lastStep };
       this.counters.result_loads++;
     } else {
       r = compute();
@@ -411,7 +412,7 @@ export class MetricStore {
       for (const key of keys) {
         const r = state.results.get(key)!;
         const meta = { key, gen: state.gen, format: RESULT_FORMAT, rowCount: r.rowCount, total: r.total, lastStep: r.lastStep };
-        const data = enc.encode(r.body);
+        const data = typeof r.body === "string" ? enc.encode(r.body) : r.body;
         put.run(sid, resultSlot(key), r.rowCount, JSON.stringify(meta), data);
         state.stored.set(key, { gen: state.gen, meta: { ...meta, body: "" }, slot: resultSlot(key) });
       }

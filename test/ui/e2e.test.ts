@@ -271,6 +271,14 @@ describe("run page", () => {
     live.flushNow();
     await until(() => chart.getAttribute("data-points"), "2");
     await until(() => page.locator('.chart-card[data-metric="loss"] .legend-value').first().textContent(), "0.25");
+    // the card's best value and the header's step count follow live rows too
+    const steps = page.locator(".fact", { hasText: "Steps" }).locator("dd");
+    const before = Number(await steps.textContent());
+    live.log({ loss: 0.0001 }, { step: 3 });
+    live.flushNow();
+    await until(() => chart.getAttribute("data-points"), "3");
+    await until(async () => /best 0\.0001\b/.test((await page.locator('.chart-card[data-metric="loss"] [data-testid="chart-stats"]').textContent()) ?? ""), true);
+    await until(async () => Number(await steps.textContent()), before + 1);
     expect(page.sockets).toEqual(["/api/live"]);
     await page.close();
   });

@@ -170,6 +170,8 @@ function MetricPanel(props: PanelProps) {
   // The best point and last value of the whole run: a zoomed window shows only part of it.
   const fullBest = useRef<{ x: number; y: number } | null>(null);
   const liveLast = useRef<number | null>(null);
+  // extremes of the values that arrived live, so best/min/max follow the run
+  const liveRange = useRef<{ min: number; max: number }>({ min: Infinity, max: -Infinity });
 
   // Fetch (again) when first seen, when the zoom window changes, or when live points outgrew the budget.
   const load = (signal?: AbortSignal) => {
@@ -199,7 +201,12 @@ function MetricPanel(props: PanelProps) {
   liveState.current = { cols, zoomed: !!props.xRange };
   useEffect(() => {
     const fn: RowListener = (rows, refetch) => {
-      for (const r of rows) if (typeof r.values[key] === "number") liveLast.current = r.values[key] as number;
+      for (const r of rows) {
+        const v = r.values[key];
+        if (typeof v !== "number" || !Number.isFinite(v)) continue;
+        liveLast.current = v;
+        liveRange.current = { min: Math.min(liveRange.current.min, v), max: Math.max(liveRange.current.max, v) };
+      }
       const c = liveState.current.cols;
       if (!c) return;
       if (refetch) return loadRef.current();
@@ -232,6 +239,10 @@ function MetricPanel(props: PanelProps) {
     ? [{ label: `${key} (raw)`, color, alpha: 0.25, width: 1, noLegend: true }, { label: key, color, width: 1.75 }]
     : [{ label: key, color, width: 1.5 }];
   const m = props.metric;
+  const lo = Math.min(typeof m.min === "number" ? m.min : Infinity, liveRange.current.min);
+  const hi = Math.max(typeof m.max === "number" ? m.max : -Infinity, liveRange.current.max);
+  const runMin = Number.isFinite(lo) ? lo : m.min;
+  const runMax = Number.isFinite(hi) ? hi : m.max;
   const last = liveLast.current ?? (cols && cols.y.length && !props.xRange ? cols.y[cols.y.length - 1] : m.last);
 
   return (
@@ -244,11 +255,11 @@ function MetricPanel(props: PanelProps) {
           <span title="last value">last {fmtNum(last)}</span>
           {props.mode ? (
             <span title={`best (${props.mode})`} class="best">
-              best {fmtNum(props.mode === "min" ? m.min : m.max)}
+              best {fmtNum(props.mode === "min" ? runMin : runMax)}
             </span>
           ) : (
             <span>
-              min {fmtNum(m.min)} · max {fmtNum(m.max)}
+              min {fmtNum(runMin)} · max {fmtNum(runMax)}
             </span>
           )}
         </span>

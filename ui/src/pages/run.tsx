@@ -33,8 +33,21 @@ export function RunPage() {
 
   useLiveRuns([id]);
   const [now, setNow] = useState(Date.now() / 1000);
+  // steps logged since the key list was fetched (the header's step count follows live rows)
+  const [liveSteps, setLiveSteps] = useState<{ base: number; steps: Set<number> }>({ base: -1, steps: new Set() });
   useLiveMessages((m) => {
     if (m.run_id !== id) return;
+    if (m.type === "metrics" && keys.data) {
+      const base = keys.data.last_step ?? -Infinity;
+      const fresh = m.rows.map((r) => r.step).filter((s) => typeof s === "number" && s > base);
+      if (fresh.length) {
+        setLiveSteps((cur) => {
+          const steps = cur.base === base ? new Set(cur.steps) : new Set<number>();
+          for (const s of fresh) steps.add(s);
+          return { base, steps };
+        });
+      }
+    }
     // the server sends the current status with every (re)subscription: reload only on a change
     if (m.type === "status" && detail.data && detail.data.status !== m.status) {
       detail.mutate((d) => d && { ...d, status: m.status });
@@ -85,7 +98,7 @@ export function RunPage() {
   const summary = d.summary ?? {};
   const best = typeof summary.best_metric_name === "string" ? { name: summary.best_metric_name, value: summary.best_metric_value, step: summary.best_metric_step, mode: summary.best_metric_mode === "min" ? ("min" as const) : ("max" as const) } : null;
   const summaryEntries = Object.entries(summary).filter(([k]) => !k.startsWith("best_metric_"));
-  const steps = keys.data ? keys.data.total_steps : null;
+  const steps = keys.data ? keys.data.total_steps + (liveSteps.base === (keys.data.last_step ?? -Infinity) ? liveSteps.steps.size : 0) : null;
   const logsPath = d.logs;
 
   return (
