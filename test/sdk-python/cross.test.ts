@@ -93,8 +93,6 @@ time.sleep(60)`], { cwd: root, env, stdout: "pipe", stderr: "inherit" });
 
 await setup();
 
-/** Whether the server already routes an endpoint (features are wired into src/api/app.ts one by one). */
-
 afterAll(async () => {
   server?.kill();
   await server?.exited;
