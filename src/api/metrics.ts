@@ -142,6 +142,8 @@ export function metricsRoutes(ctx: AppContext) {
     if (!hub) {
       hub = new LiveHub({ runs: () => ctx.runs, store: () => storeOf(ctx), log: ctx.log.child("live") });
       ctx.onClose(() => hub?.close());
+      // results computed moments before a stop are kept for the next start
+      ctx.onClose(() => storeOf(ctx).flushResults());
     }
     return hub;
   };

@@ -21,8 +21,8 @@ export const LEVEL_SUMMARY = -1;
 export const LEVEL_RESULT = -2;
 /** Results kept in memory per run. */
 const MAX_RESULTS = 16;
-/** Result rows per run: a key's row is its hash modulo this (a clash replaces the older result). */
-const RESULT_SLOTS = 32;
+/** Result rows per run (beyond that, a new result replaces the oldest stored one). */
+const RESULT_SLOTS = 16;
 /** Largest result body stored. */
 const MAX_STORED_BYTES = 4 << 20;
 /** A run is stored results only once its rows have not changed for this long (live runs change all the time). */
@@ -202,13 +202,6 @@ export class RunState implements RunData, ChunkHost<Slot> {
   }
 }
 
-/** The row of a stored result (FNV-1a hash of its key). */
-function resultSlot(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
-  return (h >>> 0) % RESULT_SLOTS;
-}
-
 /** Python's `sorted()` order for strings (by code point, not UTF-16 unit). */
 export function compareCodePoints(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
@@ -366,6 +359,33 @@ export class MetricStore {
     return r;
   }
 
+  /** Stores the results that are waiting for their run to be quiet, now (the server is stopping). */
+  flushResults(): void {
+    for (const state of this.runs.values()) {
+      if (!state.persistTimer) continue;
+      clearTimeout(state.persistTimer);
+      state.persistTimer = undefined;
+      if (state.busy) continue;
+      try {
+        this.persistResults(state);
+      } catch (err) {
+        this.log?.warn(`metric results of ${state.runDir} not stored at stop: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** The row for a key's result: its own, else one no current result uses, else the oldest one's. */
+  private freeSlot(state: RunState, key: string): number {
+    const own = state.stored.get(key);
+    if (own) return own.slot;
+    const used = new Map<number, string>();
+    for (const [k, e] of state.stored) if (e.gen === state.gen) used.set(e.slot, k);
+    for (let i = 0; i < RESULT_SLOTS; i++) if (!used.has(i)) return i;
+    const [oldestKey, oldest] = state.stored.entries().next().value!;
+    state.stored.delete(oldestKey);
+    return oldest.slot;
+  }
+
   /** The body of a stored result row. */
   private storedBody(state: RunState, slot: number): Uint8Array | undefined {
     const row = this.index.raw
@@ -395,7 +415,7 @@ export class MetricStore {
     if (wait > 0) state.persistTimer.unref?.();
   }
 
-  /** Writes the run's storable in-memory results not stored yet, one row per key (slot by key hash). */
+  /** Writes the run's storable in-memory results not stored yet, one row per key. */
   private persistResults(state: RunState): void {
     if (state.sid === null || state.resultsVersion !== state.version) return;
     const sid = state.sid;
@@ -413,8 +433,10 @@ export class MetricStore {
         const r = state.results.get(key)!;
         const meta = { key, gen: state.gen, format: RESULT_FORMAT, rowCount: r.rowCount, total: r.total, lastStep: r.lastStep };
         const data = typeof r.body === "string" ? enc.encode(r.body) : r.body;
-        put.run(sid, resultSlot(key), r.rowCount, JSON.stringify(meta), data);
-        state.stored.set(key, { gen: state.gen, meta: { ...meta, body: "" }, slot: resultSlot(key) });
+        const slot = this.freeSlot(state, key);
+        put.run(sid, slot, r.rowCount, JSON.stringify(meta), data);
+        state.stored.delete(key);
+        state.stored.set(key, { gen: state.gen, meta: { ...meta, body: "" }, slot });
       }
     })();
     this.counters.results_stored += keys.length;

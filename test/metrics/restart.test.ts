@@ -130,6 +130,27 @@ describe("restarts", () => {
     expect(computed).toBe(3);
   });
 
+  it("keeps results stored by different restarts side by side", async () => {
+    const s = await setup();
+    writeFileSync(s.events, lines(1, 400));
+    await new MetricStore(s.idx).sync(s.runDir);
+    const keys = Array.from({ length: 20 }, (_, i) => `series:${i}`);
+    // each restart computes and stores a few keys, as pages opened one after another would
+    for (let i = 0; i < keys.length; i += 5) {
+      const store = await s.restart();
+      const state = await store.sync(s.runDir);
+      for (const key of keys.slice(i, i + 5)) store.result(state, key, true, () => seriesResult(state));
+      await Bun.sleep(20);
+    }
+    const store = await s.restart();
+    const state = await store.sync(s.runDir);
+    let computed = 0;
+    for (const key of keys) store.result(state, key, true, () => (computed++, seriesResult(state)));
+    // 16 rows per run: the four oldest were replaced, the sixteen newest answer without computing
+    expect(computed).toBe(4);
+    expect(store.counters.result_loads).toBe(16);
+  });
+
   it("never stores results that were not asked to be stored, and forgets results when the file is replaced", async () => {
     const s = await setup();
     writeFileSync(s.events, lines(1, 300));
