@@ -23,6 +23,9 @@ const IO_REASONS: Record<string, string> = {
   EACCES: "permission denied",
   EPERM: "operation not permitted",
   EIO: "input/output error",
+  SQLITE_FULL: "disk is full (the index cannot grow)",
+  SQLITE_READONLY: "the index is read-only",
+  SQLITE_IOERR: "input/output error in the index",
 };
 
 /** A short reason for a file-system error (its code's meaning), or its message. */
@@ -38,6 +41,6 @@ export function ioMessage(e: unknown): string {
 export function storageError(e: unknown): HttpError | undefined {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (!code || !IO_REASONS[code]) return undefined;
-  const status = code === "ENOSPC" || code === "EDQUOT" ? 507 : 500;
+  const status = code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL" ? 507 : 500;
   return new HttpError(status, `Storage error: ${IO_REASONS[code]}`);
 }

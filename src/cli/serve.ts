@@ -73,6 +73,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
   }
   const port = app.server!.port as number;
+  // warm the router and JSON paths so the first real request does not pay for them
+  void app.handle(new Request("http://localhost/api/health")).catch(() => {});
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
   let stopped: Promise<void> | undefined;
   return {

@@ -767,7 +767,15 @@ export class MetricStore {
       this.counters.lines_parsed += counts.lines;
       this.counters.bytes_parsed += consumed;
       if (full && consumed > 0) this.counters.full_parses++;
-      this.commit(state, builder, images);
+      try {
+        this.commit(state, builder, images);
+      } catch (e) {
+        // nothing of this slice is stored (disk full, read-only index…): forget what memory holds, so the
+        // next sync starts again from the last committed mark and no line is skipped
+        this.runs.delete(state.runDir);
+        if (state.sid !== null) this.cache.dropRun(state.sid);
+        throw e;
+      }
       const changes = builder.takeChanges();
       if (changes.steps.length || images.length || full) {
         this.emit({ runDir: state.runDir, steps: changes.steps, overflow: changes.overflow, reset: full, images: images.length });
