@@ -1,13 +1,11 @@
-// Test harness for the metrics feature: the real app (createApp) plus metricsRoutes over a real Storage, on port 0.
+// Test harness for the metrics feature: the real server (startServer) on port 0 over a temp root, restartable.
 import { join } from "node:path";
-import { createApp } from "../../src/api/app.ts";
 import type { AppContext } from "../../src/api/context.ts";
+import { startServer } from "../../src/cli/serve.ts";
 import { loadConfig } from "../../src/config/config.ts";
-import { Storage } from "../../src/index/storage.ts";
-import { createLogger } from "../../src/util/log.ts";
 import { copyFixture, isolatedEnv, tempDir } from "../helpers/server.ts";
 
-/** A running app with the metric routes, over a temp root. */
+/** A running server over a temp root. */
 export interface MetricsServer {
   url: string;
   wsUrl: string;
@@ -20,35 +18,21 @@ export interface MetricsServer {
 }
 
 /**
- * Starts the real app on a temp copy of `fixture` (or an empty root, or `root` when restarting).
+ * Starts the real server on a temp copy of `fixture` (or an empty root, or `root` when restarting).
  */
 export async function startMetricsServer(opts: { fixture?: string; root?: string; dir?: string } = {}): Promise<MetricsServer> {
   const tmp = opts.dir ? { dir: opts.dir, cleanup: () => {} } : tempDir("rn-metrics-");
   const root = opts.root ?? join(tmp.dir, "root");
   if (opts.fixture && !opts.root) copyFixture(opts.fixture, root);
-  const env = isolatedEnv(tmp.dir);
-  const config = loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: 60 }, env);
-  const log = createLogger("error");
-  const storage = await Storage.open(root, join(tmp.dir, "cache"), log, { sweepSeconds: 60 });
-  const closers: (() => void | Promise<void>)[] = [];
-  const ctx: AppContext = {
-    config,
-    log,
-    root: () => storage.root,
-    index: () => storage.idx,
-    runs: storage,
-    storage,
-    onClose: (fn) => closers.push(fn),
-  };
-  const app = createApp(ctx);
-  app.listen({ hostname: "127.0.0.1", port: 0 });
-  const url = `http://127.0.0.1:${app.server!.port}`;
+  const config = loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: 60 }, isolatedEnv(tmp.dir));
+  const server = await startServer(config);
+  const url = server.url;
   return {
     url,
     wsUrl: url.replace("http", "ws"),
     root,
     dir: tmp.dir,
-    ctx,
+    ctx: server.ctx,
     async get(path) {
       const res = await fetch(url + path);
       const text = await res.text();
@@ -61,9 +45,7 @@ export async function startMetricsServer(opts: { fixture?: string; root?: string
       return { status: res.status, headers: res.headers, body, text };
     },
     async stop(keepDir = false) {
-      await app.stop(true);
-      for (const fn of closers.reverse()) await fn();
-      await storage.close();
+      await server.stop();
       if (!keepDir) tmp.cleanup();
     },
   };
