@@ -9,7 +9,6 @@ import { UsageError } from "../../src/cli/args.ts";
 import { runDataCommand } from "../../src/cli/data.ts";
 import { createLogger } from "../../src/util/log.ts";
 import { copyFixture, isolatedEnv, tempDir } from "../helpers/server.ts";
-import { mountDataRoutes } from "./data-server.ts";
 
 const tmp = tempDir("rn-cli-");
 const env = isolatedEnv(tmp.dir);
@@ -24,17 +23,9 @@ async function cli(name: string, argv: string[], root?: string): Promise<{ code:
   return { code, out, err };
 }
 
-/** A real server on `root` plus a listener with the data routes; `url` is the latter. */
+/** A real server on `root`. */
 async function serve(root: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const server = await startServer(loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: 60 }, env));
-  const data = mountDataRoutes(server);
-  return {
-    url: data.url,
-    stop: async () => {
-      await data.stop();
-      await server.stop();
-    },
-  };
+  return startServer(loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: 60 }, env));
 }
 
 type Served = Awaited<ReturnType<typeof serve>>;
