@@ -1,6 +1,8 @@
 // Swagger UI at /docs, served from files embedded in the binary (the UI must work offline; no CDN).
 import { Elysia } from "elysia";
+// @ts-ignore — a `type: "file"` import yields the embedded file's path (TypeScript has no types for it)
 import bundle from "../../node_modules/swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
+// @ts-ignore — as above
 import css from "../../node_modules/swagger-ui-dist/swagger-ui.css" with { type: "file" };
 
 const PAGE = `<!doctype html>
@@ -12,8 +14,8 @@ const PAGE = `<!doctype html>
 <script>window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true });</script>
 </body></html>`;
 
-const asset = (file: string, type: string) => () =>
-  new Response(Bun.file(file), { headers: { "content-type": type, "cache-control": "public, max-age=86400" } });
+const asset = (file: unknown, type: string) => () =>
+  new Response(Bun.file(file as string), { headers: { "content-type": type, "cache-control": "public, max-age=86400" } });
 
 /** The API documentation page and its two assets. */
 export function docsRoutes() {
