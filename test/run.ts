@@ -30,6 +30,16 @@ if (build.code !== 0) {
   failed++;
 }
 
+// the type check counts as one test: strict types are part of the build
+if (args.length === 0) {
+  const tsc = await run([process.execPath, "node_modules/typescript/bin/tsc", "--noEmit", "-p", "."]);
+  if (tsc.code === 0) passed++;
+  else {
+    console.log("typecheck failed");
+    failed++;
+  }
+}
+
 const bunTests = await run([process.execPath, "test", "--timeout", "120000", ...args]);
 const pass = /^\s*(\d+) pass/m.exec(bunTests.out);
 const fail = /^\s*(\d+) fail/m.exec(bunTests.out);
