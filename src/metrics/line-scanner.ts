@@ -124,6 +124,39 @@ function bytes(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
 
+/** A byte string remembered from a checked line, compared four bytes at a time. */
+class Lit {
+  readonly len: number;
+  private readonly words: Int32Array;
+  private readonly tail: Uint8Array;
+
+  /** Copies `src` (a view on a read buffer that is reused). */
+  constructor(src: Uint8Array) {
+    const bytes = new Uint8Array(src);
+    const len = bytes.length;
+    const nw = len >>> 2;
+    this.len = len;
+    this.words = new Int32Array(nw);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
+    for (let k = 0; k < nw; k++) this.words[k] = dv.getInt32(4 * k, true);
+    this.tail = bytes.slice(4 * nw);
+  }
+
+  /** True when `b` (seen through `dv`) holds these bytes at `p`, all before `end`. */
+  at(dv: DataView, b: Uint8Array, p: number, end: number): boolean {
+    if (p + this.len > end) return false;
+    const words = this.words;
+    const nw = words.length;
+    for (let k = 0; k < nw; k++) {
+      if (dv.getInt32(p, true) !== words[k]) return false;
+      p += 4;
+    }
+    const tail = this.tail;
+    for (let j = 0; j < tail.length; j++) if (b[p + j] !== tail[j]) return false;
+    return true;
+  }
+}
+
 /**
  * Scans lines of the exact shape the SDK writes, from the file's bytes, into `Cells`. Anything it does
  * not recognise (another key order or event type, escapes in strings, nested values, duplicate keys, bad
@@ -141,45 +174,68 @@ export class LineScanner {
   private kind = 0;
   private str: string | undefined;
   /** Bytes before the ts value (`{"ts": `), once checked. */
-  private head: Uint8Array | undefined;
+  private head: Lit | undefined;
   /** glue[i]: the bytes between the end of the previous value and the start of data value i. */
-  private glue: Uint8Array[] = [];
+  private glue: Lit[] = [];
   private prevStrs: (string | undefined)[] = [];
-  private prevStrBytes: (Uint8Array | undefined)[] = [];
+  private prevStrBytes: (Lit | undefined)[] = [];
   private buf: Buffer = Buffer.alloc(0);
+  private dv = new DataView(new ArrayBuffer(0));
   /** Where the ts value of the current line is (`time` usually repeats it byte for byte). */
   private ts0 = 0;
   private ts1 = 0;
 
   /** Scans `buf[start, end)` (one line without its newline); false when the line needs the general path. */
   scan(buf: Buffer, start: number, end: number): boolean {
-    this.buf = buf;
-    const ok = this.scanLine(buf, start, end);
-    if (!ok) {
-      // the glue may now mix two lines: start it over
+    this.use(buf);
+    return this.finish(this.scanLine(buf, start, end)) === end;
+  }
+
+  /**
+   * Scans the line starting at `start` (its newline before `limit`) and returns the position of that
+   * newline, or -1 when the line needs the general path (the caller finds its end itself).
+   */
+  scanTo(buf: Buffer, start: number, limit: number): number {
+    this.use(buf);
+    const q = this.finish(this.scanLine(buf, start, limit));
+    return q >= 0 && q < limit && buf[q] === 10 ? q : -1;
+  }
+
+  private use(buf: Buffer): void {
+    if (buf !== this.buf) {
+      this.buf = buf;
+      this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+  }
+
+  /** Takes the result of scanLine: on failure the glue may mix two lines, so it starts over. */
+  private finish(q: number): number {
+    if (q < 0) {
       this.cells.keys.length = 0;
       this.glue.length = 0;
     }
-    return ok;
+    return q;
   }
 
-  private scanLine(b: Uint8Array, start: number, end: number): boolean {
+  /** Scans one line from `start`; the position after it and its trailing blanks, or -1. Never passes `end`. */
+  private scanLine(b: Uint8Array, start: number, end: number): number {
     const c = this.cells;
+    const dv = this.dv;
     let p: number;
     const head = this.head;
-    if (head !== undefined && same(b, start, head)) p = start + head.length;
+    if (head !== undefined && head.at(dv, b, start, end)) p = start + head.len;
     else {
       p = ws(b, start, end);
-      if (b[p] !== 123 /* { */) return false;
+      if (b[p] !== 123 /* { */) return -1;
       p = ws(b, p + 1, end);
-      if (!same(b, p, B_TS)) return false;
+      if (!same(b, p, end, B_TS)) return -1;
       p = colon(b, p + 4, end);
-      if (p < 0) return false;
-      this.head = b.slice(start, p);
+      if (p < 0) return -1;
+      this.head = new Lit(b.subarray(start, p));
     }
     this.ts0 = p;
     p = this.value(b, p, end, -1);
-    if (p < 0 || this.kind === K_STR || this.kind === K_BOOL) return false;
+    if (p < 0 || this.kind === K_STR || this.kind === K_BOOL) return -1;
     this.ts1 = p;
     c.ts = this.kind === K_NUM ? this.num : NaN;
     c.gs = c.st = c.tm = -1;
@@ -189,18 +245,18 @@ export class LineScanner {
     for (;;) {
       const g = glue[i];
       const g0 = p;
-      if (g !== undefined && same(b, p, g)) p += g.length;
+      if (g !== undefined && g.at(dv, b, p, end)) p += g.len;
       else {
         // check this stretch piece by piece: the header before the first key, else `, "key": `
         if (i === 0) {
           p = comma(b, p, end);
-          if (p < 0 || !same(b, p, B_TYPE)) return false;
+          if (p < 0 || !same(b, p, end, B_TYPE)) return -1;
           p = colon(b, p + 6, end);
-          if (p < 0 || !same(b, p, B_METRICS)) return false;
+          if (p < 0 || !same(b, p, end, B_METRICS)) return -1;
           p = comma(b, p + 9, end);
-          if (p < 0 || !same(b, p, B_DATA)) return false;
+          if (p < 0 || !same(b, p, end, B_DATA)) return -1;
           p = colon(b, p + 6, end);
-          if (p < 0 || b[p] !== 123) return false;
+          if (p < 0 || b[p] !== 123) return -1;
           p = ws(b, p + 1, end);
           if (b[p] === 125 /* } */) {
             p++;
@@ -212,31 +268,31 @@ export class LineScanner {
             p++;
             break;
           }
-          if (b[p] !== 44 /* , */) return false;
+          if (b[p] !== 44 /* , */) return -1;
           p = ws(b, p + 1, end);
         }
-        if (i >= MAX_CELLS || b[p] !== 34 /* " */) return false;
+        if (i >= MAX_CELLS || b[p] !== 34 /* " */) return -1;
         const q = plainString(b, p + 1, end);
-        if (q < 0) return false;
+        if (q < 0) return -1;
         const key = this.buf.toString("utf8", p + 1, q);
-        for (let j = 0; j < i; j++) if (keys[j] === key) return false; // duplicate key: JSON.parse keeps the last
+        for (let j = 0; j < i; j++) if (keys[j] === key) return -1; // duplicate key: JSON.parse keeps the last
         p = colon(b, q + 1, end);
-        if (p < 0) return false;
+        if (p < 0) return -1;
         keys[i] = key;
         keys.length = i + 1;
-        glue[i] = b.slice(g0, p);
+        glue[i] = new Lit(b.subarray(g0, p));
         glue.length = i + 1; // later glue came from another line: check it again
         c.roles[i] = roleOf(key);
       }
       const role = c.roles[i];
-      if (role === R_TIME && this.repeatsTs(b, p)) {
+      if (role === R_TIME && this.repeatsTs(b, p, end)) {
         p += this.ts1 - this.ts0;
         c.kinds[i] = K_NUM;
         c.vals[i] = c.ts;
         c.strs[i] = undefined;
       } else {
         p = this.value(b, p, end, i);
-        if (p < 0) return false;
+        if (p < 0) return -1;
         c.kinds[i] = this.kind;
         c.vals[i] = this.num;
         c.strs[i] = this.str;
@@ -245,20 +301,22 @@ export class LineScanner {
       i++;
     }
     p = ws(b, p, end);
-    if (b[p] !== 125 || ws(b, p + 1, end) !== end) return false;
+    if (b[p] !== 125 || p >= end) return -1;
+    p = ws(b, p + 1, end);
     if (keys.length !== i) {
       keys.length = i;
       glue.length = i;
     }
     c.n = i;
-    return true;
+    return p;
   }
 
   /** True when the value at `p` is the same finite number text as the line's ts. */
-  private repeatsTs(b: Uint8Array, p: number): boolean {
+  private repeatsTs(b: Uint8Array, p: number, end: number): boolean {
     const t0 = this.ts0;
     const len = this.ts1 - t0;
     if (this.cells.ts !== this.cells.ts) return false; // ts is not a finite number
+    if (p + len >= end) return false;
     for (let j = 0; j < len; j++) if (b[p + j] !== b[t0 + j]) return false;
     const after = b[p + len];
     // the number must end there too (not 1.5 vs 1.55)
@@ -269,14 +327,23 @@ export class LineScanner {
   private value(b: Uint8Array, p: number, end: number, i: number): number {
     const ch = b[p];
     this.str = undefined;
+    if (ch === 45 /* - */ || (ch >= 48 && ch <= 57)) {
+      if (ch === 45 && b[p + 1] === 73 /* I */) {
+        if (!same(b, p + 1, end, B_INFINITY)) return -1;
+        this.kind = K_INF;
+        this.num = -Infinity;
+        return p + 9;
+      }
+      return this.number(b, p, end);
+    }
     if (ch === 34) {
       const s0 = p + 1;
       this.kind = K_STR;
       if (i >= 0) {
         const prev = this.prevStrBytes[i];
-        if (prev !== undefined && b[s0 + prev.length] === 34 && same(b, s0, prev)) {
+        if (prev !== undefined && b[s0 + prev.len] === 34 && prev.at(this.dv, b, s0, end)) {
           this.str = this.prevStrs[i];
-          return s0 + prev.length + 1;
+          return s0 + prev.len + 1;
         }
       }
       const q = plainString(b, s0, end);
@@ -285,42 +352,33 @@ export class LineScanner {
       this.str = s;
       if (i >= 0) {
         this.prevStrs[i] = s;
-        this.prevStrBytes[i] = b.slice(s0, q);
+        this.prevStrBytes[i] = new Lit(b.subarray(s0, q));
       }
       return q + 1;
     }
-    if (ch === 45 /* - */ || (ch >= 48 && ch <= 57)) {
-      if (ch === 45 && b[p + 1] === 73 /* I */) {
-        if (!same(b, p + 1, B_INFINITY)) return -1;
-        this.kind = K_INF;
-        this.num = -Infinity;
-        return p + 9;
-      }
-      return this.number(b, p, end);
-    }
     switch (ch) {
       case 116: // t
-        if (!same(b, p, B_TRUE)) return -1;
+        if (!same(b, p, end, B_TRUE)) return -1;
         this.kind = K_BOOL;
         this.num = 1;
         return p + 4;
       case 102: // f
-        if (!same(b, p, B_FALSE)) return -1;
+        if (!same(b, p, end, B_FALSE)) return -1;
         this.kind = K_BOOL;
         this.num = 0;
         return p + 5;
       case 110: // n
-        if (!same(b, p, B_NULL)) return -1;
+        if (!same(b, p, end, B_NULL)) return -1;
         this.kind = K_NULL;
         this.num = NaN;
         return p + 4;
       case 78: // N: Python's NaN, null like the general path
-        if (!same(b, p, B_NAN)) return -1;
+        if (!same(b, p, end, B_NAN)) return -1;
         this.kind = K_NULL;
         this.num = NaN;
         return p + 3;
       case 73: // I
-        if (!same(b, p, B_INFINITY)) return -1;
+        if (!same(b, p, end, B_INFINITY)) return -1;
         this.kind = K_INF;
         this.num = Infinity;
         return p + 8;
@@ -330,12 +388,14 @@ export class LineScanner {
   }
 
   /**
-   * A JSON number, exactly as JSON.parse reads it. Up to 18 significant digits are gathered in two
-   * 9-digit integers, which make the mantissa an exact double-double; a mantissa below 2^53 and a power
-   * of ten up to 10^22 give the value in one rounding (Clinger's fast path), a longer mantissa divided
-   * by 10^k goes through `divPow10`, and anything else through `Number()` of the text.
+   * A JSON number, exactly as JSON.parse reads it. The digits are found four at a time; a significand
+   * of up to 15 digits is exact in a double, so with a power of ten up to 10^22 it gives the value in
+   * one rounding (Clinger's fast path); one of 16 to 18 digits is split into its first nine and the
+   * rest, which make it an exact double-double, divided by 10^k through `divPow10`; anything else goes
+   * through `Number()` of the text.
    */
   private number(b: Uint8Array, p: number, end: number): number {
+    const dv = this.dv;
     let neg = false;
     if (b[p] === 45) {
       neg = true;
@@ -343,48 +403,29 @@ export class LineScanner {
     }
     const d0 = p;
     let ch = b[p];
-    let g1 = 0; // the first nine significant digits, once complete
-    let g2 = 0; // the next nine, once complete
-    let groups = 0;
-    let acc = 0;
-    let accDigits = 0;
+    // significant digits: [a0, a1) then [f0, f1)
+    let a0: number;
+    let a1: number;
     if (ch === 48) {
-      ch = b[++p];
-      if (ch >= 48 && ch <= 57) return -1; // leading zero: not JSON
+      a0 = a1 = ++p;
     } else if (ch >= 49 && ch <= 57) {
-      do {
-        acc = acc * 10 + (ch - 48);
-        if (++accDigits === 9) {
-          if (groups === 0) g1 = acc;
-          else g2 = acc;
-          groups++;
-          acc = 0;
-          accDigits = 0;
-        }
-        ch = b[++p];
-      } while (ch >= 48 && ch <= 57);
+      a0 = p;
+      a1 = p = digitsEnd(dv, b, p + 1, end);
     } else return -1;
-    let scale = 0;
+    ch = b[p];
+    if (ch >= 48 && ch <= 57) return -1; // leading zero: not JSON
+    let f0 = p;
+    let f1 = p;
     if (ch === 46 /* . */) {
-      ch = b[++p];
-      if (!(ch >= 48 && ch <= 57)) return -1;
-      const f0 = p;
-      if (groups === 0 && acc === 0) {
-        // leading zeros of 0.000…: not significant
-        while (ch === 48) ch = b[++p];
-      }
-      while (ch >= 48 && ch <= 57) {
-        acc = acc * 10 + (ch - 48);
-        if (++accDigits === 9) {
-          if (groups === 0) g1 = acc;
-          else g2 = acc;
-          groups++;
-          acc = 0;
-          accDigits = 0;
-        }
-        ch = b[++p];
-      }
-      scale = p - f0;
+      f0 = p + 1;
+      f1 = p = digitsEnd(dv, b, f0, end);
+      if (f1 === f0) return -1;
+      ch = b[p];
+    }
+    const scale = f1 - f0;
+    if (a0 === a1) {
+      // 0.000…: leading zeros are not significant
+      while (f0 < f1 && b[f0] === 48) f0++;
     }
     let exp = 0;
     if (ch === 101 || ch === 69 /* e E */) {
@@ -394,25 +435,35 @@ export class LineScanner {
         eneg = ch === 45;
         ch = b[++p];
       }
-      if (!(ch >= 48 && ch <= 57)) return -1;
+      if (!(ch >= 48 && ch <= 57) || p >= end) return -1;
       do {
         if (exp < 100000) exp = exp * 10 + (ch - 48);
         ch = b[++p];
-      } while (ch >= 48 && ch <= 57);
+      } while (ch >= 48 && ch <= 57 && p < end);
       if (eneg) exp = -exp;
     }
     if (p > end) return -1;
     const e10 = exp - scale;
+    const la = a1 - a0;
+    const n = la + (f1 - f0);
     let v = NaN;
-    if (groups === 0) {
-      // at most 8 significant digits: exact
-      if (acc === 0) v = 0;
-      else if (e10 >= -22 && e10 <= 22) v = e10 >= 0 ? acc * POW10[e10] : acc / POW10[-e10];
-    } else if (groups === 1 || (groups === 2 && accDigits === 0)) {
+    if (n === 0) v = 0;
+    else if (n <= 15) {
+      const m = digitsValue(dv, b, f0, f1, digitsValue(dv, b, a0, a1, 0));
+      if (e10 >= -22 && e10 <= 22) v = e10 >= 0 ? m * POW10[e10] : m / POW10[-e10];
+    } else if (n <= 18) {
       // mantissa = g1·10^r + low, with g1·10^r = g1·5^r·2^r exact (g1·5^r < 2^51); hi + lo exact (Fast2Sum)
-      const r = groups === 1 ? accDigits : 9;
-      const low = groups === 1 ? acc : g2;
-      const big = g1 * POW10[r];
+      let g1: number;
+      let low: number;
+      if (la >= 9) {
+        g1 = digitsValue(dv, b, a0, a0 + 9, 0);
+        low = digitsValue(dv, b, f0, f1, digitsValue(dv, b, a0 + 9, a1, 0));
+      } else {
+        const split = f0 + 9 - la;
+        g1 = digitsValue(dv, b, f0, split, digitsValue(dv, b, a0, a1, 0));
+        low = digitsValue(dv, b, split, f1, 0);
+      }
+      const big = g1 * POW10[n - 9];
       const hi = big + low;
       const lo = low - (hi - big);
       if (lo === 0 && hi <= MAX_EXACT && e10 >= -22 && e10 <= 22) v = e10 >= 0 ? hi * POW10[e10] : hi / POW10[-e10];
@@ -424,6 +475,37 @@ export class LineScanner {
     this.kind = v - v === 0 ? K_NUM : K_INF; // 1e999 overflows to Infinity, as in JSON.parse
     return p;
   }
+}
+
+/** The end of a run of ASCII digits starting at `p` (at most `end`), four bytes at a time. */
+function digitsEnd(dv: DataView, b: Uint8Array, p: number, end: number): number {
+  while (p + 4 <= end) {
+    const x = dv.getInt32(p, true);
+    // every byte in '0'..'9': high nibble 3, and adding 6 keeps it 3
+    if (((x & 0xf0f0f0f0) | (((x + 0x06060606) & 0xf0f0f0f0) >>> 4)) !== 0x33333333) break;
+    p += 4;
+  }
+  while (p < end) {
+    const ch = b[p];
+    if (ch < 48 || ch > 57) break;
+    p++;
+  }
+  return p;
+}
+
+/** acc·10^(to-from) plus the value of the digits `b[from, to)`, four at a time (exact below 2^53). */
+function digitsValue(dv: DataView, b: Uint8Array, from: number, to: number, acc: number): number {
+  let p = from;
+  while (p + 4 <= to) {
+    // four ASCII digits, first one lowest (little-endian) → their value, by pairs
+    let x = dv.getInt32(p, true) - 0x30303030;
+    x = (x * 10 + (x >>> 8)) & 0x00ff00ff;
+    x = (x * 100 + (x >>> 16)) & 0xffff;
+    acc = acc * 10000 + x;
+    p += 4;
+  }
+  while (p < to) acc = acc * 10 + (b[p++] - 48);
+  return acc;
 }
 
 const SPLIT = 134217729; // 2^27 + 1: Veltkamp's split of a double into two 26-bit halves
@@ -452,11 +534,11 @@ export function divPow10(hi: number, lo: number, k: number): number {
   return down === q1 + (q2 + err) ? down : NaN;
 }
 
-/** Position after JSON whitespace. */
+/** Position after JSON whitespace other than newlines (a line holds none, and scanTo must not pass one). */
 function ws(b: Uint8Array, p: number, end: number): number {
   while (p < end) {
     const ch = b[p];
-    if (ch !== 32 && ch !== 9 && ch !== 13 && ch !== 10) break;
+    if (ch !== 32 && ch !== 9 && ch !== 13) break;
     p++;
   }
   return p;
@@ -476,9 +558,10 @@ function comma(b: Uint8Array, p: number, end: number): number {
   return ws(b, p + 1, end);
 }
 
-/** True when `b` holds the bytes of `lit` at `p`. */
-function same(b: Uint8Array, p: number, lit: Uint8Array): boolean {
+/** True when `b` holds the bytes of `lit` at `p`, before `end`. */
+function same(b: Uint8Array, p: number, end: number, lit: Uint8Array): boolean {
   const n = lit.length;
+  if (p + n > end) return false;
   for (let j = 0; j < n; j++) if (b[p + j] !== lit[j]) return false;
   return true;
 }

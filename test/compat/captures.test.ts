@@ -266,7 +266,7 @@ const RULES: Record<string, Rule> = {
     why: "counters of our column store (types compared; the original's counts depend on its cache)",
     shape: {
       typesOnly: true,
-      extraKeys: { "": ["lines_parsed", "bytes_parsed", "full_parses", "index_loads", "chunks_loaded", "chunks_written", "cached_chunks", "cache_bytes", "cache_max_bytes", "live_watched_runs"] },
+      extraKeys: { "": ["lines_parsed", "bytes_parsed", "full_parses", "index_loads", "chunks_loaded", "chunks_written", "cached_chunks", "cache_bytes", "cache_max_bytes", "live_watched_runs", "result_hits", "result_loads", "results_computed", "results_stored"] },
     },
   },
   "GET /api/paths/runs?path=cv": {

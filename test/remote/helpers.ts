@@ -1,9 +1,9 @@
 // Shared pieces of the remote tests: the real runicorn binary (copied to a temp dir), an ssh-agent, a password-only SSH server.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Server } from "ssh2";
-import { generateKey } from "./sshd.ts";
+import { generateKey, type TestSshd } from "./sshd.ts";
 
 /** The project root. */
 export const PROJECT = resolve(import.meta.dir, "../..");
@@ -50,6 +50,8 @@ export async function startPasswordServer(
   dir: string,
   user: string,
   password: string,
+  /** Another loopback address (127.0.0.2) keeps its attempts apart from the sshd's in the per-host limit. */
+  listenHost = "127.0.0.1",
 ): Promise<{ port: number; hostPublicKey: string; attempts: string[]; stop(): Promise<void> }> {
   const keyPath = join(dir, "pw_host_ed25519");
   const hostPublicKey = generateKey(keyPath);
@@ -78,7 +80,7 @@ export async function startPasswordServer(
     });
     client.on("error", () => undefined);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  await new Promise<void>((r) => server.listen(0, listenHost, () => r()));
   const port = (server.address() as { port: number }).port;
   return {
     port,
@@ -105,4 +107,17 @@ export async function eventually(fn: () => boolean | Promise<boolean>, ms = 10_0
     await Bun.sleep(50);
   }
   return await fn();
+}
+
+/** The SHA256 fingerprint of a public key line (`type base64`) as OpenSSH's ssh-keygen prints it. */
+export function sshFingerprint(publicKeyLine: string): string {
+  const p = Bun.spawnSync(["ssh-keygen", "-l", "-E", "sha256", "-f", "-"], { stdin: Buffer.from(publicKeyLine + "\n"), stdout: "pipe", stderr: "pipe" });
+  const m = /SHA256:[A-Za-z0-9+/]+/.exec(p.stdout.toString());
+  if (p.exitCode !== 0 || !m) throw new Error(`ssh-keygen -l failed: ${p.stderr.toString()}`);
+  return m[0];
+}
+
+/** Adds a public key line to the test sshd's authorized_keys (read by sshd on every login). */
+export function authorizeKey(sshd: TestSshd, publicKeyLine: string): void {
+  appendFileSync(join(sshd.dir, "authorized_keys"), publicKeyLine.trim() + "\n");
 }

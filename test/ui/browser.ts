@@ -63,13 +63,13 @@ export interface BinaryServer {
 
 /**
  * Starts `dist/runicorn serve --port 0` on `root` and waits for its "listening on" line; `pathPrefix`
- * goes in front of PATH (a fake `nvidia-smi`).
+ * goes in front of PATH (a fake `nvidia-smi`); `binary` runs another copy of the executable.
  */
-export async function startBinary(root: string, dir: string, extraArgs: string[] = [], pathPrefix?: string): Promise<BinaryServer> {
-  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`bun run build\` first`);
+export async function startBinary(root: string, dir: string, extraArgs: string[] = [], pathPrefix?: string, binary = BINARY): Promise<BinaryServer> {
+  if (!existsSync(binary)) throw new Error(`${binary} is missing: run \`bun run build\` first`);
   const home = join(dir, "home");
   mkdirSync(home, { recursive: true });
-  const proc = Bun.spawn([BINARY, "serve", "--root", root, "--host", "127.0.0.1", "--port", "0", ...extraArgs], {
+  const proc = Bun.spawn([binary, "serve", "--root", root, "--host", "127.0.0.1", "--port", "0", ...extraArgs], {
     env: { PATH: [pathPrefix, process.env.PATH ?? "/usr/bin:/bin"].filter(Boolean).join(":"), HOME: home, XDG_CONFIG_HOME: join(home, ".config"), XDG_CACHE_HOME: join(home, ".cache") },
     stdout: "pipe",
     stderr: "pipe",

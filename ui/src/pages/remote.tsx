@@ -46,6 +46,9 @@ interface HostKey {
 
 type Saved = (Server | Profile)[];
 
+/** A viewer session with the additive fields our server sends (the SSH host, the pooled connection). */
+type Session = RemoteSession & { sshHost?: string; connectionId?: string };
+
 function serverId(username: string, host: string, port: number): string {
   return `srv_${username}_${host}_${port}`.replace(/[^A-Za-z0-9_]/g, "_");
 }
@@ -87,12 +90,13 @@ function hostKeyOf(e: unknown): HostKey | null {
 /** Route component for `/remote`. */
 export function RemotePage() {
   const saved = useResource("saved", async (signal) => normalize((await getJson<{ connections: unknown[] }>("/api/remote/connections/saved", signal)).connections ?? []));
-  const sessions = useResource("sessions", (signal) => getJson<{ sessions: RemoteSession[] }>("/api/remote/viewer/sessions", signal));
+  const sessions = useResource("sessions", (signal) => getJson<{ sessions: Session[] }>("/api/remote/viewer/sessions", signal));
   const known = useResource("known", (signal) => getJson<{ entries: { host: string; port: number; key_type: string; fingerprint_sha256: string }[] }>("/api/remote/known-hosts/list", signal));
   const [wizard, setWizard] = useState<Server | "new" | null>(null);
-  const [hostKey, setHostKey] = useState<{ key: HostKey; retry: () => void } | null>(null);
+  const [hostKey, setHostKey] = useState<{ key: HostKey; retry: () => void; cancel: () => void } | null>(null);
   const [starting, setStarting] = useState<{ profile: Profile; server: Server } | null>(null);
-  const [stop, setStop] = useState<RemoteSession | null>(null);
+  // `disconnect`: also close the SSH connection (the original's Disconnect, §7.6, aimed at the right host).
+  const [stop, setStop] = useState<{ session: Session; disconnect: boolean } | null>(null);
   useInterval(sessions.reload, 5000);
 
   const list = saved.data ?? [];
@@ -108,7 +112,7 @@ export function RemotePage() {
     }
   };
 
-  /** Runs `call`; on a 409 host-key answer asks the user, records the key and runs it again. */
+  /** Runs `call`; on a 409 host-key answer asks the user, records the key and runs it again; Cancel rejects with "Cancelled" (spec §5.3). */
   const withHostKey = async <T,>(call: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await call();
@@ -126,6 +130,10 @@ export function RemotePage() {
                 return withHostKey(call);
               })
               .then(resolve, reject);
+          },
+          cancel: () => {
+            setHostKey(null);
+            reject(new Error("Cancelled"));
           },
         });
       });
@@ -192,8 +200,11 @@ export function RemotePage() {
                   <a class="btn btn-primary" href={s.url} target="_blank" rel="noopener">
                     Open {s.url}
                   </a>
-                  <button class="btn btn-danger" onClick={() => setStop(s)}>
+                  <button class="btn btn-danger" onClick={() => setStop({ session: s, disconnect: false })}>
                     Stop
+                  </button>
+                  <button class="btn" onClick={() => setStop({ session: s, disconnect: true })}>
+                    Disconnect
                   </button>
                 </div>
               </div>
@@ -292,19 +303,26 @@ export function RemotePage() {
           }}
         />
       ) : null}
-      {hostKey ? <HostKeyDialog hk={hostKey.key} onAccept={hostKey.retry} onCancel={() => setHostKey(null)} /> : null}
+      {hostKey ? <HostKeyDialog hk={hostKey.key} onAccept={hostKey.retry} onCancel={hostKey.cancel} /> : null}
       {starting ? <PasswordPrompt server={starting.server} onCancel={() => setStarting(null)} onSubmit={(pw) => startViewer(starting.profile, starting.server, pw)} /> : null}
       {stop ? (
         <Confirm
-          title="Stop remote viewer?"
-          text={`Stops the viewer on ${stop.username}@${stop.host} and closes the tunnel on local port ${stop.localPort}.`}
-          confirmText="Stop"
+          title={stop.disconnect ? "Disconnect from the server?" : "Stop remote viewer?"}
+          text={
+            stop.disconnect
+              ? `Stops every viewer on ${stop.session.username}@${stop.session.sshHost ?? stop.session.host}:${stop.session.sshPort} and closes the SSH connection.`
+              : `Stops the viewer on ${stop.session.username}@${stop.session.sshHost ?? stop.session.host} and closes the tunnel on local port ${stop.session.localPort}.`
+          }
+          confirmText={stop.disconnect ? "Disconnect" : "Stop"}
           danger
           onCancel={() => setStop(null)}
           onConfirm={() => {
-            const s = stop;
+            const { session: s, disconnect } = stop;
             setStop(null);
-            sendJson<{ message: string }>("POST", "/api/remote/viewer/stop", { session_id: s.sessionId }).then(
+            const call = disconnect
+              ? sendJson<{ message: string }>("POST", "/api/remote/disconnect", { host: s.sshHost ?? s.host, port: s.sshPort, username: s.username })
+              : sendJson<{ message: string }>("POST", "/api/remote/viewer/stop", { session_id: s.sessionId });
+            call.then(
               (r) => {
                 toast(r.message);
                 sessions.reload();
