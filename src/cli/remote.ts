@@ -233,7 +233,8 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
       selfPath: deps.selfPath || undefined,
       version: VERSION,
       onProgress: progressBar(io),
-      onStatus: (m) => deps.log.info(m),
+      // Progress for the user, written plainly: Bun's console.error (the logger) paints a terminal red.
+      onStatus: (m) => say(m),
     });
   } catch (e) {
     await conn.close();

@@ -444,6 +444,8 @@ describe("other pages", () => {
     try {
       await page.goto(other.url + "/");
       await page.getByText("No runs yet").waitFor();
+      // the empty state names the root the server reads, the first thing to check when runs are missing
+      await until(() => page.getByTestId("storage-root").locator("code").first().textContent(), emptyRoot);
       await shot(page, "runs-empty");
       await other.stop();
       await page.getByTitle("Reload").click();

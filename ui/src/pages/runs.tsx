@@ -92,6 +92,8 @@ export function RunsPage() {
     return { items: data, total: Number.isFinite(total) ? total : data.length };
   });
   const stats = useResource("stats", (signal) => getJson<RunStats>("/api/stats/runs", signal));
+  // which root the server reads: the first thing to check when runs are missing
+  const config = useResource("config", (signal) => getJson<{ storage: string }>("/api/config", signal));
   const paths = useResource("paths", (signal) => getJson<PathsResponse>("/api/paths?include_stats=true", signal));
 
   useEffect(() => setSelected(new Set()), [listKey]);
@@ -300,6 +302,12 @@ export function RunsPage() {
             ) : (
               <Empty title="No runs yet">
                 Record one with the SDK: <code>run = rn.init(path="demo"); run.log(&#123;"loss": 0.5&#125;); run.finish()</code>
+                {config.data ? (
+                  <p class="muted" data-testid="storage-root">
+                    This server reads <code>{config.data.storage}</code>. Scripts must write there: pass <code>storage=</code> to{" "}
+                    <code>rn.init</code>, set <code>RUNICORN_DIR</code>, or change the root in Settings.
+                  </p>
+                ) : null}
               </Empty>
             )
           ) : (
