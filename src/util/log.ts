@@ -18,7 +18,9 @@ export function createLogger(level: LogLevel, name = "runicorn"): Logger {
   const emit = (lvl: LogLevel, msg: string, rest: unknown[]) => {
     if (ORDER[lvl] < min) return;
     const time = new Date().toISOString().slice(11, 19);
-    console.error(`${time} ${lvl.toUpperCase().padEnd(5)} [${name}] ${msg}`, ...rest);
+    // process.stderr, not console.error: Bun paints console.error red on a terminal, even for info lines
+    const extra = rest.map((r) => (r instanceof Error ? (r.stack ?? r.message) : typeof r === "string" ? r : Bun.inspect(r)));
+    process.stderr.write([`${time} ${lvl.toUpperCase().padEnd(5)} [${name}] ${msg}`, ...extra].join(" ") + "\n");
   };
   return {
     debug: (m, ...r) => emit("debug", m, r),

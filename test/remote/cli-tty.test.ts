@@ -139,7 +139,7 @@ describe("runicorn remote on a terminal", () => {
     // Progress lines are plain text, not painted red like errors.
     expect(t.out).toContain(`checking runicorn`);
     expect(t.out).not.toContain("\x1b[31m");
-    expect(alive(pid)).toBe(false);
+    expect(await eventually(() => !alive(pid))).toBe(true);
     expect(viewerDirs()).toEqual([]);
     expect(await eventually(async () => (await fetch(`${base}/api/health`).catch(() => null)) === null)).toBe(true);
   });

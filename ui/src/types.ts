@@ -210,6 +210,10 @@ export interface RemoteSession {
   uptimeSeconds: number;
   isActive: boolean;
   url: string;
+  /** Additions of ours: the SSH host (`host` is the remote bind address, as in the original) and the pool key. */
+  sshHost?: string;
+  connectionId?: string;
+  viewerKind?: string;
 }
 
 /** One row of a live `metrics` message. */

@@ -47,7 +47,7 @@ interface HostKey {
 type Saved = (Server | Profile)[];
 
 /** A viewer session with the additive fields our server sends (the SSH host, the pooled connection). */
-type Session = RemoteSession & { sshHost?: string; connectionId?: string };
+type Session = RemoteSession;
 
 function serverId(username: string, host: string, port: number): string {
   return `srv_${username}_${host}_${port}`.replace(/[^A-Za-z0-9_]/g, "_");
