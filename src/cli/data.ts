@@ -375,7 +375,9 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
           r.status,
           r.alias ?? "",
           r.created_time ? new Date(r.created_time * 1000).toISOString().slice(0, 19).replace("T", " ") : "",
-          r.best_metric_name ? `${r.best_metric_name}=${String(r.best_metric_value)}` : "",
+          r.best_metric_name
+            ? `${r.best_metric_name}=${typeof r.best_metric_value === "number" ? Number(r.best_metric_value.toPrecision(6)) : String(r.best_metric_value)}`
+            : "",
         ]),
       );
       const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
