@@ -5,26 +5,11 @@ import { listRunRows } from "../index/run-queries.ts";
 import { type DeleteResult, findRunDir, RunDeleter } from "../store/assets/delete-run.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
+import { parseBoolQuery, truthy } from "./params.ts";
 import { assertRunId, assertRunIdBatch } from "./run-ids.ts";
 
 /** Most runs one permanent-delete request may name (spec §6.1). */
 export const MAX_PERMANENT_BATCH = 50;
-
-/** FastAPI's bool query parsing (`true/false/1/0/yes/no/on/off`); anything else is a 422. */
-export function parseBoolQuery(value: string | undefined, name: string, fallback = false): boolean {
-  if (value === undefined) return fallback;
-  const v = value.toLowerCase();
-  if (["true", "1", "yes", "on", "t", "y"].includes(v)) return true;
-  if (["false", "0", "no", "off", "f", "n"].includes(v)) return false;
-  throw new HttpError(422, [{ type: "bool_parsing", loc: ["query", name], msg: "Input should be a valid boolean", input: value }]);
-}
-
-/** Python truthiness of a JSON value (the original reads `payload.get(...)` flags that way). */
-export function truthy(v: unknown): boolean {
-  if (Array.isArray(v)) return v.length > 0;
-  if (v && typeof v === "object") return Object.keys(v).length > 0;
-  return Boolean(v);
-}
 
 /** The run directory of an id (soft-deleted included): the index first, then a walk for just-created runs. */
 function locate(ctx: AppContext, id: string): string | undefined {

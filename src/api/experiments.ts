@@ -8,6 +8,7 @@ import { writeJsonAtomic } from "../store/run-files.ts";
 import type { AppContext } from "./context.ts";
 import { deleteMany, MAX_PERMANENT_BATCH } from "./delete.ts";
 import { HttpError, ioMessage } from "./errors.ts";
+import { parseBoolQuery } from "./params.ts";
 import { assertRunIdBatch } from "./run-ids.ts";
 
 const MAX_TAGS = 100;
@@ -47,7 +48,7 @@ export function experimentsRoutes(ctx: AppContext) {
     .get(
       "/api/experiments/search",
       async ({ query }) => {
-        const archived = query.archived === "true" || query.archived === "1";
+        const archived = parseBoolQuery(query.archived, "archived");
         const rows = [...(await listRunRows(ctx.index().db)), ...(archived ? await listRunRows(ctx.index().db, true) : [])];
         const wanted = query.tags ? query.tags.split(",").map((s) => s.trim()).filter(Boolean) : [];
         const text = query.text?.toLowerCase();

@@ -11,7 +11,7 @@ import { TarWriter } from "../store/assets/tar.ts";
 import { ZipWriter } from "../store/assets/zip-writer.ts";
 import { attachment } from "./assets.ts";
 import type { AppContext } from "./context.ts";
-import { parseBoolQuery } from "./delete.ts";
+import { parseBoolQuery } from "./params.ts";
 import { HttpError } from "./errors.ts";
 import { getLiveRun } from "./run-ids.ts";
 

@@ -5,6 +5,7 @@ import type { RunTable } from "../index/schema.ts";
 import { writeDeletedMarker } from "../store/run-files.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
+import { parseBoolQuery } from "./params.ts";
 
 type Tree = { [seg: string]: Tree };
 type Stat = { total: number; running: number; finished: number; failed: number };
@@ -32,11 +33,6 @@ function sortedUnique(values: Iterable<string>): string[] {
   return [...new Set(values)].sort();
 }
 
-/** Parses the original's boolean query strings (`true`, `1`, `yes`, `on`). */
-function bool(v: string | undefined): boolean {
-  return v !== undefined && ["true", "1", "yes", "on"].includes(v.toLowerCase());
-}
-
 /** Rows under a path prefix (all rows with a path when no prefix). */
 async function runsUnder(ctx: AppContext, path: string | undefined, exact: boolean): Promise<RunTable[]> {
   const rows = await listRunRows(ctx.index().db);
@@ -54,7 +50,7 @@ export function pathsRoutes(ctx: AppContext) {
         const counts = await entryPathCounts(ctx.index().db);
         const leaves = sortedUnique(counts.map((c) => c.entry_path));
         const tree = buildTree(leaves);
-        if (!bool(query.include_stats)) return { paths: leaves, tree };
+        if (!parseBoolQuery(query.include_stats, "include_stats")) return { paths: leaves, tree };
         // the original lists leaf paths in scan order, then their ancestors
         const leafStats: Record<string, Stat> = {};
         const ancestorStats: Record<string, Stat> = {};
@@ -94,7 +90,7 @@ export function pathsRoutes(ctx: AppContext) {
     .get(
       "/api/paths/runs",
       async ({ query, set }) => {
-        const rows = await runsUnder(ctx, query.path, bool(query.exact));
+        const rows = await runsUnder(ctx, query.path, parseBoolQuery(query.exact, "exact"));
         set.headers["content-type"] = "application/json";
         // entry path here (spec §3.5), with the real tags and assets count (fix of §10.7)
         return (
