@@ -88,6 +88,12 @@ describe("paths and projects", () => {
     expect(r.body.stats["cv/yolo"]).toEqual({ total: 1, running: 0, finished: 1, failed: 0 });
     expect(r.body.stats.cv.total).toBe(2);
     expect(r.body.stats.legacyproj).toEqual({ total: 1, running: 0, finished: 1, failed: 0 });
+    // leaf paths in scan order, then their ancestors, as the original
+    expect(Object.keys(r.body.stats)).toEqual(["cv/resnet", "cv/yolo", "nlp/bert", "legacyproj/legacyname", "cv", "nlp", "legacyproj"]);
+    expect((await s.api("/api/paths?include_stats=yes")).body.stats).toBeDefined();
+    const bad = await s.api("/api/paths?include_stats=maybe");
+    expect(bad.status).toBe(422);
+    expect(bad.body.detail[0]).toMatchObject({ type: "bool_parsing", loc: ["query", "include_stats"] });
   });
 
   it("lists runs under a prefix with entry paths, real tags and asset counts", async () => {
