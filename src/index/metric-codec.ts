@@ -20,36 +20,37 @@ interface Header {
   strs: string[];
 }
 
+/** A buffer that encodings are written into when the caller copies them right away (SQLite does on bind). */
+export interface EncodeScratch {
+  buf: Uint8Array;
+}
+
 /**
  * Encodes rows `[0, n)` of a chunk: header, padding to 8 bytes, then the float64 arrays (steps unless
  * consecutive, times, values of full/number columns), uint16 string indices, and kind bytes of full columns.
+ * With `scratch`, the result is a view on its buffer, valid until the next encoding into it.
  */
-export function encodeChunk(chunk: Chunk): Uint8Array {
+export function encodeChunk(chunk: Chunk, scratch?: EncodeScratch): Uint8Array {
   const n = chunk.n;
-  const keys: string[] = [];
-  const forms: number[] = [];
-  const cols: Column[] = [];
-  for (const [key, col] of chunk.cols) {
-    const form = formOf(col, chunk, n);
-    if (form < 0) continue;
-    keys.push(key);
-    forms.push(form);
-    cols.push(col);
-  }
-  let arange: number | null = n > 0 ? chunk.steps[0] : null;
-  for (let r = 1; r < n && arange !== null; r++) if (chunk.steps[r] !== arange + r) arange = null;
+  const { keys, forms, cols, arange } = layoutOf(chunk);
   const header = enc.encode(JSON.stringify({ n, keys, forms, arange, strs: chunk.strs } satisfies Header));
   const dataStart = align8(8 + header.length);
   const f64Arrays = (arange === null ? 1 : 0) + 1 + forms.filter((f) => f === F_FULL || f === F_NUM).length;
   const u16Arrays = forms.filter((f) => f === F_STR16).length;
   const u8Arrays = forms.filter((f) => f === F_FULL).length;
   const size = dataStart + n * (8 * f64Arrays + 2 * u16Arrays + u8Arrays);
-  const buf = new Uint8Array(size);
-  const view = new DataView(buf.buffer);
+  let buf: Uint8Array;
+  if (scratch) {
+    if (scratch.buf.byteLength < size) scratch.buf = new Uint8Array(Math.max(size, scratch.buf.byteLength * 2));
+    buf = scratch.buf.subarray(0, size);
+    // the header's padding and unused bytes must read the same as in a fresh buffer
+    buf.fill(0, 0, dataStart);
+  } else buf = new Uint8Array(size);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   view.setUint32(0, MAGIC, true);
   view.setUint32(4, header.length, true);
   buf.set(header, 8);
-  const f64 = new Float64Array(buf.buffer, dataStart, n * f64Arrays);
+  const f64 = new Float64Array(buf.buffer, buf.byteOffset + dataStart, n * f64Arrays);
   let k = 0;
   if (arange === null) f64.set(chunk.steps.subarray(0, n), n * k++);
   f64.set(chunk.times.subarray(0, n), n * k++);
@@ -59,7 +60,7 @@ export function encodeChunk(chunk: Chunk): Uint8Array {
   let off = dataStart + n * 8 * f64Arrays;
   for (let i = 0; i < cols.length; i++) {
     if (forms[i] !== F_STR16) continue;
-    new Uint16Array(buf.buffer, off, n).set(cols[i].vals.subarray(0, n));
+    new Uint16Array(buf.buffer, buf.byteOffset + off, n).set(cols[i].vals.subarray(0, n));
     off += 2 * n;
   }
   for (let i = 0; i < cols.length; i++) {
@@ -110,6 +111,32 @@ export function decodeChunk(blob: Uint8Array): Chunk {
   return Chunk.wrap(n, steps, times, cols, strs);
 }
 
+/** What is stored of a chunk: the columns with a value, their forms, and the first step when steps are consecutive. */
+interface Layout {
+  keys: string[];
+  forms: number[];
+  cols: Column[];
+  arange: number | null;
+}
+
+/**
+ * The layout of a chunk. Every loop over rows that encoding needs is in here and its helpers, not in
+ * encodeChunk: small hot functions compile quickly, while a big one with hot loops inside costs the
+ * JIT a long optimising compile during a first ingest.
+ */
+function layoutOf(chunk: Chunk): Layout {
+  const n = chunk.n;
+  const layout: Layout = { keys: [], forms: [], cols: [], arange: consecutiveFrom(chunk.steps, n) };
+  for (const [key, col] of chunk.cols) {
+    const form = formOf(col, chunk, n);
+    if (form < 0) continue;
+    layout.keys.push(key);
+    layout.forms.push(form);
+    layout.cols.push(col);
+  }
+  return layout;
+}
+
 /** The storage form of a column over `n` rows, or -1 when it has no value in them. */
 function formOf(col: Column, chunk: Chunk, n: number): number {
   const kinds = col.kinds;
@@ -132,6 +159,14 @@ function formOf(col: Column, chunk: Chunk, n: number): number {
   if (nums === n) return sameTime ? F_TIMES : F_NUM;
   if (strs === n && chunk.strs.length <= 65536) return F_STR16;
   return F_FULL;
+}
+
+/** The first step when steps `[0, n)` are `first, first+1, …` (then they are not stored), else null. */
+function consecutiveFrom(steps: Float64Array, n: number): number | null {
+  if (n === 0) return null;
+  const first = steps[0];
+  for (let r = 1; r < n; r++) if (steps[r] !== first + r) return null;
+  return first;
 }
 
 function align8(x: number): number {

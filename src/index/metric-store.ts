@@ -5,16 +5,26 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Chunk, CHUNK_ROWS } from "../metrics/chunk.ts";
 import { digestPositions } from "../metrics/downsample.ts";
-import { type ChunkHost, emptyCounts, type ImageEvent, RowBuilder } from "../metrics/events.ts";
+import { type ChunkHost, emptyCounts, type ImageEvent, type ParseCounts, parseHere, releaseIngestBuffers, RowBuilder } from "../metrics/events.ts";
+import { CLAIM_FREE, CLAIM_SENDER, IdleProbe, type IngestWorker, sharedIngestWorker } from "../metrics/ingest-pool.ts";
+import type { ParsedBatch } from "../metrics/parse-batch.ts";
 import type { ChunkRef, RunData } from "../metrics/run-data.ts";
 import { chunkStats, type ChunkStats, foldStats, type KeyStats, type StageSegment } from "../metrics/stats.ts";
 import type { Logger } from "../util/log.ts";
 import type { IndexDb } from "./db.ts";
 import { ChunkCache } from "./metric-cache.ts";
-import { decodeChunk, encodeChunk } from "./metric-codec.ts";
+import { decodeChunk, type EncodeScratch, encodeChunk } from "./metric-codec.ts";
 
-/** Bytes read and parsed per slice before yielding to the event loop and committing. */
-const SLICE_BYTES = 16 << 20;
+/** Bytes read and parsed per slice before yielding to the event loop and committing (one read, ~100k lines). */
+const SLICE_BYTES = 32 << 20;
+/** Bytes per slice handed to the ingest worker. */
+const PIPELINE_SLICE_BYTES = 8 << 20;
+/** New bytes from which a read goes through the ingest worker (below, starting it costs more than it saves). */
+const PIPELINE_MIN_BYTES = 12 << 20;
+/** Idle cores (see IdleProbe) from which a large read starts using the worker. */
+const IDLE_CORES_FOR_WORKER = 0.5;
+/** Slices out at the worker at once: one being parsed while this thread commits the one before, one waiting. */
+const PIPELINE_DEPTH = 2;
 /** metric_chunk level of a run's summary row: its catalogue, key summaries and stages as JSON in `stats`. */
 export const LEVEL_SUMMARY = -1;
 /** metric_chunk level of stored query results: the body in `data`, its key and generation in `stats`. */
@@ -96,6 +106,42 @@ export interface MetricStoreOptions {
   /** Runs whose catalogue stays in memory (the original's cache size, 100). */
   maxRuns?: number;
   log?: Logger;
+  /** The worker that parses large reads; null parses everything on the calling thread. Default: the shared one. */
+  worker?: IngestWorker | null;
+  /** New bytes from which a read goes through the worker (tests lower it). */
+  pipelineMinBytes?: number;
+  /** Bytes per slice read inline, and per slice handed to the worker (tests lower them). */
+  sliceBytes?: number;
+  pipelineSliceBytes?: number;
+  /** Use the worker for large reads even when no core looks idle (tests). */
+  alwaysWorker?: boolean;
+}
+
+/** A slice handed to the ingest worker: its bytes in the file, who parses it, and its batch once parsed. */
+interface SliceJob {
+  start: number;
+  end: number;
+  claim: Int32Array;
+  parsed: Promise<ParsedBatch | null>;
+  /** The worker has answered. */
+  done: boolean;
+  /** Parsed by this thread ahead of its turn (null: the file was shorter). */
+  ready?: ParsedBatch | null;
+}
+
+/** How a read went: nothing new, appended bytes, or the file from its start. */
+type ReadOutcome = "unchanged" | "incremental" | "full";
+
+/** The events file opened for a read: its identity and size at the start, and where reading starts. */
+interface OpenFile {
+  fd: number;
+  dev: string;
+  ino: string;
+  size: number;
+  mtime: string;
+  offset: number;
+  /** Reading starts at byte 0 (first time, or after a reset). */
+  full: boolean;
 }
 
 interface FileMark {
@@ -184,6 +230,8 @@ export class RunState implements RunData, ChunkHost<Slot> {
       maxTime: NaN,
       levelRows: [0, 0, 0],
       stats: { keys: {}, stages: [], minTime: null, maxTime: null },
+      // every slot has every field from the start: one object shape for the JIT
+      dirty: false,
     };
     this.pinned.set(slot.id, new Chunk(CHUNK_ROWS));
     return slot;
@@ -236,6 +284,14 @@ export class MetricStore {
   private readonly runs = new Map<string, RunState>();
   private readonly listeners = new Set<(e: IngestEvent) => void>();
   private readonly log?: Logger;
+  private readonly worker: IngestWorker | null;
+  private readonly pipelineMinBytes: number;
+  private readonly sliceBytes: number;
+  private readonly pipelineSliceBytes: number;
+  private readonly alwaysWorker: boolean;
+  private readBuf?: Buffer;
+  /** Chunks are encoded here: SQLite copies a bound blob, so one buffer serves every write. */
+  private readonly scratch: EncodeScratch = { buf: new Uint8Array(0) };
   private bulk = 0;
   private savedAutoCheckpoint = 1000;
   private checkpointTimer?: ReturnType<typeof setTimeout>;
@@ -247,6 +303,11 @@ export class MetricStore {
     this.cache = new ChunkCache(opts.cacheBytes ?? 384 << 20);
     this.maxRuns = opts.maxRuns ?? 100;
     this.log = opts.log;
+    this.worker = opts.worker === undefined ? sharedIngestWorker() : opts.worker;
+    this.pipelineMinBytes = opts.pipelineMinBytes ?? PIPELINE_MIN_BYTES;
+    this.sliceBytes = opts.sliceBytes ?? SLICE_BYTES;
+    this.pipelineSliceBytes = opts.pipelineSliceBytes ?? PIPELINE_SLICE_BYTES;
+    this.alwaysWorker = opts.alwaysWorker ?? false;
   }
 
   /** Runs whose catalogue is in memory. */
@@ -279,11 +340,11 @@ export class MetricStore {
     while (state.busy) await state.busy;
     let release!: () => void;
     state.busy = new Promise<void>((r) => (release = r));
-    let outcome: "unchanged" | "incremental" | "full" = "unchanged";
+    let outcome: ReadOutcome = "unchanged";
     let bulk = false;
     try {
       for (;;) {
-        const r = this.syncSlice(state);
+        const r = await this.syncStep(state);
         if (r.read === "full" || (r.read === "incremental" && outcome === "unchanged")) outcome = r.read;
         if (!r.more) break;
         if (!bulk) {
@@ -522,6 +583,9 @@ export class MetricStore {
 
   private endBulk(): void {
     if (--this.bulk > 0) return;
+    // the slice buffers of a large read are not kept (small reads need little)
+    if (this.readBuf && this.readBuf.length > 1 << 20) this.readBuf = undefined;
+    releaseIngestBuffers();
     this.index.raw.exec(`PRAGMA wal_autocheckpoint = ${this.savedAutoCheckpoint}`);
     if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
     this.checkpointTimer = setTimeout(() => {
@@ -608,6 +672,8 @@ export class MetricStore {
       minTime: c[4] ?? NaN,
       maxTime: c[5] ?? NaN,
       levelRows: [c[6]!, c[7]!, c[8]!],
+      stats: undefined,
+      dirty: false,
     }));
     state.statsLoaded = state.slots.length === 0;
     state.gen = sum.gen;
@@ -649,6 +715,7 @@ export class MetricStore {
           maxTime: c.max_time ?? NaN,
           levelRows: [0, 0, 0],
           stats: JSON.parse(c.stats ?? "{}") as ChunkStats,
+          dirty: false,
         };
         state.slots.push(slot);
         byId.set(slot.id, slot);
@@ -694,15 +761,34 @@ export class MetricStore {
     return JSON.stringify(sum);
   }
 
-  /** Reads at most one slice of new bytes and commits what it parsed. */
-  private syncSlice(state: RunState): { read: "unchanged" | "incremental" | "full"; more: boolean } {
+  /**
+   * Reads new bytes and commits what it parsed: one slice inline, or, when much is left to read and the
+   * ingest worker is usable, every slice up to the size seen at the start, parsed on the worker while
+   * this thread builds rows from and commits the slice before. `more` asks the caller to call again.
+   */
+  private async syncStep(state: RunState): Promise<{ read: ReadOutcome; more: boolean }> {
+    const open = this.openForRead(state);
+    if (!open) return { read: "unchanged", more: false };
+    try {
+      const worker = this.worker;
+      if (worker?.usable && open.size - open.offset >= this.pipelineMinBytes) {
+        return await this.readPipelined(state, open, worker);
+      }
+      return this.readInline(state, open);
+    } finally {
+      closeSync(open.fd);
+    }
+  }
+
+  /** Checks the file against its mark (reset when replaced, shrunk or rewritten) and opens it; undefined when nothing is new. */
+  private openForRead(state: RunState): OpenFile | undefined {
     let st;
     try {
       st = statSync(state.eventsPath, { bigint: true });
     } catch {
       // no events.jsonl (yet, or any more): the run has no metrics
       if (state.file || state.slots.length) this.reset(state, null);
-      return { read: "unchanged", more: false };
+      return undefined;
     }
     const mark = {
       dev: String(st.dev),
@@ -711,12 +797,11 @@ export class MetricStore {
       mtime: String(st.mtimeNs),
     };
     let f = state.file;
-    let full = false;
     if (f && (f.dev !== mark.dev || f.ino !== mark.ino || mark.size < f.offset)) {
       this.reset(state, null);
       f = null;
     }
-    if (f && f.size === mark.size && f.mtime === mark.mtime) return { read: "unchanged", more: false };
+    if (f && f.size === mark.size && f.mtime === mark.mtime) return undefined;
     const fd = openSync(state.eventsPath, "r");
     try {
       let offset = f?.offset ?? 0;
@@ -729,60 +814,234 @@ export class MetricStore {
           offset = 0;
         }
       }
-      if (offset === 0) full = true;
       if (offset >= mark.size) {
         state.file = { ...mark, offset, tail: state.file?.tail ?? new Uint8Array(0) };
         this.writeMark(state);
-        return { read: "unchanged", more: false };
+        closeSync(fd);
+        return undefined;
       }
-      const builder = new RowBuilder<Slot>(state);
-      const images: ImageEvent[] = [];
-      const counts = emptyCounts();
-      let buf = Buffer.allocUnsafe(Math.min(SLICE_BYTES, Math.max(65536, mark.size - offset)));
-      let consumed = 0;
-      let more = false;
-      let eof = false;
-      while (!eof) {
-        const got = readSync(fd, buf, 0, buf.length, offset);
-        if (got <= 0) break;
-        const nl = buf.lastIndexOf(10, got - 1);
-        if (nl < 0) {
-          if (got < buf.length) break; // a torn last line: wait for its newline
-          buf = Buffer.allocUnsafe(buf.length * 2); // one line longer than the buffer
-          continue;
-        }
-        builder.ingest(buf, 0, nl + 1, images, counts);
-        offset += nl + 1;
-        consumed += nl + 1;
-        if (got < buf.length) eof = true;
-        else if (consumed >= SLICE_BYTES) {
-          more = true;
-          break;
-        }
-      }
-      const tail = Buffer.alloc(Math.min(TAIL_BYTES, offset));
-      if (tail.length) readSync(fd, tail, 0, tail.length, offset - tail.length);
-      state.file = { ...mark, size: more ? -1 : mark.size, offset, tail };
-      state.lines += counts.lines;
-      this.counters.lines_parsed += counts.lines;
-      this.counters.bytes_parsed += consumed;
-      if (full && consumed > 0) this.counters.full_parses++;
-      try {
-        this.commit(state, builder, images);
-      } catch (e) {
-        // nothing of this slice is stored (disk full, read-only index…): forget what memory holds, so the
-        // next sync starts again from the last committed mark and no line is skipped
-        this.runs.delete(state.runDir);
-        if (state.sid !== null) this.cache.dropRun(state.sid);
-        throw e;
-      }
-      const changes = builder.takeChanges();
-      if (changes.steps.length || images.length || full) {
-        this.emit({ runDir: state.runDir, steps: changes.steps, overflow: changes.overflow, reset: full, images: images.length });
-      }
-      return { read: consumed === 0 ? "unchanged" : full ? "full" : "incremental", more };
-    } finally {
+      return { fd, ...mark, offset, full: offset === 0 };
+    } catch (e) {
       closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** Reads and parses at most one slice on this thread. */
+  private readInline(state: RunState, open: OpenFile): { read: ReadOutcome; more: boolean } {
+    const { fd } = open;
+    let offset = open.offset;
+    const builder = new RowBuilder<Slot>(state);
+    const images: ImageEvent[] = [];
+    const counts = emptyCounts();
+    let buf = this.readBuffer(Math.min(this.sliceBytes, Math.max(65536, open.size - offset)));
+    let consumed = 0;
+    let more = false;
+    let eof = false;
+    while (!eof) {
+      const got = readSync(fd, buf, 0, buf.length, offset);
+      if (got <= 0) break;
+      const nl = buf.lastIndexOf(10, got - 1);
+      if (nl < 0) {
+        if (got < buf.length) break; // a torn last line: wait for its newline
+        buf = this.readBuffer(buf.length * 2); // one line longer than the buffer
+        continue;
+      }
+      builder.ingest(buf, 0, nl + 1, images, counts);
+      offset += nl + 1;
+      consumed += nl + 1;
+      if (got < buf.length) eof = true;
+      else {
+        // a full buffer: commit this slice, the rest is the next one's
+        more = true;
+        break;
+      }
+    }
+    this.finishSlice(state, open, builder, images, counts, offset, consumed, more, open.full);
+    return { read: consumed === 0 ? "unchanged" : open.full ? "full" : "incremental", more };
+  }
+
+  /**
+   * Reads the slices up to the size seen at the start and commits them in file order. The worker is
+   * handed the slices ahead (at most one it has not started on); this thread builds rows from and
+   * commits each parsed slice, and while the worker is busy it parses the next slice the worker has not
+   * claimed (a shared claim cell decides who parses a slice). With a free core both threads parse; on a
+   * busy machine this thread simply parses most slices itself. If the worker fails, this thread parses
+   * what it had (the file is still there).
+   */
+  private async readPipelined(state: RunState, open: OpenFile, worker: IngestWorker): Promise<{ read: ReadOutcome; more: boolean }> {
+    const { fd } = open;
+    const sliceBytes = this.pipelineSliceBytes;
+    const jobs: SliceJob[] = [];
+    let offset = open.offset; // bytes before are committed
+    let readPos = offset; // bytes before are handed out
+    let ended = false; // no complete line left before the size seen at the start (or the file shrank)
+    let overlong = false; // a line longer than a slice: left to the inline path
+    let committed = 0;
+    let failed = false;
+
+    /** Reads the slice at readPos into `buf` (as much as it holds) and takes its complete lines; their length, 0 when none. */
+    const cut = (buf: Buffer): number => {
+      const got = readSync(fd, buf, 0, buf.length, readPos);
+      const nl = got > 0 ? buf.lastIndexOf(10, got - 1) : -1;
+      if (nl < 0) {
+        // a torn last line waits for its newline; a full buffer with more file after it is one long line
+        ended = true;
+        overlong = got === buf.length && readPos + got < open.size;
+        return 0;
+      }
+      readPos += nl + 1;
+      if (got < buf.length || readPos >= open.size) ended = true;
+      return nl + 1;
+    };
+    // the worker is used once a core has been seen idle while this thread parsed a slice
+    const probe = new IdleProbe();
+    let useWorker = this.alwaysWorker;
+    /** Hands the worker the next slices while it has none it has not started on. */
+    const topUp = () => {
+      if (!useWorker && committed > 0) useWorker = probe.sample() >= IDLE_CORES_FOR_WORKER;
+      while (useWorker && !ended && worker.usable && jobs.length < PIPELINE_DEPTH && !jobs.some((j) => Atomics.load(j.claim, 0) === CLAIM_FREE)) {
+        const want = Math.min(sliceBytes, open.size - readPos);
+        if (want <= 0) {
+          ended = true;
+          return;
+        }
+        const bytes = worker.takeBuffer(want);
+        const start = readPos;
+        const len = cut(Buffer.from(bytes, 0, want));
+        if (len === 0) return;
+        const claim = new Int32Array(new SharedArrayBuffer(4));
+        const job: SliceJob = { start, end: start + len, claim, done: false, parsed: worker.parse(bytes, len, claim) };
+        job.parsed.then(
+          () => (job.done = true),
+          () => (job.done = true),
+        );
+        jobs.push(job);
+      }
+    };
+    /** Claims a slice for this thread (false when the worker has it). */
+    const claimHere = (job: SliceJob) => Atomics.compareExchange(job.claim, 0, CLAIM_FREE, CLAIM_SENDER) === CLAIM_FREE;
+
+    this.beginBulk();
+    try {
+      while (!failed) {
+        const builder = new RowBuilder<Slot>(state);
+        let images: ImageEvent[];
+        let counts: ParseCounts;
+        let end: number;
+        const head = jobs[0];
+        if (!head) {
+          // nothing out at the worker: this thread parses the next slice, the worker gets the ones after
+          // (slices are smaller while the worker takes part: the two threads take turns more often)
+          const want = Math.min(useWorker ? sliceBytes : this.sliceBytes, open.size - readPos);
+          if (ended || want <= 0) break;
+          const buf = this.readBuffer(want);
+          const len = cut(buf);
+          if (len === 0) {
+            if (!overlong) break;
+            // a line longer than a slice: the inline path reads it with a buffer that grows to fit
+            const r = this.readInline(state, { ...open, offset, full: open.full && committed === 0 });
+            const read: ReadOutcome = committed === 0 && r.read === "unchanged" ? "unchanged" : open.full ? "full" : "incremental";
+            return { read, more: true };
+          }
+          end = readPos;
+          topUp();
+          images = [];
+          counts = emptyCounts();
+          builder.ingest(buf, 0, len, images, counts);
+        } else {
+          let batch = head.ready ?? (claimHere(head) ? this.parseAgain(fd, head) : undefined);
+          while (batch === undefined) {
+            // the worker has the head: meanwhile parse a later slice it has not started on
+            const ahead = head.done ? undefined : jobs.find((j) => j.ready === undefined && claimHere(j));
+            if (ahead) {
+              ahead.ready = this.parseAgain(fd, ahead) ?? null;
+              topUp();
+              await new Promise<void>((res) => setImmediate(res));
+              continue;
+            }
+            try {
+              batch = (await head.parsed) ?? this.parseAgain(fd, head);
+            } catch (err) {
+              this.log?.warn(`metric ingest: the ingest worker failed, parsing on this thread: ${(err as Error).message}`);
+              batch = this.parseAgain(fd, head);
+            }
+            if (batch === undefined) break;
+          }
+          if (!batch) {
+            // the file shrank under the reads: the next sync sees it and starts over
+            failed = true;
+            break;
+          }
+          jobs.shift();
+          end = head.end;
+          images = batch.images;
+          counts = batch.counts;
+          builder.ingestBatch(batch, counts);
+        }
+        const last = ended && jobs.length === 0;
+        this.finishSlice(state, open, builder, images, counts, end, end - offset, !last || overlong, open.full && committed === 0);
+        offset = end;
+        committed++;
+        if (last) break;
+        topUp();
+        await new Promise<void>((res) => setImmediate(res));
+      }
+    } finally {
+      this.endBulk();
+    }
+    const read: ReadOutcome = committed === 0 ? "unchanged" : open.full ? "full" : "incremental";
+    return { read, more: overlong || failed };
+  }
+
+  /** Parses a slice handed to the worker on this thread instead (read again: its bytes went to the worker); undefined when the file is shorter now. */
+  private parseAgain(fd: number, job: SliceJob): ParsedBatch | undefined {
+    const len = job.end - job.start;
+    const buf = this.readBuffer(len);
+    if (readSync(fd, buf, 0, len, job.start) !== len) return undefined;
+    return parseHere(buf, 0, len);
+  }
+
+  /**
+   * `size` bytes to read into: a view on one buffer kept for the store (a fresh 16 MB per slice costs
+   * thousands of page faults). What is parsed from it is copied out (strings, cells), so reuse is safe.
+   */
+  private readBuffer(size: number): Buffer {
+    if (!this.readBuf || this.readBuf.length < size) this.readBuf = Buffer.allocUnsafeSlow(size);
+    return this.readBuf.subarray(0, size);
+  }
+
+  /** Moves the file mark past the parsed bytes, counts them, commits the rows and tells the listeners. */
+  private finishSlice(
+    state: RunState,
+    open: OpenFile,
+    builder: RowBuilder<Slot>,
+    images: ImageEvent[],
+    counts: ParseCounts,
+    offset: number,
+    consumed: number,
+    more: boolean,
+    full: boolean,
+  ): void {
+    const tail = Buffer.alloc(Math.min(TAIL_BYTES, offset));
+    if (tail.length) readSync(open.fd, tail, 0, tail.length, offset - tail.length);
+    state.file = { dev: open.dev, ino: open.ino, mtime: open.mtime, size: more ? -1 : open.size, offset, tail };
+    state.lines += counts.lines;
+    this.counters.lines_parsed += counts.lines;
+    this.counters.bytes_parsed += consumed;
+    if (full && consumed > 0) this.counters.full_parses++;
+    try {
+      this.commit(state, builder, images);
+    } catch (e) {
+      // nothing of this slice is stored (disk full, read-only index…): forget what memory holds, so the
+      // next sync starts again from the last committed mark and no line is skipped
+      this.runs.delete(state.runDir);
+      if (state.sid !== null) this.cache.dropRun(state.sid);
+      throw e;
+    }
+    const changes = builder.takeChanges();
+    if (changes.steps.length || images.length || full) {
+      this.emit({ runDir: state.runDir, steps: changes.steps, overflow: changes.overflow, reset: full, images: images.length });
     }
   }
 
@@ -812,11 +1071,11 @@ export class MetricStore {
         slot.maxTime = stats.maxTime ?? NaN;
         const t0 = stats.minTime;
         const t1 = stats.maxTime;
-        put.run(sid, 0, slot.id, chunk.n, slot.firstStep, slot.lastStep, t0, t1, JSON.stringify(stats), encodeChunk(chunk));
+        put.run(sid, 0, slot.id, chunk.n, slot.firstStep, slot.lastStep, t0, t1, JSON.stringify(stats), encodeChunk(chunk, this.scratch));
         const levels = digestPositions(chunk).map((pos) => chunk.subset(pos));
         levels.forEach((d, i) => {
           slot.levelRows[i] = d.n;
-          put.run(sid, i + 1, slot.id, d.n, slot.firstStep, slot.lastStep, t0, t1, null, encodeChunk(d));
+          put.run(sid, i + 1, slot.id, d.n, slot.firstStep, slot.lastStep, t0, t1, null, encodeChunk(d, this.scratch));
         });
         digests.push([slot, levels]);
         this.counters.chunks_written += 1 + levels.length;

@@ -42,7 +42,8 @@ export class Chunk {
 
   /** Builds a chunk around existing arrays (decoded blobs, subsets) without copying. */
   static wrap(n: number, steps: Float64Array, times: Float64Array, cols: Map<string, Column>, strs: string[]): Chunk {
-    const c = Object.create(Chunk.prototype) as Chunk;
+    // through the constructor: the same object shape as every other chunk (one shape for the JIT)
+    const c = new Chunk(0);
     c.n = n;
     c.cap = n;
     c.steps = steps;
@@ -141,26 +142,8 @@ export class Chunk {
     const strs: string[] = [];
     const remap = new Map<number, number>();
     for (const [key, col] of this.cols) {
-      const kinds = new Uint8Array(count);
-      const vals = new Float64Array(count);
-      let any = false;
-      for (let i = 0; i < count; i++) {
-        const p = positions[i];
-        const k = col.kinds[p];
-        if (k === K_ABSENT) continue;
-        any = true;
-        kinds[i] = k;
-        if (k === K_STR) {
-          let j = remap.get(col.vals[p]);
-          if (j === undefined) {
-            j = strs.length;
-            strs.push(this.strs[col.vals[p]]);
-            remap.set(col.vals[p], j);
-          }
-          vals[i] = j;
-        } else vals[i] = col.vals[p];
-      }
-      if (any) cols.set(key, { kinds, vals });
+      const out = { kinds: new Uint8Array(count), vals: new Float64Array(count) };
+      if (gather(col, positions, count, out, this.strs, strs, remap)) cols.set(key, out);
     }
     return Chunk.wrap(count, steps, times, cols, strs);
   }
@@ -172,6 +155,40 @@ export class Chunk {
     for (const s of this.strs) b += s.length + 32;
     return b;
   }
+}
+
+/**
+ * Copies the cells of `col` at `positions` into `out`, re-indexing strings into `strs` (`remap`: old
+ * index → new); false when none of them has a value. Its own small function: the JIT compiles a small
+ * hot loop quickly, and subset itself stays out of the hot path.
+ */
+function gather(
+  col: Column,
+  positions: ArrayLike<number>,
+  count: number,
+  out: Column,
+  fromStrs: string[],
+  strs: string[],
+  remap: Map<number, number>,
+): boolean {
+  let any = false;
+  for (let i = 0; i < count; i++) {
+    const p = positions[i];
+    const k = col.kinds[p];
+    if (k === K_ABSENT) continue;
+    any = true;
+    out.kinds[i] = k;
+    if (k === K_STR) {
+      let j = remap.get(col.vals[p]);
+      if (j === undefined) {
+        j = strs.length;
+        strs.push(fromStrs[col.vals[p]]);
+        remap.set(col.vals[p], j);
+      }
+      out.vals[i] = j;
+    } else out.vals[i] = col.vals[p];
+  }
+  return any;
 }
 
 function grow(a: Float64Array, cap: number): Float64Array {

@@ -115,6 +115,8 @@ export const NON_METRIC_KEYS = new Set(["time"]);
 /**
  * Positions kept by each digest level of a chunk: the first and last row, every metric's first and
  * last numeric row, and every metric's minimum and maximum row in each block of the level's size.
+ * The loops live in small helpers: a first ingest runs while the JIT compiles, and one big function
+ * with nested loops costs it several slow optimising compiles.
  */
 export function digestPositions(chunk: Chunk): Int32Array[] {
   const n = chunk.n;
@@ -129,49 +131,60 @@ export function digestPositions(chunk: Chunk): Int32Array[] {
   }
   const bmin = new Int32Array(nb);
   const bmax = new Int32Array(nb);
+  const ends = new Int32Array(2);
   for (const [key, col] of chunk.cols) {
     if (NON_METRIC_KEYS.has(key)) continue;
-    const kinds = col.kinds;
-    const vals = col.vals;
-    let first = -1;
-    let last = -1;
-    for (let b = 0; b < nb; b++) {
-      let lo = -1;
-      let hi = -1;
-      const end = Math.min(n, (b + 1) * base);
-      for (let r = b * base; r < end; r++) {
-        if (!isNumericKind(kinds[r])) continue;
-        if (first < 0) first = r;
-        last = r;
-        const v = vals[r];
-        if (lo < 0 || v < vals[lo]) lo = r;
-        if (hi < 0 || v > vals[hi]) hi = r;
-      }
-      bmin[b] = lo;
-      bmax[b] = hi;
-    }
-    if (first < 0) continue;
+    if (!blockExtremes(col.kinds, col.vals, n, base, bmin, bmax, ends)) continue;
     for (let level = 0; level < DIGEST_BLOCKS.length; level++) {
       const mark = marks[level];
-      mark[first] = 1;
-      mark[last] = 1;
-      const per = DIGEST_BLOCKS[level] / base;
-      for (let g = 0; g < nb; g += per) {
-        let lo = -1;
-        let hi = -1;
-        const end = Math.min(nb, g + per);
-        for (let b = g; b < end; b++) {
-          const l = bmin[b];
-          if (l >= 0 && (lo < 0 || vals[l] < vals[lo])) lo = l;
-          const h = bmax[b];
-          if (h >= 0 && (hi < 0 || vals[h] > vals[hi])) hi = h;
-        }
-        if (lo >= 0) mark[lo] = 1;
-        if (hi >= 0) mark[hi] = 1;
-      }
+      mark[ends[0]] = 1;
+      mark[ends[1]] = 1;
+      markGroups(mark, col.vals, bmin, bmax, nb, DIGEST_BLOCKS[level] / base);
     }
   }
   return marks.map(collect);
+}
+
+/** Per block of `base` rows: its lowest and highest numeric row (-1 when none); `ends` gets the first and last numeric row. False when there is none. */
+function blockExtremes(kinds: Uint8Array, vals: Float64Array, n: number, base: number, bmin: Int32Array, bmax: Int32Array, ends: Int32Array): boolean {
+  let first = -1;
+  let last = -1;
+  const nb = bmin.length;
+  for (let b = 0; b < nb; b++) {
+    let lo = -1;
+    let hi = -1;
+    const end = Math.min(n, (b + 1) * base);
+    for (let r = b * base; r < end; r++) {
+      if (!isNumericKind(kinds[r])) continue;
+      if (first < 0) first = r;
+      last = r;
+      const v = vals[r];
+      if (lo < 0 || v < vals[lo]) lo = r;
+      if (hi < 0 || v > vals[hi]) hi = r;
+    }
+    bmin[b] = lo;
+    bmax[b] = hi;
+  }
+  ends[0] = first;
+  ends[1] = last;
+  return first >= 0;
+}
+
+/** Marks the lowest and highest row of each group of `per` blocks. */
+function markGroups(mark: Uint8Array, vals: Float64Array, bmin: Int32Array, bmax: Int32Array, nb: number, per: number): void {
+  for (let g = 0; g < nb; g += per) {
+    let lo = -1;
+    let hi = -1;
+    const end = Math.min(nb, g + per);
+    for (let b = g; b < end; b++) {
+      const l = bmin[b];
+      if (l >= 0 && (lo < 0 || vals[l] < vals[lo])) lo = l;
+      const h = bmax[b];
+      if (h >= 0 && (hi < 0 || vals[h] > vals[hi])) hi = h;
+    }
+    if (lo >= 0) mark[lo] = 1;
+    if (hi >= 0) mark[hi] = 1;
+  }
 }
 
 function collect(mark: Uint8Array): Int32Array {

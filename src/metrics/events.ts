@@ -1,7 +1,8 @@
 // Reads events.jsonl lines into rows (spec §1.5, §3.3): one row per step, later events merge into it.
 import { parseTolerant } from "../store/json.ts";
 import { Chunk, CHUNK_ROWS, type Column, K_BOOL, K_INF, K_NULL, K_NUM, K_STR } from "./chunk.ts";
-import { Cells, LineScanner, R_TIME } from "./line-scanner.ts";
+import { Cells, LineScanner, R_GLOBAL_STEP, R_STEP, R_TIME, roleOf } from "./line-scanner.ts";
+import { BatchWriter, type ParsedBatch } from "./parse-batch.ts";
 
 /** A chunk's place in the run: its step range, size and (while being changed) the chunk itself. */
 export interface ChunkSlot {
@@ -91,6 +92,152 @@ export function parseEventLine(line: string): unknown {
   }
 }
 
+/** Where read lines go: the cells of each metrics event (reused from one call to the next). */
+export interface LineSink {
+  metrics(cells: Cells): void;
+}
+
+/**
+ * Reads events.jsonl lines: the SDK's metrics lines through the byte scanner, anything else through
+ * JSON.parse (same result); metrics events go to a sink, image events to a list.
+ */
+export class LineReader {
+  private readonly scanner = new LineScanner();
+  private readonly slowCells = new Cells();
+
+  /** The scanner's cells (a batch writer attaches to them). */
+  get cells(): Cells {
+    return this.scanner.cells;
+  }
+
+  /** Reads the complete lines of `buf[start, end)` (each ending in \n); `counts.metrics` is the sink's to count. */
+  read(buf: Buffer, start: number, end: number, sink: LineSink, images: ImageEvent[], counts: ParseCounts): void {
+    let pos = start;
+    const scanner = this.scanner;
+    const cells = scanner.cells;
+    while (pos < end) {
+      const q = scanner.scanTo(buf, pos, end);
+      if (q >= 0) {
+        counts.lines++;
+        sink.metrics(cells);
+        pos = q + 1;
+        continue;
+      }
+      let nl = buf.indexOf(10, pos);
+      if (nl < 0 || nl > end) nl = end;
+      const from = pos;
+      pos = nl + 1;
+      const line = buf.toString("utf8", from, nl);
+      if (line.length === 0 || line.trim().length === 0) continue;
+      counts.lines++;
+      const evt = parseEventLine(line) as Record<string, unknown> | null | undefined;
+      if (evt === null || typeof evt !== "object" || Array.isArray(evt)) {
+        counts.malformed++;
+        continue;
+      }
+      const type = evt.type;
+      const data = evt.data as Record<string, unknown> | null | undefined;
+      if (data === null || typeof data !== "object" || Array.isArray(data)) continue;
+      if (type === "metrics") {
+        this.slowCells.fromObject(data, evt.ts);
+        sink.metrics(this.slowCells);
+      } else if (type === "image") {
+        const img = imageOf(evt, data);
+        if (img) {
+          images.push(img);
+          counts.images++;
+        }
+      }
+    }
+  }
+}
+
+/** What the row builder needs of a key list: positions of step, legacy step and time, and of the columns. */
+interface ShapeInfo {
+  keys: string[];
+  n: number;
+  gs: number;
+  st: number;
+  tm: number;
+  cols: number[];
+}
+
+function shapeInfo(keys: string[]): ShapeInfo {
+  const info: ShapeInfo = { keys, n: keys.length, gs: -1, st: -1, tm: -1, cols: [] };
+  keys.forEach((key, i) => {
+    const role = roleOf(key);
+    if (role <= R_TIME) info.cols.push(i);
+    if (role === R_TIME) info.tm = i;
+    else if (role === R_GLOBAL_STEP) info.gs = i;
+    else if (role === R_STEP) info.st = i;
+  });
+  return info;
+}
+
+/**
+ * Per event of a batch: its step (spec §3.3: global_step, else legacy step; NaN when it has no usable
+ * step and is dropped), its time (data.time, else ts) and where its cells start.
+ */
+function stepsAndTimes(batch: ParsedBatch, shapes: ShapeInfo[], steps: Float64Array, times: Float64Array, starts: Int32Array): void {
+  const { shape, ts, kinds, vals, strs } = batch;
+  let at = 0;
+  for (let e = 0; e < shape.length; e++) {
+    const sh = shapes[shape[e]];
+    starts[e] = at;
+    const gs = sh.gs;
+    const st = sh.st;
+    const c = gs >= 0 && kinds[at + gs] !== K_NULL ? gs : st >= 0 && kinds[at + st] !== K_NULL ? st : -1;
+    let step = NaN;
+    if (c >= 0) {
+      const kind = kinds[at + c];
+      const v = vals[at + c];
+      step = cellStep(kind, v, kind === K_STR ? strs[v] : undefined) ?? NaN;
+    }
+    steps[e] = step;
+    const tm = sh.tm;
+    times[e] = tm >= 0 && kinds[at + tm] === K_NUM ? vals[at + tm] : ts[e];
+    at += sh.n;
+  }
+}
+
+/** The end of the events from `e` on with e's key list and rising steps (a NaN step ends it too). */
+function risingRunEnd(shape: Int32Array, steps: Float64Array, e: number): number {
+  const s = shape[e];
+  let prev = steps[e];
+  let e1 = e + 1;
+  while (e1 < shape.length && shape[e1] === s && steps[e1] > prev) prev = steps[e1++];
+  return e1;
+}
+
+/**
+ * Copies one key's cells (every `stride`-th from `k`) into rows `[r0, r0 + m)` of a column. Its own
+ * function: a small hot loop compiles quickly, where the same loop inside appendRun made the JIT
+ * compile appendRun again and again during a first ingest.
+ */
+function copyColumn(batch: ParsedBatch, k: number, stride: number, chunk: Chunk, col: Column, r0: number, m: number): void {
+  const { kinds, vals, strs } = batch;
+  const ck = col.kinds;
+  const cv = col.vals;
+  let lastStr = -1;
+  let lastIdx = 0;
+  for (let r = r0; r < r0 + m; r++, k += stride) {
+    const kind = kinds[k];
+    ck[r] = kind;
+    if (kind === K_STR) {
+      const j = vals[k];
+      if (j !== lastStr) {
+        lastStr = j;
+        lastIdx = chunk.internString(strs[j]);
+      }
+      cv[r] = lastIdx;
+    } else if (kind !== K_NULL) cv[r] = vals[k];
+  }
+}
+
+/** The reader and batch writer of inline ingests on this thread. */
+const inlineReader = new LineReader();
+let inlineWriter: BatchWriter | undefined;
+
 /** Builds rows into chunks; records which steps changed (for live push) and which chunks to write. */
 export class RowBuilder<S extends ChunkSlot> {
   /** Steps touched since the last `takeChanges`, in event order (may repeat); capped. */
@@ -104,8 +251,7 @@ export class RowBuilder<S extends ChunkSlot> {
   private readonly colKeys: string[] = [];
   private readonly colRefs: Column[] = [];
   private readonly colStrs: ([string, number] | undefined)[] = [];
-  private readonly scanner = new LineScanner();
-  private readonly slowCells = new Cells();
+  private readonly batchCells = new Cells();
   /** The slot and chunk of the row `rowFor` returned last (no object per row). */
   private rowSlot?: S;
   private rowChunk?: Chunk;
@@ -168,60 +314,101 @@ export class RowBuilder<S extends ChunkSlot> {
 
   /** Reads the complete lines of `buf[start, end)` (each ending in \n) into rows; image events go to `images`. */
   ingest(buf: Buffer, start: number, end: number, images: ImageEvent[], counts: ParseCounts): void {
-    let pos = start;
-    const scanner = this.scanner;
-    const cells = scanner.cells;
-    while (pos < end) {
-      let nl = buf.indexOf(10, pos);
-      if (nl < 0 || nl > end) nl = end;
-      const from = pos;
-      pos = nl + 1;
-      if (scanner.scan(buf, from, nl)) {
-        counts.lines++;
-        this.applyCells(cells, counts);
+    // one reader and writer for the thread: a call runs to its end before the next starts
+    const writer = (inlineWriter ??= new BatchWriter());
+    writer.reset(end - start);
+    writer.attach(inlineReader.cells);
+    inlineReader.read(buf, start, end, writer, images, counts);
+    this.ingestBatch(writer.finish(images, counts).batch, counts);
+  }
+
+  /**
+   * Builds rows from a parsed batch, in event order. A stretch of events with one key list whose steps
+   * rise past the run's last row (how the SDK writes) is appended column by column; any other event
+   * (a step logged again or out of order) is merged into its row one at a time.
+   */
+  ingestBatch(batch: ParsedBatch, counts: ParseCounts): void {
+    const { shape, ts, kinds, vals, strs } = batch;
+    const events = shape.length;
+    const shapes = batch.shapes.map(shapeInfo);
+    const steps = new Float64Array(events);
+    const times = new Float64Array(events);
+    const starts = new Int32Array(events);
+    stepsAndTimes(batch, shapes, steps, times, starts);
+    const slots = this.host.slots;
+    let e = 0;
+    while (e < events) {
+      const step = steps[e];
+      if (step !== step) {
+        e++;
         continue;
       }
-      const line = buf.toString("utf8", from, nl);
-      if (line.length === 0 || line.trim().length === 0) continue;
-      counts.lines++;
-      const evt = parseEventLine(line) as Record<string, unknown> | null | undefined;
-      if (evt === null || typeof evt !== "object" || Array.isArray(evt)) {
-        counts.malformed++;
+      const tail = slots.length ? slots[slots.length - 1] : undefined;
+      if (!tail || step > tail.lastStep) {
+        const s = shape[e];
+        const e1 = risingRunEnd(shape, steps, e);
+        this.appendRun(batch, shapes[s], steps, times, starts[e], e, e1);
+        counts.metrics += e1 - e;
+        e = e1;
         continue;
       }
-      const type = evt.type;
-      const data = evt.data as Record<string, unknown> | null | undefined;
-      if (data === null || typeof data !== "object" || Array.isArray(data)) continue;
-      if (type === "metrics") {
-        this.slowCells.fromObject(data, evt.ts);
-        this.applyCells(this.slowCells, counts);
-      } else if (type === "image") {
-        const img = imageOf(evt, data);
-        if (img) {
-          images.push(img);
-          counts.images++;
-        }
+      const cells = this.batchCells;
+      const sh = shapes[shape[e]];
+      const n = cells.setKeys(sh.keys);
+      cells.ts = ts[e];
+      for (let i = 0, k = starts[e]; i < n; i++, k++) {
+        const kind = kinds[k];
+        cells.kinds[i] = kind;
+        cells.vals[i] = vals[k];
+        cells.strs[i] = kind === K_STR ? strs[vals[k]] : undefined;
       }
+      this.apply(step, times[e], cells);
+      counts.metrics++;
+      e++;
     }
   }
 
-  /** Applies the cells of one metrics event: its step (spec §3.3), its time (data.time, else ts). */
-  private applyCells(cells: Cells, counts: ParseCounts): void {
-    const gs = cells.gs;
-    const st = cells.st;
-    const tm = cells.tm;
-    const at = gs >= 0 && cells.kinds[gs] !== K_NULL ? gs : st >= 0 && cells.kinds[st] !== K_NULL ? st : -1;
-    if (at < 0) return;
-    const step = cellStep(cells.kinds[at], cells.vals[at], cells.strs[at]);
-    if (step === undefined) return;
-    const time = tm >= 0 && cells.kinds[tm] === K_NUM ? cells.vals[tm] : cells.ts;
-    this.apply(step, time, cells);
-    counts.metrics++;
+  /** Appends events `[e0, e1)` (one key list, rising steps past the last row) as new rows, column by column. */
+  private appendRun(batch: ParsedBatch, sh: ShapeInfo, steps: Float64Array, times: Float64Array, cell0: number, e0: number, e1: number): void {
+    const { kinds, vals, strs } = batch;
+    const slots = this.host.slots;
+    const n = sh.n;
+    let e = e0;
+    let cell = cell0;
+    while (e < e1) {
+      let slot: S | undefined = slots.length ? slots[slots.length - 1] : undefined;
+      if (!slot || slot.rows >= CHUNK_ROWS) {
+        slot = this.host.create();
+        slots.push(slot);
+      }
+      const chunk = this.chunkOf(slot);
+      if (chunk.cap < CHUNK_ROWS) chunk.reserve(CHUNK_ROWS);
+      const r0 = chunk.n;
+      const m = Math.min(e1 - e, CHUNK_ROWS - r0);
+      chunk.steps.set(steps.subarray(e, e + m), r0);
+      chunk.times.set(times.subarray(e, e + m), r0);
+      for (const c of sh.cols) copyColumn(batch, cell + c, n, chunk, chunk.column(sh.keys[c]), r0, m);
+      if (r0 === 0) slot.firstStep = steps[e];
+      chunk.n = r0 + m;
+      chunk.version++;
+      slot.rows = chunk.n;
+      slot.lastStep = steps[e + m - 1];
+      this.markDirty(slot);
+      const room = this.maxChanged - this.changed.length;
+      for (let j = 0; j < Math.min(m, room); j++) this.changed.push(steps[e + j]);
+      if (m > room) this.changedOverflow = true;
+      e += m;
+      cell += m * n;
+    }
   }
 
   /** Hands over the changed steps (ascending, unique) and resets the record. */
   takeChanges(): { steps: number[]; overflow: boolean } {
-    const steps = [...new Set(this.changed)].sort((a, b) => a - b);
+    const changed = this.changed;
+    let rising = true;
+    for (let i = 1; i < changed.length && rising; i++) rising = changed[i] > changed[i - 1];
+    // appended rows (the usual case) come rising already: no set or sort needed
+    const steps = rising ? changed : [...new Set(changed)].sort((a, b) => a - b);
     const overflow = this.changedOverflow;
     this.changed = [];
     this.changedOverflow = false;
@@ -359,6 +546,26 @@ function imageOf(evt: Record<string, unknown>, data: Record<string, unknown>): I
     path: data.path,
     ts,
   };
+}
+
+/** Parses the complete lines of `buf[start, end)` into a new batch (what the ingest worker does with a slice). */
+export function parseSlice(reader: LineReader, buf: Buffer, start: number, end: number): { batch: ParsedBatch; transfer: ArrayBuffer[] } {
+  const writer = new BatchWriter(end - start);
+  writer.attach(reader.cells);
+  const images: ImageEvent[] = [];
+  const counts = emptyCounts();
+  reader.read(buf, start, end, writer, images, counts);
+  return writer.finish(images, counts);
+}
+
+/** Lets the batch arrays of inline ingests go (after a large read; the next ingest makes new ones to fit). */
+export function releaseIngestBuffers(): void {
+  inlineWriter = undefined;
+}
+
+/** Parses the complete lines of `buf[start, end)` into a new batch on this thread. */
+export function parseHere(buf: Buffer, start: number, end: number): ParsedBatch {
+  return parseSlice(inlineReader, buf, start, end).batch;
 }
 
 /** Fresh zeroed counts. */

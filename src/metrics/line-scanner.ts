@@ -33,17 +33,22 @@ export const MAX_CELLS = 256;
 
 /**
  * The cells of one metrics event's `data`, in key order: kind (chunk `K_*`, NaN as `K_NULL`), number,
- * string, and role. Filled by the scanner, or from a parsed object by the general path.
+ * string, and role. Filled by the scanner, or from a parsed object by the general path. Cell i's kind
+ * and number are at `base + i` (a batch writer lets the scanner write straight into its arrays); its
+ * role and string at i.
  */
 export class Cells {
   n = 0;
   keys: string[] = [];
   roles = new Uint8Array(MAX_CELLS);
-  kinds = new Uint8Array(MAX_CELLS);
-  vals = new Float64Array(MAX_CELLS);
+  base = 0;
+  kinds: Uint8Array<ArrayBuffer> = new Uint8Array(MAX_CELLS);
+  vals: Float64Array<ArrayBuffer> = new Float64Array(MAX_CELLS);
   strs: (string | undefined)[] = [];
   /** `ts` of the event as a finite number, else NaN. */
   ts = NaN;
+  /** Changes whenever `keys` may have changed (a batch writer looks the key list up again only then). */
+  keysGen = 0;
   /** Positions of the `global_step`, `step` and `time` cells, -1 when absent. */
   gs = -1;
   st = -1;
@@ -56,14 +61,31 @@ export class Cells {
     else if (role === R_STEP) this.st = i;
   }
 
+  /** Takes the keys of an event (their roles and the positions of step and time); returns their count. */
+  setKeys(keys: string[]): number {
+    const n = keys.length;
+    while (n > this.roles.length) this.grow();
+    this.keys = keys;
+    this.keysGen++;
+    this.gs = this.st = this.tm = -1;
+    for (let i = 0; i < n; i++) {
+      const role = roleOf(keys[i]);
+      this.roles[i] = role;
+      if (role !== R_COLUMN) this.mark(i, role);
+    }
+    this.n = n;
+    return n;
+  }
+
   /** Fills the cells from a parsed `data` object (lists and objects are left out, spec §3.3). */
   fromObject(data: Record<string, unknown>, ts: unknown): void {
     let i = 0;
+    this.keysGen++;
     this.gs = this.st = this.tm = -1;
     for (const key in data) {
       const v = data[key];
       if (v !== null && typeof v === "object") continue;
-      if (i >= this.kinds.length) this.grow();
+      if (i >= this.roles.length) this.grow();
       this.keys[i] = key;
       const role = roleOf(key);
       this.roles[i] = role;
@@ -91,8 +113,9 @@ export class Cells {
     this.ts = typeof ts === "number" && ts - ts === 0 ? ts : NaN;
   }
 
+  /** Doubles the room for cells (only for cells at base 0: a batch writer sizes its own arrays). */
   private grow(): void {
-    const cap = this.kinds.length * 2;
+    const cap = this.roles.length * 2;
     const roles = new Uint8Array(cap);
     roles.set(this.roles);
     const kinds = new Uint8Array(cap);
@@ -104,6 +127,9 @@ export class Cells {
     this.vals = vals;
   }
 }
+
+/** learnKey's answer when the data object closes instead of another key following. */
+const END_OF_DATA = -2;
 
 /** Exact powers of ten as doubles (10^22 is the largest one a double holds exactly). */
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
@@ -127,33 +153,38 @@ function bytes(s: string): Uint8Array {
 /** A byte string remembered from a checked line, compared four bytes at a time. */
 class Lit {
   readonly len: number;
+  /** The bytes as little-endian words at 0, 4, 8 … and, when the length is no multiple of 4, at len - 4. */
   private readonly words: Int32Array;
-  private readonly tail: Uint8Array;
+  private readonly bytes: Uint8Array;
 
   /** Copies `src` (a view on a read buffer that is reused). */
   constructor(src: Uint8Array) {
     const bytes = new Uint8Array(src);
     const len = bytes.length;
-    const nw = len >>> 2;
     this.len = len;
-    this.words = new Int32Array(nw);
+    this.bytes = bytes;
     const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
-    for (let k = 0; k < nw; k++) this.words[k] = dv.getInt32(4 * k, true);
-    this.tail = bytes.slice(4 * nw);
+    const nw = len >>> 2;
+    const words: number[] = [];
+    for (let k = 0; k < nw; k++) words.push(dv.getInt32(4 * k, true));
+    if (len > 4 && len % 4 !== 0) words.push(dv.getInt32(len - 4, true));
+    this.words = Int32Array.from(words);
   }
 
   /** True when `b` (seen through `dv`) holds these bytes at `p`, all before `end`. */
   at(dv: DataView, b: Uint8Array, p: number, end: number): boolean {
-    if (p + this.len > end) return false;
+    const len = this.len;
+    if (p + len > end) return false;
+    if (len < 4) {
+      for (let j = 0; j < len; j++) if (b[p + j] !== this.bytes[j]) return false;
+      return true;
+    }
     const words = this.words;
     const nw = words.length;
-    for (let k = 0; k < nw; k++) {
-      if (dv.getInt32(p, true) !== words[k]) return false;
-      p += 4;
-    }
-    const tail = this.tail;
-    for (let j = 0; j < tail.length; j++) if (b[p + j] !== tail[j]) return false;
-    return true;
+    // the last word may overlap the one before: no byte-by-byte tail
+    const last = p + len - 4;
+    for (let k = 0; k < nw - 1; k++) if (dv.getInt32(p + 4 * k, true) !== words[k]) return false;
+    return dv.getInt32(last, true) === words[nw - 1];
   }
 }
 
@@ -180,7 +211,9 @@ export class LineScanner {
   private prevStrs: (string | undefined)[] = [];
   private prevStrBytes: (Lit | undefined)[] = [];
   private buf: Buffer = Buffer.alloc(0);
-  private dv = new DataView(new ArrayBuffer(0));
+  private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  /** Where learnKey found the data object's end. */
+  private after = 0;
   /** Where the ts value of the current line is (`time` usually repeats it byte for byte). */
   private ts0 = 0;
   private ts1 = 0;
@@ -211,6 +244,7 @@ export class LineScanner {
   /** Takes the result of scanLine: on failure the glue may mix two lines, so it starts over. */
   private finish(q: number): number {
     if (q < 0) {
+      this.cells.keysGen++;
       this.cells.keys.length = 0;
       this.glue.length = 0;
     }
@@ -225,13 +259,8 @@ export class LineScanner {
     const head = this.head;
     if (head !== undefined && head.at(dv, b, start, end)) p = start + head.len;
     else {
-      p = ws(b, start, end);
-      if (b[p] !== 123 /* { */) return -1;
-      p = ws(b, p + 1, end);
-      if (!same(b, p, end, B_TS)) return -1;
-      p = colon(b, p + 4, end);
+      p = this.learnHead(b, start, end);
       if (p < 0) return -1;
-      this.head = new Lit(b.subarray(start, p));
     }
     this.ts0 = p;
     p = this.value(b, p, end, -1);
@@ -241,61 +270,49 @@ export class LineScanner {
     c.gs = c.st = c.tm = -1;
     const keys = c.keys;
     const glue = this.glue;
+    const base = c.base;
     let i = 0;
     for (;;) {
       const g = glue[i];
       const g0 = p;
       if (g !== undefined && g.at(dv, b, p, end)) p += g.len;
       else {
-        // check this stretch piece by piece: the header before the first key, else `, "key": `
-        if (i === 0) {
-          p = comma(b, p, end);
-          if (p < 0 || !same(b, p, end, B_TYPE)) return -1;
-          p = colon(b, p + 6, end);
-          if (p < 0 || !same(b, p, end, B_METRICS)) return -1;
-          p = comma(b, p + 9, end);
-          if (p < 0 || !same(b, p, end, B_DATA)) return -1;
-          p = colon(b, p + 6, end);
-          if (p < 0 || b[p] !== 123) return -1;
-          p = ws(b, p + 1, end);
-          if (b[p] === 125 /* } */) {
-            p++;
+        if (g === undefined && i > 0) {
+          // past the keys of the lines before: usually the data object closes here
+          const q = ws(b, p, end);
+          if (b[q] === 125 /* } */) {
+            p = q + 1;
             break;
           }
-        } else {
-          p = ws(b, p, end);
-          if (b[p] === 125) {
-            p++;
-            break;
-          }
-          if (b[p] !== 44 /* , */) return -1;
-          p = ws(b, p + 1, end);
         }
-        if (i >= MAX_CELLS || b[p] !== 34 /* " */) return -1;
-        const q = plainString(b, p + 1, end);
+        const q = this.learnKey(b, p, end, i, g0);
+        if (q === END_OF_DATA) {
+          p = this.after;
+          break;
+        }
         if (q < 0) return -1;
-        const key = this.buf.toString("utf8", p + 1, q);
-        for (let j = 0; j < i; j++) if (keys[j] === key) return -1; // duplicate key: JSON.parse keeps the last
-        p = colon(b, q + 1, end);
-        if (p < 0) return -1;
-        keys[i] = key;
-        keys.length = i + 1;
-        glue[i] = new Lit(b.subarray(g0, p));
-        glue.length = i + 1; // later glue came from another line: check it again
-        c.roles[i] = roleOf(key);
+        p = q;
       }
       const role = c.roles[i];
       if (role === R_TIME && this.repeatsTs(b, p, end)) {
         p += this.ts1 - this.ts0;
-        c.kinds[i] = K_NUM;
-        c.vals[i] = c.ts;
+        c.kinds[base + i] = K_NUM;
+        c.vals[base + i] = c.ts;
         c.strs[i] = undefined;
       } else {
-        p = this.value(b, p, end, i);
-        if (p < 0) return -1;
-        c.kinds[i] = this.kind;
-        c.vals[i] = this.num;
-        c.strs[i] = this.str;
+        const ch = b[p];
+        if ((ch >= 48 && ch <= 57) || (ch === 45 && b[p + 1] !== 73)) {
+          // a number (most cells): straight to the number reader
+          p = this.number(b, p, end);
+          if (p < 0) return -1;
+          c.strs[i] = undefined;
+        } else {
+          p = this.value(b, p, end, i);
+          if (p < 0) return -1;
+          c.strs[i] = this.str;
+        }
+        c.kinds[base + i] = this.kind;
+        c.vals[base + i] = this.num;
       }
       if (role !== R_COLUMN) c.mark(i, role);
       i++;
@@ -306,8 +323,72 @@ export class LineScanner {
     if (keys.length !== i) {
       keys.length = i;
       glue.length = i;
+      c.keysGen++;
     }
     c.n = i;
+    return p;
+  }
+
+  /**
+   * Checks the start of a line piece by piece (`{"ts": `) and remembers it; the position of the ts
+   * value, or -1. This and learnKey are apart from scanLine because they run only when a line looks
+   * new: the JIT then compiles the hot loop without them, which matters during a first ingest.
+   */
+  private learnHead(b: Uint8Array, start: number, end: number): number {
+    let p = ws(b, start, end);
+    if (b[p] !== 123 /* { */) return -1;
+    p = ws(b, p + 1, end);
+    if (!same(b, p, end, B_TS)) return -1;
+    p = colon(b, p + 4, end);
+    if (p < 0) return -1;
+    this.head = new Lit(b.subarray(start, p));
+    return p;
+  }
+
+  /**
+   * Checks the stretch from `g0` up to data value i piece by piece (the header before the first key,
+   * else `, "key": `) and remembers it as glue[i] with the key; the position of the value, -1 when the
+   * line is not of the fast shape, or END_OF_DATA (the data object closes there; `after` is past it).
+   */
+  private learnKey(b: Uint8Array, p: number, end: number, i: number, g0: number): number {
+    const c = this.cells;
+    const keys = c.keys;
+    if (i === 0) {
+      p = comma(b, p, end);
+      if (p < 0 || !same(b, p, end, B_TYPE)) return -1;
+      p = colon(b, p + 6, end);
+      if (p < 0 || !same(b, p, end, B_METRICS)) return -1;
+      p = comma(b, p + 9, end);
+      if (p < 0 || !same(b, p, end, B_DATA)) return -1;
+      p = colon(b, p + 6, end);
+      if (p < 0 || b[p] !== 123) return -1;
+      p = ws(b, p + 1, end);
+      if (b[p] === 125 /* } */) {
+        this.after = p + 1;
+        return END_OF_DATA;
+      }
+    } else {
+      p = ws(b, p, end);
+      if (b[p] === 125) {
+        this.after = p + 1;
+        return END_OF_DATA;
+      }
+      if (b[p] !== 44 /* , */) return -1;
+      p = ws(b, p + 1, end);
+    }
+    if (i >= MAX_CELLS || b[p] !== 34 /* " */) return -1;
+    const q = plainString(b, p + 1, end);
+    if (q < 0) return -1;
+    const key = this.buf.toString("utf8", p + 1, q);
+    for (let j = 0; j < i; j++) if (keys[j] === key) return -1; // duplicate key: JSON.parse keeps the last
+    p = colon(b, q + 1, end);
+    if (p < 0) return -1;
+    keys[i] = key;
+    keys.length = i + 1;
+    c.keysGen++;
+    this.glue[i] = new Lit(b.subarray(g0, p));
+    this.glue.length = i + 1; // later glue came from another line: check it again
+    c.roles[i] = roleOf(key);
     return p;
   }
 
@@ -369,13 +450,15 @@ export class LineScanner {
         return p + 5;
       case 110: // n
         if (!same(b, p, end, B_NULL)) return -1;
+        // a null cell's number is never read; 0 rather than NaN keeps the number slots NaN-free, which
+        // the JIT compiles for (a NaN arriving later would throw the optimised code away)
         this.kind = K_NULL;
-        this.num = NaN;
+        this.num = 0;
         return p + 4;
       case 78: // N: Python's NaN, null like the general path
         if (!same(b, p, end, B_NAN)) return -1;
         this.kind = K_NULL;
-        this.num = NaN;
+        this.num = 0;
         return p + 3;
       case 73: // I
         if (!same(b, p, end, B_INFINITY)) return -1;
@@ -510,25 +593,32 @@ function digitsValue(dv: DataView, b: Uint8Array, from: number, to: number, acc:
 
 const SPLIT = 134217729; // 2^27 + 1: Veltkamp's split of a double into two 26-bit halves
 const TWO_POW_M94 = 2 ** -94;
+/** 1/10^k rounded, and 10^k split into two halves for Dekker's product (both fixed per k). */
+const INV10 = POW10.map((d) => 1 / d);
+const POW10_HI = POW10.map((d) => SPLIT * d - (SPLIT * d - d));
+const POW10_LO = POW10.map((d, k) => d - POW10_HI[k]);
 
 /**
  * The double nearest to `(hi + lo) / 10^k` (hi + lo an integer mantissa as an exact double-double,
  * k ≤ 22), or NaN when it cannot tell cheaply: the quotient is computed in double-double arithmetic
- * (error below 2^-100 relative) and rounded only when its whole error interval rounds to one double.
+ * (a first quotient q1, and the exact remainder hi + lo - q1·10^k scaled by 1/10^k; error below 2^-100
+ * relative) and rounded only when its whole error interval rounds to one double. Multiplying by the
+ * rounded reciprocal instead of dividing is fine for both steps: the remainder is exact whatever q1 is,
+ * and the correction's own error (2^-52 of a value 2^-52 of q1) stays far inside the interval.
  */
 export function divPow10(hi: number, lo: number, k: number): number {
   const d = POW10[k];
-  const q1 = hi / d;
+  const inv = INV10[k];
+  const q1 = hi * inv;
   // q1·d exactly as p + e (Dekker's product)
   const p = q1 * d;
   const c1 = SPLIT * q1;
   const qh = c1 - (c1 - q1);
   const ql = q1 - qh;
-  const c2 = SPLIT * d;
-  const dh = c2 - (c2 - d);
-  const dl = d - dh;
+  const dh = POW10_HI[k];
+  const dl = POW10_LO[k];
   const e = qh * dh - p + qh * dl + ql * dh + ql * dl;
-  const q2 = (hi - p - e + lo) / d;
+  const q2 = (hi - p - e + lo) * inv;
   const err = Math.abs(q1) * TWO_POW_M94;
   const down = q1 + (q2 - err);
   return down === q1 + (q2 + err) ? down : NaN;

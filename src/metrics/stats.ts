@@ -39,49 +39,71 @@ export const STAGE_KEY = "stage";
 export function chunkStats(chunk: Chunk): ChunkStats {
   const keys: Record<string, KeyStats> = {};
   const n = chunk.n;
+  const out = new Float64Array(5);
   for (const [key, col] of chunk.cols) {
-    let count = 0;
-    let num = 0;
-    let min = Infinity;
-    let max = -Infinity;
-    let lastR = -1;
-    const kinds = col.kinds;
-    const vals = col.vals;
-    for (let r = 0; r < n; r++) {
-      const k = kinds[r];
-      if (k === K_ABSENT) continue;
-      count++;
-      lastR = r;
-      if (isNumericKind(k)) {
-        num++;
-        const v = vals[r];
-        if (v < min) min = v;
-        if (v > max) max = v;
-      }
-    }
+    columnSummary(col.kinds, col.vals, n, out);
+    const count = out[0];
     if (count === 0) continue;
+    const num = out[1];
+    const lastR = out[4];
     keys[key] = {
       count,
       num,
-      min: num ? min : null,
-      max: num ? max : null,
+      min: num ? out[2] : null,
+      max: num ? out[3] : null,
       last: wireValue(chunk, col, lastR),
       last_step: chunk.steps[lastR],
     };
   }
-  let minTime = Infinity;
-  let maxTime = -Infinity;
-  for (let r = 0; r < n; r++) {
-    const t = chunk.times[r];
-    if (t < minTime) minTime = t;
-    if (t > maxTime) maxTime = t;
-  }
+  range(chunk.times, n, out);
   return {
     keys,
     stages: stageSegments(chunk),
-    minTime: minTime === Infinity ? null : minTime,
-    maxTime: maxTime === -Infinity ? null : maxTime,
+    minTime: out[0] === Infinity ? null : out[0],
+    maxTime: out[1] === -Infinity ? null : out[1],
   };
+}
+
+/**
+ * One column over rows `[0, n)`: out = [cells logged, numeric cells, min, max, last logged row]. The
+ * loops of chunkStats live in small functions, which the JIT compiles quickly during a first ingest.
+ */
+function columnSummary(kinds: Uint8Array, vals: Float64Array, n: number, out: Float64Array): void {
+  let count = 0;
+  let num = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  let lastR = -1;
+  for (let r = 0; r < n; r++) {
+    const k = kinds[r];
+    if (k === K_ABSENT) continue;
+    count++;
+    lastR = r;
+    if (isNumericKind(k)) {
+      num++;
+      const v = vals[r];
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+  }
+  out[0] = count;
+  out[1] = num;
+  out[2] = min;
+  out[3] = max;
+  out[4] = lastR;
+}
+
+/** Smallest and largest of `a[0, n)` into out[0], out[1] (NaN ignored; ±Infinity when empty). */
+function range(a: Float64Array, n: number, out: Float64Array): void {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let r = 0; r < n; r++) {
+    const t = a[r];
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
+  }
+  out[0] = lo;
+  out[1] = hi;
 }
 
 /** Stage segments of a chunk; rows with a null/empty stage inherit the previous one (spec §7.3). */

@@ -74,6 +74,32 @@ describe("LineScanner", () => {
     });
   });
 
+  it("reads 200,000 random 15- to 19-digit decimals, the divided fast path, exactly as JSON.parse does", () => {
+    const rnd = rng(11);
+    const sc = new LineScanner();
+    let checked = 0;
+    for (let round = 0; round < 4; round++) {
+      const numbers: string[] = [];
+      for (let i = 0; i < 50_000; i++) {
+        const k = 15 + Math.floor(rnd() * 5);
+        let d = String(1 + Math.floor(rnd() * 9));
+        while (d.length < k) d += Math.floor(rnd() * 10);
+        const at = Math.floor(rnd() * (k + 3)) - 2; // sometimes 0.0…, sometimes no fraction
+        numbers.push(at <= 0 ? `${rnd() < 0.5 ? "-" : ""}0.${"0".repeat(-at)}${d}` : at >= k ? d : `${d.slice(0, at)}.${d.slice(at)}`);
+      }
+      const buf = Buffer.from(numbers.map((v, i) => `{"ts": 1.5, "type": "metrics", "data": {"v": ${v}, "global_step": ${i}}}`).join("\n") + "\n");
+      let pos = 0;
+      for (const v of numbers) {
+        const nl = buf.indexOf(10, pos);
+        expect(sc.scan(buf, pos, nl)).toBe(true);
+        if (!Object.is(sc.cells.vals[0], JSON.parse(v))) expect(`${v} → ${sc.cells.vals[0]}`).toBe(`${v} → ${JSON.parse(v)}`);
+        pos = nl + 1;
+        checked++;
+      }
+    }
+    expect(checked).toBe(200_000);
+  });
+
   it("gives the same cells as the general path for strings, bools, nulls, NaN and ±Infinity", () => {
     const lines = [
       `{"ts": 1795922975.5084567, "type": "metrics", "data": {"loss": NaN, "acc": Infinity, "lr": -Infinity, "ok": true, "bad": false, "none": null, "global_step": 1, "time": 1795922975.5084567, "stage": "warmup"}}`,

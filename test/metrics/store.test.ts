@@ -237,11 +237,14 @@ describe("restarts and concurrency", () => {
     const s = await setup();
     writeFileSync(s.events, "");
     const n = 3000;
+    // halfway, each writer waits until the store has read twice: reads overlap the writes on any machine
+    const go = join(s.dir, "go");
     const writer = (key: string) => `
-      const { appendFileSync } = require("node:fs");
+      const { appendFileSync, existsSync } = require("node:fs");
       for (let i = 1; i <= ${n}; i++) {
         const ts = 1795922975 + i / 1000;
         appendFileSync(${JSON.stringify(s.events)}, '{"ts": ' + ts + ', "type": "metrics", "data": {"${key}": ' + i + '.5, "global_step": ' + i + ', "time": ' + ts + '}}\\n');
+        if (i === ${n / 2}) for (let t = 0; t < 10000 && !existsSync(${JSON.stringify(go)}); t++) Bun.sleepSync(1);
       }`;
     const procs = ["a", "b"].map((k) => Bun.spawn([process.execPath, "-e", writer(k)], { stdout: "ignore", stderr: "inherit" }));
     let done = false;
@@ -251,8 +254,8 @@ describe("restarts and concurrency", () => {
     });
     let reads = 0;
     while (!done) {
-      await s.store.sync(s.runDir);
-      reads++;
+      const state = await s.store.sync(s.runDir);
+      if (state.totalRows > 0 && ++reads === 2) writeFileSync(go, "");
       await Bun.sleep(5);
     }
     expect(await exited).toEqual([0, 0]);
