@@ -11,7 +11,9 @@ import type { ParsedBatch } from "../metrics/parse-batch.ts";
 import type { ChunkRef, RunData } from "../metrics/run-data.ts";
 import { chunkStats, type ChunkStats, foldStats, type KeyStats, type StageSegment } from "../metrics/stats.ts";
 import type { Logger } from "../util/log.ts";
+import type { Selectable } from "kysely";
 import type { IndexDb } from "./db.ts";
+import type { MetricRunTable } from "./schema.ts";
 import { ChunkCache } from "./metric-cache.ts";
 import { decodeChunk, type EncodeScratch, encodeChunk } from "./metric-codec.ts";
 
@@ -613,19 +615,7 @@ export class MetricStore {
   private loadState(runDir: string): RunState {
     const state = new RunState(this, runDir);
     const raw = this.index.raw;
-    const row = raw.query("SELECT * FROM metric_run WHERE run_dir = ?").get(runDir) as
-      | {
-          sid: number;
-          file_dev: string;
-          file_ino: string;
-          file_size: number;
-          file_mtime: string;
-          byte_offset: number;
-          tail_hex: string;
-          lines: number;
-          next_chunk_id: number;
-        }
-      | null;
+    const row = raw.query("SELECT * FROM metric_run WHERE run_dir = ?").get(runDir) as Selectable<MetricRunTable> | null;
     if (!row) return state;
     this.counters.index_loads++;
     state.sid = row.sid;
