@@ -14,6 +14,11 @@ import type { RunTable } from "./schema.ts";
 /** Seconds without a heartbeat after which a `running` run is declared failed. */
 export const HEARTBEAT_TIMEOUT_S = 60;
 
+/** One sweep in this many re-stats every run; the others only the runs that may change. */
+const FULL_SWEEP_EVERY = 6;
+/** A finished run unchanged for this long is trusted by the light sweep. */
+const QUIET_MS = 10 * 60 * 1000;
+
 /** Path fragments of mirrored remote data, never liveness-checked (spec §1.10). */
 const REMOTE_MARKERS = [".runicorn_remote_cache", "remote_cache", "_remote_"];
 
@@ -24,6 +29,8 @@ interface MemRun extends RunRecord {
   hostname: string | null;
   heartbeat_at: number | null;
   has_meta: boolean;
+  /** When this process last saw the run's files change (ms; 0 for runs loaded from the index). */
+  changedAt: number;
   /** sizes of events.jsonl and logs.txt last seen by the live poll */
   sizes?: string;
 }
@@ -79,9 +86,13 @@ export class RunIndex {
     if (fresh) await first;
     else first.catch((e) => this.log.error("initial sync failed", e));
     if (this.opts.watch !== false) this.startWatcher();
+    let tick = 0;
     this.timers.push(
       setInterval(() => {
-        this.sync()
+        // every tick re-stats the runs that may change (running, or changed lately) and finds new or
+        // vanished folders; every FULL_SWEEP_EVERY-th tick re-stats everything (edits on NFS, by hand…)
+        const full = ++tick % FULL_SWEEP_EVERY === 0;
+        this.sync(full)
           .then(() => this.checkLiveness())
           .catch((e) => this.log.error("sweep failed", e));
       }, this.opts.sweepSeconds * 1000),
@@ -117,11 +128,19 @@ export class RunIndex {
   }
 
   /** Full reconcile: discovers every run, re-reads the ones whose files changed, drops vanished ones. */
-  async sync(): Promise<{ added: number; updated: number; removed: number }> {
+  async sync(full = true): Promise<{ added: number; updated: number; removed: number }> {
     const seen = new Set<string>();
     const changed: RunEntry[] = [];
+    const now = Date.now();
+    // a light sweep trusts the stamps of finished runs that have not changed for a while
+    const known = full
+      ? undefined
+      : (dir: string) => {
+          const m = this.byDir.get(dir);
+          return m && m.status !== "running" && now - m.changedAt > QUIET_MS ? m.stamp : undefined;
+        };
     let n = 0;
-    for (const e of iterateRuns(this.root)) {
+    for (const e of iterateRuns(this.root, known)) {
       // let requests in between: a sweep of a large root must not stall the server
       if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
       seen.add(e.dir);
@@ -194,13 +213,13 @@ export class RunIndex {
       const existed = this.byDir.has(row.run_dir);
       const old = this.byDir.get(row.run_dir);
       if (old) this.forget(old);
-      this.remember(row);
+      this.remember(row, Date.now());
       changes.push({ kind: existed ? "updated" : "added", id: row.id, run_dir: row.run_dir, files: [] });
     }
     for (const c of changes) this.emit(c);
   }
 
-  private remember(r: RunTable): void {
+  private remember(r: RunTable, changedAt = 0): void {
     const m: MemRun = {
       id: r.id,
       run_dir: r.run_dir,
@@ -214,6 +233,7 @@ export class RunIndex {
       hostname: r.hostname,
       heartbeat_at: r.heartbeat_at,
       has_meta: !r.stamp.startsWith("-;"),
+      changedAt,
     };
     this.byDir.set(r.run_dir, m);
     const list = this.byId.get(r.id) ?? [];

@@ -72,16 +72,22 @@ export function discoverRuns(root: string): RunEntry[] {
   return [...iterateRuns(root)];
 }
 
+/**
+ * Returns a run directory's stamp without touching its files, for runs known not to change (the light
+ * sweep); undefined means "stat it".
+ */
+export type KnownStamp = (dir: string) => string | undefined;
+
 /** Walks ROOT lazily, yielding run directories in scan order (lets callers pause between runs). */
-export function* iterateRuns(root: string): Generator<RunEntry> {
-  yield* walkV06(join(root, "runs"), []);
+export function* iterateRuns(root: string, known?: KnownStamp): Generator<RunEntry> {
+  yield* walkV06(join(root, "runs"), [], known);
   for (const project of subdirs(root)) {
     if (RESERVED.has(project.name)) continue;
     for (const name of subdirs(join(root, project.name))) {
       const runsDir = join(root, project.name, name.name, "runs");
       for (const run of subdirs(runsDir)) {
         const dir = join(runsDir, run.name);
-        const stamp = runStamp(dir);
+        const stamp = known?.(dir) ?? runStamp(dir);
         if (!stampIsRun(stamp)) continue;
         const mtime = statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? 0;
         yield {
@@ -128,12 +134,12 @@ function v06Entry(dir: string, segments: string[], stamp: string): RunEntry {
   };
 }
 
-function* walkV06(dir: string, segments: string[]): Generator<RunEntry> {
+function* walkV06(dir: string, segments: string[], known?: KnownStamp): Generator<RunEntry> {
   for (const d of subdirs(dir)) {
     const child = join(dir, d.name);
     const segs = [...segments, d.name];
-    const stamp = runStamp(child);
+    const stamp = known?.(child) ?? runStamp(child);
     if (stampIsRun(stamp)) yield v06Entry(child, segs, stamp);
-    else yield* walkV06(child, segs);
+    else yield* walkV06(child, segs, known);
   }
 }

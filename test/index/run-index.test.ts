@@ -122,3 +122,39 @@ describe("index location", () => {
     }
   });
 });
+
+describe("sweeps", () => {
+  it("re-stats running runs on every light sweep and finished quiet runs only on a full sweep", async () => {
+    const { openIndexDb } = await import("../../src/index/db.ts");
+    const { RunIndex } = await import("../../src/index/run-index.ts");
+    const { createLogger } = await import("../../src/util/log.ts");
+    const { tempDir } = await import("../helpers/server.ts");
+    const t = tempDir();
+    const root = join(t.dir, "root");
+    const done = writeRun(root, "p", "20250101_000000_a1a1a1", { status: "finished" });
+    const live = writeRun(root, "p", "20250101_000000_b2b2b2", { status: "running", heartbeat_at: Date.now() / 1000 });
+    const idx = await openIndexDb(join(t.dir, "index.sqlite"));
+    try {
+      // a first process indexes the root; a second one starts from that index (its runs are "quiet")
+      const first = new RunIndex(root, idx, createLogger("error"), { sweepSeconds: 3600, watch: false });
+      await first.start();
+      first.stop();
+      const index = new RunIndex(root, idx, createLogger("error"), { sweepSeconds: 3600, watch: false });
+      await index.start();
+      await index.ready;
+      writeFileSync(join(done, "meta.json"), JSON.stringify({ id: "20250101_000000_a1a1a1", path: "p", alias: "edited by hand" }));
+      writeFileSync(join(live, "status.json"), JSON.stringify({ status: "finished" }));
+      expect(await index.sync(false)).toEqual({ added: 0, updated: 1, removed: 0 });
+      expect(index.findRun("20250101_000000_b2b2b2")?.status).toBe("finished");
+      expect(await index.sync(true)).toEqual({ added: 0, updated: 1, removed: 0 });
+      // a light sweep still notices new and vanished folders
+      writeRun(root, "p", "20250101_000000_c3c3c3", { status: "finished" });
+      rmSync(done, { recursive: true });
+      expect(await index.sync(false)).toEqual({ added: 1, updated: 0, removed: 1 });
+      index.stop();
+    } finally {
+      await idx.close();
+      t.cleanup();
+    }
+  });
+});
