@@ -288,12 +288,12 @@ export class RunIndex {
   private deathReason(r: MemRun, now: number): string | undefined {
     const lower = r.run_dir.toLowerCase();
     if (REMOTE_MARKERS.some((m) => lower.includes(m))) return undefined;
-    const sameHost = r.has_meta && r.hostname === this.host;
-    const alive = sameHost && r.pid !== null ? pidAlive(r.pid) : undefined;
-    if (alive === true) return undefined;
-    if (r.heartbeat_at !== null && now - r.heartbeat_at > HEARTBEAT_TIMEOUT_S) return "heartbeat_lost";
-    if (alive === false && r.heartbeat_at === null) return "process_not_found";
-    if (alive === false && r.heartbeat_at !== null && now - r.heartbeat_at > 10) return "process_not_found";
+    const localPid = r.has_meta && r.hostname === this.host ? r.pid : null;
+    if (localPid !== null && pidAlive(localPid)) return undefined;
+    const heartbeatAge = r.heartbeat_at === null ? undefined : now - r.heartbeat_at;
+    if (heartbeatAge !== undefined && heartbeatAge > HEARTBEAT_TIMEOUT_S) return "heartbeat_lost";
+    // the writer's pid is gone here; a fresh heartbeat means another process (a second writer) still logs
+    if (localPid !== null && (heartbeatAge === undefined || heartbeatAge > 10)) return "process_not_found";
     return undefined;
   }
 
