@@ -10,6 +10,12 @@ export interface FlagSpec {
   valueName?: string;
 }
 
+/** `--root DIR` and the original's `--storage` alias, shared by every command that opens a storage root. */
+export const ROOT_FLAGS: FlagSpec[] = [
+  { name: "root", kind: "string", valueName: "DIR", help: "storage root (default: $RUNICORN_DIR, user_root_dir, ./.runicorn)" },
+  { name: "storage", kind: "string", valueName: "DIR", help: "alias of --root (the original's flag name)" },
+];
+
 /** A usage error the CLI prints on one line (exit code 2). */
 export class UsageError extends Error {}
 

@@ -17,7 +17,7 @@ import { TarWriter } from "../store/assets/tar.ts";
 import { ArchiveError } from "../store/assets/zip-reader.ts";
 import { ZipWriter } from "../store/assets/zip-writer.ts";
 import type { Logger } from "../util/log.ts";
-import { type FlagSpec, flagHelp, parseArgs, UsageError } from "./args.ts";
+import { type FlagSpec, flagHelp, parseArgs, ROOT_FLAGS, UsageError } from "./args.ts";
 
 /** Names of the commands this module runs. */
 export const DATA_COMMANDS = ["export", "import", "delete", "gc", "config", "rate-limit", "ls"] as const;
@@ -33,9 +33,8 @@ export const DATA_COMMAND_HELP: Record<(typeof DATA_COMMANDS)[number], string> =
   ls: "list runs as a table",
 };
 
-const ROOT_FLAGS: FlagSpec[] = [
-  { name: "root", kind: "string", help: "storage root (default: RUNICORN_DIR, user config, ./.runicorn)", valueName: "DIR" },
-  { name: "storage", kind: "string", help: "alias of --root (the original's flag)", valueName: "DIR" },
+const COMMON_FLAGS: FlagSpec[] = [
+  ...ROOT_FLAGS,
   { name: "json", kind: "boolean", help: "print the result as JSON" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
 ];
@@ -49,12 +48,12 @@ const SPECS: Record<string, { usage: string; flags: FlagSpec[] }> = {
       { name: "run-id", kind: "list", help: "only these runs (repeatable)", valueName: "ID" },
       { name: "include-deleted", kind: "boolean", help: "include soft-deleted runs" },
       { name: "out", short: "o", kind: "string", help: "output file (default runicorn_export_<unix>.tar.gz)", valueName: "FILE" },
-      ...ROOT_FLAGS,
+      ...COMMON_FLAGS,
     ],
   },
   import: {
     usage: "runicorn import FILE",
-    flags: [{ name: "archive", kind: "string", help: "the archive (alternative to the positional FILE)", valueName: "FILE" }, ...ROOT_FLAGS],
+    flags: [{ name: "archive", kind: "string", help: "the archive (alternative to the positional FILE)", valueName: "FILE" }, ...COMMON_FLAGS],
   },
   delete: {
     usage: "runicorn delete --run-id ID... [--dry-run]",
@@ -62,7 +61,7 @@ const SPECS: Record<string, { usage: string; flags: FlagSpec[] }> = {
       { name: "run-id", kind: "list", help: "run to delete (repeatable)", valueName: "ID" },
       { name: "dry-run", kind: "boolean", help: "report what would be deleted, delete nothing" },
       { name: "force", kind: "boolean", help: "accepted for compatibility (there is no prompt)" },
-      ...ROOT_FLAGS,
+      ...COMMON_FLAGS,
     ],
   },
   gc: {
@@ -70,7 +69,7 @@ const SPECS: Record<string, { usage: string; flags: FlagSpec[] }> = {
     flags: [
       { name: "dry-run", kind: "boolean", help: "report what would be removed, remove nothing" },
       { name: "min-age", kind: "string", help: `never remove files younger than this (default ${GC_MIN_AGE_SECONDS})`, valueName: "SECONDS" },
-      ...ROOT_FLAGS,
+      ...COMMON_FLAGS,
     ],
   },
   config: {
@@ -106,7 +105,7 @@ const SPECS: Record<string, { usage: string; flags: FlagSpec[] }> = {
     flags: [
       { name: "all", short: "a", kind: "boolean", help: "include soft-deleted runs" },
       { name: "exact", kind: "boolean", help: "only runs whose path equals PATH" },
-      ...ROOT_FLAGS,
+      ...COMMON_FLAGS,
     ],
   },
 };

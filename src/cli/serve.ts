@@ -10,11 +10,10 @@ import { Storage } from "../index/storage.ts";
 import { startSystemSamplers } from "../system/samplers.ts";
 import { createLogger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
-import { type FlagSpec, flagHelp, parseArgs, parsePort, UsageError } from "./args.ts";
+import { type FlagSpec, flagHelp, parseArgs, parsePort, ROOT_FLAGS, UsageError } from "./args.ts";
 
 const SPECS: FlagSpec[] = [
-  { name: "root", kind: "string", valueName: "DIR", help: "storage root (default: $RUNICORN_DIR, user_root_dir, ./.runicorn)" },
-  { name: "storage", kind: "string", valueName: "DIR", help: "alias of --root (the original's flag name)" },
+  ...ROOT_FLAGS,
   { name: "host", kind: "string", valueName: "HOST", help: "address to listen on (default 127.0.0.1)" },
   { name: "port", kind: "string", valueName: "PORT", help: "port to listen on (default 23300; 0 = any free port)" },
   { name: "token", kind: "string", valueName: "TOKEN", help: "require this API token (generated when --host is not loopback)" },

@@ -13,7 +13,7 @@ import { chunkStats, type ChunkStats, foldStats, type KeyStats, type StageSegmen
 import type { Logger } from "../util/log.ts";
 import type { Selectable } from "kysely";
 import type { IndexDb } from "./db.ts";
-import type { MetricRunTable } from "./schema.ts";
+import type { MetricChunkTable, MetricRunTable } from "./schema.ts";
 import { ChunkCache } from "./metric-cache.ts";
 import { decodeChunk, type EncodeScratch, encodeChunk } from "./metric-codec.ts";
 
@@ -683,16 +683,7 @@ export class MetricStore {
       .query(
         "SELECT level, chunk_id, rows, first_step, last_step, min_time, max_time, stats FROM metric_chunk WHERE sid = ? AND level >= 0 ORDER BY level, first_step",
       )
-      .all(state.sid) as {
-      level: number;
-      chunk_id: number;
-      rows: number;
-      first_step: number;
-      last_step: number;
-      min_time: number | null;
-      max_time: number | null;
-      stats: string | null;
-    }[];
+      .all(state.sid) as Omit<MetricChunkTable, "sid" | "data">[];
     const byId = new Map<number, Slot>();
     for (const c of chunks) {
       if (c.level === 0) {

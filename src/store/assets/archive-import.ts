@@ -1,11 +1,11 @@
 // Safe import of zip / tar(.gz) archives into ROOT (spec §3.10, §6.1): nothing outside ROOT, no links, size
 // limits against bombs, staged inside ROOT and moved into place run by run, existing runs never overwritten.
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { discoverRuns } from "../discover.ts";
 import { isObject, parseTolerant } from "../json.ts";
-import type { ByteSink } from "./byte-sink.ts";
+import { type ByteSink, FileSink } from "./byte-sink.ts";
 import { isInsideRoot, remapRecordedPath, safeName, SHA256_RE } from "./cas.ts";
 import { listFiles } from "./delete-run.ts";
 import { EXPORT_MANIFEST, type Progress } from "./run-export.ts";
@@ -69,29 +69,26 @@ async function detectKind(blob: Blob, filename: string | undefined): Promise<Kin
   throw new ArchiveError(f ? `${f} is neither a zip nor a tar(.gz) archive` : "neither a zip nor a tar(.gz) archive");
 }
 
+/** Creates the parent folder of `path` and returns `path`. */
+function withParentDir(path: string): string {
+  mkdirSync(dirname(path), { recursive: true });
+  return path;
+}
+
 /** A sink writing one staged file, counting towards the total limit. */
-class StagedFile implements ByteSink {
-  written = 0;
-  private fd: number;
+class StagedFile extends FileSink {
   constructor(
     path: string,
     private readonly budget: { left: number },
     private readonly hash?: ReturnType<typeof createHash>,
   ) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, "w", 0o644);
+    super(withParentDir(path));
   }
-  write(chunk: Uint8Array): void {
+  override write(chunk: Uint8Array): void {
     this.budget.left -= chunk.length;
     if (this.budget.left < 0) throw new UnsafeArchiveError("archive expands beyond the size limit");
     this.hash?.update(chunk);
-    let off = 0;
-    while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
-    this.written += chunk.length;
-  }
-  close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    super.write(chunk);
   }
 }
 
