@@ -9,14 +9,40 @@ export function stats(ms: number[]): { median: number; p95: number } {
   return { median: at(0.5), p95: at(0.95) };
 }
 
-/** Prints one figure line: name, median, p95, target and whether the median meets it. */
+const misses: string[] = [];
+
+/** Prints one timing line: name, median, p95, target and whether the median meets it; a miss makes `finish()` exit 1. */
 export function report(name: string, ms: number[], targetMs: number): boolean {
   const { median, p95 } = stats(ms);
   const ok = median <= targetMs;
+  if (!ok) misses.push(name);
   console.log(
     `${name.padEnd(44)} median ${median.toFixed(2).padStart(8)} ms   p95 ${p95.toFixed(2).padStart(8)} ms   target ≤ ${targetMs} ms   ${ok ? "OK" : "MISSED"}`,
   );
   return ok;
+}
+
+/**
+ * Prints one single-figure line (a rate, RSS, CPU share…) next to its target; `better` says which side
+ * of the target passes. A miss makes `finish()` exit 1.
+ */
+export function reportValue(name: string, value: number, target: number, unit: string, better: "lower" | "higher"): boolean {
+  const ok = better === "lower" ? value <= target : value >= target;
+  if (!ok) misses.push(name);
+  const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
+  console.log(`${name.padEnd(44)} ${fmt(value).padStart(10)} ${unit}   target ${better === "lower" ? "≤" : "≥"} ${fmt(target)} ${unit}   ${ok ? "OK" : "MISSED"}`);
+  return ok;
+}
+
+/** Records a miss that was printed elsewhere (e.g. a correctness check inside a benchmark). */
+export function miss(name: string): void {
+  misses.push(name);
+}
+
+/** Prints the closing line and exits: 0 when every target was met, 1 otherwise. */
+export function finish(): never {
+  console.log(misses.length === 0 ? "all targets met" : `targets missed: ${misses.join("; ")}`);
+  process.exit(misses.length === 0 ? 0 : 1);
 }
 
 /** Times `n` sequential calls of `fn` after `warm` warm-up calls. */

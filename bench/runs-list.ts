@@ -2,7 +2,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { report, spawnServe, time } from "./lib.ts";
+import { finish, report, spawnServe, time } from "./lib.ts";
 
 const N = Number(process.env.BENCH_RUNS ?? 10000);
 const base = join(tmpdir(), `rn-bench-runs-${process.pid}`);
@@ -76,4 +76,4 @@ for (let i = 0; i < 5; i++) {
 }
 results.push(report("start on an existing index → first answer", starts, 1000));
 rmSync(base, { recursive: true, force: true });
-console.log(results.every(Boolean) ? "all targets met" : "some targets missed");
+finish();
