@@ -18,6 +18,7 @@ import { ArchiveError } from "../store/assets/zip-reader.ts";
 import { ZipWriter } from "../store/assets/zip-writer.ts";
 import type { Logger } from "../util/log.ts";
 import { type FlagSpec, flagHelp, parseArgs, ROOT_FLAGS, UsageError } from "./args.ts";
+import { runForeignImport } from "./import-foreign.ts";
 
 /** Names of the commands this module runs. */
 export const DATA_COMMANDS = ["export", "import", "delete", "gc", "config", "rate-limit", "ls"] as const;
@@ -25,7 +26,7 @@ export const DATA_COMMANDS = ["export", "import", "delete", "gc", "config", "rat
 /** One-line descriptions for the top-level help. */
 export const DATA_COMMAND_HELP: Record<(typeof DATA_COMMANDS)[number], string> = {
   export: "write runs (and their archived assets) to a .tar.gz or .zip",
-  import: "import a .zip or .tar.gz archive of runs into the storage root",
+  import: "import a .zip/.tar.gz archive of runs, TensorBoard event files or an MLflow mlruns folder",
   delete: "permanently delete runs and the archive files only they use",
   gc: "remove archive files and index rows nothing refers to",
   config: "show or set the per-user configuration",
@@ -52,8 +53,14 @@ const SPECS: Record<string, { usage: string; flags: FlagSpec[] }> = {
     ],
   },
   import: {
-    usage: "runicorn import FILE",
-    flags: [{ name: "archive", kind: "string", help: "the archive (alternative to the positional FILE)", valueName: "FILE" }, ...COMMON_FLAGS],
+    usage: "runicorn import FILE | --tensorboard DIR | --mlflow DIR [--path P]",
+    flags: [
+      { name: "archive", kind: "string", help: "the archive (alternative to the positional FILE)", valueName: "FILE" },
+      { name: "tensorboard", kind: "string", help: "import TensorBoard event files (every folder with events.out.tfevents.*)", valueName: "DIR" },
+      { name: "mlflow", kind: "string", help: "import an MLflow file store (an mlruns folder)", valueName: "DIR" },
+      { name: "path", kind: "string", help: "Runicorn path to import under (TensorBoard: the folder's name; MLflow: mlflow)", valueName: "P" },
+      ...COMMON_FLAGS,
+    ],
   },
   delete: {
     usage: "runicorn delete --run-id ID... [--dry-run]",
@@ -219,6 +226,13 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
       return 0;
     }
     case "import": {
+      const foreign = flags.tensorboard ? "tensorboard" : flags.mlflow ? "mlflow" : undefined;
+      if (foreign) {
+        if (flags.tensorboard && flags.mlflow) throw new UsageError("import takes one of --tensorboard or --mlflow");
+        if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' for 'import --${foreign}'`);
+        const io = { out, err, json, tty: deps.tty ?? Boolean(process.stderr.isTTY) };
+        return runForeignImport(foreign, flags[foreign] as string, root, flags.path as string | undefined, io);
+      }
       const file = (flags.archive as string | undefined) ?? positionals[0];
       if (!file) throw new UsageError("import needs an archive: runicorn import FILE");
       if (positionals.length > (flags.archive ? 0 : 1)) throw new UsageError(`unexpected argument '${positionals.at(-1)}' for 'import'`);

@@ -1,0 +1,230 @@
+// Writes one imported run (from TensorBoard or MLflow) in Runicorn's on-disk format, plus an
+// additive `import.json` holding what was already read, so that a re-import appends only what is new.
+// The original viewer reads these runs like any other (it ignores the files it does not know).
+import { createHash } from "node:crypto";
+import { appendFileSync, existsSync, lstatSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
+import { dumps, formatFloat } from "../sdk/py-json.ts";
+import { isObject, readJsonObject, type JsonObject } from "../store/json.ts";
+import { writeJsonAtomic } from "../store/run-files.ts";
+
+/** Where a run came from, recorded in meta.json (`imported_from`) and import.json. */
+export interface ImportSource {
+  kind: "tensorboard" | "mlflow";
+  /** Absolute path of the source run (a TensorBoard run directory, an MLflow run directory). */
+  dir: string;
+  /** The source's own id, when it has one (MLflow run id). */
+  source_id?: string;
+}
+
+/** What an importer knows about a run before writing it. */
+export interface ImportedRunInfo {
+  path: string;
+  createdAt: number;
+  alias: string | null;
+  hostname: string;
+  pid: number | null;
+  source: ImportSource;
+}
+
+/** A clear failure of one import (bad source, unsafe target); the CLI prints it on one line. */
+export class ImportError extends Error {}
+
+/** One path segment made of the characters Runicorn paths allow (letters, digits, `_`, `-`). */
+export function safeSegment(s: string): string {
+  const out = s.replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^_+|_+$/g, "");
+  return out || "run";
+}
+
+/** A Runicorn run path from free-form parts (`a/b.c/d e` → `a/b_c/d_e`); empty parts dropped. */
+export function safePath(parts: string[]): string {
+  return parts
+    .flatMap((p) => p.split(/[\\/]+/))
+    .filter((p) => p !== "" && p !== ".")
+    .map(safeSegment)
+    .join("/");
+}
+
+/** `YYYYMMDD_HHMMSS` in local time, as the SDK names runs (spec §1.4). */
+function stamp(t: number): string {
+  const d = new Date(t * 1000);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}_${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/**
+ * A number as the SDK's JSON writes it; a float32 (TensorBoard scalars) with the fewest digits that
+ * read back as the same float32, so 0.1f is written `0.1`, not `0.10000000149011612`.
+ */
+export function formatValue(v: number, float32: boolean): string {
+  if (v !== v) return "NaN";
+  if (v === Infinity) return "Infinity";
+  if (v === -Infinity) return "-Infinity";
+  if (float32 && !Number.isInteger(v)) {
+    for (let p = 6; p < 9; p++) {
+      const d = +v.toPrecision(p);
+      if (Math.fround(d) === v) return formatFloat(d);
+    }
+  }
+  return formatFloat(v);
+}
+
+/** import.json: what was read from each source file (byte offsets or line counts). */
+export interface ImportState {
+  source: ImportSource;
+  files: Record<string, number>;
+  [k: string]: unknown;
+}
+
+/** One run being imported: created on first use, appended to on re-imports. */
+export class ImportedRun {
+  readonly dir: string;
+  readonly id: string;
+  readonly state: ImportState;
+  readonly created: boolean;
+  private events: string[] = [];
+  private eventsBytes = 0;
+
+  private constructor(dir: string, id: string, state: ImportState, created: boolean) {
+    this.dir = dir;
+    this.id = id;
+    this.state = state;
+    this.created = created;
+  }
+
+  /**
+   * Finds the run this source was imported to before (same source dir, same path), or creates it
+   * with a stable id: the source's start time plus a hash of the source, so re-imports find it.
+   */
+  static open(root: string, info: ImportedRunInfo): ImportedRun {
+    const runsDir = join(root, "runs");
+    mkdirSync(runsDir, { recursive: true });
+    const parent = join(runsDir, ...info.path.split("/"));
+    ensureInside(root, parent);
+    for (let n = 0; n < 100; n++) {
+      const hash = createHash("sha256").update(`${info.source.kind}\0${info.source.dir}\0${info.path}\0${n}`).digest("hex").slice(0, 6);
+      const id = `${stamp(info.createdAt)}_${hash}`;
+      const dir = join(parent, id);
+      if (existsSync(dir)) {
+        const st = readJsonObject(join(dir, "import.json"));
+        if (st && isObject(st.source) && st.source.dir === info.source.dir && isObject(st.files)) {
+          return new ImportedRun(dir, id, st as unknown as ImportState, false);
+        }
+        continue; // another run holds this id: try the next hash
+      }
+      mkdirSync(join(dir, "media"), { recursive: true });
+      ensureInside(root, dir);
+      writeJsonAtomic(join(dir, "meta.json"), {
+        id,
+        path: info.path,
+        alias: info.alias,
+        created_at: info.createdAt,
+        python: "",
+        platform: "",
+        hostname: info.hostname,
+        pid: info.pid,
+        storage_dir: root,
+        workspace_root: info.source.dir,
+        imported_from: { ...info.source },
+      });
+      writeJsonAtomic(join(dir, "status.json"), { status: "finished", started_at: info.createdAt, ended_at: info.createdAt });
+      writeJsonAtomic(join(dir, "assets.json"), { code: {}, config: {}, datasets: [], pretrained: [], outputs: [] });
+      const state: ImportState = { source: info.source, files: {} };
+      return new ImportedRun(dir, id, state, true);
+    }
+    throw new ImportError(`cannot find a free run id for ${info.source.dir}`);
+  }
+
+  /** Queues one metrics row (values already formatted as JSON numbers). */
+  addRow(ts: number, step: number, keys: string[], values: string[]): void {
+    const t = formatFloat(ts);
+    let data = "";
+    for (let i = 0; i < keys.length; i++) data += `${JSON.stringify(keys[i])}: ${values[i]}, `;
+    const line = `{"ts": ${t}, "type": "metrics", "data": {${data}"global_step": ${step}, "time": ${t}}}\n`;
+    this.events.push(line);
+    this.eventsBytes += line.length;
+    if (this.eventsBytes > 8 << 20) this.flush();
+  }
+
+  /** Writes an image under media/ and queues its image event (spec §1.5 shape). */
+  addImage(ts: number, step: number, key: string, bytes: Uint8Array, ext: string): void {
+    const name = `${Math.round(ts * 1000)}_${createHash("sha256").update(bytes).digest("hex").slice(0, 6)}_${safeSegment(key)}.${ext}`;
+    writeFileSync(join(this.dir, "media", name), bytes);
+    this.events.push(dumps({ ts, type: "image", data: { key, path: `media/${name}`, step, caption: null } }) + "\n");
+  }
+
+  /** Appends a line to logs.txt in the SDK's `log_text` shape. */
+  addText(ts: number, text: string): void {
+    const d = new Date(ts * 1000);
+    const p = (n: number) => String(n).padStart(2, "0");
+    const hms = `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    const lines = text.split(/\r?\n/).map((l) => `${hms} | ${l}\n`);
+    appendFileSync(join(this.dir, "logs.txt"), lines.join(""));
+  }
+
+  /** Appends one histogram (bins, not raw values) to histograms.jsonl. */
+  addHistogram(ts: number, step: number, key: string, edges: number[], counts: number[]): void {
+    appendFileSync(join(this.dir, "histograms.jsonl"), dumps({ ts, step, key, edges, counts }) + "\n");
+  }
+
+  /** Merges `extra` into assets.json's `config.extra` (where `log_config(extra=…)` puts it). */
+  mergeConfig(extra: JsonObject): void {
+    if (Object.keys(extra).length === 0) return;
+    const path = join(this.dir, "assets.json");
+    const assets = readJsonObject(path) ?? { code: {}, config: {}, datasets: [], pretrained: [], outputs: [] };
+    const config = isObject(assets.config) ? assets.config : {};
+    config.extra = { ...(isObject(config.extra) ? config.extra : {}), ...extra };
+    assets.config = config;
+    writeJsonAtomic(path, assets);
+  }
+
+  /** Merges keys into summary.json. */
+  mergeSummary(patch: JsonObject): void {
+    const path = join(this.dir, "summary.json");
+    writeJsonAtomic(path, { ...(readJsonObject(path) ?? {}), ...patch });
+  }
+
+  /** Merges keys into meta.json (alias, tags). */
+  mergeMeta(patch: JsonObject): void {
+    const path = join(this.dir, "meta.json");
+    writeJsonAtomic(path, { ...(readJsonObject(path) ?? {}), ...patch });
+  }
+
+  /** Rewrites status.json: the source's status and times. */
+  setStatus(status: string, startedAt: number, endedAt: number | null): void {
+    const s: JsonObject = { status, started_at: startedAt };
+    if (endedAt !== null) s.ended_at = endedAt;
+    writeJsonAtomic(join(this.dir, "status.json"), s);
+  }
+
+  /** Writes queued events to events.jsonl. */
+  flush(): void {
+    if (this.events.length === 0) return;
+    const text = this.events.join("");
+    this.events = [];
+    this.eventsBytes = 0;
+    if (text) appendFileSync(join(this.dir, "events.jsonl"), text);
+  }
+
+  /** Flushes events, then records what was read (after the data, so a crash re-reads rather than skips). */
+  commit(): void {
+    this.flush();
+    writeJsonAtomic(join(this.dir, "import.json"), this.state);
+  }
+}
+
+/** Refuses a target that resolves outside the storage root (a symlinked folder inside it). */
+function ensureInside(root: string, dir: string): void {
+  let real: string;
+  try {
+    const rootReal = realpathSync(root);
+    let probe = dir;
+    while (!existsSync(probe)) probe = dirname(probe);
+    if (lstatSync(probe).isSymbolicLink() || !(real = realpathSync(probe)) || (real !== rootReal && !real.startsWith(rootReal + sep))) {
+      throw new ImportError(`refusing to write ${dir}: it resolves outside the storage root ${root}`);
+    }
+  } catch (e) {
+    if (e instanceof ImportError) throw e;
+    throw new ImportError(`cannot check ${dir}: ${(e as Error).message}`);
+  }
+}
