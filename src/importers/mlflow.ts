@@ -150,6 +150,10 @@ export function importMlflow(root: string, dir: string, opts: MlflowImportOption
   const result: MlflowImportResult = { runs: [], points: 0, skipped: [] };
   const runDirs: { exp: (typeof experiments)[number]; dir: string; name: string }[] = [];
   for (const exp of experiments) {
+    if (exp.deleted) {
+      result.skipped.push({ dir: exp.dir, reason: "experiment is deleted in MLflow" });
+      continue;
+    }
     for (const e of readdirSync(exp.dir, { withFileTypes: true })) {
       if (e.isDirectory() && existsSync(join(exp.dir, e.name, "meta.yaml"))) runDirs.push({ exp, dir: join(exp.dir, e.name), name: e.name });
     }
@@ -170,6 +174,7 @@ export function importMlflow(root: string, dir: string, opts: MlflowImportOption
 
 function importRun(root: string, expName: string, dir: string, dirName: string, prefix: string, result: MlflowImportResult): number {
   const meta = parseFlatYaml(readFileSync(join(dir, "meta.yaml"), "utf8"));
+  if (meta.lifecycle_stage === "deleted") throw new ImportError("run is deleted in MLflow");
   const mlflowId = String(meta.run_id ?? meta.run_uuid ?? dirName);
   const startMs = typeof meta.start_time === "number" ? meta.start_time : null;
   const endMs = typeof meta.end_time === "number" ? meta.end_time : null;
