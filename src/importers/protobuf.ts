@@ -98,6 +98,19 @@ export class ProtoReader {
     return [start, start + n];
   }
 
+  /** Start of the payload skipped by the last `lenEnd()`. */
+  lastStart = 0;
+
+  /** Like `lenRange()` without allocating: returns the end; the start is in `lastStart`. */
+  lenEnd(): number {
+    const n = this.varint();
+    const start = this.pos;
+    if (start + n > this.end) throw new ProtoError("truncated length-delimited field");
+    this.lastStart = start;
+    this.pos = start + n;
+    return start + n;
+  }
+
   /** A length-delimited field's bytes (a view, not a copy). */
   bytes(): Uint8Array {
     const [s, e] = this.lenRange();

@@ -40,7 +40,7 @@ export function safeSegment(s: string): string {
 export function safePath(parts: string[]): string {
   return parts
     .flatMap((p) => p.split(/[\\/]+/))
-    .filter((p) => p !== "" && p !== ".")
+    .filter((p) => p !== "" && p !== "." && p !== "..")
     .map(safeSegment)
     .join("/");
 }
@@ -60,13 +60,73 @@ export function formatValue(v: number, float32: boolean): string {
   if (v !== v) return "NaN";
   if (v === Infinity) return "Infinity";
   if (v === -Infinity) return "-Infinity";
-  if (float32 && !Number.isInteger(v)) {
-    for (let p = 6; p < 9; p++) {
-      const d = +v.toPrecision(p);
-      if (Math.fround(d) === v) return formatFloat(d);
-    }
-  }
+  if (float32 && !Number.isInteger(v)) return float32Text(v);
   return formatFloat(v);
+}
+
+/**
+ * `formatFloat(shortestFloat32(v))` without the double-to-string conversion: the digits come from the
+ * scaled integer (integer printing is far cheaper). Outside [1e-4, 1e16) Python switches to exponent
+ * notation, so those take the general path.
+ */
+function float32Text(v: number): string {
+  const a = v < 0 ? -v : v;
+  if (!(a >= 1e-4 && a < 1e16)) return formatFloat(shortestFloat32(v));
+  const e = Math.floor(Math.log10(a));
+  for (let p = 6; p <= 9; p++) {
+    const k = p - 1 - e;
+    if (k < 0 || k > 22) break;
+    const m = Math.round(a * POW10[k]);
+    if (Math.fround(m / POW10[k]) !== a) continue;
+    let digits = String(m);
+    let scale = k;
+    let end = digits.length;
+    while (scale > 0 && digits.charCodeAt(end - 1) === 48) end--, scale--;
+    if (end !== digits.length) digits = digits.slice(0, end);
+    let text: string;
+    if (scale === 0) text = digits + ".0";
+    else if (digits.length > scale) text = digits.slice(0, digits.length - scale) + "." + digits.slice(digits.length - scale);
+    else text = "0." + "0".repeat(scale - digits.length) + digits;
+    return v < 0 ? "-" + text : text;
+  }
+  return formatFloat(shortestFloat32(v));
+}
+
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/**
+ * The double with the fewest significant digits (6 to 9) that rounds to the same float32 as `v`.
+ * Scaling by exact powers of ten instead of toPrecision (20× faster); every candidate is checked by
+ * rounding it back, so an inexact scaling can only cost a digit, never change the value.
+ */
+export function shortestFloat32(v: number): number {
+  const a = v < 0 ? -v : v;
+  const e = Math.floor(Math.log10(a));
+  for (let p = 6; p <= 9; p++) {
+    const k = p - 1 - e;
+    let d: number;
+    if (k >= 0 && k <= 22) d = Math.round(a * POW10[k]) / POW10[k];
+    else if (k < 0 && k >= -22) d = Math.round(a / POW10[-k]) * POW10[-k];
+    else break;
+    if (Math.fround(d) === a) return v < 0 ? -d : d;
+  }
+  for (let p = 6; p <= 9; p++) {
+    const d = +a.toPrecision(p);
+    if (Math.fround(d) === a) return v < 0 ? -d : d;
+  }
+  return v;
+}
+
+const keyCache = new Map<string, string>();
+
+/** `"key": ` for a metric key, cached: the same keys come back on every row. */
+function keyPrefix(k: string): string {
+  let p = keyCache.get(k);
+  if (p === undefined) {
+    p = JSON.stringify(k) + ": ";
+    if (keyCache.size < 100_000) keyCache.set(k, p);
+  }
+  return p;
 }
 
 /** import.json: what was read from each source file (byte offsets or line counts). */
@@ -83,7 +143,9 @@ export class ImportedRun {
   readonly state: ImportState;
   readonly created: boolean;
   private events: string[] = [];
-  private eventsBytes = 0;
+  private eventsLength = 0;
+  private lastTs = NaN;
+  private lastTsText = "";
 
   private constructor(dir: string, id: string, state: ImportState, created: boolean) {
     this.dir = dir;
@@ -137,13 +199,14 @@ export class ImportedRun {
 
   /** Queues one metrics row (values already formatted as JSON numbers). */
   addRow(ts: number, step: number, keys: string[], values: string[]): void {
-    const t = formatFloat(ts);
-    let data = "";
-    for (let i = 0; i < keys.length; i++) data += `${JSON.stringify(keys[i])}: ${values[i]}, `;
-    const line = `{"ts": ${t}, "type": "metrics", "data": {${data}"global_step": ${step}, "time": ${t}}}\n`;
+    if (ts !== this.lastTs) (this.lastTs = ts), (this.lastTsText = formatFloat(ts));
+    const t = this.lastTsText;
+    let line = '{"ts": ' + t + ', "type": "metrics", "data": {';
+    for (let i = 0; i < keys.length; i++) line += keyPrefix(keys[i]) + values[i] + ", ";
+    line += '"global_step": ' + step + ', "time": ' + t + "}}\n";
     this.events.push(line);
-    this.eventsBytes += line.length;
-    if (this.eventsBytes > 8 << 20) this.flush();
+    this.eventsLength += line.length;
+    if (this.eventsLength > 8 << 20) this.flush();
   }
 
   /** Writes an image under media/ and queues its image event (spec §1.5 shape). */
@@ -202,8 +265,8 @@ export class ImportedRun {
     if (this.events.length === 0) return;
     const text = this.events.join("");
     this.events = [];
-    this.eventsBytes = 0;
-    if (text) appendFileSync(join(this.dir, "events.jsonl"), text);
+    this.eventsLength = 0;
+    appendFileSync(join(this.dir, "events.jsonl"), text);
   }
 
   /** Flushes events, then records what was read (after the data, so a crash re-reads rather than skips). */

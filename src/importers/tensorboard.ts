@@ -254,28 +254,55 @@ class RunReader {
     r.end = end;
     let wall = 0;
     let step = 0;
-    let summary: [number, number] | undefined;
+    let sumStart = -1;
+    let sumEnd = -1;
     while (r.more()) {
       const tag = r.tag();
       const field = tag >>> 3;
       const wt = tag & 7;
       if (field === 1 && wt === FIXED64) wall = r.double();
       else if (field === 2 && wt === VARINT) step = r.int64();
-      else if (field === 5 && wt === LEN) summary = r.lenRange();
+      else if (field === 5 && wt === LEN) (sumEnd = r.lenEnd()), (sumStart = r.lastStart);
       else r.skip(wt);
     }
     if (wall > 0) {
       if (wall < this.firstWall) this.firstWall = wall;
       if (wall > this.lastWall) this.lastWall = wall;
     }
-    if (!summary) return;
-    r.pos = summary[0];
-    r.end = summary[1];
+    if (sumStart < 0) return;
+    r.pos = sumStart;
+    r.end = sumEnd;
     while (r.more()) {
       const t = r.tag();
-      if (t >>> 3 === 1 && (t & 7) === LEN) r.within((v) => this.value(v, wall, step));
-      else r.skip(t & 7);
+      if (t >>> 3 === 1 && (t & 7) === LEN) {
+        const e = r.lenEnd();
+        const saveEnd = r.end;
+        r.pos = r.lastStart;
+        r.end = e;
+        this.value(r, wall, step);
+        r.end = saveEnd;
+        r.pos = e;
+      } else r.skip(t & 7);
     }
+  }
+
+  /** Tag strings by their bytes: a run has few tags, decoding each occurrence would dominate. */
+  private tagCache: { bytes: Uint8Array; text: string }[] = [];
+
+  private readTag(r: ProtoReader): string {
+    const e = r.lenEnd();
+    const s = r.lastStart;
+    const buf = r.buf;
+    const n = e - s;
+    outer: for (const c of this.tagCache) {
+      if (c.bytes.length !== n) continue;
+      for (let i = 0; i < n; i++) if (c.bytes[i] !== buf[s + i]) continue outer;
+      return c.text;
+    }
+    const bytes = buf.slice(s, e);
+    const text = utf8.decode(bytes);
+    if (this.tagCache.length < 256) this.tagCache.push({ bytes, text });
+    return text;
   }
 
   private value(r: ProtoReader, wall: number, step: number): void {
@@ -290,7 +317,7 @@ class RunReader {
       const t = r.tag();
       const field = t >>> 3;
       const wt = t & 7;
-      if (field === 1 && wt === LEN) tag = r.string();
+      if (field === 1 && wt === LEN) tag = this.readTag(r);
       else if (field === 2 && wt === FIXED32) simple = r.float();
       else if (field === 9 && wt === LEN)
         r.within((m) => {

@@ -150,10 +150,10 @@ describe("runicorn import --tensorboard", () => {
     const newScalars = more["exp1/train"].scalars.length + more["exp1/eval"].scalars.length + 1;
     expect(result.scalars).toBe(newScalars);
     expect(result.runs.every((x: { created: boolean }) => !x.created)).toBe(true);
-    const rows = await waitFor(async () => {
+    const rows = (await waitFor(async () => {
       const m = await metricsByStep(server, ids.train);
       return m.has(59) ? m : undefined;
-    }, 15000, "the new steps");
+    }, 15000, "the new steps"))!;
     expect(rows.get(40)?.["loss/train"]).toBe(0.5);
     for (let s = 0; s < 60; s++) expect(rows.has(s)).toBe(true);
     const lines = readFileSync(join(server.root, "runs/my_logs/exp1/train", ids.train, "events.jsonl"), "utf8").trim().split("\n");
