@@ -289,7 +289,7 @@ export function globToRegExp(glob: string): RegExp {
 type Truth = boolean | undefined;
 
 function compare(a: unknown, op: string, b: FilterValue): Truth {
-  if (a === undefined) return b === null ? op === "==" : undefined;
+  if (a === undefined) return b === null && (op === "==" || op === "!=") ? op === "==" : undefined;
   if (b === null || a === null) {
     if (op === "==") return a === b;
     if (op === "!=") return a !== b;
