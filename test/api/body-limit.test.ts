@@ -1,0 +1,67 @@
+import { afterEach, describe, expect, it } from "bun:test";
+import { MAX_JSON_BODY } from "../../src/api/guard.ts";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { chunk, rawRequest, streamChunked } from "../helpers/raw-http.ts";
+
+const MiB = 1 << 20;
+
+describe("request body limits counted while the body streams", () => {
+  let s: TestServer | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  const head = (path: string, type = "application/json") =>
+    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`;
+
+  it("stops a chunked JSON body at 1 MiB with 413 and does not buffer the rest", async () => {
+    s = await startTestServer({ fixture: "rn-data" });
+    Bun.gc(true);
+    const before = process.memoryUsage().rss;
+    const { res, sent } = await streamChunked(s.port, head("/api/runs/soft-delete"), 200 * MiB);
+    Bun.gc(true);
+    const grown = process.memoryUsage().rss - before;
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body.includes("{") ? res.body.slice(res.body.indexOf("{"), res.body.lastIndexOf("}") + 1) : "{}")).toEqual({
+      detail: `Request body too large (limit ${MAX_JSON_BODY} bytes)`,
+    });
+    // the client stopped soon after the answer; the server kept none of it
+    expect(sent).toBeLessThan(200 * MiB);
+    expect(grown).toBeLessThan(64 * MiB);
+    // and the server still answers
+    expect((await s.api("/api/health")).status).toBe(200);
+  });
+
+  it("counts text and form bodies the same way as JSON", async () => {
+    s = await startTestServer({ fixture: "rn-data" });
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/octet-stream", "application/vnd.api+json"]) {
+      const { res } = await streamChunked(s.port, head("/api/runs/soft-delete", type), 8 * MiB);
+      expect(res.status).toBe(413);
+    }
+  });
+
+  it("accepts a small chunked JSON body and parses it as a normal one", async () => {
+    s = await startTestServer({ fixture: "rn-data" });
+    const body = JSON.stringify({ alert_id: "chunked-alert" });
+    const req = Buffer.concat([Buffer.from(head("/api/config/dismissed-alerts/dismiss")), chunk(body.slice(0, 10)), chunk(body.slice(10)), Buffer.from("0\r\n\r\nGET")]);
+    const res = await rawRequest(s.port, req.toString("latin1").replace(/GET$/, ""), 3000);
+    expect(res.status).toBe(200);
+    expect((await s.api("/api/config/dismissed-alerts")).body.dismissed_alerts).toContain("chunked-alert");
+  });
+
+  it("answers a chunked body that is not JSON with the usual 422 json_invalid", async () => {
+    s = await startTestServer({ fixture: "rn-data" });
+    const req = head("/api/config/dismissed-alerts/dismiss") + chunk("{not json").toString() + "0\r\n\r\n";
+    const res = await rawRequest(s.port, req, 3000);
+    expect(res.status).toBe(422);
+    expect(res.body).toContain("json_invalid");
+  });
+
+  it("refuses a declared Content-Length over the limit before reading anything", async () => {
+    s = await startTestServer({ fixture: "rn-data" });
+    const res = await rawRequest(s.port, `POST /api/runs/soft-delete HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${MAX_JSON_BODY + 1}\r\nConnection: close\r\n\r\n{`, 3000);
+    expect(res.status).toBe(413);
+    expect(res.body).toContain("Request body too large");
+  });
+});
