@@ -31,7 +31,11 @@ export function rawRequest(port: number, request: string, ms = 5000): Promise<Ra
       sock.destroy();
       resolve(parseRaw(out));
     }, ms);
-    sock.on("data", (d) => (out += d.toString("latin1")));
+    sock.on("data", (d) => {
+      out += d.toString("latin1");
+      // a WebSocket upgrade stays open: its answer is complete with the head
+      if (out.startsWith("HTTP/1.1 101") && out.includes("\r\n\r\n")) sock.destroy();
+    });
     sock.on("close", () => {
       clearTimeout(timer);
       resolve(parseRaw(out));
