@@ -21,10 +21,23 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  * (clickjacking); no response is sniffed into another type; no URL (which may carry ?token=) leaks
  * through Referer.
  */
+const csp = (scriptSrc: string) =>
+  `default-src 'self'; script-src ${scriptSrc}; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; ` +
+  "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/**
+ * The Content-Security-Policy for an HTML page of ours: the strict default plus the hash of each inline
+ * script the page itself carries (the UI's theme snippet, the Swagger UI start-up), so nothing else inline runs.
+ */
+export function contentSecurityPolicyFor(html: string): string {
+  const hashes = [...html.matchAll(/<script\b(?![^>]*\bsrc\s*=)[^>]*>([\s\S]*?)<\/script>/gi)].map(
+    (m) => `'sha256-${createHash("sha256").update(m[1], "utf8").digest("base64")}'`,
+  );
+  return csp(["'self'", ...new Set(hashes)].join(" "));
+}
+
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  "content-security-policy":
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
-    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "content-security-policy": csp("'self'"),
   "x-frame-options": "DENY",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
@@ -139,6 +152,13 @@ export function crossOriginDetail(origin: string): string {
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...SECURITY_HEADERS, ...headers } });
 
+/**
+ * 403 for a page on an origin the user has not allowed. The refusal itself is readable by that page (ACAO on
+ * the 403 only), so a front end can show the user how to allow it instead of a bare "network error".
+ */
+const refuseOrigin = (origin: string) =>
+  json(403, { detail: crossOriginDetail(origin) }, origin === "null" ? { vary: "Origin" } : { vary: "Origin", "access-control-allow-origin": origin });
+
 /** Shows a header value in an error message without echoing control characters or a whole novel. */
 const shown = (v: string) => JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v);
 
@@ -202,7 +222,7 @@ export function guard(ctx: AppContext, origins: AllowedOrigins) {
         set.headers["vary"] = "Origin";
         if (allowed) set.headers["access-control-allow-origin"] = origin;
         if (request.method === "OPTIONS" && request.headers.has("access-control-request-method")) {
-          if (!allowed) return json(403, { detail: crossOriginDetail(origin) }, { vary: "Origin" });
+          if (!allowed) return refuseOrigin(origin);
           return new Response(null, {
             status: 204,
             headers: {
@@ -215,7 +235,7 @@ export function guard(ctx: AppContext, origins: AllowedOrigins) {
             },
           });
         }
-        if (!allowed && (!SAFE_METHODS.has(request.method) || upgrade)) return json(403, { detail: crossOriginDetail(origin) }, { vary: "Origin" });
+        if (!allowed && (!SAFE_METHODS.has(request.method) || upgrade)) return refuseOrigin(origin);
       }
 
       // 3. Token: required whenever one is configured (loopback included), by header, ?token= or cookie

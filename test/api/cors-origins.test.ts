@@ -38,7 +38,6 @@ describe("other front ends (CORS)", () => {
     const pre = await preflight(s, DEV);
     expect(pre.status).toBe(403);
     expect(await pre.json()).toEqual({ detail: HOW_TO });
-    expect(pre.headers.get("access-control-allow-origin")).toBeNull();
     const patched = await s.api(`/api/runs/${await firstRun(s)}`, { method: "PATCH", json: { alias: "x" }, headers: { origin: DEV } });
     expect(patched.status).toBe(403);
     expect(patched.body).toEqual({ detail: HOW_TO });
