@@ -140,6 +140,21 @@ describe("request guard", () => {
     }
   });
 
+  it("asks every documented route for the token, and lets the Bearer header alone through each", async () => {
+    s = await startTestServer({ fixture: "rn-data", flags: { token: "tok-sweep" } });
+    const doc = (await s.api("/openapi.json", { headers: { authorization: "Bearer tok-sweep" } })).body as { paths: Record<string, Record<string, unknown>> };
+    const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).filter((m) => m !== "ws").map((m) => [m.toUpperCase(), path.replace(/\{[^}]+\}/g, "x")] as const));
+    expect(routes.length).toBeGreaterThan(50); // WebSocket routes: the Bearer test above
+    for (const [method, path] of routes) {
+      const init = method === "GET" || method === "HEAD" ? { method } : { method, json: {} };
+      const without = await s.api(path, init);
+      expect([method, path, without.status]).toEqual([method, path, 401]);
+      if (method !== "GET") continue; // state changes with a dummy body are not worth making; their 401 is the point
+      const withBearer = await s.api(path, { ...init, headers: { authorization: "Bearer tok-sweep" } });
+      expect([method, path, withBearer.status === 401]).toEqual([method, path, false]);
+    }
+  });
+
   it("treats a malformed token cookie as no token (401), never a 5xx", async () => {
     s = await startTestServer({ fixture: "rn-data", flags: { token: "tok" } });
     for (const cookie of ["runicorn_token=%zz", "runicorn_token=%", "runicorn_token=", "runicorn_token", "=;;;", "runicorn_token=%E0%A4%A"]) {
