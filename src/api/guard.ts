@@ -236,6 +236,12 @@ export function guard(ctx: AppContext, origins: AllowedOrigins) {
           });
         }
         if (!allowed && (!SAFE_METHODS.has(request.method) || upgrade)) return refuseOrigin(origin);
+      } else if (origin === null && (!SAFE_METHODS.has(request.method) || upgrade)) {
+        // a browser that left Origin out (privacy settings, old engines) still says where the request came from
+        const site = request.headers.get("sec-fetch-site");
+        if (site === "cross-site" || site === "same-site") {
+          return json(403, { detail: "Cross-origin request without an Origin header refused" });
+        }
       }
 
       // 3. Token: required whenever one is configured (loopback included), by header, ?token= or cookie

@@ -58,6 +58,12 @@ describe("request guard", () => {
     expect(read.headers.get("access-control-allow-origin")).toBeNull();
     const ws = await fetch(`${s.url}/api/runs`, { headers: { origin: "http://evil.test", upgrade: "websocket", connection: "upgrade" } });
     expect(ws.status).toBe(403);
+    // a browser request that carries no Origin but says it is cross-site
+    for (const site of ["cross-site", "same-site"]) {
+      const noOrigin = await s.api("/api/config/dismissed-alerts/dismiss", { method: "POST", json: body, headers: { "sec-fetch-site": site } });
+      expect(noOrigin.status).toBe(403);
+    }
+    expect((await s.api("/api/config/dismissed-alerts/dismiss", { method: "POST", json: body, headers: { "sec-fetch-site": "same-origin" } })).status).toBe(200);
   });
 
   it("refuses a foreign Host header on a loopback server (DNS rebinding)", async () => {
