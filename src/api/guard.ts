@@ -8,6 +8,7 @@ import type { Config } from "../config/config.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { loadRateLimits, RateLimiter } from "./rate-limit.ts";
+import type { Logger } from "../util/log.ts";
 
 /** Largest JSON (or other non-multipart) body accepted, counted as it streams. */
 export const MAX_JSON_BODY = 1 << 20;
@@ -163,7 +164,7 @@ const refuseOrigin = (origin: string) =>
 const shown = (v: string) => JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v);
 
 /** Reads a request body, stopping with 413 as soon as more than `limit` bytes have arrived. */
-export async function readBodyLimited(request: Request, limit: number): Promise<Uint8Array> {
+export async function readBodyLimited(request: Request, limit: number, log?: Logger): Promise<Uint8Array> {
   if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
   const parts: Uint8Array[] = [];
@@ -174,7 +175,7 @@ export async function readBodyLimited(request: Request, limit: number): Promise<
     total += value.byteLength;
     if (total > limit) {
       // stop reading; what is still in flight is dropped with the connection
-      reader.cancel().then(undefined, () => undefined);
+      reader.cancel().catch((e) => log?.debug(`cancelling an oversized body failed: ${(e as Error).message}`));
       throw new HttpError(413, `Request body too large (limit ${limit} bytes)`);
     }
     parts.push(value);
@@ -292,7 +293,7 @@ export function guard(ctx: AppContext, origins: AllowedOrigins) {
       const isJson = type === "application/json" || type.endsWith("+json");
       const isText = type.startsWith("text/") || type === "application/x-www-form-urlencoded";
       if (!isJson && !isText && type !== "application/octet-stream") return; // no route reads other types
-      const bytes = await readBodyLimited(request, MAX_JSON_BODY);
+      const bytes = await readBodyLimited(request, MAX_JSON_BODY, ctx.log);
       if (type === "application/octet-stream") return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
       const text = new TextDecoder().decode(bytes);
       if (type === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(text));
