@@ -294,6 +294,9 @@ export function guard(ctx: AppContext, origins: AllowedOrigins) {
       const isText = type.startsWith("text/") || type === "application/x-www-form-urlencoded";
       if (!isJson && !isText && type !== "application/octet-stream") return; // no route reads other types
       const bytes = await readBodyLimited(request, MAX_JSON_BODY, ctx.log);
+      // no body at all (a bodiless POST/DELETE that still names a type): as if none was sent, so routes
+      // without a body schema run as before and routes with one report the missing fields
+      if (bytes.byteLength === 0) return;
       if (type === "application/octet-stream") return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
       const text = new TextDecoder().decode(bytes);
       if (type === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(text));
