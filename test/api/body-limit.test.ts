@@ -63,6 +63,15 @@ describe("request body limits counted while the body streams", () => {
     expect(res.body).toContain("json_invalid");
   });
 
+  it("treats an empty body that names a JSON type as no body", async () => {
+    s = await startTestServer({ fixture: "rn-data" });
+    const bodiless = await fetch(`${s.url}/api/config/dismissed-alerts/clear`, { method: "POST", headers: { "content-type": "application/json" } });
+    expect(bodiless.status).toBe(200);
+    const needsBody = await s.api("/api/runs/soft-delete", { method: "POST", headers: { "content-type": "application/json" } });
+    expect(needsBody.status).toBe(422);
+    expect(needsBody.body.detail[0]).toMatchObject({ type: "missing", loc: ["body"] });
+  });
+
   it("refuses a declared Content-Length over the limit before reading anything", async () => {
     s = await startTestServer({ fixture: "rn-data" });
     const res = await rawRequest(s.port, `POST /api/runs/soft-delete HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${MAX_JSON_BODY + 1}\r\nConnection: close\r\n\r\n{`, 3000);
