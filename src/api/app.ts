@@ -13,12 +13,18 @@ import { runsRoutes } from "./runs.ts";
 import { staticRoutes } from "./static.ts";
 import { extraFeatures } from "./features.ts";
 import { guard } from "./guard.ts";
+import { corsRoutes } from "./cors.ts";
+import { AllowedOrigins } from "../config/allowed-origins.ts";
 
 /** Builds the whole HTTP/WebSocket application for a context. */
 export function createApp(ctx: AppContext) {
+  const origins = new AllowedOrigins(ctx.config.configDir, ctx.config.corsOrigins);
   const app = new Elysia()
-    .use(guard(ctx))
-    .onError(({ code, error, set, request }) => {
+    .use(guard(ctx, origins))
+    .onError(({ code, error: thrown, set, request }) => {
+      // Elysia wraps whatever a body parser throws in a ParseError; the guard's 413 is one of ours
+      const cause = code === "PARSE" ? (thrown as { cause?: unknown }).cause : undefined;
+      const error = cause instanceof HttpError ? cause : thrown;
       if (error instanceof HttpError) {
         set.status = error.status;
         return { detail: error.detail, ...error.extra };
@@ -35,7 +41,7 @@ export function createApp(ctx: AppContext) {
         set.status = 404;
         return { detail: "Not Found" };
       }
-      ctx.log.error(`${request.method} ${new URL(request.url).pathname} failed`, error);
+      ctx.log.error(`${request.method} ${pathOf(request.url)} failed`, error);
       const io = storageError(error);
       if (io) {
         set.status = io.status;
@@ -64,9 +70,15 @@ export function createApp(ctx: AppContext) {
     .use(runsRoutes(ctx))
     .use(recycleRoutes(ctx))
     .use(pathsRoutes(ctx))
-    .use(configRoutes(ctx));
+    .use(configRoutes(ctx))
+    .use(corsRoutes(origins));
   for (const feature of extraFeatures) app.use(feature(ctx));
   return app.use(staticRoutes(ctx));
+}
+
+/** The path of a request URL for a log line; the guard refuses unparsable URLs, but an error path must never throw. */
+function pathOf(url: string): string {
+  return URL.canParse(url) ? new URL(url).pathname : url.slice(0, 200);
 }
 
 /** FastAPI-style 422 items (`{type, loc, msg, input}`) from an Elysia validation error. */

@@ -2,8 +2,11 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../api/app.ts";
-import { isLoopbackHost, MAX_UPLOAD_BODY } from "../api/guard.ts";
+import { isLoopbackHost, MAX_UPLOAD_BODY, parseHostHeader } from "../api/guard.ts";
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
+import { normalizeOrigin } from "../config/allowed-origins.ts";
+import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
 import type { AppContext } from "../api/context.ts";
 import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
 import { Storage } from "../index/storage.ts";
@@ -16,8 +19,11 @@ const SPECS: FlagSpec[] = [
   ...ROOT_FLAGS,
   { name: "host", kind: "string", valueName: "HOST", help: "address to listen on (default 127.0.0.1)" },
   { name: "port", kind: "string", valueName: "PORT", help: "port to listen on (default 23300; 0 = any free port)" },
-  { name: "token", kind: "string", valueName: "TOKEN", help: "require this API token (generated when --host is not loopback)" },
-  { name: "cors-origin", kind: "list", valueName: "ORIGIN", help: "also allow browser calls from this origin (repeatable)" },
+  { name: "token", kind: "string", valueName: "TOKEN", help: "require this API token (shows in ps: prefer --token-file or $RUNICORN_TOKEN)" },
+  { name: "token-file", kind: "string", valueName: "PATH", help: "require the token in this file (mode 600); default: $RUNICORN_TOKEN, generated off loopback" },
+  { name: "cors-origin", kind: "list", valueName: "ORIGIN", help: "also allow browser calls from this origin, e.g. http://localhost:5173 (repeatable)" },
+  { name: "allowed-host", kind: "list", valueName: "NAME", help: "also answer to this Host name, e.g. behind a reverse proxy (repeatable)" },
+  { name: "trusted-proxy", kind: "list", valueName: "ADDR", help: "believe X-Forwarded-For from this proxy address (repeatable)" },
   { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
 ];
@@ -62,13 +68,22 @@ export async function startServer(config: Config): Promise<RunningServer> {
   // GPU history exists before the first page opens
   startSystemSamplers(ctx, { pathEnv: config.env.PATH });
   try {
-    app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_UPLOAD_BODY });
+    app.listen({
+      hostname: config.host,
+      port: config.port,
+      maxRequestBodySize: MAX_UPLOAD_BODY,
+      // Elysia turns reusePort on: a second server on the same port would then share it silently (issue 20.1)
+      reusePort: false,
+      // never Bun's development error page (it shows paths and source), whatever NODE_ENV says
+      development: false,
+      error(e: Error) {
+        log.error("request failed outside the API's error handling", e);
+        return new Response(JSON.stringify({ detail: "Internal server error" }), { status: 500, headers: { "content-type": "application/json" } });
+      },
+    });
   } catch (e) {
     await storage.close();
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE" || /in use/i.test(String((e as Error).message))) {
-      throw new Error(`port ${config.port} on ${config.host} is already in use; choose another with --port`);
-    }
+    if (isAddressInUse(e)) throw new Error(portInUseMessage(config.host, config.port));
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
   }
   const port = app.server!.port as number;
@@ -87,6 +102,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await storage.close();
       })()),
   };
+}
+
+/** A repeatable flag's values, each checked; a bad one is a usage error naming the flag. */
+function checkedList(v: unknown, flag: string, ok: (v: string) => boolean, what: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  for (const item of v as string[]) if (!ok(item)) throw new UsageError(`--${flag} needs ${what}, got '${item}'`);
+  return v as string[];
 }
 
 function accessOrThrow(root: string): void {
@@ -116,18 +138,25 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
       port: flags.port !== undefined ? parsePort(flags.port as string, "port") : undefined,
       logLevel: level as LogLevel | undefined,
       token: flags.token as string | undefined,
-      corsOrigins: flags["cors-origin"] as string[] | undefined,
+      tokenFile: flags["token-file"] as string | undefined,
+      corsOrigins: checkedList(flags["cors-origin"], "cors-origin", (v) => normalizeOrigin(v) !== undefined, "an origin such as http://localhost:5173"),
+      allowedHosts: checkedList(flags["allowed-host"], "allowed-host", (v) => parseHostHeader(v)?.port === undefined && parseHostHeader(v) !== undefined, "a host name without port"),
+      trustedProxies: checkedList(flags["trusted-proxy"], "trusted-proxy", (v) => isIP(v) !== 0, "an IP address"),
     },
     env,
   );
+  if (flags.token !== undefined && flags["token-file"] !== undefined) throw new UsageError("give either --token or --token-file, not both");
   if (!config.token && !isLoopbackHost(config.host)) {
     // off loopback the API can delete runs and read files: never serve it without a token
     config.token = randomBytes(24).toString("base64url");
+    config.tokenSource = "generated";
   }
   const server = await startServer(config);
   console.log(`Runicorn ${VERSION} serving ${config.root}`);
   console.log(`listening on ${server.url}`);
-  if (config.token) console.log(`open ${server.url}/?token=${config.token}  (API clients: Authorization: Bearer <token>)`);
+  // a token the user chose is not printed again (it would land in logs); a generated one must be shown once
+  if (config.tokenSource === "generated") console.log(`open ${server.url}/?token=${config.token}  (API clients: Authorization: Bearer <token>)`);
+  else if (config.token) console.log(`token required (from ${config.tokenSource === "env" ? "$RUNICORN_TOKEN" : config.tokenSource === "file" ? "--token-file" : "--token"}): open ${server.url}/?token=<token>`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

@@ -2,6 +2,7 @@
 import { homedir, platform } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { readJsonObject } from "../store/json.ts";
+import { resolveToken } from "./token.ts";
 
 /** Everything the server needs to know about where things live and how to listen. */
 export interface Config {
@@ -19,8 +20,14 @@ export interface Config {
   sweepSeconds: number;
   /** Required API token (set for non-loopback binds); undefined = no token. */
   token?: string;
+  /** Where the token came from (for messages; never the token itself). */
+  tokenSource?: "flag" | "file" | "env" | "generated";
   /** Extra origins allowed to call the API from a browser (same origin is always allowed). */
   corsOrigins: string[];
+  /** Extra Host names the server answers to besides loopback literals (DNS-rebinding guard). */
+  allowedHosts: string[];
+  /** Proxy addresses whose X-Forwarded-For is believed; any other peer is the client itself. */
+  trustedProxies: string[];
   /** The environment the server was started with (nothing else reads process.env). */
   env: Record<string, string | undefined>;
 }
@@ -36,7 +43,11 @@ export interface ConfigFlags {
   logLevel?: LogLevel;
   sweepSeconds?: number;
   token?: string;
+  /** `--token-file`: read the token from this file (must not be readable by others). */
+  tokenFile?: string;
   corsOrigins?: string[];
+  allowedHosts?: string[];
+  trustedProxies?: string[];
 }
 
 export const DEFAULT_PORT = 23300;
@@ -51,6 +62,7 @@ export function loadConfig(
   const homeDir = env.HOME || homedir();
   const configDir = configDirFor(env, homeDir);
   const { root, rootSource } = resolveRoot(flags.root, env, configDir, homeDir, cwd);
+  const token = resolveToken(flags, env, homeDir, cwd);
   return {
     root,
     rootSource,
@@ -60,8 +72,11 @@ export function loadConfig(
     configDir,
     homeDir,
     sweepSeconds: flags.sweepSeconds ?? 10,
-    token: flags.token,
+    token: token?.token,
+    tokenSource: token?.source,
     corsOrigins: flags.corsOrigins ?? [],
+    allowedHosts: flags.allowedHosts ?? [],
+    trustedProxies: flags.trustedProxies ?? [],
     env,
   };
 }

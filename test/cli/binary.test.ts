@@ -102,7 +102,7 @@ describe("command-line errors", () => {
     try {
       const r = cli(["serve", "--root", join(t.dir, "r1"), "--port", String(blocker.port)]);
       expect(r.exitCode).toBe(1);
-      expect(r.stderr.toString()).toContain(`port ${blocker.port} on 127.0.0.1 is already in use`);
+      expect(r.stderr.toString()).toContain(`port ${blocker.port} on 127.0.0.1 is in use (by `);
     } finally {
       blocker.stop(true);
     }

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, getJson, sendJson, useResource } from "../api.ts";
 import { ErrorState, Loading, toast } from "../components/common.tsx";
+import { AllowedOrigins } from "../components/allowed-origins.tsx";
 import { updateSettings, useSettings } from "../settings.ts";
 import type { ConfigResponse } from "../types.ts";
 
@@ -70,6 +71,7 @@ export function SettingsPage() {
           </div>
         ) : null}
       </section>
+      <AllowedOrigins />
       <section class="card">
         <h3>This browser</h3>
         <div class="form">
