@@ -14,7 +14,7 @@ export interface ForeignImportIo {
 }
 
 /** Runs one foreign import into `root`; returns the exit code (0 done, 1 failed). */
-export function runForeignImport(kind: "tensorboard" | "mlflow", dir: string, root: string, path: string | undefined, io: ForeignImportIo): number {
+export async function runForeignImport(kind: "tensorboard" | "mlflow", dir: string, root: string, path: string | undefined, io: ForeignImportIo): Promise<number> {
   const t0 = performance.now();
   let lastDraw = 0;
   const progress = (done: number, total: number, n: number) => {
@@ -29,7 +29,7 @@ export function runForeignImport(kind: "tensorboard" | "mlflow", dir: string, ro
     mkdirSync(root, { recursive: true });
     const secs = () => ((performance.now() - t0) / 1000).toFixed(2);
     if (kind === "tensorboard") {
-      const r = importTensorBoard(root, dir, { path, progress });
+      const r = await importTensorBoard(root, dir, { path, progress });
       if (io.json) io.out(JSON.stringify({ ok: true, ...r }, null, 2));
       else {
         const fresh = r.runs.filter((x) => x.created).length;

@@ -4,6 +4,7 @@
 // histograms plugin's [k,3] tensors), images (old `image` and the images plugin's string tensors),
 // text, and hparams (into the run's config). Incremental: import.json keeps each file's byte offset.
 import { closeSync, fstatSync, openSync, readdirSync, readSync, type Dirent } from "node:fs";
+import { availableParallelism } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import { FIXED32, FIXED64, LEN, ProtoError, ProtoReader, VARINT } from "./protobuf.ts";
 import { formatValue, ImportedRun, ImportError, safePath } from "./run-writer.ts";
@@ -452,67 +453,133 @@ function readFrom(path: string, offset: number): Uint8Array {
   }
 }
 
-/** Imports every TensorBoard run under `dir` into the storage root `root`. */
-export function importTensorBoard(root: string, dir: string, opts: TensorBoardImportOptions = {}): TensorBoardImportResult {
+/** One run to import: where its files are and where it goes. */
+export interface TensorBoardRunJob {
+  root: string;
+  source: string;
+  dir: string;
+  files: string[];
+  prefix: string;
+}
+
+/** What importing one run did. */
+export type TensorBoardRunResult = TensorBoardImportResult["runs"][number] & { skipped: TensorBoardImportResult["skipped"] };
+
+/** Imports one TensorBoard run directory (from where the last import stopped). */
+export function importTensorBoardRun(job: TensorBoardRunJob): TensorBoardRunResult {
+  const { root, source, dir, files, prefix } = job;
+  const skipped: TensorBoardImportResult["skipped"] = [];
+  const rel = relative(source, dir);
+  const path = safePath([prefix, rel]) || prefix || "tensorboard";
+  const first = parseEventFileName(files[0]);
+  const run = ImportedRun.open(root, {
+    path,
+    createdAt: first.time ?? Date.now() / 1000,
+    alias: rel === "" ? basename(source) : rel.split(/[\\/]/).join("/"),
+    hostname: first.host,
+    pid: first.pid,
+    source: { kind: "tensorboard", dir },
+  });
+  const reader = new RunReader(run);
+  for (const file of files) {
+    const full = join(dir, file);
+    const offset = run.state.files[file] ?? 0;
+    let buf: Uint8Array;
+    try {
+      buf = readFrom(full, offset);
+    } catch (e) {
+      skipped.push({ file: full, reason: (e as Error).message });
+      continue;
+    }
+    const r = new ProtoReader(buf, 0, buf.length);
+    let consumed = 0;
+    try {
+      consumed = readRecords(buf, 0, (b, s, e) => reader.event(b, s, e, r));
+    } catch (e) {
+      if (!(e instanceof RecordError || e instanceof ProtoError)) throw e;
+      skipped.push({ file: full, reason: `${(e as Error).message} (the rest of this file was not imported)` });
+      consumed = buf.length; // never re-read a corrupt tail as new data
+    }
+    run.state.files[file] = offset + consumed;
+  }
+  const { first: firstWall, last } = reader.finish();
+  if (Object.keys(reader.hparams).length) run.mergeConfig(reader.hparams);
+  if (reader.lastValues.size) {
+    const summary: Record<string, number> = {};
+    for (const [k, v] of reader.lastValues) if (Number.isFinite(v)) summary[k] = v;
+    run.mergeSummary(summary);
+  }
+  // the run spans the first to the last event ever read from its files
+  const st = run.state as { started_at?: number; last_wall?: number };
+  if (st.started_at === undefined && Number.isFinite(firstWall)) st.started_at = firstWall;
+  if (last > (st.last_wall ?? 0)) st.last_wall = last;
+  if (st.started_at !== undefined) run.setStatus("finished", st.started_at, st.last_wall ?? st.started_at);
+  run.commit();
+  return { id: run.id, path, source: dir, created: run.created, ...reader.counts, skipped };
+}
+
+/** The worker's module: a path inside the compiled binary, or next to this file when run from source. */
+function workerUrl(): string {
+  return import.meta.url.includes("/$bunfs/") ? "./importers/import-worker.ts" : new URL("./import-worker.ts", import.meta.url).href;
+}
+
+/**
+ * Runs jobs on up to `workers` Bun workers (one per core: parsing is CPU-bound); with one worker or
+ * one job, or when a worker cannot start, the jobs run on this thread.
+ */
+async function runJobs(jobs: TensorBoardRunJob[], workers: number, onDone: (r: TensorBoardRunResult) => void): Promise<void> {
+  if (workers <= 1 || jobs.length <= 1) {
+    for (const j of jobs) onDone(importTensorBoardRun(j));
+    return;
+  }
+  let next = 0;
+  let failure: Error | undefined;
+  const lane = async () => {
+    let w: Bun.Worker;
+    try {
+      w = new Worker(workerUrl()) as unknown as Bun.Worker;
+    } catch {
+      while (next < jobs.length && !failure) onDone(importTensorBoardRun(jobs[next++]));
+      return;
+    }
+    try {
+      while (next < jobs.length && !failure) {
+        const job = jobs[next++];
+        const res = await new Promise<{ ok: true; result: TensorBoardRunResult } | { ok: false; error: string; importError: boolean }>((resolve) => {
+          w.onmessage = ((ev: MessageEvent) => resolve(ev.data)) as never;
+          w.onerror = ((ev: ErrorEvent) => resolve({ ok: false, error: ev.message, importError: false })) as never;
+          w.postMessage(job);
+        });
+        if (res.ok) onDone(res.result);
+        else failure ??= res.importError ? new ImportError(res.error) : new Error(res.error);
+      }
+    } finally {
+      w.terminate();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(workers, jobs.length) }, lane));
+  if (failure) throw failure;
+}
+
+/** Imports every TensorBoard run under `dir` into the storage root `root`, on up to `workers` threads. */
+export async function importTensorBoard(root: string, dir: string, opts: TensorBoardImportOptions & { workers?: number } = {}): Promise<TensorBoardImportResult> {
   const source = resolve(dir);
   const found = findTensorBoardRuns(source);
   if (found.length === 0) throw new ImportError(`no TensorBoard event files (events.out.tfevents.*) under ${source}`);
   const prefix = opts.path !== undefined ? safePath([opts.path]) : safePath([basename(source)]);
   const result: TensorBoardImportResult = { runs: [], scalars: 0, histograms: 0, images: 0, texts: 0, skipped: [] };
+  const jobs = found.map((tb) => ({ root, source, dir: tb.dir, files: tb.files, prefix }));
   let done = 0;
-  for (const tb of found) {
-    const rel = relative(source, tb.dir);
-    const path = safePath([prefix, rel]) || prefix || "tensorboard";
-    const first = parseEventFileName(tb.files[0]);
-    const run = ImportedRun.open(root, {
-      path,
-      createdAt: first.time ?? Date.now() / 1000,
-      alias: rel === "" ? basename(source) : rel.split(/[\\/]/).join("/"),
-      hostname: first.host,
-      pid: first.pid,
-      source: { kind: "tensorboard", dir: tb.dir },
-    });
-    const reader = new RunReader(run);
-    for (const file of tb.files) {
-      const full = join(tb.dir, file);
-      const offset = run.state.files[file] ?? 0;
-      let buf: Uint8Array;
-      try {
-        buf = readFrom(full, offset);
-      } catch (e) {
-        result.skipped.push({ file: full, reason: (e as Error).message });
-        continue;
-      }
-      const r = new ProtoReader(buf, 0, buf.length);
-      let consumed = 0;
-      try {
-        consumed = readRecords(buf, 0, (b, s, e) => reader.event(b, s, e, r));
-      } catch (e) {
-        if (!(e instanceof RecordError || e instanceof ProtoError)) throw e;
-        result.skipped.push({ file: full, reason: `${(e as Error).message} (the rest of this file was not imported)` });
-        consumed = buf.length; // never re-read a corrupt tail as new data
-      }
-      run.state.files[file] = offset + consumed;
-    }
-    const { first: firstWall, last } = reader.finish();
-    if (Object.keys(reader.hparams).length) run.mergeConfig(reader.hparams);
-    if (reader.lastValues.size) {
-      const summary: Record<string, number> = {};
-      for (const [k, v] of reader.lastValues) if (Number.isFinite(v)) summary[k] = v;
-      run.mergeSummary(summary);
-    }
-    // the run spans the first to the last event ever read from its files
-    const st = run.state as { started_at?: number; last_wall?: number };
-    if (st.started_at === undefined && Number.isFinite(firstWall)) st.started_at = firstWall;
-    if (last > (st.last_wall ?? 0)) st.last_wall = last;
-    if (st.started_at !== undefined) run.setStatus("finished", st.started_at, st.last_wall ?? st.started_at);
-    run.commit();
-    result.runs.push({ id: run.id, path, source: tb.dir, created: run.created, ...reader.counts });
-    result.scalars += reader.counts.scalars;
-    result.histograms += reader.counts.histograms;
-    result.images += reader.counts.images;
-    result.texts += reader.counts.texts;
+  await runJobs(jobs, opts.workers ?? Math.min(4, availableParallelism()), (r) => {
+    const { skipped, ...run } = r;
+    result.runs.push(run);
+    result.skipped.push(...skipped);
+    result.scalars += r.scalars;
+    result.histograms += r.histograms;
+    result.images += r.images;
+    result.texts += r.texts;
     opts.progress?.(++done, found.length, result.scalars);
-  }
+  });
+  result.runs.sort((a, b) => (a.source < b.source ? -1 : 1));
   return result;
 }
