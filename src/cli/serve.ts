@@ -1,5 +1,5 @@
 // `runicorn serve`: opens the storage root, starts the indexer and the HTTP server.
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../api/app.ts";
 import { isLoopbackHost, MAX_UPLOAD_BODY } from "../api/guard.ts";
@@ -11,6 +11,7 @@ import { startSystemSamplers } from "../system/samplers.ts";
 import { createLogger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
 import { type FlagSpec, flagHelp, parseArgs, parsePort, ROOT_FLAGS, UsageError } from "./args.ts";
+import { announceViewer } from "./viewer-file.ts";
 
 const SPECS: FlagSpec[] = [
   ...ROOT_FLAGS,
@@ -124,7 +125,9 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     // off loopback the API can delete runs and read files: never serve it without a token
     config.token = randomBytes(24).toString("base64url");
   }
+  if (!existsSync(config.root)) console.log(`storage root ${config.root} does not exist: creating a new empty root`);
   const server = await startServer(config);
+  const unannounce = announceViewer(config.root, server.url, !!config.token);
   console.log(`Runicorn ${VERSION} serving ${config.root}`);
   console.log(`listening on ${server.url}`);
   if (config.token) console.log(`open ${server.url}/?token=${config.token}  (API clients: Authorization: Bearer <token>)`);
@@ -133,6 +136,7 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
+  unannounce();
   await server.stop();
   return 0;
 }

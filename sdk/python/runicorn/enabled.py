@@ -77,7 +77,7 @@ class NoOpRun:
         """No-op; returns ""."""
         return ""
 
-    def log_config(self, *, args: Optional[Any] = None, extra: Optional[Dict[str, Any]] = None, config_files: Optional[Any] = None) -> None:
+    def log_config(self, args: Optional[Any] = None, *, extra: Optional[Dict[str, Any]] = None, config_files: Optional[Any] = None) -> None:
         """No-op."""
         return None
 
