@@ -37,14 +37,18 @@ def _is_array(obj: Any) -> bool:
     return hasattr(obj, "shape") and hasattr(obj, "dtype") and hasattr(obj, "tobytes")
 
 
-def array_to_png(arr: Any) -> bytes:
-    """A PNG of a numpy array: HW, HWC or CHW with 1, 3 or 4 channels; floats are scaled from [0, 1]."""
+def array_to_png(arr: Any, channels_first: bool = False) -> bytes:
+    """A PNG of a numpy array: HW, HWC or CHW with 1, 3 or 4 channels; floats are scaled from [0, 1].
+
+    A 3-d array is CHW when its last axis cannot be channels, or when `channels_first` (torch tensors)
+    and its first axis can be.
+    """
     import numpy as np  # the caller holds a numpy array, so numpy is installed
 
     a = np.asarray(arr)
     if a.dtype.kind not in "biuf":
         raise TypeError("log_image: an array of dtype %s is not an image (use numbers)" % a.dtype)
-    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[2] not in (1, 3, 4):
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and (channels_first or a.shape[2] not in (1, 3, 4)):
         a = np.transpose(a, (1, 2, 0))  # CHW → HWC
     if a.ndim == 2:
         a = a[:, :, None]
@@ -87,7 +91,7 @@ def image_bytes(image: Any, fmt: str, quality: int) -> Tuple[bytes, str]:
         image.save(buf, format="PNG")
         return buf.getvalue(), "png"
     if _is_tensor(image):
-        return array_to_png(image.detach().cpu().numpy()), "png"
+        return array_to_png(image.detach().cpu().numpy(), channels_first=True), "png"
     if _is_array(image):
         return array_to_png(image), "png"
     raise TypeError("log_image: cannot save a %s as an image; pass a numpy array, a torch tensor, a PIL image, a matplotlib "

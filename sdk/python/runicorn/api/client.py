@@ -242,7 +242,8 @@ class RunicornClient:
         """
         if downsample is not None:
             if isinstance(downsample, bool) or not isinstance(downsample, int) or not 100 <= downsample <= 50000:
-                raise ValueError("downsample must be an integer from 100 to 50000 (or None for every row), got %r" % (downsample,))
+                raise ValidationError("downsample must be an integer from 100 to 50000 (or None for every row), got %r" % (downsample,),
+                                      None, [{"loc": ["query", "downsample"], "msg": "must be 100..50000", "input": downsample}])
         data = self.get("/api/runs/%s/metrics_step" % _q(run_id), params={"downsample": downsample})
         if isinstance(data, dict):
             self._add_epoch(run_id, data)
