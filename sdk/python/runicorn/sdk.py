@@ -652,6 +652,8 @@ class Run:
 
     def _update_best_metric(self, payload: Dict[str, Any], gs: int) -> None:
         v = payload.get(self._primary_metric_name)  # type: ignore[arg-type]
+        if not isinstance(v, (int, float)) and getattr(v, "ndim", None) == 0 and hasattr(v, "item"):
+            v = v.item()  # a numpy scalar or a 0-d tensor
         if not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
             return  # NaN never becomes "best" (the original let a first NaN stick forever)
         best = self._best_metric_value
