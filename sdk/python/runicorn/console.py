@@ -1,4 +1,4 @@
-"""Console capture into logs.txt (tee of stdout/stderr, tqdm modes of spec §2.5) and the logging handler."""
+"""Console capture into logs.txt (tee of stdout/stderr, tqdm modes) and the logging handler."""
 from __future__ import annotations
 
 import atexit

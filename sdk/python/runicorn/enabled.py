@@ -1,4 +1,4 @@
-"""The tracking on/off switch (RUNICORN_ON, set_enabled, `with enabled(False)`) and NoOpRun (spec §2.2)."""
+"""The tracking on/off switch (RUNICORN_ON, set_enabled, `with enabled(False)`) and NoOpRun."""
 from __future__ import annotations
 
 import logging

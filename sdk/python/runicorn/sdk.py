@@ -1,4 +1,4 @@
-"""The Run object and `init()`: the on-disk run layout of Runicorn 0.6 (spec §1), faster and crash-safe, plus resume."""
+"""The Run object and `init()`: the on-disk run layout of Runicorn 0.6, faster and crash-safe, plus resume."""
 from __future__ import annotations
 
 import json
@@ -71,7 +71,7 @@ def _heartbeat_interval() -> float:
 
 
 def _normalize_path(path: Optional[str]) -> str:
-    """spec §1.3: None → "default"; "/" or "" → "" (root); strip slashes; [A-Za-z0-9_-/]; ≤ 200 chars."""
+    """None → "default"; "/" or "" → "" (root); strip slashes; [A-Za-z0-9_-/]; ≤ 200 chars."""
     if path is None:
         return "default"
     path = str(path).replace("\\", "/")
@@ -92,14 +92,14 @@ _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def _check_run_id(run_id: str) -> str:
-    """A custom run id becomes a folder name: one safe name (spec §10.12: the original took anything)."""
+    """A custom run id becomes a folder name: one safe name (the original took anything)."""
     if not _RUN_ID_RE.match(run_id):
         raise ValueError("Invalid run_id: %r. Use letters, digits, '_', '-' or '.', starting with a letter or digit (max 128)." % run_id)
     return run_id
 
 
 def _gen_run_id() -> str:
-    """spec §1.4: local time YYYYmmdd_HHMMSS + "_" + 6 hex."""
+    """Local time YYYYmmdd_HHMMSS + "_" + 6 hex."""
     return "%s_%s" % (time.strftime("%Y%m%d_%H%M%S", time.localtime()), uuid.uuid4().hex[:6])
 
 
@@ -518,7 +518,7 @@ class Run:
         self._events._drop_after_fork()
 
     def flush(self) -> None:
-        """Write everything queued so far to disk now."""
+        """Write everything queued so far to disk now (it happens on its own at least twice a second)."""
         self._events.flush()
         if self._hists is not None:
             self._hists.flush()
@@ -767,7 +767,20 @@ class Run:
     def log_dataset(self, name: str, root_or_uri: Union[str, Path, Dict[str, Any]], *, context: str = "train",
                     save: bool = False, description: Optional[str] = None, force_save: bool = False,
                     max_archive_bytes: int = 5 * _GiB, max_archive_files: int = 2_000_000) -> None:
-        """Append a dataset to assets.json (fingerprinted; archived into the blob store with save=True)."""
+        """Record a dataset the run used (fingerprinted; copied into the storage root's archive with save=True).
+
+        Args:
+            name: a name for it, e.g. "imagenet-val".
+            root_or_uri: a folder, a file, a URI ("s3://bucket/x") or a dict describing it.
+            context: what it was used for: "train", "val", "test", ...
+            save: archive a copy (deduplicated by content).
+            description: free text.
+            force_save, max_archive_bytes, max_archive_files: allow archiving beyond the size limits.
+
+        Example::
+
+            run.log_dataset("cifar10", "~/data/cifar10", context="train")
+        """
         uri: Any = root_or_uri
         fp: Any = None
         archived: Optional[Dict[str, Any]] = None
@@ -813,7 +826,20 @@ class Run:
     def log_pretrained(self, name: str, *, path_or_uri: Optional[Union[str, Path, Dict[str, Any]]] = None, save: bool = False,
                        source_type: str = "unknown", description: Optional[str] = None, force_save: bool = False,
                        max_archive_bytes: int = 5 * _GiB, max_archive_files: int = 2_000_000) -> None:
-        """Append a pretrained model reference to assets.json (archived with save=True)."""
+        """Record a pretrained model the run started from (archived with save=True).
+
+        Args:
+            name: e.g. "resnet50-imagenet".
+            path_or_uri: a file, folder or URI of the weights.
+            save: archive a copy into the storage root.
+            source_type: where it came from: "torchvision", "huggingface", "local", ...
+            description: free text.
+            force_save, max_archive_bytes, max_archive_files: allow archiving beyond the size limits.
+
+        Example::
+
+            run.log_pretrained("resnet50", path_or_uri="weights/r50.pth", source_type="local")
+        """
         if save and path_or_uri is None:
             raise ValueError("save=True requires path_or_uri")
         archived: Optional[Dict[str, Any]] = None
@@ -853,7 +879,7 @@ class Run:
     def scan_outputs_once(self, *, output_dirs: List[Union[str, Path]], patterns: Optional[List[str]] = None,
                           stable_required: int = 2, min_age_sec: float = 1.0, mode: str = "rolling",
                           log_snapshot_interval_sec: float = 60.0, state_gc_after_sec: float = 7 * 24 * 3600) -> Dict[str, Any]:
-        """Archive stable checkpoints and snapshot logs found under `output_dirs` (spec §2.8)."""
+        """Archive stable checkpoints and snapshot logs found under `output_dirs`."""
         try:
             res = _scan_outputs_once(run_id=self.id, run_dir=self.run_dir, storage_root=self.storage_root,
                                      workspace_root=self.workspace_root, output_dirs=output_dirs, assets_path=self._assets_path,
@@ -873,7 +899,19 @@ class Run:
     def watch_outputs(self, *, output_dirs: List[Union[str, Path]], interval_sec: float = 10.0, patterns: Optional[List[str]] = None,
                       stable_required: int = 2, min_age_sec: float = 1.0, mode: str = "rolling",
                       log_snapshot_interval_sec: float = 60.0, state_gc_after_sec: float = 7 * 24 * 3600) -> None:
-        """Run scan_outputs_once every `interval_sec` in a daemon thread until stop_outputs_watch()/finish()."""
+        """Archive checkpoints as they appear: scan_outputs_once() every `interval_sec` in a background thread.
+
+        Args:
+            output_dirs: folders your script writes checkpoints and logs to.
+            interval_sec: seconds between scans.
+            patterns: file patterns to keep (default: common checkpoint and log names).
+            stable_required, min_age_sec: a file must be unchanged this many scans and this old.
+            mode: "rolling" (one copy per file, replaced as it changes) or "overwrite_versions" (a new entry per version).
+
+        Example::
+
+            run.watch_outputs(output_dirs=["checkpoints"], interval_sec=30)
+        """
         if self._outputs_watch_thread and self._outputs_watch_thread.is_alive():
             return
         self._outputs_watch_stop.clear()
@@ -900,7 +938,15 @@ class Run:
             t.join(timeout=2.0)
 
     def summary(self, update: Dict[str, Any]) -> None:
-        """Shallow-merge `update` into summary.json."""
+        """Merge final figures into the run's summary.json (shallow: keys replace keys).
+
+        Args:
+            update: names and values, e.g. {"test_acc": 0.93, "params_m": 25.6}.
+
+        Example::
+
+            run.summary({"test_acc": test_acc})
+        """
         def merge() -> None:
             with lock_for(self._summary_path):
                 cur = read_json_dict(self._summary_path)
@@ -909,7 +955,18 @@ class Run:
         self._safe("summary.json", merge)
 
     def finish(self, status: str = "finished") -> None:
-        """Flush everything, write the best metric and the final status (calling it again rewrites ended_at)."""
+        """End the run: write everything queued, the best primary metric and the final status.
+
+        Args:
+            status: "finished" (default), "failed", "interrupted" or any word of yours.
+
+        A script that ends without finish() is closed at exit ("failed" after an uncaught
+        exception, "interrupted" after Ctrl-C or SIGTERM). Calling it again rewrites ended_at.
+
+        Example::
+
+            run.finish()            # or: with rn.init(...) as run: ...
+        """
         self._finish(status, None)
 
     def _finish_from_exit(self, status: str, reason: Optional[str]) -> None:

@@ -347,7 +347,7 @@ def _parse_connection_id(connection_id: str) -> Dict[str, Any]:
 
 
 class RemoteAPI:
-    """`client.remote.*`: SSH connections and remote viewers, with the request bodies of spec §3.12."""
+    """`client.remote.*`: SSH connections and remote viewers."""
 
     def __init__(self, client: RunicornClient) -> None:
         self._c = client
