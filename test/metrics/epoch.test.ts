@@ -70,6 +70,15 @@ describe("a logged epoch", () => {
     expect(r.body.runs[RUN].columns).toEqual({ epoch: [0, 0, 1] });
   });
 
+  it("is a column of the CSV export", async () => {
+    const r = await srv.get(`/api/export/${RUN}/csv`);
+    expect(r.status).toBe(200);
+    const [header, first] = r.text.trim().split("\n");
+    expect(header.split(",")).toContain("epoch");
+    const col = header.split(",").indexOf("epoch");
+    expect(first.split(",")[col]).toBe("0");
+  });
+
   it("is in the rows pushed live", async () => {
     const c = await openWs(`${srv.wsUrl}/api/live`);
     try {
