@@ -5,6 +5,7 @@ import { assetsRoutes } from "./assets.ts";
 import { deleteRoutes } from "./delete.ts";
 import { experimentsRoutes } from "./experiments.ts";
 import { exportRoutes } from "./export.ts";
+import { histogramsRoutes } from "./histograms.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { remoteRoutes } from "./remote.ts";
 import { systemRoutes } from "./system.ts";
@@ -12,6 +13,7 @@ import { systemRoutes } from "./system.ts";
 /** Each entry builds one feature's Elysia instance. */
 export const extraFeatures: ((ctx: AppContext) => Elysia<any, any, any, any, any, any, any>)[] = [
   (ctx) => metricsRoutes(ctx),
+  (ctx) => histogramsRoutes(ctx),
   (ctx) => assetsRoutes(ctx),
   (ctx) => deleteRoutes(ctx),
   (ctx) => exportRoutes(ctx),

@@ -73,6 +73,7 @@ function seriesOptions(q: Record<string, string | undefined>): SeriesOptions {
     from,
     to,
     mode: enumParam("mode", q.mode, ["lttb", "minmax"] as const, "lttb"),
+    columns: listParam(q.columns),
   };
 }
 
@@ -83,6 +84,9 @@ const seriesQuery = {
   from: t.Optional(t.String({ description: "Lowest x kept (inclusive)" })),
   to: t.Optional(t.String({ description: "Highest x kept (inclusive)" })),
   mode: t.Optional(t.String({ description: "lttb (default) or minmax" })),
+  columns: t.Optional(
+    t.String({ description: "Comma-separated keys (e.g. epoch) returned under `columns` with a value at every x kept" }),
+  ),
 };
 
 const IMAGE_TYPES: Record<string, string> = {
@@ -223,7 +227,7 @@ export function metricsRoutes(ctx: AppContext) {
         const opts = seriesOptions(query);
         const state = await syncedRun(ctx, params.run_id);
         // full-range answers are kept (and stored) until the rows change; zoom windows are cheap to recompute
-        const key = `series:${opts.x}:${opts.points}:${opts.mode}:${opts.keys?.join(",") ?? ""}:${opts.from ?? ""}:${opts.to ?? ""}`;
+        const key = `series:${opts.x}:${opts.points}:${opts.mode}:${opts.keys?.join(",") ?? ""}:${opts.from ?? ""}:${opts.to ?? ""}:${opts.columns?.join(",") ?? ""}`;
         const r = storeOf(ctx).result(state, key, opts.from === undefined && opts.to === undefined, () => {
           const body = JSON.stringify(buildSeries(state, params.run_id, opts));
           return { body, rowCount: 0, total: 0, lastStep: null };

@@ -1,5 +1,6 @@
 // Data-management commands: export, import, delete, gc, config, rate-limit, ls (spec §4.2, issue 9).
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Config } from "../config/config.ts";
 import { expandPath } from "../config/config.ts";
@@ -16,7 +17,9 @@ import { selectRuns, writeRootExport } from "../store/assets/run-export.ts";
 import { TarWriter } from "../store/assets/tar.ts";
 import { ArchiveError } from "../store/assets/zip-reader.ts";
 import { ZipWriter } from "../store/assets/zip-writer.ts";
+import { runDeathReason } from "../index/run-index.ts";
 import type { Logger } from "../util/log.ts";
+import { displayWidth, padColumns } from "../util/text-width.ts";
 import { type FlagSpec, flagHelp, parseArgs, ROOT_FLAGS, UsageError } from "./args.ts";
 import { runForeignImport } from "./import-foreign.ts";
 
@@ -360,12 +363,32 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
     case "ls": {
       if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}' for 'ls'`);
       const prefix = positionals[0];
+      const host = osHostname();
+      const now = Date.now() / 1000;
       const rows = selectRuns(root, { path: prefix, exact: Boolean(flags.exact), includeDeleted: Boolean(flags.all) }).map((r) => {
         const files = readRunFiles(r.dir);
+        // the server's liveness rule: a "running" run whose process or heartbeat is gone is shown failed
+        let status = r.status;
+        const dead =
+          status === "running"
+            ? runDeathReason(
+                {
+                  run_dir: r.dir,
+                  has_meta: Object.keys(files.meta).length > 0,
+                  hostname: typeof files.meta.hostname === "string" ? files.meta.hostname : null,
+                  pid: typeof files.meta.pid === "number" ? files.meta.pid : null,
+                  heartbeat_at: typeof files.status.heartbeat_at === "number" ? files.status.heartbeat_at : null,
+                },
+                host,
+                now,
+              )
+            : undefined;
+        if (dead) status = "failed";
         return {
           id: r.id,
           path: r.path,
-          status: r.deleted ? `${r.status} (deleted)` : r.status,
+          status: r.deleted ? `${status} (deleted)` : status,
+          exit_reason: dead ?? (typeof files.status.exit_reason === "string" ? files.status.exit_reason : null),
           alias: typeof r.meta.alias === "string" ? r.meta.alias : null,
           created_time: r.created_time,
           best_metric_name: typeof files.summary.best_metric_name === "string" ? files.summary.best_metric_name : null,
@@ -393,8 +416,8 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
             : "",
         ]),
       );
-      const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-      for (const row of table) out(row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+      const widths = table[0].map((_, i) => Math.max(...table.map((row) => displayWidth(row[i]))));
+      for (const row of table) out(row.map((c, i) => padColumns(c, widths[i])).join("  ").trimEnd());
       return 0;
     }
   }

@@ -1,5 +1,5 @@
 // `runicorn serve`: opens the storage root, starts the indexer and the HTTP server.
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../api/app.ts";
 import { isLoopbackHost, MAX_UPLOAD_BODY, parseHostHeader } from "../api/guard.ts";
@@ -14,6 +14,7 @@ import { startSystemSamplers } from "../system/samplers.ts";
 import { createLogger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
 import { type FlagSpec, flagHelp, parseArgs, parsePort, ROOT_FLAGS, UsageError } from "./args.ts";
+import { announceViewer } from "./viewer-file.ts";
 
 const SPECS: FlagSpec[] = [
   ...ROOT_FLAGS,
@@ -151,7 +152,9 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     config.token = randomBytes(24).toString("base64url");
     config.tokenSource = "generated";
   }
+  if (!existsSync(config.root)) console.log(`storage root ${config.root} does not exist: creating a new empty root`);
   const server = await startServer(config);
+  const unannounce = announceViewer(config.root, server.url, !!config.token);
   console.log(`Runicorn ${VERSION} serving ${config.root}`);
   console.log(`listening on ${server.url}`);
   // a token the user chose is not printed again (it would land in logs); a generated one must be shown once
@@ -162,6 +165,7 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
+  unannounce();
   await server.stop();
   return 0;
 }

@@ -99,6 +99,15 @@ export const MIGRATIONS: Migration[] = [
         .execute();
     },
   },
+  {
+    // `epoch` became a stored column (issue 20): metric data ingested before lacks it, so it is read again.
+    name: "0003_metric_epoch_column",
+    async up(db) {
+      await db.deleteFrom("metric_chunk").execute();
+      await db.deleteFrom("metric_image").execute();
+      await db.deleteFrom("metric_run").execute();
+    },
+  },
 ];
 
 /** Applies the migrations not yet recorded in the `migration` table, each in its own transaction. */

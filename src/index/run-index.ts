@@ -286,15 +286,7 @@ export class RunIndex {
   }
 
   private deathReason(r: MemRun, now: number): string | undefined {
-    const lower = r.run_dir.toLowerCase();
-    if (REMOTE_MARKERS.some((m) => lower.includes(m))) return undefined;
-    const localPid = r.has_meta && r.hostname === this.host ? r.pid : null;
-    if (localPid !== null && pidAlive(localPid)) return undefined;
-    const heartbeatAge = r.heartbeat_at === null ? undefined : now - r.heartbeat_at;
-    if (heartbeatAge !== undefined && heartbeatAge > HEARTBEAT_TIMEOUT_S) return "heartbeat_lost";
-    // the writer's pid is gone here; a fresh heartbeat means another process (a second writer) still logs
-    if (localPid !== null && (heartbeatAge === undefined || heartbeatAge > 10)) return "process_not_found";
-    return undefined;
+    return runDeathReason(r, this.host, now);
   }
 
   private startWatcher(): void {
@@ -399,6 +391,26 @@ function readStable(e: RunEntry) {
     files = readRunFiles(e.dir);
   }
   return files;
+}
+
+/**
+ * The liveness rule for a run whose status says "running": why it is dead (`heartbeat_lost`,
+ * `process_not_found`), or undefined while it may be alive. Shared by the server's sweep and `runicorn ls`.
+ */
+export function runDeathReason(
+  r: Pick<MemRun, "run_dir" | "has_meta" | "hostname" | "pid" | "heartbeat_at">,
+  host: string,
+  now: number,
+): string | undefined {
+  const lower = r.run_dir.toLowerCase();
+  if (REMOTE_MARKERS.some((m) => lower.includes(m))) return undefined;
+  const localPid = r.has_meta && r.hostname === host ? r.pid : null;
+  if (localPid !== null && pidAlive(localPid)) return undefined;
+  const heartbeatAge = r.heartbeat_at === null ? undefined : now - r.heartbeat_at;
+  if (heartbeatAge !== undefined && heartbeatAge > HEARTBEAT_TIMEOUT_S) return "heartbeat_lost";
+  // the writer's pid is gone here; a fresh heartbeat means another process (a second writer) still logs
+  if (localPid !== null && (heartbeatAge === undefined || heartbeatAge > 10)) return "process_not_found";
+  return undefined;
 }
 
 /** True when a process with this pid exists (EPERM means it exists but is not ours). */

@@ -9,8 +9,6 @@ export const R_TIME = 1;
 export const R_GLOBAL_STEP = 2;
 /** Legacy `step`, used when `global_step` is missing or null. */
 export const R_STEP = 3;
-/** `epoch`: left out of the columns like the original. */
-export const R_EPOCH = 4;
 
 /** The role of a data key. */
 export function roleOf(key: string): number {
@@ -21,8 +19,6 @@ export function roleOf(key: string): number {
       return R_GLOBAL_STEP;
     case "step":
       return R_STEP;
-    case "epoch":
-      return R_EPOCH;
     default:
       return R_COLUMN;
   }

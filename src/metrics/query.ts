@@ -16,6 +16,8 @@ export interface SeriesOptions {
   from?: number;
   to?: number;
   mode: "lttb" | "minmax";
+  /** Keys returned at every x kept (e.g. `epoch`, to lay charts out by epoch); they do not choose the rows. */
+  columns?: string[];
 }
 
 /** The `/series` body: one shared x array, one array per key with null where it kept no point. */
@@ -26,6 +28,8 @@ export interface SeriesBody {
   series: Record<string, (number | null)[]>;
   total: number;
   sampled: boolean;
+  /** Asked-for `columns`: each key's value at every x (null where that row has no number). */
+  columns?: Record<string, (number | null)[]>;
 }
 
 /** A compatible metrics_step answer: the JSON text and the values of its headers. */
@@ -59,6 +63,9 @@ interface RowSet {
   total: number;
   level: number;
 }
+
+/** Keys that the compatible metrics_step answer leaves out (the original dropped them; every other endpoint shows them). */
+export const STEP_ENDPOINT_EXCLUDED = new Set(["epoch"]);
 
 /** Numeric metric keys of a run that drive downsampling (everything numeric but `time`). */
 export function metricKeys(run: RunData): string[] {
@@ -202,16 +209,30 @@ export function buildSeries(run: RunData, runId: string, opts: SeriesOptions): S
     }
     series[key] = out;
   }
-  return { run_id: runId, x_key: opts.x, x: xsOut, series, total: set.total, sampled: set.total > opts.points };
+  const body: SeriesBody = { run_id: runId, x_key: opts.x, x: xsOut, series, total: set.total, sampled: set.total > opts.points };
+  if (opts.columns?.length) {
+    body.columns = {};
+    for (const key of opts.columns) {
+      const out = new Array<number | null>(order.length);
+      for (let i = 0; i < order.length; i++) {
+        const o = order[i];
+        const col = o.seg.chunk.cols.get(key);
+        out[i] = col && isNumericKind(col.kinds[o.r]) ? col.vals[o.r] : null;
+      }
+      body.columns[key] = out;
+    }
+  }
+  return body;
 }
 
 /** The compatible `/metrics_step` body (spec §3.3); downsampled rows are the union of every metric's own LTTB. */
 export function buildMetricsStep(run: RunData, downsample?: number): MetricsStepResult {
   const total = run.totalRows;
   if (total === 0) return { json: '{"columns":[],"rows":[],"total":0,"sampled":0}', rowCount: 0, total: 0, lastStep: null };
-  const columns = ["global_step", ...run.columns];
+  const stepCols = run.columns.filter((k) => !STEP_ENDPOINT_EXCLUDED.has(k));
+  const columns = ["global_step", ...stepCols];
   const head = `{"columns":${JSON.stringify(columns)},"rows":[`;
-  const fmt = rowFormat(run.columns);
+  const fmt = rowFormat(stepCols);
   if (downsample === undefined || total <= downsample) {
     const parts: string[] = [];
     let lastStep: number | null = null;
@@ -224,7 +245,7 @@ export function buildMetricsStep(run: RunData, downsample?: number): MetricsStep
     return { json: `${head}${parts.join(",")}],"total":${total},"sampled":${total}}`, rowCount: total, total, lastStep };
   }
   const set = collectRows(run, "step", downsample);
-  const keys = metricKeys(run);
+  const keys = metricKeys(run).filter((k) => !STEP_ENDPOINT_EXCLUDED.has(k));
   const parts: string[] = [];
   let lastStep: number | null = null;
   if (keys.length === 0) {

@@ -1,5 +1,5 @@
 // A live run: buffered events.jsonl/logs.txt appends, summary/status merges, best metric and heartbeat (spec §1.5, §2.3).
-import { appendFileSync, closeSync, existsSync, mkdirSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, fstatSync } from "node:fs";
 import { hostname, machine, platform, release, type } from "node:os";
 import { join } from "node:path";
 import { isObject, type JsonObject } from "../store/json.ts";
@@ -21,8 +21,8 @@ export type LogData = Record<string, unknown>;
 
 /** Options of `log()` (spec §2.3). */
 export interface LogOptions {
-  /** Sets the global step for this record (int-like); later auto steps continue from it. */
-  step?: number | bigint | string | boolean | null;
+  /** Sets the global step for this record (an integer); later auto steps continue from it. */
+  step?: number | bigint | null;
   /** Stage label (e.g. "train"); wins over a `stage` key in the data. */
   stage?: unknown;
 }
@@ -40,6 +40,14 @@ export interface RunSetup {
   heartbeatSeconds: number;
   /** Flush on SIGTERM (installs a listener, then re-raises the signal). */
   handleSignals: boolean;
+  /** Tags written to meta.json (merged into a joined or resumed run's tags). */
+  tags?: string[];
+  /** Notes written to meta.json. */
+  notes?: string;
+  /** Settings stored as assets.json `config.extra` (merged with what is there). */
+  config?: Record<string, unknown>;
+  /** Continue an existing run: its step counter goes on from the last step logged. */
+  resumed?: boolean;
 }
 
 const MAX_CHUNK = 1 << 20; // flush early once this many characters are buffered
@@ -57,21 +65,51 @@ function keyPrefix(k: string): string {
   return p;
 }
 
-/** Python's `int(step)` for the values a JS caller may pass; undefined where Python raises. */
-function toStep(v: unknown): number | undefined {
-  switch (typeof v) {
-    case "number":
-      return Number.isFinite(v) ? Math.trunc(v) : undefined;
-    case "bigint":
-      return Number(v);
-    case "boolean":
-      return v ? 1 : 0;
-    case "string": {
-      const m = /^\s*([+-]?\d+(?:_\d+)*)\s*$/.exec(v);
-      return m ? Number.parseInt(m[1].replace(/_/g, ""), 10) : undefined;
-    }
-    default:
-      return undefined;
+/** A step as an integer; a fraction, NaN, or anything but a number or bigint is refused with a clear error. */
+export function toStep(v: unknown): number {
+  if (typeof v === "bigint") return Number(v);
+  if (typeof v !== "number") throw new TypeError(`step must be an integer, got ${typeof v} ${JSON.stringify(String(v))}`);
+  if (!Number.isInteger(v)) throw new RangeError(`step must be a whole number, got ${v} (round it yourself, e.g. Math.round(x))`);
+  return v;
+}
+
+/** Whether `v` is a plain object (`{...}`), which log() flattens into "parent/child" keys. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** `{val: {acc: 1}}` → `{"val/acc": 1}`, keeping key order; other values as they are. */
+export function flattenMetrics(data: LogData, prefix = "", out: LogData = {}, seen = new Set<object>()): LogData {
+  if (seen.has(data)) throw new TypeError("Circular reference detected");
+  seen.add(data);
+  for (const k in data) {
+    const v = data[k];
+    const key = prefix ? `${prefix}/${k}` : k;
+    if (isPlainObject(v)) flattenMetrics(v, key, out, seen);
+    else out[key] = v;
+  }
+  seen.delete(data);
+  return out;
+}
+
+/** The largest step logged in the last MiB of an events.jsonl (0 when none), where a resumed run continues. */
+export function lastLoggedStep(eventsPath: string): number {
+  let fd = -1;
+  try {
+    fd = openSync(eventsPath, "r");
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, 1 << 20);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    let best = 0;
+    for (const m of buf.toString("utf8").matchAll(/"(?:global_step|step)": (-?\d+)/g)) best = Math.max(best, Number(m[1]));
+    return best;
+  } catch {
+    return 0; // no file yet: a new run starts at step 0
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }
 
@@ -161,7 +199,7 @@ export class Run implements Flushable {
 
     this.guard("init", () => mkdirSync(this.mediaDir, { recursive: true }));
     const createdAt = nowSeconds();
-    const meta = {
+    const meta: Record<string, unknown> = {
       id: this.id,
       path: this.path,
       alias: this.alias,
@@ -173,9 +211,24 @@ export class Run implements Flushable {
       storage_dir: this.storageRoot,
       workspace_root: this.workspaceRoot,
     };
+    if (s.tags) meta.tags = s.tags;
+    if (s.notes !== undefined) meta.notes = s.notes;
     const metaPath = join(this.runDir, "meta.json");
-    // a second process joining the same run id (another DDP rank) keeps the first meta.json
-    this.guard("init", () => existsSync(metaPath) || writeJsonFile(metaPath, floatTimes(meta, ["created_at"])));
+    if (s.resumed) this.globalStep = lastLoggedStep(join(this.runDir, "events.jsonl"));
+    // a second process joining the same run id (another DDP rank) keeps the first meta.json, adding tags and notes
+    this.guard("init", () => {
+      const cur = existsSync(metaPath) ? readJsonForMerge(metaPath) : undefined;
+      if (!cur) return writeJsonFile(metaPath, floatTimes(meta, ["created_at"]));
+      const before = JSON.stringify(cur);
+      if (s.tags?.length) {
+        const tags = Array.isArray(cur.tags) ? [...(cur.tags as string[])] : [];
+        for (const t of s.tags) if (!tags.includes(t)) tags.push(t);
+        cur.tags = tags;
+      }
+      if (s.notes !== undefined) cur.notes = s.notes;
+      if (s.resumed && s.alias !== null) cur.alias = s.alias;
+      if (JSON.stringify(cur) !== before) writeJsonFile(metaPath, floatTimes(cur, ["created_at"]));
+    });
     this.startedAt = nowSeconds();
     this.guard("init", () => {
       const cur = existsSync(this.statusPath) ? (readJsonForMerge(this.statusPath) ?? {}) : {};
@@ -193,6 +246,13 @@ export class Run implements Flushable {
       if (!existsSync(assetsPath)) {
         writeJsonFile(assetsPath, { code: {}, config: {}, datasets: [], pretrained: [], outputs: [] });
       }
+      if (s.config) {
+        const assets = readJsonForMerge(assetsPath) ?? {};
+        const cfg = isObject(assets.config) ? assets.config : {};
+        cfg.extra = { ...(isObject(cfg.extra) ? cfg.extra : {}), ...s.config } as JsonObject;
+        assets.config = cfg;
+        writeJsonFile(assetsPath, assets);
+      }
     });
 
     this.nextBeat = this.startedAt + this.beatSec;
@@ -206,8 +266,10 @@ export class Run implements Flushable {
 
   /**
    * Records one metrics event (spec §2.3): `step`/`global_step` keys are dropped; an explicit
-   * `step` sets the global step, otherwise it auto-increments from 0; the stage is the explicit
-   * option, else the data's `stage` key; `global_step`, `time` (and `stage`) are appended.
+   * `step` (an integer: a fraction throws RangeError) sets the global step, otherwise it
+   * auto-increments; nested plain objects are flattened with "/" (`{val: {acc}}` → `val/acc`); the
+   * stage is the explicit option, else the data's `stage` key; `global_step`, `time` (and `stage`)
+   * are appended.
    */
   log(data?: LogData | null, opts?: LogOptions): void {
     const ts = nowSeconds();
@@ -215,12 +277,14 @@ export class Run implements Flushable {
     if (st === undefined || st === null) {
       this.globalStep++;
     } else {
-      const n = toStep(st);
-      if (n === undefined) {
-        this.warnOnce("step", `invalid step value '${String(st)}', auto-incrementing instead`);
-        this.globalStep++;
-      } else {
-        this.globalStep = n;
+      this.globalStep = typeof st === "number" && Number.isInteger(st) ? st : toStep(st);
+    }
+    if (data) {
+      for (const k in data) {
+        if (isPlainObject(data[k])) {
+          data = flattenMetrics(data);
+          break;
+        }
       }
     }
     const tsText = formatFloat(ts);

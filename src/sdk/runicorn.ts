@@ -1,6 +1,9 @@
 // The TypeScript SDK's entry point: init() and friends, writing runs in the Runicorn 0.6 layout (spec §2.2).
 import { type Env, generateRunId, normalizePath, resolveStorageRoot, resolveWorkspaceRoot, validateRunId } from "./locate.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { type LogData, type LogOptions, Run } from "./run.ts";
+import { readJsonForMerge } from "./run-files.ts";
 
 export { Run, type LogData, type LogOptions } from "./run.ts";
 
@@ -25,6 +28,17 @@ export interface InitOptions {
   env?: Env;
   /** Working directory for relative paths and the default root (default process.cwd()). */
   cwd?: string;
+  /** Labels for the run, e.g. ["baseline"] (meta.json `tags`; merged into a resumed run's tags). */
+  tags?: string[];
+  /** Free-text notes (meta.json `notes`). */
+  notes?: string;
+  /** Settings stored as assets.json `config.extra`, where the run page's config tab reads them. */
+  config?: Record<string, unknown>;
+  /**
+   * With `runId`: "allow" continues that run when it exists (step counter, alias, tags, status) and
+   * starts it otherwise; "must" throws when it does not exist; "never" throws when it does.
+   */
+  resume?: "allow" | "must" | "never";
 }
 
 /** What init() returns while tracking is switched off: every method does nothing (spec §2.2). */
@@ -83,11 +97,33 @@ export function init(options: InitOptions = {}): Run | NoOpRun {
   const cwd = options.cwd ?? process.cwd();
   const path = normalizePath(options.path);
   const id = options.runId !== undefined ? validateRunId(options.runId) : generateRunId();
+  const resume = options.resume;
+  if (resume !== undefined && !["allow", "must", "never"].includes(resume)) {
+    throw new RangeError(`resume must be "allow", "must" or "never", got ${JSON.stringify(resume)}`);
+  }
+  if (resume && options.runId === undefined) throw new RangeError(`resume: "${resume}" needs runId (the run to continue)`);
+  if (options.tags !== undefined && (!Array.isArray(options.tags) || !options.tags.every((t) => typeof t === "string"))) {
+    throw new TypeError('tags must be an array of strings, e.g. ["baseline"]');
+  }
+  const storageRoot = resolveStorageRoot(options.storage, env, cwd);
+  const runDir = join(storageRoot, "runs", ...path.split("/").filter(Boolean), id);
+  const exists = existsSync(join(runDir, "meta.json"));
+  if (resume === "must" && !exists) throw new Error(`resume "must": no run ${id} under path "${path}" in ${storageRoot}`);
+  if (resume === "never" && exists) throw new Error(`resume "never": run ${id} already exists in ${runDir}`);
+  let alias = options.alias ?? null;
+  if (resume && exists && alias === null) {
+    const meta = readJsonForMerge(join(runDir, "meta.json"));
+    alias = typeof meta?.alias === "string" ? meta.alias : null;
+  }
   const run = new Run({
     id,
     path,
-    alias: options.alias ?? null,
-    storageRoot: resolveStorageRoot(options.storage, env, cwd),
+    alias,
+    tags: options.tags?.map((t) => t.trim()).filter(Boolean),
+    notes: options.notes,
+    config: options.config,
+    resumed: !!resume && exists,
+    storageRoot,
     workspaceRoot: resolveWorkspaceRoot(options.workspaceRoot, env, cwd),
     flushIntervalMs: options.flushIntervalMs ?? 500,
     heartbeatSeconds: options.heartbeatSeconds ?? heartbeatFromEnv(env),

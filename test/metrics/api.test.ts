@@ -249,7 +249,7 @@ describe("GET /api/compare/series", () => {
     expect(r.status).toBe(200);
     expect(Object.keys(r.body.runs)).toEqual([YOLO, LEGACY]);
     expect(r.body.missing).toEqual(["20990101_000000_000000"]);
-    expect(r.body.runs[LEGACY].series).toEqual({ acc: [0.5, 0.6] });
+    expect(r.body.runs[LEGACY].series).toEqual({ acc: [0.5, 0.6], epoch: [0, null] });
     expect(r.body.runs[YOLO].sampled).toBe(true);
   });
 

@@ -118,26 +118,49 @@ describe("log: step and stage rules (spec §2.3)", () => {
     expect(metrics(r.runDir).map((d) => d.global_step)).toEqual([1, 2, 10, 11, 3, 4]);
   });
 
-  it("converts int-like steps as Python's int() does and auto-increments on invalid ones", () => {
+  it("refuses a step that is not a whole number with a clear error and keeps the counter", () => {
     const r = start({ path: "steps" });
-    const warn = console.warn;
-    const seen: string[] = [];
-    console.warn = (m: string) => seen.push(m);
-    try {
-      r.log({ a: 1 }, { step: 7.9 });
-      r.log({ a: 1 }, { step: "12" });
-      r.log({ a: 1 }, { step: "x" });
-      r.log({ a: 1 }, { step: NaN });
-      r.log({ a: 1 }, { step: true });
-      r.log({ a: 1 }, { step: 5n });
-      r.log({ a: 1 }, { step: null });
-    } finally {
-      console.warn = warn;
-    }
+    r.log({ a: 1 }, { step: 7 });
+    expect(() => r.log({ a: 1 }, { step: 7.9 })).toThrow(/whole number, got 7.9/);
+    expect(() => r.log({ a: 1 }, { step: NaN })).toThrow(RangeError);
+    expect(() => r.log({ a: 1 }, { step: "12" as unknown as number })).toThrow(/must be an integer, got string/);
+    expect(() => r.log({ a: 1 }, { step: true as unknown as number })).toThrow(TypeError);
+    r.log({ a: 1 }, { step: 5n });
+    r.log({ a: 1 }, { step: null });
+    r.log({ a: 1 });
     r.finish();
-    expect(metrics(r.runDir).map((d) => d.global_step)).toEqual([7, 12, 13, 14, 1, 5, 6]);
-    expect(seen).toHaveLength(1); // warned once, not per call
-    expect(seen[0]).toContain("invalid step value 'x'");
+    expect(metrics(r.runDir).map((d) => d.global_step)).toEqual([7, 5, 6, 7]);
+  });
+
+  it("flattens nested plain objects with '/' and keeps arrays and the key order", () => {
+    const r = start({ path: "nested" });
+    r.log({ loss: 1, val: { acc: 0.5, top: { k5: 0.9 } }, lst: [1, 2], after: 2 });
+    r.finish();
+    const d = metrics(r.runDir)[0];
+    expect(Object.keys(d)).toEqual(["loss", "val/acc", "val/top/k5", "lst", "after", "global_step", "time"]);
+    expect(d["val/top/k5"]).toBe(0.9);
+    expect(d.lst).toEqual([1, 2]);
+  });
+
+  it("writes tags, notes and config at init, and resumes a run by id where it left off", () => {
+    const first = start({ path: "res", runId: "ts-resume-1", alias: "a1", tags: ["x"], notes: "first try", config: { lr: 0.1 } });
+    first.log({ loss: 1 });
+    first.log({ loss: 0.5 }, { step: 41 });
+    first.finish("failed");
+    expect(readRunJson(first.runDir, "meta.json")).toMatchObject({ tags: ["x"], notes: "first try", alias: "a1" });
+    expect(readRunJson(first.runDir, "assets.json").config).toEqual({ extra: { lr: 0.1 } });
+    expect(() => start({ path: "res", runId: "ts-resume-1", resume: "never" })).toThrow(/already exists/);
+    expect(() => start({ path: "res", runId: "ts-nothing", resume: "must" })).toThrow(/no run ts-nothing/);
+    expect(() => start({ path: "res", resume: "allow" })).toThrow(/needs runId/);
+    const again = start({ path: "res", runId: "ts-resume-1", resume: "allow", tags: ["y"], config: { bs: 8 } });
+    expect(readRunJson(again.runDir, "status.json").status).toBe("running");
+    again.log({ loss: 0.25 });
+    again.finish();
+    expect(metrics(again.runDir).map((d) => d.global_step)).toEqual([1, 41, 42]);
+    const meta = readRunJson(again.runDir, "meta.json");
+    expect(meta).toMatchObject({ tags: ["x", "y"], alias: "a1", notes: "first try" });
+    expect(readRunJson(again.runDir, "assets.json").config).toEqual({ extra: { lr: 0.1, bs: 8 } });
+    expect(readRunJson(again.runDir, "status.json").status).toBe("finished");
   });
 
   it("drops step/global_step keys, moves a data stage to the tail and lets the stage option win", () => {

@@ -178,7 +178,7 @@ def write_json(path: PathLike, obj: Any) -> None:
 
 
 def read_json_dict(path: PathLike) -> Dict[str, Any]:
-    """Read a JSON object; a missing, torn or non-object file reads as {} (spec §1.13)."""
+    """Read a JSON object; a missing, torn or non-object file reads as {}."""
     try:
         with open(path, "r", encoding="utf-8") as f:
             data = json.loads(f.read())

@@ -1,4 +1,4 @@
-"""Per-user configuration directory (spec §1.2) and the storage-root order of spec §1.1."""
+"""Per-user configuration directory and the order in which the storage root is chosen."""
 from __future__ import annotations
 
 import json
@@ -26,7 +26,7 @@ def _config_root_dir() -> Path:
 
 
 def get_config_dir() -> Path:
-    """The per-user configuration directory CFG (spec §1.2); not created."""
+    """The per-user configuration directory CFG; not created."""
     return _config_root_dir()
 
 
@@ -88,7 +88,7 @@ def get_user_root_dir() -> Optional[Path]:
 
 
 def resolve_storage_root(storage: Optional[str] = None) -> Path:
-    """Storage root by spec §1.1: explicit argument, $RUNICORN_DIR, user_root_dir, ./.runicorn."""
+    """Storage root by explicit argument, $RUNICORN_DIR, user_root_dir, ./.runicorn."""
     if storage:
         return Path(storage).expanduser().resolve()
     env = os.environ.get("RUNICORN_DIR")

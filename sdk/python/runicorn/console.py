@@ -1,8 +1,9 @@
-"""Console capture into logs.txt (tee of stdout/stderr, tqdm modes of spec §2.5) and the logging handler."""
+"""Console capture into logs.txt (tee of stdout/stderr, tqdm modes) and the logging handler."""
 from __future__ import annotations
 
 import atexit
 import logging
+import re
 import sys
 import threading
 import time
@@ -108,6 +109,37 @@ def _stamp() -> str:
     return time.strftime("%H:%M:%S")
 
 
+# A line that starts with its own time ("12:01:02", "2026-12-04 12:01:02,123", "[12:01:02]"): no second stamp.
+_HAS_STAMP = re.compile(r"^\[?(\d{4}-\d{2}-\d{2}[ T])?\d{2}:\d{2}:\d{2}")
+
+
+def _logging_record_in_progress() -> Any:
+    """The LogRecord whose handler is writing to the console right now (None when the write is not from logging)."""
+    f = sys._getframe(2)
+    depth = 0
+    while f is not None and depth < 12:
+        if f.f_code.co_name == "emit":
+            h = f.f_locals.get("self")
+            if isinstance(h, logging.Handler):
+                return f.f_locals.get("record")
+        f = f.f_back
+        depth += 1
+    return None
+
+
+def _written_by_runicorn_handler(record: Any, log_path: Path) -> bool:
+    """Whether `record` reaches (or reached) a RunicornLoggingHandler writing to `log_path`."""
+    c: Any = logging.getLogger(record.name) if record.name != "root" else logging.getLogger()
+    while c is not None:
+        for h in c.handlers:
+            if isinstance(h, RunicornLoggingHandler) and record.levelno >= h.level and h.writes_to(log_path):
+                return True
+        if not c.propagate:
+            break
+        c = c.parent
+    return False
+
+
 class TeeWriter:
     """Text stream that writes through to the original stream and sends lines to a LogManager.
 
@@ -123,16 +155,29 @@ class TeeWriter:
         self.add_timestamp = add_timestamp
         self._cr_buffer = ""
         self._lock = threading.Lock()
+        self._log_path = Path(log_manager.log_path)
 
     def write(self, text: str) -> int:
         """Write to the terminal and capture complete lines."""
         if not text:
             return 0
+        from_logging = RunicornLoggingHandler.active > 0 or "\n" in text
+        record = _logging_record_in_progress() if from_logging else None
         with self._lock:
             try:
                 self.original.write(text)
             except Exception:
                 pass
+            if record is not None:
+                try:
+                    if _written_by_runicorn_handler(record, self._log_path):
+                        return len(text)  # the run's logging handler writes this record once, with one stamp
+                    for line in text.splitlines():
+                        if line.strip():
+                            self._line(line, stamp=not _HAS_STAMP.match(line))
+                except Exception:
+                    pass  # capture must never break printing
+                return len(text)
             try:
                 if self.tqdm_mode == "smart":
                     self._smart(text)
@@ -171,8 +216,8 @@ class TeeWriter:
                 buf += ch
         self._cr_buffer = buf
 
-    def _line(self, line: str) -> None:
-        prefix = "[%s] " % _stamp() if self.add_timestamp else ""
+    def _line(self, line: str, stamp: bool = True) -> None:
+        prefix = "[%s] " % _stamp() if self.add_timestamp and stamp else ""
         self.log_manager.write(prefix + line + "\n")
 
     def flush(self) -> None:
@@ -319,6 +364,8 @@ class RunicornLoggingHandler(logging.Handler):
 
     DEFAULT_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"
     DEFAULT_DATEFMT = "%H:%M:%S"
+    # How many handlers exist that are not closed (console capture looks for duplicates only then).
+    active: ClassVar[int] = 0
 
     def __init__(self, run: Any = None, level: int = logging.INFO, fmt: Optional[str] = None) -> None:
         super().__init__(level)
@@ -331,6 +378,13 @@ class RunicornLoggingHandler(logging.Handler):
             self.setFormatter(logging.Formatter(fmt))
         else:
             self.setFormatter(logging.Formatter(self.DEFAULT_FORMAT, datefmt=self.DEFAULT_DATEFMT))
+        RunicornLoggingHandler.active += 1
+
+    def writes_to(self, log_path: Path) -> bool:
+        """Whether this handler writes to `log_path` (its run's logs.txt)."""
+        run = self.run
+        p = getattr(run, "_logs_txt_path", None) if run is not None else None
+        return p is not None and Path(p).resolve() == Path(log_path).resolve()
 
     @property
     def run(self) -> Any:
@@ -367,6 +421,8 @@ class RunicornLoggingHandler(logging.Handler):
     def close(self) -> None:
         """Release the log file; later records are dropped."""
         with self._hlock:
+            if not self._closed:
+                RunicornLoggingHandler.active -= 1
             self._closed = True
             if self._manager is not None and self._path is not None:
                 LogManager.release_instance(self._path)

@@ -1,4 +1,4 @@
-"""The tracking on/off switch (RUNICORN_ON, set_enabled, `with enabled(False)`) and NoOpRun (spec §2.2)."""
+"""The tracking on/off switch (RUNICORN_ON, set_enabled, `with enabled(False)`) and NoOpRun."""
 from __future__ import annotations
 
 import logging
@@ -77,7 +77,7 @@ class NoOpRun:
         """No-op; returns ""."""
         return ""
 
-    def log_config(self, *, args: Optional[Any] = None, extra: Optional[Dict[str, Any]] = None, config_files: Optional[Any] = None) -> None:
+    def log_config(self, args: Optional[Any] = None, *, extra: Optional[Dict[str, Any]] = None, config_files: Optional[Any] = None) -> None:
         """No-op."""
         return None
 

@@ -1,4 +1,4 @@
-"""The SQLite asset/run index ROOT/index/runicorn.db of spec §1.7 (WAL, serialised by runicorn.db.lock)."""
+"""The SQLite asset/run index ROOT/index/runicorn.db (WAL, serialised by runicorn.db.lock)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""`rn.get_config(key)`: values from CFG/registry/**.toml, longest existing prefix file wins (spec §2.9)."""
+"""`rn.get_config(key)`: values from CFG/registry/**.toml, longest existing prefix file wins."""
 from __future__ import annotations
 
 import threading

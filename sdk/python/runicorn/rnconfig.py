@@ -1,4 +1,4 @@
-"""`rn.get_effective_rnconfig()`: CFG/rnconfig.toml deep-merged with <workspace>/rnconfig.toml (spec §2.9)."""
+"""`rn.get_effective_rnconfig()`: CFG/rnconfig.toml deep-merged with <workspace>/rnconfig.toml."""
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,4 @@
-"""The Run object and `init()`: the on-disk run layout of spec §1 written as by Runicorn 0.6, faster and crash-safe."""
+"""The Run object and `init()`: the on-disk run layout of Runicorn 0.6, faster and crash-safe, plus resume."""
 from __future__ import annotations
 
 import json
@@ -24,6 +24,7 @@ from .assets.snapshot import snapshot_workspace
 from .config import resolve_storage_root
 from .console import ConsoleCapture, LogManager, RunicornLoggingHandler
 from .enabled import NoOpRun, is_enabled
+from .histogram import Histogram
 from .workspace import get_workspace_root
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _heartbeat_interval() -> float:
 
 
 def _normalize_path(path: Optional[str]) -> str:
-    """spec §1.3: None → "default"; "/" or "" → "" (root); strip slashes; [A-Za-z0-9_-/]; ≤ 200 chars."""
+    """None → "default"; "/" or "" → "" (root); strip slashes; [A-Za-z0-9_-/]; ≤ 200 chars."""
     if path is None:
         return "default"
     path = str(path).replace("\\", "/")
@@ -91,15 +92,117 @@ _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def _check_run_id(run_id: str) -> str:
-    """A custom run id becomes a folder name: one safe name (spec §10.12: the original took anything)."""
+    """A custom run id becomes a folder name: one safe name (the original took anything)."""
     if not _RUN_ID_RE.match(run_id):
         raise ValueError("Invalid run_id: %r. Use letters, digits, '_', '-' or '.', starting with a letter or digit (max 128)." % run_id)
     return run_id
 
 
 def _gen_run_id() -> str:
-    """spec §1.4: local time YYYYmmdd_HHMMSS + "_" + 6 hex."""
+    """Local time YYYYmmdd_HHMMSS + "_" + 6 hex."""
     return "%s_%s" % (time.strftime("%Y%m%d_%H%M%S", time.localtime()), uuid.uuid4().hex[:6])
+
+
+_RESUME_MODES = (None, "allow", "must", "never")
+_CHARTABLE = (int, float, bool, str, type(None))
+
+
+def _flatten(prefix: str, d: Dict[str, Any], out: Dict[str, Any]) -> None:
+    for k, v in d.items():
+        key = "%s/%s" % (prefix, k)
+        if type(v) is dict:
+            _flatten(key, v, out)
+        else:
+            out[key] = v
+
+
+def _config_dict(obj: Any) -> Dict[str, Any]:
+    """A config object as a dict: a dict, an argparse.Namespace, a dataclass, a mapping or anything with __dict__."""
+    if isinstance(obj, dict):
+        return obj
+    import dataclasses
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "keys") and hasattr(obj, "__getitem__"):
+        return {k: obj[k] for k in obj.keys()}
+    if hasattr(obj, "__dict__"):
+        return dict(vars(obj))
+    raise TypeError("a config must be a dict, an argparse.Namespace, a dataclass or a mapping, got %s" % type(obj).__name__)
+
+
+def _as_step(step: Any) -> int:
+    """`step` as an int: ints (numpy/torch integers too) and whole floats; anything else is refused."""
+    if isinstance(step, bool):
+        raise TypeError("step must be an integer, got a bool (%r)" % step)
+    try:
+        import operator
+        return operator.index(step)
+    except TypeError:
+        pass
+    if isinstance(step, float) and step.is_integer():
+        return int(step)
+    if hasattr(step, "item") and not isinstance(step, (str, bytes)):
+        try:
+            return _as_step(step.item())
+        except (TypeError, ValueError):
+            pass
+    if isinstance(step, float):
+        raise ValueError("step must be a whole number, got %r (round it yourself, e.g. step=int(x))" % step)
+    raise TypeError("step must be an integer, got %s %r" % (type(step).__name__, step))
+
+
+def _last_step_in(events_path: Path) -> int:
+    """The largest global_step of the metrics events in the last 1 MiB of events.jsonl (0 when none)."""
+    try:
+        with open(events_path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - (1 << 20)))
+            tail = f.read()
+    except OSError:
+        return 0
+    best = 0
+    for m in re.finditer(rb'"global_step": (-?\d+)', tail):
+        best = max(best, int(m.group(1)))
+    for m in re.finditer(rb'"step": (-?\d+)', tail):  # image events and legacy lines
+        best = max(best, int(m.group(1)))
+    return best
+
+
+def _viewer_url(root: Path) -> Optional[str]:
+    """The URL of a viewer serving `root` (from ROOT/.viewer.json, written by `runicorn serve`), if it is alive."""
+    try:
+        info = json.loads((root / ".viewer.json").read_text(encoding="utf-8"))
+        pid = int(info["pid"])
+        url = str(info["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except OSError:
+        pass  # alive, owned by someone else
+    return url
+
+
+def _announce(run: "Run", root_source: str) -> None:
+    """The one line init() prints to stderr (RUNICORN_QUIET=1 silences it)."""
+    if (os.environ.get("RUNICORN_QUIET") or "").strip().lower() in ("1", "true", "yes", "on"):
+        return
+    verb = "resumed" if run.resumed else "started"
+    url = _viewer_url(run.storage_root)
+    where = (" | view: %s/runs/%s" % (url.rstrip("/"), run.id)) if url else ""
+    line = "runicorn: %s run %s in %s%s" % (verb, run.id, run.run_dir, where)
+    if root_source == "default":
+        line += ("\nrunicorn: no storage root configured, so runs go to ./.runicorn here; set one with RUNICORN_DIR=PATH, "
+                 "rn.init(storage=PATH) or `runicorn config --set-user-root-dir PATH`")
+    cap = run._console_capture
+    stream = getattr(cap, "_orig_err", None) or sys.stderr  # said once on the terminal, not copied into logs.txt
+    try:
+        stream.write(line + "\n")
+    except Exception:
+        pass
 
 
 _active_run_lock = threading.Lock()
@@ -122,8 +225,21 @@ class Run:
     def __init__(self, path: Optional[str] = None, storage: Optional[str] = None, run_id: Optional[str] = None,
                  alias: Optional[str] = None, capture_env: bool = False, snapshot_code: bool = False,
                  workspace_root: Optional[str] = None, snapshot_format: str = "zip", force_snapshot: bool = False,
-                 capture_console: bool = False, tqdm_mode: str = "smart") -> None:
+                 capture_console: bool = False, tqdm_mode: str = "smart", tags: Optional[List[str]] = None,
+                 notes: Optional[str] = None, config: Optional[Dict[str, Any]] = None, resume: Optional[str] = None) -> None:
         self.path = _normalize_path(path)
+        if resume not in _RESUME_MODES:
+            raise ValueError("resume must be 'allow', 'must', 'never' or None, got %r" % (resume,))
+        if resume and not run_id:
+            raise ValueError("resume=%r needs run_id= (the id of the run to continue)" % (resume,))
+        if tags is not None:
+            if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+                raise TypeError("tags must be a list of strings, e.g. tags=['baseline', 'resnet']")
+            tags = [t.strip() for t in tags if t.strip()]
+        if notes is not None and not isinstance(notes, str):
+            raise TypeError("notes must be a string, got %s" % type(notes).__name__)
+        if config is not None and not isinstance(config, dict):
+            config = _config_dict(config)
         if snapshot_code and snapshot_format != "zip":
             raise ValueError("snapshot_format currently only supports 'zip'")
         if tqdm_mode not in ("smart", "all", "none"):
@@ -136,6 +252,14 @@ class Run:
             self.runs_dir = self.runs_dir.joinpath(*[p for p in self.path.split("/") if p])
         self.run_dir = self.runs_dir / self.id
         self.media_dir = self.run_dir / "media"
+        self.resumed = False
+        existed = run_id is not None and (self.run_dir / "meta.json").exists()
+        if run_id is not None:
+            self._refuse_id_elsewhere()
+        if resume == "must" and not existed:
+            raise ValueError("resume='must': no run %r under path %r in %s" % (self.id, self.path, self.storage_root))
+        if resume == "never" and existed:
+            raise ValueError("resume='never': run %r already exists in %s; pick another run_id or resume='allow'" % (self.id, self.run_dir))
         self.workspace_root = get_workspace_root(workspace_root)
 
         self._events_path = self.run_dir / "events.jsonl"
@@ -146,6 +270,7 @@ class Run:
         self._assets_path = self.run_dir / "assets.json"
         self._outputs_state_path = self.run_dir / ".outputs_state.json"
         self._env_path = self.run_dir / "environment.json"
+        self._hist_path = self.run_dir / "histograms.jsonl"
 
         self._global_step = 0
         self._primary_metric_name: Optional[str] = None
@@ -164,6 +289,15 @@ class Run:
         self._outputs_watch_stop = threading.Event()
         self._env_thread: Optional[threading.Thread] = None
         self._console_capture: Optional[ConsoleCapture] = None
+        self._hists: Any = None
+        self._checked_keys: set = set()
+        self._best_written: Any = None
+        self._last_best_write = 0.0
+        if resume and existed:
+            self.resumed = True
+            self._global_step = _last_step_in(self._events_path)
+            if alias is None:
+                self.alias = read_json_dict(self._meta_path).get("alias")
 
         try:
             self.media_dir.mkdir(parents=True, exist_ok=True)
@@ -176,7 +310,7 @@ class Run:
         self._logs = LogManager.get_instance(self._logs_txt_path)
 
         created_at = _time()
-        self._write_initial_files(created_at)
+        self._write_initial_files(created_at, tags, notes)
 
         self._index_db: Any = None
         try:
@@ -189,6 +323,8 @@ class Run:
             self._index_db = None
 
         self._safe("assets", ensure_assets_file, self._assets_path)
+        if config:
+            self.log_config(extra=config)
 
         if snapshot_code:
             self._snapshot_code(force_snapshot, created_at)
@@ -219,7 +355,25 @@ class Run:
             warn_once("%s:%s" % (what, self.run_dir), "%s failed for run %s: %s" % (what, self.id, e))
             return None
 
-    def _write_initial_files(self, created_at: float) -> None:
+    def _refuse_id_elsewhere(self) -> None:
+        """A custom run id names one run: refuse it when the index knows it under another path."""
+        db_path = self.storage_root / "index" / "runicorn.db"
+        if not db_path.exists():
+            return
+        try:
+            from .index import IndexDb
+            row = IndexDb(self.storage_root).get_run(self.id)
+        except Exception as e:
+            warn_once("index-read:" + str(self.storage_root), "index/runicorn.db not readable (%s)" % e)
+            return
+        if not row or row.get("path") == self.path:
+            return
+        other = Path(str(row.get("run_dir") or ""))
+        if (other / "meta.json").exists() and other != self.run_dir:
+            raise ValueError("run_id %r is already used by the run at path %r (%s); a run id names one run: pick another "
+                             "run_id, or pass path=%r to continue that run" % (self.id, row.get("path"), other, row.get("path")))
+
+    def _write_initial_files(self, created_at: float, tags: Optional[List[str]] = None, notes: Optional[str] = None) -> None:
         meta = {
             "id": self.id,
             "path": self.path,
@@ -233,10 +387,32 @@ class Run:
             "workspace_root": str(self.workspace_root),
         }
 
+        if tags is not None:
+            meta["tags"] = tags
+        if notes is not None:
+            meta["notes"] = notes
+
         def write_meta() -> None:
             # A second process joining the same run (e.g. another DDP rank) keeps the first meta.json.
-            if not self._meta_path.exists():
-                write_json(self._meta_path, meta)
+            with lock_for(self._meta_path):
+                cur = read_json_dict(self._meta_path)
+                if not cur:
+                    write_json(self._meta_path, meta)
+                    return
+                changed = False
+                if tags:
+                    merged = list(cur.get("tags") or [])
+                    merged += [t for t in tags if t not in merged]
+                    changed = merged != cur.get("tags")
+                    cur["tags"] = merged
+                if notes is not None and cur.get("notes") != notes:
+                    cur["notes"] = notes
+                    changed = True
+                if self.resumed and self.alias is not None and cur.get("alias") != self.alias:
+                    cur["alias"] = self.alias
+                    changed = True
+                if changed:
+                    write_json(self._meta_path, cur)
 
         def write_status() -> None:
             now = _time()
@@ -300,12 +476,25 @@ class Run:
     def _tick(self) -> None:
         """Called by the flusher thread: append queued events, refresh the heartbeat when due."""
         self._events.flush()
+        if self._hists is not None:
+            self._hists.flush()
         if self._finished or os.getpid() != self._owner_pid:
             return
         now = _time()
         if now - self._last_hb >= self._hb_interval:
             self._last_hb = now
             self._heartbeat(now)
+        if self._best_metric_value is not None and now - self._last_best_write >= self._hb_interval:
+            self._write_best(now)
+
+    def _write_best(self, now: float) -> None:
+        """Puts the primary metric's best value and step in summary.json while the run is live (when it changed)."""
+        cur = (self._best_metric_value, self._best_metric_step, self._primary_metric_name, self._primary_metric_mode)
+        self._last_best_write = now
+        if cur == self._best_written:
+            return
+        self._best_written = cur
+        self.summary({"best_metric_value": cur[0], "best_metric_name": cur[2], "best_metric_step": cur[1], "best_metric_mode": cur[3]})
 
     def _heartbeat(self, now: float) -> None:
         try:
@@ -329,24 +518,57 @@ class Run:
         self._events._drop_after_fork()
 
     def flush(self) -> None:
-        """Write everything queued so far to disk now."""
+        """Write everything queued so far to disk now (it happens on its own at least twice a second)."""
         self._events.flush()
+        if self._hists is not None:
+            self._hists.flush()
         self._logs.flush()
 
     # ------------------------------------------------------------------ public API
 
     def set_primary_metric(self, metric_name: str, mode: str = "max") -> None:
-        """Track the best value of `metric_name` ("max" or "min"); written to summary.json at finish()."""
+        """Track the best value of one metric; it is kept in summary.json while the run is live and at finish().
+
+        Args:
+            metric_name: the key you pass to log(), e.g. "val/acc".
+            mode: "max" when higher is better (accuracy), "min" when lower is better (loss).
+
+        Example::
+
+            run.set_primary_metric("val_loss", mode="min")
+        """
         if mode not in ("max", "min"):
             raise ValueError("Mode must be 'max' or 'min', got '%s'" % mode)
         self._primary_metric_name = metric_name
         self._primary_metric_mode = mode
         self._best_metric_value = None
         self._best_metric_step = None
+        if self.resumed:
+            prev = read_json_dict(self._summary_path)
+            if prev.get("best_metric_name") == metric_name and prev.get("best_metric_mode") == mode \
+                    and isinstance(prev.get("best_metric_value"), (int, float)):
+                self._best_metric_value = prev["best_metric_value"]
+                self._best_metric_step = prev.get("best_metric_step")
 
     def log(self, data: Optional[Dict[str, Any]] = None, *, step: Optional[int] = None, stage: Optional[Any] = None,
             **kwargs: Any) -> None:
-        """Record one metrics event (spec §2.3): keys in call order, then global_step, time and stage."""
+        """Record metrics at a step.
+
+        Args:
+            data: metric names and values. Numbers (Python, numpy or 0-d torch), bools and strings are
+                charted; nested dicts are flattened with "/" ({"val": {"acc": 0.9}} → "val/acc");
+                rn.Histogram values go to histograms.jsonl. Lists and other objects are stored but
+                cannot be charted (one warning per key).
+            step: the step (an integer); by default one more than the last step. A float that is
+                not a whole number is an error.
+            stage: a label for this part of training ("train", "val"); shown as bands on charts.
+            **kwargs: more metrics, merged into `data`.
+
+        Example::
+
+            run.log({"loss": loss.item(), "val": {"acc": acc}}, step=global_step, stage="train")
+            run.log(epoch=3, lr=1e-4)
+        """
         ts = _time()
         if kwargs:
             payload = dict(data) if data else {}
@@ -367,12 +589,16 @@ class Run:
         if step is None:
             self._global_step += 1
         else:
-            try:
-                self._global_step = int(step)
-            except (TypeError, ValueError) as e:
-                logger.warning("Invalid step value '%s': %s, auto-incrementing instead", step, e)
-                self._global_step += 1
+            self._global_step = step if type(step) is int else _as_step(step)
         gs = self._global_step
+        checked = self._checked_keys
+        for k, v in payload.items():
+            t = type(v)
+            if t is dict or t is Histogram:
+                payload = self._special_values(payload, gs, ts)
+                break
+            if k not in checked:
+                self._check_value(k, v)
         body = _encode(payload)
         tsr = _frepr(ts)
         if stage is None:
@@ -390,8 +616,44 @@ class Run:
         if self._primary_metric_name is not None:
             self._update_best_metric(payload, gs)
 
+    def _check_value(self, key: str, v: Any) -> None:
+        """Warns once per key about values no chart can show (lists, objects)."""
+        self._checked_keys.add(key)
+        if isinstance(v, _CHARTABLE) or getattr(v, "ndim", None) == 0:
+            return
+        warn_once("uncharted:%s:%s" % (self.id, key), "log(): %r is a %s; it is stored but cannot be charted "
+                  "(log numbers, or rn.Histogram(values) for a distribution)" % (key, type(v).__name__))
+
+    def _special_values(self, payload: Dict[str, Any], gs: int, ts: float) -> Dict[str, Any]:
+        """Flattens nested dicts with "/" and moves rn.Histogram values to histograms.jsonl; returns the plain payload."""
+        flat: Dict[str, Any] = {}
+        for k, v in payload.items():
+            if type(v) is dict:
+                _flatten(str(k), v, flat)
+            else:
+                flat[k] = v
+        out: Dict[str, Any] = {}
+        for k, v in flat.items():
+            if isinstance(v, Histogram):
+                self._log_histogram(str(k), v, gs, ts)
+            else:
+                out[k] = v
+                if k not in self._checked_keys:
+                    self._check_value(k, v)
+        return out
+
+    def _log_histogram(self, key: str, h: Histogram, step: int, ts: float) -> None:
+        if self._hists is None:
+            from ._runtime import Appender
+            self._hists = Appender(str(self._hist_path))
+        line = {"ts": ts, "step": step, "key": key}
+        line.update(h.to_json())
+        self._hists.write(_encode(line) + "\n")
+
     def _update_best_metric(self, payload: Dict[str, Any], gs: int) -> None:
         v = payload.get(self._primary_metric_name)  # type: ignore[arg-type]
+        if not isinstance(v, (int, float)) and getattr(v, "ndim", None) == 0 and hasattr(v, "item"):
+            v = v.item()  # a numpy scalar or a 0-d tensor
         if not isinstance(v, (int, float)) or (isinstance(v, float) and math.isnan(v)):
             return  # NaN never becomes "best" (the original let a first NaN stick forever)
         best = self._best_metric_value
@@ -400,52 +662,62 @@ class Run:
             self._best_metric_step = gs
 
     def log_text(self, text: str) -> None:
-        """Append `HH:MM:SS | text` to logs.txt."""
+        """Append one line `HH:MM:SS | text` to the run's logs.txt.
+
+        Example::
+
+            run.log_text("checkpoint saved to ckpt/epoch3.pt")
+        """
         self._logs.write("%s | %s\n" % (time.strftime("%H:%M:%S"), text))
         if self._logs_released:
             self._logs.flush()
 
     def get_logging_handler(self, level: int = logging.INFO, fmt: Optional[str] = None) -> RunicornLoggingHandler:
-        """A logging.Handler writing `HH:MM:SS | LEVEL | logger | message` lines to this run's logs.txt."""
+        """A logging.Handler writing `HH:MM:SS | LEVEL | logger | message` lines to this run's logs.txt.
+
+        Args:
+            level: the lowest level written (logging.INFO by default).
+            fmt: a logging format string instead of the default.
+
+        With capture_console=True as well, a record that this handler writes is not captured a second
+        time from the console (one line per message).
+
+        Example::
+
+            logging.getLogger().addHandler(run.get_logging_handler())
+        """
         return RunicornLoggingHandler(run=self, level=level, fmt=fmt)
 
     def log_image(self, key: str, image: Any, step: Optional[int] = None, caption: Optional[str] = None,
                   format: str = "png", quality: int = 90) -> str:
-        """Save an image (bytes, file path, PIL image, numpy array) under media/ and record an image event."""
-        fmt = str(format).lower()
-        safe_key = str(key).replace("/", "_").replace("\\", "_")
-        rel_name = "%d_%s_%s.%s" % (int(_time() * 1000), uuid.uuid4().hex[:6], safe_key, fmt)
+        """Save an image under media/ and record it at a step; returns its path inside the run ("media/...").
+
+        Args:
+            key: the image's name, e.g. "samples" or "val/confusion".
+            image: a numpy array (HxW, HxWxC or CxHxW, C = 1, 3 or 4; floats in [0, 1], integers in
+                [0, 255]), a torch tensor (same shapes), a PIL image, a matplotlib figure, a file path,
+                or PNG/JPEG bytes. Anything else is a TypeError.
+            step: the step it belongs to (default: none).
+            caption: a short text shown under it.
+            format: "png" (default) or "jpg" for PIL images; arrays and tensors are always PNG.
+            quality: JPEG quality (1..95) when format="jpg".
+
+        Example::
+
+            run.log_image("samples", torch.rand(3, 64, 64), step=epoch, caption="epoch %d" % epoch)
+            run.log_image("loss_curve", fig)  # a matplotlib figure
+        """
+        from ._media import image_bytes
+        if step is not None:
+            step = _as_step(step)
+        data, ext = image_bytes(image, str(format).lower(), quality)
+        safe_key = re.sub(r"[^A-Za-z0-9_.-]", "_", str(key))[:100]
+        rel_name = "%d_%s_%s.%s" % (int(_time() * 1000), uuid.uuid4().hex[:6], safe_key, ext)
         dst = self.media_dir / rel_name
-        data: Optional[bytes] = None
-        pil_image: Any = None
-        if isinstance(image, (bytes, bytearray, memoryview)):
-            data = bytes(image)
-        elif hasattr(image, "save") and hasattr(image, "size") and not isinstance(image, (str, os.PathLike)):
-            pil_image = image
-        elif hasattr(image, "shape") and hasattr(image, "dtype"):
-            try:
-                from PIL import Image  # type: ignore
-            except ImportError:
-                raise RuntimeError("Pillow is required to save numpy arrays. Install with: pip install pillow")
-            pil_image = Image.fromarray(image)
-        elif isinstance(image, (str, os.PathLike)):
-            src = Path(image)
-            if not src.is_file():
-                raise FileNotFoundError("Image file not found: %s" % image)
-            data = src.read_bytes()
-        else:
-            raise TypeError("log_image expects bytes, a path, a PIL image or a numpy array, got %s" % type(image).__name__)
         try:
             self.media_dir.mkdir(parents=True, exist_ok=True)
-            if data is not None:
-                with open(dst, "wb") as f:
-                    f.write(data)
-            else:
-                save_fmt = "JPEG" if fmt in ("jpg", "jpeg") else fmt.upper()
-                if save_fmt == "JPEG":
-                    pil_image.save(dst, format=save_fmt, quality=quality)
-                else:
-                    pil_image.save(dst, format=save_fmt)
+            with open(dst, "wb") as f:
+                f.write(data)
         except OSError as e:
             warn_once("media:" + str(self.run_dir), "cannot save image in %s: %s" % (self.media_dir, e))
             return ""
@@ -454,17 +726,33 @@ class Run:
         self._emit(_encode(evt) + "\n")
         return rel
 
-    def log_config(self, *, args: Optional[Any] = None, extra: Optional[Dict[str, Any]] = None,
+    def log_config(self, args: Optional[Any] = None, *, extra: Optional[Dict[str, Any]] = None,
                    config_files: Optional[List[Union[str, Path]]] = None) -> None:
-        """Merge args (dict or argparse.Namespace), extra and config_files into assets.json "config"."""
+        """Record the run's configuration (shown on the run page's config tab).
+
+        Args:
+            args: your parsed arguments: an argparse.Namespace, a dict, a dataclass or a mapping
+                (positional or args=...); stored as "args".
+            extra: more settings as a dict; merged into what init(config=...) and earlier calls stored.
+            config_files: paths of config files used (YAML, JSON, ...), recorded by name.
+
+        Example::
+
+            run.log_config(parser.parse_args())
+            run.log_config(extra={"optimizer": "adamw"}, config_files=["configs/base.yaml"])
+        """
         holder: Dict[str, Any] = {}
+        args_dict = _config_dict(args) if args is not None else None
+        if extra is not None and not isinstance(extra, dict):
+            extra = _config_dict(extra)
 
         def upd(a: Dict[str, Any]) -> Dict[str, Any]:
             cfg = dict(a.get("config") or {})
-            if args is not None:
-                cfg["args"] = args if isinstance(args, dict) else vars(args)
+            if args_dict is not None:
+                cfg["args"] = args_dict
             if extra is not None:
-                cfg["extra"] = extra
+                prev = cfg.get("extra")
+                cfg["extra"] = dict(prev, **extra) if isinstance(prev, dict) else extra
             if config_files is not None:
                 cfg["config_files"] = [str(Path(p)) for p in config_files]
             a["config"] = cfg
@@ -479,7 +767,20 @@ class Run:
     def log_dataset(self, name: str, root_or_uri: Union[str, Path, Dict[str, Any]], *, context: str = "train",
                     save: bool = False, description: Optional[str] = None, force_save: bool = False,
                     max_archive_bytes: int = 5 * _GiB, max_archive_files: int = 2_000_000) -> None:
-        """Append a dataset to assets.json (fingerprinted; archived into the blob store with save=True)."""
+        """Record a dataset the run used (fingerprinted; copied into the storage root's archive with save=True).
+
+        Args:
+            name: a name for it, e.g. "imagenet-val".
+            root_or_uri: a folder, a file, a URI ("s3://bucket/x") or a dict describing it.
+            context: what it was used for: "train", "val", "test", ...
+            save: archive a copy (deduplicated by content).
+            description: free text.
+            force_save, max_archive_bytes, max_archive_files: allow archiving beyond the size limits.
+
+        Example::
+
+            run.log_dataset("cifar10", "~/data/cifar10", context="train")
+        """
         uri: Any = root_or_uri
         fp: Any = None
         archived: Optional[Dict[str, Any]] = None
@@ -525,7 +826,20 @@ class Run:
     def log_pretrained(self, name: str, *, path_or_uri: Optional[Union[str, Path, Dict[str, Any]]] = None, save: bool = False,
                        source_type: str = "unknown", description: Optional[str] = None, force_save: bool = False,
                        max_archive_bytes: int = 5 * _GiB, max_archive_files: int = 2_000_000) -> None:
-        """Append a pretrained model reference to assets.json (archived with save=True)."""
+        """Record a pretrained model the run started from (archived with save=True).
+
+        Args:
+            name: e.g. "resnet50-imagenet".
+            path_or_uri: a file, folder or URI of the weights.
+            save: archive a copy into the storage root.
+            source_type: where it came from: "torchvision", "huggingface", "local", ...
+            description: free text.
+            force_save, max_archive_bytes, max_archive_files: allow archiving beyond the size limits.
+
+        Example::
+
+            run.log_pretrained("resnet50", path_or_uri="weights/r50.pth", source_type="local")
+        """
         if save and path_or_uri is None:
             raise ValueError("save=True requires path_or_uri")
         archived: Optional[Dict[str, Any]] = None
@@ -565,7 +879,7 @@ class Run:
     def scan_outputs_once(self, *, output_dirs: List[Union[str, Path]], patterns: Optional[List[str]] = None,
                           stable_required: int = 2, min_age_sec: float = 1.0, mode: str = "rolling",
                           log_snapshot_interval_sec: float = 60.0, state_gc_after_sec: float = 7 * 24 * 3600) -> Dict[str, Any]:
-        """Archive stable checkpoints and snapshot logs found under `output_dirs` (spec §2.8)."""
+        """Archive stable checkpoints and snapshot logs found under `output_dirs`."""
         try:
             res = _scan_outputs_once(run_id=self.id, run_dir=self.run_dir, storage_root=self.storage_root,
                                      workspace_root=self.workspace_root, output_dirs=output_dirs, assets_path=self._assets_path,
@@ -585,7 +899,19 @@ class Run:
     def watch_outputs(self, *, output_dirs: List[Union[str, Path]], interval_sec: float = 10.0, patterns: Optional[List[str]] = None,
                       stable_required: int = 2, min_age_sec: float = 1.0, mode: str = "rolling",
                       log_snapshot_interval_sec: float = 60.0, state_gc_after_sec: float = 7 * 24 * 3600) -> None:
-        """Run scan_outputs_once every `interval_sec` in a daemon thread until stop_outputs_watch()/finish()."""
+        """Archive checkpoints as they appear: scan_outputs_once() every `interval_sec` in a background thread.
+
+        Args:
+            output_dirs: folders your script writes checkpoints and logs to.
+            interval_sec: seconds between scans.
+            patterns: file patterns to keep (default: common checkpoint and log names).
+            stable_required, min_age_sec: a file must be unchanged this many scans and this old.
+            mode: "rolling" (one copy per file, replaced as it changes) or "overwrite_versions" (a new entry per version).
+
+        Example::
+
+            run.watch_outputs(output_dirs=["checkpoints"], interval_sec=30)
+        """
         if self._outputs_watch_thread and self._outputs_watch_thread.is_alive():
             return
         self._outputs_watch_stop.clear()
@@ -612,7 +938,15 @@ class Run:
             t.join(timeout=2.0)
 
     def summary(self, update: Dict[str, Any]) -> None:
-        """Shallow-merge `update` into summary.json."""
+        """Merge final figures into the run's summary.json (shallow: keys replace keys).
+
+        Args:
+            update: names and values, e.g. {"test_acc": 0.93, "params_m": 25.6}.
+
+        Example::
+
+            run.summary({"test_acc": test_acc})
+        """
         def merge() -> None:
             with lock_for(self._summary_path):
                 cur = read_json_dict(self._summary_path)
@@ -621,7 +955,18 @@ class Run:
         self._safe("summary.json", merge)
 
     def finish(self, status: str = "finished") -> None:
-        """Flush everything, write the best metric and the final status (calling it again rewrites ended_at)."""
+        """End the run: write everything queued, the best primary metric and the final status.
+
+        Args:
+            status: "finished" (default), "failed", "interrupted" or any word of yours.
+
+        A script that ends without finish() is closed at exit ("failed" after an uncaught
+        exception, "interrupted" after Ctrl-C or SIGTERM). Calling it again rewrites ended_at.
+
+        Example::
+
+            run.finish()            # or: with rn.init(...) as run: ...
+        """
         self._finish(status, None)
 
     def _finish_from_exit(self, status: str, reason: Optional[str]) -> None:
@@ -683,15 +1028,48 @@ class Run:
 def init(path: Optional[str] = None, storage: Optional[str] = None, run_id: Optional[str] = None, alias: Optional[str] = None,
          capture_env: bool = False, snapshot_code: bool = False, workspace_root: Optional[str] = None,
          snapshot_format: str = "zip", force_snapshot: bool = False, capture_console: bool = False,
-         tqdm_mode: str = "smart") -> Union[Run, NoOpRun]:
-    """Start a run (or return NoOpRun when tracking is disabled) and make it the active run."""
+         tqdm_mode: str = "smart", *, tags: Optional[List[str]] = None, notes: Optional[str] = None,
+         config: Optional[Any] = None, resume: Optional[str] = None) -> Union[Run, NoOpRun]:
+    """Start a run (or continue one), make it the active run and print one line saying where it is.
+
+    Args:
+        path: where the run sits in the tree of runs, e.g. "cv/resnet50" (letters, digits, _, -, /).
+        storage: the storage root. Default: $RUNICORN_DIR, then the root set with
+            `runicorn config --set-user-root-dir`, then ./.runicorn.
+        run_id: your own id for the run (default: a time-based one). Needed to resume.
+        alias: a readable name shown next to the id.
+        capture_env: record the Python environment, git state and hardware (in the background).
+        snapshot_code: zip the workspace's source files into the run.
+        workspace_root: the project folder for snapshot_code (default: the nearest folder with .git).
+        snapshot_format: "zip" (the only format).
+        force_snapshot: snapshot even a very large workspace.
+        capture_console: copy everything printed (stdout/stderr) into the run's logs.txt.
+        tqdm_mode: how progress bars are captured: "smart" (final state), "all" or "none".
+        tags: labels for the run, e.g. ["baseline", "resnet"] (merged into existing tags on resume).
+        notes: a free-text description of the run.
+        config: a dict (or argparse.Namespace/dataclass) of settings, stored like log_config(extra=config).
+        resume: with run_id: "allow" continues that run if it exists (step counter, alias, tags, status)
+            and starts it otherwise; "must" fails if it does not exist; "never" fails if it does.
+
+    Example::
+
+        run = rn.init(path="cv/resnet50", tags=["baseline"], config={"lr": 3e-4, "batch": 128})
+        run = rn.init(path="cv/resnet50", run_id="resnet-a", resume="allow")  # continue after a crash
+
+    Set RUNICORN_QUIET=1 to silence the line init() prints on stderr.
+    """
     global _active_run
     with _active_run_lock:
         if not is_enabled():
             _active_run = None
             return NoOpRun(path=path, alias=alias)
+        root_source = "argument" if storage else ("env" if os.environ.get("RUNICORN_DIR") else None)
+        if root_source is None:
+            from .config import get_user_root_dir
+            root_source = "user" if get_user_root_dir() else "default"
         r = Run(path=path, storage=storage, run_id=run_id, alias=alias, capture_env=capture_env, snapshot_code=snapshot_code,
                 workspace_root=workspace_root, snapshot_format=snapshot_format, force_snapshot=force_snapshot,
-                capture_console=capture_console, tqdm_mode=tqdm_mode)
+                capture_console=capture_console, tqdm_mode=tqdm_mode, tags=tags, notes=notes, config=config, resume=resume)
         _active_run = r
+    _announce(r, root_source)
     return r

@@ -14,7 +14,7 @@ def find_git_root(start: Path) -> Optional[Path]:
 
 
 def get_workspace_root(workspace_root: Optional[str] = None) -> Path:
-    """The workspace root used for code snapshots and output keys (spec §1.5 meta.workspace_root)."""
+    """The workspace root used for code snapshots and output keys (meta.workspace_root)."""
     if workspace_root:
         return Path(workspace_root).expanduser().resolve()
     cwd = Path.cwd().resolve()

@@ -27,6 +27,7 @@ class TempDirCase(unittest.TestCase):
         os.environ["XDG_CONFIG_HOME"] = str(self.tmp / "xdg")
         os.environ.pop("RUNICORN_DIR", None)
         os.environ.pop("RUNICORN_ON", None)
+        os.environ["RUNICORN_QUIET"] = "1"  # init()'s line on stderr; tests of that line clear it
 
     def tearDown(self) -> None:
         os.environ.clear()
@@ -40,6 +41,7 @@ def run_python(code: str, cwd: Path, env: Optional[Dict[str, str]] = None, timeo
     e["PYTHONPATH"] = str(SDK_DIR)
     e["XDG_CONFIG_HOME"] = str(cwd / "xdg")  # never the developer's own config
     e.pop("RUNICORN_DIR", None)
+    e.setdefault("RUNICORN_QUIET", "1")
     e.update(env or {})
     return subprocess.run([sys.executable, "-c", code], cwd=str(cwd), env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=timeout)

@@ -138,6 +138,25 @@ class ClientAgainstStub(TempDirCase):
         self.assertEqual(self.client.list_experiments(project="cv", name="yolo"), [{"id": "r2"}])
         self.assertEqual(self.stub.requests[-1]["query"]["path"], ["cv/yolo"])
 
+    def test_list_runs_passes_include_through_and_a_viewer_without_it_still_answers(self) -> None:
+        self.stub.routes[("GET", "/api/runs")] = (200, [{"id": "r1"}], {})
+        self.assertEqual(self.client.list_runs(include=["config", "summary"]), [{"id": "r1"}])
+        self.assertEqual(self.stub.requests[-1]["query"]["include"], ["config,summary"])
+        self.client.list_runs(include="summary")
+        self.assertEqual(self.stub.requests[-1]["query"]["include"], ["summary"])
+
+    def test_a_downsample_out_of_range_is_a_clear_error_without_a_urllib_traceback(self) -> None:
+        n = len(self.stub.requests)
+        for bad in (5, 50001, 1.5, "100", True):
+            with self.assertRaisesRegex(api.ValidationError, "downsample must be an integer from 100 to 50000") as cm:
+                self.client.get_metrics("a", downsample=bad)  # type: ignore[arg-type]
+            self.assertIsNone(cm.exception.__context__)
+        self.assertEqual(len(self.stub.requests), n)  # refused before asking the viewer
+        with self.assertRaises(api.NotFoundError) as nf:
+            self.client.get_run("missing")
+        self.assertTrue(nf.exception.__suppress_context__)
+        self.assertIsNone(nf.exception.__cause__)
+
     def test_metrics_and_ids_in_urls_are_escaped(self) -> None:
         payload = {"columns": ["global_step", "loss"], "rows": [{"global_step": 1, "loss": 0.5}], "total": 1, "sampled": 1}
         self.stub.routes[("GET", "/api/runs/a%2Fb/metrics_step")] = (200, payload, {})

@@ -40,7 +40,7 @@ export function readMetricsTable(runDir: string): MetricsTable {
     let row = byStep.get(step);
     if (!row) byStep.set(step, (row = { global_step: step }));
     for (const [k, v] of Object.entries(d)) {
-      if (k === "global_step" || k === "step" || k === "epoch") continue;
+      if (k === "global_step" || k === "step") continue; // a logged epoch is a column here (issue 20)
       if (v === null || typeof v === "number" || typeof v === "boolean" || typeof v === "string") {
         row[k] = typeof v === "number" && !Number.isFinite(v) ? null : v;
         keys.add(k);

@@ -140,12 +140,12 @@ class RunicornClient:
                     err_body = b""
                 last = _error_for(e.code, err_body, e.headers, endpoint)
                 if e.code not in _RETRY_STATUSES:
-                    raise last
+                    raise last from None  # the server's answer says it all; urllib's traceback adds nothing
             except (urllib.error.URLError, socket.timeout, OSError) as e:
                 reason = getattr(e, "reason", e)
                 last = ConnectionError("Cannot reach Runicorn viewer at %s: %s" % (self.base_url, reason))
         assert last is not None
-        raise last
+        raise last from None
 
     def get(self, endpoint: str, params: Optional[Dict[str, Any]] = None) -> Any:
         """GET `endpoint` and return the decoded JSON."""
@@ -175,10 +175,28 @@ class RunicornClient:
 
     def list_runs(self, *, path: Optional[str] = None, status: Optional[str] = None, q: Optional[str] = None,
                   limit: Optional[int] = None, offset: Optional[int] = None, sort: Optional[str] = None,
-                  order: Optional[str] = None) -> List[Dict[str, Any]]:
-        """GET /api/runs with the optional filters; returns the list of run items."""
+                  order: Optional[str] = None, include: Optional[Iterable[str]] = None) -> List[Dict[str, Any]]:
+        """List runs (GET /api/runs).
+
+        Args:
+            path: only runs under this path, e.g. "cv/resnet".
+            status: only runs with this status ("running", "finished", "failed", ...).
+            q: text to search for in ids, paths and aliases.
+            limit, offset: paging.
+            sort, order: the field to sort by and "asc"/"desc".
+            include: extra fields per run, e.g. ["config", "summary"]; a viewer that does not know
+                them simply leaves them out.
+
+        Example::
+
+            runs = client.list_runs(path="cv", status="finished", include=["summary"])
+        """
+        inc = None
+        if include is not None:
+            items = [include] if isinstance(include, str) else [str(i) for i in include]
+            inc = ",".join(i.strip() for i in items if i.strip()) or None
         data = self.get("/api/runs", params={"path": path, "status": status, "q": q, "limit": limit, "offset": offset,
-                                             "sort": sort, "order": order})
+                                             "sort": sort, "order": order, "include": inc})
         if isinstance(data, dict):
             for key in ("runs", "items", "data"):
                 if isinstance(data.get(key), list):
@@ -209,9 +227,53 @@ class RunicornClient:
         return self.patch("/api/runs/" + _q(run_id), json=body)
 
     def get_metrics(self, run_id: str, downsample: Optional[int] = None, *, as_dataframe: bool = False) -> Any:
-        """GET /api/runs/{id}/metrics_step → {"columns", "rows", "total", "sampled"}, or a pandas DataFrame."""
+        """A run's metrics by step: {"columns", "rows", "total", "sampled"}, or a pandas DataFrame.
+
+        Args:
+            run_id: the run's id.
+            downsample: at most this many rows (100..50000), keeping each metric's shape and extremes.
+            as_dataframe: return a pandas DataFrame (needs pandas).
+
+        A logged "epoch" is included as a column after "global_step".
+
+        Example::
+
+            df = client.get_metrics("20260101_120000_ab12cd", downsample=1000, as_dataframe=True)
+        """
+        if downsample is not None:
+            if isinstance(downsample, bool) or not isinstance(downsample, int) or not 100 <= downsample <= 50000:
+                raise ValidationError("downsample must be an integer from 100 to 50000 (or None for every row), got %r" % (downsample,),
+                                      None, [{"loc": ["query", "downsample"], "msg": "must be 100..50000", "input": downsample}])
         data = self.get("/api/runs/%s/metrics_step" % _q(run_id), params={"downsample": downsample})
+        if isinstance(data, dict):
+            self._add_epoch(run_id, data)
         return metrics_to_dataframe(data) if as_dataframe else data
+
+    def _add_epoch(self, run_id: str, data: Dict[str, Any]) -> None:
+        """metrics_step leaves a logged epoch out (as Runicorn 0.6 did): put it back from the series endpoint."""
+        cols = data.get("columns") or []
+        rows = data.get("rows") or []
+        if "epoch" in cols or not rows:
+            return
+        try:
+            keys = self.get("/api/runs/%s/keys" % _q(run_id))
+            if not any(k.get("key") == "epoch" for k in (keys or {}).get("keys") or []):
+                return
+            first, last = rows[0].get("global_step"), rows[-1].get("global_step")
+            series = self.get("/api/runs/%s/series" % _q(run_id),
+                              params={"keys": "epoch", "from": first, "to": last, "points": 100000})
+        except RunicornError:
+            return  # an older viewer without these endpoints: the rows stay as they are
+        by_step = dict(zip(series.get("x") or [], (series.get("series") or {}).get("epoch") or []))
+        fill = bool(series.get("sampled"))
+        cur = None
+        for row in rows:
+            step = row.get("global_step")
+            v = by_step.get(step)
+            if v is not None:
+                cur = v
+            row["epoch"] = v if not fill else cur
+        data["columns"] = [cols[0], "epoch"] + list(cols[1:]) if cols else ["global_step", "epoch"]
 
     def get_metrics_df(self, run_id: str, downsample: Optional[int] = None) -> Any:
         """get_metrics(..., as_dataframe=True)."""
@@ -285,7 +347,7 @@ def _parse_connection_id(connection_id: str) -> Dict[str, Any]:
 
 
 class RemoteAPI:
-    """`client.remote.*`: SSH connections and remote viewers, with the request bodies of spec §3.12."""
+    """`client.remote.*`: SSH connections and remote viewers."""
 
     def __init__(self, client: RunicornClient) -> None:
         self._c = client

@@ -45,7 +45,7 @@ class HostKeyConfirmationRequired(ConflictError):
 
     @property
     def host_key(self) -> Dict[str, Any]:
-        """The host_key object of the 409 payload (spec §3.12)."""
+        """The host_key object of the 409 payload."""
         d = self.detail if isinstance(self.detail, dict) else {}
         hk = d.get("host_key")
         return hk if isinstance(hk, dict) else {}

@@ -1,4 +1,4 @@
-"""Asset helpers: workspace snapshots, the content-addressed blob store and manifests (spec §1.6, §2.7, §2.8)."""
+"""Asset helpers: workspace snapshots, the content-addressed blob store and manifests."""
 from __future__ import annotations
 
 from .archive import (archive_dir, archive_file, blob_exists, get_blob_path, get_blob_stats, sha256_file,

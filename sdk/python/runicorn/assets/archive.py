@@ -1,4 +1,4 @@
-"""Content-addressed archive of spec §1.6: blobs, directory manifests, per-run rolling copies, fingerprints."""
+"""Content-addressed archive of blobs, directory manifests, per-run rolling copies, fingerprints."""
 from __future__ import annotations
 
 import hashlib

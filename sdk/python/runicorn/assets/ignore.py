@@ -1,4 +1,4 @@
-"""`.gitignore`/`.rnignore` rules for code snapshots (spec §2.7), with anchored rules fixed for top-level entries."""
+"""`.gitignore`/`.rnignore` rules for code snapshots, with anchored rules fixed for top-level entries."""
 from __future__ import annotations
 
 import fnmatch

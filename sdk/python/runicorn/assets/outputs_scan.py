@@ -1,4 +1,4 @@
-"""Checkpoint/log capture: `scan_outputs_once` of spec §2.8 with state in `.outputs_state.json`."""
+"""Checkpoint/log capture: `scan_outputs_once` with state in `.outputs_state.json`."""
 from __future__ import annotations
 
 import fnmatch

@@ -1,4 +1,4 @@
-"""Zip snapshot of the workspace for `snapshot_code=True` (spec §2.7)."""
+"""Zip snapshot of the workspace for `snapshot_code=True`."""
 from __future__ import annotations
 
 import os
@@ -15,7 +15,7 @@ def snapshot_workspace(root: Path, out_zip: Path, *, ignore_file: str = ".rnigno
     """Zip `root` minus ignored files into `out_zip`; ValueError above the limits unless `force_snapshot`.
 
     Unlike the original it does not create `.rnignore` in the user's repo (its defaults apply when
-    the file is absent, spec §10.12) and it skips `exclude_paths` (the storage root and the run
+    the file is absent) and it skips `exclude_paths` (the storage root and the run
     directory, so that a `./.runicorn` root is never zipped into itself).
     """
     root = Path(root).resolve()

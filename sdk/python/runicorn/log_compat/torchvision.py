@@ -1,4 +1,4 @@
-"""torchvision/DeiT-compatible MetricLogger and SmoothedValue (spec §2.6); works without torch."""
+"""torchvision/DeiT-compatible MetricLogger and SmoothedValue; works without torch."""
 from __future__ import annotations
 
 import datetime
