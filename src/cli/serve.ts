@@ -1,5 +1,5 @@
 // `runicorn serve`: opens the storage root, starts the indexer and the HTTP server.
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../api/app.ts";
 import { isLoopbackHost, MAX_UPLOAD_BODY } from "../api/guard.ts";
@@ -17,6 +17,7 @@ const SPECS: FlagSpec[] = [
   { name: "host", kind: "string", valueName: "HOST", help: "address to listen on (default 127.0.0.1)" },
   { name: "port", kind: "string", valueName: "PORT", help: "port to listen on (default 23300; 0 = any free port)" },
   { name: "token", kind: "string", valueName: "TOKEN", help: "require this API token (generated when --host is not loopback)" },
+  { name: "token-file", kind: "string", valueName: "PATH", help: "require the API token read from this file (kept out of argv; not printed)" },
   { name: "cors-origin", kind: "list", valueName: "ORIGIN", help: "also allow browser calls from this origin (repeatable)" },
   { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
@@ -89,6 +90,19 @@ export async function startServer(config: Config): Promise<RunningServer> {
   };
 }
 
+/** Reads `--token-file`: the first line, trimmed; an unreadable or empty file is a usage error. */
+function readTokenFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read --token-file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const token = text.split("\n")[0]!.trim();
+  if (!token) throw new UsageError(`--token-file ${path} is empty`);
+  return token;
+}
+
 function accessOrThrow(root: string): void {
   try {
     accessSync(root, constants.R_OK | constants.X_OK);
@@ -105,6 +119,8 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     return 0;
   }
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' for 'serve'`);
+  if (flags.token !== undefined && flags["token-file"] !== undefined) throw new UsageError("give --token or --token-file, not both");
+  const fileToken = flags["token-file"] !== undefined ? readTokenFile(String(flags["token-file"])) : undefined;
   const level = flags["log-level"] as string | undefined;
   if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got '${level}'`);
@@ -115,7 +131,7 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
       host: flags.host as string | undefined,
       port: flags.port !== undefined ? parsePort(flags.port as string, "port") : undefined,
       logLevel: level as LogLevel | undefined,
-      token: flags.token as string | undefined,
+      token: fileToken ?? (flags.token as string | undefined),
       corsOrigins: flags["cors-origin"] as string[] | undefined,
     },
     env,
@@ -127,7 +143,8 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
   const server = await startServer(config);
   console.log(`Runicorn ${VERSION} serving ${config.root}`);
   console.log(`listening on ${server.url}`);
-  if (config.token) console.log(`open ${server.url}/?token=${config.token}  (API clients: Authorization: Bearer <token>)`);
+  // a token from a file stays out of the output too (the remote viewer's log goes back over SSH)
+  if (config.token && !fileToken) console.log(`open ${server.url}/?token=${config.token}  (API clients: Authorization: Bearer <token>)`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

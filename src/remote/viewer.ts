@@ -1,12 +1,24 @@
 // Starts a viewer on the server under a guard shell that stops it and removes its files when we stop or the connection drops.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { ClientChannel } from "ssh2";
 import type { SshConnection } from "./connection.ts";
 import { LocalForward } from "./forward.ts";
 
+/**
+ * The token file as the viewer command names it: a shell word expanding to `<guard dir>/token`
+ * (the guard's `mktemp -d` dir is 0700, the file 0600, both removed when the guard ends).
+ */
+export const TOKEN_FILE_WORD = `"$d/token"`;
+
 /** How to launch the remote viewer process; `command(port)` is an already shell-quoted command line. */
 export interface ViewerLaunch {
   command: (port: number) => string;
+  /**
+   * True when the viewer reads its API token from TOKEN_FILE_WORD (our binary's `--token-file`): a
+   * fresh token is generated, handed over on the guard's stdin (never in any argv) and added by the
+   * local forward to every request. False for a viewer that cannot take a token (the Python one).
+   */
+  withToken: boolean;
   /** Fixed remote port, else one from `pickPort` (retried on a port clash). */
   remotePort?: number;
   pickPort: (avoid: Set<number>) => number;
@@ -15,11 +27,23 @@ export interface ViewerLaunch {
   healthTimeoutMs?: number;
 }
 
-/** The guard: start the viewer detached, report its pid, kill it and clean up when stdin closes. */
-export function guardScript(viewerCommand: string): string {
+/**
+ * The guard: start the viewer detached, report its pid, kill it and clean up when stdin closes.
+ * With `withToken`, the first line of stdin is the token: the shell builtins `read` and `printf`
+ * write it to the 0600 token file, so it never appears in a process's argv.
+ */
+export function guardScript(viewerCommand: string, withToken = false): string {
   return [
     `cd "$HOME" 2>/dev/null || true`,
     `d=$(mktemp -d "\${TMPDIR:-/tmp}/runicorn-viewer.XXXXXX") || exit 97`,
+    ...(withToken
+      ? [
+          `chmod 700 "$d" || exit 97`,
+          `IFS= read -r tok || { rm -rf "$d"; exit 96; }`,
+          `( umask 077 && printf '%s\n' "$tok" >${TOKEN_FILE_WORD} ) || { rm -rf "$d"; exit 96; }`,
+          `tok=`,
+        ]
+      : []),
     `S=; command -v setsid >/dev/null 2>&1 && S=setsid`,
     `$S ${viewerCommand} >"$d/viewer.log" 2>&1 </dev/null &`,
     `pid=$!`,
@@ -57,6 +81,8 @@ export class RemoteViewer {
     readonly forward: LocalForward,
     /** Everything the guard printed so far (appended by openGuard's listener). */
     private readonly out: { text: string },
+    /** True when the viewer requires the tunnel's token (the local forward adds it to every request). */
+    readonly tokenProtected: boolean,
   ) {
     guard.on("close", () => this.markExited(this.exitReason()));
     conn.onClose(() => this.markExited("SSH connection lost"));
@@ -128,12 +154,17 @@ export class ViewerStartError extends Error {
   }
 }
 
+/** The requested local port could not be bound (in use, or not allowed). */
+export class LocalPortError extends ViewerStartError {}
+
 /** Opens the guard channel and waits for its STARTED line. */
 async function openGuard(
   conn: SshConnection,
   command: string,
+  token: string | undefined,
 ): Promise<{ ch: ClientChannel; pid: number; dir: string; out: { text: string } }> {
-  const ch = await conn.execChannel(guardScript(command));
+  const ch = await conn.execChannel(guardScript(command, token !== undefined));
+  if (token !== undefined) ch.write(`${token}\n`);
   const out = { text: "" };
   let err = "";
   return await new Promise((resolve, reject) => {
@@ -187,15 +218,17 @@ export async function startRemoteViewer(conn: SshConnection, launch: ViewerLaunc
   for (let attempt = 0; ; attempt++) {
     const remotePort = launch.remotePort ?? launch.pickPort(tried);
     tried.add(remotePort);
-    const { ch, pid, dir, out } = await openGuard(conn, launch.command(remotePort));
+    // 32 random bytes per session, known only to this process, the guard's 0600 file and the viewer
+    const token = launch.withToken ? randomBytes(32).toString("base64url") : undefined;
+    const { ch, pid, dir, out } = await openGuard(conn, launch.command(remotePort), token);
     let forward: LocalForward;
     try {
-      forward = await LocalForward.listen(conn, remotePort, launch.localPort ?? 0);
+      forward = await LocalForward.listen(conn, remotePort, launch.localPort ?? 0, token);
     } catch (err) {
       ch.end();
-      throw new ViewerStartError(`cannot listen on local port ${launch.localPort}: ${(err as Error).message}`);
+      throw new LocalPortError(`cannot listen on local port ${launch.localPort}: ${(err as Error).message}`);
     }
-    const viewer = new RemoteViewer(conn, ch, pid, remotePort, dir, forward, out);
+    const viewer = new RemoteViewer(conn, ch, pid, remotePort, dir, forward, out, token !== undefined);
     try {
       await waitHealthy(viewer, launch.healthTimeoutMs ?? 20_000);
       return viewer;
