@@ -146,10 +146,10 @@ export class SavedConnections {
       auth_method: typeof body.auth_method === "string" ? body.auth_method : "password",
     };
     if (typeof body.private_key_path === "string" && body.private_key_path) entry.private_key_path = body.private_key_path;
-    entry.key = `${host}:${port}@${username}`;
+    const key = `${host}:${port}@${username}`;
     const target = secretTarget(username, host, port);
     const all = this.readConfigConnections();
-    const prev = all.find((c) => c.key === entry.key && entryTarget(c) === target);
+    const prev = all.find((c) => c.key === key && entryTarget(c) === target);
     if (remember) {
       for (const f of ["password", "private_key", "passphrase"] as const) {
         const v = body[f];
@@ -157,6 +157,7 @@ export class SavedConnections {
         else if (v == null && typeof prev?.[f] === "string" && prev[f] !== "") entry[f] = prev[f];
       }
     }
+    entry.key = key; // last, as the original writes it
     const list = all.filter((c) => c.key !== entry.key);
     list.push(entry);
     this.writeConfigConnections(list.slice(-10));
