@@ -235,11 +235,20 @@ describe("the remote viewer flow", () => {
     expect(cfg.body).toMatchObject({ ok: true, condaEnv: "system", runicornVersion: null, defaultStorageRoot: join(sshd.remoteHome, "runicorn_data"), storageRootExists: false, connectionId: id });
     expect((await api(`/api/remote/config?connection_id=${encodeURIComponent(id)}&conda_env=nosuchenv`)).body).toEqual({ detail: "Environment 'nosuchenv' not found. Please check the environment name." });
 
+    const held = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const clash = await api("/api/remote/viewer/start", { json: { ...login(), remote_root: "~/data", local_port: held.port } });
+      expect(clash.status).toBe(409);
+      expect(clash.body.detail).toStartWith(`Failed to start Remote Viewer: cannot listen on local port ${held.port}`);
+    } finally {
+      held.stop(true);
+    }
     const start = await api("/api/remote/viewer/start", { json: { ...login(), remote_root: "~/data", conda_env: "system" } });
     expect(start.status).toBe(200);
     const s = start.body.session;
     expect(start.body.message).toBe(`Remote Viewer ready at http://localhost:${s.localPort}`);
-    expect(s).toMatchObject({ host: "127.0.0.1", sshPort: sshd.port, username: sshd.user, remoteRoot: "~/data", status: "running", isActive: true, url: `http://localhost:${s.localPort}`, sshHost: "127.0.0.1", connectionId: id, viewerKind: "binary" });
+    expect(s).toMatchObject({ host: "127.0.0.1", sshPort: sshd.port, username: sshd.user, remoteRoot: "~/data", status: "running", isActive: true, url: `http://localhost:${s.localPort}`, sshHost: "127.0.0.1", connectionId: id, viewerKind: "binary", tokenProtected: true });
+    expect((await fetch(`http://127.0.0.1:${s.remotePort}/api/runs`)).status).toBe(401);
     expect(s.sessionId).toMatch(/^[0-9a-f]{8}$/);
     const runs = (await (await fetch(`http://127.0.0.1:${s.localPort}/api/runs`)).json()) as { run_dir: string }[];
     expect(runs.length).toBeGreaterThan(0);
