@@ -56,6 +56,16 @@ export function guardScript(viewerCommand: string, withToken = false): string {
     `{ cat <&3; kill -TERM "$pid"; sleep 5; kill -KILL "$pid"; } >/dev/null 2>&1 &`,
     `w=$!`,
     `exec 3<&-`,
+    ...(withToken
+      ? [
+          // Announce the viewer only once it has bound its port itself: a neighbour squatting on that
+          // port would otherwise answer the health check and receive the token.
+          `i=0; while [ "$i" -lt 600 ] && kill -0 "$pid" 2>/dev/null; do`,
+          `  if grep -q '^listening on ' "$d/viewer.log" 2>/dev/null; then printf 'RUNICORN_LISTENING\n'; break; fi`,
+          `  i=$((i+1)); sleep 0.1 2>/dev/null || sleep 1`,
+          `done`,
+        ]
+      : []),
     `wait "$pid"; code=$?`,
     `kill "$w" 2>/dev/null`,
     `printf 'RUNICORN_EXITED %s\\n' "$code"`,
@@ -125,6 +135,11 @@ export class RemoteViewer {
     }
   }
 
+  /** True once the guard saw the viewer announce its listening port (token-protected viewers). */
+  get listening(): boolean {
+    return this.out.text.includes("RUNICORN_LISTENING\n");
+  }
+
   /** The viewer's log tail as reported by the guard (after it exited). */
   get logTail(): string {
     const i = this.out.text.indexOf("RUNICORN_EXITED");
@@ -184,7 +199,11 @@ async function openGuard(
   });
 }
 
-/** Polls `/api/health` through the forward until it answers 200; throws if the viewer exits first. */
+/**
+ * Polls `/api/health` through the forward until it answers 200; throws if the viewer exits first.
+ * A token-protected viewer is asked only after the guard saw it listening (RUNICORN_LISTENING), so
+ * the token is never sent to a port the viewer does not hold.
+ */
 async function waitHealthy(viewer: RemoteViewer, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: string | undefined;
@@ -192,6 +211,11 @@ async function waitHealthy(viewer: RemoteViewer, timeoutMs: number): Promise<voi
   let delay = 25;
   while (Date.now() < deadline) {
     if (exited) throw new ViewerStartError(`the remote viewer ${exited.replace(/^viewer /, "")}`, viewer.logTail);
+    if (viewer.tokenProtected && !viewer.listening) {
+      await Bun.sleep(delay);
+      delay = Math.min(200, delay * 1.5);
+      continue;
+    }
     try {
       const res = await fetch(`http://127.0.0.1:${viewer.localPort}/api/health`, {
         signal: AbortSignal.timeout(3000),

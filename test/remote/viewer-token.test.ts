@@ -164,6 +164,28 @@ describe("the remote viewer's token", () => {
     expect(await page.text()).not.toContain(token);
   });
 
+  it("never sends the token to a neighbour squatting on the viewer's port", async () => {
+    const received: string[] = [];
+    const squatter = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(sock, d) {
+          received.push(Buffer.from(d).toString("latin1"));
+          sock.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}");
+        },
+      },
+    });
+    try {
+      const err = await launchViewer(conn, { root: "~/data", selfPath: bin.path, version: VERSION, remotePort: squatter.port }).catch((e) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/exited with status [1-9]/);
+      expect(received.join("")).not.toContain("Authorization");
+    } finally {
+      squatter.stop(true);
+    }
+  });
+
   it("removes the token file with the viewer when it stops", async () => {
     const dir = viewer.remoteDir;
     expect(existsSync(join(dir, "token"))).toBe(true);
