@@ -115,15 +115,16 @@ export class RemoteManager {
     const existing = this.findConnection(p.host, p.port, p.username);
     if (existing) return existing;
     if (!isPlainHost(p.host)) throw new InvalidHostError(`Invalid host '${p.host}': expected a host name or IP address`);
-    const address = await resolveSshAddress(plainHost(p.host));
+    const host = plainHost(p.host);
+    const address = await resolveSshAddress(host);
     const wait = this.limiter.take(address);
     if (wait > 0) throw new TooManyAttemptsError(p.host, wait);
-    // The browser never holds saved secrets (spec §10.13 fixed): fill them in here.
+    // The browser never holds saved secrets (spec §10.13 fixed): fill them in here, for this exact target only.
     const saved =
-      p.password || p.private_key || p.private_key_path ? undefined : this.saved.findSecrets(p.host, p.port, p.username);
+      p.password || p.private_key || p.private_key_path ? undefined : this.saved.findSecrets(host, p.port, p.username);
     const keyPath = p.private_key_path ?? saved?.privateKeyPath;
     const conn = await connectSsh({
-      host: p.host,
+      host,
       address,
       port: p.port,
       username: p.username,
