@@ -126,6 +126,8 @@ export class RequestRewriter {
     let upgrade = false;
     for (const line of lines) {
       if (line === "") continue;
+      // a bare CR, LF or NUL could end a header line for the server but not for us
+      if (/[\r\n\0]/.test(line)) throw new RequestRefused(400, "Malformed header line");
       if (line[0] === " " || line[0] === "\t") throw new RequestRefused(400, "Folded header lines are not supported");
       const colon = line.indexOf(":");
       const name = colon > 0 ? line.slice(0, colon) : "";

@@ -99,6 +99,8 @@ describe("the forward's request rewriter", () => {
       "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n folded\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: localhost\r\nBad Header: 1\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: localhost\r\nX-A: 1\nAuthorization: Bearer mine\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: localhost\r\nX-A: 1\rX\r\n\r\n",
       "GET http://evil.com/ HTTP/1.1\r\nHost: localhost\r\n\r\n",
       "CONNECT localhost:22 HTTP/1.1\r\nHost: localhost\r\n\r\n",
       "GET / HTTP/2.0\r\nHost: localhost\r\n\r\n",
