@@ -60,9 +60,11 @@ export function guardScript(viewerCommand: string, withToken = false): string {
       ? [
           // Announce the viewer only once it has bound its port itself: a neighbour squatting on that
           // port would otherwise answer the health check and receive the token.
-          `i=0; while [ "$i" -lt 600 ] && kill -0 "$pid" 2>/dev/null; do`,
-          `  if grep -q '^listening on ' "$d/viewer.log" 2>/dev/null; then printf 'RUNICORN_LISTENING\n'; break; fi`,
-          `  i=$((i+1)); sleep 0.1 2>/dev/null || sleep 1`,
+          // (builtins only in the loop but `sleep`: this runs while the user waits)
+          `i=0; up=; while [ -z "$up" ] && [ "$i" -lt 1200 ] && kill -0 "$pid" 2>/dev/null; do`,
+          `  while IFS= read -r l; do case $l in "listening on "*) up=1; break;; esac; done <"$d/viewer.log"`,
+          `  [ -n "$up" ] && printf 'RUNICORN_LISTENING\n' && break`,
+          `  i=$((i+1)); sleep 0.05 2>/dev/null || sleep 1`,
           `done`,
         ]
       : []),
@@ -79,6 +81,7 @@ export class RemoteViewer {
   readonly sessionId = randomUUID().slice(0, 8);
   readonly startedAt = Date.now();
   private exitHandlers: Array<(reason: string) => void> = [];
+  private listeningHandlers: Array<() => void> = [];
   private exitedWith: string | undefined;
 
   constructor(
@@ -95,6 +98,9 @@ export class RemoteViewer {
     readonly tokenProtected: boolean,
   ) {
     guard.on("close", () => this.markExited(this.exitReason()));
+    guard.on("data", () => {
+      if (this.listening) for (const fn of this.listeningHandlers.splice(0)) fn();
+    });
     conn.onClose(() => this.markExited("SSH connection lost"));
   }
 
@@ -138,6 +144,12 @@ export class RemoteViewer {
   /** True once the guard saw the viewer announce its listening port (token-protected viewers). */
   get listening(): boolean {
     return this.out.text.includes("RUNICORN_LISTENING\n");
+  }
+
+  /** Resolves when `listening` becomes true (never, if the viewer exits first). */
+  whenListening(): Promise<void> {
+    if (this.listening) return Promise.resolve();
+    return new Promise((resolve) => this.listeningHandlers.push(resolve));
   }
 
   /** The viewer's log tail as reported by the guard (after it exited). */
@@ -212,8 +224,13 @@ async function waitHealthy(viewer: RemoteViewer, timeoutMs: number): Promise<voi
   while (Date.now() < deadline) {
     if (exited) throw new ViewerStartError(`the remote viewer ${exited.replace(/^viewer /, "")}`, viewer.logTail);
     if (viewer.tokenProtected && !viewer.listening) {
-      await Bun.sleep(delay);
-      delay = Math.min(200, delay * 1.5);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        viewer.whenListening(),
+        new Promise<void>((resolve) => viewer.onExit(() => resolve())),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
+      ]);
+      clearTimeout(timer);
       continue;
     }
     try {
