@@ -182,7 +182,8 @@ export class RemoteManager {
       remotePort: v.remote_port,
       localPort: v.local_port,
       python: v.conda_env,
-      pythonFirst: true,
+      // our binary (token-protected) whenever it can run there; the env's Python runicorn (no token) only as a fallback
+      pythonFirst: false,
       selfPath: this.opts.selfPath,
       version: this.opts.version,
       onStatus: (m) => this.opts.log.info(`${conn.key}: ${m}`),
