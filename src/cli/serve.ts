@@ -142,6 +142,7 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
   }
   const server = await startServer(config);
   console.log(`Runicorn ${VERSION} serving ${config.root}`);
+  // `runicorn remote`'s guard waits for this line before the tunnel sends the token (src/remote/viewer.ts LISTENING_PREFIX)
   console.log(`listening on ${server.url}`);
   // a token from a file stays out of the output too (the remote viewer's log goes back over SSH)
   if (config.token && !fileToken) console.log(`open ${server.url}/?token=${config.token}  (API clients: Authorization: Bearer <token>)`);

@@ -10,6 +10,9 @@ import { LocalForward } from "./forward.ts";
  */
 export const TOKEN_FILE_WORD = `"$d/token"`;
 
+/** The line `runicorn serve` prints once it has bound its port (src/cli/serve.ts); the guard waits for it. */
+export const LISTENING_PREFIX = "listening on ";
+
 /** How to launch the remote viewer process; `command(port)` is an already shell-quoted command line. */
 export interface ViewerLaunch {
   command: (port: number) => string;
@@ -61,10 +64,11 @@ export function guardScript(viewerCommand: string, withToken = false): string {
           // Announce the viewer only once it has bound its port itself: a neighbour squatting on that
           // port would otherwise answer the health check and receive the token.
           // (builtins only in the loop but `sleep`: this runs while the user waits)
-          `i=0; up=; while [ -z "$up" ] && [ "$i" -lt 1200 ] && kill -0 "$pid" 2>/dev/null; do`,
-          `  while IFS= read -r l; do case $l in "listening on "*) up=1; break;; esac; done <"$d/viewer.log"`,
+          // Ends when the viewer exits, also when we give up waiting (stop() closes stdin, the watcher kills it).
+          `up=; while [ -z "$up" ] && kill -0 "$pid" 2>/dev/null; do`,
+          `  while IFS= read -r l; do case $l in "${LISTENING_PREFIX}"*) up=1; break;; esac; done <"$d/viewer.log"`,
           `  [ -n "$up" ] && printf 'RUNICORN_LISTENING\n' && break`,
-          `  i=$((i+1)); sleep 0.05 2>/dev/null || sleep 1`,
+          `  sleep 0.05 2>/dev/null || sleep 1`,
           `done`,
         ]
       : []),
