@@ -14,6 +14,7 @@ import {
   KnownHostsStore,
   parsePublicKey,
 } from "../../src/remote/known-hosts.ts";
+import { serveCommand } from "../../src/cli/serve.ts";
 import { SecretBox } from "../../src/remote/secrets.ts";
 import { shJoin, shPath, shq } from "../../src/remote/shell-quote.ts";
 import { resolveSshHost } from "../../src/remote/ssh-config.ts";
@@ -246,6 +247,18 @@ describe("secrets at rest", () => {
     const plain = Buffer.from("pw");
     const xored = Buffer.from(plain.map((b, i) => b ^ key[i % 32]!));
     expect(new SecretBox(cfg).decrypt("ENC:" + xored.toString("base64"), T)).toBe("pw");
+  });
+});
+
+describe("serve --token-file (the remote viewer's token)", () => {
+  it("refuses a missing or empty token file and --token together with --token-file, before starting", async () => {
+    const dir = temp();
+    const empty = join(dir, "empty");
+    writeFileSync(empty, "\n");
+    const env = { HOME: dir };
+    await expect(serveCommand(["--token-file", join(dir, "missing")], env)).rejects.toThrow(`cannot read --token-file ${join(dir, "missing")}: ENOENT`);
+    await expect(serveCommand(["--token-file", empty], env)).rejects.toThrow(`--token-file ${empty} is empty`);
+    await expect(serveCommand(["--token", "a", "--token-file", empty], env)).rejects.toThrow("give --token or --token-file, not both");
   });
 });
 
