@@ -340,7 +340,12 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
           hostKeyFailure = new HostKeyError(problem);
           return verify(false);
         }
-        opts.acceptInto?.upsert(opts.host, opts.port, keyTypeOfBlob(key), key.toString("base64"));
+        try {
+          opts.acceptInto?.upsert(opts.host, opts.port, keyTypeOfBlob(key), key.toString("base64"));
+        } catch (err) {
+          // trusted for this connection as the user said; it will be asked again next time
+          opts.log?.warn(`could not record the host key of ${opts.host}: ${(err as Error).message}`);
+        }
         verify(true);
       },
       () => {
