@@ -97,12 +97,17 @@ function remoteFailure(e: unknown, prefix: string): HttpError {
   return new HttpError(400, prefix + (e.message || String(e)));
 }
 
-/** The known_hosts host of a request: a plain host name or IP address only (400 otherwise). */
-function requirePlainHost(host: string): string {
-  if (!isPlainHost(host)) {
-    throw new HttpError(400, "Invalid host: expected a plain host name or IP address (no patterns, lists, ports or spaces)");
+/**
+ * The known_hosts host of a request: a plain host name or IP address, optionally as `host:port` or
+ * `[host]:port` when that port is the request's own; anything else (patterns, lists, spaces) is 400.
+ */
+function requirePlainHost(host: string, port: number): string {
+  const withPort = /^\[([^\]]+)\]:(\d+)$/.exec(host) ?? /^([^:[\]]+):(\d+)$/.exec(host);
+  const bare = withPort && Number(withPort[2]) === port ? withPort[1]! : host;
+  if (!isPlainHost(bare)) {
+    throw new HttpError(400, "Invalid host: expected a plain host name or IP address (no patterns, lists, other ports or spaces)");
   }
-  return plainHost(host);
+  return plainHost(bare);
 }
 
 /** Splits `user@host:port` (last `:`, first `@`), as the original does. */
@@ -341,7 +346,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
       "/api/remote/known-hosts/accept",
       ({ body }) => {
         const bad = (s: string) => /\s/.test(s);
-        const host = requirePlainHost(body.host);
+        const host = requirePlainHost(body.host, body.port);
         if (!body.key_type || bad(body.key_type)) throw new HttpError(400, "Invalid key_type");
         if (!body.fingerprint_sha256 || bad(body.fingerprint_sha256)) throw new HttpError(400, "Invalid fingerprint_sha256");
         if (/[\r\n]/.test(body.public_key)) throw new HttpError(400, "Invalid public_key");
@@ -387,7 +392,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
     .post(
       "/api/remote/known-hosts/remove",
       ({ body }) => {
-        const host = requirePlainHost(body.host);
+        const host = requirePlainHost(body.host, body.port);
         if (!body.key_type || /\s/.test(body.key_type)) throw new HttpError(400, "Invalid key_type");
         try {
           return { ok: true, changed: manager.knownHosts.remove(host, body.port, body.key_type) };
