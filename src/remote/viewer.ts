@@ -43,7 +43,7 @@ export function guardScript(viewerCommand: string, withToken = false): string {
       ? [
           `chmod 700 "$d" || exit 97`,
           `IFS= read -r tok || { rm -rf "$d"; exit 96; }`,
-          `( umask 077 && printf '%s\n' "$tok" >${TOKEN_FILE_WORD} ) || { rm -rf "$d"; exit 96; }`,
+          `( umask 077 && printf '%s\\n' "$tok" >${TOKEN_FILE_WORD} ) || { rm -rf "$d"; exit 96; }`,
           `tok=`,
         ]
       : []),
@@ -62,12 +62,11 @@ export function guardScript(viewerCommand: string, withToken = false): string {
     ...(withToken
       ? [
           // Announce the viewer only once it has bound its port itself: a neighbour squatting on that
-          // port would otherwise answer the health check and receive the token.
-          // (builtins only in the loop but `sleep`: this runs while the user waits)
-          // Ends when the viewer exits, also when we give up waiting (stop() closes stdin, the watcher kills it).
+          // port would otherwise answer the health check and receive the token. Only `sleep` forks in
+          // the loop; it ends when the viewer exits (also when we give up: stop() closes stdin).
           `up=; while [ -z "$up" ] && kill -0 "$pid" 2>/dev/null; do`,
           `  while IFS= read -r l; do case $l in "${LISTENING_PREFIX}"*) up=1; break;; esac; done <"$d/viewer.log"`,
-          `  [ -n "$up" ] && printf 'RUNICORN_LISTENING\n' && break`,
+          `  [ -n "$up" ] && printf 'RUNICORN_LISTENING\\n' && break`,
           `  sleep 0.05 2>/dev/null || sleep 1`,
           `done`,
         ]
