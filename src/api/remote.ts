@@ -1,7 +1,7 @@
 // The remote (SSH) API of spec §3.12 and the saved SSH connections of §3.8, with the bugs of §10.10 and §10.13 fixed.
 import { Elysia, t } from "elysia";
 import type { Stats } from "ssh2";
-import { HostKeyError } from "../remote/connection.ts";
+import { HostKeyError, SshConnectError } from "../remote/connection.ts";
 import type { SshConnection } from "../remote/connection.ts";
 import {
   defaultRemoteRoot,
@@ -11,9 +11,10 @@ import {
   pythonVersion,
 } from "../remote/environment.ts";
 import { pickRemotePort, probeHost } from "../remote/host-probe.ts";
-import { KnownHostsError, fingerprintSha256, parsePublicKey } from "../remote/known-hosts.ts";
-import { compiledSelfPath } from "../remote/launch.ts";
-import { RemoteManager, TooManyAttemptsError } from "../remote/manager.ts";
+import { KnownHostsError, fingerprintSha256, isPlainHost, parsePublicKey, plainHost } from "../remote/known-hosts.ts";
+import { compiledSelfPath, LaunchError } from "../remote/launch.ts";
+import { InvalidHostError, RemoteManager, TooManyAttemptsError } from "../remote/manager.ts";
+import { LocalPortError, ViewerStartError } from "../remote/viewer.ts";
 import { expandRemoteHome, shq } from "../remote/shell-quote.ts";
 import { isObject, type JsonObject } from "../store/json.ts";
 import { VERSION } from "../version.ts";
@@ -69,12 +70,44 @@ function hostKeyDetail(e: HostKeyError) {
   return { code: "HOST_KEY_CONFIRMATION_REQUIRED", message: "Host key verification failed", host_key: e.problem };
 }
 
-/** Maps remote-layer failures to HTTP errors; anything unexpected becomes `<prefix><message>` with 500. */
+/** SFTP status codes (draft-ietf-secsh-filexfer) that name a client-side problem with a path. */
+const SFTP_NO_SUCH_FILE = 2;
+const SFTP_PERMISSION_DENIED = 3;
+
+/**
+ * Maps remote-layer failures to 4xx `{"detail": "<prefix><what went wrong>"}`: every SSH, SFTP and
+ * viewer failure is about the server or the input the client named, never a fault of ours. SSH
+ * authentication 403, host key 409, local port in use 409, limiter 429, a missing path 404, a
+ * refused one 403, network/DNS/timeout and the rest 400. A programming error is rethrown (500, logged).
+ */
 function remoteFailure(e: unknown, prefix: string): HttpError {
   if (e instanceof HttpError) return e;
   if (e instanceof HostKeyError) return new HttpError(409, hostKeyDetail(e));
   if (e instanceof TooManyAttemptsError) return new HttpError(429, e.message, { retry_after: e.retryAfter });
-  return new HttpError(500, `${prefix}${(e as Error).message ?? String(e)}`);
+  if (e instanceof InvalidHostError) return new HttpError(400, e.message);
+  if (e instanceof SshConnectError) return new HttpError(e.failure === "auth" ? 403 : 400, prefix + e.message);
+  if (e instanceof LocalPortError) return new HttpError(409, prefix + e.message);
+  if (e instanceof LaunchError || e instanceof ViewerStartError) return new HttpError(400, prefix + e.message);
+  if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError || !(e instanceof Error)) {
+    throw e;
+  }
+  const code = (e as Error & { code?: unknown }).code;
+  if (code === SFTP_NO_SUCH_FILE) return new HttpError(404, `${prefix}no such file or directory`);
+  if (code === SFTP_PERMISSION_DENIED) return new HttpError(403, `${prefix}permission denied`);
+  return new HttpError(400, prefix + (e.message || String(e)));
+}
+
+/**
+ * The known_hosts host of a request: a plain host name or IP address, optionally as `host:port` or
+ * `[host]:port` when that port is the request's own; anything else (patterns, lists, spaces) is 400.
+ */
+function requirePlainHost(host: string, port: number): string {
+  const withPort = /^\[([^\]]+)\]:(\d+)$/.exec(host) ?? /^([^:[\]]+):(\d+)$/.exec(host);
+  const bare = withPort && Number(withPort[2]) === port ? withPort[1]! : host;
+  if (!isPlainHost(bare)) {
+    throw new HttpError(400, "Invalid host: expected a plain host name or IP address (no patterns, lists, other ports or spaces)");
+  }
+  return plainHost(bare);
 }
 
 /** Splits `user@host:port` (last `:`, first `@`), as the original does. */
@@ -86,6 +119,11 @@ function parseConnectionId(id: string): { username: string; host: string; port: 
     throw new HttpError(400, `Invalid connection_id format: ${id}`);
   }
   return { username: id.slice(0, at), host: id.slice(at + 1, colon), port: Number(portText) };
+}
+
+/** A NUL byte cannot be part of a remote path or name (and would cut a command short): 400. */
+function noNul(value: string | null | undefined, field: string): void {
+  if (value?.includes("\0")) throw new HttpError(400, `Invalid ${field}: contains a NUL byte`);
 }
 
 function requireConnection(manager: RemoteManager, id: string): SshConnection {
@@ -142,7 +180,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
         return ok ? { ok: true, message: "Connection removed" } : { ok: false, message: "Connection not found" };
       },
       {
-        body: t.Object({ host: t.String(), port: t.Integer({ default: 22 }), username: t.String() }),
+        body: t.Object({ host: t.String(), port: t.Integer({ minimum: 1, maximum: 65535, default: 22 }), username: t.String() }),
         detail: { summary: "Close a pooled SSH connection and the viewers that use it" },
       },
     )
@@ -163,6 +201,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
       async ({ query }) => {
         const conn = requireConnection(manager, query.connection_id);
         const env = query.conda_env ?? "system";
+        noNul(env, "conda_env");
         try {
           const python = await pythonForEnv(conn, env);
           if (!python && env !== "system") {
@@ -170,7 +209,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
           }
           const version = python ? await pythonVersion(conn, python) : undefined;
           // Our own binary needs no Python, so a missing system python is not an error (it was a 500).
-          if (!version && env !== "system") throw new HttpError(500, `Failed to run Python in environment: ${env}`);
+          if (!version && env !== "system") throw new HttpError(400, `Failed to run Python in environment: ${env}`);
           const runicornVersion = python && version ? ((await pythonRunicornVersion(conn, python)) ?? null) : null;
           const probe = await probeHost(conn, VERSION);
           const root = await defaultRemoteRoot(conn, runicornVersion ? python : undefined, probe.home);
@@ -201,7 +240,10 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
         try {
           let path = query.path ?? "~";
           if (path === "~" || path.startsWith("~/")) path = expandRemoteHome(path, await remoteHome(conn));
+          noNul(path, "path");
           const sftp = await conn.sftp();
+          const st = await new Promise<Stats>((resolve, reject) => sftp.stat(path, (err, s) => (err ? reject(err) : resolve(s))));
+          if (!isDir(st)) throw new HttpError(400, `Not a directory: ${path}`);
           const list = await new Promise<{ filename: string; attrs: Stats }[]>((resolve, reject) =>
             sftp.readdir(path, (err, l) => (err ? reject(err) : resolve(l as never))),
           );
@@ -215,7 +257,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
             .sort((a, b) => (a.is_dir === b.is_dir ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.is_dir ? -1 : 1));
           return { path, items };
         } catch (e) {
-          throw remoteFailure(e, "Failed to list directory: ");
+          throw remoteFailure(e, `Failed to list directory ${query.path ?? "~"}: `);
         }
       },
       {
@@ -229,6 +271,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
         const conn = requireConnection(manager, query.connection_id);
         try {
           let path = query.path;
+          noNul(path, "path");
           if (path === "~" || path.startsWith("~/")) path = expandRemoteHome(path, await remoteHome(conn));
           const sftp = await conn.sftp();
           // SFTP stat, not a shell `test -e '<path>'` (spec §6.1: that was an injection).
@@ -246,6 +289,8 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
     .post(
       "/api/remote/viewer/start",
       async ({ body }) => {
+        noNul(body.remote_root, "remote_root");
+        noNul(body.conda_env, "conda_env");
         try {
           const session = await manager.startViewer(connectParams(body), {
             remote_root: body.remote_root,
@@ -301,7 +346,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
       "/api/remote/known-hosts/accept",
       ({ body }) => {
         const bad = (s: string) => /\s/.test(s);
-        if (!body.host || bad(body.host) || body.host.includes(",")) throw new HttpError(400, "Invalid host");
+        const host = requirePlainHost(body.host, body.port);
         if (!body.key_type || bad(body.key_type)) throw new HttpError(400, "Invalid key_type");
         if (!body.fingerprint_sha256 || bad(body.fingerprint_sha256)) throw new HttpError(400, "Invalid fingerprint_sha256");
         if (/[\r\n]/.test(body.public_key)) throw new HttpError(400, "Invalid public_key");
@@ -316,7 +361,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
           throw new HttpError(400, "fingerprint_sha256 does not match public_key");
         }
         try {
-          manager.knownHosts.upsert(body.host, body.port, body.key_type, parsed.keyBase64);
+          manager.knownHosts.upsert(host, body.port, body.key_type, parsed.keyBase64);
         } catch (e) {
           throw new HttpError(500, `Failed to write known_hosts: ${(e as Error).message}`);
         }
@@ -347,10 +392,10 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
     .post(
       "/api/remote/known-hosts/remove",
       ({ body }) => {
-        if (!body.host || /\s/.test(body.host) || body.host.includes(",")) throw new HttpError(400, "Invalid host");
+        const host = requirePlainHost(body.host, body.port);
         if (!body.key_type || /\s/.test(body.key_type)) throw new HttpError(400, "Invalid key_type");
         try {
-          return { ok: true, changed: manager.knownHosts.remove(body.host, body.port, body.key_type) };
+          return { ok: true, changed: manager.knownHosts.remove(host, body.port, body.key_type) };
         } catch (e) {
           throw new HttpError(500, `Failed to remove known_hosts entry: ${(e as KnownHostsError).message}`);
         }

@@ -17,7 +17,7 @@ const SPECS: FlagSpec[] = [
   { name: "root", kind: "string", valueName: "DIR", help: "storage root on the server (default: the server's runicorn default)" },
   { name: "local-port", kind: "string", valueName: "N", help: "local port to forward (default: a free one)" },
   { name: "remote-port", kind: "string", valueName: "N", help: "port of the viewer on the server (default: a free one)" },
-  { name: "python", kind: "string", valueName: "ENV", help: "fall back to the Python runicorn in this env (system, a conda env)" },
+  { name: "python", kind: "string", valueName: "ENV", help: "fall back to the Python runicorn in this env (system, a conda env); it runs without a token" },
   { name: "no-browser", kind: "boolean", help: "do not open a browser" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
 ];
@@ -246,6 +246,12 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
     return 1;
   }
   const viewer = launched.viewer;
+  if (!viewer.tokenProtected) {
+    say(
+      `warning: the Python runicorn viewer on ${host} takes no token: other users of that server can reach it on ` +
+        `127.0.0.1:${viewer.remotePort} while it runs (our own binary requires a per-session token)`,
+    );
+  }
   io.stdout.write(
     `Runicorn on ${username}@${host}${flags.root ? `:${flags.root}` : ""} is at ${viewer.url}  (Ctrl-C to stop)\n`,
   );

@@ -128,6 +128,7 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     return 0;
   }
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' for 'serve'`);
+  if (flags.token !== undefined && flags["token-file"] !== undefined) throw new UsageError("give --token or --token-file, not both");
   const level = flags["log-level"] as string | undefined;
   if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got '${level}'`);
@@ -156,6 +157,7 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
   const server = await startServer(config);
   const unannounce = announceViewer(config.root, server.url, !!config.token);
   console.log(`Runicorn ${VERSION} serving ${config.root}`);
+  // `runicorn remote`'s guard waits for this line before the tunnel sends the token (src/remote/viewer.ts LISTENING_PREFIX)
   console.log(`listening on ${server.url}`);
   // a token the user chose is not printed again (it would land in logs); a generated one must be shown once
   if (config.tokenSource === "generated") console.log(`open ${server.url}/?token=${config.token}  (API clients: Authorization: Bearer <token>)`);

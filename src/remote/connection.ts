@@ -1,5 +1,7 @@
 // One SSH connection through ssh2: host-key verification, the auth chain (agent, keys, password), exec, SFTP and channels.
-import { readFileSync } from "node:fs";
+import { lookup } from "node:dns/promises";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { isIPv4, isIPv6 } from "node:net";
 import { join } from "node:path";
 import {
   Client,
@@ -24,8 +26,10 @@ import {
 
 /** Everything needed to open a connection. */
 export interface ConnectOptions {
-  /** The address to connect to (already resolved from an ~/.ssh/config alias). */
+  /** The host name (already resolved from an ~/.ssh/config alias): host keys are checked for it. */
   host: string;
+  /** The IP address to connect to, resolved once by the caller (so a limiter keyed by it sees this connection); default `host`. */
+  address?: string;
   port: number;
   username: string;
   /** Known-hosts files, most authoritative first: our CFG/known_hosts, then ~/.ssh/known_hosts. */
@@ -64,8 +68,84 @@ export class HostKeyError extends Error {
   }
 }
 
+/** Why a connection could not be set up. */
+export type SshFailure = "auth" | "dns" | "refused" | "unreachable" | "timeout" | "closed" | "other";
+
 /** The connection could not be set up (network, auth); the message is meant for the user. */
-export class SshConnectError extends Error {}
+export class SshConnectError extends Error {
+  constructor(
+    message: string,
+    readonly failure: SshFailure = "other",
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The one address a host name stands for, in canonical form: every spelling of an address
+ * (`127.1`, `0x7f.0.0.1`, `2130706433`, `::ffff:127.0.0.1`, `0:0::1`) gives the same string, so a
+ * limiter keyed by it cannot be side-stepped, and the connection goes to exactly this address.
+ */
+export async function resolveSshAddress(host: string): Promise<string> {
+  let address: string | null | undefined;
+  try {
+    address = (await lookup(host)).address;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SshConnectError(`Cannot resolve host '${host}'${code && code !== "ENOTFOUND" ? ` (${code})` : ""}`, "dns");
+  }
+  if (!address) throw new SshConnectError(`Cannot resolve host '${host}'`, "dns");
+  return canonicalAddress(address);
+}
+
+/** Canonical text of an IP address (IPv4 dotted quad; IPv6 compressed lower case; IPv4-mapped IPv6 as IPv4). */
+export function canonicalAddress(address: string): string {
+  if (isIPv4(address)) return address;
+  if (!isIPv6(address)) return address.toLowerCase();
+  const v6 = new URL(`http://[${address.replace(/%.*$/, "")}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6);
+  if (mapped) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return v6;
+}
+
+/** Largest private key file read (a key is a few KiB; anything bigger is not a key). */
+const MAX_KEY_BYTES = 1 << 20;
+
+/** Reads a key file: regular files only (never a FIFO or device that would block or never end), at most 1 MiB. */
+function readKeyFile(path: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined; // a default key that does not exist is simply skipped
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_KEY_BYTES) return undefined;
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Keyboard-interactive prompts that ask for the account password (never a one-time code or a question). */
+const PASSWORD_PROMPT = /pass(?:word|wort|wd)|mot de passe|contrase(?:ñ|n)a|senha|密码|密碼|パスワード|비밀번호/i;
+
+/** True when a keyboard-interactive prompt looks like a password prompt (and does not echo). */
+export function isPasswordPrompt(prompt: { prompt: string; echo?: boolean }): boolean {
+  return prompt.echo !== true && PASSWORD_PROMPT.test(prompt.prompt) && !/code|otp|token|verification/i.test(prompt.prompt);
+}
 
 /** Output of a finished remote command. */
 export interface ExecResult {
@@ -193,11 +273,10 @@ async function loadKey(
   path: string,
   opts: ConnectOptions,
 ): Promise<ParsedKey | undefined> {
-  let data: Buffer;
-  try {
-    data = readFileSync(path);
-  } catch {
-    return undefined; // a default key that does not exist is simply skipped
+  const data = readKeyFile(path);
+  if (!data) {
+    if (opts.identityFiles?.includes(path)) opts.log?.warn(`skipping key ${path}: not a readable regular file of at most 1 MiB`);
+    return undefined;
   }
   return await parseKeyText(data, path, opts);
 }
@@ -261,7 +340,12 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
           hostKeyFailure = new HostKeyError(problem);
           return verify(false);
         }
-        opts.acceptInto?.upsert(opts.host, opts.port, keyTypeOfBlob(key), key.toString("base64"));
+        try {
+          opts.acceptInto?.upsert(opts.host, opts.port, keyTypeOfBlob(key), key.toString("base64"));
+        } catch (err) {
+          // trusted for this connection as the user said; it will be asked again next time
+          opts.log?.warn(`could not record the host key of ${opts.host}: ${(err as Error).message}`);
+        }
         verify(true);
       },
       () => {
@@ -293,7 +377,7 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
   };
 
   const config: ConnectConfig = {
-    host: opts.host,
+    host: opts.address ?? opts.host,
     port: opts.port,
     username: opts.username,
     readyTimeout: opts.readyTimeoutMs ?? 20_000,
@@ -317,20 +401,47 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
       settled = true;
       resolve(new SshConnection(client, opts.host, opts.port, opts.username));
     });
-    client.on("error", (err: Error & { level?: string }) => {
+    client.on("error", (err: Error & { level?: string; code?: string }) => {
       if (hostKeyFailure) return fail(hostKeyFailure);
-      if (err.level === "client-authentication") {
-        return fail(new SshConnectError(`Authentication failed for ${opts.username}@${opts.host}:${opts.port}`));
-      }
-      fail(new SshConnectError(err.message || String(err)));
+      fail(describeFailure(err, opts));
     });
-    client.on("close", () => fail(hostKeyFailure ?? new SshConnectError("Connection closed before authentication")));
+    client.on("close", () =>
+      fail(hostKeyFailure ?? new SshConnectError(`${opts.host}:${opts.port} closed the connection before authentication`, "closed")),
+    );
     try {
       client.connect(config);
     } catch (err) {
       fail(new SshConnectError((err as Error).message));
     }
   });
+}
+
+/** A network or authentication error of ssh2, said plainly. */
+function describeFailure(err: Error & { level?: string; code?: string }, opts: ConnectOptions): SshConnectError {
+  const where = `${opts.host}:${opts.port}`;
+  if (err.level === "client-authentication") {
+    return new SshConnectError(`Authentication failed for ${opts.username}@${where}`, "auth");
+  }
+  if (err.level === "client-timeout" || err.code === "ETIMEDOUT") {
+    return new SshConnectError(`Timed out connecting to ${where}`, "timeout");
+  }
+  switch (err.code) {
+    case "ECONNREFUSED":
+      return new SshConnectError(`Connection refused by ${where} (is an SSH server listening on that port?)`, "refused");
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EAI_NONAME":
+      return new SshConnectError(`Cannot resolve host '${opts.host}'`, "dns");
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "EHOSTDOWN":
+    case "EADDRNOTAVAIL":
+      return new SshConnectError(`${where} is unreachable (${err.code})`, "unreachable");
+    case "ECONNRESET":
+    case "EPIPE":
+      return new SshConnectError(`${where} reset the connection`, "closed");
+  }
+  return new SshConnectError(`SSH connection to ${where} failed: ${err.message || String(err)}`);
 }
 
 /** Tells ssh2 that no method is left (its API takes `false`, which the typings omit). */
@@ -344,7 +455,9 @@ function passwordSteps(username: string, password: string): AuthStep[] {
     {
       type: "keyboard-interactive",
       username,
-      prompt: (_n, _i, _l, prompts, finish) => finish(prompts.map(() => password)),
+      // Only password prompts get the password; any other question (a one-time code, a custom
+      // challenge) gets an empty answer, so the password is never typed into something else.
+      prompt: (_n, _i, _l, prompts, finish) => finish(prompts.map((p) => (isPasswordPrompt(p) ? password : ""))),
     },
   ];
 }

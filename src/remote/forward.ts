@@ -1,6 +1,8 @@
-// Local port forwarding: a 127.0.0.1 listener whose every accepted socket becomes an ssh2 direct-tcpip channel.
+// Local port forwarding: a 127.0.0.1 listener whose every accepted socket becomes an ssh2 direct-tcpip channel, requests rewritten to carry the tunnel's token.
 import { createServer, type Server, type Socket } from "node:net";
+import type { ClientChannel } from "ssh2";
 import type { SshConnection } from "./connection.ts";
+import { refusalResponse, RequestRefused, RequestRewriter } from "./request-rewriter.ts";
 
 /** A listening local forward to `127.0.0.1:<remotePort>` on the server. */
 export class LocalForward {
@@ -14,8 +16,12 @@ export class LocalForward {
     readonly remotePort: number,
   ) {}
 
-  /** Binds `127.0.0.1:<localPort>` (0 = any free port) and forwards to the server's `127.0.0.1:<remotePort>`. */
-  static async listen(conn: SshConnection, remotePort: number, localPort = 0): Promise<LocalForward> {
+  /**
+   * Binds `127.0.0.1:<localPort>` (0 = any free port) and forwards to the server's `127.0.0.1:<remotePort>`.
+   * Every request is framed and rewritten by a RequestRewriter: `token` (when given) is added as
+   * `Authorization: Bearer`, so the browser never holds it, and a foreign `Host` is refused.
+   */
+  static async listen(conn: SshConnection, remotePort: number, localPort = 0, token?: string): Promise<LocalForward> {
     let fwd: LocalForward | undefined;
     const server = createServer((sock) => {
       if (!fwd || fwd.closed) {
@@ -32,12 +38,7 @@ export class LocalForward {
             ch.close();
             return;
           }
-          ch.on("error", () => sock.destroy());
-          ch.on("close", () => sock.destroy());
-          sock.on("close", () => ch.close());
-          sock.pipe(ch);
-          ch.pipe(sock);
-          sock.resume();
+          pipeRewritten(sock, ch, new RequestRewriter(token));
         },
         () => sock.destroy(), // nothing listens there (yet): the client sees a closed connection
       );
@@ -61,4 +62,38 @@ export class LocalForward {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** Client → rewriter → channel (with backpressure); channel → client unchanged. */
+function pipeRewritten(sock: Socket, ch: ClientChannel, rewriter: RequestRewriter): void {
+  let refused = false;
+  ch.on("error", () => sock.destroy());
+  ch.on("close", () => {
+    if (!refused) sock.destroy();
+  });
+  sock.on("close", () => ch.close());
+  ch.pipe(sock);
+  sock.on("data", (d: Buffer) => {
+    if (refused) return;
+    let parts: Buffer[];
+    try {
+      parts = rewriter.push(d);
+    } catch (err) {
+      if (!(err instanceof RequestRefused)) throw err;
+      // Answer the refused request ourselves; nothing of it reaches the server.
+      refused = true;
+      ch.unpipe(sock);
+      ch.close();
+      sock.end(refusalResponse(err));
+      return;
+    }
+    let ok = true;
+    for (const p of parts) ok = ch.write(p) && ok;
+    if (!ok) {
+      sock.pause();
+      ch.once("drain", () => sock.resume());
+    }
+  });
+  sock.on("end", () => ch.end());
+  sock.resume();
 }

@@ -1,7 +1,9 @@
 // OpenSSH known_hosts: key parsing, SHA256 fingerprints, host-key checks (hashed entries too) and our CFG/known_hosts store (spec §5.3).
 import { createHash, createHmac } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, basename, join } from "node:path";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { isIPv4, isIPv6 } from "node:net";
+import { dirname } from "node:path";
+import { writeSecretFile } from "../config/secret-file.ts";
 
 /** A public key as `<type> <base64>`, with its decoded blob. */
 export interface ParsedPublicKey {
@@ -37,6 +39,26 @@ export function keyTypeOfBlob(blob: Buffer): string {
   if (blob.length < 4) return "";
   const n = blob.readUInt32BE(0);
   return blob.subarray(4, 4 + n).toString("latin1");
+}
+
+const HOST_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/**
+ * True for a host we may write into a known_hosts file: a plain DNS name (letters, digits, `-`, `_`,
+ * dot-separated labels) or an IPv4/IPv6 address (IPv6 optionally in brackets). Patterns (`*`, `?`,
+ * `!`), lists (`,`), whitespace, brackets with a port, hashed `|1|` names and everything else are
+ * refused: such a line would trust the key for other hosts too.
+ */
+export function isPlainHost(host: string): boolean {
+  if (isIPv4(host) || isIPv6(host)) return true;
+  if (host.startsWith("[") && host.endsWith("]")) return isIPv6(host.slice(1, -1));
+  if (host.length === 0 || host.length > 253) return false;
+  return host.split(".").every((label) => HOST_LABEL.test(label));
+}
+
+/** The host as it is written into known_hosts: bracketed IPv6 loses its brackets (knownHostsHost adds them). */
+export function plainHost(host: string): string {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }
 
 /** The host field OpenSSH writes: `host` for port 22, else `[host]:port`. */
@@ -218,9 +240,13 @@ export class KnownHostsStore {
     return out;
   }
 
-  /** Adds or replaces the key of one type for a host; true when the file changed. */
+  /** Adds or replaces the key of one type for a plain host (isPlainHost, else KnownHostsError); true when the file changed. */
   upsert(host: string, port: number, keyType: string, keyBase64: string): boolean {
-    const target = knownHostsHost(host, port);
+    if (!isPlainHost(host)) throw new KnownHostsError(`Refusing to trust a key for '${host}': not a plain host name or IP address`);
+    if (!/^[A-Za-z0-9@._+-]+$/.test(keyType) || !/^[A-Za-z0-9+/]+=*$/.test(keyBase64)) {
+      throw new KnownHostsError("Refusing to write a malformed host key");
+    }
+    const target = knownHostsHost(plainHost(host), port);
     return this.update((lines) => {
       const out: string[] = [];
       const fresh = `${target} ${keyType} ${keyBase64}`;
@@ -267,12 +293,9 @@ export class KnownHostsStore {
       const next = edit(lines);
       const text = next.length ? next.join("\n") + "\n" : "";
       if (text === before) return false;
-      const tmp = join(dirname(this.path), `.${basename(this.path)}.tmp.${process.pid}`);
       try {
-        writeFileSync(tmp, text, { mode: 0o600 });
-        renameSync(tmp, this.path);
+        writeSecretFile(this.path, text);
       } catch (err) {
-        rmSync(tmp, { force: true });
         throw new KnownHostsError(`Failed to write known_hosts atomically: ${this.path} (${(err as Error).message})`);
       }
       return true;

@@ -4,7 +4,7 @@ import { describeLocalBinary, ensureBinary, type DeployResult, type ProgressFn }
 import { pythonForEnv, pythonRunicornVersion } from "./environment.ts";
 import { pickRemotePort, probeHost, type HostProbe } from "./host-probe.ts";
 import { shq, shPath } from "./shell-quote.ts";
-import { startRemoteViewer, type RemoteViewer } from "./viewer.ts";
+import { startRemoteViewer, TOKEN_FILE_WORD, type RemoteViewer } from "./viewer.ts";
 
 /** What to launch and where. */
 export interface LaunchOptions {
@@ -53,6 +53,8 @@ export async function launchViewer(conn: SshConnection, opts: LaunchOptions): Pr
     const storage = opts.root ? ` --storage ${shPath(opts.root)}` : "";
     const viewer = await startRemoteViewer(conn, {
       ...common,
+      // The original's viewer takes no token: anyone on the server can reach it on 127.0.0.1 (docs/SECURITY.md).
+      withToken: false,
       command: (p) => `${shq(python)} -m runicorn viewer${storage} --host 127.0.0.1 --port ${p} --remote-mode --log-level INFO`,
       healthTimeoutMs: opts.healthTimeoutMs ?? 30_000,
     });
@@ -80,7 +82,8 @@ export async function launchViewer(conn: SshConnection, opts: LaunchOptions): Pr
     const root = opts.root ? ` --root ${shPath(opts.root)}` : "";
     const viewer = await startRemoteViewer(conn, {
       ...common,
-      command: (p) => `${shq(deploy.remotePath)} serve${root} --host 127.0.0.1 --port ${p}`,
+      withToken: true,
+      command: (p) => `${shq(deploy.remotePath)} serve${root} --host 127.0.0.1 --port ${p} --token-file ${TOKEN_FILE_WORD}`,
     });
     return { viewer, kind: "binary", probe, deploy };
   }

@@ -2,8 +2,8 @@
 import { join } from "node:path";
 import type { Logger } from "../util/log.ts";
 import { AttemptLimiter } from "./attempt-limiter.ts";
-import { connectSsh, type SshConnection } from "./connection.ts";
-import { KnownHostsStore } from "./known-hosts.ts";
+import { connectSsh, resolveSshAddress, type SshConnection } from "./connection.ts";
+import { isPlainHost, KnownHostsStore, plainHost } from "./known-hosts.ts";
 import { launchViewer, type Launched } from "./launch.ts";
 import { SavedConnections } from "./saved-connections.ts";
 import type { RemoteViewer } from "./viewer.ts";
@@ -27,6 +27,9 @@ export interface ViewerParams {
   remote_port?: number;
   conda_env?: string;
 }
+
+/** A connect request that names no usable host (a pattern, a list, whitespace); the message says why. */
+export class InvalidHostError extends Error {}
 
 /** Too many connection attempts to one host; `retryAfter` in seconds. */
 export class TooManyAttemptsError extends Error {
@@ -59,6 +62,8 @@ export interface RemoteSessionJson {
   connectionId: string;
   /** Additive: `binary` (our deployed runicorn) or `python` (the server's Python runicorn). */
   viewerKind: "binary" | "python";
+  /** Additive: the viewer requires the tunnel's per-session token (false for the Python viewer). */
+  tokenProtected: boolean;
 }
 
 interface Session {
@@ -101,18 +106,26 @@ export class RemoteManager {
     return c?.connected ? c : undefined;
   }
 
-  /** Reuses a healthy pooled connection or opens a new one (HostKeyError, SshConnectError, TooManyAttemptsError). */
+  /**
+   * Reuses a healthy pooled connection or opens a new one (InvalidHostError, HostKeyError,
+   * SshConnectError, TooManyAttemptsError). The host is resolved once; the limiter counts attempts
+   * per resolved address and the connection goes to that same address.
+   */
   async connect(p: ConnectParams): Promise<SshConnection> {
     const existing = this.findConnection(p.host, p.port, p.username);
     if (existing) return existing;
-    const wait = this.limiter.take(p.host);
+    if (!isPlainHost(p.host)) throw new InvalidHostError(`Invalid host '${p.host}': expected a host name or IP address`);
+    const host = plainHost(p.host);
+    const address = await resolveSshAddress(host);
+    const wait = this.limiter.take(address);
     if (wait > 0) throw new TooManyAttemptsError(p.host, wait);
-    // The browser never holds saved secrets (spec §10.13 fixed): fill them in here.
+    // The browser never holds saved secrets (spec §10.13 fixed): fill them in here, for this exact target only.
     const saved =
-      p.password || p.private_key || p.private_key_path ? undefined : this.saved.findSecrets(p.host, p.port, p.username);
+      p.password || p.private_key || p.private_key_path ? undefined : this.saved.findSecrets(host, p.port, p.username);
     const keyPath = p.private_key_path ?? saved?.privateKeyPath;
     const conn = await connectSsh({
-      host: p.host,
+      host,
+      address,
       port: p.port,
       username: p.username,
       knownHostsFiles: [this.knownHosts.path, join(this.opts.homeDir, ".ssh", "known_hosts")],
@@ -169,7 +182,8 @@ export class RemoteManager {
       remotePort: v.remote_port,
       localPort: v.local_port,
       python: v.conda_env,
-      pythonFirst: true,
+      // our binary (token-protected) whenever it can run there; the env's Python runicorn (no token) only as a fallback
+      pythonFirst: false,
       selfPath: this.opts.selfPath,
       version: this.opts.version,
       onStatus: (m) => this.opts.log.info(`${conn.key}: ${m}`),
@@ -237,6 +251,7 @@ function toJson(s: Session): RemoteSessionJson {
     sshHost: s.conn.host,
     connectionId: s.conn.key,
     viewerKind: s.kind,
+    tokenProtected: v.tokenProtected,
   };
 }
 

@@ -1,6 +1,7 @@
 // Saved SSH servers: CFG/connections.json (Remote page) and config.json `ssh_connections` (spec §3.8, §3.12), secrets encrypted and never handed out.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeSecretJson } from "../config/secret-file.ts";
 import { readUserFile, updateUserFile } from "../config/user-files.ts";
 import { isObject, parseTolerant, type JsonObject } from "../store/json.ts";
 import { SecretBox } from "./secrets.ts";
@@ -18,13 +19,12 @@ function readJson(path: string): unknown {
   }
 }
 
-/** Writes JSON atomically with mode 600 (the files may hold encrypted secrets). */
-function writeJson(path: string, value: unknown): void {
-  mkdirSync(join(path, ".."), { recursive: true });
-  const tmp = `${path}.tmp.${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2), { mode: 0o600 });
-  renameSync(tmp, path);
+/** The `user@host:port` a secret is bound to (port 22 when absent, as the UI saves it). */
+export function secretTarget(username: unknown, host: unknown, port: unknown): string {
+  return `${String(username ?? "")}@${String(host ?? "")}:${Number(port ?? 22)}`;
 }
+
+const entryTarget = (e: JsonObject) => secretTarget(e.username, e.host, e.port);
 
 /** Decrypted secrets of a saved server, for a connect request that carries none. */
 export interface SavedSecrets {
@@ -64,36 +64,37 @@ export class SavedConnections {
   }
 
   /**
-   * Replaces connections.json with `entries` (the UI posts the whole list). A secret sent in clear is
-   * encrypted; an entry without it keeps the stored one (the browser never had it) unless it says
-   * `has_password: false`.
+   * Replaces connections.json with `entries` (the UI posts the whole list). A secret sent is always
+   * encrypted (whatever prefix it has), bound to the entry's `user@host:port`. An entry without it
+   * keeps the stored one (the browser never had it) only while its user, host and port are unchanged
+   * and it does not say `has_password: false`; a changed target drops every stored secret.
    */
   replaceSaved(entries: unknown[]): void {
     const previous = this.readSaved();
     const out = entries.filter(isObject).map((e) => {
       const prev = findMatch(previous, e);
+      const sameTarget = prev !== undefined && entryTarget(prev) === entryTarget(e);
       const next: JsonObject = { ...e };
       for (const f of SAVED_SECRETS) {
         const flag = e[`has_${f}`];
         delete next[`has_${f}`];
         const v = e[f];
-        if (typeof v === "string" && v !== "") next[f] = SecretBox.isEncrypted(v) ? v : this.box.encrypt(v);
-        else if (v == null && flag !== false && prev && typeof prev[f] === "string" && prev[f] !== "") next[f] = prev[f];
+        if (typeof v === "string" && v !== "") next[f] = this.box.encrypt(v, entryTarget(e));
+        else if (v == null && flag !== false && prev && sameTarget && typeof prev[f] === "string" && prev[f] !== "") next[f] = prev[f];
         else delete next[f];
       }
       return next;
     });
-    writeJson(this.savedPath, out);
+    writeSecretJson(this.savedPath, out);
   }
 
   /** The stored secrets of the first saved server for `username@host:port`, decrypted. */
   findSecrets(host: string, port: number, username: string): SavedSecrets | undefined {
-    const hit = this.readSaved().find(
-      (e) => e.kind !== "connection" && e.host === host && Number(e.port ?? 22) === port && e.username === username,
-    );
-    const fromConfig = this.readConfigConnections().find((e) => e.key === `${host}:${port}@${username}`);
+    const target = secretTarget(username, host, port);
+    const hit = this.readSaved().find((e) => e.kind !== "connection" && entryTarget(e) === target);
+    const fromConfig = this.readConfigConnections().find((e) => e.key === `${host}:${port}@${username}` && entryTarget(e) === target);
     const pick = (src: JsonObject | undefined, f: string) =>
-      src && typeof src[f] === "string" && src[f] !== "" ? this.box.decrypt(src[f] as string) : undefined;
+      src && typeof src[f] === "string" && src[f] !== "" ? this.box.decrypt(src[f] as string, target) : undefined;
     const out: SavedSecrets = {
       password: pick(hit, "password") ?? pick(fromConfig, "password"),
       passphrase: pick(hit, "passphrase") ?? pick(fromConfig, "passphrase"),
@@ -126,7 +127,11 @@ export class SavedConnections {
     return e ? stripConfigSecrets(e) : undefined;
   }
 
-  /** `POST /api/config/ssh_connections`: upsert by `host:port@username`, keep the last 10, encrypt secrets. */
+  /**
+   * `POST /api/config/ssh_connections`: upsert by `host:port@username`, keep the last 10, encrypt
+   * secrets bound to that target. With `remember_password`, a secret left out keeps the one stored
+   * for the same key (the browser never receives it); without, none is kept.
+   */
   saveConfigConnection(body: JsonObject): void {
     const host = String(body.host ?? "");
     const port = Number(body.port ?? 22);
@@ -141,14 +146,19 @@ export class SavedConnections {
       auth_method: typeof body.auth_method === "string" ? body.auth_method : "password",
     };
     if (typeof body.private_key_path === "string" && body.private_key_path) entry.private_key_path = body.private_key_path;
+    const key = `${host}:${port}@${username}`;
+    const target = secretTarget(username, host, port);
+    const all = this.readConfigConnections();
+    const prev = all.find((c) => c.key === key && entryTarget(c) === target);
     if (remember) {
       for (const f of ["password", "private_key", "passphrase"] as const) {
         const v = body[f];
-        if (typeof v === "string" && v !== "") entry[f] = this.box.encrypt(v);
+        if (typeof v === "string" && v !== "") entry[f] = this.box.encrypt(v, target);
+        else if (v == null && typeof prev?.[f] === "string" && prev[f] !== "") entry[f] = prev[f];
       }
     }
-    entry.key = `${host}:${port}@${username}`;
-    const list = this.readConfigConnections().filter((c) => c.key !== entry.key);
+    entry.key = key; // last, as the original writes it
+    const list = all.filter((c) => c.key !== entry.key);
     list.push(entry);
     this.writeConfigConnections(list.slice(-10));
   }

@@ -1,12 +1,27 @@
 // Starts a viewer on the server under a guard shell that stops it and removes its files when we stop or the connection drops.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { ClientChannel } from "ssh2";
 import type { SshConnection } from "./connection.ts";
 import { LocalForward } from "./forward.ts";
 
+/**
+ * The token file as the viewer command names it: a shell word expanding to `<guard dir>/token`
+ * (the guard's `mktemp -d` dir is 0700, the file 0600, both removed when the guard ends).
+ */
+export const TOKEN_FILE_WORD = `"$d/token"`;
+
+/** The line `runicorn serve` prints once it has bound its port (src/cli/serve.ts); the guard waits for it. */
+export const LISTENING_PREFIX = "listening on ";
+
 /** How to launch the remote viewer process; `command(port)` is an already shell-quoted command line. */
 export interface ViewerLaunch {
   command: (port: number) => string;
+  /**
+   * True when the viewer reads its API token from TOKEN_FILE_WORD (our binary's `--token-file`): a
+   * fresh token is generated, handed over on the guard's stdin (never in any argv) and added by the
+   * local forward to every request. False for a viewer that cannot take a token (the Python one).
+   */
+  withToken: boolean;
   /** Fixed remote port, else one from `pickPort` (retried on a port clash). */
   remotePort?: number;
   pickPort: (avoid: Set<number>) => number;
@@ -15,11 +30,23 @@ export interface ViewerLaunch {
   healthTimeoutMs?: number;
 }
 
-/** The guard: start the viewer detached, report its pid, kill it and clean up when stdin closes. */
-export function guardScript(viewerCommand: string): string {
+/**
+ * The guard: start the viewer detached, report its pid, kill it and clean up when stdin closes.
+ * With `withToken`, the first line of stdin is the token: the shell builtins `read` and `printf`
+ * write it to the 0600 token file, so it never appears in a process's argv.
+ */
+export function guardScript(viewerCommand: string, withToken = false): string {
   return [
     `cd "$HOME" 2>/dev/null || true`,
     `d=$(mktemp -d "\${TMPDIR:-/tmp}/runicorn-viewer.XXXXXX") || exit 97`,
+    ...(withToken
+      ? [
+          `chmod 700 "$d" || exit 97`,
+          `IFS= read -r tok || { rm -rf "$d"; exit 96; }`,
+          `( umask 077 && printf '%s\\n' "$tok" >${TOKEN_FILE_WORD} ) || { rm -rf "$d"; exit 96; }`,
+          `tok=`,
+        ]
+      : []),
     `S=; command -v setsid >/dev/null 2>&1 && S=setsid`,
     `$S ${viewerCommand} >"$d/viewer.log" 2>&1 </dev/null &`,
     `pid=$!`,
@@ -32,6 +59,18 @@ export function guardScript(viewerCommand: string): string {
     `{ cat <&3; kill -TERM "$pid"; sleep 5; kill -KILL "$pid"; } >/dev/null 2>&1 &`,
     `w=$!`,
     `exec 3<&-`,
+    ...(withToken
+      ? [
+          // Announce the viewer only once it has bound its port itself: a neighbour squatting on that
+          // port would otherwise answer the health check and receive the token. Only `sleep` forks in
+          // the loop; it ends when the viewer exits (also when we give up: stop() closes stdin).
+          `up=; while [ -z "$up" ] && kill -0 "$pid" 2>/dev/null; do`,
+          `  while IFS= read -r l; do case $l in "${LISTENING_PREFIX}"*) up=1; break;; esac; done <"$d/viewer.log"`,
+          `  [ -n "$up" ] && printf 'RUNICORN_LISTENING\\n' && break`,
+          `  sleep 0.05 2>/dev/null || sleep 1`,
+          `done`,
+        ]
+      : []),
     `wait "$pid"; code=$?`,
     `kill "$w" 2>/dev/null`,
     `printf 'RUNICORN_EXITED %s\\n' "$code"`,
@@ -45,6 +84,7 @@ export class RemoteViewer {
   readonly sessionId = randomUUID().slice(0, 8);
   readonly startedAt = Date.now();
   private exitHandlers: Array<(reason: string) => void> = [];
+  private listeningHandlers: Array<() => void> = [];
   private exitedWith: string | undefined;
 
   constructor(
@@ -57,8 +97,13 @@ export class RemoteViewer {
     readonly forward: LocalForward,
     /** Everything the guard printed so far (appended by openGuard's listener). */
     private readonly out: { text: string },
+    /** True when the viewer requires the tunnel's token (the local forward adds it to every request). */
+    readonly tokenProtected: boolean,
   ) {
     guard.on("close", () => this.markExited(this.exitReason()));
+    guard.on("data", () => {
+      if (this.listening) for (const fn of this.listeningHandlers.splice(0)) fn();
+    });
     conn.onClose(() => this.markExited("SSH connection lost"));
   }
 
@@ -99,6 +144,17 @@ export class RemoteViewer {
     }
   }
 
+  /** True once the guard saw the viewer announce its listening port (token-protected viewers). */
+  get listening(): boolean {
+    return this.out.text.includes("RUNICORN_LISTENING\n");
+  }
+
+  /** Resolves when `listening` becomes true (never, if the viewer exits first). */
+  whenListening(): Promise<void> {
+    if (this.listening) return Promise.resolve();
+    return new Promise((resolve) => this.listeningHandlers.push(resolve));
+  }
+
   /** The viewer's log tail as reported by the guard (after it exited). */
   get logTail(): string {
     const i = this.out.text.indexOf("RUNICORN_EXITED");
@@ -128,12 +184,17 @@ export class ViewerStartError extends Error {
   }
 }
 
+/** The requested local port could not be bound (in use, or not allowed). */
+export class LocalPortError extends ViewerStartError {}
+
 /** Opens the guard channel and waits for its STARTED line. */
 async function openGuard(
   conn: SshConnection,
   command: string,
+  token: string | undefined,
 ): Promise<{ ch: ClientChannel; pid: number; dir: string; out: { text: string } }> {
-  const ch = await conn.execChannel(guardScript(command));
+  const ch = await conn.execChannel(guardScript(command, token !== undefined));
+  if (token !== undefined) ch.write(`${token}\n`);
   const out = { text: "" };
   let err = "";
   return await new Promise((resolve, reject) => {
@@ -153,7 +214,11 @@ async function openGuard(
   });
 }
 
-/** Polls `/api/health` through the forward until it answers 200; throws if the viewer exits first. */
+/**
+ * Polls `/api/health` through the forward until it answers 200; throws if the viewer exits first.
+ * A token-protected viewer is asked only after the guard saw it listening (RUNICORN_LISTENING), so
+ * the token is never sent to a port the viewer does not hold.
+ */
 async function waitHealthy(viewer: RemoteViewer, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: string | undefined;
@@ -161,6 +226,16 @@ async function waitHealthy(viewer: RemoteViewer, timeoutMs: number): Promise<voi
   let delay = 25;
   while (Date.now() < deadline) {
     if (exited) throw new ViewerStartError(`the remote viewer ${exited.replace(/^viewer /, "")}`, viewer.logTail);
+    if (viewer.tokenProtected && !viewer.listening) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        viewer.whenListening(),
+        new Promise<void>((resolve) => viewer.onExit(() => resolve())),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
+      ]);
+      clearTimeout(timer);
+      continue;
+    }
     try {
       const res = await fetch(`http://127.0.0.1:${viewer.localPort}/api/health`, {
         signal: AbortSignal.timeout(3000),
@@ -187,15 +262,17 @@ export async function startRemoteViewer(conn: SshConnection, launch: ViewerLaunc
   for (let attempt = 0; ; attempt++) {
     const remotePort = launch.remotePort ?? launch.pickPort(tried);
     tried.add(remotePort);
-    const { ch, pid, dir, out } = await openGuard(conn, launch.command(remotePort));
+    // 32 random bytes per session, known only to this process, the guard's 0600 file and the viewer
+    const token = launch.withToken ? randomBytes(32).toString("base64url") : undefined;
+    const { ch, pid, dir, out } = await openGuard(conn, launch.command(remotePort), token);
     let forward: LocalForward;
     try {
-      forward = await LocalForward.listen(conn, remotePort, launch.localPort ?? 0);
+      forward = await LocalForward.listen(conn, remotePort, launch.localPort ?? 0, token);
     } catch (err) {
       ch.end();
-      throw new ViewerStartError(`cannot listen on local port ${launch.localPort}: ${(err as Error).message}`);
+      throw new LocalPortError(`cannot listen on local port ${launch.localPort}: ${(err as Error).message}`);
     }
-    const viewer = new RemoteViewer(conn, ch, pid, remotePort, dir, forward, out);
+    const viewer = new RemoteViewer(conn, ch, pid, remotePort, dir, forward, out, token !== undefined);
     try {
       await waitHealthy(viewer, launch.healthTimeoutMs ?? 20_000);
       return viewer;

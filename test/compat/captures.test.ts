@@ -451,9 +451,9 @@ const RULES: Record<string, Rule> = {
   },
   "POST /api/remote/connect 500": {
     kind: "fix",
-    why: "<err> of \"Connection failed: <err>\" is the SSH library's own text (Paramiko there, ssh2 here; spec §3.12)",
+    why: "an SSH failure is the input's problem, not the server's: 400 (403 for failed authentication) with \"Connection failed: <what went wrong>\" in our words (issue 12.9)",
     replace: (reply) => {
-      expect(reply.status).toBe(500);
+      expect(reply.status).toBe(400);
       expect(mediaType(reply.headers.get("content-type"))).toBe("application/json");
       expect(Object.keys(reply.json as object)).toEqual(["detail"]);
       expect((reply.json as { detail: string }).detail).toMatch(/^Connection failed: .*127\.0\.0\.1/);

@@ -1,6 +1,6 @@
 // The /api/remote/* and /api/config/ssh_connections* routes on a real server (port 0) against a real sshd.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AppContext } from "../../src/api/context.ts";
@@ -8,7 +8,9 @@ import { extraFeatures } from "../../src/api/features.ts";
 import { remoteRoutes } from "../../src/api/remote.ts";
 import { type RunningServer, startServer } from "../../src/cli/serve.ts";
 import { loadConfig } from "../../src/config/config.ts";
-import { copyBinary, eventually, FIXTURES } from "./helpers.ts";
+import { VERSION } from "../../src/version.ts";
+import { RemoteManager } from "../../src/remote/manager.ts";
+import { copyBinary, eventually, FIXTURES, sshFingerprint, startPasswordServer } from "./helpers.ts";
 import { startSshd, type TestSshd } from "./sshd.ts";
 
 // Uploads of a ~100 MB binary and sshd round trips take seconds on a shared 2-core machine.
@@ -20,6 +22,8 @@ let dir: string;
 let ctx: AppContext;
 let server: RunningServer;
 let base: string;
+let remote: RemoteManager;
+const manager = () => remote;
 
 async function api(path: string, init: { method?: string; json?: unknown } = {}) {
   const res = await fetch(base + path, {
@@ -49,7 +53,10 @@ beforeAll(async () => {
   cpSync(join(FIXTURES, "rn-data"), join(sshd.remoteHome, "data"), { recursive: true });
   // Mounted the way the server does (a feature of createApp, under its error envelope); removed again at once
   // so that other test files building an app in this process are unaffected.
-  const feature = (c: AppContext) => remoteRoutes(c, { selfPath: bin.path });
+  const feature = (c: AppContext) => {
+    remote = new RemoteManager({ configDir: c.config.configDir, homeDir: c.config.homeDir, log: c.log.child("remote"), selfPath: bin.path, version: VERSION });
+    return remoteRoutes(c, { selfPath: bin.path, manager: remote });
+  };
   extraFeatures.push(feature);
   try {
     server = await startServer(config);
@@ -93,10 +100,32 @@ describe("bad input", () => {
     expect(await api("/api/remote/status")).toEqual({ status: 200, body: { connections: [], viewer_sessions: [], connection_count: 0, viewer_session_count: 0 } });
   });
 
-  it("reports a refused connection as 500 'Connection failed: …'", async () => {
-    const r = await api("/api/remote/connect", { json: { host: "127.0.0.1", port: 1, username: "u", password: "p" } });
-    expect(r.status).toBe(500);
-    expect(r.body.detail).toStartWith("Connection failed: ");
+  it("reports a refused connection, an unknown host and an invalid host as 400 with what went wrong", async () => {
+    // 127.0.0.3: its attempts stay out of 127.0.0.1's budget in the per-address limit
+    expect(await api("/api/remote/connect", { json: { host: "127.0.0.3", port: 1, username: "u", password: "p" } })).toEqual({
+      status: 400,
+      body: { detail: "Connection failed: Connection refused by 127.0.0.3:1 (is an SSH server listening on that port?)" },
+    });
+    expect(await api("/api/remote/connect", { json: { host: "no-such-host.invalid", port: 22, username: "u" } })).toEqual({
+      status: 400,
+      body: { detail: "Connection failed: Cannot resolve host 'no-such-host.invalid'" },
+    });
+    for (const host of ["*", "a b", "a,b", "-oProxyCommand=x", "h\nx", "[127.0.0.1]:22"]) {
+      const r = await api("/api/remote/connect", { json: { host, port: 22, username: "u" } });
+      expect(r.status).toBe(400);
+      expect(r.body.detail).toStartWith("Invalid host");
+    }
+    const start = await api("/api/remote/viewer/start", { json: { host: "127.0.0.3", port: 1, username: "u", remote_root: "~" } });
+    expect(start).toEqual({ status: 400, body: { detail: "Failed to start Remote Viewer: Connection refused by 127.0.0.3:1 (is an SSH server listening on that port?)" } });
+    expect((await api("/api/remote/viewer/start", { json: { host: "h", username: "u", remote_root: "a\u0000b" } })).status).toBe(400);
+    expect((await api("/api/remote/disconnect", { json: { host: "h", port: 70000, username: "u" } })).status).toBe(422);
+  });
+
+  it("counts connection attempts per resolved address, whatever the spelling", async () => {
+    const spellings = ["127.0.0.5", "127.5", "0x7f.0.0.5", "2130706437", "017700000005", "::ffff:127.0.0.5", "0x7f000005"];
+    const statuses: number[] = [];
+    for (const host of spellings) statuses.push((await api("/api/remote/connect", { json: { host, port: 1, username: "u" } })).status);
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 429, 429]);
   });
 });
 
@@ -108,8 +137,12 @@ describe("known hosts", () => {
     const body = { host: "example.com", port: 2222, key_type: "ssh-ed25519", public_key: key, fingerprint_sha256: fp };
     expect(await api("/api/remote/known-hosts/accept", { json: { ...body, fingerprint_sha256: "SHA256:wrong" } })).toEqual({ status: 400, body: { detail: "fingerprint_sha256 does not match public_key" } });
     expect((await api("/api/remote/known-hosts/accept", { json: { ...body, key_type: "ssh-rsa" } })).body.detail).toBe("key_type does not match public_key");
-    expect((await api("/api/remote/known-hosts/accept", { json: { ...body, host: "a,b" } })).body.detail).toBe("Invalid host");
-    expect((await api("/api/remote/known-hosts/accept", { json: { ...body, host: "a b" } })).body.detail).toBe("Invalid host");
+    for (const host of ["a,b", "a b", "*", "*.example.com", "h?st", "!evil", "example.com\n[evil]:22", "[a]:22", "[::1]:22", "|1|abc|def", "", "-x", "exa mple", "a..b", "[example.com]", "example.com:22", "\texample.com"]) {
+      const r = await api("/api/remote/known-hosts/accept", { json: { ...body, host } });
+      expect(r).toEqual({ status: 400, body: { detail: "Invalid host: expected a plain host name or IP address (no patterns, lists, other ports or spaces)" } });
+      expect((await api("/api/remote/known-hosts/remove", { json: { host, port: 2222, key_type: "ssh-ed25519" } })).status).toBe(400);
+    }
+    expect(existsSync(join(ctx.config.configDir, "known_hosts"))).toBe(false);
     expect((await api("/api/remote/known-hosts/accept", { json: { ...body, public_key: key + "\nevil 1 2" } })).body.detail).toBe("Invalid public_key");
     expect((await api("/api/remote/known-hosts/accept", { json: { ...body, public_key: "ssh-ed25519 ***" } })).body.detail).toBe("Invalid public_key: Invalid base64 public key");
     expect(await api("/api/remote/known-hosts/accept", { json: body })).toEqual({ status: 200, body: { ok: true } });
@@ -119,7 +152,20 @@ describe("known hosts", () => {
     });
     expect((await api("/api/remote/known-hosts/remove", { json: { host: "example.com", port: 2222, key_type: "ssh-ed25519" } })).body).toEqual({ ok: true, changed: true });
     expect((await api("/api/remote/known-hosts/list")).body).toEqual({ entries: [] });
+    expect(statSync(join(ctx.config.configDir, "known_hosts")).mode & 0o777).toBe(0o600);
   });
+
+  it("accepts IPv4 and IPv6 addresses (bracketed or not) and host names with dashes and underscores", async () => {
+    for (const host of ["10.0.0.1", "::1", "[::1]", "gpu-01.lab_x.example.com", "10.0.0.1:2222", "[::1]:2222", "[gpu-01.lab_x.example.com]:2222"]) {
+      expect((await api("/api/remote/known-hosts/accept", { json: { ...body0(), host } })).body).toEqual({ ok: true });
+    }
+    const hosts = (await api("/api/remote/known-hosts/list")).body.entries.map((e: { known_hosts_host: string }) => e.known_hosts_host);
+    expect(hosts).toEqual(["[10.0.0.1]:2222", "[::1]:2222", "[gpu-01.lab_x.example.com]:2222"]);
+    for (const host of ["10.0.0.1", "::1", "gpu-01.lab_x.example.com"]) {
+      await api("/api/remote/known-hosts/remove", { json: { host, port: 2222, key_type: "ssh-ed25519" } });
+    }
+  });
+  const body0 = () => ({ port: 2222, key_type: "ssh-ed25519", public_key: key, fingerprint_sha256: fp });
 });
 
 describe("saved connections keep secrets on the server", () => {
@@ -128,7 +174,7 @@ describe("saved connections keep secrets on the server", () => {
     expect(await api("/api/remote/connections/saved", { json: list })).toEqual({ status: 200, body: { ok: true, message: "Connections saved successfully" } });
     const stored = readFileSync(join(ctx.config.configDir, "connections.json"), "utf8");
     expect(stored).not.toContain("secret");
-    expect(JSON.parse(stored)[0].password).toStartWith("rnenc1:");
+    expect(JSON.parse(stored)[0].password).toStartWith("rnenc2:");
     const got = await api("/api/remote/connections/saved");
     expect(got.body).toEqual({ ok: true, connections: [{ kind: "server", id: "srv_u_h_22", name: "s1", host: "h", port: 22, username: "u", authMethod: "password", has_password: true }] });
     await api("/api/remote/connections/saved", { json: got.body.connections.map((c: object) => ({ ...c, name: "renamed" })) });
@@ -141,7 +187,7 @@ describe("saved connections keep secrets on the server", () => {
     const body = { host: "h1", port: 2222, username: "u", name: "srv", remember_password: true, password: "pw", auth_method: "password" };
     expect(await api("/api/config/ssh_connections", { json: body })).toEqual({ status: 200, body: { ok: true, message: "SSH connection saved" } });
     const cfg = JSON.parse(readFileSync(join(ctx.config.configDir, "config.json"), "utf8"));
-    expect(cfg.ssh_connections[0].password).toStartWith("rnenc1:");
+    expect(cfg.ssh_connections[0].password).toStartWith("rnenc2:");
     const entry = { host: "h1", port: 2222, username: "u", name: "srv", remember_password: true, auth_method: "password", key: "h1:2222@u", has_password: true, has_private_key: false };
     expect((await api("/api/config/ssh_connections")).body).toEqual({ connections: [entry] });
     expect((await api("/api/config/ssh_connections/h1:2222@u/details")).body).toEqual({ ok: true, connection: entry });
@@ -170,6 +216,17 @@ describe("the remote viewer flow", () => {
     const ls = await api(`/api/remote/fs/list?connection_id=${encodeURIComponent(id)}&path=~/data`);
     expect(ls.body.path).toBe(join(sshd.remoteHome, "data"));
     expect(ls.body.items.map((i: { name: string }) => i.name)).toContain("runs");
+    writeFileSync(join(sshd.remoteHome, "a-file"), "x");
+    expect(await api(`/api/remote/fs/list?connection_id=${encodeURIComponent(id)}&path=~/missing`)).toEqual({
+      status: 404,
+      body: { detail: "Failed to list directory ~/missing: no such file or directory" },
+    });
+    expect(await api(`/api/remote/fs/list?connection_id=${encodeURIComponent(id)}&path=~/a-file`)).toEqual({
+      status: 400,
+      body: { detail: `Not a directory: ${join(sshd.remoteHome, "a-file")}` },
+    });
+    expect((await api(`/api/remote/fs/list?connection_id=${encodeURIComponent(id)}&path=/tmp%00x`)).status).toBe(400);
+    expect((await api(`/api/remote/fs/exists?connection_id=${encodeURIComponent(id)}&path=/tmp%00x`)).status).toBe(400);
     const hostile = "~/'; touch /tmp/rn-pwned-api; '";
     const ex = await api(`/api/remote/fs/exists?connection_id=${encodeURIComponent(id)}&path=${encodeURIComponent(hostile)}`);
     expect(ex.body).toEqual({ path: hostile, exists: false, is_dir: false });
@@ -178,11 +235,20 @@ describe("the remote viewer flow", () => {
     expect(cfg.body).toMatchObject({ ok: true, condaEnv: "system", runicornVersion: null, defaultStorageRoot: join(sshd.remoteHome, "runicorn_data"), storageRootExists: false, connectionId: id });
     expect((await api(`/api/remote/config?connection_id=${encodeURIComponent(id)}&conda_env=nosuchenv`)).body).toEqual({ detail: "Environment 'nosuchenv' not found. Please check the environment name." });
 
+    const held = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const clash = await api("/api/remote/viewer/start", { json: { ...login(), remote_root: "~/data", local_port: held.port } });
+      expect(clash.status).toBe(409);
+      expect(clash.body.detail).toStartWith(`Failed to start Remote Viewer: cannot listen on local port ${held.port}`);
+    } finally {
+      held.stop(true);
+    }
     const start = await api("/api/remote/viewer/start", { json: { ...login(), remote_root: "~/data", conda_env: "system" } });
     expect(start.status).toBe(200);
     const s = start.body.session;
     expect(start.body.message).toBe(`Remote Viewer ready at http://localhost:${s.localPort}`);
-    expect(s).toMatchObject({ host: "127.0.0.1", sshPort: sshd.port, username: sshd.user, remoteRoot: "~/data", status: "running", isActive: true, url: `http://localhost:${s.localPort}`, sshHost: "127.0.0.1", connectionId: id, viewerKind: "binary" });
+    expect(s).toMatchObject({ host: "127.0.0.1", sshPort: sshd.port, username: sshd.user, remoteRoot: "~/data", status: "running", isActive: true, url: `http://localhost:${s.localPort}`, sshHost: "127.0.0.1", connectionId: id, viewerKind: "binary", tokenProtected: true });
+    expect((await fetch(`http://127.0.0.1:${s.remotePort}/api/runs`)).status).toBe(401);
     expect(s.sessionId).toMatch(/^[0-9a-f]{8}$/);
     const runs = (await (await fetch(`http://127.0.0.1:${s.localPort}/api/runs`)).json()) as { run_dir: string }[];
     expect(runs.length).toBeGreaterThan(0);
@@ -196,6 +262,15 @@ describe("the remote viewer flow", () => {
     expect(await eventually(() => !Bun.spawnSync(["kill", "-0", String(s.remotePid)]).success)).toBe(true);
     expect((await api("/api/remote/disconnect", { json: { host: "127.0.0.1", port: sshd.port, username: sshd.user } })).body).toEqual({ ok: true, message: "Connection removed" });
     expect((await api("/api/remote/sessions")).body).toEqual({ sessions: [] });
+  });
+
+  it("answers 403 with the reason when SSH authentication fails", async () => {
+    const stranger = join(dir, "stranger_key");
+    Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", stranger]);
+    expect(await api("/api/remote/connect", { json: { ...login(), private_key_path: stranger } })).toEqual({
+      status: 403,
+      body: { detail: `Connection failed: Authentication failed for ${sshd.user}@127.0.0.1:${sshd.port}` },
+    });
   });
 
   it("returns 409 with the expected key when the host key changed", async () => {
@@ -218,5 +293,84 @@ describe("the remote viewer flow", () => {
     expect(last.status).toBe(429);
     expect(last.body.detail).toStartWith("Too many connection attempts to 127.0.0.1");
     expect(last.body.retry_after).toBeGreaterThan(0);
+  });
+});
+
+describe("secrets are bound to the user@host:port they were saved for", () => {
+  it("drops a saved password when a connection is re-saved for another port, host or user, so it is never sent there", async () => {
+    const pwDir = join(dir, "pw");
+    mkdirSync(pwDir, { recursive: true });
+    const a = await startPasswordServer(pwDir, "alice", "pw-A", "127.0.0.2");
+    const b = await startPasswordServer(pwDir, "alice", "pw-B", "127.0.0.2");
+    try {
+      for (const srv of [a, b]) {
+        const [key_type, b64] = srv.hostPublicKey.split(" ");
+        const fingerprint_sha256 = sshFingerprint(srv.hostPublicKey);
+        expect((await api("/api/remote/known-hosts/accept", { json: { host: "127.0.0.2", port: srv.port, key_type, public_key: `${key_type} ${b64}`, fingerprint_sha256 } })).body).toEqual({ ok: true });
+      }
+      const entry = { kind: "server", id: "srv_bind", name: "a", host: "127.0.0.2", port: a.port, username: "alice", authMethod: "password" };
+      await api("/api/remote/connections/saved", { json: [{ ...entry, password: "pw-A" }] });
+      const target = { host: "127.0.0.2", username: "alice", use_agent: false };
+      const okA = await api("/api/remote/connect", { json: { ...target, port: a.port } });
+      expect(okA.status).toBe(200);
+      expect(a.secrets).toContain("pw-A");
+      await api("/api/remote/disconnect", { json: { ...target, port: a.port } });
+
+      // the browser posts the list back with the same id but B's port, and no password (it never had it)
+      const listed = (await api("/api/remote/connections/saved")).body.connections;
+      expect(listed[0].has_password).toBe(true);
+      await api("/api/remote/connections/saved", { json: [{ ...listed[0], port: b.port }] });
+      expect((await api("/api/remote/connections/saved")).body.connections[0]).toMatchObject({ id: "srv_bind", port: b.port, has_password: false });
+      expect(JSON.parse(readFileSync(join(ctx.config.configDir, "connections.json"), "utf8"))[0].password).toBeUndefined();
+      const toB = await api("/api/remote/connect", { json: { ...target, port: b.port } });
+      expect(toB).toEqual({ status: 403, body: { detail: `Connection failed: Authentication failed for alice@127.0.0.2:${b.port}` } });
+      expect(b.secrets).not.toContain("pw-A");
+
+      // a changed user or host drops it too
+      for (const change of [{ username: "mallory" }, { host: "127.0.0.3" }]) {
+        await api("/api/remote/connections/saved", { json: [{ ...entry, password: "pw-A" }] });
+        const back = (await api("/api/remote/connections/saved")).body.connections[0];
+        await api("/api/remote/connections/saved", { json: [{ ...back, ...change }] });
+        expect((await api("/api/remote/connections/saved")).body.connections[0].has_password).toBe(false);
+      }
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it("encrypts a password that looks encrypted already, and a ciphertext moved to another entry is useless", async () => {
+    await api("/api/remote/connections/saved", {
+      json: [
+        { kind: "server", id: "s1", host: "h1", port: 22, username: "u", password: "rnenc1:AAAA" },
+        { kind: "server", id: "s2", host: "h2", port: 22, username: "u", password: "ENC:abc" },
+      ],
+    });
+    const path = join(ctx.config.configDir, "connections.json");
+    const stored = JSON.parse(readFileSync(path, "utf8"));
+    expect(stored[0].password).toStartWith("rnenc2:");
+    expect(stored[1].password).toStartWith("rnenc2:");
+    expect(stored[0].password).not.toContain("AAAA");
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    // a hand-edited file that copies s1's ciphertext into s2 does not give s2 the password
+    stored[1].password = stored[0].password;
+    writeFileSync(path, JSON.stringify(stored));
+    expect(manager().saved.findSecrets("h2", 22, "u")).toBeUndefined();
+    expect(manager().saved.findSecrets("h1", 22, "u")).toEqual({ password: "rnenc1:AAAA" });
+  });
+
+  it("writes config.json 0600 (fixing a looser file) and keeps a remembered password only for the same target", async () => {
+    const cfgPath = join(ctx.config.configDir, "config.json");
+    writeFileSync(cfgPath, JSON.stringify({ user_root_dir: "/x" }));
+    chmodSync(cfgPath, 0o644);
+    const body = { host: "h9", port: 2222, username: "u", remember_password: true, password: "pw9" };
+    await api("/api/config/ssh_connections", { json: body });
+    expect(statSync(cfgPath).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(cfgPath, "utf8")).user_root_dir).toBe("/x");
+    await api("/api/config/ssh_connections", { json: { ...body, password: undefined, name: "renamed" } });
+    expect(manager().saved.findSecrets("h9", 2222, "u")?.password).toBe("pw9");
+    expect(manager().saved.findSecrets("h9", 22, "u")).toBeUndefined();
+    await api("/api/config/ssh_connections", { json: { ...body, password: undefined, remember_password: false } });
+    expect(manager().saved.findSecrets("h9", 2222, "u")).toBeUndefined();
   });
 });

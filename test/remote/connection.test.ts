@@ -2,7 +2,16 @@
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connectSsh, HostKeyError, SshConnectError, type ConnectOptions } from "../../src/remote/connection.ts";
+import { createServer } from "node:net";
+import {
+  canonicalAddress,
+  connectSsh,
+  HostKeyError,
+  isPasswordPrompt,
+  resolveSshAddress,
+  SshConnectError,
+  type ConnectOptions,
+} from "../../src/remote/connection.ts";
 import { KnownHostsStore, type HostKeyProblem } from "../../src/remote/known-hosts.ts";
 import { freePort, generateKey, startSshd, type TestSshd } from "./sshd.ts";
 import { startAgent, startPasswordServer } from "./helpers.ts";
@@ -163,10 +172,47 @@ describe("authentication", () => {
     expect((err as Error).message).toBe(`Authentication failed for ${sshd.user}@127.0.0.1:${sshd.port}`);
   });
 
-  it("reports a refused connection as a connect error", async () => {
-    const err = await connectSsh(base({ port: await freePort() })).catch((e) => e);
+  it("reports a refused connection as a connect error that says so", async () => {
+    const port = await freePort();
+    const err = await connectSsh(base({ port })).catch((e) => e);
     expect(err).toBeInstanceOf(SshConnectError);
-    expect((err as Error).message).toContain("ECONNREFUSED");
+    expect((err as SshConnectError).failure).toBe("refused");
+    expect((err as Error).message).toBe(`Connection refused by 127.0.0.1:${port} (is an SSH server listening on that port?)`);
+  });
+
+  it("reports a server that never answers as a timeout", async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const err = await connectSsh(base({ port, readyTimeoutMs: 500 })).catch((e) => e);
+      expect(err).toBeInstanceOf(SshConnectError);
+      expect((err as SshConnectError).failure).toBe("timeout");
+      expect((err as Error).message).toBe(`Timed out connecting to 127.0.0.1:${port}`);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("resolves every spelling of an address to the same canonical one, and names a host that does not resolve", async () => {
+    for (const h of ["127.0.0.1", "127.1", "0x7f.0.0.1", "2130706433", "017700000001", "::ffff:127.0.0.1", "::ffff:7f00:1"]) {
+      expect(await resolveSshAddress(h)).toBe("127.0.0.1");
+    }
+    expect(await resolveSshAddress("0:0:0::1")).toBe("::1");
+    expect(canonicalAddress("::FFFF:7F00:0001")).toBe("127.0.0.1");
+    const err = await resolveSshAddress("no-such-host.invalid").catch((e) => e);
+    expect(err).toBeInstanceOf(SshConnectError);
+    expect((err as SshConnectError).failure).toBe("dns");
+    expect((err as Error).message).toBe("Cannot resolve host 'no-such-host.invalid'");
+  });
+
+  it("skips a key path that is a FIFO or a device instead of blocking on it", async () => {
+    trustHost();
+    const fifo = join(sshd.dir, "key-fifo");
+    Bun.spawnSync(["mkfifo", fifo]);
+    const err = await connectSsh(base({ identityFiles: [fifo, "/dev/zero"] })).catch((e) => e);
+    expect(err).toBeInstanceOf(SshConnectError);
+    expect((err as SshConnectError).failure).toBe("auth");
   });
 });
 
@@ -198,6 +244,35 @@ describe("password authentication (ssh2 server at the network edge; no system pa
       const bad = await connectSsh(opts({ password: "nope" })).catch((e) => e);
       expect(bad).toBeInstanceOf(SshConnectError);
       expect(srv.attempts).toContain("keyboard-interactive");
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it("answers keyboard-interactive password prompts only, never a one-time code or an echoed question", async () => {
+    const dir = join(sshd.dir, "kbd");
+    mkdirSync(dir);
+    const prompts = [
+      { prompt: "Verification code: ", echo: false },
+      { prompt: "Favourite colour? ", echo: true },
+      { prompt: "Password: ", echo: false },
+    ];
+    const srv = await startPasswordServer(dir, "bob", "s3cret", "127.0.0.1", prompts);
+    const kh = join(dir, "known_hosts");
+    writeFileSync(kh, `[127.0.0.1]:${srv.port} ${srv.hostPublicKey}\n`);
+    try {
+      const c = await connectSsh({ host: "127.0.0.1", port: srv.port, username: "bob", knownHostsFiles: [kh], homeDir: join(dir, "none"), useAgent: false, password: "s3cret" });
+      await c.close();
+      // the password method came first and was accepted; force keyboard-interactive with a wrong password
+      const bad = await connectSsh({ host: "127.0.0.1", port: srv.port, username: "bob", knownHostsFiles: [kh], homeDir: join(dir, "none"), useAgent: false, password: "other" }).catch((e) => e);
+      expect(bad).toBeInstanceOf(SshConnectError);
+      expect(srv.attempts).toContain("keyboard-interactive");
+      // the kbd round answered: "" to the code, "" to the question, the password to "Password: "
+      expect(srv.secrets.slice(-3)).toEqual(["", "", "other"]);
+      expect(isPasswordPrompt({ prompt: "Password for bob@gpu: ", echo: false })).toBe(true);
+      expect(isPasswordPrompt({ prompt: "密码：", echo: false })).toBe(true);
+      expect(isPasswordPrompt({ prompt: "Enter your OTP password code: ", echo: false })).toBe(false);
+      expect(isPasswordPrompt({ prompt: "Password: ", echo: true })).toBe(false);
     } finally {
       await srv.stop();
     }

@@ -52,18 +52,25 @@ export async function startPasswordServer(
   password: string,
   /** Another loopback address (127.0.0.2) keeps its attempts apart from the sshd's in the per-host limit. */
   listenHost = "127.0.0.1",
-): Promise<{ port: number; hostPublicKey: string; attempts: string[]; stop(): Promise<void> }> {
-  const keyPath = join(dir, "pw_host_ed25519");
+  /** The keyboard-interactive prompts; the login succeeds when the one named `Password: ` is answered with the password. */
+  kbdPrompts: { prompt: string; echo: boolean }[] = [{ prompt: "Password: ", echo: false }],
+): Promise<{ port: number; hostPublicKey: string; attempts: string[]; secrets: string[]; stop(): Promise<void> }> {
+  const keyPath = join(dir, `pw_host_ed25519_${Math.random().toString(36).slice(2)}`);
   const hostPublicKey = generateKey(keyPath);
   const attempts: string[] = [];
+  /** Every password and keyboard-interactive answer received, to prove what a client sent. */
+  const secrets: string[] = [];
   const server = new Server({ hostKeys: [readFileSync(keyPath)] }, (client) => {
     client.on("authentication", (ctx) => {
       attempts.push(ctx.method);
+      if (ctx.method === "password") secrets.push(ctx.password);
       if (ctx.method === "password" && ctx.username === user && ctx.password === password) return ctx.accept();
       if (ctx.method === "keyboard-interactive") {
-        return ctx.prompt([{ prompt: "Password: ", echo: false }], (answers) =>
-          answers[0] === password && ctx.username === user ? ctx.accept() : ctx.reject(["password", "keyboard-interactive"]),
-        );
+        return ctx.prompt(kbdPrompts, (answers) => {
+          secrets.push(...answers);
+          const i = kbdPrompts.findIndex((p) => p.prompt === "Password: ");
+          return i >= 0 && answers[i] === password && ctx.username === user ? ctx.accept() : ctx.reject(["password", "keyboard-interactive"]);
+        });
       }
       ctx.reject(["password", "keyboard-interactive"]);
     });
@@ -86,6 +93,7 @@ export async function startPasswordServer(
     port,
     hostPublicKey: hostPublicKey.split(" ").slice(0, 2).join(" "),
     attempts,
+    secrets,
     stop: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

@@ -58,8 +58,8 @@ export function generateKey(path: string, passphrase = "", type = "ed25519"): st
   return readFileSync(`${path}.pub`, "utf8").trim();
 }
 
-/** Starts sshd; call stop() in afterAll. */
-export async function startSshd(): Promise<TestSshd> {
+/** Starts sshd; call stop() in afterAll. `sftpDeny` lists SFTP requests the server refuses (internal-sftp -P). */
+export async function startSshd(opts: { sftpDeny?: string[] } = {}): Promise<TestSshd> {
   if (!existsSync(SSHD)) throw new Error("openssh-server is not installed (apt-get install -y openssh-server)");
   // sshd running as root refuses to start without its privilege-separation directory.
   if (!existsSync("/run/sshd")) mkdirSync("/run/sshd", { mode: 0o755, recursive: true });
@@ -95,7 +95,7 @@ export async function startSshd(): Promise<TestSshd> {
     "MaxSessions 100",
     "LogLevel VERBOSE",
     `SetEnv HOME=${remoteHome} TMPDIR=${remoteTmp}`,
-    `Subsystem sftp internal-sftp -d ${remoteHome}`,
+    `Subsystem sftp internal-sftp -d ${remoteHome}${opts.sftpDeny?.length ? ` -P ${opts.sftpDeny.join(",")}` : ""}`,
   ].join("\n");
   const configFile = join(dir, "sshd_config");
   writeFileSync(configFile, config + "\n");

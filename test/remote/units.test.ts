@@ -1,7 +1,7 @@
 // Pure parts of the remote feature: shell quoting, known_hosts, ssh config, secrets, the attempt limiter.
 import { afterEach, describe, expect, it } from "bun:test";
 import { createHmac, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AttemptLimiter } from "../../src/remote/attempt-limiter.ts";
@@ -14,6 +14,7 @@ import {
   KnownHostsStore,
   parsePublicKey,
 } from "../../src/remote/known-hosts.ts";
+import { serveCommand } from "../../src/cli/serve.ts";
 import { SecretBox } from "../../src/remote/secrets.ts";
 import { shJoin, shPath, shq } from "../../src/remote/shell-quote.ts";
 import { resolveSshHost } from "../../src/remote/ssh-config.ts";
@@ -193,23 +194,50 @@ describe("~/.ssh/config", () => {
 });
 
 describe("secrets at rest", () => {
+  const T = "me@gpu:22";
   it("encrypts with AES-GCM under a mode-600 key file and decrypts back", () => {
     const cfg = temp();
     const box = new SecretBox(cfg);
-    const enc = box.encrypt("hunter2");
-    expect(enc.startsWith("rnenc1:")).toBe(true);
+    const enc = box.encrypt("hunter2", T);
+    expect(enc.startsWith("rnenc2:")).toBe(true);
     expect(enc).not.toContain("hunter2");
-    expect(box.encrypt("hunter2")).not.toBe(enc);
-    expect(new SecretBox(cfg).decrypt(enc)).toBe("hunter2");
+    expect(box.encrypt("hunter2", T)).not.toBe(enc);
+    expect(new SecretBox(cfg).decrypt(enc, T)).toBe("hunter2");
     expect(statSync(join(cfg, ".runicorn-secret.key")).mode & 0o777).toBe(0o600);
   });
 
+  it("decrypts a value only for the user@host:port it was saved for", () => {
+    const cfg = temp();
+    const enc = new SecretBox(cfg).encrypt("hunter2", T);
+    for (const other of ["me@gpu:2222", "you@gpu:22", "me@evil:22", "me@gpu:22 "]) {
+      expect(new SecretBox(cfg).decrypt(enc, other)).toBeUndefined();
+    }
+  });
+
+  it("encrypts a password that already looks encrypted instead of storing it as is", () => {
+    const box = new SecretBox(temp());
+    for (const pw of ["ENC:abc", "rnenc1:AAAA", "rnenc2:AAAA", "gAAAAA" + "x".repeat(60)]) {
+      const enc = box.encrypt(pw, T);
+      expect(enc).not.toBe(pw);
+      expect(enc.startsWith("rnenc2:")).toBe(true);
+      expect(box.decrypt(enc, T)).toBe(pw);
+    }
+  });
+
   it("refuses a tampered value and a value from another key", () => {
-    const enc = new SecretBox(temp()).encrypt("x");
-    expect(new SecretBox(temp()).decrypt(enc)).toBeUndefined();
+    const enc = new SecretBox(temp()).encrypt("x", T);
+    expect(new SecretBox(temp()).decrypt(enc, T)).toBeUndefined();
     const raw = Buffer.from(enc.slice(7), "base64");
     raw[13]! ^= 1;
-    expect(new SecretBox(temp()).decrypt("rnenc1:" + raw.toString("base64"))).toBeUndefined();
+    expect(new SecretBox(temp()).decrypt("rnenc2:" + raw.toString("base64"), T)).toBeUndefined();
+  });
+
+  it("tightens a key file left readable by others and keeps using it", () => {
+    const cfg = temp();
+    const enc = new SecretBox(cfg).encrypt("pw", T);
+    chmodSync(join(cfg, ".runicorn-secret.key"), 0o644);
+    expect(new SecretBox(cfg).decrypt(enc, T)).toBe("pw");
+    expect(statSync(join(cfg, ".runicorn-secret.key")).mode & 0o777).toBe(0o600);
   });
 
   it("reads the original's XOR 'ENC:' values with its .credential_key", () => {
@@ -218,7 +246,19 @@ describe("secrets at rest", () => {
     writeFileSync(join(cfg, ".credential_key"), key);
     const plain = Buffer.from("pw");
     const xored = Buffer.from(plain.map((b, i) => b ^ key[i % 32]!));
-    expect(new SecretBox(cfg).decrypt("ENC:" + xored.toString("base64"))).toBe("pw");
+    expect(new SecretBox(cfg).decrypt("ENC:" + xored.toString("base64"), T)).toBe("pw");
+  });
+});
+
+describe("serve --token-file (the remote viewer's token)", () => {
+  it("refuses a missing or empty token file and --token together with --token-file, before starting", async () => {
+    const dir = temp();
+    const empty = join(dir, "empty");
+    writeFileSync(empty, "\n");
+    const env = { HOME: dir };
+    await expect(serveCommand(["--token-file", join(dir, "missing")], env)).rejects.toThrow(`cannot read --token-file ${join(dir, "missing")}: ENOENT`);
+    await expect(serveCommand(["--token-file", empty], env)).rejects.toThrow(`--token-file ${empty} is empty`);
+    await expect(serveCommand(["--token", "a", "--token-file", empty], env)).rejects.toThrow("give --token or --token-file, not both");
   });
 });
 
