@@ -128,7 +128,6 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     return 0;
   }
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' for 'serve'`);
-  if (flags.token !== undefined && flags["token-file"] !== undefined) throw new UsageError("give --token or --token-file, not both");
   const level = flags["log-level"] as string | undefined;
   if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got '${level}'`);
