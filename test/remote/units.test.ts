@@ -254,11 +254,11 @@ describe("serve --token-file (the remote viewer's token)", () => {
   it("refuses a missing or empty token file and --token together with --token-file, before starting", async () => {
     const dir = temp();
     const empty = join(dir, "empty");
-    writeFileSync(empty, "\n");
+    writeFileSync(empty, "\n", { mode: 0o600 });
     const env = { HOME: dir };
-    await expect(serveCommand(["--token-file", join(dir, "missing")], env)).rejects.toThrow(`cannot read --token-file ${join(dir, "missing")}: ENOENT`);
-    await expect(serveCommand(["--token-file", empty], env)).rejects.toThrow(`--token-file ${empty} is empty`);
-    await expect(serveCommand(["--token", "a", "--token-file", empty], env)).rejects.toThrow("give --token or --token-file, not both");
+    await expect(serveCommand(["--token-file", join(dir, "missing")], env)).rejects.toThrow(`cannot read token file ${join(dir, "missing")}: ENOENT`);
+    await expect(serveCommand(["--token-file", empty], env)).rejects.toThrow("is empty");
+    await expect(serveCommand(["--token", "a", "--token-file", empty], env)).rejects.toThrow("give either --token or --token-file, not both");
   });
 });
 
