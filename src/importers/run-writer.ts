@@ -226,8 +226,14 @@ export class ImportedRun {
   }
 
   /** Appends one histogram (bins, not raw values) to histograms.jsonl. */
-  addHistogram(ts: number, step: number, key: string, edges: number[], counts: number[]): void {
-    appendFileSync(join(this.dir, "histograms.jsonl"), dumps({ ts, step, key, edges, counts }) + "\n");
+  addHistogram(ts: number, step: number, key: string, edges: number[], counts: number[], stats: { sum?: number; min?: number; max?: number } = {}): void {
+    // the SDK's rn.Histogram line shape (docs/SDK.md), served by GET /api/runs/{id}/histograms
+    const count = counts.reduce((a, b) => a + b, 0);
+    const line: Record<string, unknown> = { ts, step, key, edges, counts, count };
+    if (stats.sum !== undefined) line.sum = stats.sum;
+    line.min = stats.min ?? edges[0];
+    line.max = stats.max ?? edges[edges.length - 1];
+    appendFileSync(join(this.dir, "histograms.jsonl"), dumps(line) + "\n");
   }
 
   /** Merges `extra` into assets.json's `config.extra` (where `log_config(extra=…)` puts it). */

@@ -390,6 +390,7 @@ class RunReader {
   private oldHistogram(r: ProtoReader, wall: number, step: number, tag: string): void {
     let min = 0;
     let max = 0;
+    let sum: number | undefined;
     const limits: number[] = [];
     const buckets: number[] = [];
     while (r.more()) {
@@ -397,6 +398,7 @@ class RunReader {
       const f = t >>> 3;
       if (f === 1 && (t & 7) === FIXED64) min = r.double();
       else if (f === 2 && (t & 7) === FIXED64) max = r.double();
+      else if (f === 4 && (t & 7) === FIXED64) sum = r.double();
       else if (f === 6) r.doubles(t & 7, limits);
       else if (f === 7) r.doubles(t & 7, buckets);
       else r.skip(t & 7);
@@ -409,7 +411,7 @@ class RunReader {
       counts.push(buckets[i]);
     }
     this.endRow();
-    this.run.addHistogram(wall, step, tag, edges, counts);
+    this.run.addHistogram(wall, step, tag, edges, counts, { sum, min, max });
     this.counts.histograms++;
   }
 

@@ -124,6 +124,11 @@ describe("runicorn import --tensorboard", () => {
     for (let i = 0; i < want.length; i++) {
       expect(hist[i]).toMatchObject({ step: want[i][0], key: want[i][1], edges: want[i][2], counts: want[i][3] });
     }
+    const api = await server.api(`/api/runs/${ids.train}/histograms?key=weights`);
+    expect(api.status).toBe(200);
+    expect(api.body.steps.map((x: { step: number; counts: number[] }) => [x.step, x.counts])).toEqual(
+      want.filter((h) => h[1] === "weights").map((h) => [h[0], h[3]]),
+    );
     const images = await server.api(`/api/runs/${ids.train}/images`);
     expect(images.status).toBe(200);
     const got = images.body.images.map((x: { key: string; step: number }) => [x.step, x.key]).sort();
