@@ -13,6 +13,7 @@ import {
 import { pickRemotePort, probeHost } from "../remote/host-probe.ts";
 import { KnownHostsError, fingerprintSha256, parsePublicKey } from "../remote/known-hosts.ts";
 import { compiledSelfPath } from "../remote/launch.ts";
+import { releaseSources } from "../remote/deploy-source.ts";
 import { RemoteManager, TooManyAttemptsError } from "../remote/manager.ts";
 import { expandRemoteHome, shq } from "../remote/shell-quote.ts";
 import { isObject, type JsonObject } from "../store/json.ts";
@@ -113,6 +114,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
       homeDir: ctx.config.homeDir,
       log: ctx.log.child("remote"),
       selfPath: opts.selfPath ?? compiledSelfPath(),
+      releases: releaseSources(ctx.config, opts.selfPath ?? compiledSelfPath()),
       agentSocket: ctx.config.env?.SSH_AUTH_SOCK,
       version: VERSION,
     });

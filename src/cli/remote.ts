@@ -5,6 +5,7 @@ import { connectSsh, HostKeyError, SshConnectError, type SshConnection } from ".
 import type { HostKeyProblem } from "../remote/known-hosts.ts";
 import { KnownHostsStore } from "../remote/known-hosts.ts";
 import { launchViewer, LaunchError } from "../remote/launch.ts";
+import { releaseSources } from "../remote/deploy-source.ts";
 import { resolveSshHost } from "../remote/ssh-config.ts";
 import { ViewerStartError } from "../remote/viewer.ts";
 import type { Logger } from "../util/log.ts";
@@ -232,6 +233,7 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
       python: flags.python as string | undefined,
       selfPath: deps.selfPath || undefined,
       version: VERSION,
+      releases: releaseSources(deps.config, deps.selfPath || undefined),
       onProgress: progressBar(io),
       // Progress for the user, written plainly: Bun's console.error (the logger) paints a terminal red.
       onStatus: (m) => say(m),

@@ -9,7 +9,7 @@ import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs"
 import { RELEASE_TARGETS, targetKey } from "./targets.ts";
 
 /**
- * `@@RUNICORN-RELEASE-SUMS-v1@@` as hex: the literal marker must occur exactly once in a binary (in the
+ * The marker ("@@", RUNICORN-RELEASE-SUMS-v1, "@@") as hex: it must occur exactly once in a binary (in the
  * generated table), so the code that looks for it never spells it out.
  */
 const MARKER = Buffer.from("404052554e49434f524e2d52454c454153452d53554d532d76314040", "hex").toString("latin1");

@@ -5,6 +5,7 @@ import { AttemptLimiter } from "./attempt-limiter.ts";
 import { connectSsh, type SshConnection } from "./connection.ts";
 import { KnownHostsStore } from "./known-hosts.ts";
 import { launchViewer, type Launched } from "./launch.ts";
+import type { ReleaseSources } from "./deploy-source.ts";
 import { SavedConnections } from "./saved-connections.ts";
 import type { RemoteViewer } from "./viewer.ts";
 
@@ -78,6 +79,8 @@ export interface RemoteManagerOptions {
   /** SSH_AUTH_SOCK, for `use_agent`. */
   agentSocket?: string;
   version: string;
+  /** Where other platforms' builds are found (cross-platform deploy). */
+  releases?: ReleaseSources;
   limiter?: AttemptLimiter;
 }
 
@@ -172,6 +175,7 @@ export class RemoteManager {
       pythonFirst: true,
       selfPath: this.opts.selfPath,
       version: this.opts.version,
+      releases: this.opts.releases,
       onStatus: (m) => this.opts.log.info(`${conn.key}: ${m}`),
     });
     const session: Session = { viewer: launched.viewer, conn, root: v.remote_root, kind: launched.kind };
