@@ -1,0 +1,124 @@
+// The release's linux-x64 binary deploys the linux-arm64 build (byte-identical, verified) to a server that reports aarch64,
+// and that build serves the fixture root under qemu.
+import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { releaseHashOfFile, readSumsTableOfFile } from "../../src/release/checksums.ts";
+import { VERSION } from "../../src/version.ts";
+import { copyFixture, FIXTURES, tempDir } from "../helpers/server.ts";
+import { startSshd, type TestSshd } from "../remote/sshd.ts";
+import { linuxRelease } from "./release-build.ts";
+
+// The first run compiles two ~110 MB binaries; qemu starts the arm64 one in several seconds.
+setDefaultTimeout(600_000);
+
+const QEMU = "/usr/bin/qemu-aarch64-static";
+const SYSROOT = "/usr/aarch64-linux-gnu";
+const X64 = `runicorn-${VERSION}-linux-x64`;
+const ARM = `runicorn-${VERSION}-linux-arm64`;
+const canRun = process.platform === "linux" && process.arch === "x64" && existsSync(QEMU) && existsSync(SYSROOT) && existsSync("/usr/sbin/sshd");
+
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+/** Reads a stream until `re` matches; the text so far when it ends first. */
+async function readUntil(stream: ReadableStream<Uint8Array>, re: RegExp, deadlineMs: number): Promise<{ match?: RegExpExecArray; text: string }> {
+  const reader = stream.getReader();
+  let text = "";
+  const timer = setTimeout(() => reader.cancel().catch(() => undefined), deadlineMs);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return { text };
+      text += new TextDecoder().decode(value);
+      const match = re.exec(text);
+      if (match) return { match, text };
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+}
+
+describe.skipIf(!canRun)("a release across platforms", () => {
+  let rel: string;
+  let sshd: TestSshd;
+  const t = tempDir("rn-xdeploy-");
+
+  beforeAll(async () => {
+    rel = linuxRelease();
+    // The "aarch64 server": `uname -m` says aarch64, and `setsid` (which the viewer guard starts the
+    // viewer with) runs the binary under qemu, as binfmt_misc would on a machine that has it.
+    const wrap = join(t.dir, "aarch64-bin");
+    mkdirSync(wrap);
+    writeFileSync(join(wrap, "uname"), `#!/bin/sh\nif [ "$1" = "-m" ]; then echo aarch64; else exec /usr/bin/uname "$@"; fi\n`, { mode: 0o755 });
+    writeFileSync(join(wrap, "setsid"), `#!/bin/sh\nexec /usr/bin/setsid ${QEMU} -L ${SYSROOT} "$@"\n`, { mode: 0o755 });
+    sshd = await startSshd({ pathPrefix: wrap });
+    writeFileSync(
+      join(sshd.clientHome, ".ssh", "config"),
+      `Host arm-box\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User ${sshd.user}\n  IdentityFile ${sshd.userKey}\n`,
+    );
+    writeFileSync(join(sshd.clientHome, ".ssh", "known_hosts"), `[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}\n`);
+    cpSync(join(FIXTURES, "rn-data2"), join(sshd.remoteHome, "runs-root"), { recursive: true });
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+    t.cleanup();
+  });
+
+  it("writes SHA256SUMS in sha256sum format, and each Linux build carries the other's release hash", () => {
+    const check = Bun.spawnSync(["sha256sum", "-c", "SHA256SUMS"], { cwd: rel, stdout: "pipe" });
+    expect(check.exitCode).toBe(0);
+    expect(check.stdout.toString()).toContain(`${ARM}: OK`);
+    expect(readSumsTableOfFile(join(rel, X64)).get("linux-arm64")).toBe(releaseHashOfFile(join(rel, ARM)));
+    expect(readSumsTableOfFile(join(rel, ARM)).get("linux-x64")).toBe(releaseHashOfFile(join(rel, X64)));
+  });
+
+  it("deploys the arm64 build byte-identical to the release file and serves the server's runs through the tunnel", async () => {
+    const p = Bun.spawn([join(rel, X64), "remote", "arm-box", "--root", "~/runs-root", "--no-browser"], {
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: sshd.clientHome,
+        USER: sshd.user,
+        XDG_CONFIG_HOME: join(sshd.clientHome, ".config"),
+        XDG_CACHE_HOME: join(sshd.clientHome, ".cache"),
+      },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const out = await readUntil(p.stdout, /is at (http:\/\/localhost:(\d+))/, 120_000);
+      if (!out.match) throw new Error(`no URL: ${out.text}\n${await new Response(p.stderr).text()}`);
+      const deployed = join(sshd.remoteHome, ".runicorn", "bin", ARM);
+      expect(sha256(deployed)).toBe(sha256(join(rel, ARM)));
+      const runs = (await (await fetch(`http://127.0.0.1:${out.match[2]}/api/runs`)).json()) as { id: string }[];
+      expect(runs.length).toBeGreaterThan(0);
+    } finally {
+      p.kill("SIGINT");
+      await p.exited;
+    }
+    const err = await new Response(p.stderr).text();
+    expect(err).toContain(`deployed ${join(sshd.remoteHome, ".runicorn", "bin", ARM)}`);
+  });
+
+  it("runs the arm64 build itself under qemu: it serves a fixture root and lists its runs", async () => {
+    const root = copyFixture("rn-probe", join(t.dir, "probe-root"));
+    const p = Bun.spawn([QEMU, "-L", SYSROOT, join(rel, ARM), "serve", "--root", root, "--port", "0"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: join(t.dir, "home"), XDG_CONFIG_HOME: join(t.dir, "home", ".config") },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const out = await readUntil(p.stdout, /listening on (http:\/\/\S+)/, 120_000);
+      if (!out.match) throw new Error(`did not start: ${out.text}`);
+      const runs = (await (await fetch(`${out.match[1]}/api/runs`)).json()) as unknown[];
+      expect(runs.length).toBeGreaterThan(0);
+      const health = (await (await fetch(`${out.match[1]}/api/health`)).json()) as { server_version?: string };
+      expect(health.server_version).toBe(VERSION);
+    } finally {
+      p.kill();
+      await p.exited;
+    }
+  });
+});
