@@ -14,6 +14,7 @@ import { pickRemotePort, probeHost } from "../remote/host-probe.ts";
 import { KnownHostsError, fingerprintSha256, parsePublicKey } from "../remote/known-hosts.ts";
 import { compiledSelfPath } from "../remote/launch.ts";
 import { releaseSources } from "../remote/deploy-source.ts";
+import { currentPlatform, sshAgentPath } from "../system/platform.ts";
 import { RemoteManager, TooManyAttemptsError } from "../remote/manager.ts";
 import { expandRemoteHome, shq } from "../remote/shell-quote.ts";
 import { isObject, type JsonObject } from "../store/json.ts";
@@ -115,7 +116,7 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
       log: ctx.log.child("remote"),
       selfPath: opts.selfPath ?? compiledSelfPath(),
       releases: releaseSources(ctx.config, opts.selfPath ?? compiledSelfPath()),
-      agentSocket: ctx.config.env?.SSH_AUTH_SOCK,
+      agentSocket: sshAgentPath(currentPlatform(ctx.config.env ?? {}, ctx.config.homeDir)),
       version: VERSION,
     });
   ctx.onClose(() => manager.closeAll());
