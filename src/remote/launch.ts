@@ -98,6 +98,8 @@ export async function launchViewer(conn: SshConnection, opts: LaunchOptions): Pr
     const viewer = await startRemoteViewer(conn, {
       ...common,
       command: (p) => `${shq(deploy.remotePath)} serve${root} --host 127.0.0.1 --port ${p}`,
+      // the first start of a ~100 MB file just written is read from disk, not the page cache
+      healthTimeoutMs: opts.healthTimeoutMs ?? (deploy.uploaded ? 60_000 : undefined),
     });
     return { viewer, kind: "binary", probe, deploy };
   }

@@ -2,7 +2,7 @@
 // and that build serves the fixture root under qemu.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { releaseHashOfFile, readSumsTableOfFile } from "../../src/release/checksums.ts";
 import { VERSION } from "../../src/version.ts";
@@ -100,6 +100,56 @@ describe.skipIf(!canRun)("a release across platforms", () => {
     }
     const err = await new Response(p.stderr).text();
     expect(err).toContain(`deployed ${join(sshd.remoteHome, ".runicorn", "bin", ARM)}`);
+  });
+
+  /** The linux-x64 release binary alone in a folder (no sibling builds), run as `remote arm-box` with `env`. */
+  function lonelyRemote(name: string, env: Record<string, string>) {
+    const dir = join(t.dir, name);
+    mkdirSync(dir);
+    copyFileSync(join(rel, X64), join(dir, X64));
+    return Bun.spawn([join(dir, X64), "remote", "arm-box", "--root", "~/runs-root", "--no-browser"], {
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: sshd.clientHome,
+        USER: sshd.user,
+        XDG_CONFIG_HOME: join(sshd.clientHome, ".config"),
+        XDG_CACHE_HOME: join(t.dir, `${name}-cache`),
+        ...env,
+      },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+  }
+
+  it("says in one line which file is missing and where to put it when no arm64 build is at hand", async () => {
+    const p = lonelyRemote("lonely", {});
+    expect(await p.exited).toBe(1);
+    const err = (await new Response(p.stderr).text()).trim().split("\n").pop();
+    expect(err).toBe(
+      `runicorn: the server runs linux-arm64: put ${ARM} (from the runicorn ${VERSION} release) next to this executable ` +
+        `(${join(t.dir, "lonely")}) or in ${join(t.dir, "lonely-cache", "runicorn", "releases", VERSION)}, or set RUNICORN_RELEASE_URL to the release's download URL`,
+    );
+  });
+
+  it("downloads the arm64 build from RUNICORN_RELEASE_URL, verifies it and keeps it in the cache", async () => {
+    const armPath = join(rel, ARM);
+    const srv = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => (new URL(req.url).pathname === `/v${VERSION}/${ARM}` ? new Response(Bun.file(armPath)) : new Response("no", { status: 404 })),
+    });
+    const p = lonelyRemote("downloader", { RUNICORN_RELEASE_URL: `http://127.0.0.1:${srv.port}/v{version}` });
+    try {
+      const said = await readUntil(p.stderr, /(deployed|using) \S+/, 120_000);
+      expect(said.text).toContain(`downloading http://127.0.0.1:${srv.port}/v${VERSION}/${ARM}`);
+      const cached = join(t.dir, "downloader-cache", "runicorn", "releases", VERSION, ARM);
+      expect(sha256(cached)).toBe(sha256(armPath));
+    } finally {
+      p.kill("SIGKILL");
+      await p.exited;
+      srv.stop(true);
+    }
   });
 
   it("runs the arm64 build itself under qemu: it serves a fixture root and lists its runs", async () => {

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from "node:path";
 import { releaseHash } from "../../src/release/checksums.ts";
 import { findServerBuild, releaseFileUrl, releaseSources, ServerBuildError, type ReleaseSources } from "../../src/remote/deploy-source.ts";
+import { looksLikeWindowsShell, normalizePlatform } from "../../src/remote/host-probe.ts";
 import { tempDir } from "../helpers/server.ts";
 import { writeFakeBuild } from "../release/fake-binary.ts";
 
@@ -153,5 +154,18 @@ describe("release sources", () => {
     const b = releaseSources({ homeDir: "/home/u", env: { XDG_CACHE_HOME: "/c", RUNICORN_RELEASE_URL: "http://127.0.0.1:1/r" } }, undefined, info, "1.0.0");
     expect(b).toMatchObject({ execDir: undefined, cacheDir: "/c/runicorn/releases/1.0.0", releaseUrl: "http://127.0.0.1:1/r" });
     expect(releaseFileUrl(info.releaseUrl, "1.0.0", "x")).toBe("https://example.invalid/v1.0.0/x");
+  });
+});
+
+describe("the probe's platform names", () => {
+  it("maps uname to Bun's names and recognises Windows shells", () => {
+    expect(normalizePlatform("Linux", "aarch64")).toEqual({ os: "linux", arch: "arm64" });
+    expect(normalizePlatform("Darwin", "arm64")).toEqual({ os: "darwin", arch: "arm64" });
+    expect(normalizePlatform("Linux", "x86_64")).toEqual({ os: "linux", arch: "x64" });
+    expect(normalizePlatform("MINGW64_NT-10.0-19045", "x86_64")).toEqual({ os: "windows", arch: "x64" });
+    expect(normalizePlatform("CYGWIN_NT-10.0", "x86_64").os).toBe("windows");
+    expect(looksLikeWindowsShell("'printf' is not recognized as an internal or external command,\r\noperable program or batch file.")).toBe(true);
+    expect(looksLikeWindowsShell("printf : The term 'printf' is not recognized as the name of a cmdlet, function")).toBe(true);
+    expect(looksLikeWindowsShell("home=/home/u\nuname=Linux x86_64\n")).toBe(false);
   });
 });
