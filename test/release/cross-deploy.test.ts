@@ -74,6 +74,15 @@ describe.skipIf(!canRun)("a release across platforms", () => {
     expect(readSumsTableOfFile(join(rel, ARM)).get("linux-x64")).toBe(releaseHashOfFile(join(rel, X64)));
   });
 
+  it("writes the wheel of the release from inside the binary with `runicorn sdk --wheel DIR`", () => {
+    const out = join(t.dir, "wheel-out");
+    const p = Bun.spawnSync([join(rel, X64), "sdk", "--wheel", out], { stdout: "pipe", stderr: "pipe" });
+    expect(p.exitCode).toBe(0);
+    const wheel = `runicorn-${VERSION}-py3-none-any.whl`;
+    expect(p.stdout.toString().trim()).toBe(join(out, wheel));
+    expect(sha256(join(out, wheel))).toBe(sha256(join(rel, wheel)));
+  });
+
   it("deploys the arm64 build byte-identical to the release file and serves the server's runs through the tunnel", async () => {
     const p = Bun.spawn([join(rel, X64), "remote", "arm-box", "--root", "~/runs-root", "--no-browser"], {
       env: {
