@@ -2,9 +2,11 @@
 // and that build serves the fixture root under qemu.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { createHash } from "node:crypto";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { releaseHashOfFile, readSumsTableOfFile } from "../../src/release/checksums.ts";
+import { RemoteManager } from "../../src/remote/manager.ts";
+import { createLogger } from "../../src/util/log.ts";
 import { VERSION } from "../../src/version.ts";
 import { copyFixture, FIXTURES, tempDir } from "../helpers/server.ts";
 import { startSshd, type TestSshd } from "../remote/sshd.ts";
@@ -109,6 +111,29 @@ describe.skipIf(!canRun)("a release across platforms", () => {
     }
     const err = await new Response(p.stderr).text();
     expect(err).toContain(`deployed ${join(sshd.remoteHome, ".runicorn", "bin", ARM)}`);
+  });
+
+  it("deploys the same way for the UI's Remote page (the RemoteManager behind /api/remote/viewer/start)", async () => {
+    rmSync(join(sshd.remoteHome, ".runicorn"), { recursive: true, force: true }); // a fresh upload, as on a new server
+    const manager = new RemoteManager({
+      configDir: join(t.dir, "ui-config"),
+      homeDir: sshd.clientHome,
+      log: createLogger("error"),
+      version: VERSION,
+      // this test process runs from source (no embedded table): give it the table the x64 release carries
+      releases: { version: VERSION, execDir: rel, cacheDir: join(t.dir, "ui-cache"), releaseUrl: "", sums: readSumsTableOfFile(join(rel, X64)) },
+    });
+    try {
+      const session = await manager.startViewer(
+        { host: "127.0.0.1", port: sshd.port, username: sshd.user, private_key_path: sshd.userKey, use_agent: false },
+        { remote_root: "~/runs-root" },
+      );
+      expect(sha256(join(sshd.remoteHome, ".runicorn", "bin", ARM))).toBe(sha256(join(rel, ARM)));
+      const runs = (await (await fetch(`http://127.0.0.1:${session.localPort}/api/runs`)).json()) as unknown[];
+      expect(runs.length).toBeGreaterThan(0);
+    } finally {
+      await manager.closeAll();
+    }
   });
 
   /** The linux-x64 release binary alone in a folder (no sibling builds), run as `remote arm-box` with `env`. */
