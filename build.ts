@@ -1,7 +1,6 @@
 // Builds the UI, the SDK wheel and the generated embed modules, and compiles dist/runicorn (or, with --release, every platform).
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { buildUi } from "./ui/build.ts";
 import { encodeSumsTable, patchSumsTable, readSumsTableOfFile, releaseHashOfFile } from "./src/release/checksums.ts";

@@ -1,6 +1,6 @@
 // Finds the server's build of this version when the server's platform differs from ours: next to this
 // executable, in the user cache, or downloaded; always checked against the release hash embedded at build time.
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync, chmodSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { releaseHashOfFile } from "../release/checksums.ts";
