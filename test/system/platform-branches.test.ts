@@ -1,10 +1,11 @@
 // The macOS and Windows branches, run here with injected platform facts: host monitor from node:os, browser opener,
 // OpenSSH agent pipe, ~/.ssh, `~\` paths and drive-letter paths.
 import { afterAll, describe, expect, it } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { HostSampler } from "../../src/system/host-sampler.ts";
+import { findNvidiaSmi } from "../../src/system/nvidia-smi.ts";
 import {
   browserCommand,
   expandUserPath,
@@ -95,5 +96,17 @@ describe("platform branches of the laptop side", () => {
     expect(segmentsBelow(mac, "/r/runs", "/r/runs/a/b")).toEqual(["a", "b"]);
     expect(segmentsBelow(mac, "/r/runs", "/r/runs")).toEqual([]);
     expect(segmentsBelow(mac, "/r/runs", "/r/runs-old/a")).toBeUndefined();
+  });
+});
+
+describe("nvidia-smi lookup on Windows", () => {
+  it("splits PATH on ';' and finds nvidia-smi.exe without an executable bit", () => {
+    const a = join(t.dir, "win-a");
+    const b = join(t.dir, "win-b");
+    mkdirSync(a);
+    mkdirSync(b);
+    writeFileSync(join(b, "nvidia-smi.exe"), "", { mode: 0o644 });
+    expect(findNvidiaSmi(`${a};${b}`, "win32")).toBe(join(b, "nvidia-smi.exe"));
+    expect(findNvidiaSmi(`${a}:${b}`, "linux")).toBeUndefined();
   });
 });
