@@ -62,7 +62,7 @@ describe.skipIf(!canRun)("a release across platforms", () => {
     );
     writeFileSync(join(sshd.clientHome, ".ssh", "known_hosts"), `[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}\n`);
     cpSync(join(FIXTURES, "rn-data2"), join(sshd.remoteHome, "runs-root"), { recursive: true });
-  });
+  }, 900_000); // a first run compiles both builds
   afterAll(async () => {
     await sshd?.stop();
     t.cleanup();
