@@ -15,6 +15,8 @@ import { KnownHostsError, fingerprintSha256, isPlainHost, parsePublicKey, plainH
 import { compiledSelfPath, LaunchError } from "../remote/launch.ts";
 import { InvalidHostError, RemoteManager, TooManyAttemptsError } from "../remote/manager.ts";
 import { LocalPortError, ViewerStartError } from "../remote/viewer.ts";
+import { releaseSources } from "../remote/deploy-source.ts";
+import { currentPlatform, sshAgentPath } from "../system/platform.ts";
 import { expandRemoteHome, shq } from "../remote/shell-quote.ts";
 import { isObject, type JsonObject } from "../store/json.ts";
 import { VERSION } from "../version.ts";
@@ -151,7 +153,8 @@ export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
       homeDir: ctx.config.homeDir,
       log: ctx.log.child("remote"),
       selfPath: opts.selfPath ?? compiledSelfPath(),
-      agentSocket: ctx.config.env?.SSH_AUTH_SOCK,
+      releases: releaseSources(ctx.config, opts.selfPath ?? compiledSelfPath()),
+      agentSocket: sshAgentPath(currentPlatform(ctx.config.env ?? {}, ctx.config.homeDir)),
       version: VERSION,
     });
   ctx.onClose(() => manager.closeAll());

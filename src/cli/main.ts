@@ -4,6 +4,8 @@ import { VERSION } from "../version.ts";
 import { UsageError } from "./args.ts";
 import { serveCommand } from "./serve.ts";
 import { runRemoteCommand } from "./remote.ts";
+import { sdkCommand } from "./sdk.ts";
+import { demoCommand } from "./demo.ts";
 import { DATA_COMMAND_HELP, DATA_COMMANDS, runDataCommand } from "./data.ts";
 import { compiledSelfPath } from "../remote/launch.ts";
 import { loadConfig } from "../config/config.ts";
@@ -16,9 +18,11 @@ Usage: runicorn <command> [options]
 Commands:
   serve      serve the web UI and API for a storage root (alias: viewer)
   remote     view a GPU server's runs over SSH: runicorn remote [user@]host
+  demo       serve a few example runs (a sweep, a failed run, a live run) from a temp folder
 ${Object.entries(DATA_COMMAND_HELP)
   .map(([name, text]) => `  ${name.padEnd(10)} ${text}`)
   .join("\n")}
+  sdk        write the Python SDK wheel: runicorn sdk --wheel DIR
   version    print the version
 
 Run 'runicorn <command> --help' for a command's options.`;
@@ -40,6 +44,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return serveCommand(rest, env);
     case "remote":
       return runRemoteCommand(rest, { config: loadConfig({}, env), log: createLogger("info"), selfPath: compiledSelfPath() ?? "" });
+    case "demo":
+      return demoCommand(rest, env);
+    case "sdk":
+      return sdkCommand(rest, (line) => console.log(line));
     default:
       if ((DATA_COMMANDS as readonly string[]).includes(cmd)) {
         return runDataCommand(cmd, rest, { config: loadConfig({}, env), log: createLogger("warn") });

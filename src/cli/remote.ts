@@ -5,6 +5,8 @@ import { connectSsh, HostKeyError, SshConnectError, type SshConnection } from ".
 import type { HostKeyProblem } from "../remote/known-hosts.ts";
 import { KnownHostsStore } from "../remote/known-hosts.ts";
 import { launchViewer, LaunchError } from "../remote/launch.ts";
+import { releaseSources } from "../remote/deploy-source.ts";
+import { currentPlatform, expandUserPath, openBrowser, sshAgentPath } from "../system/platform.ts";
 import { resolveSshHost } from "../remote/ssh-config.ts";
 import { ViewerStartError } from "../remote/viewer.ts";
 import type { Logger } from "../util/log.ts";
@@ -121,24 +123,6 @@ function describeProblem(p: HostKeyProblem): string {
   return `${p.known_hosts_host} (${p.key_type})\n  fingerprint: ${p.fingerprint_sha256}`;
 }
 
-/** Opens the browser on desktops; failures are ignored (the URL is printed anyway). */
-function openBrowser(url: string, env: Record<string, string | undefined>): void {
-  const cmd =
-    process.platform === "darwin"
-      ? ["open", url]
-      : process.platform === "win32"
-        ? ["cmd", "/c", "start", "", url]
-        : env.DISPLAY || env.WAYLAND_DISPLAY
-          ? ["xdg-open", url]
-          : undefined;
-  if (!cmd) return;
-  try {
-    Bun.spawn(cmd, { stdout: "ignore", stderr: "ignore", stdin: "ignore" }).unref();
-  } catch {
-    // no opener installed: the printed URL is enough
-  }
-}
-
 /** Runs `runicorn remote …` and returns the exit code (0 after a clean Ctrl-C). */
 export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promise<number> {
   const io = deps.io ?? defaultIo();
@@ -160,9 +144,8 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
   const username = target.user ?? sshCfg.user ?? localUser;
   const localPort = flags["local-port"] ? parsePort(String(flags["local-port"]), "local-port") : undefined;
   const remotePort = flags["remote-port"] ? parsePort(String(flags["remote-port"]), "remote-port") : undefined;
-  const identities = ((flags.identity as string[] | undefined) ?? []).map((p) =>
-    p === "~" ? home : p.startsWith("~/") ? join(home, p.slice(2)) : p,
-  );
+  const facts = currentPlatform(env, home);
+  const identities = ((flags.identity as string[] | undefined) ?? []).map((p) => expandUserPath(facts, p));
   const ours = new KnownHostsStore(join(deps.config.configDir, "known_hosts"));
 
   let conn: SshConnection;
@@ -176,7 +159,7 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
       identityFiles: [...identities, ...sshCfg.identityFiles],
       homeDir: home,
       useAgent: !sshCfg.identitiesOnly || identities.length === 0,
-      agentSocket: env.SSH_AUTH_SOCK,
+      agentSocket: sshAgentPath(facts),
       log: deps.log,
       confirmHostKey: io.interactive
         ? async (p) => {
@@ -232,6 +215,7 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
       python: flags.python as string | undefined,
       selfPath: deps.selfPath || undefined,
       version: VERSION,
+      releases: releaseSources(deps.config, deps.selfPath || undefined),
       onProgress: progressBar(io),
       // Progress for the user, written plainly: Bun's console.error (the logger) paints a terminal red.
       onStatus: (m) => say(m),
@@ -255,7 +239,7 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
   io.stdout.write(
     `Runicorn on ${username}@${host}${flags.root ? `:${flags.root}` : ""} is at ${viewer.url}  (Ctrl-C to stop)\n`,
   );
-  if (io.interactive && !flags["no-browser"]) openBrowser(viewer.url, env);
+  if (io.interactive && !flags["no-browser"]) openBrowser(facts, viewer.url);
 
   let onSignal = () => {};
   const outcome = await new Promise<{ code: number; message?: string }>((resolve) => {

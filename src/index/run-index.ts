@@ -2,7 +2,7 @@
 // and crash detection of running runs (spec §1.10) — all in the background, never on the request path.
 import { type FSWatcher, statSync, watch } from "node:fs";
 import { hostname as osHostname } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { discoverUnder, iterateRuns, type RunEntry, runStamp, stampIsRun, v06OrderKey } from "../store/discover.ts";
 import { mergeStatus, readRunFiles } from "../store/run-files.ts";
 import type { Logger } from "../util/log.ts";
@@ -172,8 +172,8 @@ export class RunIndex {
     const known = this.byDir.get(dir);
     if (known) return { dir, id: known.id, entryPath: known.entry_path, layout: known.order_key.startsWith("1") ? "legacy" : "v06", orderKey: known.order_key, stamp };
     const runsRoot = join(this.root, "runs");
-    if (!dir.startsWith(runsRoot + "/")) return undefined; // new legacy runs are found by the sweep
-    const segments = dir.slice(runsRoot.length + 1).split("/");
+    if (!dir.startsWith(runsRoot + sep)) return undefined; // new legacy runs are found by the sweep
+    const segments = dir.slice(runsRoot.length + 1).split(sep); // `sep`: backslashes on Windows
     const parents = segments.slice(0, -1);
     return {
       dir,
@@ -312,7 +312,7 @@ export class RunIndex {
     while (d.length > runsDir.length && !this.byDir.has(d)) d = dirname(d);
     if (this.byDir.has(d)) {
       const files = this.pending.get(d) ?? new Set<string>();
-      if (d !== path) files.add(path.slice(d.length + 1).split("/")[0]);
+      if (d !== path) files.add(path.slice(d.length + 1).split(sep)[0]);
       this.pending.set(d, files);
     } else {
       this.unknown.add(path);

@@ -403,6 +403,8 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     });
     client.on("error", (err: Error & { level?: string; code?: string }) => {
       if (hostKeyFailure) return fail(hostKeyFailure);
+      // An agent that cannot be reached (a stale SSH_AUTH_SOCK, the Windows agent service stopped): ssh2 goes on with the next method.
+      if (err.level === "agent") return void opts.log?.warn(`SSH agent ${opts.agentSocket} not reachable (${err.message}); trying keys`);
       fail(describeFailure(err, opts));
     });
     client.on("close", () =>

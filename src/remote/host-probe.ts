@@ -24,11 +24,17 @@ export function binaryName(version: string, os: string, arch: string): string {
   return `runicorn-${version}-${os}-${arch}`;
 }
 
-/** Maps `uname -s` / `uname -m` to Bun's platform names. */
+/** The server is one runicorn remote cannot run on (Windows); the message says so in one line. */
+export class UnsupportedServerError extends Error {}
+
+const WINDOWS_SERVER = "the server runs Windows, which runicorn remote does not support as a server (use a Linux or macOS server)";
+
+/** Maps `uname -s` / `uname -m` to Bun's platform names (`windows` for MSYS/Cygwin/MinGW shells). */
 export function normalizePlatform(unameS: string, unameM: string): { os: string; arch: string } {
   const s = unameS.trim().toLowerCase();
   const m = unameM.trim().toLowerCase();
-  const os = s === "linux" ? "linux" : s === "darwin" ? "darwin" : s;
+  const windows = /^(mingw|msys|cygwin|windows)/.test(s);
+  const os = s === "linux" ? "linux" : s === "darwin" ? "darwin" : windows ? "windows" : s;
   const arch = m === "x86_64" || m === "amd64" ? "x64" : m === "aarch64" || m === "arm64" ? "arm64" : m;
   return { os, arch };
 }
@@ -71,8 +77,14 @@ export async function probeHost(conn: SshConnection, version: string): Promise<H
       if (name) probe.binaries.set(name, { size: Number(size), sha256: sum || undefined });
     } else if (k === "listen") probe.listening.add(parseInt(v, 16));
   }
+  if (looksLikeWindowsShell(r.stdout + r.stderr) || probe.os === "windows") throw new UnsupportedServerError(WINDOWS_SERVER);
   if (!probe.home) throw new Error(`could not read the remote environment: ${r.stderr.trim() || `exit ${r.code}`}`);
   return probe;
+}
+
+/** True when a POSIX script was answered by cmd.exe or PowerShell (Windows OpenSSH's default shells). */
+export function looksLikeWindowsShell(output: string): boolean {
+  return /is not recognized as an internal or external command|CommandNotFoundException|is not recognized as the name of a cmdlet/.test(output);
 }
 
 /** A random port in 20000–60999 that nothing listens on (per the probe). */

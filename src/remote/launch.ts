@@ -1,9 +1,11 @@
 // Chooses how to run the viewer on the server (our deployed binary, or a Python runicorn there), deploys, and starts it.
 import type { SshConnection } from "./connection.ts";
-import { describeLocalBinary, ensureBinary, type DeployResult, type ProgressFn } from "./deploy.ts";
+import { describeLocalBinary, ensureBinary, type DeployResult, type LocalBinary, type ProgressFn } from "./deploy.ts";
+import { findServerBuild, ServerBuildError, type ReleaseSources } from "./deploy-source.ts";
 import { pythonForEnv, pythonRunicornVersion } from "./environment.ts";
-import { pickRemotePort, probeHost, type HostProbe } from "./host-probe.ts";
+import { pickRemotePort, probeHost, UnsupportedServerError, type HostProbe } from "./host-probe.ts";
 import { shq, shPath } from "./shell-quote.ts";
+import { osName } from "../release/targets.ts";
 import { startRemoteViewer, TOKEN_FILE_WORD, type RemoteViewer } from "./viewer.ts";
 
 /** What to launch and where. */
@@ -19,6 +21,8 @@ export interface LaunchOptions {
   /** This runicorn's executable, to deploy; undefined when running from source. */
   selfPath?: string;
   version: string;
+  /** Where the server's build is found when its platform differs from ours (see deploy-source.ts). */
+  releases?: ReleaseSources;
   onProgress?: ProgressFn;
   onStatus?: (message: string) => void;
   healthTimeoutMs?: number;
@@ -35,7 +39,7 @@ export interface Launched {
 
 /** This process's platform in Bun's naming. */
 export function localPlatform(): { os: string; arch: string } {
-  return { os: process.platform, arch: process.arch };
+  return { os: osName(process.platform), arch: process.arch };
 }
 
 /** An explained reason why the viewer cannot be started on this server. */
@@ -43,7 +47,9 @@ export class LaunchError extends Error {}
 
 /** Probes the server, picks binary or Python, deploys if needed, and starts the viewer. */
 export async function launchViewer(conn: SshConnection, opts: LaunchOptions): Promise<Launched> {
-  const probe = await probeHost(conn, opts.version);
+  const probe = await probeHost(conn, opts.version).catch((e: unknown) => {
+    throw e instanceof UnsupportedServerError ? new LaunchError(e.message) : e;
+  });
   const status = opts.onStatus ?? (() => undefined);
   const pickPort = (avoid: Set<number>) => pickRemotePort(probe.listening, avoid);
   const common = { remotePort: opts.remotePort, localPort: opts.localPort, pickPort, healthTimeoutMs: opts.healthTimeoutMs };
@@ -73,17 +79,30 @@ export async function launchViewer(conn: SshConnection, opts: LaunchOptions): Pr
   }
   const local = localPlatform();
   const sameArch = probe.os === local.os && probe.arch === local.arch;
-  if (sameArch && opts.selfPath) {
-    const bin = await describeLocalBinary(opts.selfPath);
+  // The build to deploy: this executable on a server like us, else the server's build of this version.
+  let build: LocalBinary | undefined;
+  let buildProblem: string | undefined;
+  if (sameArch && opts.selfPath) build = await describeLocalBinary(opts.selfPath);
+  else if (!sameArch && opts.releases) {
+    try {
+      build = await describeLocalBinary(await findServerBuild(probe, opts.releases, status));
+    } catch (e) {
+      if (!(e instanceof ServerBuildError)) throw e;
+      buildProblem = e.message;
+    }
+  }
+  if (build) {
     const name = `${probe.os}-${probe.arch}`;
     status(`checking runicorn ${opts.version} on the server (${name})`);
-    const deploy = await ensureBinary(conn, probe, bin, opts.version, opts.onProgress);
+    const deploy = await ensureBinary(conn, probe, build, opts.version, opts.onProgress);
     status(deploy.uploaded ? `deployed ${deploy.remotePath}` : `using ${deploy.remotePath}`);
     const root = opts.root ? ` --root ${shPath(opts.root)}` : "";
     const viewer = await startRemoteViewer(conn, {
       ...common,
       withToken: true,
       command: (p) => `${shq(deploy.remotePath)} serve${root} --host 127.0.0.1 --port ${p} --token-file ${TOKEN_FILE_WORD}`,
+      // the first start of a ~100 MB file just written is read from disk, not the page cache
+      healthTimeoutMs: opts.healthTimeoutMs ?? (deploy.uploaded ? 60_000 : undefined),
     });
     return { viewer, kind: "binary", probe, deploy };
   }
@@ -95,6 +114,7 @@ export async function launchViewer(conn: SshConnection, opts: LaunchOptions): Pr
         `(install it there with: python -m pip install runicorn)`,
     );
   }
+  if (buildProblem) throw new LaunchError(buildProblem);
   if (!opts.selfPath) {
     throw new LaunchError(
       "this runicorn is not a compiled executable, so it cannot deploy itself; " +

@@ -5,6 +5,7 @@ import { AttemptLimiter } from "./attempt-limiter.ts";
 import { connectSsh, resolveSshAddress, type SshConnection } from "./connection.ts";
 import { isPlainHost, KnownHostsStore, plainHost } from "./known-hosts.ts";
 import { launchViewer, type Launched } from "./launch.ts";
+import type { ReleaseSources } from "./deploy-source.ts";
 import { SavedConnections } from "./saved-connections.ts";
 import type { RemoteViewer } from "./viewer.ts";
 
@@ -83,6 +84,8 @@ export interface RemoteManagerOptions {
   /** SSH_AUTH_SOCK, for `use_agent`. */
   agentSocket?: string;
   version: string;
+  /** Where other platforms' builds are found (cross-platform deploy). */
+  releases?: ReleaseSources;
   limiter?: AttemptLimiter;
 }
 
@@ -186,6 +189,7 @@ export class RemoteManager {
       pythonFirst: false,
       selfPath: this.opts.selfPath,
       version: this.opts.version,
+      releases: this.opts.releases,
       onStatus: (m) => this.opts.log.info(`${conn.key}: ${m}`),
     });
     const session: Session = { viewer: launched.viewer, conn, root: v.remote_root, kind: launched.kind };

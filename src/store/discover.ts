@@ -1,6 +1,6 @@
 // Finds run directories under ROOT in the v0.6 path layout and the legacy layout (spec §1.3, §1.9).
 import { type Dirent, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 
 /** A run directory as discovered on disk. */
 export interface RunEntry {
@@ -106,9 +106,10 @@ export function* iterateRuns(root: string, known?: KnownStamp): Generator<RunEnt
 /** Discovers the runs below one directory of the v0.6 tree (used when the watcher sees a new folder). */
 export function discoverUnder(root: string, dir: string): RunEntry[] {
   const runsRoot = join(root, "runs");
-  if (dir !== runsRoot && !dir.startsWith(runsRoot + "/")) return [];
+  // `sep`: backslashes on Windows, where watcher paths come from node:path too
+  if (dir !== runsRoot && !dir.startsWith(runsRoot + sep)) return [];
   const rel = dir.slice(runsRoot.length + 1);
-  const segments = rel ? rel.split("/") : [];
+  const segments = rel ? rel.split(sep) : [];
   const out: RunEntry[] = [];
   if (segments.length > 0) {
     const stamp = runStamp(dir);

@@ -105,14 +105,29 @@ export function cpuPercent(cur: CpuTimes, prev: CpuTimes | undefined): number {
   return round1(Math.max(0, Math.min(100, (db / dt) * 100)));
 }
 
+/** Where the host figures come from: Linux `/proc`, else what `node:os` gives (macOS, Windows). */
+export type HostSource = "proc" | "os";
+
+/** `proc` when `procRoot/stat` exists, else `os`. */
+export function hostSource(procRoot: string): HostSource {
+  return existsSync(join(procRoot, "stat")) ? "proc" : "os";
+}
+
+/** What is missing when the figures come from `node:os` instead of /proc, for the API to say so. */
+export function osSourceGaps(platform: string): string[] {
+  const gaps = ["swap", "disk_io"];
+  if (platform === "win32") gaps.push("load_avg");
+  return gaps;
+}
+
 /** The 1, 5 and 15 minute load averages; null where the platform has none (Windows). */
-export function readLoadAvg(procRoot: string): [number, number, number] | null {
+export function readLoadAvg(procRoot: string, platform: string = process.platform): [number, number, number] | null {
   const text = readText(join(procRoot, "loadavg"));
   if (text !== undefined) {
     const [a, b, c] = text.trim().split(/\s+/).map(Number);
     if ([a, b, c].every(Number.isFinite)) return [a, b, c];
   }
-  if (process.platform === "win32") return null;
+  if (platform === "win32") return null;
   const l = os.loadavg();
   return [l[0], l[1], l[2]];
 }
@@ -280,7 +295,7 @@ export function readPhysicalCores(sysRoot: string, procRoot: string): number | u
 }
 
 /** `platform.system()`, `platform.release()`, `platform.machine()` of the original. */
-export function readPlatform(): { system: string; release: string; machine: string } {
-  const system = { linux: "Linux", darwin: "Darwin", win32: "Windows" }[process.platform as string] ?? os.type();
+export function readPlatform(platform: string = process.platform): { system: string; release: string; machine: string } {
+  const system = { linux: "Linux", darwin: "Darwin", win32: "Windows" }[platform] ?? os.type();
   return { system, release: os.release(), machine: os.machine() };
 }

@@ -14,6 +14,9 @@ import {
   readMemory,
   readPhysicalCores,
   readPlatform,
+  hostSource,
+  type HostSource,
+  osSourceGaps,
 } from "./host-readers.ts";
 import { readTemperatures, type Temperatures } from "./temperatures.ts";
 
@@ -42,6 +45,10 @@ export type HostMonitor =
           }
         | Record<string, never>;
       platform: { system: string; release: string; machine: string };
+      /** `proc` (Linux) or `os` (macOS, Windows: node:os figures only). */
+      source: HostSource;
+      /** Blocks that `os` cannot fill (`swap`, `disk_io`, `load_avg`); empty with `proc`. */
+      unavailable: string[];
     }
   | { available: false; reason: string };
 
@@ -55,6 +62,8 @@ export interface HostSamplerOptions {
   intervalMs?: number;
   /** Temperatures and CPU frequency change slowly and some drivers are slow to read: sampled less often. */
   slowIntervalMs?: number;
+  /** `process.platform` (tests pass `darwin`/`win32` with an empty procRoot). */
+  platform?: string;
 }
 
 /** Samples the host in the background; `monitor()` and `temperatures()` answer from memory. */
@@ -63,6 +72,7 @@ export class HostSampler {
   private readonly sysRoot: string;
   private readonly intervalMs: number;
   private readonly slowIntervalMs: number;
+  private readonly platform: string;
   private timer: ReturnType<typeof setInterval> | undefined;
   private prevCpu: CpuStat | undefined;
   private prevIo: { at: number; io: DiskIo } | undefined;
@@ -78,6 +88,7 @@ export class HostSampler {
     this.sysRoot = opts.sysRoot ?? "/sys";
     this.intervalMs = opts.intervalMs ?? 2000;
     this.slowIntervalMs = opts.slowIntervalMs ?? 10_000;
+    this.platform = opts.platform ?? process.platform;
   }
 
   /** Takes a first sample at once (CPU since boot) and then one every interval. */
@@ -127,6 +138,7 @@ export class HostSampler {
       this.frequency = this.guard(() => readCpuFrequency(this.sysRoot, this.procRoot), null);
       this.temps = this.guard(() => readTemperatures(this.sysRoot), undefined);
     }
+    const source = hostSource(this.procRoot);
     const stat = this.guard(() => readCpuStat(this.procRoot), undefined);
     const prev = this.prevCpu;
     this.prevCpu = stat;
@@ -137,7 +149,7 @@ export class HostSampler {
           logical_count: stat.perCore.length,
           per_core: stat.perCore.map((c, i) => cpuPercent(c, prev?.perCore[i])),
           frequency: this.frequency,
-          load_avg: this.guard(() => readLoadAvg(this.procRoot), null),
+          load_avg: this.guard(() => readLoadAvg(this.procRoot, this.platform), null),
         }
       : null;
     const path = this.opts.diskPath();
@@ -154,7 +166,9 @@ export class HostSampler {
       cpu,
       memory: this.guard(() => readMemory(this.procRoot), undefined) ?? {},
       disk: usage ? { path, ...usage, io: ioOut } : {},
-      platform: readPlatform(),
+      platform: readPlatform(this.platform),
+      source,
+      unavailable: source === "proc" ? [] : osSourceGaps(this.platform),
     };
   }
 

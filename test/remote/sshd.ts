@@ -58,8 +58,16 @@ export function generateKey(path: string, passphrase = "", type = "ed25519"): st
   return readFileSync(`${path}.pub`, "utf8").trim();
 }
 
-/** Starts sshd; call stop() in afterAll. `sftpDeny` lists SFTP requests the server refuses (internal-sftp -P). */
-export async function startSshd(opts: { sftpDeny?: string[] } = {}): Promise<TestSshd> {
+/** Options of startSshd. */
+export interface SshdOptions {
+  /** A folder put first on the sessions' PATH (e.g. a `uname` wrapper that reports another machine). */
+  pathPrefix?: string;
+  /** SFTP requests the server refuses (internal-sftp -P). */
+  sftpDeny?: string[];
+}
+
+/** Starts sshd; call stop() in afterAll. */
+export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
   if (!existsSync(SSHD)) throw new Error("openssh-server is not installed (apt-get install -y openssh-server)");
   // sshd running as root refuses to start without its privilege-separation directory.
   if (!existsSync("/run/sshd")) mkdirSync("/run/sshd", { mode: 0o755, recursive: true });
@@ -94,7 +102,7 @@ export async function startSshd(opts: { sftpDeny?: string[] } = {}): Promise<Tes
     "MaxStartups 100",
     "MaxSessions 100",
     "LogLevel VERBOSE",
-    `SetEnv HOME=${remoteHome} TMPDIR=${remoteTmp}`,
+    `SetEnv HOME=${remoteHome} TMPDIR=${remoteTmp}${opts.pathPrefix ? ` PATH=${opts.pathPrefix}:${process.env.PATH ?? "/usr/bin:/bin"}` : ""}`,
     `Subsystem sftp internal-sftp -d ${remoteHome}${opts.sftpDeny?.length ? ` -P ${opts.sftpDeny.join(",")}` : ""}`,
   ].join("\n");
   const configFile = join(dir, "sshd_config");

@@ -91,7 +91,8 @@ describe("GET /api/system/monitor", () => {
     server = startServer(root, { pathEnv: "/nonexistent", useNvml: false });
     const { status, body } = await server.get("/api/system/monitor");
     expect(status).toBe(200);
-    expect(Object.keys(body)).toEqual(["available", "ts", "cpu", "memory", "disk", "platform"]);
+    expect(Object.keys(body)).toEqual(["available", "ts", "cpu", "memory", "disk", "platform", "source", "unavailable"]);
+    expect(body.source).toBe("proc");
     expect(Object.keys(body.cpu)).toEqual(["percent", "count", "logical_count", "per_core", "frequency", "load_avg"]);
     expect(Object.keys(body.memory)).toEqual([
       "total",

@@ -308,6 +308,7 @@ export function RunsPage() {
                     <code>rn.init</code>, set <code>RUNICORN_DIR</code>, or change the root in Settings.
                   </p>
                 ) : null}
+                <p class="muted" data-testid="demo-hint">Just looking? <code>runicorn demo</code> serves a few example runs, one of them live.</p>
               </Empty>
             )
           ) : (
