@@ -9,7 +9,8 @@ import { htmlReport, markdownReport } from "../store/assets/report.ts";
 import { exportItem, selectRuns, writePathsExport, writeRootExport } from "../store/assets/run-export.ts";
 import { TarWriter } from "../store/assets/tar.ts";
 import { ZipWriter } from "../store/assets/zip-writer.ts";
-import { attachment } from "./assets.ts";
+import { FileRefusedError } from "../store/safe-read.ts";
+import { attachment, refusedError } from "./assets.ts";
 import type { AppContext } from "./context.ts";
 import { parseBoolQuery } from "./params.ts";
 import { HttpError } from "./errors.ts";
@@ -27,6 +28,15 @@ export function importError(e: unknown): HttpError | undefined {
   return undefined;
 }
 
+/** A run's metrics table read under the safe-read rule; a refused events.jsonl is a 4xx naming why. */
+function tableOf(ctx: AppContext, runDir: string) {
+  try {
+    return readMetricsTable(runDir, ctx.root());
+  } catch (e) {
+    throw e instanceof FileRefusedError ? refusedError(e) : e;
+  }
+}
+
 /** Export/import routes. */
 export function exportRoutes(ctx: AppContext) {
   return new Elysia({ name: "export" })
@@ -36,14 +46,17 @@ export function exportRoutes(ctx: AppContext) {
         if (!query.path) throw new HttpError(400, "path is required");
         const exact = parseBoolQuery(query.exact, "exact");
         const format = query.format ?? "json";
-        const runs = selectRuns(ctx.root(), { path: query.path, exact });
+        const root = ctx.root();
+        const runs = selectRuns(root, { path: query.path, exact });
         if (format === "json") {
           return { path: query.path, exact, total_runs: runs.length, runs: runs.map(exportItem) };
         }
         if (format !== "zip") throw new HttpError(400, `Unsupported format: ${format}`);
         if (!runs.length) throw new HttpError(404, "No runs found for this path");
         const name = `runicorn_export_${query.path.replace(/[\\/]/g, "_")}.zip`;
-        return streamed(ctx, "path export", "application/zip", name, (sink) => writePathsExport(new ZipWriter(sink), query.path, runs));
+        return streamed(ctx, "path export", "application/zip", name, async (sink) => {
+          await writePathsExport(root, new ZipWriter(sink), query.path, runs);
+        });
       },
       {
         query: t.Object({
@@ -78,7 +91,7 @@ export function exportRoutes(ctx: AppContext) {
       "/api/export/:run_id/csv",
       ({ params }) => {
         const run = getLiveRun(ctx, params.run_id);
-        const csv = tableToCsv(readMetricsTable(run.run_dir));
+        const csv = tableToCsv(tableOf(ctx, run.run_dir));
         return new Response(csv, {
           headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": attachment(`${params.run_id}_metrics.csv`) },
         });
@@ -91,7 +104,7 @@ export function exportRoutes(ctx: AppContext) {
         const run = getLiveRun(ctx, params.run_id);
         const format = query.format ?? "markdown";
         if (format !== "markdown" && format !== "html" && format !== "md") throw new HttpError(400, `Unsupported format: ${format}`);
-        const input = { runId: params.run_id, runDir: run.run_dir, table: readMetricsTable(run.run_dir) };
+        const input = { runId: params.run_id, runDir: run.run_dir, root: ctx.root(), table: tableOf(ctx, run.run_dir) };
         const html = format === "html";
         return new Response(html ? htmlReport(input) : markdownReport(input), {
           headers: {
