@@ -218,7 +218,11 @@ export function assetsRoutes(ctx: AppContext) {
         assertRunId(params.run_id);
         const run = ctx.runs.findRunIncludingDeleted(params.run_id);
         if (!run) throw new HttpError(404, "Run not found");
-        return assetRefs(ctx.root(), params.run_id);
+        try {
+          return assetRefs(ctx.root(), params.run_id);
+        } catch (e) {
+          throw e instanceof FileRefusedError ? refusedError(e) : e;
+        }
       },
       {
         params: t.Object({ run_id: t.String() }),

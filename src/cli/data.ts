@@ -284,6 +284,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
           for (const a of r.kept_assets) out(label(a));
         }
         if (r.blobs_kept) out(`  Blobs kept (still referenced elsewhere): ${r.blobs_kept}`);
+        for (const w of r.warnings) err(`  warning: ${w}`);
         if (r.blobs_deleted || r.outputs_deleted) out(`  Blobs deleted: ${r.blobs_deleted}, outputs: ${r.outputs_deleted} (${formatBytes(r.bytes_freed)})`);
         blobs += r.blobs_deleted;
         bytes += r.bytes_freed;
@@ -308,6 +309,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
         if (result.index_runs_pruned || result.index_assets_pruned) {
           out(`${verb} ${result.index_runs_pruned} stale index run row(s) and ${result.index_assets_pruned} asset row(s)`);
         }
+        for (const w of result.warnings) err(`  warning: ${w}`);
         for (const e of result.errors) err(`  error: ${e}`);
       }
       return result.success ? 0 : 1;
