@@ -216,6 +216,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
       }
       if (json) print({ ok: true, out: outPath, bytes: file.written, ...summary, run_ids: runs.map((r) => r.id) });
       else out(`Done. ${summary.runs} run(s), ${summary.files} files (${summary.archive_files} archive files), ${formatBytes(file.written)}.`);
+      if (!json) for (const sk of summary.skipped) err(`  skipped ${sk.reason}`);
       return 0;
     }
     case "import": {

@@ -1,6 +1,6 @@
 // Selecting runs and writing them as archives: the ROOT-relative format that `import` reads back (run files,
 // the archive files they refer to, and their SDK index rows) and the original's paths/export zip (spec §3.5).
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { discoverRuns } from "../discover.ts";
 import { type JsonObject, readJsonObject } from "../json.ts";
@@ -99,9 +99,27 @@ export function exportItem(r: SelectedRun): JsonObject {
   };
 }
 
-/** Files of a run directory relative to it (symlinks are never followed out of ROOT). */
+/**
+ * Entries of a run directory relative to it: regular files, and also links and special files (FIFOs, devices)
+ * so that the writer's safe-read rule refuses them and the export reports them. Linked folders are not entered.
+ */
 export function runFiles(dir: string): string[] {
-  return listFiles(dir).map(([p]) => relative(dir, p).split("\\").join("/")).sort();
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return; // vanished while exporting: nothing below it
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(relative(dir, p).split("\\").join("/"));
+    }
+  };
+  walk(dir);
+  return out.sort();
 }
 
 /** A file left out of an archive, and why (a link leaving ROOT, a FIFO or device, vanished). */
