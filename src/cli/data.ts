@@ -285,7 +285,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
           for (const a of r.kept_assets) out(label(a));
         }
         if (r.blobs_kept) out(`  Blobs kept (still referenced elsewhere): ${r.blobs_kept}`);
-        for (const w of r.warnings) err(`  warning: ${w}`);
+        for (const w of r.warnings ?? []) err(`  warning: ${w}`);
         if (r.blobs_deleted || r.outputs_deleted) out(`  Blobs deleted: ${r.blobs_deleted}, outputs: ${r.outputs_deleted} (${formatBytes(r.bytes_freed)})`);
         blobs += r.blobs_deleted;
         bytes += r.bytes_freed;

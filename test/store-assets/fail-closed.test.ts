@@ -155,7 +155,7 @@ describe("permanent deletion fails closed", () => {
     expect(r.manifests_deleted).toBe(0);
     expect(existsSync(blob(root, CODE))).toBe(true);
     expect(existsSync(join(root, MANIFEST))).toBe(true);
-    expect(r.warnings.some((w) => w.startsWith("kept ") && w.includes(join(clone, "assets.json")))).toBe(true);
+    expect(r.warnings?.some((w) => w.startsWith("kept ") && w.includes(join(clone, "assets.json")))).toBe(true);
   });
 
   it("keeps blobs when a manifest elsewhere in the archive is a FIFO", async () => {
@@ -166,14 +166,38 @@ describe("permanent deletion fails closed", () => {
     const r = await remove(root, YOLO);
     expect(r.success).toBe(true);
     expect(existsSync(blob(root, CODE))).toBe(true);
-    expect(r.warnings.join("\n")).toContain("FIFO");
+    expect(r.warnings?.join("\n")).toContain("FIFO");
   });
 
   it("deletes normally once nothing is unreadable (the rule keeps nothing it does not have to)", async () => {
     const { root } = fixture();
     const r = await remove(root, YOLO);
-    expect(r.warnings).toEqual([]);
+    expect(r.warnings).toBeUndefined();
     expect(r.blobs_deleted).toBe(3);
     expect(statSync(join(root, "archive"), { throwIfNoEntry: false })).toBeDefined();
+  });
+});
+
+describe("the delete routes fail closed", () => {
+  it("keeps the blobs on DELETE /api/runs/{id}/permanent and recycle-bin/empty while a manifest is torn, and says why", async () => {
+    const { startTestServer } = await import("../helpers/server.ts");
+    const s = await startTestServer({ fixture: "rn-probe" });
+    try {
+      const before = blobs(s.root);
+      const other = join(s.root, "archive", "manifests", "datasets", "bb", `${"b".repeat(64)}.json`);
+      mkdirSync(join(other, ".."), { recursive: true });
+      writeFileSync(other, '{"files": {"x": {"sha256": "');
+      const one = await s.api(`/api/runs/${YOLO}/permanent`, { method: "DELETE" });
+      expect(one.status).toBe(200);
+      expect(one.body.warnings.join("\n")).toContain(`${"b".repeat(64)}.json`);
+      expect(blobs(s.root)).toEqual(before);
+      const soft = await s.api("/api/runs/soft-delete", { method: "POST", json: { run_ids: ["20261129_032935_01576c"] } });
+      expect(soft.status).toBe(200);
+      const empty = await s.api("/api/recycle-bin/empty", { method: "POST", json: { confirm: true } });
+      expect(empty.status).toBe(200);
+      expect(blobs(s.root)).toEqual(before);
+    } finally {
+      await s.close();
+    }
   });
 });

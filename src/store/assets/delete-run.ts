@@ -31,8 +31,8 @@ export interface DeleteResult {
   errors: string[];
   /** Blobs this run referred to that stay because something else still needs them (or might: see warnings). */
   blobs_kept: number;
-  /** Fail closed: "kept N blobs: cannot read <file>: <reason>" for each other holder that could not be read. */
-  warnings: string[];
+  /** Fail closed: "kept N blobs: cannot read <file>: <reason>" for each other holder that could not be read (only when any). */
+  warnings?: string[];
 }
 
 /** A fresh result for `runId` with nothing done yet. */
@@ -49,7 +49,6 @@ export function emptyDeleteResult(runId: string): DeleteResult {
     bytes_freed: 0,
     errors: [],
     blobs_kept: 0,
-    warnings: [],
   };
 }
 
@@ -165,7 +164,7 @@ export class RunDeleter {
     const unreadable = refs.unreadableReasons();
     if (unreadable.length && (blobsToDelete.length || manifestsToDelete.length)) {
       result.blobs_kept += blobsToDelete.length;
-      for (const why of unreadable) result.warnings.push(`kept ${blobsToDelete.length} blobs: ${why}`);
+      result.warnings = unreadable.map((why) => `kept ${blobsToDelete.length} blobs: ${why}`);
       blobsToDelete.length = 0;
       manifestsToDelete.length = 0;
     }
