@@ -178,6 +178,26 @@ describe("permanent deletion fails closed", () => {
   });
 });
 
+describe("the SDK index lock file", () => {
+  it("is never opened through a link (nothing created outside ROOT) nor blocked on as a FIFO", async () => {
+    const { root, outside } = fixture();
+    const lock = join(root, "index", "runicorn.db.lock");
+    rmSync(lock, { force: true });
+    symlinkSync(join(outside, "created-by-us"), lock);
+    const r = await remove(root, YOLO);
+    expect(r.errors.join("\n")).toContain("Failed to update index");
+    expect(readdirSync(outside)).toEqual([]);
+    rmSync(lock);
+    mkfifo(lock);
+    const clone = join(root, "runs", "cv", "clone", "20261129_040000_c10ec1");
+    mkdirSync(join(clone, ".."), { recursive: true });
+    cpSync(findRunDir(root, "20261129_032935_01576c")!, clone, { recursive: true });
+    const again = await remove(root, "20261129_040000_c10ec1");
+    expect(again.run_dir_deleted).toBe(true);
+    expect(again.errors.join("\n")).toContain("Failed to update index"); // ENXIO: a FIFO without a reader is not waited on
+  });
+});
+
 describe("the delete routes fail closed", () => {
   it("keeps the blobs on DELETE /api/runs/{id}/permanent and recycle-bin/empty while a manifest is torn, and says why", async () => {
     const { startTestServer } = await import("../helpers/server.ts");
