@@ -1,5 +1,5 @@
 // The one rule for every file read from the data directory: resolve it, stay inside ROOT, regular files only, bounded size, never block.
-import { closeSync, constants, fstatSync, lstatSync, openSync, read, readlinkSync, readSync, realpathSync, type Stats } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, read, readlinkSync, readSync, realpathSync, type Stats } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 
 /** Why a file was not read. */
@@ -43,7 +43,7 @@ export interface OpenedFile {
   stats: Stats;
 }
 
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
 
 function isUnderPath(base: string, target: string): boolean {
   const rel = relative(base, target);
@@ -71,52 +71,55 @@ function kindOf(st: Stats): string {
   return "not a regular file";
 }
 
-/** The real path of ROOT (ROOT itself when it cannot be resolved). */
+const realRoots = new Map<string, { real: string; at: number }>();
+
+/** The real path of ROOT (ROOT itself when it cannot be resolved); remembered for a second, as every read asks. */
 export function realRoot(root: string): string {
+  const now = Date.now();
+  const hit = realRoots.get(root);
+  if (hit && now - hit.at < 1000) return hit.real;
+  let real: string;
   try {
-    return realpathSync(root);
+    real = realpathSync(root);
   } catch {
-    return resolve(root); // a root that does not exist holds nothing; containment still judged by text
+    real = resolve(root); // a root that does not exist holds nothing; containment still judged by text
   }
+  if (realRoots.size > 64) realRoots.clear();
+  realRoots.set(root, { real, at: now });
+  return real;
 }
 
 /**
- * Opens a file under the rule: resolved inside ROOT, a regular file (checked with lstat before opening, so a
- * FIFO or device is never opened, and with fstat on the opened descriptor, so a file swapped in between is
- * caught), at most `maxBytes`, opened with O_NOFOLLOW | O_NONBLOCK. Throws FileRefusedError.
+ * Opens a file under the rule. The file is opened with O_NOFOLLOW | O_NONBLOCK | O_NOCTTY (a FIFO or device never
+ * blocks and never becomes a terminal) and judged on the descriptor: fstat says a regular file of at most
+ * `maxBytes`, and on Linux the path the kernel opened (/proc/self/fd) lies inside ROOT's real path, so nothing
+ * swapped in between a check and the open gets through. A link at the file itself is refused without ROOT and
+ * resolved (then judged the same way) with it. Throws FileRefusedError.
  */
 export function openChecked(path: string, rule: ReadRule): OpenedFile {
-  const requested = resolve(path);
-  let target = requested;
-  let base: string | undefined;
-  if (rule.root !== undefined) {
-    base = realRoot(rule.root);
-    try {
-      target = realpathSync(requested);
-    } catch (e) {
-      throw refusedFromErrno(path, e);
-    }
-    if (!isUnderPath(base, target)) throw new FileRefusedError(path, "outside_root", "resolves outside the storage root");
-  }
-  let before: Stats;
-  try {
-    before = lstatSync(target);
-  } catch (e) {
-    throw refusedFromErrno(path, e);
-  }
-  if (before.isSymbolicLink()) throw new FileRefusedError(path, "link", "is a symbolic link");
-  if (!before.isFile()) throw new FileRefusedError(path, "not_regular", `is ${kindOf(before)}`);
+  let target = resolve(path);
   let fd: number;
   try {
     fd = openSync(target, OPEN_FLAGS);
   } catch (e) {
-    throw refusedFromErrno(path, e);
+    if (errno(e) !== "ELOOP" || rule.root === undefined) throw refusedFromErrno(path, e);
+    try {
+      target = realpathSync(target);
+    } catch (e2) {
+      throw refusedFromErrno(path, e2);
+    }
+    // a link leaving ROOT is refused before its target is ever opened
+    assertInside(realRoot(rule.root), target, path);
+    try {
+      fd = openSync(target, OPEN_FLAGS);
+    } catch (e2) {
+      throw refusedFromErrno(path, e2);
+    }
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new FileRefusedError(path, "not_regular", `is ${kindOf(st)}`);
-    if (st.ino !== before.ino || st.dev !== before.dev) throw new FileRefusedError(path, "unreadable", "changed while being opened");
-    if (base !== undefined) assertOpenedInside(fd, base, path);
+    if (rule.root !== undefined) assertInside(realRoot(rule.root), PROC_FD ? openedPath(fd, path) : realpathOr(target), path);
     if (st.size > rule.maxBytes) {
       throw new FileRefusedError(path, "too_large", `is ${st.size} bytes, over the ${rule.maxBytes}-byte limit`);
     }
@@ -127,17 +130,28 @@ export function openChecked(path: string, rule: ReadRule): OpenedFile {
   }
 }
 
-/** Linux: the kernel's own name of the opened file must still lie inside ROOT (a parent swapped for a link is caught). */
-function assertOpenedInside(fd: number, base: string, path: string): void {
-  if (process.platform !== "linux") return; // elsewhere the lstat/fstat identity check above is the guard
-  let actual: string;
+/** Linux names every open descriptor in /proc/self/fd: the kernel's own path of what was opened. */
+const PROC_FD = process.platform === "linux" && existsSync("/proc/self/fd");
+
+function realpathOr(p: string): string {
   try {
-    actual = readlinkSync(`/proc/self/fd/${fd}`);
+    return realpathSync(p);
+  } catch {
+    return p; // vanished: the open below fails and says so
+  }
+}
+
+function assertInside(base: string, actual: string, path: string): void {
+  if (!isUnderPath(base, actual)) throw new FileRefusedError(path, "outside_root", "resolves outside the storage root");
+}
+
+/** The path the kernel opened for `fd` (Linux), so a parent swapped for a link between checks and open is caught. */
+function openedPath(fd: number, path: string): string {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
   } catch (e) {
-    if (errno(e) === "ENOENT") return; // no /proc mounted: the identity check stands alone
     throw refusedFromErrno(path, e);
   }
-  if (!isUnderPath(base, actual)) throw new FileRefusedError(path, "outside_root", "resolves outside the storage root");
 }
 
 /** Reads a whole file under the rule (throws FileRefusedError); a file that grows past the limit while read is refused. */

@@ -483,6 +483,7 @@ export async function importArchive(
 ): Promise<ImportResult> {
   const limits = { ...DEFAULT_IMPORT_LIMITS, ...opts.limits };
   const kind = await detectKind(archive, filename);
+  mkdirSync(root, { recursive: true }); // the configured root itself (as `serve` would create it)
   // staged inside ROOT (same file system, so moves are renames) under a fresh name; dot-dirs are never scanned
   const stage = mkdtempSync(join(realRoot_(root), ".import-"));
   try {
