@@ -166,7 +166,7 @@ export function readChecked(path: string, rule: ReadRule): Buffer {
         if (n > cap) throw new FileRefusedError(path, "too_large", `grew over the ${rule.maxBytes}-byte limit`);
         break;
       }
-      const got = readSync(f.fd, buf, n, buf.length - n, n);
+      const got = readSync(f.fd, buf, n, buf.length - n, null); // sequential from 0: the descriptor is fresh
       if (got <= 0) break;
       n += got;
     }

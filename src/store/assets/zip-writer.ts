@@ -226,12 +226,12 @@ export class ZipWriter {
   }
 }
 
-/** Reads `size` bytes from the start of `fd`; a file that shrank meanwhile is an error. */
+/** Reads `size` bytes from a freshly opened `fd` (sequentially, from 0); a file that shrank meanwhile is an error. */
 function readExactly(fd: number, size: number, path: string): Uint8Array {
-  const out = new Uint8Array(size);
+  const out = Buffer.allocUnsafe(size);
   let n = 0;
   while (n < size) {
-    const got = readSync(fd, out, n, size - n, n);
+    const got = readSync(fd, out, n, size - n, null);
     if (got <= 0) throw new Error(`${path} shrank while being archived`);
     n += got;
   }
