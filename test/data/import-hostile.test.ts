@@ -232,3 +232,32 @@ describe("many malformed archives (property-style)", () => {
     expect(refused).toBeGreaterThan(60);
   });
 });
+
+describe("rollback", () => {
+  it("takes every moved run out again when the SDK-index merge fails after the moves", async () => {
+    const { importArchive } = await import("../../src/store/assets/archive-import.ts");
+    const t = tempDir("rn-imp-rb-");
+    try {
+      const root = join(t.dir, "root");
+      mkdirSync(join(root, "index"), { recursive: true });
+      spawnFifo(join(root, "index", "runicorn.db")); // the merge cannot open the SDK index
+      const ids = ["20260101_000000_ccccc1", "20260101_000000_ccccc2"];
+      const manifest = {
+        format: "runicorn-export",
+        version: 1,
+        index: { runs: ids.map((run_id) => ({ run_id, path: "imp", run_dir: `/old/${run_id}` })), assets: [], links: [] },
+      };
+      const bytes = rawZip([{ name: "runicorn-export.json", data: enc.encode(JSON.stringify(manifest)) }, ...ids.flatMap((id) => good(id))]);
+      const before = tree(root);
+      await expect(importArchive(root, new Blob([bytes as Uint8Array<ArrayBuffer>]), "x.zip")).rejects.toThrow(/not a regular file/);
+      expect(tree(root)).toEqual(before);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+function spawnFifo(path: string): void {
+  const r = Bun.spawnSync(["mkfifo", path]);
+  if (r.exitCode !== 0) throw new Error(`mkfifo failed: ${r.stderr}`);
+}
