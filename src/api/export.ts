@@ -25,6 +25,8 @@ function streamed(ctx: AppContext, what: string, type: string, name: string, pro
 export function importError(e: unknown): HttpError | undefined {
   if (e instanceof UnsafeArchiveError) return new HttpError(400, `Archive rejected: ${e.message}`);
   if (e instanceof ArchiveError) return new HttpError(400, `Unsupported or corrupted archive: ${e.message}`);
+  // the archive was fine but ROOT holds something unreadable where the import must write (e.g. the SDK index)
+  if (e instanceof FileRefusedError) return new HttpError(409, `Import failed, nothing imported: ${e.message}`);
   return undefined;
 }
 

@@ -8,6 +8,7 @@ import { DEFAULT_RATE_LIMITS, RATE_LIMITS_FILE } from "../api/rate-limit.ts";
 import { discoverRuns } from "../store/discover.ts";
 import { isObject, type JsonObject } from "../store/json.ts";
 import { readRunFiles } from "../store/run-files.ts";
+import { FileRefusedError } from "../store/safe-read.ts";
 import { importArchive, UnsafeArchiveError } from "../store/assets/archive-import.ts";
 import { FileSink, GzipSink } from "../store/assets/byte-sink.ts";
 import { findRunDir, RunDeleter } from "../store/assets/delete-run.ts";
@@ -240,7 +241,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
         }
         return 0;
       } catch (e) {
-        if (!(e instanceof ArchiveError)) throw e;
+        if (!(e instanceof ArchiveError) && !(e instanceof FileRefusedError)) throw e;
         const why = e instanceof UnsafeArchiveError ? "Archive rejected" : "Import failed";
         if (json) print({ ok: false, error: `${why}: ${e.message}` });
         else err(`${why}: ${e.message}`);
