@@ -1,12 +1,13 @@
 // Run assets: the assets.json view, SDK-index reference counts, and downloads of files, directories and
 // manifests under ROOT only (spec §3.7, §3.6 refs; §6.1 with links that leave ROOT refused).
-import { readdirSync, statSync } from "node:fs";
+import { closeSync, lstatSync, readdirSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { Elysia, t } from "elysia";
 import { readJsonObject } from "../store/json.ts";
 import { assetsCount } from "../store/run-files.ts";
 import { streamFrom } from "../store/assets/byte-sink.ts";
-import { blobPath, isInsideRoot, isManifestPath, readManifest, realpathOrUndefined, remapRecordedPath } from "../store/assets/cas.ts";
+import { blobPath, isInsideRoot, isManifestPath, readManifestFile, realpathOrUndefined, remapRecordedPath } from "../store/assets/cas.ts";
+import { fileStream, FileRefusedError, openChecked, type OpenedFile, UNLIMITED } from "../store/safe-read.ts";
 import { safeMemberName } from "../store/assets/archive-import.ts";
 import { SdkIndex } from "../store/assets/sdk-index.ts";
 import { ZipWriter } from "../store/assets/zip-writer.ts";
@@ -112,17 +113,54 @@ function zipResponse(ctx: AppContext, name: string, produce: (z: ZipWriter) => P
   return new Response(body, { headers: { "content-type": "application/zip", "content-disposition": attachment(name) } });
 }
 
+/** Adds a file to a zip download; a link leaving ROOT or a special file found inside a folder is left out (and logged). */
+async function addUnlessRefused(ctx: AppContext, z: ZipWriter, name: string, path: string, root: string): Promise<void> {
+  try {
+    await z.addFile(name, path, root);
+  } catch (e) {
+    if (!(e instanceof FileRefusedError)) throw e;
+    ctx.log.warn(`download: left out ${e.message}`);
+  }
+}
+
 function withZip(name: string): string {
   return name.toLowerCase().endsWith(".zip") ? name : `${name}.zip`;
 }
 
-/** Builds the download response for a resolved target (spec §3.7). */
+/** The HTTP answer to a file the safe-read rule refused. */
+export function refusedError(e: FileRefusedError): HttpError {
+  switch (e.reason) {
+    case "missing":
+      return new HttpError(404, "File not found");
+    case "outside_root":
+    case "link":
+      return new HttpError(403, "Unsafe path");
+    case "too_large":
+      return new HttpError(413, `File too large: ${basename(e.path)}`);
+    case "not_regular":
+      return new HttpError(400, `Unsupported target: ${e.message.slice(e.path.length + 2)}`);
+    default:
+      return new HttpError(409, `Cannot read ${basename(e.path)}: ${e.message.slice(e.path.length + 2)}`);
+  }
+}
+
+/** Opens a file to send under the safe-read rule, mapping refusals to 4xx. */
+export function openForClient(root: string, path: string): OpenedFile {
+  try {
+    return openChecked(path, { root, maxBytes: UNLIMITED });
+  } catch (e) {
+    throw e instanceof FileRefusedError ? refusedError(e) : e;
+  }
+}
+
+/** Builds the download response for a resolved target (spec §3.7): files, directories (zip) and manifests (zip). */
 export function downloadResponse(ctx: AppContext, root: string, target: string, filename: string | undefined): Response {
   const name = downloadName(filename);
-  const st = statSync(target);
+  const st = lstatSync(target);
   if (st.isFile() && isManifestPath(realpathOrUndefined(root) ?? root, target)) {
-    const m = readManifest(target);
-    if (!m) throw new HttpError(500, "Failed to read manifest");
+    const read = readManifestFile(target, root);
+    if (!read.ok) throw new HttpError(read.missing ? 404 : 422, read.missing ? "File not found" : `Cannot read manifest: ${read.reason}`);
+    const m = read.manifest;
     const entries: [string, string][] = [];
     for (const [rel, e] of Object.entries(m.files)) {
       const sha = e && typeof e.sha256 === "string" ? e.sha256 : undefined;
@@ -140,21 +178,26 @@ export function downloadResponse(ctx: AppContext, root: string, target: string, 
     const source = typeof m.source_path === "string" && m.source_path ? basename(m.source_path.replaceAll("\\", "/")) : "";
     const fallback = source || (typeof m.fingerprint === "string" ? m.fingerprint.slice(0, 16) : "archive");
     return zipResponse(ctx, withZip(name ?? fallback), async (z) => {
-      for (const [rel, blob] of entries) await z.addFile(rel, blob);
+      for (const [rel, blob] of entries) await addUnlessRefused(ctx, z, rel, blob, root);
     });
   }
-  if (st.isFile()) {
-    const finalName = name ?? basename(target);
-    const type = Bun.file(finalName).type || "application/octet-stream";
-    return new Response(Bun.file(target), {
-      headers: { "content-type": type, "content-disposition": attachment(finalName), "content-length": String(st.size) },
+  if (st.isDirectory()) {
+    const files = walkFiles(target);
+    return zipResponse(ctx, withZip(name ?? basename(target)), async (z) => {
+      for (const f of files) await addUnlessRefused(ctx, z, f, join(target, f), root);
     });
   }
-  if (!st.isDirectory()) throw new HttpError(400, "Unsupported target");
-  const files = walkFiles(target);
-  return zipResponse(ctx, withZip(name ?? basename(target)), async (z) => {
-    for (const f of files) await z.addFile(f, join(target, f));
-  });
+  const f = openForClient(root, target);
+  const finalName = name ?? basename(target);
+  const type = Bun.file(finalName).type || "application/octet-stream";
+  try {
+    return new Response(fileStream(f), {
+      headers: { "content-type": type, "content-disposition": attachment(finalName), "content-length": String(f.size) },
+    });
+  } catch (e) {
+    closeSync(f.fd);
+    throw e;
+  }
 }
 
 /** Asset routes. */
@@ -164,7 +207,7 @@ export function assetsRoutes(ctx: AppContext) {
       "/api/runs/:run_id/assets",
       ({ params }) => {
         const run = getLiveRun(ctx, params.run_id);
-        const assets = readJsonObject(join(run.run_dir, "assets.json")) ?? {};
+        const assets = readJsonObject(join(run.run_dir, "assets.json"), { root: ctx.root() }) ?? {};
         return { run_id: params.run_id, assets, assets_count: assetsCount(assets) };
       },
       { params: t.Object({ run_id: t.String() }), detail: { summary: "A run's assets.json" } },
@@ -175,7 +218,11 @@ export function assetsRoutes(ctx: AppContext) {
         assertRunId(params.run_id);
         const run = ctx.runs.findRunIncludingDeleted(params.run_id);
         if (!run) throw new HttpError(404, "Run not found");
-        return assetRefs(ctx.root(), params.run_id);
+        try {
+          return assetRefs(ctx.root(), params.run_id);
+        } catch (e) {
+          throw e instanceof FileRefusedError ? refusedError(e) : e;
+        }
       },
       {
         params: t.Object({ run_id: t.String() }),
@@ -187,7 +234,7 @@ export function assetsRoutes(ctx: AppContext) {
       ({ params, query }) => {
         const run = getLiveRun(ctx, params.run_id);
         const root = ctx.root();
-        const meta = readJsonObject(join(run.run_dir, "meta.json"));
+        const meta = readJsonObject(join(run.run_dir, "meta.json"), { root });
         const storageDir = typeof meta?.storage_dir === "string" ? meta.storage_dir : null;
         const target = resolveDownloadPath(root, query.path, storageDir);
         return downloadResponse(ctx, root, target, query.filename);

@@ -98,11 +98,13 @@ export function deleteRoutes(ctx: AppContext) {
         let blobs = 0;
         let bytes = 0;
         const errors: string[] = [];
+        const warnings: string[] = [];
         for (const r of results.values()) {
           if (r.success) deleted++;
           blobs += r.blobs_deleted;
           bytes += r.bytes_freed;
           errors.push(...r.errors.map((e) => `${r.run_id}: ${e}`));
+          warnings.push(...(r.warnings ?? []).map((w) => `${r.run_id}: ${w}`));
         }
         return {
           permanently_deleted: deleted,
@@ -110,6 +112,8 @@ export function deleteRoutes(ctx: AppContext) {
           blobs_deleted: blobs,
           bytes_freed: bytes,
           errors,
+          // fail closed (docs/RELIABILITY.md): present only when some holder could not be read
+          ...(warnings.length ? { warnings } : {}),
         };
       },
       {

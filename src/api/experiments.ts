@@ -24,7 +24,7 @@ export function experimentsRoutes(ctx: AppContext) {
         const run = ctx.runs.findRun(runId);
         if (!run) return { success: false };
         const metaPath = join(run.run_dir, "meta.json");
-        const meta = readJsonObject(metaPath) ?? {};
+        const meta = readJsonObject(metaPath, { root: ctx.root() }) ?? {};
         const given = (body.tags ?? []).map((s) => s.trim()).filter(Boolean);
         const current = Array.isArray(meta.tags) ? meta.tags.filter((x): x is string => typeof x === "string") : [];
         meta.tags = body.append === false ? given : [...new Set([...current, ...given])];

@@ -9,7 +9,8 @@ import { htmlReport, markdownReport } from "../store/assets/report.ts";
 import { exportItem, selectRuns, writePathsExport, writeRootExport } from "../store/assets/run-export.ts";
 import { TarWriter } from "../store/assets/tar.ts";
 import { ZipWriter } from "../store/assets/zip-writer.ts";
-import { attachment } from "./assets.ts";
+import { FileRefusedError } from "../store/safe-read.ts";
+import { attachment, refusedError } from "./assets.ts";
 import type { AppContext } from "./context.ts";
 import { parseBoolQuery } from "./params.ts";
 import { HttpError } from "./errors.ts";
@@ -24,7 +25,18 @@ function streamed(ctx: AppContext, what: string, type: string, name: string, pro
 export function importError(e: unknown): HttpError | undefined {
   if (e instanceof UnsafeArchiveError) return new HttpError(400, `Archive rejected: ${e.message}`);
   if (e instanceof ArchiveError) return new HttpError(400, `Unsupported or corrupted archive: ${e.message}`);
+  // the archive was fine but ROOT holds something unreadable where the import must write (e.g. the SDK index)
+  if (e instanceof FileRefusedError) return new HttpError(409, `Import failed, nothing imported: ${e.message}`);
   return undefined;
+}
+
+/** A run's metrics table read under the safe-read rule; a refused events.jsonl is a 4xx naming why. */
+function tableOf(ctx: AppContext, runDir: string) {
+  try {
+    return readMetricsTable(runDir, ctx.root());
+  } catch (e) {
+    throw e instanceof FileRefusedError ? refusedError(e) : e;
+  }
 }
 
 /** Export/import routes. */
@@ -36,14 +48,17 @@ export function exportRoutes(ctx: AppContext) {
         if (!query.path) throw new HttpError(400, "path is required");
         const exact = parseBoolQuery(query.exact, "exact");
         const format = query.format ?? "json";
-        const runs = selectRuns(ctx.root(), { path: query.path, exact });
+        const root = ctx.root();
+        const runs = selectRuns(root, { path: query.path, exact });
         if (format === "json") {
           return { path: query.path, exact, total_runs: runs.length, runs: runs.map(exportItem) };
         }
         if (format !== "zip") throw new HttpError(400, `Unsupported format: ${format}`);
         if (!runs.length) throw new HttpError(404, "No runs found for this path");
         const name = `runicorn_export_${query.path.replace(/[\\/]/g, "_")}.zip`;
-        return streamed(ctx, "path export", "application/zip", name, (sink) => writePathsExport(new ZipWriter(sink), query.path, runs));
+        return streamed(ctx, "path export", "application/zip", name, async (sink) => {
+          await writePathsExport(root, new ZipWriter(sink), query.path, runs);
+        });
       },
       {
         query: t.Object({
@@ -78,7 +93,7 @@ export function exportRoutes(ctx: AppContext) {
       "/api/export/:run_id/csv",
       ({ params }) => {
         const run = getLiveRun(ctx, params.run_id);
-        const csv = tableToCsv(readMetricsTable(run.run_dir));
+        const csv = tableToCsv(tableOf(ctx, run.run_dir));
         return new Response(csv, {
           headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": attachment(`${params.run_id}_metrics.csv`) },
         });
@@ -91,7 +106,7 @@ export function exportRoutes(ctx: AppContext) {
         const run = getLiveRun(ctx, params.run_id);
         const format = query.format ?? "markdown";
         if (format !== "markdown" && format !== "html" && format !== "md") throw new HttpError(400, `Unsupported format: ${format}`);
-        const input = { runId: params.run_id, runDir: run.run_dir, table: readMetricsTable(run.run_dir) };
+        const input = { runId: params.run_id, runDir: run.run_dir, root: ctx.root(), table: tableOf(ctx, run.run_dir) };
         const html = format === "html";
         return new Response(html ? htmlReport(input) : markdownReport(input), {
           headers: {

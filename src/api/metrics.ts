@@ -1,4 +1,6 @@
 // Metrics API: compatible metrics_step/metrics, cache stats and logs WebSocket (spec §3.3, §3.4); series, keys, images, live push.
+import { fileStream } from "../store/safe-read.ts";
+import { openForClient } from "./assets.ts";
 import { lstatSync, realpathSync } from "node:fs";
 import { extname, join } from "node:path";
 import { Elysia, t } from "elysia";
@@ -297,7 +299,9 @@ export function metricsRoutes(ctx: AppContext) {
         const type = IMAGE_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
         const headers: Record<string, string> = { "content-type": type, "x-content-type-options": "nosniff" };
         if (type === "image/svg+xml") headers["content-security-policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
-        return new Response(Bun.file(path), { headers });
+        const f = openForClient(ctx.root(), path);
+        headers["content-length"] = String(f.size);
+        return new Response(fileStream(f), { headers });
       },
       { detail: { summary: "A file of the run's media/ folder (images logged with log_image)" } },
     )

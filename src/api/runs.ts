@@ -63,7 +63,7 @@ export function runsRoutes(ctx: AppContext) {
         const run = getLiveRun(ctx, params.run_id);
         const row = await findRunRow(ctx.index().db, run.run_dir);
         if (!row) throw new HttpError(404, "Run not found");
-        return runDetail(row);
+        return runDetail(row, ctx.root());
       },
       { detail: { summary: "One run: status, paths of its files, assets, times, tags, summary" } },
     )
@@ -73,7 +73,7 @@ export function runsRoutes(ctx: AppContext) {
         assertRunId(params.run_id);
         const run = getLiveRun(ctx, params.run_id);
         const metaPath = join(run.run_dir, "meta.json");
-        const meta = readJsonObject(metaPath) ?? {};
+        const meta = readJsonObject(metaPath, { root: ctx.root() }) ?? {};
         if (body.alias !== undefined) {
           const alias = body.alias === null ? "" : body.alias.trim();
           meta.alias = alias === "" ? null : alias;
@@ -110,7 +110,7 @@ export function runsRoutes(ctx: AppContext) {
       ({ params }) => {
         const run = ctx.runs.findRun(params.run_id);
         if (!run) throw new HttpError(404, `Run ${params.run_id} not found`);
-        const env = readJsonObject(join(run.run_dir, "environment.json"));
+        const env = readJsonObject(join(run.run_dir, "environment.json"), { root: ctx.root() });
         return env ? { available: true, environment: env } : { available: false };
       },
       { detail: { summary: "The run's environment.json, when the SDK captured one" } },
@@ -118,9 +118,9 @@ export function runsRoutes(ctx: AppContext) {
 }
 
 /** The original's detail keys (spec §3.2) plus the ones its UI wanted (§10.7). */
-function runDetail(row: RunTable) {
+function runDetail(row: RunTable, root: string) {
   const dir = row.run_dir;
-  const assets = readJsonObject(join(dir, "assets.json")) ?? {};
+  const assets = readJsonObject(join(dir, "assets.json"), { root }) ?? {};
   const start = row.started_at ?? row.created_time;
   const end = row.ended_at ?? (row.status === "running" ? Date.now() / 1000 : null);
   return {

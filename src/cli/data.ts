@@ -9,6 +9,7 @@ import { DEFAULT_RATE_LIMITS, RATE_LIMITS_FILE } from "../api/rate-limit.ts";
 import { discoverRuns } from "../store/discover.ts";
 import { isObject, type JsonObject } from "../store/json.ts";
 import { readRunFiles } from "../store/run-files.ts";
+import { FileRefusedError } from "../store/safe-read.ts";
 import { importArchive, UnsafeArchiveError } from "../store/assets/archive-import.ts";
 import { FileSink, GzipSink } from "../store/assets/byte-sink.ts";
 import { findRunDir, RunDeleter } from "../store/assets/delete-run.ts";
@@ -226,6 +227,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
       }
       if (json) print({ ok: true, out: outPath, bytes: file.written, ...summary, run_ids: runs.map((r) => r.id) });
       else out(`Done. ${summary.runs} run(s), ${summary.files} files (${summary.archive_files} archive files), ${formatBytes(file.written)}.`);
+      if (!json) for (const sk of summary.skipped) err(`  skipped ${sk.reason}`);
       return 0;
     }
     case "import": {
@@ -256,7 +258,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
         }
         return 0;
       } catch (e) {
-        if (!(e instanceof ArchiveError)) throw e;
+        if (!(e instanceof ArchiveError) && !(e instanceof FileRefusedError)) throw e;
         const why = e instanceof UnsafeArchiveError ? "Archive rejected" : "Import failed";
         if (json) print({ ok: false, error: `${why}: ${e.message}` });
         else err(`${why}: ${e.message}`);
@@ -301,6 +303,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
           for (const a of r.kept_assets) out(label(a));
         }
         if (r.blobs_kept) out(`  Blobs kept (still referenced elsewhere): ${r.blobs_kept}`);
+        for (const w of r.warnings ?? []) err(`  warning: ${w}`);
         if (r.blobs_deleted || r.outputs_deleted) out(`  Blobs deleted: ${r.blobs_deleted}, outputs: ${r.outputs_deleted} (${formatBytes(r.bytes_freed)})`);
         blobs += r.blobs_deleted;
         bytes += r.bytes_freed;
@@ -325,6 +328,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
         if (result.index_runs_pruned || result.index_assets_pruned) {
           out(`${verb} ${result.index_runs_pruned} stale index run row(s) and ${result.index_assets_pruned} asset row(s)`);
         }
+        for (const w of result.warnings) err(`  warning: ${w}`);
         for (const e of result.errors) err(`  error: ${e}`);
       }
       return result.success ? 0 : 1;

@@ -1,7 +1,8 @@
 // The metric column store inside the index: ingests events.jsonl by byte offset into chunked column blobs.
 // metric_chunk levels: 0 raw rows, 1..3 digests, LEVEL_SUMMARY one row per run (catalogue and key
 // summaries, so a restart reads one row), LEVEL_RESULT computed responses kept across restarts.
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { openChecked, UNLIMITED } from "../store/safe-read.ts";
+import { closeSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Chunk, CHUNK_ROWS } from "../metrics/chunk.ts";
 import { digestPositions } from "../metrics/downsample.ts";
@@ -766,8 +767,10 @@ export class MetricStore {
     let st;
     try {
       st = statSync(state.eventsPath, { bigint: true });
+      // a FIFO or device named events.jsonl would block the read (or never end): only regular files are metrics
+      if (!st.isFile()) throw new Error("not a regular file");
     } catch {
-      // no events.jsonl (yet, or any more): the run has no metrics
+      // no events.jsonl (yet, or any more), or not a regular file: the run has no metrics
       if (state.file || state.slots.length) this.reset(state, null);
       return undefined;
     }
@@ -783,7 +786,12 @@ export class MetricStore {
       f = null;
     }
     if (f && f.size === mark.size && f.mtime === mark.mtime) return undefined;
-    const fd = openSync(state.eventsPath, "r");
+    let fd: number;
+    try {
+      fd = openChecked(state.eventsPath, { maxBytes: UNLIMITED }).fd; // O_NONBLOCK, no link, regular (src/store/safe-read.ts)
+    } catch {
+      return undefined; // swapped for a link or special file since the stat: read nothing
+    }
     try {
       let offset = f?.offset ?? 0;
       if (f && offset > 0 && f.tail.length > 0) {

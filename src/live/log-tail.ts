@@ -1,5 +1,21 @@
 // Reads text files by line from a byte offset: new complete lines of logs.txt, and the last N lines.
-import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, fstatSync, readSync } from "node:fs";
+import { openChecked, UNLIMITED } from "../store/safe-read.ts";
+
+/** A "line" longer than this without a break is sent in pieces of this size (a file of one endless line cannot grow memory). */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
+/**
+ * Opens a log under the safe-read rule (a regular file, not a link, opened without blocking); undefined when it
+ * is missing or refused (a FIFO or device named logs.txt reads as no log at all).
+ */
+function openLog(path: string): number | undefined {
+  try {
+    return openChecked(path, { maxBytes: UNLIMITED }).fd;
+  } catch {
+    return undefined; // missing or refused: the run has no readable log
+  }
+}
 
 const dec = new TextDecoder();
 /** Python's universal newlines (the original reads logs.txt in text mode): \r\n, \r and \n end a line. */
@@ -42,10 +58,8 @@ export class LineTail {
    * a file that shrank or was replaced is read again from the start (`reset`).
    */
   poll(skip = false): { lines: string[]; reset: boolean } {
-    let fd: number;
-    try {
-      fd = openSync(this.path, "r");
-    } catch {
+    const fd = openLog(this.path);
+    if (fd === undefined) {
       this.exists = false;
       return { lines: [], reset: false };
     }
@@ -61,15 +75,18 @@ export class LineTail {
       const size = Number(st.size);
       if (size <= this.offset) return { lines: [], reset };
       const lines: string[] = [];
-      let buf = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(4096, size - this.offset)));
+      let buf = Buffer.allocUnsafe(Math.min(MAX_LINE_BYTES, Math.max(4096, size - this.offset)));
       for (;;) {
         const got = readSync(fd, buf, 0, buf.length, this.offset);
         if (got <= 0) break;
-        const end = completeEnd(buf, got);
+        let end = completeEnd(buf, got);
         if (end === 0) {
           if (got < buf.length) break; // torn line: wait for its newline
-          buf = Buffer.allocUnsafe(buf.length * 2);
-          continue;
+          if (buf.length < MAX_LINE_BYTES) {
+            buf = Buffer.allocUnsafe(Math.min(MAX_LINE_BYTES, buf.length * 2));
+            continue;
+          }
+          end = got; // no break in MAX_LINE_BYTES: send this piece as a line of its own
         }
         if (!skip) for (const l of nonBlank(dec.decode(buf.subarray(0, end)))) lines.push(l);
         this.offset += end;
@@ -87,14 +104,10 @@ export class LineTail {
  * and whether earlier non-blank lines exist (`more`). Missing file → no lines.
  */
 export function lastLines(path: string, max: number, end?: number): { lines: string[]; more: boolean } {
-  let fd: number;
+  const fd = openLog(path);
+  if (fd === undefined) return { lines: [], more: false };
   try {
-    fd = openSync(path, "r");
-  } catch {
-    return { lines: [], more: false };
-  }
-  try {
-    const limit = end ?? statSync(path).size;
+    const limit = Math.min(end ?? Infinity, fstatSync(fd).size);
     let start = limit;
     let block = 64 * 1024;
     let data = Buffer.alloc(0);
@@ -108,7 +121,7 @@ export function lastLines(path: string, max: number, end?: number): { lines: str
       let cut = 0;
       if (start > 0) {
         const nl = data.findIndex((b) => b === 10 || b === 13);
-        if (nl < 0) {
+        if (nl < 0 && limit - start < 16 * MAX_LINE_BYTES) {
           block *= 2;
           continue;
         }
@@ -117,6 +130,8 @@ export function lastLines(path: string, max: number, end?: number): { lines: str
       const lines = nonBlank(dec.decode(data.subarray(cut)));
       if (lines.length > max) return { lines: lines.slice(lines.length - max), more: true };
       if (start === 0) return { lines, more: false };
+      // a file of a few enormous lines: stop reading back once 16 MiB are held
+      if (limit - start >= 16 * MAX_LINE_BYTES) return { lines, more: true };
       block *= 2;
     }
   } finally {

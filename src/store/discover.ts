@@ -50,13 +50,19 @@ function legacyOrderKey(project: string, name: string, mtimeMs: number, id: stri
   return "1" + [project.toLowerCase(), name.toLowerCase(), inv, id].join(SEP);
 }
 
+/** Told about a folder that exists but cannot be listed (runs below it may be missed). */
+export type OnUnreadable = (dir: string, reason: string) => void;
+
 /** Sub-directories (not symlinks: nothing outside ROOT is followed), sorted by lowercase name. */
-function subdirs(dir: string): Dirent[] {
+function subdirs(dir: string, onUnreadable?: OnUnreadable): Dirent[] {
   let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return []; // unreadable or vanished while walking: nothing to list there
+  } catch (e) {
+    // vanished while walking: nothing to list there; anything else may hide runs (gc must know)
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT" && code !== "ENOTDIR") onUnreadable?.(dir, (e as Error).message);
+    return [];
   }
   return entries
     .filter((e) => e.isDirectory() && !e.name.startsWith("."))
@@ -68,8 +74,8 @@ function subdirs(dir: string): Dirent[] {
 }
 
 /** Walks ROOT and returns every run directory (soft-deleted ones included) in scan order. */
-export function discoverRuns(root: string): RunEntry[] {
-  return [...iterateRuns(root)];
+export function discoverRuns(root: string, onUnreadable?: OnUnreadable): RunEntry[] {
+  return [...iterateRuns(root, undefined, onUnreadable)];
 }
 
 /**
@@ -79,13 +85,13 @@ export function discoverRuns(root: string): RunEntry[] {
 export type KnownStamp = (dir: string) => string | undefined;
 
 /** Walks ROOT lazily, yielding run directories in scan order (lets callers pause between runs). */
-export function* iterateRuns(root: string, known?: KnownStamp): Generator<RunEntry> {
-  yield* walkV06(join(root, "runs"), [], known);
-  for (const project of subdirs(root)) {
+export function* iterateRuns(root: string, known?: KnownStamp, onUnreadable?: OnUnreadable): Generator<RunEntry> {
+  yield* walkV06(join(root, "runs"), [], known, onUnreadable);
+  for (const project of subdirs(root, onUnreadable)) {
     if (RESERVED.has(project.name)) continue;
-    for (const name of subdirs(join(root, project.name))) {
+    for (const name of subdirs(join(root, project.name), onUnreadable)) {
       const runsDir = join(root, project.name, name.name, "runs");
-      for (const run of subdirs(runsDir)) {
+      for (const run of subdirs(runsDir, onUnreadable)) {
         const dir = join(runsDir, run.name);
         const stamp = known?.(dir) ?? runStamp(dir);
         if (!stampIsRun(stamp)) continue;
@@ -135,12 +141,12 @@ function v06Entry(dir: string, segments: string[], stamp: string): RunEntry {
   };
 }
 
-function* walkV06(dir: string, segments: string[], known?: KnownStamp): Generator<RunEntry> {
-  for (const d of subdirs(dir)) {
+function* walkV06(dir: string, segments: string[], known?: KnownStamp, onUnreadable?: OnUnreadable): Generator<RunEntry> {
+  for (const d of subdirs(dir, onUnreadable)) {
     const child = join(dir, d.name);
     const segs = [...segments, d.name];
     const stamp = known?.(child) ?? runStamp(child);
     if (stampIsRun(stamp)) yield v06Entry(child, segs, stamp);
-    else yield* walkV06(child, segs, known);
+    else yield* walkV06(child, segs, known, onUnreadable);
   }
 }

@@ -1,5 +1,5 @@
 // Tolerant JSON for files written by Python: bare NaN/Infinity tokens (spec §1.5) and torn files (spec §1.13).
-import { readFileSync } from "node:fs";
+import { FileRefusedError, JSON_FILE_LIMIT, readChecked } from "./safe-read.ts";
 
 /** How non-finite tokens are mapped: all to null (API output), or ±Infinity kept as numbers (metric columns). */
 export type NonFinite = "null" | "infinity";
@@ -70,21 +70,36 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** The outcome of reading a JSON object file: the object, or why there is none (`missing` when absent). */
+export type JsonRead = { ok: true; value: JsonObject } | { ok: false; missing: boolean; reason: string };
+
 /**
- * Reads a JSON object file the way the original viewer does (spec §1.13): a missing, unreadable,
- * truncated or non-object file reads as undefined, so callers fall back to `{}` or defaults.
+ * Reads a JSON object file under the safe-read rule (src/store/safe-read.ts): with `root`, its real path must
+ * lie inside ROOT; without, the file itself must not be a link. FIFOs, devices and files over `maxBytes`
+ * (16 MiB by default) are refused without being opened; a torn or non-object file is a failure too.
  */
-export function readJsonObject(path: string): JsonObject | undefined {
+export function readJsonFile(path: string, opts: { root?: string; maxBytes?: number } = {}): JsonRead {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return undefined; // missing or unreadable: the run simply lacks this file
+    text = readChecked(path, { root: opts.root, maxBytes: opts.maxBytes ?? JSON_FILE_LIMIT }).toString("utf8");
+  } catch (e) {
+    if (e instanceof FileRefusedError) return { ok: false, missing: e.reason === "missing", reason: e.message };
+    throw e;
   }
+  let v: unknown;
   try {
-    const v = parseTolerant(text);
-    return isObject(v) ? v : undefined;
-  } catch {
-    return undefined; // torn write in progress (plain write_text in the SDK): read as {}
+    v = parseTolerant(text);
+  } catch (e) {
+    return { ok: false, missing: false, reason: `${path}: not valid JSON (${(e as Error).message})` };
   }
+  return isObject(v) ? { ok: true, value: v } : { ok: false, missing: false, reason: `${path}: not a JSON object` };
+}
+
+/**
+ * Reads a JSON object file the way the original viewer does (spec §1.13): a missing, refused (link, FIFO,
+ * device, too large), truncated or non-object file reads as undefined, so callers fall back to `{}` or defaults.
+ */
+export function readJsonObject(path: string, opts: { root?: string; maxBytes?: number } = {}): JsonObject | undefined {
+  const r = readJsonFile(path, opts);
+  return r.ok ? r.value : undefined;
 }

@@ -68,7 +68,7 @@ describe("zip", () => {
     try {
       const sink = new MemorySink();
       const z = new ZipWriter(sink);
-      await z.addFile("big.bin", path);
+      await z.addFile("big.bin", path, import.meta.dir);
       await z.finish();
       const blob = new Blob([sink.bytes() as Uint8Array<ArrayBuffer>]);
       const [e] = await readZipEntries(blob, 10);

@@ -1,14 +1,15 @@
-// Safe import of zip / tar(.gz) archives into ROOT (spec §3.10, §6.1): nothing outside ROOT, no links, size
-// limits against bombs, staged inside ROOT and moved into place run by run, existing runs never overwritten.
+// Safe import of zip / tar(.gz) archives into ROOT (spec §3.10, §6.1): nothing outside ROOT, no links, size and
+// ratio limits counted as bytes inflate, checked names, staged inside ROOT, then all runs moved in or none.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, realpathSync, renameSync, rmdirSync, rmSync, statfsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { discoverRuns } from "../discover.ts";
+import { FileRefusedError, MANIFEST_FILE_LIMIT, readChecked } from "../safe-read.ts";
 import { isObject, parseTolerant } from "../json.ts";
-import { type ByteSink, FileSink } from "./byte-sink.ts";
-import { isInsideRoot, remapRecordedPath, safeName, SHA256_RE } from "./cas.ts";
+import { FileSink } from "./byte-sink.ts";
+import { remapRecordedPath, safeName, SHA256_RE } from "./cas.ts";
 import { listFiles } from "./delete-run.ts";
-import { EXPORT_MANIFEST, type Progress } from "./run-export.ts";
+import { EXPORT_MANIFEST, type Progress, SKIPPED_LIST } from "./run-export.ts";
 import { mergeRows, SdkIndex, type SdkAssetRow, type SdkLinkRow, type SdkRunRow } from "./sdk-index.ts";
 import { TarParser } from "./tar.ts";
 import { ArchiveError, extractZipEntry, readZipEntries } from "./zip-reader.ts";
@@ -19,14 +20,29 @@ export class UnsafeArchiveError extends ArchiveError {}
 /** Limits of one import. */
 export interface ImportLimits {
   maxEntries: number;
-  /** Total bytes after decompression. */
+  /** Total bytes after decompression (also capped by the free space of ROOT's file system). */
   maxTotalBytes: number;
-  /** Largest decompressed/compressed ratio accepted for content beyond 1 MiB. */
+  /** Largest decompressed/compressed ratio of the whole archive, counted as bytes are inflated, beyond `ratioFloorBytes`. */
   maxRatio: number;
+  /** Output below this is never refused for its ratio (small, highly repetitive logs). */
+  ratioFloorBytes: number;
+  /** Longest member name in bytes, and deepest path. */
+  maxNameBytes: number;
+  maxDepth: number;
 }
 
-/** Defaults: 200k entries, 20 GiB, ratio 200 (real run data compresses ~5-30x; bombs ~1000x). */
-export const DEFAULT_IMPORT_LIMITS: ImportLimits = { maxEntries: 200_000, maxTotalBytes: 20 * 1024 ** 3, maxRatio: 200 };
+/** Defaults: 200k entries, 20 GiB, ratio 200 past 64 MiB (real run data compresses ~5-30x; bombs ~1000x), names ≤ 1024 bytes / 32 levels. */
+export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
+  maxEntries: 200_000,
+  maxTotalBytes: 20 * 1024 ** 3,
+  maxRatio: 200,
+  ratioFloorBytes: 64 * 1024 * 1024,
+  maxNameBytes: 1024,
+  maxDepth: 32,
+};
+
+/** Free space kept on ROOT's file system by an import. */
+const DISK_RESERVE = 64 * 1024 * 1024;
 
 /** The import result: the original's keys (spec §3.10) plus what was skipped and why. */
 export interface ImportResult {
@@ -44,17 +60,92 @@ export interface ImportResult {
   skipped_file_count: number;
 }
 
+const utf8 = new TextEncoder();
+
 /**
- * Normalises an archive member name to a relative `/` path; undefined for the archive root itself.
- * Throws for absolute paths, drive letters, `..` and NUL (spec §6.1: no entry outside ROOT).
+ * Normalises an archive member name to a relative `/` path; undefined for the archive root itself. Throws
+ * UnsafeArchiveError for absolute paths, drive letters, `..`, NUL and control characters, names that were not
+ * UTF-8 (decoded to U+FFFD), segments over 255 bytes, and names longer or deeper than the limits (spec §6.1:
+ * no entry outside ROOT; every name one the file system accepts).
  */
-export function safeMemberName(raw: string): string | undefined {
-  if (raw.includes("\0")) throw new UnsafeArchiveError(`unsafe entry name: ${JSON.stringify(raw)}`);
+export function safeMemberName(raw: string, limits: Pick<ImportLimits, "maxNameBytes" | "maxDepth"> = DEFAULT_IMPORT_LIMITS): string | undefined {
+  const shown = JSON.stringify(raw.length > 200 ? raw.slice(0, 200) + "…" : raw);
+  if (raw.includes("\0")) throw new UnsafeArchiveError(`unsafe entry name (NUL byte): ${shown}`);
+  if (/[\u0001-\u001f\u007f]/.test(raw)) throw new UnsafeArchiveError(`unsafe entry name (control character): ${shown}`);
+  if (raw.includes("\ufffd")) throw new UnsafeArchiveError(`entry name is not valid UTF-8: ${shown}`);
   const n = raw.replaceAll("\\", "/");
-  if (n.startsWith("/") || /^[A-Za-z]:/.test(n)) throw new UnsafeArchiveError(`absolute path in archive: ${raw}`);
+  if (n.startsWith("/") || /^[A-Za-z]:/.test(n)) throw new UnsafeArchiveError(`absolute path in archive: ${shown}`);
   const segs = n.split("/").filter((s) => s !== "" && s !== ".");
-  if (segs.some((s) => s === "..")) throw new UnsafeArchiveError(`path traversal in archive: ${raw}`);
-  return segs.length ? segs.join("/") : undefined;
+  if (segs.some((s) => s === "..")) throw new UnsafeArchiveError(`path traversal in archive: ${shown}`);
+  if (segs.some((s) => utf8.encode(s).length > 255)) throw new UnsafeArchiveError(`entry name has a part longer than 255 bytes: ${shown}`);
+  if (segs.length > limits.maxDepth) throw new UnsafeArchiveError(`entry name deeper than ${limits.maxDepth} folders: ${shown}`);
+  const joined = segs.join("/");
+  if (utf8.encode(joined).length > limits.maxNameBytes) throw new UnsafeArchiveError(`entry name longer than ${limits.maxNameBytes} bytes: ${shown}`);
+  return segs.length ? joined : undefined;
+}
+
+/** Checks the set of member names: no duplicates, no name that is both a file and a folder. */
+class NameSet {
+  private readonly files = new Set<string>();
+  private readonly dirs = new Set<string>();
+
+  /** Registers a checked name (from safeMemberName) as a file or a folder. */
+  add(name: string, isDir: boolean): void {
+    if (this.files.has(name)) throw new UnsafeArchiveError(`duplicate entry in archive: ${name}`);
+    if (!isDir && this.dirs.has(name)) throw new UnsafeArchiveError(`entry is both a file and a folder: ${name}`);
+    for (let i = name.indexOf("/"); i > 0; i = name.indexOf("/", i + 1)) {
+      const parent = name.slice(0, i);
+      if (this.files.has(parent)) throw new UnsafeArchiveError(`entry is both a file and a folder: ${parent}`);
+      this.dirs.add(parent);
+    }
+    if (isDir) this.dirs.add(name);
+    else this.files.add(name);
+  }
+}
+
+/** Bytes an import may still write: the total cap, the free disk space and the whole-archive ratio, by bytes actually written. */
+class Budget {
+  private written = 0;
+  private readonly cap: number;
+  private readonly capReason: string;
+
+  constructor(
+    root: string,
+    private readonly archiveBytes: number,
+    private readonly limits: ImportLimits,
+  ) {
+    const free = freeBytes(root);
+    if (free !== undefined && free - DISK_RESERVE < limits.maxTotalBytes) {
+      this.cap = Math.max(0, free - DISK_RESERVE);
+      this.capReason = `the free space of the storage root (${this.cap} bytes)`;
+    } else {
+      this.cap = limits.maxTotalBytes;
+      this.capReason = `the size limit (${limits.maxTotalBytes} bytes)`;
+    }
+  }
+
+  /** Declared sizes first (cheap refusal); never trusted for the real count. */
+  checkDeclared(total: number): void {
+    if (total > this.cap) throw new UnsafeArchiveError(`archive declares ${total} bytes, beyond ${this.capReason}`);
+  }
+
+  /** Counts `n` bytes about to be written. */
+  take(n: number): void {
+    this.written += n;
+    if (this.written > this.cap) throw new UnsafeArchiveError(`archive expands beyond ${this.capReason}`);
+    if (this.written > this.limits.ratioFloorBytes && this.written > this.archiveBytes * this.limits.maxRatio) {
+      throw new UnsafeArchiveError(`compression ratio beyond ${this.limits.maxRatio}:1 (a decompression bomb)`);
+    }
+  }
+}
+
+function freeBytes(root: string): number | undefined {
+  try {
+    const s = statfsSync(root);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return undefined; // no statfs here: the absolute cap alone applies
+  }
 }
 
 type Kind = "zip" | "tar" | "tgz";
@@ -69,57 +160,73 @@ async function detectKind(blob: Blob, filename: string | undefined): Promise<Kin
   throw new ArchiveError(f ? `${f} is neither a zip nor a tar(.gz) archive` : "neither a zip nor a tar(.gz) archive");
 }
 
-/** Creates the parent folder of `path` and returns `path`. */
+/** Creates the parent folder of `path` (inside the fresh stage, which holds no links) and returns `path`. */
 function withParentDir(path: string): string {
   mkdirSync(dirname(path), { recursive: true });
   return path;
 }
 
-/** A sink writing one staged file, counting towards the total limit. */
+/** A sink writing one staged file, counting every byte against the import's budget. */
 class StagedFile extends FileSink {
   constructor(
     path: string,
-    private readonly budget: { left: number },
-    private readonly hash?: ReturnType<typeof createHash>,
+    private readonly budget: Budget,
   ) {
     super(withParentDir(path));
   }
   override write(chunk: Uint8Array): void {
-    this.budget.left -= chunk.length;
-    if (this.budget.left < 0) throw new UnsafeArchiveError("archive expands beyond the size limit");
-    this.hash?.update(chunk);
+    this.budget.take(chunk.length);
     super.write(chunk);
   }
 }
 
-/** Extracts every member into `stage`; returns the staged relative file names. */
-async function extractToStage(blob: Blob, kind: Kind, stage: string, limits: ImportLimits): Promise<string[]> {
+/** File-system errors an entry name can cause while staging: the archive's fault, so a 4xx naming the entry. */
+const NAME_ERRNOS = new Set(["ENAMETOOLONG", "ENOTDIR", "EEXIST", "EISDIR", "EILSEQ", "EINVAL", "ELOOP"]);
+
+/** Runs `fn` for one entry; a file-system error caused by its name becomes an UnsafeArchiveError naming it. */
+async function forEntry<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (code && NAME_ERRNOS.has(code)) throw new UnsafeArchiveError(`cannot write entry ${JSON.stringify(name)} (${code})`);
+    throw e;
+  }
+}
+
+/** Extracts every member into `stage` after checking every name (zip: all names before any byte is written). */
+async function extractToStage(root: string, blob: Blob, kind: Kind, stage: string, limits: ImportLimits): Promise<string[]> {
   const files: string[] = [];
-  const budget = { left: limits.maxTotalBytes };
+  const budget = new Budget(root, blob.size, limits);
+  const names = new NameSet();
   if (kind === "zip") {
     const entries = await readZipEntries(blob, limits.maxEntries);
     let declared = 0;
     const plan: [string, (typeof entries)[number]][] = [];
     for (const e of entries) {
-      const name = safeMemberName(e.name);
+      const name = safeMemberName(e.name, limits);
       if (e.isLink) throw new UnsafeArchiveError(`link in archive: ${e.name}`);
       const type = e.mode & 0o170000;
       if (type !== 0 && type !== 0o100000 && type !== 0o040000) throw new UnsafeArchiveError(`special file in archive: ${e.name}`);
-      if (!name || e.isDir) continue;
+      if (!name) continue;
+      names.add(name, e.isDir);
+      if (e.isDir) continue;
       declared += e.usize;
       if (e.usize > 1024 * 1024 && e.usize > e.csize * limits.maxRatio) {
         throw new UnsafeArchiveError(`compression ratio of ${e.name} beyond ${limits.maxRatio}:1`);
       }
       plan.push([name, e]);
     }
-    if (declared > limits.maxTotalBytes) throw new UnsafeArchiveError(`archive expands to ${declared} bytes, beyond the limit`);
+    budget.checkDeclared(declared);
     for (const [name, e] of plan) {
-      const out = new StagedFile(join(stage, name), budget);
-      try {
-        await extractZipEntry(blob, e, out);
-      } finally {
-        out.close();
-      }
+      await forEntry(name, async () => {
+        const out = new StagedFile(join(stage, name), budget);
+        try {
+          await extractZipEntry(blob, e, out);
+        } finally {
+          out.close();
+        }
+      });
       files.push(name);
     }
     return files;
@@ -129,14 +236,17 @@ async function extractToStage(blob: Blob, kind: Kind, stage: string, limits: Imp
   const parser = new TarParser({
     entry: (h) => {
       if (++count > limits.maxEntries) throw new UnsafeArchiveError(`too many entries (> ${limits.maxEntries})`);
-      const name = safeMemberName(h.name);
+      const name = safeMemberName(h.name, limits);
       if (h.type === "link") throw new UnsafeArchiveError(`link in archive: ${h.name}`);
       if (h.type === "other") throw new UnsafeArchiveError(`special file in archive: ${h.name}`);
-      if (!name || h.type === "dir") return undefined;
-      if (h.size > budget.left) throw new UnsafeArchiveError("archive expands beyond the size limit");
-      current = new StagedFile(join(stage, name), budget);
+      if (!name) return undefined;
+      names.add(name, h.type === "dir");
+      if (h.type === "dir") return undefined;
+      budget.checkDeclared(h.size);
+      const file = new StagedFile(join(stage, name), budget);
+      current = file;
       files.push(name);
-      return current;
+      return file;
     },
     end: () => {
       current?.close();
@@ -148,15 +258,19 @@ async function extractToStage(blob: Blob, kind: Kind, stage: string, limits: Imp
   let total = 0;
   try {
     for await (const chunk of input as unknown as AsyncIterable<Uint8Array>) {
+      // the tar stream itself (headers, padding) counts towards the ratio too
       total += chunk.length;
-      if (total > 64 * 1024 * 1024 && total > blob.size * limits.maxRatio) {
-        throw new UnsafeArchiveError(`compression ratio beyond ${limits.maxRatio}:1`);
+      if (total > limits.ratioFloorBytes && total > blob.size * limits.maxRatio) {
+        throw new UnsafeArchiveError(`compression ratio beyond ${limits.maxRatio}:1 (a decompression bomb)`);
       }
       await parser.push(chunk);
     }
     parser.end();
   } catch (e) {
     if (e instanceof ArchiveError) throw e;
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (code && NAME_ERRNOS.has(code)) throw new UnsafeArchiveError(`cannot write entry ${JSON.stringify(files.at(-1) ?? "")} (${code})`);
+    if (code) throw e; // ENOSPC and friends: the storage's fault, not the archive's
     throw new ArchiveError((e as Error).message);
   } finally {
     current?.close();
@@ -200,10 +314,17 @@ function rootRelativeRuns(files: string[]): PlannedRun[] {
 }
 
 function readStagedJson(stage: string, name: string): unknown {
+  let text: string;
   try {
-    return parseTolerant(readFileSync(join(stage, name), "utf8"));
+    text = readChecked(join(stage, name), { maxBytes: MANIFEST_FILE_LIMIT }).toString("utf8");
+  } catch (e) {
+    if (e instanceof FileRefusedError && e.reason === "too_large") throw new UnsafeArchiveError(`${name} is too large (over ${MANIFEST_FILE_LIMIT} bytes)`);
+    return undefined; // absent: that layout does not apply
+  }
+  try {
+    return parseTolerant(text);
   } catch {
-    return undefined; // absent or not JSON: that layout does not apply
+    return undefined; // not JSON: that layout does not apply
   }
 }
 
@@ -240,22 +361,119 @@ function archiveFiles(files: string[]): string[] {
 }
 
 function sha256File(path: string): string {
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
+  const h = createHash("sha256");
+  const fd = openSync(path, "r"); // a file this import just staged (fresh folder, no links)
+  try {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest("hex");
 }
 
-/** Moves a staged path into ROOT unless the target exists; refuses targets that resolve outside ROOT. */
-function place(root: string, src: string, dst: string): boolean {
-  if (existsSync(dst)) return false;
-  mkdirSync(dirname(dst), { recursive: true });
-  if (!isInsideRoot(root, dirname(dst))) throw new UnsafeArchiveError(`target leaves the storage root: ${dst}`);
-  renameSync(src, dst);
-  return true;
+/** One move of the commit: a staged path and its place under ROOT (relative, `/`-separated). */
+interface Move {
+  src: string;
+  rel: string;
+  files: number;
 }
 
 /**
- * Imports an archive (zip, tar or tar.gz; by content, not by name) into ROOT. Accepts this tool's export,
- * the original's paths/export zip, and any archive whose paths are relative to ROOT (`runs/…`, legacy
- * `<p>/<n>/runs/<id>/…`, `archive/…`). Throws ArchiveError (corrupt) or UnsafeArchiveError (refused).
+ * Checks that every folder on the way to `rel` under ROOT is a real folder (lstat of each component: a link
+ * anywhere, even one pointing inside ROOT, refuses the archive) and says which are missing. Creates nothing.
+ */
+function checkTargetPath(realRoot: string, rel: string): string[] {
+  const segs = rel.split("/");
+  const missing: string[] = [];
+  let cur = realRoot;
+  for (let i = 0; i < segs.length - 1; i++) {
+    cur = join(cur, segs[i]);
+    if (missing.length) {
+      missing.push(cur);
+      continue;
+    }
+    const st = lstatSync(cur, { throwIfNoEntry: false });
+    if (!st) missing.push(cur);
+    else if (st.isSymbolicLink()) throw new UnsafeArchiveError(`target goes through a symbolic link: ${segs.slice(0, i + 1).join("/")}`);
+    else if (!st.isDirectory()) throw new UnsafeArchiveError(`target folder is a file: ${segs.slice(0, i + 1).join("/")}`);
+  }
+  return missing;
+}
+
+/**
+ * Moves every staged path into ROOT, or none: targets are checked first (no links on the way, nothing there
+ * yet), then folders are created and paths renamed one by one; on any failure every rename is undone and every
+ * folder created is removed again.
+ */
+function commitAll(root: string, moves: Move[]): string[] {
+  const realRoot = realRoot_(root);
+  for (const m of moves) {
+    checkTargetPath(realRoot, m.rel);
+    if (lstatSync(join(realRoot, m.rel), { throwIfNoEntry: false })) throw new UnsafeArchiveError(`target exists: ${m.rel}`);
+  }
+  const created: string[] = [];
+  const renamed: [string, string][] = [];
+  try {
+    for (const m of moves) {
+      for (const dir of checkTargetPath(realRoot, m.rel)) {
+        mkdirSync(dir); // one level at a time, each just checked: never through a link
+        created.push(dir);
+      }
+      const dst = join(realRoot, m.rel);
+      if (lstatSync(dst, { throwIfNoEntry: false })) throw new UnsafeArchiveError(`target appeared during the import: ${m.rel}`);
+      renameSync(m.src, dst);
+      renamed.push([dst, m.src]);
+    }
+  } catch (e) {
+    rollBack(renamed, created);
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (code && NAME_ERRNOS.has(code)) throw new UnsafeArchiveError(`cannot place ${moves[renamed.length]?.rel ?? "an entry"} (${code})`);
+    throw e;
+  }
+  return created;
+}
+
+/** Undoes a partial commit: renames back into the stage, then removes the folders the commit created. */
+function rollBack(renamed: [string, string][], created: string[]): void {
+  for (const [dst, src] of renamed.reverse()) {
+    try {
+      renameSync(dst, src);
+    } catch (e) {
+      log(`import rollback: cannot move ${dst} back: ${(e as Error).message}`);
+    }
+  }
+  for (const dir of created.reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch (e) {
+      log(`import rollback: cannot remove ${dir}: ${(e as Error).message}`);
+    }
+  }
+}
+
+function log(msg: string): void {
+  process.stderr.write(`${msg}\n`);
+}
+
+function realRoot_(root: string): string {
+  try {
+    return realpathSync(root);
+  } catch {
+    return root; // created just before: it exists; a failure here surfaces at the first move
+  }
+}
+
+/**
+ * Imports an archive (zip, tar or tar.gz; by content, not by name) into ROOT, all or nothing. Accepts this
+ * tool's export, the original's paths/export zip, and any archive whose paths are relative to ROOT (`runs/…`,
+ * legacy `<p>/<n>/runs/<id>/…`, `archive/…`). Every name, type and size is checked (zip: before any byte is
+ * written), everything is staged in a fresh folder inside ROOT, the export manifest and blob digests are
+ * checked, and only then are runs moved into place. Throws ArchiveError (corrupt) or UnsafeArchiveError (refused).
  */
 export async function importArchive(
   root: string,
@@ -265,23 +483,26 @@ export async function importArchive(
 ): Promise<ImportResult> {
   const limits = { ...DEFAULT_IMPORT_LIMITS, ...opts.limits };
   const kind = await detectKind(archive, filename);
-  mkdirSync(join(root, "runs"), { recursive: true });
-  // staged inside ROOT (same file system, so moves are renames); dot-dirs are never scanned for runs
-  const stage = mkdtempSync(join(root, ".import-"));
+  mkdirSync(root, { recursive: true }); // the configured root itself (as `serve` would create it)
+  // staged inside ROOT (same file system, so moves are renames) under a fresh name; dot-dirs are never scanned
+  const stage = mkdtempSync(join(realRoot_(root), ".import-"));
   try {
-    const files = await extractToStage(archive, kind, stage, limits);
+    const files = await extractToStage(root, archive, kind, stage, limits);
     let format: ImportResult["format"] = "root";
     let planned: PlannedRun[];
-    let exportInfo: Record<string, unknown> | undefined;
+    let exportInfo: ExportIndexRows | undefined;
+    let sourceRoot: string | null = null;
     const fromPathsExport = files.includes(EXPORT_MANIFEST) ? undefined : pathsExportRuns(stage, files);
     if (fromPathsExport) {
       format = "paths-export";
       planned = fromPathsExport;
     } else {
       const m = files.includes(EXPORT_MANIFEST) ? readStagedJson(stage, EXPORT_MANIFEST) : undefined;
+      if (files.includes(EXPORT_MANIFEST) && m === undefined) throw new UnsafeArchiveError(`${EXPORT_MANIFEST} is not valid JSON`);
       if (isObject(m) && m.format === "runicorn-export") {
         format = "runicorn";
-        exportInfo = m;
+        exportInfo = checkExportIndex(m);
+        sourceRoot = typeof m.source_root === "string" ? m.source_root : null;
       }
       planned = rootRelativeRuns(files);
     }
@@ -290,20 +511,15 @@ export async function importArchive(
     const taken = new Set<string>();
     const skippedRuns: string[] = [];
     const placed: PlannedRun[] = [];
-    let imported = 0;
-    const total = files.length;
+    const moves: Move[] = [];
     for (const r of planned) {
       if (existing.has(r.id) || taken.has(r.id) || existsSync(join(root, r.dst))) {
         skippedRuns.push(r.id);
         continue;
       }
       taken.add(r.id);
-      const n = listFiles(join(stage, r.src)).length;
-      if (place(root, join(stage, r.src), join(root, r.dst))) {
-        placed.push(r);
-        imported += n;
-        opts.progress?.(imported, total);
-      } else skippedRuns.push(r.id);
+      placed.push(r);
+      moves.push({ src: join(stage, r.src), rel: r.dst, files: listFiles(join(stage, r.src)).length });
     }
     const skippedRolling = new Set(skippedRuns.map((id) => `archive/outputs/rolling/${safeName(id)}`));
     const claimed = new Set(planned.map((r) => r.src));
@@ -317,7 +533,7 @@ export async function importArchive(
     for (const f of files) {
       if (under(f, claimed)) continue;
       if (!storeFiles.has(f)) {
-        if (f !== EXPORT_MANIFEST && !(format === "paths-export" && f === "index.json")) {
+        if (f !== EXPORT_MANIFEST && f !== SKIPPED_LIST && !(format === "paths-export" && f === "index.json")) {
           skippedCount++;
           if (skippedFiles.length < 50) skippedFiles.push(f);
         }
@@ -328,11 +544,26 @@ export async function importArchive(
       if (f.startsWith("archive/blobs/") && sha256File(src) !== f.slice(-64)) {
         throw new UnsafeArchiveError(`blob content does not match its name: ${f}`);
       }
-      if (place(root, src, join(root, f))) imported++;
-      opts.progress?.(imported, total);
+      if (existsSync(join(root, f))) continue; // content-addressed or already there: keep ROOT's copy
+      moves.push({ src, rel: f, files: 1 });
     }
 
-    if (exportInfo && placed.length) await mergeExportedRows(root, exportInfo, placed);
+    const created = commitAll(root, moves);
+    const imported = moves.reduce((n, m) => n + m.files, 0);
+    opts.progress?.(imported, files.length);
+    if (exportInfo && placed.length) {
+      try {
+        await mergeExportedRows(root, exportInfo, sourceRoot, placed);
+      } catch (e) {
+        // the runs are in place but their index rows are not: take them out again (all or nothing)
+        rollBack(moves.map((m) => [join(realRoot_(root), m.rel), m.src]), created);
+        const code = String((e as { code?: unknown })?.code ?? "");
+        if (code.startsWith("SQLITE_CONSTRAINT") || code === "SQLITE_MISMATCH") {
+          throw new UnsafeArchiveError(`${EXPORT_MANIFEST}: index rows refused by the SDK index (${(e as Error).message})`);
+        }
+        throw e;
+      }
+    }
     const dirs = placed.map((r) => join(root, r.dst));
     return {
       ok: true,
@@ -350,18 +581,72 @@ export async function importArchive(
   }
 }
 
+/** The SDK index rows of a runicorn export, checked. */
+interface ExportIndexRows {
+  runs: SdkRunRow[];
+  assets: SdkAssetRow[];
+  links: SdkLinkRow[];
+}
+
+type ColumnType = "string" | "string?" | "number?" | "flag";
+
+const RUN_COLUMNS: Record<string, ColumnType> = {
+  run_id: "string", path: "string?", alias: "string?", created_at: "number?", ended_at: "number?", status: "string?", run_dir: "string?", workspace_root: "string?",
+};
+const ASSET_COLUMNS: Record<string, ColumnType> = {
+  asset_id: "string", asset_type: "string", name: "string?", source_uri: "string?", archive_uri: "string?", is_archived: "flag",
+  fingerprint_kind: "string?", fingerprint: "string?", size_bytes: "number?", mtime: "number?", created_at: "number?", metadata_json: "string?",
+};
+const LINK_COLUMNS: Record<string, ColumnType> = { run_id: "string", asset_id: "string", role: "string", created_at: "number?" };
+
+function checkRows<T>(table: string, rows: unknown, columns: Record<string, ColumnType>): T[] {
+  if (rows === undefined) return [];
+  if (!Array.isArray(rows)) throw new UnsafeArchiveError(`${EXPORT_MANIFEST}: index.${table} must be a list`);
+  if (rows.length > DEFAULT_IMPORT_LIMITS.maxEntries) throw new UnsafeArchiveError(`${EXPORT_MANIFEST}: index.${table} has too many rows`);
+  rows.forEach((row, i) => {
+    const at = `${EXPORT_MANIFEST}: index.${table}[${i}]`;
+    if (!isObject(row)) throw new UnsafeArchiveError(`${at} must be an object`);
+    for (const [col, type] of Object.entries(columns)) {
+      const v = row[col];
+      const ok =
+        type === "string" ? typeof v === "string" && v.length > 0
+        : type === "string?" ? v === undefined || v === null || typeof v === "string"
+        : type === "number?" ? v === undefined || v === null || (typeof v === "number" && Number.isFinite(v))
+        : v === undefined || v === null || typeof v === "boolean" || v === 0 || v === 1;
+      if (!ok) {
+        const want = type === "string" ? "a non-empty string" : type === "string?" ? "a string or null" : type === "number?" ? "a number or null" : "0, 1, true or false";
+        throw new UnsafeArchiveError(`${at}.${col} must be ${want}`);
+      }
+    }
+  });
+  return (rows as Record<string, unknown>[]).map((r) => {
+    const out: Record<string, unknown> = {};
+    for (const col of Object.keys(columns)) out[col] = r[col] ?? null;
+    return out as T;
+  });
+}
+
+/** Checks the `index` rows of runicorn-export.json (types and required keys), naming the first bad one. */
+function checkExportIndex(m: Record<string, unknown>): ExportIndexRows {
+  if (m.index === undefined || m.index === null) return { runs: [], assets: [], links: [] };
+  if (!isObject(m.index)) throw new UnsafeArchiveError(`${EXPORT_MANIFEST}: index must be an object`);
+  if (m.source_root !== undefined && m.source_root !== null && typeof m.source_root !== "string") {
+    throw new UnsafeArchiveError(`${EXPORT_MANIFEST}: source_root must be a string`);
+  }
+  return {
+    runs: checkRows<SdkRunRow>("runs", m.index.runs, RUN_COLUMNS),
+    assets: checkRows<SdkAssetRow>("assets", m.index.assets, ASSET_COLUMNS),
+    links: checkRows<SdkLinkRow>("links", m.index.links, LINK_COLUMNS),
+  };
+}
+
 /** Adds the exported SDK index rows of the imported runs to ROOT's index, re-rooted. */
-async function mergeExportedRows(root: string, info: Record<string, unknown>, placed: PlannedRun[]): Promise<void> {
-  const idx = isObject(info.index) ? info.index : undefined;
-  if (!idx) return;
-  const sourceRoot = typeof info.source_root === "string" ? info.source_root : null;
+async function mergeExportedRows(root: string, idx: ExportIndexRows, sourceRoot: string | null, placed: PlannedRun[]): Promise<void> {
   const dst = new Map(placed.map((r) => [r.id, join(root, r.dst)]));
-  const runs = (Array.isArray(idx.runs) ? (idx.runs as SdkRunRow[]) : []).filter((r) => isObject(r) && dst.has(r.run_id));
-  const links = (Array.isArray(idx.links) ? (idx.links as SdkLinkRow[]) : []).filter((l) => isObject(l) && dst.has(l.run_id));
+  const runs = idx.runs.filter((r) => dst.has(r.run_id));
+  const links = idx.links.filter((l) => dst.has(l.run_id));
   const wanted = new Set(links.map((l) => l.asset_id));
-  const assets = (Array.isArray(idx.assets) ? (idx.assets as SdkAssetRow[]) : []).filter(
-    (a) => isObject(a) && typeof a.asset_id === "string" && typeof a.asset_type === "string" && wanted.has(a.asset_id),
-  );
+  const assets = idx.assets.filter((a) => wanted.has(a.asset_id));
   if (!runs.length && !assets.length) return;
   const index = SdkIndex.open(root, { create: true });
   if (!index) return;

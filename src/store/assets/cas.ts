@@ -1,7 +1,8 @@
 // The content-addressed archive under ROOT/archive (spec §1.6): blob and manifest paths, moved-root remapping.
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { isObject, parseTolerant } from "../json.ts";
+import { isObject, readJsonFile } from "../json.ts";
+import { MANIFEST_FILE_LIMIT } from "../safe-read.ts";
 
 /** A lowercase sha256 hex digest. */
 export const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -86,22 +87,21 @@ export interface Manifest {
   [k: string]: unknown;
 }
 
-/** Reads a manifest file; undefined when missing or unreadable. */
-export function readManifest(path: string): Manifest | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return undefined; // missing manifest: nothing to account for
-  }
-  try {
-    const v = parseTolerant(text);
-    if (!isObject(v)) return undefined;
-    const files = isObject(v.files) ? (v.files as Manifest["files"]) : {};
-    return { ...v, files } as Manifest;
-  } catch {
-    return undefined; // torn or foreign file: treated as not a manifest
-  }
+/** A manifest, or why it could not be read (`missing` when the file is absent). */
+export type ManifestRead = { ok: true; manifest: Manifest } | { ok: false; missing: boolean; reason: string };
+
+/** Reads a manifest file under the safe-read rule (inside `root` when given, regular, ≤ 256 MiB). */
+export function readManifestFile(path: string, root?: string): ManifestRead {
+  const r = readJsonFile(path, { root, maxBytes: MANIFEST_FILE_LIMIT });
+  if (!r.ok) return r;
+  const files = isObject(r.value.files) ? (r.value.files as Manifest["files"]) : {};
+  return { ok: true, manifest: { ...r.value, files } as Manifest };
+}
+
+/** Reads a manifest file; undefined when missing, refused or unreadable. */
+export function readManifest(path: string, root?: string): Manifest | undefined {
+  const r = readManifestFile(path, root);
+  return r.ok ? r.manifest : undefined;
 }
 
 /** The sha256 digests a manifest lists. */

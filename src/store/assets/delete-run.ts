@@ -4,7 +4,7 @@ import { readdirSync, rmdirSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { discoverRuns } from "../discover.ts";
 import { isUnder, rollingDir } from "./cas.ts";
-import { type ArchiveRefs, ReferenceIndex, refsFromAssetRow } from "./references.ts";
+import { type ArchiveRefs, type IndexForRefs, openIndexForRefs, ReferenceIndex, refsFromAssetRow } from "./references.ts";
 import { deleteRunRows, type RunAsset, SdkIndex } from "./sdk-index.ts";
 
 /** How an asset appears in a deletion report (spec §2.10). */
@@ -29,8 +29,10 @@ export interface DeleteResult {
   outputs_deleted: number;
   bytes_freed: number;
   errors: string[];
-  /** Blobs this run referred to that stay because something else still needs them. */
+  /** Blobs this run referred to that stay because something else still needs them (or might: see warnings). */
   blobs_kept: number;
+  /** Fail closed: "kept N blobs: cannot read <file>: <reason>" for each other holder that could not be read (only when any). */
+  warnings?: string[];
 }
 
 /** A fresh result for `runId` with nothing done yet. */
@@ -61,6 +63,7 @@ export function findRunDir(root: string, runId: string): string | undefined {
  */
 export class RunDeleter {
   private index: SdkIndex | undefined;
+  private indexError: string | undefined;
   private refs: ReferenceIndex | undefined;
   private opened = false;
 
@@ -72,8 +75,10 @@ export class RunDeleter {
   private open(): { index: SdkIndex | undefined; refs: ReferenceIndex } {
     if (!this.opened) {
       this.opened = true;
-      this.index = SdkIndex.open(this.root, { readonly: this.dryRun });
-      this.refs = ReferenceIndex.build(this.root, this.index);
+      const opened: IndexForRefs = openIndexForRefs(this.root, { readonly: this.dryRun });
+      this.index = opened.index;
+      this.indexError = opened.error;
+      this.refs = ReferenceIndex.build(this.root, opened);
     }
     return { index: this.index, refs: this.refs! };
   }
@@ -88,10 +93,19 @@ export class RunDeleter {
     const { index, refs } = this.open();
 
     // spec §2.10: orphaned = linked to no other run; fixed: counted by distinct runs, not link rows
-    const links: RunAsset[] = index ? index.assetsForRun(runId) : [];
+    let links: RunAsset[] = [];
+    let linksOf = (_id: string): string[] => [];
+    try {
+      links = index ? index.assetsForRun(runId) : [];
+      linksOf = (id) => index!.runsForAsset(id);
+    } catch (e) {
+      this.indexError ??= `cannot read ${index!.path}: ${(e as Error).message}`;
+      refs.markUnreadable("index", this.indexError);
+      links = [];
+    }
     const orphanIds = new Set<string>();
     for (const a of links) {
-      const others = index!.runsForAsset(a.asset_id).filter((r) => r !== runId);
+      const others = linksOf(a.asset_id).filter((r) => r !== runId);
       const summary: AssetSummary = {
         asset_id: a.asset_id,
         asset_type: a.asset_type,
@@ -108,7 +122,10 @@ export class RunDeleter {
 
     // drop this run's holders, then see which of the files they held nobody else needs
     const removed: [string, ArchiveRefs][] = [];
+    const unreadableRemoved: [string, string][] = [];
     const drop = (holder: string) => {
+      const why = refs.unreadableReason(holder);
+      if (why) unreadableRemoved.push([holder, why]);
       const r = refs.remove(holder);
       if (r) removed.push([holder, r]);
       return r;
@@ -143,6 +160,14 @@ export class RunDeleter {
       if (refs.blobReferenced(sha)) result.blobs_kept++;
       else blobsToDelete.push([p, st.size]);
     }
+    // fail closed: another holder that cannot be read might refer to any of these, so all of them stay
+    const unreadable = refs.unreadableReasons();
+    if (unreadable.length && (blobsToDelete.length || manifestsToDelete.length)) {
+      result.blobs_kept += blobsToDelete.length;
+      result.warnings = unreadable.map((why) => `kept ${blobsToDelete.length} blobs: ${why}`);
+      blobsToDelete.length = 0;
+      manifestsToDelete.length = 0;
+    }
     const rolling = rollingDir(this.root, runId);
     const rollingFiles = listFiles(rolling);
 
@@ -153,6 +178,7 @@ export class RunDeleter {
 
     if (this.dryRun) {
       for (const [holder, r] of removed) refs.add(holder, r); // a preview changes nothing, not even our view
+      for (const [holder, why] of unreadableRemoved) refs.markUnreadable(holder, why);
       result.run_dir_deleted = true; // spec §2.10: a dry run reports the directory as going
       result.success = true;
       return result;
@@ -163,6 +189,7 @@ export class RunDeleter {
       result.run_dir_deleted = true;
     } catch (e) {
       for (const [holder, r] of removed) refs.add(holder, r);
+      for (const [holder, why] of unreadableRemoved) refs.markUnreadable(holder, why);
       result.errors.push(`Failed to delete run directory: ${(e as Error).message}`);
       return result;
     }

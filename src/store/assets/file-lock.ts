@@ -1,5 +1,5 @@
 // An advisory lock compatible with Python `filelock` (flock on a `.lock` file), used around SDK index writes.
-import { closeSync, openSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync } from "node:fs";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -41,8 +41,10 @@ export class LockTimeoutError extends Error {}
 export async function withFileLock<T>(lockPath: string, fn: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
   const flock = await loadFlock();
   if (!flock) return await fn();
-  const fd = openSync(lockPath, "a", 0o644);
+  // never through a link (it could create a file outside ROOT) and never blocking on a FIFO planted there
+  const fd = openSync(lockPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0), 0o644);
   try {
+    if (!fstatSync(fd).isFile()) throw new Error(`${lockPath} is not a regular file`);
     const deadline = Date.now() + timeoutMs;
     while (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
       if (Date.now() > deadline) throw new LockTimeoutError(`Timed out waiting for ${lockPath}`);

@@ -1,12 +1,12 @@
 // Garbage collection of the archive: blobs, manifests and rolling outputs nothing refers to, and stale
-// SDK index rows of runs whose directories are gone (spec §2.10 `cleanup_orphaned_blobs`, extended).
+// SDK index rows of runs whose directories are gone (spec §2.10 `cleanup_orphaned_blobs`, extended). Fails closed:
+// when any holder (assets.json, manifest, SDK index, run folder) cannot be read, nothing is deleted and gc says why.
 import { readdirSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { discoverRuns } from "../discover.ts";
 import { listFiles, pruneEmptyDirs } from "./delete-run.ts";
 import { safeName } from "./cas.ts";
-import { listBlobFiles, listManifestFiles, ReferenceIndex } from "./references.ts";
-import { SdkIndex } from "./sdk-index.ts";
+import { listBlobFiles, listManifestFiles, openIndexForRefs, ReferenceIndex } from "./references.ts";
 
 /** Options of a collection. */
 export interface GcOptions {
@@ -28,6 +28,10 @@ export interface GcResult {
   index_assets_pruned: number;
   bytes_freed: number;
   errors: string[];
+  /** Blobs that would have been collected but were kept because some holder could not be read. */
+  blobs_kept: number;
+  /** Why nothing was collected: "kept N blobs: cannot read <file>: <reason>", one per unreadable holder. */
+  warnings: string[];
 }
 
 /** Default minimum age of collectable files (one hour). */
@@ -46,21 +50,27 @@ export async function collectGarbage(root: string, opts: GcOptions): Promise<GcR
     index_assets_pruned: 0,
     bytes_freed: 0,
     errors: [],
+    blobs_kept: 0,
+    warnings: [],
   };
   const cutoffMs = (opts.now ?? Date.now()) - (opts.minAgeSeconds ?? GC_MIN_AGE_SECONDS) * 1000;
   const oldEnough = (p: string) => {
     const st = statSync(p, { throwIfNoEntry: false });
     return st !== undefined && st.mtimeMs <= cutoffMs ? st : undefined;
   };
-  const index = SdkIndex.open(root, { readonly: opts.dryRun });
+  const opened = openIndexForRefs(root, { readonly: opts.dryRun });
+  const index = opened.index;
   try {
     const runs = discoverRuns(root);
     const onDisk = new Set(runs.map((r) => r.id));
 
     // stale index rows: runs whose directory is gone (e.g. the original's "empty recycle bin", §10.9)
-    const staleRuns = index ? index.allRuns().filter((r) => !onDisk.has(r.run_id)).map((r) => r.run_id) : [];
+    let staleRuns: string[] = [];
     const staleAssets = new Set<string>();
+    let indexProblem: string | undefined;
     if (index) {
+      try {
+        staleRuns = index.allRuns().filter((r) => !onDisk.has(r.run_id)).map((r) => r.run_id);
       const cutoffS = cutoffMs / 1000;
       const links = index.db
         .query<{ asset_id: string; run_id: string | null; created_at: number | null }, []>(
@@ -73,11 +83,16 @@ export async function collectGarbage(root: string, opts: GcOptions): Promise<GcR
       for (const l of links) {
         if (!live.has(l.asset_id) && (l.created_at === null || l.created_at <= cutoffS)) staleAssets.add(l.asset_id);
       }
+      } catch (e) {
+        indexProblem = `cannot read ${index.path}: ${(e as Error).message}`;
+      }
     }
     result.index_runs_pruned = staleRuns.length;
     result.index_assets_pruned = staleAssets.size;
 
-    const refs = ReferenceIndex.build(root, index);
+    const refs = ReferenceIndex.build(root, opened);
+    const unreadable = refs.unreadableReasons();
+    if (indexProblem && !unreadable.includes(indexProblem)) unreadable.push(indexProblem);
     for (const id of staleAssets) refs.remove(`asset:${id}`);
 
     // manifests nobody refers to stop protecting their blobs
@@ -111,6 +126,17 @@ export async function collectGarbage(root: string, opts: GcOptions): Promise<GcR
         result.outputs_deleted++;
         result.bytes_freed += size;
       }
+    }
+    if (unreadable.length) {
+      // fail closed: an unreadable holder might refer to any blob, and an unlistable folder may hide runs
+      result.blobs_kept = blobs.length;
+      for (const why of unreadable) result.warnings.push(`kept ${blobs.length} blobs: ${why}`);
+      result.index_runs_pruned = 0;
+      result.index_assets_pruned = 0;
+      result.outputs_deleted = 0;
+      result.bytes_freed = 0;
+      result.success = true;
+      return result;
     }
     result.orphaned_blobs = blobs.length;
     result.manifests_deleted = manifests.length;

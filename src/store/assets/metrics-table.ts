@@ -1,7 +1,10 @@
 // A run's metrics as one row per step (spec §3.3 row rules), for CSV export and reports.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isObject, parseTolerant } from "../json.ts";
+import { readIfPresent } from "../safe-read.ts";
+
+/** The largest events.jsonl turned into a table in memory (CSV export, reports): 256 MiB. */
+export const EVENTS_TABLE_LIMIT = 256 * 1024 * 1024;
 
 /** Columns (`global_step` first, then sorted keys) and rows padded with null. */
 export interface MetricsTable {
@@ -12,15 +15,13 @@ export interface MetricsTable {
 /**
  * Reads events.jsonl: metrics events only; step = global_step, else step (integer); later events of a
  * step merge into its row; numbers, bools, strings and null kept (NaN/±Inf → null); lists/objects dropped.
- * Only complete lines are read (a torn last line waits for its newline).
+ * Only complete lines are read (a torn last line waits for its newline). The file is read under the safe-read
+ * rule (inside `root`, regular, ≤ 256 MiB): a refused file throws FileRefusedError.
  */
-export function readMetricsTable(runDir: string): MetricsTable {
-  let text: string;
-  try {
-    text = readFileSync(join(runDir, "events.jsonl"), "utf8");
-  } catch {
-    return { columns: [], rows: [] }; // spec §3.3: no events file, no rows
-  }
+export function readMetricsTable(runDir: string, root: string): MetricsTable {
+  const bytes = readIfPresent(join(runDir, "events.jsonl"), { root, maxBytes: EVENTS_TABLE_LIMIT });
+  if (!bytes) return { columns: [], rows: [] }; // spec §3.3: no events file, no rows
+  const text = bytes.toString("utf8");
   const end = text.lastIndexOf("\n");
   const byStep = new Map<number, Record<string, unknown>>();
   const keys = new Set<string>();

@@ -1,18 +1,20 @@
 // Who still needs which archive file: references from every run's assets.json, the SDK index and manifests.
-import { readdirSync } from "node:fs";
+// Fail closed: a holder that cannot be read (torn JSON, FIFO, too large, unlistable folder, unreadable SDK index)
+// is recorded as unreadable, and destructive callers keep everything while any is left.
+import { lstatSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { discoverRuns } from "../discover.ts";
-import { isObject, type JsonObject, readJsonObject } from "../json.ts";
+import { isObject, type JsonObject, readJsonFile } from "../json.ts";
 import {
   blobPath,
   isBlobPath,
   isManifestPath,
   manifestBlobs,
-  readManifest,
+  readManifestFile,
   remapRecordedPath,
   SHA256_RE,
 } from "./cas.ts";
-import type { SdkAssetRow, SdkIndex } from "./sdk-index.ts";
+import { type SdkAssetRow, SdkIndex, sdkIndexPath } from "./sdk-index.ts";
 
 /** Archive files one holder (a run's assets.json, an index asset, a manifest) refers to. */
 export interface ArchiveRefs {
@@ -70,20 +72,23 @@ export function refsFromAssetRow(root: string, row: SdkAssetRow, byFingerprint =
   return refs;
 }
 
-/** Every manifest file under ROOT/archive/manifests (absolute paths). */
-export function listManifestFiles(root: string): string[] {
+/** Every manifest file under ROOT/archive/manifests (absolute paths); folders that cannot be listed go to `onUnreadable`. */
+export function listManifestFiles(root: string, onUnreadable?: (dir: string, reason: string) => void): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     let entries;
     try {
       entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return; // no manifests directory: nothing archived as directories
+    } catch (e) {
+      // no manifests directory: nothing archived as directories; any other failure may hide manifests
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") onUnreadable?.(dir, (e as Error).message);
+      return;
     }
     for (const e of entries) {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && e.name.endsWith(".json")) out.push(p);
+      // a manifest that is not a regular file (FIFO, link) is still listed: reading it then fails, closed
+      else if (e.name.endsWith(".json") && !e.isDirectory()) out.push(p);
     }
   };
   walk(join(root, "archive", "manifests"));
@@ -113,6 +118,36 @@ export function listBlobFiles(root: string): [string, string][] {
   return out;
 }
 
+/** The SDK index of a root opened for reference building, or why it cannot be read (then it protects everything). */
+export interface IndexForRefs {
+  index: SdkIndex | undefined;
+  error?: string;
+}
+
+/**
+ * Opens ROOT/index/runicorn.db for gc and deletion. Absent → no index. A file that is not a regular file, cannot
+ * be opened (corrupt, locked past the busy timeout) or is not the SDK's schema → `error` (fail closed).
+ */
+export function openIndexForRefs(root: string, opts: { readonly: boolean }): IndexForRefs {
+  const path = sdkIndexPath(root);
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { index: undefined };
+    return { index: undefined, error: `cannot read ${path}: ${(e as Error).message}` };
+  }
+  // SQLite would block opening a FIFO; a link could lead anywhere
+  if (!st.isFile()) return { index: undefined, error: `cannot read ${path}: not a regular file` };
+  try {
+    const index = SdkIndex.open(root, { readonly: opts.readonly });
+    if (!index && st.size > 0) return { index: undefined, error: `cannot read ${path}: not the SDK's index (no run_assets table)` };
+    return { index };
+  } catch (e) {
+    return { index: undefined, error: `cannot read ${path}: ${(e as Error).message}` };
+  }
+}
+
 /**
  * A reference count of archive files by holder. Holders are `run:<dir>`, `asset:<id>`, `manifest:<path>`;
  * deleting a run removes its holders, and a file is free only when no holder is left.
@@ -121,33 +156,68 @@ export class ReferenceIndex {
   private readonly blobHolders = new Map<string, Set<string>>();
   private readonly manifestHolders = new Map<string, Set<string>>();
   private readonly held = new Map<string, ArchiveRefs>();
+  /** Holders that could not be read, with why: each might refer to anything. */
+  private readonly unreadable = new Map<string, string>();
 
   constructor(readonly root: string) {}
 
   /**
    * Builds the index of a whole root: every run dir (soft-deleted and legacy included), every index asset
-   * and every manifest file on disk.
+   * and every manifest file on disk. Anything that cannot be read is recorded (see `unreadableReasons`).
    */
-  static build(root: string, index: SdkIndex | undefined): ReferenceIndex {
+  static build(root: string, index: IndexForRefs): ReferenceIndex {
     const ri = new ReferenceIndex(root);
-    for (const entry of discoverRuns(root)) ri.addRun(entry.dir);
-    if (index) for (const row of index.allAssets()) ri.add(`asset:${row.asset_id}`, refsFromAssetRow(root, row));
-    for (const m of listManifestFiles(root)) ri.addManifest(m);
+    const runs = discoverRuns(root, (dir, reason) => ri.unreadable.set(`dir:${dir}`, `cannot list ${dir}: ${reason}`));
+    for (const entry of runs) ri.addRun(entry.dir);
+    if (index.error) ri.unreadable.set("index", index.error);
+    else if (index.index) {
+      try {
+        for (const row of index.index.allAssets()) ri.add(`asset:${row.asset_id}`, refsFromAssetRow(root, row));
+      } catch (e) {
+        ri.unreadable.set("index", `cannot read ${index.index.path}: ${(e as Error).message}`);
+      }
+    }
+    const manifests = listManifestFiles(root, (dir, reason) => ri.unreadable.set(`dir:${dir}`, `cannot list ${dir}: ${reason}`));
+    for (const m of manifests) ri.addManifest(m);
     return ri;
   }
 
-  /** Registers a run directory's assets.json. */
+  /** Registers a run directory's assets.json; a present but unreadable assets.json (or meta.json beside it) fails closed. */
   addRun(dir: string): void {
-    const meta = readJsonObject(join(dir, "meta.json"));
-    const storageDir = typeof meta?.storage_dir === "string" ? meta.storage_dir : null;
-    this.add(`run:${dir}`, refsFromAssetsJson(this.root, readJsonObject(join(dir, "assets.json")), storageDir));
+    const holder = `run:${dir}`;
+    const assets = readJsonFile(join(dir, "assets.json"), { root: this.root });
+    const meta = readJsonFile(join(dir, "meta.json"), { root: this.root });
+    const storageDir = meta.ok && typeof meta.value.storage_dir === "string" ? meta.value.storage_dir : null;
+    this.add(holder, refsFromAssetsJson(this.root, assets.ok ? assets.value : undefined, storageDir));
+    if (!assets.ok && !assets.missing) this.unreadable.set(holder, `cannot read ${assets.reason}`);
+    // meta.storage_dir maps the recorded paths of a moved root: without it references may be missed
+    else if (assets.ok && !meta.ok && !meta.missing) this.unreadable.set(holder, `cannot read ${meta.reason}`);
   }
 
-  /** Registers a manifest file as the holder of its blobs. */
+  /** Registers a manifest file as the holder of its blobs; an unreadable manifest fails closed. */
   addManifest(path: string): void {
-    const m = readManifest(path);
-    if (!m) return;
-    this.add(`manifest:${resolve(path)}`, { blobs: new Set(manifestBlobs(m)), manifests: new Set() });
+    const holder = `manifest:${resolve(path)}`;
+    const m = readManifestFile(path, this.root);
+    if (!m.ok) {
+      if (!m.missing) this.unreadable.set(holder, `cannot read ${m.reason}`);
+      return;
+    }
+    this.add(holder, { blobs: new Set(manifestBlobs(m.manifest)), manifests: new Set() });
+  }
+
+  /** Why some holders could not be read ("cannot read <file>: <reason>"); while any is left nothing may be freed. */
+  unreadableReasons(): string[] {
+    return [...this.unreadable.values()];
+  }
+
+  /** Why the holder could not be read, or undefined. */
+  unreadableReason(holder: string): string | undefined {
+    return this.unreadable.get(holder);
+  }
+
+  /** Records a holder as unreadable again (a dry run putting back what it removed). */
+  markUnreadable(holder: string, reason: string): void {
+    this.unreadable.set(holder, reason);
   }
 
   /** Registers a holder. */
@@ -160,6 +230,7 @@ export class ReferenceIndex {
 
   /** Removes a holder; returns what it held. */
   remove(holder: string): ArchiveRefs | undefined {
+    this.unreadable.delete(holder);
     const refs = this.held.get(holder);
     if (!refs) return undefined;
     this.held.delete(holder);

@@ -8,6 +8,8 @@ import type { MetricsTable } from "./metrics-table.ts";
 export interface ReportInput {
   runId: string;
   runDir: string;
+  /** The storage root: the run's files are read under the safe-read rule inside it. */
+  root: string;
   table: MetricsTable;
 }
 
@@ -116,10 +118,10 @@ interface ReportData {
 }
 
 function gather(input: ReportInput): ReportData {
-  const meta = readJsonObject(join(input.runDir, "meta.json")) ?? {};
-  const status = readJsonObject(join(input.runDir, "status.json")) ?? {};
-  const summary = readJsonObject(join(input.runDir, "summary.json")) ?? {};
-  const assets = readJsonObject(join(input.runDir, "assets.json"));
+  const meta = readJsonObject(join(input.runDir, "meta.json"), { root: input.root }) ?? {};
+  const status = readJsonObject(join(input.runDir, "status.json"), { root: input.root }) ?? {};
+  const summary = readJsonObject(join(input.runDir, "summary.json"), { root: input.root }) ?? {};
+  const assets = readJsonObject(join(input.runDir, "assets.json"), { root: input.root });
   const config = assets && isObject(assets.config) ? assets.config : {};
   const primary = typeof summary.best_metric_name === "string" ? summary.best_metric_name : null;
   const metrics = mainMetrics(input.table, primary);

@@ -1,10 +1,11 @@
 // Selecting runs and writing them as archives: the ROOT-relative format that `import` reads back (run files,
 // the archive files they refer to, and their SDK index rows) and the original's paths/export zip (spec §3.5).
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { discoverRuns } from "../discover.ts";
 import { type JsonObject, readJsonObject } from "../json.ts";
 import { num } from "../run-files.ts";
+import { FileRefusedError } from "../safe-read.ts";
 import { blobPath, manifestBlobs, readManifest, remapRecordedPath, rollingDir } from "./cas.ts";
 import { listFiles } from "./delete-run.ts";
 import { refsFromAssetRow, refsFromAssetsJson } from "./references.ts";
@@ -40,7 +41,8 @@ export interface SelectedRun {
 /** Anything archive entries can be written to (ZipWriter, TarWriter). */
 export interface EntryWriter {
   addBytes(name: string, data: Uint8Array, mtime?: Date | number): Promise<void>;
-  addFile(name: string, path: string): Promise<void>;
+  /** Adds a file under the safe-read rule; throws FileRefusedError (nothing written) for a link out of `root` or a special file. */
+  addFile(name: string, path: string, root: string): Promise<void>;
   finish(): Promise<void>;
 }
 
@@ -97,20 +99,67 @@ export function exportItem(r: SelectedRun): JsonObject {
   };
 }
 
-/** Files of a run directory relative to it (symlinks are never followed out of ROOT). */
+/**
+ * Entries of a run directory relative to it: regular files, and also links and special files (FIFOs, devices)
+ * so that the writer's safe-read rule refuses them and the export reports them. Linked folders are not entered.
+ */
 export function runFiles(dir: string): string[] {
-  return listFiles(dir).map(([p]) => relative(dir, p).split("\\").join("/")).sort();
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return; // vanished while exporting: nothing below it
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(relative(dir, p).split("\\").join("/"));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** A file left out of an archive, and why (a link leaving ROOT, a FIFO or device, vanished). */
+export interface SkippedFile {
+  path: string;
+  reason: string;
+}
+
+/** The archive entry that lists skipped files, written last when any were skipped. */
+export const SKIPPED_LIST = "runicorn-export-skipped.json";
+
+/** Adds one file, or records why it was left out (the safe-read rule refused it). */
+async function addOrSkip(w: EntryWriter, name: string, path: string, root: string, skipped: SkippedFile[]): Promise<boolean> {
+  try {
+    await w.addFile(name, path, root);
+    return true;
+  } catch (e) {
+    if (!(e instanceof FileRefusedError)) throw e;
+    skipped.push({ path: name, reason: e.message });
+    return false;
+  }
+}
+
+/** Ends an archive: the list of skipped files (if any) as its last entry. */
+async function finishWithSkipped(w: EntryWriter, skipped: SkippedFile[]): Promise<void> {
+  if (skipped.length) await w.addBytes(SKIPPED_LIST, new TextEncoder().encode(JSON.stringify({ skipped }, null, 2)));
+  await w.finish();
 }
 
 /**
  * Writes the original's `paths/export?format=zip` layout: `index.json` then `<run_id>/<every file>`,
- * lock files included (spec §3.5, verified capture).
+ * lock files included (spec §3.5, verified capture). Links and special files are left out and listed.
  */
-export async function writePathsExport(w: EntryWriter, path: string, runs: SelectedRun[]): Promise<void> {
+export async function writePathsExport(root: string, w: EntryWriter, path: string, runs: SelectedRun[]): Promise<SkippedFile[]> {
   const index = { path, total_runs: runs.length, runs: runs.map(exportItem) };
+  const skipped: SkippedFile[] = [];
   await w.addBytes("index.json", new TextEncoder().encode(JSON.stringify(index, null, 2)));
-  for (const r of runs) for (const f of runFiles(r.dir)) await w.addFile(`${r.id}/${f}`, join(r.dir, f));
-  await w.finish();
+  for (const r of runs) for (const f of runFiles(r.dir)) await addOrSkip(w, `${r.id}/${f}`, join(r.dir, f), root, skipped);
+  await finishWithSkipped(w, skipped);
+  return skipped;
 }
 
 /** Progress of a long export: files done of total. */
@@ -121,6 +170,8 @@ export interface ExportSummary {
   runs: number;
   files: number;
   archive_files: number;
+  /** Files left out by the safe-read rule (also listed in the archive as runicorn-export-skipped.json). */
+  skipped: SkippedFile[];
 }
 
 /**
@@ -172,18 +223,20 @@ export async function writeRootExport(root: string, w: EntryWriter, runs: Select
   };
   await w.addBytes(EXPORT_MANIFEST, new TextEncoder().encode(JSON.stringify(manifest, null, 2)));
   let done = 0;
+  let archived = 0;
+  const skipped: SkippedFile[] = [];
   for (let i = 0; i < runs.length; i++) {
     for (const f of perRun[i]) {
-      await w.addFile(`${runs[i].rel}/${f}`, join(runs[i].dir, f));
-      progress?.(++done, total);
+      if (await addOrSkip(w, `${runs[i].rel}/${f}`, join(runs[i].dir, f), root, skipped)) done++;
+      progress?.(done + skipped.length, total);
     }
   }
   for (const p of existing) {
-    await w.addFile(relative(root, p).split("\\").join("/"), p);
-    progress?.(++done, total);
+    if (await addOrSkip(w, relative(root, p).split("\\").join("/"), p, root, skipped)) (done++, archived++);
+    progress?.(done + skipped.length, total);
   }
-  await w.finish();
-  return { runs: runs.length, files: done, archive_files: existing.length };
+  await finishWithSkipped(w, skipped);
+  return { runs: runs.length, files: done, archive_files: archived, skipped };
 }
 
 /** Maps a path recorded by the source root onto the target root (for imported index rows). */

@@ -1,6 +1,7 @@
 // The SDK's own asset/run index ROOT/index/runicorn.db (spec §1.7): a foreign format, read and pruned with raw SQL.
 import { Database } from "bun:sqlite";
-import { existsSync, mkdirSync } from "node:fs";
+import { lstatSync, mkdirSync } from "node:fs";
+import { FileRefusedError } from "../safe-read.ts";
 import { join } from "node:path";
 import { withFileLock } from "./file-lock.ts";
 
@@ -84,9 +85,13 @@ export class SdkIndex {
    */
   static open(root: string, opts: { create?: boolean; readonly?: boolean } = {}): SdkIndex | undefined {
     const path = sdkIndexPath(root);
-    if (!existsSync(path)) {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) {
       if (!opts.create) return undefined;
       mkdirSync(join(root, "index"), { recursive: true });
+    } else if (!st.isFile()) {
+      // SQLite would block opening a FIFO, and a link could lead out of ROOT
+      throw new FileRefusedError(path, "not_regular", "is not a regular file");
     }
     let db: Database;
     try {

@@ -1,5 +1,6 @@
 // Tar (ustar + pax) writing and a push parser for untrusted input; gzip is layered on by the caller.
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
+import { openChecked, UNLIMITED } from "../safe-read.ts";
 import type { ByteSink } from "./byte-sink.ts";
 import { ArchiveError } from "./zip-reader.ts";
 
@@ -57,12 +58,13 @@ export class TarWriter {
     await this.sink.write(pad(data));
   }
 
-  /** Adds a file from disk, read in chunks. */
-  async addFile(name: string, path: string): Promise<void> {
-    const st = statSync(path);
-    await this.entryHeader(name, st.size, st.mtimeMs / 1000, st.mode & 0o777);
-    const fd = openSync(path, "r");
+  /** Adds a file from disk under the safe-read rule (FileRefusedError before anything is written), read in chunks. */
+  async addFile(name: string, path: string, root: string): Promise<void> {
+    const f = openChecked(path, { root, maxBytes: UNLIMITED });
+    const st = f.stats;
+    const fd = f.fd;
     try {
+      await this.entryHeader(name, st.size, st.mtimeMs / 1000, st.mode & 0o777);
       let left = st.size;
       const buf = new Uint8Array(1024 * 1024);
       while (left > 0) {

@@ -1,6 +1,7 @@
 // A streaming zip writer (deflate, UTF-8 names, zip64 when sizes or counts need it), pure TypeScript.
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
 import { deflateRawSync } from "node:zlib";
+import { openChecked, UNLIMITED } from "../safe-read.ts";
 import type { ByteSink } from "./byte-sink.ts";
 
 const SMALL_FILE = 4 * 1024 * 1024;
@@ -57,12 +58,22 @@ export class ZipWriter {
     this.entries.push(e);
   }
 
-  /** Adds a file from disk, streaming large files through deflate without holding them in memory. */
-  async addFile(name: string, path: string, mode?: number): Promise<void> {
-    const st = statSync(path);
+  /**
+   * Adds a file from disk under the safe-read rule (inside `root`, a regular file; FileRefusedError is thrown
+   * before anything is written), streaming large files through deflate without holding them in memory.
+   */
+  async addFile(name: string, path: string, root: string, mode?: number): Promise<void> {
+    const f = openChecked(path, { root, maxBytes: UNLIMITED });
+    const st = f.stats;
     const fileMode = mode ?? (st.mode & 0o777);
     if (st.size <= SMALL_FILE) {
-      await this.addBytes(name, new Uint8Array(await Bun.file(path).arrayBuffer()), st.mtime, fileMode);
+      let data: Uint8Array;
+      try {
+        data = readExactly(f.fd, st.size, path);
+      } finally {
+        closeSync(f.fd);
+      }
+      await this.addBytes(name, data, st.mtime, fileMode);
       return;
     }
     const zip64 = st.size >= U32 - 1024 * 1024;
@@ -80,11 +91,12 @@ export class ZipWriter {
     })();
     let crc = 0;
     let usize = 0;
-    const fd = openSync(path, "r");
+    const fd = f.fd;
     try {
       const buf = new Uint8Array(CHUNK);
-      for (;;) {
-        const n = readSync(fd, buf, 0, CHUNK, null);
+      for (let left = st.size; left > 0; left -= CHUNK) {
+        // only the size seen at open time: a file that grows meanwhile is cut there, not followed forever
+        const n = readSync(fd, buf, 0, Math.min(CHUNK, left), null);
         if (n <= 0) break;
         const chunk = buf.slice(0, n);
         crc = Bun.hash.crc32(chunk, crc) >>> 0;
@@ -212,4 +224,16 @@ export class ZipWriter {
   get count(): number {
     return this.entries.length;
   }
+}
+
+/** Reads `size` bytes from a freshly opened `fd` (sequentially, from 0); a file that shrank meanwhile is an error. */
+function readExactly(fd: number, size: number, path: string): Uint8Array {
+  const out = Buffer.allocUnsafe(size);
+  let n = 0;
+  while (n < size) {
+    const got = readSync(fd, out, n, size - n, null);
+    if (got <= 0) throw new Error(`${path} shrank while being archived`);
+    n += got;
+  }
+  return out;
 }
