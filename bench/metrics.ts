@@ -126,7 +126,7 @@ async function ingestOnce(inline: boolean): Promise<{ lines: number; ms: number;
     const cpu = process.cpuUsage(cpu0);
     return { lines: state.lines, ms, cpuMs: (cpu.user + cpu.system) / 1000 };
   } finally {
-    idx.raw.close();
+    await idx.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -15,6 +15,12 @@ export const LOG_WS_LINES = 10000;
 export const LOG_WS_IDLE_MS = 3600_000;
 const MAX_COMPARE_RUNS = 50;
 const MAX_LIVE_RUNS = 200;
+/**
+ * A chart (`/series`) of a run whose file is still being read for the first time is answered after this
+ * long from the rows read so far, flagged `X-Partial: <share of the file>`; the rest arrives on
+ * `/api/live` as it is ingested (and a later request answers in full).
+ */
+const PARTIAL_AFTER_MS = 300;
 
 const INT = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
 
@@ -160,7 +166,7 @@ export function metricsRoutes(ctx: AppContext) {
   const metricsStep = async (id: string, downsampleRaw: string | undefined) => {
     const downsample = intParam("downsample", downsampleRaw, 100, 50000);
     const state = await syncedRun(ctx, id);
-    const r = storeOf(ctx).result(state, `metrics_step:${downsample ?? ""}`, true, () => {
+    const r = await storeOf(ctx).result(state, `metrics_step:${downsample ?? ""}`, true, () => {
       const m = buildMetricsStep(state, downsample);
       return { body: m.json, rowCount: m.rowCount, total: m.total, lastStep: m.lastStep };
     });
@@ -221,14 +227,17 @@ export function metricsRoutes(ctx: AppContext) {
       "/api/runs/:run_id/series",
       async ({ params, query }) => {
         const opts = seriesOptions(query);
-        const state = await syncedRun(ctx, params.run_id);
+        const run = getLiveRun(ctx, params.run_id);
+        const state = await storeOf(ctx).sync(run.run_dir, "query", { partialAfterMs: PARTIAL_AFTER_MS });
         // full-range answers are kept (and stored) until the rows change; zoom windows are cheap to recompute
         const key = `series:${opts.x}:${opts.points}:${opts.mode}:${opts.keys?.join(",") ?? ""}:${opts.from ?? ""}:${opts.to ?? ""}`;
-        const r = storeOf(ctx).result(state, key, opts.from === undefined && opts.to === undefined, () => {
+        const r = await storeOf(ctx).result(state, key, opts.from === undefined && opts.to === undefined, () => {
           const body = JSON.stringify(buildSeries(state, params.run_id, opts));
           return { body, rowCount: 0, total: 0, lastStep: null };
         });
-        return new Response(r.body, { headers: { "content-type": "application/json" } });
+        const headers: Record<string, string> = { "content-type": "application/json" };
+        if (r.partial !== undefined) headers["x-partial"] = r.partial.toFixed(3);
+        return new Response(r.body, { headers });
       },
       {
         query: t.Object(seriesQuery),
@@ -255,7 +264,7 @@ export function metricsRoutes(ctx: AppContext) {
             continue;
           }
           const state = await storeOf(ctx).sync(run.run_dir);
-          runs[id] = buildSeries(state, id, opts);
+          runs[id] = await storeOf(ctx).compute(() => buildSeries(state, id, opts));
         }
         return { runs, missing };
       },
@@ -276,7 +285,7 @@ export function metricsRoutes(ctx: AppContext) {
         const state = await syncedRun(ctx, params.run_id);
         const id = encodeURIComponent(params.run_id);
         return {
-          images: store.images(state).map((img) => {
+          images: (await store.images(state)).map((img) => {
             const m = /^media\/([^/\\]+)$/.exec(img.path);
             return { ...img, url: m ? `/api/runs/${id}/media/${encodeURIComponent(m[1])}` : null };
           }),

@@ -198,7 +198,7 @@ export class LiveHub {
     const store = this.deps.store();
     if (!store.peek(c.run_dir)) return;
     if (c.kind === "removed" && !existsSync(c.run_dir)) {
-      store.forget(c.run_dir);
+      store.forget(c.run_dir).catch((e) => this.deps.log.error(`forgetting the metrics of ${c.run_dir} failed`, e));
       return;
     }
     if (c.files.length === 0 || c.files.includes("events.jsonl")) {
