@@ -43,8 +43,10 @@ def pct(xs: list, p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
-def main() -> None:
+def main() -> int:
+    """Prints each figure next to its target; returns 1 when a median misses it."""
     root = tempfile.mkdtemp(prefix="rn-bench-")
+    missed = []
     try:
         print("python %s, N=%d calls x %d repetitions" % (sys.version.split()[0], N, REPS))
         for stage in (False, True):
@@ -56,10 +58,15 @@ def main() -> None:
             label = "with stage   " if stage else "without stage"
             # "p95" of a rate = the slow tail: the 5th percentile of calls/s.
             print("log() %s: median %9.0f calls/s  p95 %9.0f calls/s  | incl. finish() flush: median %9.0f  "
-                  "(target >= %d, original ~%d)" % (label, statistics.median(calls), pct(calls, 5), statistics.median(e2e), TARGET, ORIGINAL))
+                  "(target >= %d, original ~%d)  %s" % (label, statistics.median(calls), pct(calls, 5), statistics.median(e2e), TARGET, ORIGINAL,
+                                                       "OK" if statistics.median(calls) >= TARGET else "MISSED"))
+            if statistics.median(calls) < TARGET:
+                missed.append("log() " + label.strip())
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    print("all targets met" if not missed else "targets missed: " + "; ".join(missed))
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
