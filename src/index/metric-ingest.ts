@@ -285,6 +285,8 @@ export class EventsReader {
     /** Claims a slice for this thread (false when the worker has it). */
     const claimHere = (job: SliceJob) => Atomics.compareExchange(job.claim, 0, CLAIM_FREE, CLAIM_SENDER) === CLAIM_FREE;
 
+    // the thread boots while this one parses the first slice, so that it can take the second one at once
+    worker.warm();
     await this.host.beginBulk();
     try {
       while (!failed) {
@@ -293,8 +295,9 @@ export class EventsReader {
         const head = jobs[0];
         if (!head) {
           // nothing out at the worker: this thread parses the next slice, the worker gets the ones after
-          // (slices are smaller while the worker takes part: the two threads take turns more often)
-          const want = Math.min(useWorker ? sliceBytes : this.sliceBytes, open.size - readPos);
+          // (slices are smaller while the worker takes part: the two threads take turns more often; the
+          // first one is small too, so that the idle probe answers, and the first rows are committed, soon)
+          const want = Math.min(useWorker || committed === 0 ? sliceBytes : this.sliceBytes, open.size - readPos);
           if (ended || want <= 0) break;
           const buf = readBuffer(io, want);
           const len = cut(buf);
