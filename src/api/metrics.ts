@@ -2,7 +2,7 @@
 import { lstatSync, realpathSync } from "node:fs";
 import { extname, join } from "node:path";
 import { Elysia, t } from "elysia";
-import { metricStoreFor, type MetricStore } from "../index/metric-store.ts";
+import { metricStoreFor, type MetricStore, warmUpMetricCode } from "../index/metric-store.ts";
 import { buildKeys, buildMetricsStep, buildSeries, type SeriesBody, type SeriesOptions } from "../metrics/query.ts";
 import { LiveHub, type LiveRow } from "../live/live-hub.ts";
 import type { AppContext } from "./context.ts";
@@ -155,10 +155,12 @@ export function metricsRoutes(ctx: AppContext) {
   };
   // file changes reach the hub even before any page subscribes (prompt ingest of known runs)
   hubOf();
-  // after the server starts listening: load the most recently active runs, so their first query is quick
+  // after the server starts listening: compile the metric code paths, then load the most recently active
+  // runs, so that a first query is quick
   setTimeout(() => {
-    storeOf(ctx)
-      .warmRecent()
+    warmUpMetricCode()
+      .catch((e) => ctx.log.debug(`metric code warm-up stopped: ${(e as Error).message}`))
+      .then(() => storeOf(ctx).warmRecent())
       .catch((e) => ctx.log.debug(`metrics warm-up stopped: ${(e as Error).message}`));
   }, 0);
   const conns = new WeakMap<object, LiveConn>();
