@@ -158,7 +158,8 @@ export function metricsRoutes(ctx: AppContext) {
   // after the server starts listening: compile the metric code paths, then load the most recently active
   // runs, so that a first query is quick
   setTimeout(() => {
-    warmUpMetricCode()
+    // a real query (or live ingest) warms the code itself: the warm-up steps aside once one has started
+    warmUpMetricCode(() => storeOf(ctx).size > 0)
       .catch((e) => ctx.log.debug(`metric code warm-up stopped: ${(e as Error).message}`))
       .then(() => storeOf(ctx).warmRecent())
       .catch((e) => ctx.log.debug(`metrics warm-up stopped: ${(e as Error).message}`));
