@@ -9,7 +9,7 @@ import { findRunDir, RunDeleter } from "../src/store/assets/delete-run.ts";
 import { selectRuns, writeRootExport } from "../src/store/assets/run-export.ts";
 import { TarWriter } from "../src/store/assets/tar.ts";
 import { ZipWriter } from "../src/store/assets/zip-writer.ts";
-import { report, time } from "./lib.ts";
+import { finish, report, time } from "./lib.ts";
 
 const RUNS = Number(process.env.RUNS ?? 200);
 const STEPS = Number(process.env.STEPS ?? 1000);
@@ -75,3 +75,4 @@ report(`permanent delete preview (${RUNS}-run root)`, await time(async () => {
   d.close();
 }, iters * 2, 2), 200);
 rmSync(base, { recursive: true, force: true });
+finish();

@@ -8,7 +8,7 @@
 import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { serverCommand, spawnServe } from "./lib.ts";
+import { finish, reportValue, serverCommand, spawnServe } from "./lib.ts";
 
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 30);
 const CLIENTS = Number(process.env.LOAD_CLIENTS ?? 100);
@@ -202,11 +202,12 @@ async function main(): Promise<void> {
   line("all requests", all);
   const points = written.reduce((a, b) => a + b, 0);
   console.log(`throughput ${(all.length / wall).toFixed(0)} requests/s over ${wall.toFixed(1)} s; ${points} points written (${(points / SECONDS).toFixed(0)}/s)`);
-  console.log(`errors: ${errorCount}   ${errorCount === 0 ? "OK (target: zero)" : "MISSED (target: zero)"}`);
+  reportValue("errors", errorCount, 0, "requests", "lower");
   for (const e of errors) console.log(`  ${e}`);
-  console.log(`lost points: ${lost.length ? "MISSED" : "none, OK"} (every step of every run served once with its value)`);
+  // every step of every run must be served once with its value
+  reportValue("lost points", lost.length, 0, "steps", "lower");
   for (const l of lost) console.log(`  ${l}`);
-  process.exit(errorCount === 0 && lost.length === 0 ? 0 : 1);
+  finish();
 }
 
 if (process.argv[2] === "--writer") await writer(process.argv[3], Number(process.argv[4]));

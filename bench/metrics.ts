@@ -1,10 +1,12 @@
 // Benchmark of the metrics engine: ingest rate, downsampled/full/zoom queries warm and after restarts, append-to-push.
-// `bun bench/metrics.ts [--steps 1000000] [--ingest-only [--runs 5]]` — data is generated once under bench/.data/ (git-ignored).
+// `bun bench/metrics.ts [--steps 1000000] [--ingest-only [--runs 5]] [--cold-only]` — data is generated once under bench/.data/
+// (git-ignored). Every figure is printed next to its target; the exit status is 1 when one is missed.
 import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openIndexDb } from "../src/index/db.ts";
 import { MetricStore, metricStoreFor } from "../src/index/metric-store.ts";
+import { finish, report, reportValue } from "./lib.ts";
 import { startBenchServer } from "./metrics-server.ts";
 
 const args = process.argv.slice(2);
@@ -66,21 +68,15 @@ function prepare(): void {
   }
 }
 
-function stats(ms: number[]): { median: number; p95: number } {
-  const s = [...ms].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)], p95: s[Math.min(s.length - 1, Math.ceil(s.length * 0.95) - 1)] };
-}
+/** Target of the cold 100k-step chart: 10× faster than the original's cold 100k-step metrics_step (spec §8.3: 1282 ms). */
+const ORIGINAL_COLD_100K_MS = 1282;
 
-function report(name: string, ms: number[], target: string): void {
-  const { median, p95 } = stats(ms);
-  console.log(`${name.padEnd(46)} median ${median.toFixed(1).padStart(7)} ms   p95 ${p95.toFixed(1).padStart(7)} ms   (target ${target}, n=${ms.length})`);
-}
-
-async function timeGet(url: string): Promise<number> {
+async function timeGet(url: string, seen?: { partial?: string | null }): Promise<number> {
   const t0 = performance.now();
   const res = await fetch(url);
   await res.arrayBuffer();
   if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+  if (seen) seen.partial = res.headers.get("x-partial");
   return performance.now() - t0;
 }
 
@@ -96,7 +92,7 @@ async function repeat(url: string, n: number): Promise<number[]> {
  * With `ping`, one request to /api/health first (as the UI's health poll does), so the figure is the
  * query's own cold cost rather than the HTTP stack's first request.
  */
-async function afterRestart(path: string, ping = false): Promise<number> {
+async function afterRestart(path: string, ping = false, seen?: { partial?: string | null }): Promise<number> {
   const proc = Bun.spawn([process.execPath, join(import.meta.dir, "metrics-server.ts"), join(DATA, "root")], { stdout: "pipe", stderr: "inherit" });
   const reader = proc.stdout.getReader();
   let out = "";
@@ -107,7 +103,7 @@ async function afterRestart(path: string, ping = false): Promise<number> {
   }
   const url = /listening on (\S+)/.exec(out)![1];
   if (ping) await timeGet(url + "/api/health");
-  const ms = await timeGet(url + path);
+  const ms = await timeGet(url + path, seen);
   proc.kill("SIGTERM");
   await proc.exited;
   return ms;
@@ -126,7 +122,7 @@ async function ingestOnce(inline: boolean): Promise<{ lines: number; ms: number;
     const cpu = process.cpuUsage(cpu0);
     return { lines: state.lines, ms, cpuMs: (cpu.user + cpu.system) / 1000 };
   } finally {
-    idx.raw.close();
+    await idx.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -137,11 +133,45 @@ function rates(results: { lines: number; ms: number }[]): { median: number; p95:
   return { median: r[Math.floor(r.length / 2)], p95: r[Math.max(0, Math.floor(r.length * 0.05))] };
 }
 
-/** Prints one ingest figure against its target, with the process's CPU time per wall time (above 1: two threads worked). */
+/** Prints one ingest figure against its target (the median), with its slow end and the process's CPU time per wall time (above 1: two threads worked). */
 function reportRate(name: string, results: { lines: number; ms: number; cpuMs: number }[]): void {
   const { median, p95 } = rates(results);
   const cpu = results.map((x) => x.cpuMs / x.ms).sort((a, b) => a - b)[Math.floor(results.length / 2)];
-  console.log(`${name.padEnd(46)} median ${median.toFixed(2)} M lines/s   p95 ${p95.toFixed(2)}   (target ≥ 1.5 M lines/s, n=${results.length}, CPU/wall ${cpu.toFixed(2)})`);
+  reportValue(name, median, 1.5, "M lines/s", "higher");
+  console.log(`${"".padEnd(44)} (p95 ${p95.toFixed(2)} M lines/s, n=${results.length}, CPU/wall ${cpu.toFixed(2)})`);
+}
+
+/**
+ * Cold charts: a fresh index (nothing ingested), a fresh server process, one health ping, then the
+ * first chart request; `n` times. A huge run's first chart may be answered from a partial read.
+ */
+async function coldSuite(n: number): Promise<void> {
+  const fresh = () => {
+    rmSync(join(DATA, "root/index"), { recursive: true, force: true });
+    rmSync(join(DATA, "cache"), { recursive: true, force: true });
+  };
+  const big: number[] = [];
+  const shares: string[] = [];
+  for (let i = 0; i < n; i++) {
+    fresh();
+    const seen: { partial?: string | null } = {};
+    big.push(await afterRestart(`/api/runs/${BIG_ID}/series?points=2000`, true, seen));
+    shares.push(seen.partial ?? "1");
+  }
+  report(`cold chart, ${(STEPS / 1e6).toFixed(1)}M steps (series, fresh index)`, big, 800);
+  console.log(`${"".padEnd(44)} (share of the file in the first answer, X-Partial: ${shares.join(", ")})`);
+  const mid: number[] = [];
+  const midStep: number[] = [];
+  for (let i = 0; i < n; i++) {
+    fresh();
+    mid.push(await afterRestart(`/api/runs/${MID_ID}/series?points=2000`, true));
+    fresh();
+    midStep.push(await afterRestart(`/api/runs/${MID_ID}/metrics_step?downsample=2000`, true));
+  }
+  // the original's cold downsampled figure is not in spec §8.3; its cold 100k metrics_step (1282 ms) is
+  report("cold chart, 100k steps (series, fresh index)", mid, ORIGINAL_COLD_100K_MS / 10);
+  report("cold metrics_step?downsample=2000, 100k (fresh)", midStep, ORIGINAL_COLD_100K_MS / 10);
+  fresh();
 }
 
 /** First ingests, each in a fresh process (cold JIT, as `runicorn serve` meets a big run), then again in a warm one. */
@@ -172,7 +202,12 @@ prepare();
   if (args.includes("--ingest-only")) {
     console.log(`metrics ingest bench: ${STEPS.toLocaleString()} steps × 5 metrics, ${Bun.version}`);
     await ingestSuite(Number(args[args.indexOf("--runs") + 1] || 0) || 5);
-    process.exit(0);
+    finish();
+  }
+  if (args.includes("--cold-only")) {
+    console.log(`metrics cold-chart bench: ${STEPS.toLocaleString()} steps × 5 metrics (+100k-step run), ${Bun.version}`);
+    await coldSuite(Number(args[args.indexOf("--runs") + 1] || 0) || 3);
+    finish();
   }
 }
 rmSync(join(DATA, "root/index"), { recursive: true, force: true });
@@ -185,12 +220,12 @@ const store = metricStoreFor(server.ctx.index());
   const t0 = performance.now();
   await store.sync(BIG_DIR);
   const s = (performance.now() - t0) / 1000;
-  console.log(`${"first ingest (in the server, cold)".padEnd(46)} ${(STEPS / s / 1e6).toFixed(2)} M lines/s (${s.toFixed(2)} s; target ≥ 1.5 M lines/s)`);
+  reportValue("first ingest (in the server, cold)", STEPS / s / 1e6, 1.5, "M lines/s", "higher");
   await store.sync(MID_DIR);
 }
 const base = server.url;
-report("metrics_step?downsample=2000 (warm)", await repeat(`${base}/api/runs/${BIG_ID}/metrics_step?downsample=2000`, 30), "≤ 10 ms");
-report("series?points=2000 (warm)", await repeat(`${base}/api/runs/${BIG_ID}/series?points=2000`, 30), "≤ 10 ms");
+report("metrics_step?downsample=2000 (warm)", await repeat(`${base}/api/runs/${BIG_ID}/metrics_step?downsample=2000`, 30), 10);
+report("series?points=2000 (warm)", await repeat(`${base}/api/runs/${BIG_ID}/series?points=2000`, 30), 10);
 // the same queries with a different N each time: computed, not answered from the result cache
 {
   const ds: number[] = [];
@@ -199,18 +234,18 @@ report("series?points=2000 (warm)", await repeat(`${base}/api/runs/${BIG_ID}/ser
     ds.push(await timeGet(`${base}/api/runs/${BIG_ID}/metrics_step?downsample=${2000 + i}`));
     se.push(await timeGet(`${base}/api/runs/${BIG_ID}/series?points=${2000 + i}`));
   }
-  report("metrics_step?downsample=2000+i (computed)", ds, "≤ 10 ms");
-  report("series?points=2000+i (computed)", se, "≤ 10 ms");
+  report("metrics_step?downsample=2000+i (computed)", ds, 10);
+  report("series?points=2000+i (computed)", se, 10);
 }
-report("metrics_step full, 100k steps (warm)", await repeat(`${base}/api/runs/${MID_ID}/metrics_step`, 15), "≤ 150 ms");
-report("series 10k-step zoom window (warm)", await repeat(`${base}/api/runs/${BIG_ID}/series?points=2000&from=500000&to=509999`, 30), "≤ 5 ms");
+report("metrics_step full, 100k steps (warm)", await repeat(`${base}/api/runs/${MID_ID}/metrics_step`, 15), 150);
+report("series 10k-step zoom window (warm)", await repeat(`${base}/api/runs/${BIG_ID}/series?points=2000&from=500000&to=509999`, 30), 5);
 {
   const ms: number[] = [];
   for (let i = 0; i < 20; i++) {
     const from = 1 + Math.floor((i * 997_331) % (STEPS - 10_000));
     ms.push(await timeGet(`${base}/api/runs/${BIG_ID}/series?points=2000&from=${from}&to=${from + 9999}`));
   }
-  report("series 10k-step zoom, moving window", ms, "≤ 5 ms");
+  report("series 10k-step zoom, moving window", ms, 5);
 }
 
 // append-to-push: one SDK line appended, until the row arrives on a subscribed /api/live socket
@@ -237,7 +272,7 @@ report("series 10k-step zoom window (warm)", await repeat(`${base}/api/runs/${BI
     await Bun.sleep(50);
   }
   ws.close();
-  report("append-to-push (/api/live)", ms, "≤ 250 ms");
+  report("append-to-push (/api/live)", ms, 250);
 }
 await server.stop();
 
@@ -249,12 +284,15 @@ for (const ping of [false, true]) {
     se.push(await afterRestart(`/api/runs/${BIG_ID}/series?points=2000`, ping));
   }
   const how = ping ? "restart + health ping" : "after restart, 1st request";
-  report(`metrics_step?downsample=2000 (${how})`, ds, "≤ 25 ms");
-  report(`series?points=2000 (${how})`, se, "≤ 25 ms");
+  report(`metrics_step?downsample=2000 (${how})`, ds, 25);
+  report(`series?points=2000 (${how})`, se, 25);
 }
 {
   // a query no earlier process answered: computed from the stored columns right after a restart
   const se: number[] = [];
   for (let i = 0; i < 5; i++) se.push(await afterRestart(`/api/runs/${BIG_ID}/series?points=${3000 + i}`, true));
-  report("series?points=3000+i (restart + ping, computed)", se, "≤ 25 ms");
+  report("series?points=3000+i (restart + ping, computed)", se, 25);
 }
+
+await coldSuite(3);
+finish();

@@ -75,6 +75,7 @@ def pct(xs: list, p: float) -> float:
 
 
 def main() -> int:
+    """Prints each figure next to its target; returns 1 when a median misses it."""
     root = tempfile.mkdtemp(prefix="rn-bench-")
     missed = []
     try:

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { init, type Run } from "../src/sdk/runicorn.ts";
+import { finish, reportValue } from "./lib.ts";
 
 const TARGET = 1_000_000;
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_000_000);
@@ -53,13 +54,11 @@ try {
     const median = percentile(rates, 50);
     // p95 of the time per repetition = the 5th percentile of the rates
     const p95 = percentile(rates, 5);
-    const fmt = (n: number) => Math.round(n).toLocaleString("en").padStart(11);
-    const verdict = median >= TARGET ? "meets" : "MISSES";
-    console.log(
-      `${withStage ? "with stage   " : "without stage"}  median ${fmt(median)} calls/s   p95 ${fmt(p95)} calls/s   ` +
-        `target ${fmt(TARGET)}  → ${verdict}   (median per CPU-second ${fmt(percentile(cpuRates, 50))})`,
-    );
+    const fmt = (n: number) => Math.round(n).toLocaleString("en");
+    reportValue(`log() ${withStage ? "with stage" : "without stage"}, median`, median, TARGET, "calls/s", "higher");
+    console.log(`${"".padEnd(44)} (p95 ${fmt(p95)} calls/s, median per CPU-second ${fmt(percentile(cpuRates, 50))})`);
   }
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
+finish();

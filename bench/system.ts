@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { computeStorageStats } from "../src/system/storage-stats.ts";
-import { report, stats, time } from "./lib.ts";
+import { finish, report, reportValue, stats, time } from "./lib.ts";
 
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 20);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2000);
@@ -95,10 +95,10 @@ try {
   stop = stallProbe();
   await Bun.sleep(walks.reduce((a, b) => a + b, 0));
   const idleStall = stop();
-  console.log(
-    `${"storage stats walk (cold cache, in-process)".padEnd(44)} median ${stats(walks).median.toFixed(1).padStart(8)} ms   ` +
-      `longest event-loop stall ${walkStall.toFixed(1)} ms (idle loop: ${idleStall.toFixed(1)} ms; target ≤ 5 ms)`,
-  );
+  console.log(`${"storage stats walk (cold cache, in-process)".padEnd(44)} median ${stats(walks).median.toFixed(1).padStart(8)} ms`);
+  // the stall the walk adds beyond an idle loop's own (on a shared machine the OS alone delays timers)
+  reportValue("storage walk: event-loop stall beyond idle", Math.max(0, walkStall - idleStall), 5, "ms", "lower");
+  console.log(`${"".padEnd(44)} (longest stall ${walkStall.toFixed(1)} ms, idle loop ${idleStall.toFixed(1)} ms)`);
 
   const { pathEnv, what } = nvidiaSmiPath();
   console.log(`GPU source: ${what}`);
@@ -146,3 +146,4 @@ try {
 } finally {
   rmSync(base, { recursive: true, force: true });
 }
+finish();

@@ -3,7 +3,7 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { launchBrowser, startBinary } from "../test/ui/browser.ts";
-import { report } from "./lib.ts";
+import { finish, miss, report } from "./lib.ts";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -84,7 +84,8 @@ try {
 
   const hasMetrics = (await fetch(`${server.url}/api/runs/${bigId}/keys`)).status === 200;
   if (!hasMetrics) {
-    console.log("run page / live append: skipped — this binary has no /api/runs/{id}/keys (metrics endpoints not built in yet)");
+    console.log("run page / live append: MISSED — this binary has no /api/runs/{id}/keys (metrics endpoints not built in)");
+    miss("run page figures (no metrics endpoints in the binary)");
   } else {
     // Wait until the big run is fully ingested.
     for (let i = 0; i < 1200; i++) {
@@ -136,3 +137,4 @@ try {
   await server.stop();
   if (process.argv.includes("--clean")) rmSync(root, { recursive: true, force: true });
 }
+finish();

@@ -4,7 +4,7 @@ import { openForClient } from "./assets.ts";
 import { lstatSync, realpathSync } from "node:fs";
 import { extname, join } from "node:path";
 import { Elysia, t } from "elysia";
-import { metricStoreFor, type MetricStore } from "../index/metric-store.ts";
+import { metricStoreFor, type MetricStore, warmUpMetricCode } from "../index/metric-store.ts";
 import { buildKeys, buildMetricsStep, buildSeries, type SeriesBody, type SeriesOptions } from "../metrics/query.ts";
 import { LiveHub, type LiveRow } from "../live/live-hub.ts";
 import type { AppContext } from "./context.ts";
@@ -17,6 +17,12 @@ export const LOG_WS_LINES = 10000;
 export const LOG_WS_IDLE_MS = 3600_000;
 const MAX_COMPARE_RUNS = 50;
 const MAX_LIVE_RUNS = 200;
+/**
+ * A chart (`/series`) of a run whose file is still being read for the first time is answered after this
+ * long from the rows read so far, flagged `X-Partial: <share of the file>`; the rest arrives on
+ * `/api/live` as it is ingested (and a later request answers in full).
+ */
+const PARTIAL_AFTER_MS = 300;
 
 const INT = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
 
@@ -155,10 +161,13 @@ export function metricsRoutes(ctx: AppContext) {
   };
   // file changes reach the hub even before any page subscribes (prompt ingest of known runs)
   hubOf();
-  // after the server starts listening: load the most recently active runs, so their first query is quick
+  // after the server starts listening: compile the metric code paths, then load the most recently active
+  // runs, so that a first query is quick
   setTimeout(() => {
-    storeOf(ctx)
-      .warmRecent()
+    // a real query (or live ingest) warms the code itself: the warm-up steps aside once one has started
+    warmUpMetricCode(() => storeOf(ctx).size > 0)
+      .catch((e) => ctx.log.debug(`metric code warm-up stopped: ${(e as Error).message}`))
+      .then(() => storeOf(ctx).warmRecent())
       .catch((e) => ctx.log.debug(`metrics warm-up stopped: ${(e as Error).message}`));
   }, 0);
   const conns = new WeakMap<object, LiveConn>();
@@ -166,7 +175,7 @@ export function metricsRoutes(ctx: AppContext) {
   const metricsStep = async (id: string, downsampleRaw: string | undefined) => {
     const downsample = intParam("downsample", downsampleRaw, 100, 50000);
     const state = await syncedRun(ctx, id);
-    const r = storeOf(ctx).result(state, `metrics_step:${downsample ?? ""}`, true, () => {
+    const r = await storeOf(ctx).result(state, `metrics_step:${downsample ?? ""}`, true, () => {
       const m = buildMetricsStep(state, downsample);
       return { body: m.json, rowCount: m.rowCount, total: m.total, lastStep: m.lastStep };
     });
@@ -227,14 +236,17 @@ export function metricsRoutes(ctx: AppContext) {
       "/api/runs/:run_id/series",
       async ({ params, query }) => {
         const opts = seriesOptions(query);
-        const state = await syncedRun(ctx, params.run_id);
+        const run = getLiveRun(ctx, params.run_id);
+        const state = await storeOf(ctx).sync(run.run_dir, "query", { partialAfterMs: PARTIAL_AFTER_MS });
         // full-range answers are kept (and stored) until the rows change; zoom windows are cheap to recompute
         const key = `series:${opts.x}:${opts.points}:${opts.mode}:${opts.keys?.join(",") ?? ""}:${opts.from ?? ""}:${opts.to ?? ""}:${opts.columns?.join(",") ?? ""}`;
-        const r = storeOf(ctx).result(state, key, opts.from === undefined && opts.to === undefined, () => {
+        const r = await storeOf(ctx).result(state, key, opts.from === undefined && opts.to === undefined, () => {
           const body = JSON.stringify(buildSeries(state, params.run_id, opts));
           return { body, rowCount: 0, total: 0, lastStep: null };
         });
-        return new Response(r.body, { headers: { "content-type": "application/json" } });
+        const headers: Record<string, string> = { "content-type": "application/json" };
+        if (r.partial !== undefined) headers["x-partial"] = r.partial.toFixed(3);
+        return new Response(r.body, { headers });
       },
       {
         query: t.Object(seriesQuery),
@@ -261,7 +273,7 @@ export function metricsRoutes(ctx: AppContext) {
             continue;
           }
           const state = await storeOf(ctx).sync(run.run_dir);
-          runs[id] = buildSeries(state, id, opts);
+          runs[id] = await storeOf(ctx).compute(() => buildSeries(state, id, opts));
         }
         return { runs, missing };
       },
@@ -282,7 +294,7 @@ export function metricsRoutes(ctx: AppContext) {
         const state = await syncedRun(ctx, params.run_id);
         const id = encodeURIComponent(params.run_id);
         return {
-          images: store.images(state).map((img) => {
+          images: (await store.images(state)).map((img) => {
             const m = /^media\/([^/\\]+)$/.exec(img.path);
             return { ...img, url: m ? `/api/runs/${id}/media/${encodeURIComponent(m[1])}` : null };
           }),

@@ -6,12 +6,16 @@ import { join } from "node:path";
 import { Kysely } from "kysely";
 import { migrate } from "./migrations.ts";
 import type { Database } from "./schema.ts";
-import { BunSqliteDialect } from "./sqlite-dialect.ts";
+import { BunSqliteDialect, SqliteConnection } from "./sqlite-dialect.ts";
 
-/** An open index: kysely for queries, the raw handle for hot prepared statements and transactions. */
+/**
+ * An open index: kysely for queries, and the connection's lock for repositories that run prepared
+ * statements in synchronous sections (`metric-repository.ts`). There is no other way to the connection:
+ * every statement waits for the same lock, so no one's write lands inside another's transaction.
+ */
 export interface IndexDb {
   db: Kysely<Database>;
-  raw: BunDatabase;
+  connection: SqliteConnection;
   path: string;
   close(): Promise<void>;
 }
@@ -42,11 +46,12 @@ export async function openIndexDb(path: string): Promise<IndexDb> {
   raw.exec("PRAGMA journal_mode = WAL");
   raw.exec("PRAGMA synchronous = NORMAL");
   raw.exec("PRAGMA busy_timeout = 5000");
-  const db = new Kysely<Database>({ dialect: new BunSqliteDialect(raw) });
+  const connection = new SqliteConnection(raw);
+  const db = new Kysely<Database>({ dialect: new BunSqliteDialect(raw, connection) });
   await migrate(db);
   return {
     db,
-    raw,
+    connection,
     path,
     close: async () => {
       await db.destroy();

@@ -56,6 +56,8 @@ interface Watched {
   pending?: ReturnType<typeof setTimeout>;
   checking: boolean;
   again: boolean;
+  /** The first sync after subscribing is done: rows ingested from now on are news to the listeners. */
+  primed: boolean;
 }
 
 /** One per server: watches subscribed runs (fs events, run-index changes, a periodic poll) and fans out. */
@@ -83,11 +85,16 @@ export class LiveHub {
     this.attachStore();
     let w = this.watched.get(run.run_dir);
     if (!w) {
-      w = { runId, runDir: run.run_dir, listeners: new Set(), logsSeen: false, checking: false, again: false };
+      const fresh: Watched = { runId, runDir: run.run_dir, listeners: new Set(), logsSeen: false, checking: false, again: false, primed: false };
+      w = fresh;
       this.watched.set(run.run_dir, w);
       this.startFsWatch(w);
       // bring the columns up to date so the first push carries only what is new
-      void this.deps.store().sync(w.runDir, "watch").catch((e) => this.deps.log.error(`live sync ${runId}`, e));
+      this.deps
+        .store()
+        .sync(w.runDir, "watch")
+        .catch((e) => this.deps.log.error(`live sync ${runId}`, e))
+        .finally(() => (fresh.primed = true));
     }
     w.listeners.add(listener);
     const status = this.readStatus(w);
@@ -198,7 +205,7 @@ export class LiveHub {
     const store = this.deps.store();
     if (!store.peek(c.run_dir)) return;
     if (c.kind === "removed" && !existsSync(c.run_dir)) {
-      store.forget(c.run_dir);
+      store.forget(c.run_dir).catch((e) => this.deps.log.error(`forgetting the metrics of ${c.run_dir} failed`, e));
       return;
     }
     if (c.files.length === 0 || c.files.includes("events.jsonl")) {
@@ -247,7 +254,7 @@ export class LiveHub {
 
   private onIngest(store: MetricStore, e: IngestEvent): void {
     const w = this.watched.get(e.runDir);
-    if (!w || !w.listeners.size) return;
+    if (!w || !w.listeners.size || !w.primed) return;
     const state = store.peek(e.runDir);
     if (!state) return;
     let steps = e.steps;

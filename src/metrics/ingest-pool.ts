@@ -89,6 +89,18 @@ export class IngestWorker {
     });
   }
 
+  /** Starts the thread ahead of the first slice (it boots while the caller parses); false when it cannot start. */
+  warm(): boolean {
+    if (this.failure !== undefined) return false;
+    try {
+      this.start();
+      return true;
+    } catch (err) {
+      this.fail(`ingest worker did not start: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
   /** Stops the thread (a later `parse` starts a new one). */
   close(): void {
     const w = this.worker;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "bun:test";
 import { Kysely, sql } from "kysely";
 import { evaluateFilter, parseFilter, type FilterNode } from "../../src/analysis/filter.ts";
 import { compileFilter, type FieldSql, jsonField } from "../../src/analysis/filter-sql.ts";
-import { BunSqliteDialect } from "../../src/index/sqlite-dialect.ts";
+import { BunSqliteDialect, SqliteConnection } from "../../src/index/sqlite-dialect.ts";
 
 let seed = Number(process.env.FILTER_SEED ?? 42);
 const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
@@ -76,7 +76,7 @@ function mapField(path: string[]): FieldSql | undefined {
 describe("filters compiled to SQL", () => {
   it("select exactly what the evaluator selects, over 1,500 random expressions", async () => {
     const raw = new Database(":memory:");
-    const db = new Kysely<any>({ dialect: new BunSqliteDialect(raw) });
+    const db = new Kysely<any>({ dialect: new BunSqliteDialect(raw, new SqliteConnection(raw)) });
     raw.run("create table run (id integer primary key, status text, config text, tags text)");
     const runs = Array.from({ length: 120 }, (_, i) => randomRun(i));
     const ins = raw.prepare("insert into run values (?, ?, ?, ?)");

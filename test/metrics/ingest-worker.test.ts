@@ -75,7 +75,7 @@ async function snapshot(store: MetricStore, runDir: string) {
     rows: JSON.parse(buildMetricsStep(state).json),
     keys: buildKeys(state, "run"),
     stages: state.stages,
-    images: store.images(state),
+    images: await store.images(state),
   };
 }
 

@@ -105,28 +105,28 @@ describe("restarts", () => {
       computed++;
       return seriesResult(state);
     };
-    const first = store.result(state, "series:default", true, compute);
-    expect(store.result(state, "series:default", true, compute)).toBe(first);
+    const first = await store.result(state, "series:default", true, compute);
+    expect(await store.result(state, "series:default", true, compute)).toBe(first);
     await Bun.sleep(20);
     expect(store.counters.results_stored).toBe(1);
 
     store = await s.restart();
     state = await store.sync(s.runDir);
-    const again = store.result(state, "series:default", true, compute);
+    const again = await store.result(state, "series:default", true, compute);
     expect(computed).toBe(1);
     expect(store.counters.result_loads).toBe(1);
     expect(new TextDecoder().decode(again.body as Uint8Array)).toBe(first.body as string);
 
     appendFileSync(s.events, lines(6001, 10, 6005));
     state = await store.sync(s.runDir);
-    const changed = store.result(state, "series:default", true, compute);
+    const changed = await store.result(state, "series:default", true, compute);
     expect(computed).toBe(2);
     expect(JSON.parse(changed.body as string).series.loss).toContain(1e6);
 
     // the stale stored row is gone: a restart computes again rather than answering the old rows
     store = await s.restart();
     state = await store.sync(s.runDir);
-    store.result(state, "series:default", true, compute);
+    await store.result(state, "series:default", true, compute);
     expect(computed).toBe(3);
   });
 
@@ -139,13 +139,13 @@ describe("restarts", () => {
     for (let i = 0; i < keys.length; i += 5) {
       const store = await s.restart();
       const state = await store.sync(s.runDir);
-      for (const key of keys.slice(i, i + 5)) store.result(state, key, true, () => seriesResult(state));
+      for (const key of keys.slice(i, i + 5)) await store.result(state, key, true, () => seriesResult(state));
       await Bun.sleep(20);
     }
     const store = await s.restart();
     const state = await store.sync(s.runDir);
     let computed = 0;
-    for (const key of keys) store.result(state, key, true, () => (computed++, seriesResult(state)));
+    for (const key of keys) await store.result(state, key, true, () => (computed++, seriesResult(state)));
     // 16 rows per run: the four oldest were replaced, the sixteen newest answer without computing
     expect(computed).toBe(4);
     expect(store.counters.result_loads).toBe(16);
@@ -157,8 +157,8 @@ describe("restarts", () => {
     await new MetricStore(s.idx).sync(s.runDir);
     let store = await s.restart();
     let state = await store.sync(s.runDir);
-    store.result(state, "zoom", false, () => seriesResult(state));
-    store.result(state, "full", true, () => seriesResult(state));
+    await store.result(state, "zoom", false, () => seriesResult(state));
+    await store.result(state, "full", true, () => seriesResult(state));
     await Bun.sleep(20);
     expect(store.counters.results_stored).toBe(1);
 
@@ -167,7 +167,7 @@ describe("restarts", () => {
     renameSync(s.events + ".new", s.events);
     state = await store.sync(s.runDir);
     let computed = 0;
-    const r = store.result(state, "full", true, () => {
+    const r = await store.result(state, "full", true, () => {
       computed++;
       return seriesResult(state);
     });

@@ -205,11 +205,11 @@ describe("incremental ingest", () => {
     const s = await setup();
     cpSync(join(FIXTURES, "rn-data2/runs/cv/yolo/20261129_031719_94b4ef/events.jsonl"), s.events);
     const state = await s.store.sync(s.runDir);
-    expect(s.store.images(state)).toEqual([
+    expect(await s.store.images(state)).toEqual([
       { key: "sample", step: 3, caption: "cap", path: "media/1795922239484_aad643_sample.png", ts: 1795922239.4848783 },
     ]);
     writeFileSync(s.events, sdkLine(1, { a: 1 }));
-    expect(s.store.images(await s.store.sync(s.runDir))).toEqual([]);
+    expect(await s.store.images(await s.store.sync(s.runDir))).toEqual([]);
   });
 });
 
