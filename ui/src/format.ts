@@ -74,6 +74,11 @@ export function fmtBytes(n: number | null | undefined): string {
   return `${i === 0 ? v : v.toFixed(2)} ${units[i]}`;
 }
 
+/** A run's path for display: a root-level run (no path) reads "default", as in the original (issue 15.3). */
+export function displayPath(path: string | null | undefined): string {
+  return path || "default";
+}
+
 /** The short part of a run id shown in tables (the suffix after the last `_`). */
 export function shortId(id: string): string {
   const i = id.lastIndexOf("_");

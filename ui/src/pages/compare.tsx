@@ -6,7 +6,7 @@ import { ApiError, getJson, qs, useResource } from "../api.ts";
 import { bestMode, groupKeys, joinSeries, PALETTE, seriesCsv } from "../chart-data.ts";
 import { Chart, exportPng } from "../components/chart.tsx";
 import { Empty, ErrorState, Loading, useSeen } from "../components/common.tsx";
-import { downloadText, shortId } from "../format.ts";
+import { displayPath, downloadText, shortId } from "../format.ts";
 import { useLiveMessages, useLiveRuns } from "../live.ts";
 import { useSettings } from "../settings.ts";
 import type { CompareResponse, KeysResponse, RunDetail, RunItem } from "../types.ts";
@@ -271,7 +271,7 @@ function RunPicker(props: { exclude: string[]; disabled: boolean; onAdd: (id: st
                 props.onAdd(r.id);
               }}
             >
-              <code>{r.path ?? ""}</code> {r.alias ?? shortId(r.id)}
+              <code>{displayPath(r.path)}</code> {r.alias ?? shortId(r.id)}
             </button>
           ))}
         </div>

@@ -7,7 +7,7 @@ import { ImagesPanel } from "../components/images-panel.tsx";
 import { JsonView } from "../components/json-view.tsx";
 import { LogsViewer } from "../components/logs-viewer.tsx";
 import { RunCharts } from "../components/run-charts.tsx";
-import { fmtDuration, fmtNum, fmtTime } from "../format.ts";
+import { displayPath, fmtDuration, fmtNum, fmtTime } from "../format.ts";
 import { useLiveMessages, useLiveRuns, useLiveUp } from "../live.ts";
 import { useSettings } from "../settings.ts";
 import type { ImageItem, KeysResponse, RunDetail } from "../types.ts";
@@ -114,7 +114,7 @@ export function RunPage() {
         </div>
         <dl class="facts">
           <Fact label="Run ID" value={<code>{d.id}</code>} />
-          <Fact label="Path" value={<code>{d.path ?? "–"}</code>} />
+          <Fact label="Path" value={<code>{displayPath(d.path)}</code>} />
           <Fact label="Host" value={d.hostname ?? "–"} />
           <Fact label="PID" value={d.pid ?? "–"} />
           <Fact label="Started" value={fmtTime(start)} />

@@ -5,7 +5,7 @@ import { ApiError, getJson, qs, request, sendJson, useResource } from "../api.ts
 import { Confirm, Empty, ErrorState, Loading, StatusBadge, toast, useDebounced, useInterval } from "../components/common.tsx";
 import { PathTree } from "../components/path-tree.tsx";
 import { RecycleBin } from "../components/recycle-bin.tsx";
-import { csvField, downloadText, fmtDuration, fmtNum, fmtTime, shortId } from "../format.ts";
+import { csvField, displayPath, downloadText, fmtDuration, fmtNum, fmtTime, shortId } from "../format.ts";
 import { useLiveMessages, useLiveRunList, useLiveUp } from "../live.ts";
 import { useSettings, useStored } from "../settings.ts";
 import type { PathsResponse, RunItem, RunStats } from "../types.ts";
@@ -442,7 +442,7 @@ function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; ch
         <input type="checkbox" aria-label={`Select ${r.id}`} checked={props.checked} onChange={props.onCheck} />
       </td>
       <td>
-        <code class="path">{r.path ?? "–"}</code>
+        <code class={`path${r.path ? "" : " path-default"}`}>{displayPath(r.path)}</code>
       </td>
       <td
         class="col-alias"
