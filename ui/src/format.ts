@@ -1,11 +1,10 @@
 // Small formatting helpers shared by the pages: dates, durations, numbers, bytes.
+import { fmtDateTime } from "./i18n/i18n.ts";
 
-/** `2026-11-29 03:29:35` in local time, or "–" for a missing time. */
+/** Date and time (24 h) in local time and the UI's locale, or "–" for a missing time. */
 export function fmtTime(ts: number | null | undefined): string {
   if (ts === null || ts === undefined || !Number.isFinite(ts)) return "–";
-  const d = new Date(ts * 1000);
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return fmtDateTime(ts * 1000);
 }
 
 /** `1h 02m 03s`, `4m 05s`, `12.3s`. */
