@@ -169,3 +169,51 @@ export function useDebounced<T>(value: T, ms: number): T {
   }, [value, ms]);
   return v;
 }
+
+const NOTICES_KEY = "runicorn_dismissed_notices";
+const noticeListeners = new Set<(ids: string[]) => void>();
+function readDismissed(): string[] {
+  try {
+    const v = JSON.parse(localStorage.getItem(NOTICES_KEY) || "[]") as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+function writeDismissed(ids: string[]): void {
+  try {
+    localStorage.setItem(NOTICES_KEY, JSON.stringify(ids));
+  } catch {
+    // not remembered: the notice stays hidden for this page load only
+  }
+  noticeListeners.forEach((fn) => fn(ids));
+}
+
+/** The ids of the notices this browser dismissed, re-rendering when that changes. */
+export function useDismissedNotices(): string[] {
+  const [ids, set] = useState(readDismissed);
+  useEffect(() => {
+    noticeListeners.add(set);
+    return () => void noticeListeners.delete(set);
+  }, []);
+  return ids;
+}
+
+/** Shows every dismissed notice again. */
+export function restoreNotices(): void {
+  writeDismissed([]);
+}
+
+/** An informational notice with a close button; once dismissed it stays hidden in this browser (localStorage). */
+export function Notice(props: { id: string; children: ComponentChildren; dismissLabel: string }) {
+  const ids = useDismissedNotices();
+  if (ids.includes(props.id)) return null;
+  return (
+    <div class="notice" role="note" data-notice={props.id}>
+      <span class="notice-text">{props.children}</span>
+      <button class="chip-x" aria-label={props.dismissLabel} title={props.dismissLabel} onClick={() => writeDismissed([...readDismissed().filter((x) => x !== props.id), props.id])}>
+        ×
+      </button>
+    </div>
+  );
+}
