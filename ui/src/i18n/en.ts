@@ -105,6 +105,10 @@ export const en = {
   "logs.tailNotice": "Showing the last {n} log lines from when the page opened, then new ones; Download has the whole file.",
   "logs.noMatch": "No line matches.",
   "logs.none": "No log lines yet.",
+  "system.perCore": "Per core",
+  "system.perCoreHint": "{n} cores · average {avg} % · strip: last {s} s",
+  "system.core": "CPU {i}",
+  "system.coreTitle": "core {i}: {p} %",
 } as const;
 
 /** A key of the catalogue. */

@@ -107,4 +107,8 @@ export const zhCN: Record<MessageKey, string> = {
   "logs.tailNotice": "显示打开页面时的最后 {n} 行日志及之后的新行；下载可获得完整文件。",
   "logs.noMatch": "没有匹配的行。",
   "logs.none": "暂无日志。",
+  "system.perCore": "每个核心",
+  "system.perCoreHint": "{n} 个核心 · 平均 {avg} % · 色带：最近 {s} 秒",
+  "system.core": "CPU {i}",
+  "system.coreTitle": "核心 {i}：{p} %",
 };

@@ -6,9 +6,12 @@ import { type GpuPoint, type GpuSample, historySamples, PALETTE } from "../chart
 import { Chart } from "../components/chart.tsx";
 import { Empty, ErrorState, Loading, useInterval } from "../components/common.tsx";
 import { fmtBytes, fmtNum } from "../format.ts";
+import { fmtInt, t } from "../i18n/i18n.ts";
 import type { GpuHistory, GpuInfo, GpuTelemetry, SystemMonitor } from "../types.ts";
 
 const KEEP = 300;
+/** Samples of per-core history drawn as a heat strip (two minutes at the 2 s poll). */
+const CORE_KEEP = 60;
 const POLL_MS = 2000;
 /** The x window of the charts is at least this wide (seconds), so that a few samples do not span years. */
 const MIN_SPAN_S = 60;
@@ -38,6 +41,7 @@ export function SystemPage() {
   const [gpuSamples, setGpuSamples] = useState<GpuSample[]>([]);
   const [gpu, setGpu] = useState<GpuTelemetry | null>(null);
   const [sys, setSys] = useState<SystemMonitor | null>(null);
+  const [coreHistory, setCoreHistory] = useState<number[][]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const busy = useRef(false);
 
@@ -50,6 +54,8 @@ export function SystemPage() {
       setSys(s);
       setError(null);
       const ts = s.ts ?? Date.now() / 1000;
+      const perCore = s.cpu?.per_core;
+      if (perCore?.length) setCoreHistory((old) => [...old.slice(-(CORE_KEEP - 1)), perCore]);
       setHostSamples((old) => keepLast([...old, { ts, cpu: s.cpu?.percent ?? null, mem: s.memory?.percent ?? null, swap: s.memory?.swap_percent ?? null, disk: s.disk?.percent ?? null }]));
       const gts = g.ts;
       if (g.available && typeof gts === "number") {
@@ -115,18 +121,7 @@ export function SystemPage() {
           emptyText="Waiting for samples…"
         />
       </div>
-      {sys.cpu?.per_core?.length ? (
-        <div class="card">
-          <h3>Per core</h3>
-          <div class="cores">
-            {sys.cpu.per_core.map((p, i) => (
-              <div class="core" key={i} title={`core ${i}: ${fmtNum(p)} %`}>
-                <div class="core-bar" style={{ height: `${Math.min(100, Math.max(0, p))}%` }} />
-              </div>
-            ))}
-          </div>
-        </div>
-      ) : null}
+      {sys.cpu?.per_core?.length ? <PerCore now={sys.cpu.per_core} history={coreHistory} /> : null}
       <h2 class="section-title">GPUs</h2>
       {!gpu.available ? (
         <Empty title="No NVIDIA GPU">
@@ -139,6 +134,44 @@ export function SystemPage() {
           ))}
         </div>
       )}
+    </div>
+  );
+}
+
+/** Colour of a utilisation in the heat strip: the accent at the given strength. */
+function heat(p: number): string {
+  return `color-mix(in srgb, var(--accent) ${Math.round(Math.min(100, Math.max(0, p)))}%, var(--grid))`;
+}
+
+/** Each core's utilisation now (value and bar) and its last samples as a heat strip, oldest on the left. */
+function PerCore(props: { now: number[]; history: number[][] }) {
+  const avg = props.now.reduce((a, b) => a + b, 0) / props.now.length;
+  return (
+    <div class="card" data-testid="per-core">
+      <div class="chart-head">
+        <h3>{t("system.perCore")}</h3>
+        <span class="muted">{t("system.perCoreHint", { n: fmtInt(props.now.length), avg: fmtNum(Math.round(avg * 10) / 10), s: CORE_KEEP * (POLL_MS / 1000) })}</span>
+      </div>
+      <div class="core-grid">
+        {props.now.map((p, i) => (
+          <div class="core-cell" key={i} data-core={i} title={t("system.coreTitle", { i, p: fmtNum(p) })}>
+            <div class="core-head">
+              <span class="muted">{t("system.core", { i })}</span>
+              <span class="core-value mono">{fmtNum(Math.round(p))}%</span>
+            </div>
+            <div class="core-meter">
+              <div class="core-fill" style={{ width: `${Math.min(100, Math.max(0, p))}%`, background: heat(Math.max(35, p)) }} />
+            </div>
+            <div class="core-strip" aria-hidden="true">
+              {Array.from({ length: CORE_KEEP }, (_, k) => {
+                const sample = props.history[props.history.length - CORE_KEEP + k];
+                const v = sample?.[i];
+                return <i key={k} style={{ background: v === undefined ? "transparent" : heat(v) }} />;
+              })}
+            </div>
+          </div>
+        ))}
+      </div>
     </div>
   );
 }
