@@ -46,7 +46,7 @@ export function filterLogLines(all: string[], mode: TqdmMode, needle: string): s
 }
 
 /** The log panel; `downloadUrl` serves the whole logs.txt (falls back to the lines in memory). */
-export function LogsViewer(props: { runId: string; downloadUrl?: string }) {
+export function LogsViewer(props: { runId: string; downloadUrl?: string; running: boolean }) {
   const lines = useRef<string[]>([]);
   const [version, setVersion] = useState(0);
   // the first push after a (re)subscription is the tail; when it is full, older lines exist
@@ -141,7 +141,7 @@ export function LogsViewer(props: { runId: string; downloadUrl?: string }) {
         </label>
         <span class="spacer" />
         <span class={`conn conn-${conn}`} data-testid="logs-conn">
-          {conn === "open" ? t("logs.live") : conn === "connecting" ? t("logs.connecting") : t("logs.reconnecting")}
+          {conn === "open" ? (props.running ? t("logs.live") : t("logs.ended")) : conn === "connecting" ? t("logs.connecting") : t("logs.reconnecting")}
         </span>
         <span class="muted">{t("logs.lines", { n: fmtInt(visible.length) })}</span>
         <button class="btn" onClick={download}>

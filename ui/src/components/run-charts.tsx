@@ -1,8 +1,9 @@
 // The run page's charts: one per numeric key, grouped by prefix, mounted when visible, zoom refetch and live points.
 import type uPlot from "uplot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useLocation } from "preact-iso/router";
 import { getJson, qs } from "../api.ts";
-import { appendRows, bestIndex, bestMode, ema, groupKeys, positiveOnly, seriesCsv, stageMarkers } from "../chart-data.ts";
+import { appendRows, bestIndex, bestMode, type ChartView, groupKeys, parseChartView, positiveOnly, seriesCsv, smoothSeries, stageMarkers } from "../chart-data.ts";
 import { downloadText, fmtNum } from "../format.ts";
 import { useLiveMessages } from "../live.ts";
 import { useSettings, useStored } from "../settings.ts";
@@ -60,9 +61,31 @@ function useTimeMarkers(runId: string, stepMarkers: { x: number; label: string }
 /** All charts of a run with the shared controls (x axis, smoothing, zoom). */
 export function RunCharts(props: RunChartsProps) {
   const settings = useSettings();
-  const [smoothing, setSmoothing] = useStored("chart_smoothing", 0);
-  const [filter, setFilter] = useState("");
-  const [xRange, setXRange] = useState<[number, number] | null>(null);
+  // the view lives in the URL (smooth, log, filter, zoom) so that it can be shared; smoothing also stays the default
+  const loc = useLocation();
+  const [storedSmoothing, setStoredSmoothing] = useStored("chart_smoothing", 0);
+  const view = parseChartView(loc.query, storedSmoothing);
+  const setView = (patch: Partial<ChartView>) => {
+    const next = { ...view, ...patch };
+    if (patch.smoothing !== undefined) setStoredSmoothing(patch.smoothing);
+    const q: Record<string, string> = { ...loc.query };
+    for (const k of ["smooth", "log", "filter", "zoom"]) delete q[k];
+    if (next.smoothing > 0) q.smooth = String(next.smoothing);
+    if (next.logKeys.length) q.log = next.logKeys.join(",");
+    if (next.filter) q.filter = next.filter;
+    if (next.xRange) q.zoom = next.xRange.map((v) => Number(v.toPrecision(12))).join(",");
+    loc.route(`${loc.path}${qs(q)}`, true);
+  };
+  const smoothing = view.smoothing;
+  const filter = view.filter;
+  const xRange = view.xRange;
+  const setXRange = (r: [number, number] | null) => setView({ xRange: r });
+  const [filterText, setFilterText] = useState(filter);
+  useEffect(() => {
+    if (filterText === filter) return;
+    const id = setTimeout(() => setView({ filter: filterText }), 250);
+    return () => clearTimeout(id);
+  }, [filterText]);
   const listeners = useRef(new Set<RowListener>());
   const known = useMemo(() => new Set(props.keys.keys.map((k) => k.key)), [props.keys]);
   const groups = useMemo(() => groupKeys(props.keys.keys), [props.keys]);
@@ -71,7 +94,13 @@ export function RunCharts(props: RunChartsProps) {
   const markers = useTimeMarkers(props.runId, stepMarkers, props.xMode);
   const lastStage = props.keys.stages?.length ? String(props.keys.stages[props.keys.stages.length - 1].stage) : undefined;
 
-  useEffect(() => setXRange(null), [props.xMode, props.runId]);
+  const firstMode = useRef(`${props.xMode}:${props.runId}`);
+  useEffect(() => {
+    // a zoom from the URL belongs to the axis it was made on; a later axis or run change resets it
+    if (firstMode.current === `${props.xMode}:${props.runId}`) return;
+    firstMode.current = "";
+    if (xRange) setXRange(null);
+  }, [props.xMode, props.runId]);
 
   useLiveMessages((m) => {
     if (m.type !== "metrics" || m.run_id !== props.runId) return;
@@ -98,10 +127,10 @@ export function RunCharts(props: RunChartsProps) {
         </label>
         <label class="field-inline" title="Exponential moving average">
           smoothing
-          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label="Smoothing" onInput={(e) => setSmoothing(Number((e.target as HTMLInputElement).value))} />
+          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label="Smoothing" onInput={(e) => setView({ smoothing: Number((e.target as HTMLInputElement).value) })} />
           <span class="mono">{smoothing.toFixed(2)}</span>
         </label>
-        <input class="input" type="search" placeholder="Filter metrics" aria-label="Filter metrics" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
+        <input class="input" type="search" placeholder="Filter metrics" aria-label="Filter metrics" value={filterText} onInput={(e) => setFilterText((e.target as HTMLInputElement).value)} />
         {xRange ? (
           <button class="btn" onClick={() => setXRange(null)} data-testid="reset-zoom">
             Reset zoom
@@ -131,6 +160,8 @@ export function RunCharts(props: RunChartsProps) {
                   markers={markers}
                   xRange={xRange}
                   onZoom={setXRange}
+                  logY={view.logKeys.includes(k)}
+                  onLogY={(on) => setView({ logKeys: on ? [...view.logKeys, k] : view.logKeys.filter((x) => x !== k) })}
                   mode={props.summaryBest?.name === k ? props.summaryBest.mode : bestMode(k)}
                   listeners={listeners.current}
                 />
@@ -144,6 +175,8 @@ export function RunCharts(props: RunChartsProps) {
 }
 
 interface PanelProps {
+  logY: boolean;
+  onLogY: (on: boolean) => void;
   runId: string;
   metric: MetricKey;
   xMode: "step" | "time";
@@ -162,7 +195,8 @@ function MetricPanel(props: PanelProps) {
   const ref = useRef<HTMLDivElement>(null);
   const seen = useSeen(ref);
   const key = props.metric.key;
-  const [logY, setLogY] = useStored(`chart_log:${key}`, false);
+  const logY = props.logY;
+  const setLogY = props.onLogY;
   const [cols, setCols] = useState<{ x: number[]; y: (number | null)[]; version: number; sampled: boolean; total: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const chartRef = useRef<uPlot | null>(null);
@@ -223,7 +257,7 @@ function MetricPanel(props: PanelProps) {
   const view = useMemo(() => {
     if (!cols) return null;
     const raw = logY ? positiveOnly(cols.y) : cols.y;
-    const smooth = props.smoothing > 0 ? ema(raw, props.smoothing) : null;
+    const smooth = props.smoothing > 0 ? smoothSeries(raw, props.smoothing) : null;
     const data: uPlot.AlignedData = smooth ? [cols.x, raw, smooth] : [cols.x, raw];
     let best: { x: number; y: number } | null = fullBest.current;
     if (props.mode && !props.xRange) {
@@ -236,7 +270,7 @@ function MetricPanel(props: PanelProps) {
 
   const color = "#4c78d8";
   const series = props.smoothing > 0
-    ? [{ label: `${key} (raw)`, color, alpha: 0.25, width: 1, noLegend: true }, { label: key, color, width: 1.75 }]
+    ? [{ label: `${key} (raw)`, color, alpha: 0.25, width: 1 }, { label: `${key} (smoothed)`, color, width: 1.75 }]
     : [{ label: key, color, width: 1.5 }];
   const m = props.metric;
   const lo = Math.min(typeof m.min === "number" ? m.min : Infinity, liveRange.current.min);
@@ -275,7 +309,7 @@ function MetricPanel(props: PanelProps) {
           >
             CSV
           </button>
-          <button class="btn-mini" title="Save as PNG" disabled={!cols} onClick={() => chartRef.current && exportPng(chartRef.current, `${props.runId}_${key.replace(/[^\w.-]+/g, "_")}.png`)}>
+          <button class="btn-mini" title="Save as PNG" disabled={!cols} onClick={() => chartRef.current && exportPng(chartRef.current, `${props.runId}_${key.replace(/[^\w.-]+/g, "_")}.png`, { title: key, xLabel: props.xMode, yLabel: logY ? `${key} (log)` : key })}>
             PNG
           </button>
         </span>

@@ -109,6 +109,7 @@ export const en = {
   "system.perCoreHint": "{n} cores · average {avg} % · strip: last {s} s",
   "system.core": "CPU {i}",
   "system.coreTitle": "core {i}: {p} %",
+  "logs.ended": "run ended",
 } as const;
 
 /** A key of the catalogue. */

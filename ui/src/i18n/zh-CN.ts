@@ -111,4 +111,5 @@ export const zhCN: Record<MessageKey, string> = {
   "system.perCoreHint": "{n} 个核心 · 平均 {avg} % · 色带：最近 {s} 秒",
   "system.core": "CPU {i}",
   "system.coreTitle": "核心 {i}：{p} %",
+  "logs.ended": "运行已结束",
 };

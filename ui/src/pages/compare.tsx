@@ -3,7 +3,7 @@ import type uPlot from "uplot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso/router";
 import { ApiError, getJson, qs, useResource } from "../api.ts";
-import { bestMode, groupKeys, joinSeries, PALETTE, seriesCsv } from "../chart-data.ts";
+import { bestMode, groupKeys, joinSeries, PALETTE, positiveOnly, seriesCsv, smoothSeries } from "../chart-data.ts";
 import { Chart, exportPng } from "../components/chart.tsx";
 import { Empty, ErrorState, Loading, useSeen } from "../components/common.tsx";
 import { displayPath, downloadText, shortId } from "../format.ts";
@@ -28,6 +28,10 @@ export function ComparePage() {
   const ids = (loc.query.runs ?? "").split(",").map((s) => s.trim()).filter(Boolean).slice(0, MAX_RUNS);
   const idsKey = ids.join(",");
   const xMode = loc.query.x === "time" ? "time" : "step";
+  const smoothRaw = Number(loc.query.smooth);
+  const smoothing = Number.isFinite(smoothRaw) && smoothRaw > 0 && smoothRaw < 1 ? smoothRaw : 0;
+  const logY = loc.query.log === "1";
+  const setView = (patch: Record<string, string>) => loc.route(`/compare${qs({ ...loc.query, ...patch })}`, true);
   const [hiddenRuns, setHiddenRuns] = useState<Set<string>>(new Set());
   const [hiddenKeys, setHiddenKeys] = useState<Set<string>>(new Set());
   const [xRange, setXRange] = useState<[number, number] | null>(null);
@@ -59,7 +63,7 @@ export function ComparePage() {
     return groupKeys(keys);
   }, [info.data]);
 
-  const setRuns = (next: string[]) => loc.route(`/compare${qs({ runs: next.join(","), x: xMode === "time" ? "time" : "" })}`);
+  const setRuns = (next: string[]) => loc.route(`/compare${qs({ ...loc.query, runs: next.join(",") })}`);
 
   return (
     <div class="page page-compare">
@@ -67,10 +71,19 @@ export function ComparePage() {
         <h2 class="page-title">Compare runs</h2>
         <label class="field-inline">
           x axis
-          <select class="input" aria-label="X axis" value={xMode} onChange={(e) => loc.route(`/compare${qs({ runs: idsKey, x: (e.target as HTMLSelectElement).value === "time" ? "time" : "" })}`, true)}>
+          <select class="input" aria-label="X axis" value={xMode} onChange={(e) => setView({ x: (e.target as HTMLSelectElement).value === "time" ? "time" : "" })}>
             <option value="step">step</option>
             <option value="time">time</option>
           </select>
+        </label>
+        <label class="field-inline" title="Exponential moving average, adapted to each run's density">
+          smoothing
+          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label="Smoothing" onChange={(e) => setView({ smooth: Number((e.target as HTMLInputElement).value) > 0 ? (e.target as HTMLInputElement).value : "" })} />
+          <span class="mono">{smoothing.toFixed(2)}</span>
+        </label>
+        <label class="field-inline">
+          <input type="checkbox" checked={logY} aria-label="Log scale" onChange={(e) => setView({ log: (e.target as HTMLInputElement).checked ? "1" : "" })} />
+          log scale
         </label>
         {xRange ? (
           <button class="btn" onClick={() => setXRange(null)} data-testid="reset-zoom">
@@ -155,7 +168,7 @@ export function ComparePage() {
                     <h3 class="group-title">{g.group}</h3>
                     <div class={`chart-grid${settings.wideCharts ? " wide" : ""}`}>
                       {keys.map((k) => (
-                        <ComparePanel key={`${k}:${xMode}:${idsKey}`} metric={k} runs={runs.filter((r) => r.keys.has(k))} hidden={hiddenRuns} xMode={xMode} points={settings.maxPoints} height={settings.chartHeight} xRange={xRange} onZoom={setXRange} />
+                        <ComparePanel key={`${k}:${xMode}:${idsKey}`} smoothing={smoothing} logY={logY} metric={k} runs={runs.filter((r) => r.keys.has(k))} hidden={hiddenRuns} xMode={xMode} points={settings.maxPoints} height={settings.chartHeight} xRange={xRange} onZoom={setXRange} />
                       ))}
                     </div>
                   </section>
@@ -169,7 +182,7 @@ export function ComparePage() {
   );
 }
 
-function ComparePanel(props: { metric: string; runs: RunInfo[]; hidden: Set<string>; xMode: "step" | "time"; points: number; height: number; xRange: [number, number] | null; onZoom: (r: [number, number] | null) => void }) {
+function ComparePanel(props: { smoothing: number; logY: boolean; metric: string; runs: RunInfo[]; hidden: Set<string>; xMode: "step" | "time"; points: number; height: number; xRange: [number, number] | null; onZoom: (r: [number, number] | null) => void }) {
   const ref = useRef<HTMLDivElement>(null);
   const seen = useSeen(ref);
   const chartRef = useRef<uPlot | null>(null);
@@ -201,8 +214,13 @@ function ComparePanel(props: { metric: string; runs: RunInfo[]; hidden: Set<stri
       const s = res.data!.runs[r.id];
       return { x: s?.x ?? [], y: s?.series[props.metric] ?? [] };
     });
-    return joinSeries(parts) as uPlot.AlignedData;
-  }, [res.data]);
+    const joined = joinSeries(parts);
+    // each run is smoothed on its own points (a sparse run less than a dense one)
+    return [joined[0], ...joined.slice(1).map((ys) => {
+      const y = props.logY ? positiveOnly(ys as (number | null)[]) : (ys as (number | null)[]);
+      return props.smoothing > 0 ? smoothSeries(y, props.smoothing) : y;
+    })] as uPlot.AlignedData;
+  }, [res.data, props.smoothing, props.logY]);
   const series = props.runs.map((r) => ({ label: r.label, color: r.color, show: !props.hidden.has(r.id) }));
   const mode = bestMode(props.metric);
 
@@ -219,7 +237,7 @@ function ComparePanel(props: { metric: string; runs: RunInfo[]; hidden: Set<stri
           >
             CSV
           </button>
-          <button class="btn-mini" disabled={!data} onClick={() => chartRef.current && exportPng(chartRef.current, `compare_${props.metric.replace(/[^\w.-]+/g, "_")}.png`)}>
+          <button class="btn-mini" disabled={!data} onClick={() => chartRef.current && exportPng(chartRef.current, `compare_${props.metric.replace(/[^\w.-]+/g, "_")}.png`, { title: props.metric, xLabel: props.xMode, yLabel: props.metric })}>
             PNG
           </button>
         </span>
@@ -231,7 +249,7 @@ function ComparePanel(props: { metric: string; runs: RunInfo[]; hidden: Set<stri
       ) : !data ? (
         <div class="skeleton" style={{ height: props.height + 22 }} />
       ) : (
-        <Chart data={data} series={series} height={props.height} xTime={props.xMode === "time"} syncKey="compare" xRange={props.xRange} onZoom={props.onZoom} chartRef={chartRef} />
+        <Chart data={data} series={series} height={props.height} xTime={props.xMode === "time"} logY={props.logY} syncKey="compare" xRange={props.xRange} onZoom={props.onZoom} chartRef={chartRef} />
       )}
     </div>
   );

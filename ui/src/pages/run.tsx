@@ -172,7 +172,7 @@ export function RunPage() {
           />
         )
       ) : null}
-      {tab === "logs" ? <LogsViewer runId={d.id} downloadUrl={logsPath ? `/api/runs/${enc}/assets/download${qs({ path: logsPath, filename: `${d.id}_logs.txt` })}` : undefined} /> : null}
+      {tab === "logs" ? <LogsViewer runId={d.id} running={d.status === "running"} downloadUrl={logsPath ? `/api/runs/${enc}/assets/download${qs({ path: logsPath, filename: `${d.id}_logs.txt` })}` : undefined} /> : null}
       {tab === "images" ? (
         images.error && !images.data ? <ErrorState error={images.error} onRetry={images.reload} what="images" /> : !images.data ? <Loading /> : <ImagesPanel images={images.data.images} />
       ) : null}

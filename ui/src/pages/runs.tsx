@@ -202,6 +202,7 @@ export function RunsPage() {
         <Stat label="Running" value={stats.data?.running} cls="running" />
         <Stat label="Finished" value={stats.data?.finished} cls="finished" />
         <Stat label="Failed" value={stats.data?.failed} cls="failed" />
+        <Stat label="Interrupted" value={stats.data?.interrupted} cls="interrupted" />
       </div>
       <div class={`runs-layout${showTree ? "" : " no-tree"}`}>
         {showTree ? (
