@@ -32,6 +32,21 @@ const chatty = init({ path: "ui/logs", storage: root, alias: "chatty", env: sdkE
 for (let i = 0; i < 10_050; i++) chatty.logText(`line ${i}`);
 chatty.finish();
 
+// Two finished runs with a dense train series, a sparse validation series and stages; one more run ends interrupted.
+function stagedRun(alias: string, scale: number): Run {
+  const r = init({ path: "ui/charts", storage: root, alias, env: sdkEnv, cwd: tmp.dir, heartbeatSeconds: 0, handleSignals: false }) as Run;
+  for (let step = 1; step <= 400; step++) {
+    r.log({ "train/loss": scale / step + (step % 7) * 0.01 }, { step, stage: step <= 200 ? "train" : "val" });
+    if (step % 50 === 0) r.log({ "val/loss": scale / step }, { step, stage: step <= 200 ? "train" : "val" });
+  }
+  r.finish();
+  return r;
+}
+const staged = [stagedRun("staged-a", 1), stagedRun("staged-b", 2)];
+const stopped = init({ path: "ui/charts", storage: root, alias: "stopped", env: sdkEnv, cwd: tmp.dir, heartbeatSeconds: 0, handleSignals: false }) as Run;
+stopped.log({ loss: 1 }, { step: 1 });
+stopped.finish("interrupted");
+
 // An export of another root's runs, made by the binary itself, for the import test.
 const exportRoot = join(tmp.dir, "export-root");
 cpSync(join(FIXTURES, "rn-data"), exportRoot, { recursive: true });
@@ -240,3 +255,83 @@ describe("notices", () => {
     await page.close();
   });
 });
+
+describe("run page and compare views (issue 20)", () => {
+  it("restores smoothing, log scale, metric filter and zoom from a shared URL, and writes changes back", async () => {
+    const id = staged[0].id;
+    const zoomed = (p: Page) => p.waitForRequest((r) => r.url().includes("/series?") && r.url().includes("from=20") && r.url().includes("to=300"));
+    const page = await open("/");
+    const req = zoomed(page);
+    await page.goto(`${server.url}/runs/${id}?smooth=0.5&log=train%2Floss&filter=train&zoom=20,300`);
+    await req;
+    await page.locator('[data-metric="train/loss"] .chart').waitFor();
+    expect(await page.getByLabel("Smoothing").inputValue()).toBe("0.5");
+    expect(await page.getByLabel("Filter metrics").inputValue()).toBe("train");
+    expect(await page.locator('[data-metric="val/loss"]').count()).toBe(0);
+    expect(await page.locator('[data-metric="train/loss"] button[aria-pressed="true"]').count()).toBe(1);
+    await page.getByTestId("reset-zoom").waitFor();
+    // the smoothed chart shows the raw last value beside the smoothed one
+    expect(await page.locator('[data-metric="train/loss"] .legend-label').allInnerTexts()).toEqual(["train/loss (raw)", "train/loss (smoothed)"]);
+    await page.getByLabel("Filter metrics").fill("val");
+    await page.waitForURL(/filter=val/);
+    await page.getByTestId("reset-zoom").click();
+    await page.waitForURL((u) => !u.search.includes("zoom="));
+    expect(page.url()).toContain("smooth=0.5");
+    await page.close();
+  });
+
+  it("exports a PNG with room for the title, legend and axis labels around the plot", async () => {
+    const page = await open(`/runs/${staged[0].id}`);
+    const card = page.locator('[data-metric="train/loss"]');
+    await card.locator(".chart canvas").waitFor();
+    const canvas = await card.locator(".chart canvas").evaluate((c: HTMLCanvasElement) => ({ w: c.width, h: c.height }));
+    const [dl] = await Promise.all([page.waitForEvent("download"), card.getByRole("button", { name: "PNG" }).click()]);
+    const png = await Bun.file((await dl.path())!).bytes();
+    const view = new DataView(png.buffer, png.byteOffset);
+    expect(view.getUint32(16)).toBeGreaterThan(canvas.w);
+    expect(view.getUint32(20)).toBeGreaterThan(canvas.h + 40);
+    await page.close();
+  });
+
+  it("draws both stage labels apart and keeps the separators", async () => {
+    const page = await open(`/runs/${staged[0].id}`);
+    const chart = page.locator('[data-metric="train/loss"] .chart');
+    await chart.locator("canvas").waitFor();
+    expect(await chart.getAttribute("data-markers")).toBe("201");
+    await shot(page, "run-stage-labels");
+    await page.close();
+  });
+
+  it("smooths and log-scales Compare from its URL", async () => {
+    const page = await open(`/compare?runs=${staged.map((r) => r.id).join(",")}&smooth=0.6&log=1`);
+    await page.locator('[data-metric="train/loss"] .chart canvas').waitFor();
+    expect(await page.getByLabel("Log scale").isChecked()).toBe(true);
+    expect(await page.getByLabel("Smoothing").inputValue()).toBe("0.6");
+    await page.getByLabel("Log scale").uncheck();
+    await page.waitForURL((u) => !u.search.includes("log=1"));
+    expect(page.url()).toContain("smooth=0.6");
+    await page.close();
+  });
+
+  it("counts interrupted runs in the stats cards and says 'live' only on a running run", async () => {
+    const stats = (await (await fetch(`${server.url}/api/stats/runs`)).json()) as { interrupted: number };
+    expect(stats.interrupted).toBeGreaterThanOrEqual(1);
+    const page = await open("/");
+    await page.locator('[data-stat="interrupted"] .stat-value').waitFor();
+    await until(async () => await page.locator('[data-stat="interrupted"] .stat-value').innerText(), String(stats.interrupted));
+    await page.goto(`${server.url}/runs/${stopped.id}?tab=logs`);
+    await page.locator('[data-testid="logs-conn"]', { hasText: en["logs.ended"] }).waitFor();
+    await page.goto(`${server.url}/runs/${live.id}?tab=logs`);
+    await page.locator('[data-testid="logs-conn"]', { hasText: en["logs.live"] }).waitFor();
+    await page.close();
+  });
+});
+
+/** Polls `read` until it returns `want` (10 s). */
+async function until(read: () => Promise<string>, want: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await read()) === want) return;
+    await Bun.sleep(100);
+  }
+  expect(await read()).toBe(want);
+}
