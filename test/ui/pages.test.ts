@@ -1,6 +1,7 @@
 // Chromium tests of the assets page, archive import in Settings, both languages on every page, the per-core view, notices and the tqdm view.
 import { afterAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Page } from "playwright-core";
 import { writeSdkAssets } from "../helpers/sdk-assets.ts";
@@ -46,6 +47,14 @@ const staged = [stagedRun("staged-a", 1), stagedRun("staged-b", 2)];
 const stopped = init({ path: "ui/charts", storage: root, alias: "stopped", env: sdkEnv, cwd: tmp.dir, heartbeatSeconds: 0, handleSignals: false }) as Run;
 stopped.log({ loss: 1 }, { step: 1 });
 stopped.finish("interrupted");
+
+// A run whose process (this test) lives but whose heartbeat is five minutes old: "stalled".
+const STALLED = "20250101_000000_57a11e";
+const stalledDir = join(root, "runs", "ui", "stalled", STALLED);
+mkdirSync(stalledDir, { recursive: true });
+const nowS = Date.now() / 1000;
+writeFileSync(join(stalledDir, "meta.json"), JSON.stringify({ id: STALLED, path: "ui/stalled", alias: "stalled-run", created_at: nowS - 900, hostname: hostname(), pid: process.pid }));
+writeFileSync(join(stalledDir, "status.json"), JSON.stringify({ status: "running", started_at: nowS - 900, heartbeat_at: nowS - 300 }));
 
 // An export of another root's runs, made by the binary itself, for the import test.
 const exportRoot = join(tmp.dir, "export-root");
@@ -310,6 +319,13 @@ describe("run page and compare views (issue 20)", () => {
     await page.getByLabel("Log scale").uncheck();
     await page.waitForURL((u) => !u.search.includes("log=1"));
     expect(page.url()).toContain("smooth=0.6");
+    await page.close();
+  });
+
+  it("shows a running run with a live process but an old heartbeat as stalled", async () => {
+    const page = await open(`/runs/${STALLED}`);
+    await page.locator('[data-status="stalled"]').waitFor();
+    expect((await (await fetch(`${server.url}/api/runs/${STALLED}`)).json()).status).toBe("running");
     await page.close();
   });
 

@@ -40,7 +40,7 @@ export function Loading(props: { text?: string }) {
 /** A coloured run status with a pulsing dot while running. */
 export function StatusBadge(props: { status: string }) {
   const s = props.status || "unknown";
-  const cls = ["running", "finished", "failed", "interrupted"].includes(s) ? s : "other";
+  const cls = ["running", "finished", "failed", "interrupted", "stalled"].includes(s) ? s : "other";
   return (
     <span class={`badge badge-${cls}`} data-status={s}>
       <i class="dot" />

@@ -109,7 +109,7 @@ export function RunPage() {
             ←
           </a>
           <h1 data-testid="run-title">{d.alias || d.id}</h1>
-          <StatusBadge status={d.status} />
+          <StatusBadge status={isStalled(d.status, d.heartbeat_at) ? "stalled" : d.status} />
           {d.exit_reason ? <span class="muted">({d.exit_reason})</span> : null}
         </div>
         <dl class="facts">
@@ -281,4 +281,12 @@ function AssetsPanel(props: { detail: RunDetail }) {
       </table>
     </div>
   );
+}
+
+/** Seconds after which a running run's heartbeat counts as old (the server's heartbeat rule uses the same minute). */
+const STALLED_AFTER_S = 60;
+
+/** A run whose process still lives (the server keeps it running) but whose SDK heartbeat is old (issue 20). */
+export function isStalled(status: string, heartbeatAt: number | null | undefined, now = Date.now() / 1000): boolean {
+  return status === "running" && typeof heartbeatAt === "number" && now - heartbeatAt > STALLED_AFTER_S;
 }
