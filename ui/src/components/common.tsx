@@ -1,4 +1,5 @@
 // Small shared pieces of the pages: error and empty states, status badge, modal dialog, visibility hook, toasts.
+import { t } from "../i18n/i18n.ts";
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ApiError } from "../api.ts";
@@ -8,14 +9,14 @@ export function ErrorState(props: { error: ApiError; onRetry?: () => void; what?
   const { error } = props;
   // A generic 404 means the route itself is missing (an older or partial server), not the object.
   const noRoute = error.status === 404 && error.message === "Not Found";
-  const text = noRoute ? `This server does not provide ${error.path?.split("?")[0] ?? "this endpoint"}; it may be an older version.` : error.message;
+  const text = noRoute ? t("common.noRoute", { path: error.path?.split("?")[0] ?? "/api" }) : error.message;
   return (
     <div class="state state-error" role="alert">
-      <div class="state-title">{error.unreachable ? "Server unreachable" : noRoute ? `Could not load ${props.what ?? "data"}` : error.status === 404 ? "Not found" : `Could not load ${props.what ?? "data"}`}</div>
+      <div class="state-title">{error.unreachable ? t("common.unreachable") : error.status === 404 && !noRoute ? t("common.notFound") : t("common.couldNotLoad", { what: props.what ?? t("common.data") })}</div>
       <div class="state-text">{text}</div>
       {props.onRetry ? (
         <button class="btn" onClick={props.onRetry}>
-          Retry
+          {t("common.retry")}
         </button>
       ) : null}
     </div>
@@ -34,7 +35,7 @@ export function Empty(props: { title: string; children?: ComponentChildren }) {
 
 /** A loading placeholder. */
 export function Loading(props: { text?: string }) {
-  return <div class="state state-loading">{props.text ?? "Loading…"}</div>;
+  return <div class="state state-loading">{props.text ?? t("common.loading")}</div>;
 }
 
 /** A coloured run status with a pulsing dot while running. */
@@ -61,7 +62,7 @@ export function Modal(props: { title: string; onClose: () => void; children: Com
       <div class={`modal${props.wide ? " modal-wide" : ""}`} role="dialog" aria-modal="true" aria-label={props.title}>
         <div class="modal-head">
           <h3>{props.title}</h3>
-          <button class="btn-icon" aria-label="Close" onClick={props.onClose}>
+          <button class="btn-icon" aria-label={t("common.close")} onClick={props.onClose}>
             ×
           </button>
         </div>
@@ -81,7 +82,7 @@ export function Confirm(props: { title: string; text: ComponentChildren; confirm
       footer={
         <>
           <button class="btn" onClick={props.onCancel}>
-            Cancel
+            {t("common.cancel")}
           </button>
           <button class={`btn ${props.danger ? "btn-danger" : "btn-primary"}`} disabled={props.busy} onClick={props.onConfirm}>
             {props.confirmText}

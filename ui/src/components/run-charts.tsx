@@ -1,4 +1,5 @@
 // The run page's charts: one per numeric key, grouped by prefix, mounted when visible, zoom refetch and live points.
+import { fmtInt, t } from "../i18n/i18n.ts";
 import type uPlot from "uplot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso/router";
@@ -119,29 +120,29 @@ export function RunCharts(props: RunChartsProps) {
     <div class="run-charts">
       <div class="toolbar">
         <label class="field-inline">
-          x axis
-          <select class="input" aria-label="X axis" value={props.xMode} onChange={(e) => props.onXMode((e.target as HTMLSelectElement).value as "step" | "time")}>
+          {t("charts.xAxis")}
+          <select class="input" aria-label={t("charts.xAxis.aria")} value={props.xMode} onChange={(e) => props.onXMode((e.target as HTMLSelectElement).value as "step" | "time")}>
             <option value="step">step</option>
             <option value="time">time</option>
           </select>
         </label>
-        <label class="field-inline" title="Exponential moving average">
-          smoothing
-          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label="Smoothing" onInput={(e) => setView({ smoothing: Number((e.target as HTMLInputElement).value) })} />
+        <label class="field-inline" title={t("charts.smoothing.title")}>
+          {t("charts.smoothing")}
+          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label={t("charts.smoothing.aria")} onInput={(e) => setView({ smoothing: Number((e.target as HTMLInputElement).value) })} />
           <span class="mono">{smoothing.toFixed(2)}</span>
         </label>
-        <input class="input" type="search" placeholder="Filter metrics" aria-label="Filter metrics" value={filterText} onInput={(e) => setFilterText((e.target as HTMLInputElement).value)} />
+        <input class="input" type="search" placeholder={t("charts.filter")} aria-label={t("charts.filter")} value={filterText} onInput={(e) => setFilterText((e.target as HTMLInputElement).value)} />
         {xRange ? (
           <button class="btn" onClick={() => setXRange(null)} data-testid="reset-zoom">
-            Reset zoom
+            {t("charts.resetZoom")}
           </button>
         ) : (
-          <span class="muted hint">drag across a chart to zoom · double-click to reset</span>
+          <span class="muted hint">{t("charts.zoomHint")}</span>
         )}
       </div>
       {shown.length === 0 ? (
-        <Empty title={groups.length ? "No metric matches the filter" : "No numeric metrics logged yet"}>
-          {groups.length ? null : "Charts appear as soon as the run logs a number with run.log()."}
+        <Empty title={groups.length ? t("charts.noMatch") : t("charts.none")}>
+          {groups.length ? null : t("charts.noneText")}
         </Empty>
       ) : (
         shown.map((g) => (
@@ -286,30 +287,30 @@ function MetricPanel(props: PanelProps) {
           {key}
         </span>
         <span class="chart-stats mono" data-testid="chart-stats">
-          <span title="last value">last {fmtNum(last)}</span>
+          <span title={t("charts.lastTitle")}>{t("charts.last", { v: fmtNum(last) })}</span>
           {props.mode ? (
             <span title={`best (${props.mode})`} class="best">
-              best {fmtNum(props.mode === "min" ? runMin : runMax)}
+              {t("charts.best", { v: fmtNum(props.mode === "min" ? runMin : runMax) })}
             </span>
           ) : (
             <span>
-              min {fmtNum(runMin)} · max {fmtNum(runMax)}
+              {t("charts.minMax", { min: fmtNum(runMin), max: fmtNum(runMax) })}
             </span>
           )}
         </span>
         <span class="chart-tools">
-          <button class={`btn-mini${logY ? " on" : ""}`} aria-pressed={logY} title="Logarithmic y axis" onClick={() => setLogY(!logY)}>
+          <button class={`btn-mini${logY ? " on" : ""}`} aria-pressed={logY} title={t("charts.logTitle")} onClick={() => setLogY(!logY)}>
             log
           </button>
           <button
             class="btn-mini"
-            title="Download the shown points as CSV"
+            title={t("charts.csvTitle")}
             disabled={!cols}
             onClick={() => cols && downloadText(`${props.runId}_${key.replace(/[^\w.-]+/g, "_")}.csv`, seriesCsv(props.xMode, cols.x, [{ name: key, ys: cols.y }]), "text/csv")}
           >
             CSV
           </button>
-          <button class="btn-mini" title="Save as PNG" disabled={!cols} onClick={() => chartRef.current && exportPng(chartRef.current, `${props.runId}_${key.replace(/[^\w.-]+/g, "_")}.png`, { title: key, xLabel: props.xMode, yLabel: logY ? `${key} (log)` : key })}>
+          <button class="btn-mini" title={t("charts.pngTitle")} disabled={!cols} onClick={() => chartRef.current && exportPng(chartRef.current, `${props.runId}_${key.replace(/[^\w.-]+/g, "_")}.png`, { title: key, xLabel: props.xMode, yLabel: logY ? `${key} (log)` : key })}>
             PNG
           </button>
         </span>
@@ -337,7 +338,7 @@ function MetricPanel(props: PanelProps) {
       )}
       {cols && cols.sampled ? (
         <div class="chart-foot muted">
-          {cols.x.length.toLocaleString()} of {cols.total.toLocaleString()} points shown{props.xRange ? " in this window" : ""} · zoom in for full resolution
+          {t("charts.sampled", { shown: fmtInt(cols.x.length), total: fmtInt(cols.total) })}
         </div>
       ) : null}
     </div>

@@ -1,4 +1,5 @@
 // The compare page: 2–20 runs overlaid on every metric they share, a colour per run, runs and metrics toggled on and off.
+import { t } from "../i18n/i18n.ts";
 import type uPlot from "uplot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso/router";
@@ -68,45 +69,45 @@ export function ComparePage() {
   return (
     <div class="page page-compare">
       <div class="toolbar">
-        <h2 class="page-title">Compare runs</h2>
+        <h2 class="page-title">{t("compare.title")}</h2>
         <label class="field-inline">
-          x axis
-          <select class="input" aria-label="X axis" value={xMode} onChange={(e) => setView({ x: (e.target as HTMLSelectElement).value === "time" ? "time" : "" })}>
+          {t("charts.xAxis")}
+          <select class="input" aria-label={t("charts.xAxis.aria")} value={xMode} onChange={(e) => setView({ x: (e.target as HTMLSelectElement).value === "time" ? "time" : "" })}>
             <option value="step">step</option>
             <option value="time">time</option>
           </select>
         </label>
-        <label class="field-inline" title="Exponential moving average, adapted to each run's density">
-          smoothing
-          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label="Smoothing" onChange={(e) => setView({ smooth: Number((e.target as HTMLInputElement).value) > 0 ? (e.target as HTMLInputElement).value : "" })} />
+        <label class="field-inline" title={t("charts.smoothing.title")}>
+          {t("charts.smoothing")}
+          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label={t("charts.smoothing.aria")} onChange={(e) => setView({ smooth: Number((e.target as HTMLInputElement).value) > 0 ? (e.target as HTMLInputElement).value : "" })} />
           <span class="mono">{smoothing.toFixed(2)}</span>
         </label>
         <label class="field-inline">
-          <input type="checkbox" checked={logY} aria-label="Log scale" onChange={(e) => setView({ log: (e.target as HTMLInputElement).checked ? "1" : "" })} />
-          log scale
+          <input type="checkbox" checked={logY} aria-label={t("charts.logScale.aria")} onChange={(e) => setView({ log: (e.target as HTMLInputElement).checked ? "1" : "" })} />
+          {t("charts.logScale")}
         </label>
         {xRange ? (
           <button class="btn" onClick={() => setXRange(null)} data-testid="reset-zoom">
-            Reset zoom
+            {t("charts.resetZoom")}
           </button>
         ) : ids.length >= 2 ? (
-          <span class="muted hint">drag across a chart to zoom · double-click to reset</span>
+          <span class="muted hint">{t("charts.zoomHint")}</span>
         ) : null}
         <span class="spacer" />
         <RunPicker exclude={ids} disabled={ids.length >= MAX_RUNS} onAdd={(id) => setRuns([...ids, id])} />
       </div>
       {ids.length < 2 ? (
-        <Empty title="Pick at least two runs">
-          Select runs on the <a href="/">runs page</a> and press Compare, or add runs with the box above ({ids.length} chosen).
+        <Empty title={t("compare.pick")}>
+          {t("compare.pickText", { n: ids.length })}
         </Empty>
       ) : info.error && !info.data ? (
-        <ErrorState error={info.error} onRetry={info.reload} what="the runs" />
+        <ErrorState error={info.error} onRetry={info.reload} what={t("compare.what")} />
       ) : !info.data ? (
         <Loading />
       ) : (
         <div class="compare-layout">
           <aside class="compare-side card">
-            <h4>Runs</h4>
+            <h4>{t("compare.runs")}</h4>
             <ul class="run-toggles">
               {runs.map((r) => (
                 <li key={r.id} data-run-id={r.id}>
@@ -124,15 +125,15 @@ export function ComparePage() {
                     <a href={`/runs/${encodeURIComponent(r.id)}`} title={r.id}>
                       {r.label}
                     </a>
-                    {r.missing ? <span class="muted"> (not found)</span> : null}
+                    {r.missing ? <span class="muted"> {t("compare.notFound")}</span> : null}
                   </label>
-                  <button class="chip-x" aria-label={`Remove ${r.id}`} onClick={() => setRuns(ids.filter((x) => x !== r.id))}>
+                  <button class="chip-x" aria-label={t("compare.remove", { id: r.id })} onClick={() => setRuns(ids.filter((x) => x !== r.id))}>
                     ×
                   </button>
                 </li>
               ))}
             </ul>
-            <h4>Metrics</h4>
+            <h4>{t("compare.metrics")}</h4>
             <div class="metric-toggles">
               <button class="btn-mini" onClick={() => setHiddenKeys(new Set())}>
                 all
