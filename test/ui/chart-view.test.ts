@@ -1,7 +1,7 @@
 // Pure chart helpers of issue 20: stage labels without collisions, density-aware smoothing, and the chart view kept in the URL.
 import { describe, expect, it } from "bun:test";
 import { filterLogLines } from "../../ui/src/components/logs-viewer.tsx";
-import { ema, parseChartView, placeLabels, seriesSmoothing, smoothSeries, SMOOTH_REF_POINTS } from "../../ui/src/chart-data.ts";
+import { appendRows, byEpoch, ema, parseChartView, placeLabels, seriesSmoothing, smoothSeries, SMOOTH_REF_POINTS } from "../../ui/src/chart-data.ts";
 
 const width = (s: string) => s.length * 6;
 
@@ -70,5 +70,20 @@ describe("filterLogLines", () => {
   it("shows every update or none on demand", () => {
     expect(filterLogLines(lines, "all", "")).toEqual(lines);
     expect(filterLogLines(lines, "hide", "")).toEqual(["start", "between"]);
+  });
+});
+
+describe("the epoch axis", () => {
+  it("keys a step column by the logged epoch, one point per epoch with its last value", () => {
+    expect(byEpoch([0, 0, 1, 1, null, 2], [5, 4, 3, 2, 9, 1])).toEqual({ x: [0, 1, 2], y: [4, 2, 1] });
+  });
+
+  it("appends live rows on the epoch axis only when they carry an epoch", () => {
+    const xs = [0];
+    const ys: (number | null)[] = [1];
+    const changed = appendRows(xs, ys, [{ step: 10, time: 1, values: { loss: 0.5, epoch: 0 } }, { step: 11, time: 2, values: { loss: 0.4 } }, { step: 20, time: 3, values: { loss: 0.3, epoch: 1 } }], "loss", "epoch");
+    expect(changed).toBe(true);
+    expect(xs).toEqual([0, 1]);
+    expect(ys).toEqual([0.5, 0.3]);
   });
 });

@@ -133,13 +133,14 @@ export function appendRows(
   ys: (number | null)[],
   rows: { step: number; time: number | null; values: Record<string, unknown> }[],
   key: string,
-  xMode: "step" | "time",
+  xMode: XMode,
 ): boolean {
   let changed = false;
   for (const r of rows) {
     const v = r.values[key];
     if (typeof v !== "number") continue;
-    const x = xMode === "time" ? r.time : r.step;
+    const ep = r.values.epoch;
+    const x = xMode === "time" ? r.time : xMode === "epoch" ? (typeof ep === "number" && Number.isFinite(ep) ? ep : null) : r.step;
     if (x === null || x === undefined) continue;
     const last = xs.length ? xs[xs.length - 1] : -Infinity;
     if (x > last) {
@@ -222,3 +223,20 @@ export function parseChartView(q: Record<string, string | undefined>, defaultSmo
   };
 }
 
+/** The x axes of the run charts: step, wall time, or the logged `epoch` value (when the run logs one). */
+export type XMode = "step" | "time" | "epoch";
+
+/**
+ * Re-keys a step-indexed column by the logged epoch: one point per epoch value (the last value logged
+ * in it), in rising epoch order; steps without an epoch or a value are dropped.
+ */
+export function byEpoch(epochs: ArrayLike<number | null>, ys: ArrayLike<number | null>): { x: number[]; y: (number | null)[] } {
+  const last = new Map<number, number>();
+  for (let i = 0; i < ys.length; i++) {
+    const e = epochs[i];
+    const v = ys[i];
+    if (typeof e === "number" && Number.isFinite(e) && typeof v === "number") last.set(e, v);
+  }
+  const x = [...last.keys()].sort((a, b) => a - b);
+  return { x, y: x.map((e) => last.get(e) ?? null) };
+}

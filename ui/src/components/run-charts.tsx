@@ -4,7 +4,7 @@ import type uPlot from "uplot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso/router";
 import { getJson, qs } from "../api.ts";
-import { appendRows, bestIndex, bestMode, type ChartView, groupKeys, parseChartView, positiveOnly, seriesCsv, smoothSeries, stageMarkers } from "../chart-data.ts";
+import { appendRows, bestIndex, bestMode, byEpoch, type ChartView, type XMode, groupKeys, parseChartView, positiveOnly, seriesCsv, smoothSeries, stageMarkers } from "../chart-data.ts";
 import { downloadText, fmtNum } from "../format.ts";
 import { useLiveMessages } from "../live.ts";
 import { useSettings, useStored } from "../settings.ts";
@@ -19,8 +19,8 @@ type RowListener = (rows: LiveRow[], refetch: boolean) => void;
 export interface RunChartsProps {
   runId: string;
   keys: KeysResponse;
-  xMode: "step" | "time";
-  onXMode: (x: "step" | "time") => void;
+  xMode: XMode;
+  onXMode: (x: XMode) => void;
   /** Best metric name/mode from summary.json, when the SDK recorded one. */
   summaryBest?: { name: string; mode: "min" | "max" };
   /** Called when live points carry a key the panel has not seen (the page reloads the key list). */
@@ -34,7 +34,7 @@ const MAX_TIME_MARKERS = 50;
  * Stage separators in the units of the x axis: steps as they are; on a time axis, the time of each
  * stage's first step, looked up with `/series?keys=time&x=step&from=s&to=s`.
  */
-function useTimeMarkers(runId: string, stepMarkers: { x: number; label: string }[], xMode: "step" | "time"): { x: number; label: string }[] {
+function useTimeMarkers(runId: string, stepMarkers: { x: number; label: string }[], xMode: XMode): { x: number; label: string }[] {
   const [timed, setTimed] = useState<{ x: number; label: string }[]>([]);
   const sig = stepMarkers.map((m) => `${m.x}:${m.label}`).join(",");
   useEffect(() => {
@@ -56,7 +56,8 @@ function useTimeMarkers(runId: string, stepMarkers: { x: number; label: string }
     );
     return () => ctl.abort();
   }, [runId, xMode, sig]);
-  return xMode === "time" ? timed : stepMarkers;
+  // stage separators are placed in steps or times; an epoch axis has none
+  return xMode === "time" ? timed : xMode === "epoch" ? [] : stepMarkers;
 }
 
 /** All charts of a run with the shared controls (x axis, smoothing, zoom). */
@@ -121,9 +122,10 @@ export function RunCharts(props: RunChartsProps) {
       <div class="toolbar">
         <label class="field-inline">
           {t("charts.xAxis")}
-          <select class="input" aria-label={t("charts.xAxis.aria")} value={props.xMode} onChange={(e) => props.onXMode((e.target as HTMLSelectElement).value as "step" | "time")}>
+          <select class="input" aria-label={t("charts.xAxis.aria")} value={props.xMode} onChange={(e) => props.onXMode((e.target as HTMLSelectElement).value as XMode)}>
             <option value="step">step</option>
             <option value="time">time</option>
+            {props.keys.keys.some((k) => k.key === "epoch" && k.numeric) || props.xMode === "epoch" ? <option value="epoch">epoch</option> : null}
           </select>
         </label>
         <label class="field-inline" title={t("charts.smoothing.title")}>
@@ -180,7 +182,7 @@ interface PanelProps {
   onLogY: (on: boolean) => void;
   runId: string;
   metric: MetricKey;
-  xMode: "step" | "time";
+  xMode: XMode;
   smoothing: number;
   maxPoints: number;
   height: number;
@@ -211,13 +213,18 @@ function MetricPanel(props: PanelProps) {
   // Fetch (again) when first seen, when the zoom window changes, or when live points outgrew the budget.
   const load = (signal?: AbortSignal) => {
     const range = props.xRange;
-    const url = `/api/runs/${encodeURIComponent(props.runId)}/series${qs({ keys: key, x: props.xMode, points: props.maxPoints, from: range?.[0], to: range?.[1] })}`;
+    // an epoch axis reads the metric and `epoch` by step and re-keys them here; its zoom stays in the browser
+    const epoch = props.xMode === "epoch";
+    const url = epoch
+      ? `/api/runs/${encodeURIComponent(props.runId)}/series${qs({ keys: `${key},epoch`, x: "step", points: props.maxPoints })}`
+      : `/api/runs/${encodeURIComponent(props.runId)}/series${qs({ keys: key, x: props.xMode, points: props.maxPoints, from: range?.[0], to: range?.[1] })}`;
     fetched.current = url;
     getJson<SeriesResponse>(url, signal).then(
       (r) => {
         if (fetched.current !== url) return;
         setError(null);
-        setCols((old) => ({ x: [...r.x], y: [...(r.series[key] ?? [])], version: (old?.version ?? 0) + 1, sampled: r.sampled, total: r.total }));
+        const col = epoch ? byEpoch(r.series.epoch ?? [], r.series[key] ?? []) : { x: [...r.x], y: [...(r.series[key] ?? [])] };
+        setCols((old) => ({ x: col.x, y: col.y, version: (old?.version ?? 0) + 1, sampled: r.sampled, total: r.total }));
       },
       (e) => (e as Error).name !== "AbortError" && setError((e as Error).message),
     );

@@ -7,6 +7,7 @@ import { Empty, ErrorState, Loading, StatusBadge, useInterval } from "../compone
 import { ImagesPanel } from "../components/images-panel.tsx";
 import { JsonView } from "../components/json-view.tsx";
 import { LogsViewer } from "../components/logs-viewer.tsx";
+import type { XMode } from "../chart-data.ts";
 import { RunCharts } from "../components/run-charts.tsx";
 import { displayPath, fmtDuration, fmtNum, fmtTime } from "../format.ts";
 import { useLiveMessages, useLiveRuns, useLiveUp } from "../live.ts";
@@ -22,7 +23,7 @@ export function RunPage() {
   const loc = useLocation();
   const id = params.id ?? "";
   const tab: Tab = (TABS as readonly string[]).includes(loc.query.tab) ? (loc.query.tab as Tab) : "charts";
-  const xMode = loc.query.x === "time" ? "time" : "step";
+  const xMode: XMode = loc.query.x === "time" || loc.query.x === "epoch" ? loc.query.x : "step";
   const settings = useSettings();
   const liveUp = useLiveUp();
   const enc = encodeURIComponent(id);
