@@ -1,4 +1,5 @@
 // The remote page: saved servers and profiles, the connect wizard with host-key confirmation, and active viewer sessions.
+import { t } from "../i18n/i18n.ts";
 import { useState } from "preact/hooks";
 import { ApiError, getJson, qs, sendJson, useResource } from "../api.ts";
 import { Confirm, Empty, ErrorState, Loading, Modal, StatusBadge, toast, useInterval } from "../components/common.tsx";
@@ -164,22 +165,22 @@ export function RemotePage() {
   return (
     <div class="page page-remote">
       <div class="toolbar">
-        <h2 class="page-title">Remote servers</h2>
+        <h2 class="page-title">{t("remote.title")}</h2>
         <span class="spacer" />
         <button class="btn btn-primary" onClick={() => setWizard("new")}>
-          Add server
+          {t("remote.add")}
         </button>
       </div>
-      {anyError ? <ErrorState error={anyError} onRetry={saved.reload} what="saved servers" /> : null}
+      {anyError ? <ErrorState error={anyError} onRetry={saved.reload} what={t("remote.savedWhat")} /> : null}
 
       <section class="card">
-        <h3>Active sessions</h3>
+        <h3>{t("remote.sessions")}</h3>
         {sessions.error && !sessions.data ? (
           <div class="muted">{sessions.error.message}</div>
         ) : !sessions.data ? (
           <Loading />
         ) : sessions.data.sessions.length === 0 ? (
-          <div class="muted">No remote viewer is running. Start one from a profile below.</div>
+          <div class="muted">{t("remote.noSessions")}</div>
         ) : (
           <div class="session-grid">
             {sessions.data.sessions.map((s) => (
@@ -191,20 +192,20 @@ export function RemotePage() {
                   <StatusBadge status={s.status} />
                 </div>
                 <div class="muted mono">
-                  {s.remoteRoot} · ssh {s.sshPort} · remote port {s.remotePort} · pid {s.remotePid}
+                  {s.remoteRoot} · {t("remote.sessionPorts", { ssh: s.sshPort, remote: s.remotePort, pid: s.remotePid })}
                 </div>
                 <div class="muted">
-                  started {fmtTime(s.startedAt / 1000)} · up {fmtDuration(s.uptimeSeconds)}
+                  {t("remote.sessionTimes", { start: fmtTime(s.startedAt / 1000), up: fmtDuration(s.uptimeSeconds) })}
                 </div>
                 <div class="form-row">
                   <a class="btn btn-primary" href={s.url} target="_blank" rel="noopener">
-                    Open {s.url}
+                    {t("remote.open", { url: s.url })}
                   </a>
                   <button class="btn btn-danger" onClick={() => setStop({ session: s, disconnect: false })}>
-                    Stop
+                    {t("remote.stop")}
                   </button>
                   <button class="btn" onClick={() => setStop({ session: s, disconnect: true })}>
-                    Disconnect
+                    {t("remote.disconnect")}
                   </button>
                 </div>
               </div>
@@ -214,11 +215,11 @@ export function RemotePage() {
       </section>
 
       <section class="card">
-        <h3>Saved servers</h3>
+        <h3>{t("remote.saved")}</h3>
         {!saved.data && !anyError ? (
           <Loading />
         ) : servers.length === 0 ? (
-          <Empty title="No saved servers">Add a GPU server reachable over SSH; the wizard checks its Python environments and saves a profile.</Empty>
+          <Empty title={t("remote.noSaved")}>{t("remote.noSavedText")}</Empty>
         ) : (
           servers.map((s) => (
             <div class="server" key={s.id} data-server={s.id}>
@@ -229,10 +230,10 @@ export function RemotePage() {
                 </span>
                 <span class="spacer" />
                 <button class="btn btn-small" onClick={() => setWizard(s)}>
-                  New profile
+                  {t("remote.newProfile")}
                 </button>
                 <button class="btn btn-small btn-danger" onClick={() => persist(list.filter((x) => x.id !== s.id && !(x.kind === "connection" && x.serverId === s.id)))}>
-                  Remove
+                  {t("remote.remove")}
                 </button>
               </div>
               <ul class="profiles">
@@ -245,10 +246,10 @@ export function RemotePage() {
                     </span>
                     <span class="spacer" />
                     <button class="btn btn-small btn-primary" onClick={() => (s.authMethod === "password" && !s.password ? setStarting({ profile: p, server: s }) : startViewer(p, s))}>
-                      Start viewer
+                      {t("remote.startViewer")}
                     </button>
                     <button class="btn btn-small" onClick={() => persist(list.filter((x) => x.id !== p.id))}>
-                      Delete
+                      {t("remote.delete")}
                     </button>
                   </li>
                 ))}
@@ -259,11 +260,11 @@ export function RemotePage() {
       </section>
 
       <section class="card">
-        <h3>Known hosts</h3>
+        <h3>{t("remote.known")}</h3>
         {!known.data ? (
           known.error ? <div class="muted">{known.error.message}</div> : <Loading />
         ) : known.data.entries.length === 0 ? (
-          <div class="muted">No host key recorded yet; the first connection to a server asks you to confirm its key.</div>
+          <div class="muted">{t("remote.noKnown")}</div>
         ) : (
           <table class="table">
             <tbody>
@@ -281,7 +282,7 @@ export function RemotePage() {
                         sendJson("POST", "/api/remote/known-hosts/remove", { host: k.host, port: k.port, key_type: k.key_type }).then(known.reload, (e: ApiError) => toast(e.message, "error"))
                       }
                     >
-                      Forget
+                      {t("remote.forget")}
                     </button>
                   </td>
                 </tr>
