@@ -159,7 +159,7 @@ export function ComparePage() {
           </aside>
           <section class="compare-main">
             {common.length === 0 ? (
-              <Empty title="No metric in common">These runs logged no numeric metric with the same name.</Empty>
+              <Empty title={t("compare.noCommon")}>{t("compare.noCommonText")}</Empty>
             ) : (
               common.map((g) => {
                 const keys = g.keys.filter((k) => !hiddenKeys.has(k));

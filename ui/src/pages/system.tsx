@@ -90,42 +90,42 @@ export function SystemPage() {
   const gpuCount = gpu?.available ? gpu.gpus?.length ?? 0 : 0;
 
   if (error && !sys) return <div class="page"><ErrorState error={error} onRetry={poll} what="system telemetry" /></div>;
-  if (!sys || !gpu) return <Loading text="Sampling the machine…" />;
+  if (!sys || !gpu) return <Loading text={t("system.sampling")} />;
 
   return (
     <div class="page page-system">
       {error ? <div class="inline-error">{error.message} (showing the last samples)</div> : null}
       <div class="tiles">
-        <Tile label="CPU" value={sys.cpu ? `${fmtNum(sys.cpu.percent)} %` : "–"} sub={sys.cpu ? `${sys.cpu.logical_count} threads${sys.cpu.load_avg ? ` · load ${sys.cpu.load_avg.map((x) => x.toFixed(2)).join(" ")}` : ""}` : ""} />
-        <Tile label="Memory" value={sys.memory ? `${fmtNum(sys.memory.percent)} %` : "–"} sub={sys.memory ? `${fmtBytes(sys.memory.used)} of ${fmtBytes(sys.memory.total)}` : ""} />
-        <Tile label="Swap" value={sys.memory ? `${fmtNum(sys.memory.swap_percent)} %` : "–"} sub={sys.memory ? `${fmtBytes(sys.memory.swap_used)} of ${fmtBytes(sys.memory.swap_total)}` : ""} />
-        <Tile label={`Disk ${sys.disk?.path ?? ""}`} value={sys.disk ? `${fmtNum(sys.disk.percent)} %` : "–"} sub={sys.disk ? `${fmtBytes(sys.disk.free)} free` : ""} />
-        <Tile label="GPUs" value={String(gpuCount)} sub={sys.platform ? `${sys.platform.system} ${sys.platform.release} ${sys.platform.machine}` : ""} />
+        <Tile label={t("system.cpu")} value={sys.cpu ? `${fmtNum(sys.cpu.percent)} %` : "–"} sub={sys.cpu ? `${t("system.threads", { n: sys.cpu.logical_count })}${sys.cpu.load_avg ? ` · ${t("system.load", { load: sys.cpu.load_avg.map((x) => x.toFixed(2)).join(" ") })}` : ""}` : ""} />
+        <Tile label={t("system.memory")} value={sys.memory ? `${fmtNum(sys.memory.percent)} %` : "–"} sub={sys.memory ? t("system.of", { used: fmtBytes(sys.memory.used), total: fmtBytes(sys.memory.total) }) : ""} />
+        <Tile label={t("system.swap")} value={sys.memory ? `${fmtNum(sys.memory.swap_percent)} %` : "–"} sub={sys.memory ? t("system.of", { used: fmtBytes(sys.memory.swap_used), total: fmtBytes(sys.memory.swap_total) }) : ""} />
+        <Tile label={t("system.disk", { path: sys.disk?.path ?? "" })} value={sys.disk ? `${fmtNum(sys.disk.percent)} %` : "–"} sub={sys.disk ? t("system.free", { n: fmtBytes(sys.disk.free) }) : ""} />
+        <Tile label={t("system.gpus")} value={String(gpuCount)} sub={sys.platform ? `${sys.platform.system} ${sys.platform.release} ${sys.platform.machine}` : ""} />
       </div>
-      {!sys.available ? <Empty title="Host metrics unavailable">{sys.reason ?? ""}</Empty> : null}
+      {!sys.available ? <Empty title={t("system.hostUnavailable")}>{sys.reason ?? ""}</Empty> : null}
       <div class="card chart-card">
         <div class="chart-head">
-          <span class="chart-title">Host utilisation (%)</span>
+          <span class="chart-title">{t("system.hostChart")}</span>
         </div>
         <Chart
           data={host}
           series={[
-            { label: "CPU", color: PALETTE[0] },
-            { label: "Memory", color: PALETTE[1] },
-            { label: "Swap", color: PALETTE[3] },
-            { label: "Disk", color: PALETTE[2] },
+            { label: t("system.cpu"), color: PALETTE[0] },
+            { label: t("system.memory"), color: PALETTE[1] },
+            { label: t("system.swap"), color: PALETTE[3] },
+            { label: t("system.disk", { path: "" }).trim(), color: PALETTE[2] },
           ]}
           height={200}
           xTime
           xRange={hostRange}
-          emptyText="Waiting for samples…"
+          emptyText={t("system.waiting")}
         />
       </div>
       {sys.cpu?.per_core?.length ? <PerCore now={sys.cpu.per_core} history={coreHistory} /> : null}
       <h2 class="section-title">GPUs</h2>
       {!gpu.available ? (
-        <Empty title="No NVIDIA GPU">
-          {gpu.reason ? `${gpu.reason.replace(/[.\s]+$/, "")}.` : "No GPU telemetry on this machine."} GPU charts appear here when <code>nvidia-smi</code> works on the server.
+        <Empty title={t("system.noGpu")}>
+          {gpu.reason ? `${gpu.reason.replace(/[.\s]+$/, "")}.` : t("system.noGpuTelemetry")} {t("system.noGpuHint")}
         </Empty>
       ) : (
         <div class="chart-grid wide">
