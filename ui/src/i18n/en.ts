@@ -303,6 +303,19 @@ export const en = {
   "system.noGpuHint": "GPU charts appear here when nvidia-smi works on the server.",
   "compare.noCommon": "No metric in common",
   "compare.noCommonText": "These runs logged no numeric metric with the same name.",
+  "compare.addRun": "Add a run…",
+  "compare.addRun.aria": "Add a run",
+  "compare.noMore": "No more runs match.",
+  "remote.confirmDisconnect": "Disconnect from the server?",
+  "remote.confirmStop": "Stop remote viewer?",
+  "remote.disconnectText": "Stops every viewer on {target} and closes the SSH connection.",
+  "remote.stopText": "Stops the viewer on {target} and closes the tunnel on local port {port}.",
+  "remote.hostKeyChanged": "Host key changed!",
+  "remote.hostKeyConfirm": "Confirm the server's host key",
+  "remote.replaceTrust": "Replace and trust",
+  "remote.trustConnect": "Trust and connect",
+  "remote.changedText": "The key this server presents is not the one recorded before. This can mean the server was reinstalled, or that someone is intercepting the connection.",
+  "remote.firstText": "This is the first connection to this server. Check the fingerprint with the server's administrator before trusting it.",
 } as const;
 
 /** A key of the catalogue. */

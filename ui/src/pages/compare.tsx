@@ -267,8 +267,8 @@ function RunPicker(props: { exclude: string[]; disabled: boolean; onAdd: (id: st
       <input
         class="input"
         type="search"
-        placeholder={props.disabled ? `At most ${MAX_RUNS} runs` : "Add a run…"}
-        aria-label="Add a run"
+        placeholder={props.disabled ? t("runs.atMost", { n: MAX_RUNS }) : t("compare.addRun")}
+        aria-label={t("compare.addRun.aria")}
         disabled={props.disabled}
         value={q}
         onFocus={() => setOpen(true)}
@@ -278,7 +278,7 @@ function RunPicker(props: { exclude: string[]; disabled: boolean; onAdd: (id: st
       {open ? (
         <div class="menu menu-down" role="listbox">
           {res.error ? <div class="muted">{res.error.message}</div> : null}
-          {options.length === 0 && res.data ? <div class="muted menu-note">No more runs match.</div> : null}
+          {options.length === 0 && res.data ? <div class="muted menu-note">{t("compare.noMore")}</div> : null}
           {options.map((r) => (
             <button
               key={r.id}

@@ -308,13 +308,13 @@ export function RemotePage() {
       {starting ? <PasswordPrompt server={starting.server} onCancel={() => setStarting(null)} onSubmit={(pw) => startViewer(starting.profile, starting.server, pw)} /> : null}
       {stop ? (
         <Confirm
-          title={stop.disconnect ? "Disconnect from the server?" : "Stop remote viewer?"}
+          title={stop.disconnect ? t("remote.confirmDisconnect") : t("remote.confirmStop")}
           text={
             stop.disconnect
-              ? `Stops every viewer on ${stop.session.username}@${stop.session.sshHost ?? stop.session.host}:${stop.session.sshPort} and closes the SSH connection.`
-              : `Stops the viewer on ${stop.session.username}@${stop.session.sshHost ?? stop.session.host} and closes the tunnel on local port ${stop.session.localPort}.`
+              ? t("remote.disconnectText", { target: `${stop.session.username}@${stop.session.sshHost ?? stop.session.host}:${stop.session.sshPort}` })
+              : t("remote.stopText", { target: `${stop.session.username}@${stop.session.sshHost ?? stop.session.host}`, port: stop.session.localPort })
           }
-          confirmText={stop.disconnect ? "Disconnect" : "Stop"}
+          confirmText={stop.disconnect ? t("remote.disconnect") : t("remote.stop")}
           danger
           onCancel={() => setStop(null)}
           onConfirm={() => {
@@ -342,23 +342,23 @@ function HostKeyDialog(props: { hk: HostKey; onAccept: () => void; onCancel: () 
   const changed = props.hk.reason === "changed";
   return (
     <Modal
-      title={changed ? "Host key changed!" : "Confirm the server's host key"}
+      title={changed ? t("remote.hostKeyChanged") : t("remote.hostKeyConfirm")}
       onClose={props.onCancel}
       footer={
         <>
           <button class="btn" onClick={props.onCancel}>
-            Cancel
+            {t("common.cancel")}
           </button>
           <button class={`btn ${changed ? "btn-danger" : "btn-primary"}`} onClick={props.onAccept}>
-            {changed ? "Replace and trust" : "Trust and connect"}
+            {changed ? t("remote.replaceTrust") : t("remote.trustConnect")}
           </button>
         </>
       }
     >
       <p>
         {changed
-          ? "The key this server presents is not the one recorded before. This can mean the server was reinstalled, or that someone is intercepting the connection."
-          : "This is the first connection to this server. Check the fingerprint with the server's administrator before trusting it."}
+          ? t("remote.changedText")
+          : t("remote.firstText")}
       </p>
       <dl class="facts">
         <div class="fact">
