@@ -390,20 +390,20 @@ function PasswordPrompt(props: { server: Server; onCancel: () => void; onSubmit:
   const [pw, setPw] = useState("");
   return (
     <Modal
-      title={`Password for ${props.server.username}@${props.server.host}`}
+      title={t("remote.pw.title", { target: `${props.server.username}@${props.server.host}` })}
       onClose={props.onCancel}
       footer={
         <>
           <button class="btn" onClick={props.onCancel}>
-            Cancel
+            {t("common.cancel")}
           </button>
           <button class="btn btn-primary" disabled={!pw} onClick={() => props.onSubmit(pw)}>
-            Start
+            {t("remote.pw.start")}
           </button>
         </>
       }
     >
-      <input class="input" type="password" aria-label="Password" value={pw} autoFocus onInput={(e) => setPw((e.target as HTMLInputElement).value)} onKeyDown={(e) => e.key === "Enter" && pw && props.onSubmit(pw)} />
+      <input class="input" type="password" aria-label={t("remote.pw.aria")} value={pw} autoFocus onInput={(e) => setPw((e.target as HTMLInputElement).value)} onKeyDown={(e) => e.key === "Enter" && pw && props.onSubmit(pw)} />
     </Modal>
   );
 }
@@ -531,25 +531,25 @@ function Wizard(props: {
 
   return (
     <Modal
-      title={`Connect a server · step ${step} of 3`}
+      title={t("wiz.title", { step })}
       onClose={props.onClose}
       footer={
         <>
           {err ? <span class="inline-error">{err}</span> : null}
           <button class="btn" onClick={props.onClose}>
-            Cancel
+            {t("common.cancel")}
           </button>
           {step === 1 ? (
             <button class="btn btn-primary" disabled={busy || !form.host || !form.username} onClick={connect}>
-              {busy ? "Connecting…" : "Connect"}
+              {busy ? t("wiz.connecting") : t("wiz.connect")}
             </button>
           ) : step === 2 ? (
             <button class="btn btn-primary" disabled={busy} onClick={checkEnv}>
-              {busy ? "Checking…" : "Use this environment"}
+              {busy ? t("wiz.checking") : t("wiz.useEnv")}
             </button>
           ) : (
             <button class="btn btn-primary" onClick={finish}>
-              Save profile
+              {t("wiz.save")}
             </button>
           )}
         </>
@@ -557,37 +557,37 @@ function Wizard(props: {
     >
       {step === 1 ? (
         <div class="form">
-          {field("Name", "name")}
-          {field("Host", "host")}
-          {field("Port", "port", "number")}
-          {field("Username", "username")}
+          {field(t("wiz.name"), "name")}
+          {field(t("wiz.host"), "host")}
+          {field(t("wiz.port"), "port", "number")}
+          {field(t("wiz.username"), "username")}
           <label class="field">
-            <span>Authentication</span>
-            <select class="input" aria-label="Authentication" value={form.authMethod} onChange={(e) => setForm({ ...form, authMethod: (e.target as HTMLSelectElement).value as "password" | "key" })}>
-              <option value="password">Password</option>
-              <option value="key">Private key / SSH agent</option>
+            <span>{t("wiz.auth")}</span>
+            <select class="input" aria-label={t("wiz.auth")} value={form.authMethod} onChange={(e) => setForm({ ...form, authMethod: (e.target as HTMLSelectElement).value as "password" | "key" })}>
+              <option value="password">{t("wiz.auth.password")}</option>
+              <option value="key">{t("wiz.auth.key")}</option>
             </select>
           </label>
           {form.authMethod === "password" ? (
             <>
-              {field("Password", "password", "password")}
+              {field(t("wiz.auth.password"), "password", "password")}
               <label class="field-inline">
                 <input type="checkbox" checked={form.savePassword} onChange={(e) => setForm({ ...form, savePassword: (e.target as HTMLInputElement).checked })} />
-                Remember the password (stored encrypted on this machine)
+                {t("wiz.remember")}
               </label>
             </>
           ) : (
             <>
-              {field("Private key path (empty: SSH agent)", "privateKeyPath")}
-              {field("Passphrase", "password", "password")}
+              {field(t("wiz.keyPath"), "privateKeyPath")}
+              {field(t("wiz.passphrase"), "password", "password")}
             </>
           )}
         </div>
       ) : step === 2 ? (
         <div class="form">
-          <p class="muted">Connected as {connId}. Choose the Python environment that runs Runicorn on the server.</p>
+          <p class="muted">{t("wiz.connected", { id: String(connId) })}</p>
           {envs.length === 0 ? (
-            <div class="muted">No Python environment found; the system Python is used.</div>
+            <div class="muted">{t("wiz.noEnv")}</div>
           ) : (
             envs.map((e) => (
               <label class="field-inline" key={e.name}>
@@ -601,13 +601,13 @@ function Wizard(props: {
         <div class="form">
           {cfg ? (
             <p class="muted">
-              {cfg.pythonVersion} · Runicorn {cfg.runicornVersion ?? "not installed (this binary deploys itself)"} · storage {cfg.defaultStorageRoot}
-              {cfg.storageRootExists ? "" : " (does not exist yet)"}
+              {cfg.pythonVersion} · Runicorn {cfg.runicornVersion ?? t("wiz.notInstalled")} · {t("wiz.storage", { root: cfg.defaultStorageRoot })}
+              {cfg.storageRootExists ? "" : t("wiz.notExist")}
             </p>
           ) : null}
           {(["name", "remoteRoot", "localPort", "remotePort"] as const).map((k) => (
             <label class="field" key={k}>
-              <span>{{ name: "Profile name", remoteRoot: "Remote storage root", localPort: "Local port (empty: any free)", remotePort: "Remote port" }[k]}</span>
+              <span>{t(({ name: "wiz.profileName", remoteRoot: "wiz.remoteRoot", localPort: "wiz.localPort", remotePort: "wiz.remotePort" } as const)[k])}</span>
               <input class="input" aria-label={k} value={profile[k]} onInput={(e) => setProfile({ ...profile, [k]: (e.target as HTMLInputElement).value })} />
             </label>
           ))}
