@@ -81,7 +81,7 @@ function Header() {
         <button
           class="btn-icon"
           title={t("header.theme")}
-          aria-label="Toggle theme"
+          aria-label={t("header.themeAria")}
           onClick={() => updateSettings({ theme: dark ? "light" : "dark" })}
           data-theme-pref={settings.theme}
         >

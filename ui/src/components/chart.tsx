@@ -1,4 +1,5 @@
 // The one component that owns uPlot: creates a chart once, streams data with setData, and draws markers, best point and legend.
+import { t } from "../i18n/i18n.ts";
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import { placeLabels } from "../chart-data.ts";
@@ -270,7 +271,7 @@ export function Chart(props: ChartProps) {
         <span class="legend-x" data-x />
       </div>
       <div class="chart-box" ref={box} style={{ minHeight: props.height }} />
-      {empty ? <div class="chart-empty">{props.emptyText ?? "No points yet"}</div> : null}
+      {empty ? <div class="chart-empty">{props.emptyText ?? t("charts.noPoints")}</div> : null}
     </div>
   );
 }

@@ -344,6 +344,12 @@ export const en = {
   "wiz.remoteRoot": "Remote storage root",
   "wiz.localPort": "Local port (empty: any free)",
   "wiz.remotePort": "Remote port",
+  "charts.noPoints": "No points yet",
+  "header.themeAria": "Toggle theme",
+  "remote.hk.host": "Host",
+  "remote.hk.type": "Key type",
+  "remote.hk.fingerprint": "Fingerprint",
+  "remote.hk.expected": "Expected",
 } as const;
 
 /** A key of the catalogue. */

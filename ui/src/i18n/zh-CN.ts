@@ -346,4 +346,10 @@ export const zhCN: Record<MessageKey, string> = {
   "wiz.remoteRoot": "远程存储根目录",
   "wiz.localPort": "本地端口（留空：任意空闲端口）",
   "wiz.remotePort": "远程端口",
+  "charts.noPoints": "暂无数据点",
+  "header.themeAria": "切换主题",
+  "remote.hk.host": "主机",
+  "remote.hk.type": "密钥类型",
+  "remote.hk.fingerprint": "指纹",
+  "remote.hk.expected": "预期",
 };

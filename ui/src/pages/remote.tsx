@@ -362,22 +362,22 @@ function HostKeyDialog(props: { hk: HostKey; onAccept: () => void; onCancel: () 
       </p>
       <dl class="facts">
         <div class="fact">
-          <dt>Host</dt>
+          <dt>{t("remote.hk.host")}</dt>
           <dd class="mono">{props.hk.known_hosts_host}</dd>
         </div>
         <div class="fact">
-          <dt>Key type</dt>
+          <dt>{t("remote.hk.type")}</dt>
           <dd class="mono">{props.hk.key_type}</dd>
         </div>
         <div class="fact">
-          <dt>Fingerprint</dt>
+          <dt>{t("remote.hk.fingerprint")}</dt>
           <dd class="mono" data-testid="fingerprint">
             {props.hk.fingerprint_sha256}
           </dd>
         </div>
         {changed ? (
           <div class="fact">
-            <dt>Expected</dt>
+            <dt>{t("remote.hk.expected")}</dt>
             <dd class="mono">{props.hk.expected_fingerprint_sha256}</dd>
           </div>
         ) : null}
