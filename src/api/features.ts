@@ -1,6 +1,7 @@
 // The API features beyond the foundation (metrics, system, remote, …), mounted by app.ts in this order.
 import type { Elysia } from "elysia";
 import type { AppContext } from "./context.ts";
+import { assetLibraryRoutes } from "./asset-library.ts";
 import { assetsRoutes } from "./assets.ts";
 import { deleteRoutes } from "./delete.ts";
 import { experimentsRoutes } from "./experiments.ts";
@@ -15,6 +16,7 @@ export const extraFeatures: ((ctx: AppContext) => Elysia<any, any, any, any, any
   (ctx) => metricsRoutes(ctx),
   (ctx) => histogramsRoutes(ctx),
   (ctx) => assetsRoutes(ctx),
+  (ctx) => assetLibraryRoutes(ctx),
   (ctx) => deleteRoutes(ctx),
   (ctx) => exportRoutes(ctx),
   (ctx) => experimentsRoutes(ctx),

@@ -260,7 +260,7 @@ export class RunIndex {
   }
 
   /**
-   * Spec §1.10 plus the heartbeat rule: a `running` run whose SDK heartbeat is over a minute old, or
+   * Spec §1.10 plus the heartbeat rule (the end time is the run's last sign of life, see `lastSignOfLife`): a `running` run whose SDK heartbeat is over a minute old, or
    * whose pid is gone on this host, becomes `failed`. Returns how many were checked and changed.
    */
   async checkLiveness(): Promise<{ checked: number; updated: number }> {
@@ -275,7 +275,7 @@ export class RunIndex {
     }
     for (const [r, reason] of dead) {
       try {
-        mergeStatus(r.run_dir, { status: "failed", ended_at: now, exit_reason: reason });
+        mergeStatus(r.run_dir, { status: "failed", ended_at: lastSignOfLife(r.run_dir, r.heartbeat_at, now), exit_reason: reason });
         this.log.info(`run ${r.id} marked failed (${reason})`);
       } catch (e) {
         this.log.warn(`cannot mark run ${r.id} failed: ${(e as Error).message}`);
@@ -422,4 +422,18 @@ export function pidAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * When a run that died without `finish()` (SIGKILL, power loss) was last seen alive: the latest of its
+ * heartbeat and the modification times of its events and log files, never later than `now` — not the
+ * moment the loss was noticed (issue 20).
+ */
+export function lastSignOfLife(runDir: string, heartbeatAt: number | null, now: number): number {
+  let last = heartbeatAt ?? 0;
+  for (const f of ["events.jsonl", "logs.txt"]) {
+    const st = statSync(join(runDir, f), { throwIfNoEntry: false });
+    if (st) last = Math.max(last, st.mtimeMs / 1000);
+  }
+  return last > 0 ? Math.min(last, now) : now;
 }

@@ -111,11 +111,11 @@ export async function runStatusCounts(db: Kysely<Database>): Promise<Record<stri
     .where("deleted", "=", 0)
     .groupBy("status")
     .execute();
-  const out: Record<string, number> = { total: 0, running: 0, finished: 0, failed: 0, other: 0 };
+  const out: Record<string, number> = { total: 0, running: 0, finished: 0, failed: 0, interrupted: 0, other: 0 };
   for (const r of rows) {
     const n = Number(r.n);
     out.total += n;
-    if (r.status === "running" || r.status === "finished" || r.status === "failed") out[r.status] += n;
+    if (r.status === "running" || r.status === "finished" || r.status === "failed" || r.status === "interrupted") out[r.status] += n;
     else out.other += n;
   }
   return out;

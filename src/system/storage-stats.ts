@@ -24,12 +24,13 @@ export interface StorageStats {
     outputs: FilesInfo;
   };
   runs: SizeInfo & {
-    /** Distinct first path segments of runs (legacy: the project). */
+    /** Distinct first path segments of listed runs (legacy: the project). */
     projects_count: number;
-    /** Distinct full paths holding runs (legacy: `project/name`). Root-level runs count in neither. */
+    /** Distinct full paths holding listed runs (legacy: `project/name`). Root-level runs count in neither. */
     experiments_count: number;
-    /** Every run directory on disk, soft-deleted ones included (they still use the space). */
+    /** Runs the run list shows: soft-deleted ones are counted in `deleted_runs_count` instead. */
     runs_count: number;
+    /** Runs in the recycle bin (their bytes are still in `size_bytes`: they use the space). */
     deleted_runs_count: number;
   };
   index: SizeInfo;
@@ -151,8 +152,12 @@ export async function computeStorageStats(root: string, opts: StorageStatsOption
   const experiments = new Set<string>();
   const addRun = async (dir: string, entries: Dirent[], segments: string[]) => {
     runs.bytes += (await w.tree(dir, entries)).bytes;
+    // count what the run list shows; a soft-deleted run is reported apart (issue 15.2)
+    if (entries.some((e) => e.name === ".deleted")) {
+      runs.deleted++;
+      return;
+    }
     runs.count++;
-    if (entries.some((e) => e.name === ".deleted")) runs.deleted++;
     if (segments.length) {
       projects.add(segments[0]);
       experiments.add(segments.join("/"));

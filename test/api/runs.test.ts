@@ -130,7 +130,7 @@ describe("runs API on rn-probe", () => {
   it("counts runs by status", async () => {
     const r = await s.api("/api/stats/runs");
     expect(r.body.total).toBe(5);
-    expect(r.body.running + r.body.finished + r.body.failed + r.body.other).toBe(5);
+    expect(r.body.running + r.body.finished + r.body.failed + r.body.interrupted + r.body.other).toBe(5);
   });
 
   it("answers unknown API paths with the original's 404", async () => {

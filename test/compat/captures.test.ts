@@ -350,11 +350,11 @@ const RULES: Record<string, Rule> = {
   },
   "GET /api/storage/stats": {
     kind: "fix",
-    why: "counts v0.6 runs (the original saw runs/ as a project, 0 runs; spec §10.8); adds deleted_runs_count",
+    why: "counts v0.6 runs the list shows (the original saw runs/ as a project, 0 runs; spec §10.8); soft-deleted runs in deleted_runs_count",
     shape: { typesOnly: true, extraKeys: { "": ["computed_at"], runs: ["deleted_runs_count"] } },
     check: (reply) => {
       const runs = (reply.json as { runs: { runs_count: number } }).runs;
-      expect(runs.runs_count).toBe(6); // every run of the fixture, where the original counted 1
+      expect(runs.runs_count).toBe(6); // every listed run of the fixture, where the original counted 1
     },
   },
   "GET /api/export/20261129_032503_d3b938/csv": {

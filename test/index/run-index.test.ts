@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "bun:test";
-import { mkdirSync, rmSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { INDEX_FILE } from "../../src/index/db.ts";
 import { startTestServer, type TestServer, waitFor } from "../helpers/server.ts";
@@ -67,6 +67,19 @@ describe("the run index", () => {
     s = await startTestServer({ fixture: "rn-probe" });
     await s.ctx.storage.runs.ready;
     expect(await s.ctx.storage.runs.sync()).toEqual({ added: 0, updated: 0, removed: 0 });
+  });
+
+  it("dates a lost run's end at its last heartbeat or event, not when the loss was noticed", async () => {
+    s = await startTestServer({ fixture: "rn-data", sweepSeconds: 3600 });
+    const now = Date.now() / 1000;
+    const dir = writeRun(s.root, "hb", "20250101_000000_aaaaab", { status: "running", started_at: now - 600, heartbeat_at: now - 300 }, { hostname: "gpu-box-7" });
+    writeFileSync(join(dir, "events.jsonl"), '{"ts": 1, "type": "metrics", "data": {"loss": 1, "global_step": 1, "time": 1}}\n');
+    utimesSync(join(dir, "events.jsonl"), now - 200, now - 200);
+    await waitFor(async () => (await ids(s!)).includes("20250101_000000_aaaaab"), 5000, "runs");
+    await s.api("/api/status/check", { method: "POST" });
+    const body = (await s.api("/api/runs/20250101_000000_aaaaab")).body;
+    expect(body).toMatchObject({ status: "failed", exit_reason: "heartbeat_lost" });
+    expect(Math.abs(body.ended_at - (now - 200))).toBeLessThan(2);
   });
 
   it("marks a running run with a heartbeat older than a minute as failed, on any host", async () => {

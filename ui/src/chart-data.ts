@@ -2,6 +2,30 @@
 import type { GpuHistory, GpuInfo, MetricKey } from "./types.ts";
 
 /** Exponential moving average `s = (1−f)·v + f·s_prev`; nulls stay null and do not reset the average (spec §7.3). */
+/** Points at which a series gets the full smoothing factor; sparser series are smoothed less. */
+export const SMOOTH_REF_POINTS = 200;
+
+/**
+ * The smoothing factor for a series of `n` points: `f` for dense series, `f^(REF/n)` below REF points,
+ * so a 10-point validation series is not dragged like a 10,000-point training one (issue 20).
+ */
+export function seriesSmoothing(f: number, n: number): number {
+  if (f <= 0 || n <= 0) return 0;
+  return n >= SMOOTH_REF_POINTS ? f : f ** (SMOOTH_REF_POINTS / n);
+}
+
+/** Counts the finite values of a column. */
+export function finiteCount(ys: ArrayLike<number | null | undefined>): number {
+  let n = 0;
+  for (let i = 0; i < ys.length; i++) if (typeof ys[i] === "number" && Number.isFinite(ys[i])) n++;
+  return n;
+}
+
+/** EMA with the factor adapted to the series' density (see `seriesSmoothing`). */
+export function smoothSeries(ys: ArrayLike<number | null>, f: number): (number | null)[] {
+  return ema(ys, seriesSmoothing(f, finiteCount(ys)));
+}
+
 export function ema(ys: ArrayLike<number | null>, f: number): (number | null)[] {
   const out: (number | null)[] = new Array(ys.length);
   if (f <= 0) {
@@ -109,13 +133,14 @@ export function appendRows(
   ys: (number | null)[],
   rows: { step: number; time: number | null; values: Record<string, unknown> }[],
   key: string,
-  xMode: "step" | "time",
+  xMode: XMode,
 ): boolean {
   let changed = false;
   for (const r of rows) {
     const v = r.values[key];
     if (typeof v !== "number") continue;
-    const x = xMode === "time" ? r.time : r.step;
+    const ep = r.values.epoch;
+    const x = xMode === "time" ? r.time : xMode === "epoch" ? (typeof ep === "number" && Number.isFinite(ep) ? ep : null) : r.step;
     if (x === null || x === undefined) continue;
     const last = xs.length ? xs[xs.length - 1] : -Infinity;
     if (x > last) {
@@ -157,3 +182,61 @@ export const PALETTE = [
   "#7f7f7f", "#bcbd22", "#1f3a93", "#c0392b", "#16a085", "#8e44ad", "#d35400", "#2c3e50",
   "#27ae60", "#f39c12", "#2980b9", "#c2185b",
 ];
+
+/** Rows of stage labels: at most this many, then a label that fits nowhere is left out (its line stays). */
+const LABEL_ROWS = 3;
+
+/**
+ * Places marker labels without collisions: each label goes on the first row where it starts after the
+ * previous label's end (right of its line, or left of it at the chart's right edge); row -1 = not drawn.
+ */
+export function placeLabels(markers: { x: number; label: string }[], measure: (text: string) => number, pad: number, right: number): { x: number; label: string; textX: number; row: number }[] {
+  const ends: number[] = new Array(LABEL_ROWS).fill(-Infinity);
+  return [...markers]
+    .sort((a, b) => a.x - b.x)
+    .map((m) => {
+      const w = measure(m.label);
+      const textX = m.x + pad + w > right ? m.x - pad - w : m.x + pad;
+      const row = ends.findIndex((end) => textX >= end + pad);
+      if (row >= 0) ends[row] = textX + w;
+      return { ...m, textX, row };
+    });
+}
+
+/** The chart view kept in the URL. */
+export interface ChartView {
+  smoothing: number;
+  logKeys: string[];
+  filter: string;
+  xRange: [number, number] | null;
+}
+
+/** Reads `smooth`, `log` (comma-separated keys), `filter` and `zoom` (`from,to`) from a query; bad values are ignored. */
+export function parseChartView(q: Record<string, string | undefined>, defaultSmoothing: number): ChartView {
+  const sm = Number(q.smooth);
+  const z = (q.zoom ?? "").split(",").map(Number);
+  return {
+    smoothing: q.smooth !== undefined && Number.isFinite(sm) && sm >= 0 && sm < 1 ? sm : defaultSmoothing,
+    logKeys: (q.log ?? "").split(",").filter(Boolean),
+    filter: q.filter ?? "",
+    xRange: z.length === 2 && z.every(Number.isFinite) && z[0] < z[1] ? [z[0], z[1]] : null,
+  };
+}
+
+/** The x axes of the run charts: step, wall time, or the logged `epoch` value (when the run logs one). */
+export type XMode = "step" | "time" | "epoch";
+
+/**
+ * Re-keys a step-indexed column by the logged epoch: one point per epoch value (the last value logged
+ * in it), in rising epoch order; steps without an epoch or a value are dropped.
+ */
+export function byEpoch(epochs: ArrayLike<number | null>, ys: ArrayLike<number | null>): { x: number[]; y: (number | null)[] } {
+  const last = new Map<number, number>();
+  for (let i = 0; i < ys.length; i++) {
+    const e = epochs[i];
+    const v = ys[i];
+    if (typeof e === "number" && Number.isFinite(e) && typeof v === "number") last.set(e, v);
+  }
+  const x = [...last.keys()].sort((a, b) => a - b);
+  return { x, y: x.map((e) => last.get(e) ?? null) };
+}

@@ -1,11 +1,10 @@
 // Small formatting helpers shared by the pages: dates, durations, numbers, bytes.
+import { fmtDateTime } from "./i18n/i18n.ts";
 
-/** `2026-11-29 03:29:35` in local time, or "–" for a missing time. */
+/** Date and time (24 h) in local time and the UI's locale, or "–" for a missing time. */
 export function fmtTime(ts: number | null | undefined): string {
   if (ts === null || ts === undefined || !Number.isFinite(ts)) return "–";
-  const d = new Date(ts * 1000);
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return fmtDateTime(ts * 1000);
 }
 
 /** `1h 02m 03s`, `4m 05s`, `12.3s`. */
@@ -72,6 +71,11 @@ export function fmtBytes(n: number | null | undefined): string {
     i++;
   }
   return `${i === 0 ? v : v.toFixed(2)} ${units[i]}`;
+}
+
+/** A run's path for display: a root-level run (no path) reads "default", as in the original (issue 15.3). */
+export function displayPath(path: string | null | undefined): string {
+  return path || "default";
 }
 
 /** The short part of a run id shown in tables (the suffix after the last `_`). */

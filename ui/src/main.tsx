@@ -5,6 +5,8 @@ import lazy, { ErrorBoundary } from "preact-iso/lazy";
 import { LocationProvider, Route, Router, useLocation } from "preact-iso/router";
 import { getJson } from "./api.ts";
 import { Toasts, useInterval } from "./components/common.tsx";
+import { LOCALES, type Locale, setLocale, t, useLocale } from "./i18n/i18n.ts";
+import type { MessageKey } from "./i18n/en.ts";
 import { applyTheme, updateSettings, useSettings } from "./settings.ts";
 // uPlot's own stylesheet is loaded here, not by the lazy chart chunk, so that it is part of the page's one CSS file.
 import "uplot/dist/uPlot.min.css";
@@ -15,15 +17,17 @@ const RunPage = lazy(() => import("./pages/run.tsx").then((m) => m.RunPage));
 const ComparePage = lazy(() => import("./pages/compare.tsx").then((m) => m.ComparePage));
 const SystemPage = lazy(() => import("./pages/system.tsx").then((m) => m.SystemPage));
 const RemotePage = lazy(() => import("./pages/remote.tsx").then((m) => m.RemotePage));
+const AssetsPage = lazy(() => import("./pages/assets.tsx").then((m) => m.AssetsPage));
 const SettingsPage = lazy(() => import("./pages/settings.tsx").then((m) => m.SettingsPage));
 const NotFound = lazy(() => import("./pages/not-found.tsx").then((m) => m.NotFound));
 
-const NAV = [
-  { href: "/", label: "Runs", match: (p: string) => p === "/" || p.startsWith("/runs") },
-  { href: "/compare", label: "Compare", match: (p: string) => p.startsWith("/compare") },
-  { href: "/system", label: "System", match: (p: string) => p.startsWith("/system") },
-  { href: "/remote", label: "Remote", match: (p: string) => p.startsWith("/remote") },
-  { href: "/settings", label: "Settings", match: (p: string) => p.startsWith("/settings") },
+const NAV: { href: string; label: MessageKey; match: (p: string) => boolean }[] = [
+  { href: "/", label: "nav.runs", match: (p: string) => p === "/" || p.startsWith("/runs") },
+  { href: "/compare", label: "nav.compare", match: (p: string) => p.startsWith("/compare") },
+  { href: "/assets", label: "nav.assets", match: (p: string) => p.startsWith("/assets") },
+  { href: "/system", label: "nav.system", match: (p: string) => p.startsWith("/system") },
+  { href: "/remote", label: "nav.remote", match: (p: string) => p.startsWith("/remote") },
+  { href: "/settings", label: "nav.settings", match: (p: string) => p.startsWith("/settings") },
 ];
 
 /** Pings /api/health every refresh interval; "down" after two misses in a row (spec §3.15). */
@@ -48,6 +52,7 @@ function Header() {
   const health = useHealth();
   const settings = useSettings();
   const dark = document.documentElement.dataset.theme === "dark";
+  const locale = useLocale();
   return (
     <header class="topbar">
       <a class="brand" href="/">
@@ -57,19 +62,26 @@ function Header() {
       <nav class="nav">
         {NAV.map((n) => (
           <a key={n.href} href={n.href} class={n.match(path) ? "active" : ""}>
-            {n.label}
+            {t(n.label)}
           </a>
         ))}
       </nav>
       <div class="topbar-right">
-        <span class={`api-status api-${health.state}`} title={health.version ? `server ${health.version}` : ""}>
+        <span class={`api-status api-${health.state}`} title={health.version ? t("header.server", { version: health.version }) : ""}>
           <i class="dot" />
-          {health.state === "ok" ? "API OK" : health.state === "down" ? "API down" : "Connecting…"}
+          {health.state === "ok" ? t("header.apiOk") : health.state === "down" ? t("header.apiDown") : t("header.connecting")}
         </span>
+        <select class="input lang-select" aria-label={t("header.language")} title={t("header.language")} value={locale} onChange={(e) => setLocale((e.target as HTMLSelectElement).value as Locale)}>
+          {(Object.keys(LOCALES) as Locale[]).map((l) => (
+            <option key={l} value={l}>
+              {LOCALES[l].label}
+            </option>
+          ))}
+        </select>
         <button
           class="btn-icon"
-          title="Toggle light/dark theme"
-          aria-label="Toggle theme"
+          title={t("header.theme")}
+          aria-label={t("header.themeAria")}
           onClick={() => updateSettings({ theme: dark ? "light" : "dark" })}
           data-theme-pref={settings.theme}
         >
@@ -78,7 +90,7 @@ function Header() {
       </div>
       {health.state === "down" ? (
         <div class="banner-down" role="alert">
-          Cannot reach the Runicorn server at {location.host}. Data shown may be stale; retrying every {settings.refreshSeconds}s.
+          {t("header.down", { host: location.host, seconds: settings.refreshSeconds })}
         </div>
       ) : null}
     </header>
@@ -87,15 +99,19 @@ function Header() {
 
 /** The whole application. */
 export function App() {
+  // a new language re-renders every page from scratch, so no string is left in the old one
+  const locale = useLocale();
   return (
     <LocationProvider>
       <Header />
-      <main class="main">
+      <main class="main" key={locale}>
         <ErrorBoundary>
           <Router>
             <Route path="/" component={RunsPage} />
             <Route path="/runs/:id" component={RunPage} />
             <Route path="/compare" component={ComparePage} />
+            <Route path="/assets" component={AssetsPage} />
+            <Route path="/assets/:id" component={AssetsPage} />
             <Route path="/system" component={SystemPage} />
             <Route path="/remote" component={RemotePage} />
             <Route path="/settings" component={SettingsPage} />

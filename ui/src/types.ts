@@ -44,6 +44,8 @@ export interface RunStats {
   running: number;
   finished: number;
   failed: number;
+  /** Absent on servers before the interrupted count. */
+  interrupted?: number;
   other: number;
 }
 

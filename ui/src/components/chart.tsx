@@ -1,6 +1,8 @@
 // The one component that owns uPlot: creates a chart once, streams data with setData, and draws markers, best point and legend.
+import { t } from "../i18n/i18n.ts";
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
+import { placeLabels } from "../chart-data.ts";
 import { fmtNum, fmtTime, tickLabels } from "../format.ts";
 
 /** One line of a chart. */
@@ -170,14 +172,18 @@ export function Chart(props: ChartProps) {
               // uPlot leaves its axis text alignment on the context
               ctx.textAlign = "left";
               ctx.textBaseline = "top";
-              for (const m of markers) {
-                const x = Math.round(u.valToPos(m.x, "x", true));
-                if (x < left || x > left + width) continue;
+              const placed = placeLabels(
+                markers.map((m) => ({ x: Math.round(u.valToPos(m.x, "x", true)), label: m.label })).filter((m) => m.x >= left && m.x <= left + width),
+                (text) => ctx.measureText(text).width,
+                3 * dpr,
+                left + width,
+              );
+              for (const m of placed) {
                 ctx.beginPath();
-                ctx.moveTo(x, top);
-                ctx.lineTo(x, top + height);
+                ctx.moveTo(m.x, top);
+                ctx.lineTo(m.x, top + height);
                 ctx.stroke();
-                ctx.fillText(m.label, x + 3 * dpr, top + 2 * dpr);
+                if (m.row >= 0) ctx.fillText(m.label, m.textX, top + 2 * dpr + m.row * 13 * dpr);
               }
               ctx.restore();
             }
@@ -265,22 +271,66 @@ export function Chart(props: ChartProps) {
         <span class="legend-x" data-x />
       </div>
       <div class="chart-box" ref={box} style={{ minHeight: props.height }} />
-      {empty ? <div class="chart-empty">{props.emptyText ?? "No points yet"}</div> : null}
+      {empty ? <div class="chart-empty">{props.emptyText ?? t("charts.noPoints")}</div> : null}
     </div>
   );
 }
 
-/** Saves the chart (axes and lines) as a PNG file on an opaque background. */
-export function exportPng(u: uPlot, name: string): void {
+/** What an exported PNG shows around the plot. */
+export interface PngMeta {
+  title: string;
+  xLabel: string;
+  yLabel?: string;
+}
+
+/** Saves the chart as a PNG on an opaque background with its title, a legend (last raw values) and axis labels. */
+export function exportPng(u: uPlot, name: string, meta?: PngMeta): void {
   const src = u.ctx.canvas;
+  const dpr = devicePixelRatio || 1;
+  const items = u.series.slice(1).flatMap((s, i) => {
+    if (s.show === false) return [];
+    const ys = u.data[i + 1] as (number | null)[];
+    const li = lastIndex(ys);
+    const stroke = typeof s.stroke === "function" ? s.stroke(u, i + 1) : s.stroke;
+    return [{ label: `${String(s.label ?? "")} ${li >= 0 ? fmtNum(ys[li]) : "–"}`, color: String(stroke ?? "#888") }];
+  });
+  const pad = 10 * dpr;
+  const head = meta ? 44 * dpr : 0;
+  const foot = meta ? 20 * dpr : 0;
+  const side = meta?.yLabel ? 18 * dpr : 0;
   const c = document.createElement("canvas");
-  c.width = src.width;
-  c.height = src.height;
+  c.width = src.width + side + (meta ? 2 * pad : 0);
+  c.height = src.height + head + foot;
   const ctx = c.getContext("2d");
   if (!ctx) return;
   ctx.fillStyle = cssVar("--panel");
   ctx.fillRect(0, 0, c.width, c.height);
-  ctx.drawImage(src, 0, 0);
+  ctx.drawImage(src, (meta ? pad : 0) + side, head);
+  if (meta) {
+    ctx.fillStyle = cssVar("--text");
+    ctx.textBaseline = "top";
+    ctx.textAlign = "left";
+    ctx.font = `600 ${14 * dpr}px sans-serif`;
+    ctx.fillText(meta.title, pad, 6 * dpr);
+    ctx.font = `${11 * dpr}px sans-serif`;
+    let x = pad;
+    for (const it of items) {
+      ctx.fillStyle = it.color;
+      ctx.fillRect(x, 28 * dpr, 10 * dpr, 3 * dpr);
+      ctx.fillStyle = cssVar("--muted");
+      ctx.fillText(it.label, x + 14 * dpr, 24 * dpr);
+      x += ctx.measureText(it.label).width + 30 * dpr;
+    }
+    ctx.textAlign = "center";
+    ctx.fillText(meta.xLabel, c.width / 2, c.height - foot + 4 * dpr);
+    if (meta.yLabel) {
+      ctx.save();
+      ctx.translate(pad, head + src.height / 2);
+      ctx.rotate(-Math.PI / 2);
+      ctx.fillText(meta.yLabel, 0, 0);
+      ctx.restore();
+    }
+  }
   c.toBlob((blob) => {
     if (!blob) return;
     const a = document.createElement("a");

@@ -1,4 +1,5 @@
 // Small shared pieces of the pages: error and empty states, status badge, modal dialog, visibility hook, toasts.
+import { t } from "../i18n/i18n.ts";
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ApiError } from "../api.ts";
@@ -8,14 +9,14 @@ export function ErrorState(props: { error: ApiError; onRetry?: () => void; what?
   const { error } = props;
   // A generic 404 means the route itself is missing (an older or partial server), not the object.
   const noRoute = error.status === 404 && error.message === "Not Found";
-  const text = noRoute ? `This server does not provide ${error.path?.split("?")[0] ?? "this endpoint"}; it may be an older version.` : error.message;
+  const text = noRoute ? t("common.noRoute", { path: error.path?.split("?")[0] ?? "/api" }) : error.message;
   return (
     <div class="state state-error" role="alert">
-      <div class="state-title">{error.unreachable ? "Server unreachable" : noRoute ? `Could not load ${props.what ?? "data"}` : error.status === 404 ? "Not found" : `Could not load ${props.what ?? "data"}`}</div>
+      <div class="state-title">{error.unreachable ? t("common.unreachable") : error.status === 404 && !noRoute ? t("common.notFound") : t("common.couldNotLoad", { what: props.what ?? t("common.data") })}</div>
       <div class="state-text">{text}</div>
       {props.onRetry ? (
         <button class="btn" onClick={props.onRetry}>
-          Retry
+          {t("common.retry")}
         </button>
       ) : null}
     </div>
@@ -34,13 +35,13 @@ export function Empty(props: { title: string; children?: ComponentChildren }) {
 
 /** A loading placeholder. */
 export function Loading(props: { text?: string }) {
-  return <div class="state state-loading">{props.text ?? "Loading…"}</div>;
+  return <div class="state state-loading">{props.text ?? t("common.loading")}</div>;
 }
 
 /** A coloured run status with a pulsing dot while running. */
 export function StatusBadge(props: { status: string }) {
   const s = props.status || "unknown";
-  const cls = ["running", "finished", "failed", "interrupted"].includes(s) ? s : "other";
+  const cls = ["running", "finished", "failed", "interrupted", "stalled"].includes(s) ? s : "other";
   return (
     <span class={`badge badge-${cls}`} data-status={s}>
       <i class="dot" />
@@ -61,7 +62,7 @@ export function Modal(props: { title: string; onClose: () => void; children: Com
       <div class={`modal${props.wide ? " modal-wide" : ""}`} role="dialog" aria-modal="true" aria-label={props.title}>
         <div class="modal-head">
           <h3>{props.title}</h3>
-          <button class="btn-icon" aria-label="Close" onClick={props.onClose}>
+          <button class="btn-icon" aria-label={t("common.close")} onClick={props.onClose}>
             ×
           </button>
         </div>
@@ -81,7 +82,7 @@ export function Confirm(props: { title: string; text: ComponentChildren; confirm
       footer={
         <>
           <button class="btn" onClick={props.onCancel}>
-            Cancel
+            {t("common.cancel")}
           </button>
           <button class={`btn ${props.danger ? "btn-danger" : "btn-primary"}`} disabled={props.busy} onClick={props.onConfirm}>
             {props.confirmText}
@@ -168,4 +169,52 @@ export function useDebounced<T>(value: T, ms: number): T {
     return () => clearTimeout(id);
   }, [value, ms]);
   return v;
+}
+
+const NOTICES_KEY = "runicorn_dismissed_notices";
+const noticeListeners = new Set<(ids: string[]) => void>();
+function readDismissed(): string[] {
+  try {
+    const v = JSON.parse(localStorage.getItem(NOTICES_KEY) || "[]") as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+function writeDismissed(ids: string[]): void {
+  try {
+    localStorage.setItem(NOTICES_KEY, JSON.stringify(ids));
+  } catch {
+    // not remembered: the notice stays hidden for this page load only
+  }
+  noticeListeners.forEach((fn) => fn(ids));
+}
+
+/** The ids of the notices this browser dismissed, re-rendering when that changes. */
+export function useDismissedNotices(): string[] {
+  const [ids, set] = useState(readDismissed);
+  useEffect(() => {
+    noticeListeners.add(set);
+    return () => void noticeListeners.delete(set);
+  }, []);
+  return ids;
+}
+
+/** Shows every dismissed notice again. */
+export function restoreNotices(): void {
+  writeDismissed([]);
+}
+
+/** An informational notice with a close button; once dismissed it stays hidden in this browser (localStorage). */
+export function Notice(props: { id: string; children: ComponentChildren; dismissLabel: string }) {
+  const ids = useDismissedNotices();
+  if (ids.includes(props.id)) return null;
+  return (
+    <div class="notice" role="note" data-notice={props.id}>
+      <span class="notice-text">{props.children}</span>
+      <button class="chip-x" aria-label={props.dismissLabel} title={props.dismissLabel} onClick={() => writeDismissed([...readDismissed().filter((x) => x !== props.id), props.id])}>
+        ×
+      </button>
+    </div>
+  );
 }

@@ -1,4 +1,5 @@
 // Images logged with run.log_image(): one card per key with a step slider.
+import { t } from "../i18n/i18n.ts";
 import { useMemo, useState } from "preact/hooks";
 import { fmtTime } from "../format.ts";
 import type { ImageItem } from "../types.ts";
@@ -15,7 +16,7 @@ export function ImagesPanel(props: { images: ImageItem[] }) {
     for (const list of m.values()) list.sort((a, b) => (a.step ?? -1) - (b.step ?? -1) || (a.ts ?? 0) - (b.ts ?? 0));
     return [...m];
   }, [props.images]);
-  if (!byKey.length) return <Empty title="No images logged">Images appear here when the run calls <code>run.log_image(key, image, step=…)</code>.</Empty>;
+  if (!byKey.length) return <Empty title={t("images.none")}>{t("images.noneText")} <code>run.log_image(key, image, step=…)</code>.</Empty>;
   return (
     <div class="image-grid">
       {byKey.map(([key, list]) => (

@@ -2,6 +2,8 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { isTqdm, parseAnsi, stripAnsi } from "../ansi.ts";
 import { downloadText } from "../format.ts";
+import { fmtInt, t } from "../i18n/i18n.ts";
+import { Notice } from "./common.tsx";
 import { LOG_TAIL_LINES, useLiveMessages, useLiveRuns, useLiveUp } from "../live.ts";
 import { useStored } from "../settings.ts";
 
@@ -9,15 +11,49 @@ const MAX_LINES = 50_000;
 const LINE_H = 18;
 const OVERSCAN = 30;
 
+/** How tqdm progress lines are shown: each bar's latest state, every update, or none. */
+export type TqdmMode = "latest" | "all" | "hide";
+
+/** The bar a tqdm line belongs to: its text before the percentage (tqdm's `desc`). */
+function tqdmBar(plain: string): string {
+  const m = /\d{1,3}%\|/.exec(plain);
+  return (m ? plain.slice(0, m.index) : plain).replace(/^\s*\[[\d:]+\]\s*/, "").trim();
+}
+
+/**
+ * The lines to show: with `latest`, consecutive updates of one tqdm bar collapse into the newest
+ * (a running loop shows its current state; a finished bar stays at 100 %); `hide` drops them.
+ */
+export function filterLogLines(all: string[], mode: TqdmMode, needle: string): string[] {
+  const out: string[] = [];
+  let lastBar: string | null = null;
+  for (const l of all) {
+    const plain = stripAnsi(l);
+    const tq = isTqdm(l);
+    if (tq && mode === "hide") continue;
+    if (needle && !plain.toLowerCase().includes(needle)) continue;
+    if (tq && mode === "latest") {
+      const bar = tqdmBar(plain);
+      if (lastBar === bar && out.length) out[out.length - 1] = l;
+      else out.push(l);
+      lastBar = bar;
+      continue;
+    }
+    lastBar = null;
+    out.push(l);
+  }
+  return out;
+}
+
 /** The log panel; `downloadUrl` serves the whole logs.txt (falls back to the lines in memory). */
-export function LogsViewer(props: { runId: string; downloadUrl?: string }) {
+export function LogsViewer(props: { runId: string; downloadUrl?: string; running: boolean }) {
   const lines = useRef<string[]>([]);
   const [version, setVersion] = useState(0);
   // the first push after a (re)subscription is the tail; when it is full, older lines exist
   const [partial, setPartial] = useState(false);
   const tailNext = useRef(false);
   const [search, setSearch] = useState("");
-  const [hideTqdm, setHideTqdm] = useStored("logs_hide_tqdm", true);
+  const [tqdm, setTqdm] = useStored<TqdmMode>("logs_tqdm_mode", "latest");
   const [follow, setFollow] = useState(true);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewH, setViewH] = useState(480);
@@ -52,15 +88,7 @@ export function LogsViewer(props: { runId: string; downloadUrl?: string }) {
   const conn = liveUp ? "open" : everUp.current ? "retry" : "connecting";
 
   const needle = search.trim().toLowerCase();
-  const visible = useMemo(() => {
-    const out: string[] = [];
-    for (const l of lines.current) {
-      if (hideTqdm && isTqdm(l)) continue;
-      if (needle && !stripAnsi(l).toLowerCase().includes(needle)) continue;
-      out.push(l);
-    }
-    return out;
-  }, [version, hideTqdm, needle]);
+  const visible = useMemo(() => filterLogLines(lines.current, tqdm, needle), [version, tqdm, needle]);
 
   useEffect(() => {
     const el = box.current;
@@ -98,29 +126,36 @@ export function LogsViewer(props: { runId: string; downloadUrl?: string }) {
   return (
     <div class="logs">
       <div class="toolbar">
-        <input class="input search" type="search" placeholder="Search logs" aria-label="Search logs" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
+        <input class="input search" type="search" placeholder={t("logs.search")} aria-label={t("logs.search")} value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
         <label class="field-inline">
-          <input type="checkbox" checked={hideTqdm} onChange={(e) => setHideTqdm((e.target as HTMLInputElement).checked)} />
-          hide tqdm
+          {t("logs.tqdm")}
+          <select class="input" aria-label={t("logs.tqdm")} value={tqdm} onChange={(e) => setTqdm((e.target as HTMLSelectElement).value as TqdmMode)} data-testid="tqdm-mode">
+            <option value="latest">{t("logs.tqdm.latest")}</option>
+            <option value="all">{t("logs.tqdm.all")}</option>
+            <option value="hide">{t("logs.tqdm.hide")}</option>
+          </select>
         </label>
         <label class="field-inline">
-          <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.target as HTMLInputElement).checked)} aria-label="Follow" />
-          follow
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.target as HTMLInputElement).checked)} aria-label={t("logs.follow")} />
+          {t("logs.follow")}
         </label>
         <span class="spacer" />
         <span class={`conn conn-${conn}`} data-testid="logs-conn">
-          {conn === "open" ? "live" : conn === "connecting" ? "connecting…" : "disconnected, reconnecting…"}
+          {conn === "open" ? (props.running ? t("logs.live") : t("logs.ended")) : conn === "connecting" ? t("logs.connecting") : t("logs.reconnecting")}
         </span>
-        <span class="muted" title={partial ? `The last ${LOG_TAIL_LINES.toLocaleString()} lines when the page opened, then new ones; Download has the whole file` : undefined}>
-          {visible.length.toLocaleString()} lines{partial ? " (tail)" : ""}
-        </span>
+        <span class="muted">{t("logs.lines", { n: fmtInt(visible.length) })}</span>
         <button class="btn" onClick={download}>
-          Download
+          {t("common.download")}
         </button>
       </div>
+      {partial ? (
+        <Notice id="logs-tail" dismissLabel={t("common.dismiss")}>
+          {t("logs.tailNotice", { n: fmtInt(LOG_TAIL_LINES) })}
+        </Notice>
+      ) : null}
       <div class="log-box" ref={box} onScroll={onScroll} data-testid="log-box">
         {visible.length === 0 ? (
-          <div class="muted log-empty">{lines.current.length ? "No line matches." : conn === "open" ? "No log lines yet." : ""}</div>
+          <div class="muted log-empty">{lines.current.length ? t("logs.noMatch") : conn === "open" ? t("logs.none") : ""}</div>
         ) : (
           <div style={{ height: `${visible.length * LINE_H}px`, position: "relative" }}>
             <div style={{ transform: `translateY(${first * LINE_H}px)` }}>

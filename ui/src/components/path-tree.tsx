@@ -1,4 +1,5 @@
 // The runs page's folder tree of run paths: counts, a live dot for running paths, and a right-click menu.
+import { t } from "../i18n/i18n.ts";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { useStored } from "../settings.ts";
 import type { PathsResponse } from "../types.ts";
@@ -81,7 +82,7 @@ export function PathTree(props: PathTreeProps) {
         >
           <button
             class={`tree-caret${n.children.length ? "" : " invisible"}`}
-            aria-label={isOpen ? "Collapse" : "Expand"}
+            aria-label={isOpen ? t("tree.collapse") : t("tree.expand")}
             onClick={(e) => {
               e.stopPropagation();
               toggle(n.path);
@@ -92,7 +93,7 @@ export function PathTree(props: PathTreeProps) {
           <span class="tree-name" title={n.path}>
             {n.name}
           </span>
-          {n.running > 0 ? <i class="live-dot" title={`${n.running} running`} /> : null}
+          {n.running > 0 ? <i class="live-dot" title={t("tree.running", { n: n.running })} /> : null}
           <span class="tree-count">{n.total}</span>
         </div>
         {isOpen && n.children.length ? <ul>{n.children.map((c) => renderNode(c, depth + 1))}</ul> : null}
@@ -102,13 +103,13 @@ export function PathTree(props: PathTreeProps) {
 
   return (
     <aside class="tree">
-      <input class="input tree-filter" placeholder="Filter paths" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
+      <input class="input tree-filter" placeholder={t("tree.filter")} value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
       <ul class="tree-list">
         <li>
           <div class={`tree-row${props.selected === "" ? " selected" : ""}`} onClick={() => props.onSelect("")}>
             <span class="tree-caret invisible" />
-            <span class="tree-name">All runs</span>
-            {props.running > 0 ? <i class="live-dot" title={`${props.running} running`} /> : null}
+            <span class="tree-name">{t("tree.allRuns")}</span>
+            {props.running > 0 ? <i class="live-dot" title={t("tree.running", { n: props.running })} /> : null}
             <span class="tree-count">{props.total}</span>
           </div>
         </li>
@@ -118,13 +119,13 @@ export function PathTree(props: PathTreeProps) {
         <div class="menu" style={{ left: `${menu.x}px`, top: `${menu.y}px` }} role="menu">
           <div class="menu-title">{menu.path}</div>
           <a role="menuitem" href={`/api/paths/export?path=${encodeURIComponent(menu.path)}&format=zip`} download>
-            Export runs (zip)
+            {t("tree.exportZip")}
           </a>
           <a role="menuitem" href={`/api/paths/export?path=${encodeURIComponent(menu.path)}&format=json`} download={`runicorn_export_${menu.path.replace(/\//g, "_")}.json`}>
-            Export runs (JSON)
+            {t("tree.exportJson")}
           </a>
           <button role="menuitem" class="danger" onClick={() => props.onDelete(menu.path)}>
-            Move all runs to recycle bin…
+            {t("tree.delete")}
           </button>
         </div>
       ) : null}

@@ -1,7 +1,8 @@
 // The recycle bin dialog: restore soft-deleted runs, or delete them for good after previewing which assets go.
+import { t } from "../i18n/i18n.ts";
 import { useState } from "preact/hooks";
 import { ApiError, getJson, sendJson, useResource } from "../api.ts";
-import { fmtBytes, fmtTime } from "../format.ts";
+import { displayPath, fmtBytes, fmtTime } from "../format.ts";
 import type { AssetRefs, DeletedRun } from "../types.ts";
 import { Empty, ErrorState, Loading, Modal, toast } from "./common.tsx";
 
@@ -58,7 +59,7 @@ export function RecycleBin(props: { onClose: () => void; onChanged: () => void }
   const deleteForGood = () =>
     run(async () => {
       const r = await sendJson<PermanentResult>("POST", "/api/runs/permanent-delete", { run_ids: ids.slice(0, 50), dry_run: false });
-      toast(`Deleted ${r.deleted_count} of ${r.total_runs} runs permanently, freed ${fmtBytes(r.total_bytes_freed)}`);
+      toast(t("bin.deletedToast", { n: r.deleted_count, total: r.total_runs, bytes: fmtBytes(r.total_bytes_freed) }));
       setPlan(null);
       setSelected(new Set());
       setPreview(null);
@@ -68,41 +69,41 @@ export function RecycleBin(props: { onClose: () => void; onChanged: () => void }
 
   return (
     <Modal
-      title="Recycle bin"
+      title={t("bin.title")}
       wide
       onClose={props.onClose}
       footer={
         plan ? (
           <>
             <span class="foot-note">
-              Permanently delete {plan.total_runs} run(s): {plan.total_blobs_deleted} archived file(s), {fmtBytes(plan.total_bytes_freed)} freed. This cannot be undone.
+              {t("bin.plan", { runs: plan.total_runs, files: plan.total_blobs_deleted, bytes: fmtBytes(plan.total_bytes_freed) })}
             </span>
             <button class="btn" onClick={() => setPlan(null)}>
-              Cancel
+              {t("common.cancel")}
             </button>
             <button class="btn btn-danger" disabled={busy} onClick={deleteForGood}>
-              Delete permanently
+              {t("bin.deleteForGood")}
             </button>
           </>
         ) : (
           <>
-            <span class="foot-note">{ids.length ? `${ids.length} selected` : `${rows.length} run(s) in the bin`}</span>
+            <span class="foot-note">{ids.length ? t("bin.selected", { n: ids.length }) : t("bin.inBin", { n: rows.length })}</span>
             <button class="btn" disabled={!ids.length || busy} onClick={() => restore(ids)}>
-              Restore selected
+              {t("bin.restoreSelected")}
             </button>
             <button class="btn btn-danger" disabled={!ids.length || busy} onClick={planDelete}>
-              Delete permanently…
+              {t("bin.deleteForGoodAsk")}
             </button>
           </>
         )
       }
     >
       {bin.error && !bin.data ? (
-        <ErrorState error={bin.error} onRetry={bin.reload} what="the recycle bin" />
+        <ErrorState error={bin.error} onRetry={bin.reload} what={t("bin.what")} />
       ) : !bin.data ? (
         <Loading />
       ) : rows.length === 0 ? (
-        <Empty title="The recycle bin is empty">Deleted runs appear here until you restore them or delete them permanently.</Empty>
+        <Empty title={t("bin.empty")}>{t("bin.emptyText")}</Empty>
       ) : (
         <div class="bin">
           <div class="table-wrap">
@@ -112,16 +113,16 @@ export function RecycleBin(props: { onClose: () => void; onChanged: () => void }
                   <th class="col-check">
                     <input
                       type="checkbox"
-                      aria-label="Select all"
+                      aria-label={t("bin.selectAll")}
                       checked={ids.length === rows.length}
                       onChange={(e) => setSelected(new Set((e.target as HTMLInputElement).checked ? rows.map((r) => r.id) : []))}
                     />
                   </th>
-                  <th>Run ID</th>
-                  <th>Path</th>
-                  <th>Alias</th>
-                  <th>Status</th>
-                  <th>Deleted</th>
+                  <th>{t("runs.col.id")}</th>
+                  <th>{t("runs.col.path")}</th>
+                  <th>{t("runs.col.alias")}</th>
+                  <th>{t("runs.col.status")}</th>
+                  <th>{t("bin.col.deleted")}</th>
                   <th />
                 </tr>
               </thead>
@@ -129,20 +130,20 @@ export function RecycleBin(props: { onClose: () => void; onChanged: () => void }
                 {rows.map((r) => (
                   <tr key={r.id} data-run-id={r.id} class={preview === r.id ? "row-active" : ""} onClick={() => setPreview(r.id)}>
                     <td class="col-check" onClick={(e) => e.stopPropagation()}>
-                      <input type="checkbox" aria-label={`Select ${r.id}`} checked={selected.has(r.id)} onChange={() => toggle(r.id)} />
+                      <input type="checkbox" aria-label={t("runs.select", { id: r.id })} checked={selected.has(r.id)} onChange={() => toggle(r.id)} />
                     </td>
                     <td>
                       <code>{r.id}</code>
                     </td>
                     <td>
-                      <code>{r.path ?? "–"}</code>
+                      <code>{displayPath(r.path)}</code>
                     </td>
                     <td>{r.alias ?? ""}</td>
                     <td>{r.original_status}</td>
                     <td>{fmtTime(r.deleted_at)}</td>
                     <td onClick={(e) => e.stopPropagation()}>
                       <button class="btn btn-small" disabled={busy} onClick={() => restore([r.id])}>
-                        Restore
+                        {t("bin.restore")}
                       </button>
                     </td>
                   </tr>

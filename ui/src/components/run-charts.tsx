@@ -1,8 +1,10 @@
 // The run page's charts: one per numeric key, grouped by prefix, mounted when visible, zoom refetch and live points.
+import { fmtInt, t } from "../i18n/i18n.ts";
 import type uPlot from "uplot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useLocation } from "preact-iso/router";
 import { getJson, qs } from "../api.ts";
-import { appendRows, bestIndex, bestMode, ema, groupKeys, positiveOnly, seriesCsv, stageMarkers } from "../chart-data.ts";
+import { appendRows, bestIndex, bestMode, byEpoch, type ChartView, type XMode, groupKeys, parseChartView, positiveOnly, seriesCsv, smoothSeries, stageMarkers } from "../chart-data.ts";
 import { downloadText, fmtNum } from "../format.ts";
 import { useLiveMessages } from "../live.ts";
 import { useSettings, useStored } from "../settings.ts";
@@ -17,8 +19,8 @@ type RowListener = (rows: LiveRow[], refetch: boolean) => void;
 export interface RunChartsProps {
   runId: string;
   keys: KeysResponse;
-  xMode: "step" | "time";
-  onXMode: (x: "step" | "time") => void;
+  xMode: XMode;
+  onXMode: (x: XMode) => void;
   /** Best metric name/mode from summary.json, when the SDK recorded one. */
   summaryBest?: { name: string; mode: "min" | "max" };
   /** Called when live points carry a key the panel has not seen (the page reloads the key list). */
@@ -32,7 +34,7 @@ const MAX_TIME_MARKERS = 50;
  * Stage separators in the units of the x axis: steps as they are; on a time axis, the time of each
  * stage's first step, looked up with `/series?keys=time&x=step&from=s&to=s`.
  */
-function useTimeMarkers(runId: string, stepMarkers: { x: number; label: string }[], xMode: "step" | "time"): { x: number; label: string }[] {
+function useTimeMarkers(runId: string, stepMarkers: { x: number; label: string }[], xMode: XMode): { x: number; label: string }[] {
   const [timed, setTimed] = useState<{ x: number; label: string }[]>([]);
   const sig = stepMarkers.map((m) => `${m.x}:${m.label}`).join(",");
   useEffect(() => {
@@ -54,15 +56,38 @@ function useTimeMarkers(runId: string, stepMarkers: { x: number; label: string }
     );
     return () => ctl.abort();
   }, [runId, xMode, sig]);
-  return xMode === "time" ? timed : stepMarkers;
+  // stage separators are placed in steps or times; an epoch axis has none
+  return xMode === "time" ? timed : xMode === "epoch" ? [] : stepMarkers;
 }
 
 /** All charts of a run with the shared controls (x axis, smoothing, zoom). */
 export function RunCharts(props: RunChartsProps) {
   const settings = useSettings();
-  const [smoothing, setSmoothing] = useStored("chart_smoothing", 0);
-  const [filter, setFilter] = useState("");
-  const [xRange, setXRange] = useState<[number, number] | null>(null);
+  // the view lives in the URL (smooth, log, filter, zoom) so that it can be shared; smoothing also stays the default
+  const loc = useLocation();
+  const [storedSmoothing, setStoredSmoothing] = useStored("chart_smoothing", 0);
+  const view = parseChartView(loc.query, storedSmoothing);
+  const setView = (patch: Partial<ChartView>) => {
+    const next = { ...view, ...patch };
+    if (patch.smoothing !== undefined) setStoredSmoothing(patch.smoothing);
+    const q: Record<string, string> = { ...loc.query };
+    for (const k of ["smooth", "log", "filter", "zoom"]) delete q[k];
+    if (next.smoothing > 0) q.smooth = String(next.smoothing);
+    if (next.logKeys.length) q.log = next.logKeys.join(",");
+    if (next.filter) q.filter = next.filter;
+    if (next.xRange) q.zoom = next.xRange.map((v) => Number(v.toPrecision(12))).join(",");
+    loc.route(`${loc.path}${qs(q)}`, true);
+  };
+  const smoothing = view.smoothing;
+  const filter = view.filter;
+  const xRange = view.xRange;
+  const setXRange = (r: [number, number] | null) => setView({ xRange: r });
+  const [filterText, setFilterText] = useState(filter);
+  useEffect(() => {
+    if (filterText === filter) return;
+    const id = setTimeout(() => setView({ filter: filterText }), 250);
+    return () => clearTimeout(id);
+  }, [filterText]);
   const listeners = useRef(new Set<RowListener>());
   const known = useMemo(() => new Set(props.keys.keys.map((k) => k.key)), [props.keys]);
   const groups = useMemo(() => groupKeys(props.keys.keys), [props.keys]);
@@ -71,7 +96,13 @@ export function RunCharts(props: RunChartsProps) {
   const markers = useTimeMarkers(props.runId, stepMarkers, props.xMode);
   const lastStage = props.keys.stages?.length ? String(props.keys.stages[props.keys.stages.length - 1].stage) : undefined;
 
-  useEffect(() => setXRange(null), [props.xMode, props.runId]);
+  const firstMode = useRef(`${props.xMode}:${props.runId}`);
+  useEffect(() => {
+    // a zoom from the URL belongs to the axis it was made on; a later axis or run change resets it
+    if (firstMode.current === `${props.xMode}:${props.runId}`) return;
+    firstMode.current = "";
+    if (xRange) setXRange(null);
+  }, [props.xMode, props.runId]);
 
   useLiveMessages((m) => {
     if (m.type !== "metrics" || m.run_id !== props.runId) return;
@@ -90,29 +121,30 @@ export function RunCharts(props: RunChartsProps) {
     <div class="run-charts">
       <div class="toolbar">
         <label class="field-inline">
-          x axis
-          <select class="input" aria-label="X axis" value={props.xMode} onChange={(e) => props.onXMode((e.target as HTMLSelectElement).value as "step" | "time")}>
+          {t("charts.xAxis")}
+          <select class="input" aria-label={t("charts.xAxis.aria")} value={props.xMode} onChange={(e) => props.onXMode((e.target as HTMLSelectElement).value as XMode)}>
             <option value="step">step</option>
             <option value="time">time</option>
+            {props.keys.keys.some((k) => k.key === "epoch" && k.numeric) || props.xMode === "epoch" ? <option value="epoch">epoch</option> : null}
           </select>
         </label>
-        <label class="field-inline" title="Exponential moving average">
-          smoothing
-          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label="Smoothing" onInput={(e) => setSmoothing(Number((e.target as HTMLInputElement).value))} />
+        <label class="field-inline" title={t("charts.smoothing.title")}>
+          {t("charts.smoothing")}
+          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label={t("charts.smoothing.aria")} onInput={(e) => setView({ smoothing: Number((e.target as HTMLInputElement).value) })} />
           <span class="mono">{smoothing.toFixed(2)}</span>
         </label>
-        <input class="input" type="search" placeholder="Filter metrics" aria-label="Filter metrics" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
+        <input class="input" type="search" placeholder={t("charts.filter")} aria-label={t("charts.filter")} value={filterText} onInput={(e) => setFilterText((e.target as HTMLInputElement).value)} />
         {xRange ? (
           <button class="btn" onClick={() => setXRange(null)} data-testid="reset-zoom">
-            Reset zoom
+            {t("charts.resetZoom")}
           </button>
         ) : (
-          <span class="muted hint">drag across a chart to zoom · double-click to reset</span>
+          <span class="muted hint">{t("charts.zoomHint")}</span>
         )}
       </div>
       {shown.length === 0 ? (
-        <Empty title={groups.length ? "No metric matches the filter" : "No numeric metrics logged yet"}>
-          {groups.length ? null : "Charts appear as soon as the run logs a number with run.log()."}
+        <Empty title={groups.length ? t("charts.noMatch") : t("charts.none")}>
+          {groups.length ? null : t("charts.noneText")}
         </Empty>
       ) : (
         shown.map((g) => (
@@ -131,6 +163,8 @@ export function RunCharts(props: RunChartsProps) {
                   markers={markers}
                   xRange={xRange}
                   onZoom={setXRange}
+                  logY={view.logKeys.includes(k)}
+                  onLogY={(on) => setView({ logKeys: on ? [...view.logKeys, k] : view.logKeys.filter((x) => x !== k) })}
                   mode={props.summaryBest?.name === k ? props.summaryBest.mode : bestMode(k)}
                   listeners={listeners.current}
                 />
@@ -144,9 +178,11 @@ export function RunCharts(props: RunChartsProps) {
 }
 
 interface PanelProps {
+  logY: boolean;
+  onLogY: (on: boolean) => void;
   runId: string;
   metric: MetricKey;
-  xMode: "step" | "time";
+  xMode: XMode;
   smoothing: number;
   maxPoints: number;
   height: number;
@@ -162,7 +198,8 @@ function MetricPanel(props: PanelProps) {
   const ref = useRef<HTMLDivElement>(null);
   const seen = useSeen(ref);
   const key = props.metric.key;
-  const [logY, setLogY] = useStored(`chart_log:${key}`, false);
+  const logY = props.logY;
+  const setLogY = props.onLogY;
   const [cols, setCols] = useState<{ x: number[]; y: (number | null)[]; version: number; sampled: boolean; total: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const chartRef = useRef<uPlot | null>(null);
@@ -176,13 +213,18 @@ function MetricPanel(props: PanelProps) {
   // Fetch (again) when first seen, when the zoom window changes, or when live points outgrew the budget.
   const load = (signal?: AbortSignal) => {
     const range = props.xRange;
-    const url = `/api/runs/${encodeURIComponent(props.runId)}/series${qs({ keys: key, x: props.xMode, points: props.maxPoints, from: range?.[0], to: range?.[1] })}`;
+    // an epoch axis reads the metric and `epoch` by step and re-keys them here; its zoom stays in the browser
+    const epoch = props.xMode === "epoch";
+    const url = epoch
+      ? `/api/runs/${encodeURIComponent(props.runId)}/series${qs({ keys: `${key},epoch`, x: "step", points: props.maxPoints })}`
+      : `/api/runs/${encodeURIComponent(props.runId)}/series${qs({ keys: key, x: props.xMode, points: props.maxPoints, from: range?.[0], to: range?.[1] })}`;
     fetched.current = url;
     getJson<SeriesResponse>(url, signal).then(
       (r) => {
         if (fetched.current !== url) return;
         setError(null);
-        setCols((old) => ({ x: [...r.x], y: [...(r.series[key] ?? [])], version: (old?.version ?? 0) + 1, sampled: r.sampled, total: r.total }));
+        const col = epoch ? byEpoch(r.series.epoch ?? [], r.series[key] ?? []) : { x: [...r.x], y: [...(r.series[key] ?? [])] };
+        setCols((old) => ({ x: col.x, y: col.y, version: (old?.version ?? 0) + 1, sampled: r.sampled, total: r.total }));
       },
       (e) => (e as Error).name !== "AbortError" && setError((e as Error).message),
     );
@@ -223,7 +265,7 @@ function MetricPanel(props: PanelProps) {
   const view = useMemo(() => {
     if (!cols) return null;
     const raw = logY ? positiveOnly(cols.y) : cols.y;
-    const smooth = props.smoothing > 0 ? ema(raw, props.smoothing) : null;
+    const smooth = props.smoothing > 0 ? smoothSeries(raw, props.smoothing) : null;
     const data: uPlot.AlignedData = smooth ? [cols.x, raw, smooth] : [cols.x, raw];
     let best: { x: number; y: number } | null = fullBest.current;
     if (props.mode && !props.xRange) {
@@ -236,7 +278,7 @@ function MetricPanel(props: PanelProps) {
 
   const color = "#4c78d8";
   const series = props.smoothing > 0
-    ? [{ label: `${key} (raw)`, color, alpha: 0.25, width: 1, noLegend: true }, { label: key, color, width: 1.75 }]
+    ? [{ label: `${key} (raw)`, color, alpha: 0.25, width: 1 }, { label: `${key} (smoothed)`, color, width: 1.75 }]
     : [{ label: key, color, width: 1.5 }];
   const m = props.metric;
   const lo = Math.min(typeof m.min === "number" ? m.min : Infinity, liveRange.current.min);
@@ -252,30 +294,30 @@ function MetricPanel(props: PanelProps) {
           {key}
         </span>
         <span class="chart-stats mono" data-testid="chart-stats">
-          <span title="last value">last {fmtNum(last)}</span>
+          <span title={t("charts.lastTitle")}>{t("charts.last", { v: fmtNum(last) })}</span>
           {props.mode ? (
             <span title={`best (${props.mode})`} class="best">
-              best {fmtNum(props.mode === "min" ? runMin : runMax)}
+              {t("charts.best", { v: fmtNum(props.mode === "min" ? runMin : runMax) })}
             </span>
           ) : (
             <span>
-              min {fmtNum(runMin)} · max {fmtNum(runMax)}
+              {t("charts.minMax", { min: fmtNum(runMin), max: fmtNum(runMax) })}
             </span>
           )}
         </span>
         <span class="chart-tools">
-          <button class={`btn-mini${logY ? " on" : ""}`} aria-pressed={logY} title="Logarithmic y axis" onClick={() => setLogY(!logY)}>
+          <button class={`btn-mini${logY ? " on" : ""}`} aria-pressed={logY} title={t("charts.logTitle")} onClick={() => setLogY(!logY)}>
             log
           </button>
           <button
             class="btn-mini"
-            title="Download the shown points as CSV"
+            title={t("charts.csvTitle")}
             disabled={!cols}
             onClick={() => cols && downloadText(`${props.runId}_${key.replace(/[^\w.-]+/g, "_")}.csv`, seriesCsv(props.xMode, cols.x, [{ name: key, ys: cols.y }]), "text/csv")}
           >
             CSV
           </button>
-          <button class="btn-mini" title="Save as PNG" disabled={!cols} onClick={() => chartRef.current && exportPng(chartRef.current, `${props.runId}_${key.replace(/[^\w.-]+/g, "_")}.png`)}>
+          <button class="btn-mini" title={t("charts.pngTitle")} disabled={!cols} onClick={() => chartRef.current && exportPng(chartRef.current, `${props.runId}_${key.replace(/[^\w.-]+/g, "_")}.png`, { title: key, xLabel: props.xMode, yLabel: logY ? `${key} (log)` : key })}>
             PNG
           </button>
         </span>
@@ -303,7 +345,7 @@ function MetricPanel(props: PanelProps) {
       )}
       {cols && cols.sampled ? (
         <div class="chart-foot muted">
-          {cols.x.length.toLocaleString()} of {cols.total.toLocaleString()} points shown{props.xRange ? " in this window" : ""} · zoom in for full resolution
+          {t("charts.sampled", { shown: fmtInt(cols.x.length), total: fmtInt(cols.total) })}
         </div>
       ) : null}
     </div>

@@ -1,12 +1,13 @@
 // The compare page: 2–20 runs overlaid on every metric they share, a colour per run, runs and metrics toggled on and off.
+import { t } from "../i18n/i18n.ts";
 import type uPlot from "uplot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso/router";
 import { ApiError, getJson, qs, useResource } from "../api.ts";
-import { bestMode, groupKeys, joinSeries, PALETTE, seriesCsv } from "../chart-data.ts";
+import { bestMode, groupKeys, joinSeries, PALETTE, positiveOnly, seriesCsv, smoothSeries } from "../chart-data.ts";
 import { Chart, exportPng } from "../components/chart.tsx";
 import { Empty, ErrorState, Loading, useSeen } from "../components/common.tsx";
-import { downloadText, shortId } from "../format.ts";
+import { displayPath, downloadText, shortId } from "../format.ts";
 import { useLiveMessages, useLiveRuns } from "../live.ts";
 import { useSettings } from "../settings.ts";
 import type { CompareResponse, KeysResponse, RunDetail, RunItem } from "../types.ts";
@@ -28,6 +29,10 @@ export function ComparePage() {
   const ids = (loc.query.runs ?? "").split(",").map((s) => s.trim()).filter(Boolean).slice(0, MAX_RUNS);
   const idsKey = ids.join(",");
   const xMode = loc.query.x === "time" ? "time" : "step";
+  const smoothRaw = Number(loc.query.smooth);
+  const smoothing = Number.isFinite(smoothRaw) && smoothRaw > 0 && smoothRaw < 1 ? smoothRaw : 0;
+  const logY = loc.query.log === "1";
+  const setView = (patch: Record<string, string>) => loc.route(`/compare${qs({ ...loc.query, ...patch })}`, true);
   const [hiddenRuns, setHiddenRuns] = useState<Set<string>>(new Set());
   const [hiddenKeys, setHiddenKeys] = useState<Set<string>>(new Set());
   const [xRange, setXRange] = useState<[number, number] | null>(null);
@@ -59,41 +64,50 @@ export function ComparePage() {
     return groupKeys(keys);
   }, [info.data]);
 
-  const setRuns = (next: string[]) => loc.route(`/compare${qs({ runs: next.join(","), x: xMode === "time" ? "time" : "" })}`);
+  const setRuns = (next: string[]) => loc.route(`/compare${qs({ ...loc.query, runs: next.join(",") })}`);
 
   return (
     <div class="page page-compare">
       <div class="toolbar">
-        <h2 class="page-title">Compare runs</h2>
+        <h2 class="page-title">{t("compare.title")}</h2>
         <label class="field-inline">
-          x axis
-          <select class="input" aria-label="X axis" value={xMode} onChange={(e) => loc.route(`/compare${qs({ runs: idsKey, x: (e.target as HTMLSelectElement).value === "time" ? "time" : "" })}`, true)}>
+          {t("charts.xAxis")}
+          <select class="input" aria-label={t("charts.xAxis.aria")} value={xMode} onChange={(e) => setView({ x: (e.target as HTMLSelectElement).value === "time" ? "time" : "" })}>
             <option value="step">step</option>
             <option value="time">time</option>
           </select>
         </label>
+        <label class="field-inline" title={t("charts.smoothing.title")}>
+          {t("charts.smoothing")}
+          <input type="range" min="0" max="0.99" step="0.01" value={smoothing} aria-label={t("charts.smoothing.aria")} onChange={(e) => setView({ smooth: Number((e.target as HTMLInputElement).value) > 0 ? (e.target as HTMLInputElement).value : "" })} />
+          <span class="mono">{smoothing.toFixed(2)}</span>
+        </label>
+        <label class="field-inline">
+          <input type="checkbox" checked={logY} aria-label={t("charts.logScale.aria")} onChange={(e) => setView({ log: (e.target as HTMLInputElement).checked ? "1" : "" })} />
+          {t("charts.logScale")}
+        </label>
         {xRange ? (
           <button class="btn" onClick={() => setXRange(null)} data-testid="reset-zoom">
-            Reset zoom
+            {t("charts.resetZoom")}
           </button>
         ) : ids.length >= 2 ? (
-          <span class="muted hint">drag across a chart to zoom · double-click to reset</span>
+          <span class="muted hint">{t("charts.zoomHint")}</span>
         ) : null}
         <span class="spacer" />
         <RunPicker exclude={ids} disabled={ids.length >= MAX_RUNS} onAdd={(id) => setRuns([...ids, id])} />
       </div>
       {ids.length < 2 ? (
-        <Empty title="Pick at least two runs">
-          Select runs on the <a href="/">runs page</a> and press Compare, or add runs with the box above ({ids.length} chosen).
+        <Empty title={t("compare.pick")}>
+          {t("compare.pickText", { n: ids.length })}
         </Empty>
       ) : info.error && !info.data ? (
-        <ErrorState error={info.error} onRetry={info.reload} what="the runs" />
+        <ErrorState error={info.error} onRetry={info.reload} what={t("compare.what")} />
       ) : !info.data ? (
         <Loading />
       ) : (
         <div class="compare-layout">
           <aside class="compare-side card">
-            <h4>Runs</h4>
+            <h4>{t("compare.runs")}</h4>
             <ul class="run-toggles">
               {runs.map((r) => (
                 <li key={r.id} data-run-id={r.id}>
@@ -111,15 +125,15 @@ export function ComparePage() {
                     <a href={`/runs/${encodeURIComponent(r.id)}`} title={r.id}>
                       {r.label}
                     </a>
-                    {r.missing ? <span class="muted"> (not found)</span> : null}
+                    {r.missing ? <span class="muted"> {t("compare.notFound")}</span> : null}
                   </label>
-                  <button class="chip-x" aria-label={`Remove ${r.id}`} onClick={() => setRuns(ids.filter((x) => x !== r.id))}>
+                  <button class="chip-x" aria-label={t("compare.remove", { id: r.id })} onClick={() => setRuns(ids.filter((x) => x !== r.id))}>
                     ×
                   </button>
                 </li>
               ))}
             </ul>
-            <h4>Metrics</h4>
+            <h4>{t("compare.metrics")}</h4>
             <div class="metric-toggles">
               <button class="btn-mini" onClick={() => setHiddenKeys(new Set())}>
                 all
@@ -145,7 +159,7 @@ export function ComparePage() {
           </aside>
           <section class="compare-main">
             {common.length === 0 ? (
-              <Empty title="No metric in common">These runs logged no numeric metric with the same name.</Empty>
+              <Empty title={t("compare.noCommon")}>{t("compare.noCommonText")}</Empty>
             ) : (
               common.map((g) => {
                 const keys = g.keys.filter((k) => !hiddenKeys.has(k));
@@ -155,7 +169,7 @@ export function ComparePage() {
                     <h3 class="group-title">{g.group}</h3>
                     <div class={`chart-grid${settings.wideCharts ? " wide" : ""}`}>
                       {keys.map((k) => (
-                        <ComparePanel key={`${k}:${xMode}:${idsKey}`} metric={k} runs={runs.filter((r) => r.keys.has(k))} hidden={hiddenRuns} xMode={xMode} points={settings.maxPoints} height={settings.chartHeight} xRange={xRange} onZoom={setXRange} />
+                        <ComparePanel key={`${k}:${xMode}:${idsKey}`} smoothing={smoothing} logY={logY} metric={k} runs={runs.filter((r) => r.keys.has(k))} hidden={hiddenRuns} xMode={xMode} points={settings.maxPoints} height={settings.chartHeight} xRange={xRange} onZoom={setXRange} />
                       ))}
                     </div>
                   </section>
@@ -169,7 +183,7 @@ export function ComparePage() {
   );
 }
 
-function ComparePanel(props: { metric: string; runs: RunInfo[]; hidden: Set<string>; xMode: "step" | "time"; points: number; height: number; xRange: [number, number] | null; onZoom: (r: [number, number] | null) => void }) {
+function ComparePanel(props: { smoothing: number; logY: boolean; metric: string; runs: RunInfo[]; hidden: Set<string>; xMode: "step" | "time"; points: number; height: number; xRange: [number, number] | null; onZoom: (r: [number, number] | null) => void }) {
   const ref = useRef<HTMLDivElement>(null);
   const seen = useSeen(ref);
   const chartRef = useRef<uPlot | null>(null);
@@ -201,8 +215,13 @@ function ComparePanel(props: { metric: string; runs: RunInfo[]; hidden: Set<stri
       const s = res.data!.runs[r.id];
       return { x: s?.x ?? [], y: s?.series[props.metric] ?? [] };
     });
-    return joinSeries(parts) as uPlot.AlignedData;
-  }, [res.data]);
+    const joined = joinSeries(parts);
+    // each run is smoothed on its own points (a sparse run less than a dense one)
+    return [joined[0], ...joined.slice(1).map((ys) => {
+      const y = props.logY ? positiveOnly(ys as (number | null)[]) : (ys as (number | null)[]);
+      return props.smoothing > 0 ? smoothSeries(y, props.smoothing) : y;
+    })] as uPlot.AlignedData;
+  }, [res.data, props.smoothing, props.logY]);
   const series = props.runs.map((r) => ({ label: r.label, color: r.color, show: !props.hidden.has(r.id) }));
   const mode = bestMode(props.metric);
 
@@ -219,7 +238,7 @@ function ComparePanel(props: { metric: string; runs: RunInfo[]; hidden: Set<stri
           >
             CSV
           </button>
-          <button class="btn-mini" disabled={!data} onClick={() => chartRef.current && exportPng(chartRef.current, `compare_${props.metric.replace(/[^\w.-]+/g, "_")}.png`)}>
+          <button class="btn-mini" disabled={!data} onClick={() => chartRef.current && exportPng(chartRef.current, `compare_${props.metric.replace(/[^\w.-]+/g, "_")}.png`, { title: props.metric, xLabel: props.xMode, yLabel: props.metric })}>
             PNG
           </button>
         </span>
@@ -231,7 +250,7 @@ function ComparePanel(props: { metric: string; runs: RunInfo[]; hidden: Set<stri
       ) : !data ? (
         <div class="skeleton" style={{ height: props.height + 22 }} />
       ) : (
-        <Chart data={data} series={series} height={props.height} xTime={props.xMode === "time"} syncKey="compare" xRange={props.xRange} onZoom={props.onZoom} chartRef={chartRef} />
+        <Chart data={data} series={series} height={props.height} xTime={props.xMode === "time"} logY={props.logY} syncKey="compare" xRange={props.xRange} onZoom={props.onZoom} chartRef={chartRef} />
       )}
     </div>
   );
@@ -248,8 +267,8 @@ function RunPicker(props: { exclude: string[]; disabled: boolean; onAdd: (id: st
       <input
         class="input"
         type="search"
-        placeholder={props.disabled ? `At most ${MAX_RUNS} runs` : "Add a run…"}
-        aria-label="Add a run"
+        placeholder={props.disabled ? t("runs.atMost", { n: MAX_RUNS }) : t("compare.addRun")}
+        aria-label={t("compare.addRun.aria")}
         disabled={props.disabled}
         value={q}
         onFocus={() => setOpen(true)}
@@ -259,7 +278,7 @@ function RunPicker(props: { exclude: string[]; disabled: boolean; onAdd: (id: st
       {open ? (
         <div class="menu menu-down" role="listbox">
           {res.error ? <div class="muted">{res.error.message}</div> : null}
-          {options.length === 0 && res.data ? <div class="muted menu-note">No more runs match.</div> : null}
+          {options.length === 0 && res.data ? <div class="muted menu-note">{t("compare.noMore")}</div> : null}
           {options.map((r) => (
             <button
               key={r.id}
@@ -271,7 +290,7 @@ function RunPicker(props: { exclude: string[]; disabled: boolean; onAdd: (id: st
                 props.onAdd(r.id);
               }}
             >
-              <code>{r.path ?? ""}</code> {r.alias ?? shortId(r.id)}
+              <code>{displayPath(r.path)}</code> {r.alias ?? shortId(r.id)}
             </button>
           ))}
         </div>

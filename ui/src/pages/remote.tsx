@@ -1,4 +1,5 @@
 // The remote page: saved servers and profiles, the connect wizard with host-key confirmation, and active viewer sessions.
+import { t } from "../i18n/i18n.ts";
 import { useState } from "preact/hooks";
 import { ApiError, getJson, qs, sendJson, useResource } from "../api.ts";
 import { Confirm, Empty, ErrorState, Loading, Modal, StatusBadge, toast, useInterval } from "../components/common.tsx";
@@ -164,22 +165,22 @@ export function RemotePage() {
   return (
     <div class="page page-remote">
       <div class="toolbar">
-        <h2 class="page-title">Remote servers</h2>
+        <h2 class="page-title">{t("remote.title")}</h2>
         <span class="spacer" />
         <button class="btn btn-primary" onClick={() => setWizard("new")}>
-          Add server
+          {t("remote.add")}
         </button>
       </div>
-      {anyError ? <ErrorState error={anyError} onRetry={saved.reload} what="saved servers" /> : null}
+      {anyError ? <ErrorState error={anyError} onRetry={saved.reload} what={t("remote.savedWhat")} /> : null}
 
       <section class="card">
-        <h3>Active sessions</h3>
+        <h3>{t("remote.sessions")}</h3>
         {sessions.error && !sessions.data ? (
           <div class="muted">{sessions.error.message}</div>
         ) : !sessions.data ? (
           <Loading />
         ) : sessions.data.sessions.length === 0 ? (
-          <div class="muted">No remote viewer is running. Start one from a profile below.</div>
+          <div class="muted">{t("remote.noSessions")}</div>
         ) : (
           <div class="session-grid">
             {sessions.data.sessions.map((s) => (
@@ -191,20 +192,20 @@ export function RemotePage() {
                   <StatusBadge status={s.status} />
                 </div>
                 <div class="muted mono">
-                  {s.remoteRoot} · ssh {s.sshPort} · remote port {s.remotePort} · pid {s.remotePid}
+                  {s.remoteRoot} · {t("remote.sessionPorts", { ssh: s.sshPort, remote: s.remotePort, pid: s.remotePid })}
                 </div>
                 <div class="muted">
-                  started {fmtTime(s.startedAt / 1000)} · up {fmtDuration(s.uptimeSeconds)}
+                  {t("remote.sessionTimes", { start: fmtTime(s.startedAt / 1000), up: fmtDuration(s.uptimeSeconds) })}
                 </div>
                 <div class="form-row">
                   <a class="btn btn-primary" href={s.url} target="_blank" rel="noopener">
-                    Open {s.url}
+                    {t("remote.open", { url: s.url })}
                   </a>
                   <button class="btn btn-danger" onClick={() => setStop({ session: s, disconnect: false })}>
-                    Stop
+                    {t("remote.stop")}
                   </button>
                   <button class="btn" onClick={() => setStop({ session: s, disconnect: true })}>
-                    Disconnect
+                    {t("remote.disconnect")}
                   </button>
                 </div>
               </div>
@@ -214,11 +215,11 @@ export function RemotePage() {
       </section>
 
       <section class="card">
-        <h3>Saved servers</h3>
+        <h3>{t("remote.saved")}</h3>
         {!saved.data && !anyError ? (
           <Loading />
         ) : servers.length === 0 ? (
-          <Empty title="No saved servers">Add a GPU server reachable over SSH; the wizard checks its Python environments and saves a profile.</Empty>
+          <Empty title={t("remote.noSaved")}>{t("remote.noSavedText")}</Empty>
         ) : (
           servers.map((s) => (
             <div class="server" key={s.id} data-server={s.id}>
@@ -229,10 +230,10 @@ export function RemotePage() {
                 </span>
                 <span class="spacer" />
                 <button class="btn btn-small" onClick={() => setWizard(s)}>
-                  New profile
+                  {t("remote.newProfile")}
                 </button>
                 <button class="btn btn-small btn-danger" onClick={() => persist(list.filter((x) => x.id !== s.id && !(x.kind === "connection" && x.serverId === s.id)))}>
-                  Remove
+                  {t("remote.remove")}
                 </button>
               </div>
               <ul class="profiles">
@@ -245,10 +246,10 @@ export function RemotePage() {
                     </span>
                     <span class="spacer" />
                     <button class="btn btn-small btn-primary" onClick={() => (s.authMethod === "password" && !s.password ? setStarting({ profile: p, server: s }) : startViewer(p, s))}>
-                      Start viewer
+                      {t("remote.startViewer")}
                     </button>
                     <button class="btn btn-small" onClick={() => persist(list.filter((x) => x.id !== p.id))}>
-                      Delete
+                      {t("remote.delete")}
                     </button>
                   </li>
                 ))}
@@ -259,11 +260,11 @@ export function RemotePage() {
       </section>
 
       <section class="card">
-        <h3>Known hosts</h3>
+        <h3>{t("remote.known")}</h3>
         {!known.data ? (
           known.error ? <div class="muted">{known.error.message}</div> : <Loading />
         ) : known.data.entries.length === 0 ? (
-          <div class="muted">No host key recorded yet; the first connection to a server asks you to confirm its key.</div>
+          <div class="muted">{t("remote.noKnown")}</div>
         ) : (
           <table class="table">
             <tbody>
@@ -281,7 +282,7 @@ export function RemotePage() {
                         sendJson("POST", "/api/remote/known-hosts/remove", { host: k.host, port: k.port, key_type: k.key_type }).then(known.reload, (e: ApiError) => toast(e.message, "error"))
                       }
                     >
-                      Forget
+                      {t("remote.forget")}
                     </button>
                   </td>
                 </tr>
@@ -307,13 +308,13 @@ export function RemotePage() {
       {starting ? <PasswordPrompt server={starting.server} onCancel={() => setStarting(null)} onSubmit={(pw) => startViewer(starting.profile, starting.server, pw)} /> : null}
       {stop ? (
         <Confirm
-          title={stop.disconnect ? "Disconnect from the server?" : "Stop remote viewer?"}
+          title={stop.disconnect ? t("remote.confirmDisconnect") : t("remote.confirmStop")}
           text={
             stop.disconnect
-              ? `Stops every viewer on ${stop.session.username}@${stop.session.sshHost ?? stop.session.host}:${stop.session.sshPort} and closes the SSH connection.`
-              : `Stops the viewer on ${stop.session.username}@${stop.session.sshHost ?? stop.session.host} and closes the tunnel on local port ${stop.session.localPort}.`
+              ? t("remote.disconnectText", { target: `${stop.session.username}@${stop.session.sshHost ?? stop.session.host}:${stop.session.sshPort}` })
+              : t("remote.stopText", { target: `${stop.session.username}@${stop.session.sshHost ?? stop.session.host}`, port: stop.session.localPort })
           }
-          confirmText={stop.disconnect ? "Disconnect" : "Stop"}
+          confirmText={stop.disconnect ? t("remote.disconnect") : t("remote.stop")}
           danger
           onCancel={() => setStop(null)}
           onConfirm={() => {
@@ -341,42 +342,42 @@ function HostKeyDialog(props: { hk: HostKey; onAccept: () => void; onCancel: () 
   const changed = props.hk.reason === "changed";
   return (
     <Modal
-      title={changed ? "Host key changed!" : "Confirm the server's host key"}
+      title={changed ? t("remote.hostKeyChanged") : t("remote.hostKeyConfirm")}
       onClose={props.onCancel}
       footer={
         <>
           <button class="btn" onClick={props.onCancel}>
-            Cancel
+            {t("common.cancel")}
           </button>
           <button class={`btn ${changed ? "btn-danger" : "btn-primary"}`} onClick={props.onAccept}>
-            {changed ? "Replace and trust" : "Trust and connect"}
+            {changed ? t("remote.replaceTrust") : t("remote.trustConnect")}
           </button>
         </>
       }
     >
       <p>
         {changed
-          ? "The key this server presents is not the one recorded before. This can mean the server was reinstalled, or that someone is intercepting the connection."
-          : "This is the first connection to this server. Check the fingerprint with the server's administrator before trusting it."}
+          ? t("remote.changedText")
+          : t("remote.firstText")}
       </p>
       <dl class="facts">
         <div class="fact">
-          <dt>Host</dt>
+          <dt>{t("remote.hk.host")}</dt>
           <dd class="mono">{props.hk.known_hosts_host}</dd>
         </div>
         <div class="fact">
-          <dt>Key type</dt>
+          <dt>{t("remote.hk.type")}</dt>
           <dd class="mono">{props.hk.key_type}</dd>
         </div>
         <div class="fact">
-          <dt>Fingerprint</dt>
+          <dt>{t("remote.hk.fingerprint")}</dt>
           <dd class="mono" data-testid="fingerprint">
             {props.hk.fingerprint_sha256}
           </dd>
         </div>
         {changed ? (
           <div class="fact">
-            <dt>Expected</dt>
+            <dt>{t("remote.hk.expected")}</dt>
             <dd class="mono">{props.hk.expected_fingerprint_sha256}</dd>
           </div>
         ) : null}
@@ -389,20 +390,20 @@ function PasswordPrompt(props: { server: Server; onCancel: () => void; onSubmit:
   const [pw, setPw] = useState("");
   return (
     <Modal
-      title={`Password for ${props.server.username}@${props.server.host}`}
+      title={t("remote.pw.title", { target: `${props.server.username}@${props.server.host}` })}
       onClose={props.onCancel}
       footer={
         <>
           <button class="btn" onClick={props.onCancel}>
-            Cancel
+            {t("common.cancel")}
           </button>
           <button class="btn btn-primary" disabled={!pw} onClick={() => props.onSubmit(pw)}>
-            Start
+            {t("remote.pw.start")}
           </button>
         </>
       }
     >
-      <input class="input" type="password" aria-label="Password" value={pw} autoFocus onInput={(e) => setPw((e.target as HTMLInputElement).value)} onKeyDown={(e) => e.key === "Enter" && pw && props.onSubmit(pw)} />
+      <input class="input" type="password" aria-label={t("remote.pw.aria")} value={pw} autoFocus onInput={(e) => setPw((e.target as HTMLInputElement).value)} onKeyDown={(e) => e.key === "Enter" && pw && props.onSubmit(pw)} />
     </Modal>
   );
 }
@@ -530,25 +531,25 @@ function Wizard(props: {
 
   return (
     <Modal
-      title={`Connect a server · step ${step} of 3`}
+      title={t("wiz.title", { step })}
       onClose={props.onClose}
       footer={
         <>
           {err ? <span class="inline-error">{err}</span> : null}
           <button class="btn" onClick={props.onClose}>
-            Cancel
+            {t("common.cancel")}
           </button>
           {step === 1 ? (
             <button class="btn btn-primary" disabled={busy || !form.host || !form.username} onClick={connect}>
-              {busy ? "Connecting…" : "Connect"}
+              {busy ? t("wiz.connecting") : t("wiz.connect")}
             </button>
           ) : step === 2 ? (
             <button class="btn btn-primary" disabled={busy} onClick={checkEnv}>
-              {busy ? "Checking…" : "Use this environment"}
+              {busy ? t("wiz.checking") : t("wiz.useEnv")}
             </button>
           ) : (
             <button class="btn btn-primary" onClick={finish}>
-              Save profile
+              {t("wiz.save")}
             </button>
           )}
         </>
@@ -556,37 +557,37 @@ function Wizard(props: {
     >
       {step === 1 ? (
         <div class="form">
-          {field("Name", "name")}
-          {field("Host", "host")}
-          {field("Port", "port", "number")}
-          {field("Username", "username")}
+          {field(t("wiz.name"), "name")}
+          {field(t("wiz.host"), "host")}
+          {field(t("wiz.port"), "port", "number")}
+          {field(t("wiz.username"), "username")}
           <label class="field">
-            <span>Authentication</span>
-            <select class="input" aria-label="Authentication" value={form.authMethod} onChange={(e) => setForm({ ...form, authMethod: (e.target as HTMLSelectElement).value as "password" | "key" })}>
-              <option value="password">Password</option>
-              <option value="key">Private key / SSH agent</option>
+            <span>{t("wiz.auth")}</span>
+            <select class="input" aria-label={t("wiz.auth")} value={form.authMethod} onChange={(e) => setForm({ ...form, authMethod: (e.target as HTMLSelectElement).value as "password" | "key" })}>
+              <option value="password">{t("wiz.auth.password")}</option>
+              <option value="key">{t("wiz.auth.key")}</option>
             </select>
           </label>
           {form.authMethod === "password" ? (
             <>
-              {field("Password", "password", "password")}
+              {field(t("wiz.auth.password"), "password", "password")}
               <label class="field-inline">
                 <input type="checkbox" checked={form.savePassword} onChange={(e) => setForm({ ...form, savePassword: (e.target as HTMLInputElement).checked })} />
-                Remember the password (stored encrypted on this machine)
+                {t("wiz.remember")}
               </label>
             </>
           ) : (
             <>
-              {field("Private key path (empty: SSH agent)", "privateKeyPath")}
-              {field("Passphrase", "password", "password")}
+              {field(t("wiz.keyPath"), "privateKeyPath")}
+              {field(t("wiz.passphrase"), "password", "password")}
             </>
           )}
         </div>
       ) : step === 2 ? (
         <div class="form">
-          <p class="muted">Connected as {connId}. Choose the Python environment that runs Runicorn on the server.</p>
+          <p class="muted">{t("wiz.connected", { id: String(connId) })}</p>
           {envs.length === 0 ? (
-            <div class="muted">No Python environment found; the system Python is used.</div>
+            <div class="muted">{t("wiz.noEnv")}</div>
           ) : (
             envs.map((e) => (
               <label class="field-inline" key={e.name}>
@@ -600,13 +601,13 @@ function Wizard(props: {
         <div class="form">
           {cfg ? (
             <p class="muted">
-              {cfg.pythonVersion} · Runicorn {cfg.runicornVersion ?? "not installed (this binary deploys itself)"} · storage {cfg.defaultStorageRoot}
-              {cfg.storageRootExists ? "" : " (does not exist yet)"}
+              {cfg.pythonVersion} · Runicorn {cfg.runicornVersion ?? t("wiz.notInstalled")} · {t("wiz.storage", { root: cfg.defaultStorageRoot })}
+              {cfg.storageRootExists ? "" : t("wiz.notExist")}
             </p>
           ) : null}
           {(["name", "remoteRoot", "localPort", "remotePort"] as const).map((k) => (
             <label class="field" key={k}>
-              <span>{{ name: "Profile name", remoteRoot: "Remote storage root", localPort: "Local port (empty: any free)", remotePort: "Remote port" }[k]}</span>
+              <span>{t(({ name: "wiz.profileName", remoteRoot: "wiz.remoteRoot", localPort: "wiz.localPort", remotePort: "wiz.remotePort" } as const)[k])}</span>
               <input class="input" aria-label={k} value={profile[k]} onInput={(e) => setProfile({ ...profile, [k]: (e.target as HTMLInputElement).value })} />
             </label>
           ))}

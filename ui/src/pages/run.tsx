@@ -1,4 +1,5 @@
 // The run page: header facts, summary and best metric, then tabs for charts, logs, images, config and assets.
+import { fmtInt, t } from "../i18n/i18n.ts";
 import { useEffect, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso/router";
 import { getJson, qs, useResource } from "../api.ts";
@@ -6,8 +7,9 @@ import { Empty, ErrorState, Loading, StatusBadge, useInterval } from "../compone
 import { ImagesPanel } from "../components/images-panel.tsx";
 import { JsonView } from "../components/json-view.tsx";
 import { LogsViewer } from "../components/logs-viewer.tsx";
+import type { XMode } from "../chart-data.ts";
 import { RunCharts } from "../components/run-charts.tsx";
-import { fmtDuration, fmtNum, fmtTime } from "../format.ts";
+import { displayPath, fmtDuration, fmtNum, fmtTime } from "../format.ts";
 import { useLiveMessages, useLiveRuns, useLiveUp } from "../live.ts";
 import { useSettings } from "../settings.ts";
 import type { ImageItem, KeysResponse, RunDetail } from "../types.ts";
@@ -21,7 +23,7 @@ export function RunPage() {
   const loc = useLocation();
   const id = params.id ?? "";
   const tab: Tab = (TABS as readonly string[]).includes(loc.query.tab) ? (loc.query.tab as Tab) : "charts";
-  const xMode = loc.query.x === "time" ? "time" : "step";
+  const xMode: XMode = loc.query.x === "time" || loc.query.x === "epoch" ? loc.query.x : "step";
   const settings = useSettings();
   const liveUp = useLiveUp();
   const enc = encodeURIComponent(id);
@@ -82,16 +84,16 @@ export function RunPage() {
     return (
       <div class="page">
         {detail.error.status === 404 ? (
-          <Empty title="Run not found">
-            No run with id <code>{id}</code> in this storage root (it may have been deleted). <a href="/">Back to the runs list</a>.
+          <Empty title={t("run.notFound")}>
+            {t("run.notFound.text", { id })} <a href="/">{t("run.backToList")}</a>.
           </Empty>
         ) : (
-          <ErrorState error={detail.error} onRetry={detail.reload} what="the run" />
+          <ErrorState error={detail.error} onRetry={detail.reload} what={t("run.what")} />
         )}
       </div>
     );
   }
-  if (!d) return <Loading text="Loading run…" />;
+  if (!d) return <Loading text={t("run.loading")} />;
 
   const start = d.start_time ?? d.created_time ?? null;
   const duration = d.duration ?? (start !== null ? (d.ended_at ?? (running ? now : null) ?? start) - start : null);
@@ -105,27 +107,27 @@ export function RunPage() {
     <div class="page page-run">
       <div class="run-head card">
         <div class="run-title">
-          <a href="/" class="back" aria-label="Back to runs">
+          <a href="/" class="back" aria-label={t("run.back")}>
             ←
           </a>
           <h1 data-testid="run-title">{d.alias || d.id}</h1>
-          <StatusBadge status={d.status} />
+          <StatusBadge status={isStalled(d.status, d.heartbeat_at) ? "stalled" : d.status} />
           {d.exit_reason ? <span class="muted">({d.exit_reason})</span> : null}
         </div>
         <dl class="facts">
-          <Fact label="Run ID" value={<code>{d.id}</code>} />
-          <Fact label="Path" value={<code>{d.path ?? "–"}</code>} />
-          <Fact label="Host" value={d.hostname ?? "–"} />
-          <Fact label="PID" value={d.pid ?? "–"} />
-          <Fact label="Started" value={fmtTime(start)} />
-          <Fact label="Duration" value={<span data-testid="run-duration">{fmtDuration(duration)}</span>} />
-          <Fact label="Steps" value={steps === null ? "–" : steps.toLocaleString()} />
+          <Fact label={t("run.fact.id")} value={<code>{d.id}</code>} />
+          <Fact label={t("run.fact.path")} value={<code>{displayPath(d.path)}</code>} />
+          <Fact label={t("run.fact.host")} value={d.hostname ?? "–"} />
+          <Fact label={t("run.fact.pid")} value={d.pid ?? "–"} />
+          <Fact label={t("run.fact.started")} value={fmtTime(start)} />
+          <Fact label={t("run.fact.duration")} value={<span data-testid="run-duration">{fmtDuration(duration)}</span>} />
+          <Fact label={t("run.fact.steps")} value={steps === null ? "–" : fmtInt(steps)} />
           {d.tags?.length ? (
             <Fact
-              label="Tags"
-              value={d.tags.map((t) => (
-                <span class="tag" key={t}>
-                  {t}
+              label={t("run.fact.tags")}
+              value={d.tags.map((tag) => (
+                <span class="tag" key={tag}>
+                  {tag}
                 </span>
               ))}
             />
@@ -135,8 +137,8 @@ export function RunPage() {
           <div class="summary" data-testid="run-summary">
             {best ? (
               <div class="best-metric">
-                <span class="muted">best {best.name}</span> <b>{fmtNum(best.value)}</b>
-                {best.step !== undefined ? <span class="muted"> at step {String(best.step)}</span> : null}
+                <span class="muted">{t("run.best", { name: best.name })}</span> <b>{fmtNum(best.value)}</b>
+                {best.step !== undefined ? <span class="muted"> {t("run.atStep", { step: String(best.step) })}</span> : null}
               </div>
             ) : null}
             {summaryEntries.slice(0, 24).map(([k, v]) => (
@@ -149,18 +151,18 @@ export function RunPage() {
       </div>
 
       <div class="tabs" role="tablist">
-        {TABS.map((t) => (
-          <button key={t} role="tab" aria-selected={tab === t} class={tab === t ? "active" : ""} onClick={() => setQuery({ tab: t })}>
-            {t[0].toUpperCase() + t.slice(1)}
+        {TABS.map((name) => (
+          <button key={name} role="tab" aria-selected={tab === name} class={tab === name ? "active" : ""} onClick={() => setQuery({ tab: name })}>
+            {t(`run.tab.${name}`)}
           </button>
         ))}
       </div>
 
       {tab === "charts" ? (
         keys.error && !keys.data ? (
-          <ErrorState error={keys.error} onRetry={keys.reload} what="the metrics" />
+          <ErrorState error={keys.error} onRetry={keys.reload} what={t("run.metrics.what")} />
         ) : !keys.data ? (
-          <Loading text="Loading metrics…" />
+          <Loading text={t("run.metrics.loading")} />
         ) : (
           <RunCharts
             runId={d.id}
@@ -172,9 +174,9 @@ export function RunPage() {
           />
         )
       ) : null}
-      {tab === "logs" ? <LogsViewer runId={d.id} downloadUrl={logsPath ? `/api/runs/${enc}/assets/download${qs({ path: logsPath, filename: `${d.id}_logs.txt` })}` : undefined} /> : null}
+      {tab === "logs" ? <LogsViewer runId={d.id} running={d.status === "running"} downloadUrl={logsPath ? `/api/runs/${enc}/assets/download${qs({ path: logsPath, filename: `${d.id}_logs.txt` })}` : undefined} /> : null}
       {tab === "images" ? (
-        images.error && !images.data ? <ErrorState error={images.error} onRetry={images.reload} what="images" /> : !images.data ? <Loading /> : <ImagesPanel images={images.data.images} />
+        images.error && !images.data ? <ErrorState error={images.error} onRetry={images.reload} what={t("run.images.what")} /> : !images.data ? <Loading /> : <ImagesPanel images={images.data.images} />
       ) : null}
       {tab === "config" ? <ConfigPanel detail={d} env={env.data} /> : null}
       {tab === "assets" ? <AssetsPanel detail={d} /> : null}
@@ -197,16 +199,16 @@ function ConfigPanel(props: { detail: RunDetail; env?: { available: boolean; env
   return (
     <div class="config-panel">
       <div class="card">
-        <h3>Config</h3>
-        {hasConfig ? <JsonView value={config} /> : <div class="muted">No config logged (use <code>run.log_config(args=…)</code>).</div>}
+        <h3>{t("run.config")}</h3>
+        {hasConfig ? <JsonView value={config} /> : <div class="muted">{t("run.config.none")} <code>run.log_config(args=…)</code>).</div>}
       </div>
       <div class="card">
-        <h3>Environment</h3>
-        {!props.env ? <Loading /> : props.env.available ? <JsonView value={props.env.environment} /> : <div class="muted">No environment.json for this run.</div>}
+        <h3>{t("run.environment")}</h3>
+        {!props.env ? <Loading /> : props.env.available ? <JsonView value={props.env.environment} /> : <div class="muted">{t("run.environment.none")}</div>}
       </div>
       {props.detail.summary && Object.keys(props.detail.summary).length ? (
         <div class="card">
-          <h3>Summary</h3>
+          <h3>{t("run.summary")}</h3>
           <JsonView value={props.detail.summary} />
         </div>
       ) : null}
@@ -246,16 +248,16 @@ function assetRows(assets: Record<string, unknown>): AssetRow[] {
 function AssetsPanel(props: { detail: RunDetail }) {
   const rows = assetRows(props.detail.assets ?? {});
   const enc = encodeURIComponent(props.detail.id);
-  if (!rows.length) return <Empty title="No assets">Code snapshots, datasets, pretrained models and outputs recorded with the SDK appear here.</Empty>;
+  if (!rows.length) return <Empty title={t("run.assets.none")}>{t("run.assets.noneText")}</Empty>;
   return (
     <div class="table-wrap">
       <table class="table" data-testid="assets-table">
         <thead>
           <tr>
-            <th>Kind</th>
-            <th>Name</th>
-            <th>Source</th>
-            <th>Archived</th>
+            <th>{t("run.assets.kind")}</th>
+            <th>{t("run.assets.name")}</th>
+            <th>{t("run.assets.source")}</th>
+            <th>{t("run.assets.archived")}</th>
             <th />
           </tr>
         </thead>
@@ -267,11 +269,11 @@ function AssetsPanel(props: { detail: RunDetail }) {
               <td>
                 <code class="path">{r.detail}</code>
               </td>
-              <td>{r.saved ? <span class="tag">saved</span> : <span class="tag tag-muted">ref</span>}</td>
+              <td>{r.saved ? <span class="tag">{t("run.assets.saved")}</span> : <span class="tag tag-muted">{t("run.assets.ref")}</span>}</td>
               <td>
                 {r.target ? (
                   <a class="btn btn-small" href={`/api/runs/${enc}/assets/download${qs({ path: r.target, filename: r.kind === "code" ? "code_snapshot.zip" : r.name })}`}>
-                    Download
+                    {t("common.download")}
                   </a>
                 ) : null}
               </td>
@@ -281,4 +283,12 @@ function AssetsPanel(props: { detail: RunDetail }) {
       </table>
     </div>
   );
+}
+
+/** Seconds after which a running run's heartbeat counts as old (the server's heartbeat rule uses the same minute). */
+const STALLED_AFTER_S = 60;
+
+/** A run whose process still lives (the server keeps it running) but whose SDK heartbeat is old (issue 20). */
+export function isStalled(status: string, heartbeatAt: number | null | undefined, now = Date.now() / 1000): boolean {
+  return status === "running" && typeof heartbeatAt === "number" && now - heartbeatAt > STALLED_AFTER_S;
 }

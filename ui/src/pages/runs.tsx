@@ -1,11 +1,12 @@
 // The runs page: path tree, search and filters, a server-sorted and paginated table with inline edits, bulk actions, recycle bin.
+import { fmtInt, t } from "../i18n/i18n.ts";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso/router";
 import { ApiError, getJson, qs, request, sendJson, useResource } from "../api.ts";
 import { Confirm, Empty, ErrorState, Loading, StatusBadge, toast, useDebounced, useInterval } from "../components/common.tsx";
 import { PathTree } from "../components/path-tree.tsx";
 import { RecycleBin } from "../components/recycle-bin.tsx";
-import { csvField, downloadText, fmtDuration, fmtNum, fmtTime, shortId } from "../format.ts";
+import { csvField, displayPath, downloadText, fmtDuration, fmtNum, fmtTime, shortId } from "../format.ts";
 import { useLiveMessages, useLiveRunList, useLiveUp } from "../live.ts";
 import { useSettings, useStored } from "../settings.ts";
 import type { PathsResponse, RunItem, RunStats } from "../types.ts";
@@ -132,7 +133,7 @@ export function RunsPage() {
       const r = await sendJson<{ ok: boolean; alias: string | null; tags: string[] }>("PATCH", `/api/runs/${encodeURIComponent(id)}`, body);
       list.mutate((d) => d && { ...d, items: d.items.map((x) => (x.id === id ? { ...x, alias: r.alias, tags: r.tags } : x)) });
     } catch (e) {
-      toast(`Could not update ${id}: ${(e as ApiError).message}`, "error");
+      toast(t("runs.toast.updateFailed", { id, error: (e as ApiError).message }), "error");
     }
   };
 
@@ -143,7 +144,7 @@ export function RunsPage() {
         const r = await sendJson<{ deleted_count: number }>("POST", "/api/runs/soft-delete", { run_ids: ids.slice(i, i + 100) });
         deleted += r.deleted_count;
       }
-      toast(`Moved ${deleted} run(s) to the recycle bin`);
+      toast(t("runs.toast.moved", { n: deleted }));
       setSelected(new Set());
       refreshAll();
     } catch (e) {
@@ -198,10 +199,11 @@ export function RunsPage() {
   return (
     <div class="page page-runs">
       <div class="stats-bar" data-testid="run-stats">
-        <Stat label="Total" value={stats.data?.total} />
-        <Stat label="Running" value={stats.data?.running} cls="running" />
-        <Stat label="Finished" value={stats.data?.finished} cls="finished" />
-        <Stat label="Failed" value={stats.data?.failed} cls="failed" />
+        <Stat id="total" label={t("runs.stat.total")} value={stats.data?.total} />
+        <Stat id="running" label={t("runs.stat.running")} value={stats.data?.running} cls="running" />
+        <Stat id="finished" label={t("runs.stat.finished")} value={stats.data?.finished} cls="finished" />
+        <Stat id="failed" label={t("runs.stat.failed")} value={stats.data?.failed} cls="failed" />
+        <Stat id="interrupted" label={t("runs.stat.interrupted")} value={stats.data?.interrupted} cls="interrupted" />
       </div>
       <div class={`runs-layout${showTree ? "" : " no-tree"}`}>
         {showTree ? (
@@ -216,12 +218,12 @@ export function RunsPage() {
         ) : null}
         <section class="runs-main">
           <div class="toolbar">
-            <button class="btn" aria-pressed={showTree} onClick={() => setShowTree(!showTree)} title="Show or hide the path tree">
-              Paths
+            <button class="btn" aria-pressed={showTree} onClick={() => setShowTree(!showTree)} title={t("runs.paths.title")}>
+              {t("runs.paths")}
             </button>
-            <input class="input search" type="search" placeholder="Search id, path, alias, tags" aria-label="Search runs" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
-            <select class="input" aria-label="Status filter" value={f.status} onChange={(e) => go({ status: (e.target as HTMLSelectElement).value })}>
-              <option value="">All statuses</option>
+            <input class="input search" type="search" placeholder={t("runs.search")} aria-label={t("runs.search.aria")} value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
+            <select class="input" aria-label={t("runs.statusFilter")} value={f.status} onChange={(e) => go({ status: (e.target as HTMLSelectElement).value })}>
+              <option value="">{t("runs.allStatuses")}</option>
               {STATUSES.map((s) => (
                 <option key={s} value={s}>
                   {s}
@@ -230,8 +232,8 @@ export function RunsPage() {
             </select>
             {f.path ? (
               <span class="chip" data-testid="path-chip">
-                path: <code>{f.path}</code>
-                <button class="chip-x" aria-label="Clear path filter" onClick={() => go({ path: "" })}>
+                {t("runs.pathChip")} <code>{f.path}</code>
+                <button class="chip-x" aria-label={t("runs.clearPath")} onClick={() => go({ path: "" })}>
                   ×
                 </button>
               </span>
@@ -239,31 +241,31 @@ export function RunsPage() {
             <span class="spacer" />
             {selected.size ? (
               <>
-                <span class="muted">{selected.size} selected</span>
+                <span class="muted">{t("runs.selected", { n: selected.size })}</span>
                 <button
                   class="btn btn-primary"
                   disabled={selected.size < 2 || selected.size > MAX_COMPARE}
-                  title={selected.size > MAX_COMPARE ? `At most ${MAX_COMPARE} runs` : "Overlay the selected runs"}
+                  title={selected.size > MAX_COMPARE ? t("runs.atMost", { n: MAX_COMPARE }) : t("runs.overlay")}
                   onClick={() => loc.route(`/compare?runs=${[...selected].map(encodeURIComponent).join(",")}`)}
                 >
-                  Compare
+                  {t("runs.compare")}
                 </button>
                 <button class="btn btn-danger" onClick={() => setConfirm({ kind: "runs", ids: [...selected] })}>
-                  Delete
+                  {t("runs.delete")}
                 </button>
               </>
             ) : null}
             <div class="dropdown">
-              <button class="btn" onClick={() => exportRows("csv")} title="Export the selected runs (or this page) as CSV">
+              <button class="btn" onClick={() => exportRows("csv")} title={t("runs.csv.title")}>
                 CSV
               </button>
-              <button class="btn" onClick={() => exportRows("json")} title="Export the selected runs (or this page) as JSON">
+              <button class="btn" onClick={() => exportRows("json")} title={t("runs.json.title")}>
                 JSON
               </button>
             </div>
             <div class="dropdown">
-              <button class="btn" aria-expanded={colsOpen} onClick={() => setColsOpen(!colsOpen)} disabled={!available.length} title="Summary metric columns">
-                Columns
+              <button class="btn" aria-expanded={colsOpen} onClick={() => setColsOpen(!colsOpen)} disabled={!available.length} title={t("runs.columns.title")}>
+                {t("runs.columns")}
               </button>
               {colsOpen ? (
                 <div class="menu menu-down" role="menu">
@@ -280,32 +282,32 @@ export function RunsPage() {
                 </div>
               ) : null}
             </div>
-            <button class="btn" onClick={refreshAll} title="Reload">
+            <button class="btn" onClick={refreshAll} title={t("runs.reload")}>
               ⟳
             </button>
             <button class="btn" onClick={() => setShowBin(true)}>
-              Recycle bin
+              {t("runs.recycleBin")}
             </button>
           </div>
 
           {list.error && !list.data ? (
-            <ErrorState error={list.error} onRetry={refreshAll} what="runs" />
+            <ErrorState error={list.error} onRetry={refreshAll} what={t("runs.what")} />
           ) : !list.data ? (
-            <Loading text="Loading runs…" />
+            <Loading text={t("runs.loading")} />
           ) : items.length === 0 ? (
             f.q || f.status || f.path ? (
-              <Empty title="No runs match these filters">
+              <Empty title={t("runs.noMatch")}>
                 <button class="btn" onClick={() => loc.route("/")}>
-                  Clear filters
+                  {t("runs.clearFilters")}
                 </button>
               </Empty>
             ) : (
-              <Empty title="No runs yet">
-                Record one with the SDK: <code>run = rn.init(path="demo"); run.log(&#123;"loss": 0.5&#125;); run.finish()</code>
+              <Empty title={t("runs.none")}>
+                {t("runs.none.record")} <code>run = rn.init(path="demo"); run.log(&#123;"loss": 0.5&#125;); run.finish()</code>
                 {config.data ? (
                   <p class="muted" data-testid="storage-root">
-                    This server reads <code>{config.data.storage}</code>. Scripts must write there: pass <code>storage=</code> to{" "}
-                    <code>rn.init</code>, set <code>RUNICORN_DIR</code>, or change the root in Settings.
+                    {t("runs.none.reads")} <code>{config.data.storage}</code>. {t("runs.none.mustWrite")} <code>storage=</code> {t("runs.none.to")}{" "}
+                    <code>rn.init</code>{t("runs.none.orSet")} <code>RUNICORN_DIR</code>{t("runs.none.orChange")}
                   </p>
                 ) : null}
                 <p class="muted" data-testid="demo-hint">Just looking? <code>runicorn demo</code> serves a few example runs, one of them live.</p>
@@ -319,16 +321,16 @@ export function RunsPage() {
                   <thead>
                     <tr>
                       <th class="col-check">
-                        <input type="checkbox" aria-label="Select page" checked={allOnPage} onChange={() => setSelected(new Set(allOnPage ? [] : items.map((r) => r.id)))} />
+                        <input type="checkbox" aria-label={t("runs.selectPage")} checked={allOnPage} onChange={() => setSelected(new Set(allOnPage ? [] : items.map((r) => r.id)))} />
                       </th>
-                      <SortTh k="path" label="Path" />
-                      <SortTh k="alias" label="Alias" />
-                      <th>Tags</th>
-                      <SortTh k="id" label="Run ID" />
-                      <SortTh k="status" label="Status" />
-                      <SortTh k="created_time" label="Created" />
-                      {showDuration ? <SortTh k="duration" label="Duration" /> : null}
-                      <SortTh k="best_metric_value" label="Best metric" cls="num" />
+                      <SortTh k="path" label={t("runs.col.path")} />
+                      <SortTh k="alias" label={t("runs.col.alias")} />
+                      <th>{t("runs.col.tags")}</th>
+                      <SortTh k="id" label={t("runs.col.id")} />
+                      <SortTh k="status" label={t("runs.col.status")} />
+                      <SortTh k="created_time" label={t("runs.col.created")} />
+                      {showDuration ? <SortTh k="duration" label={t("runs.col.duration")} /> : null}
+                      <SortTh k="best_metric_value" label={t("runs.col.best")} cls="num" />
                       {cols.map((c) => (
                         <SortTh key={c} k={`summary.${c}`} label={c} cls="num" />
                       ))}
@@ -355,22 +357,22 @@ export function RunsPage() {
               </div>
               <div class="pager">
                 <span class="muted" data-testid="total-count">
-                  {total} run{total === 1 ? "" : "s"}
+                  {t("runs.count", { n: fmtInt(total) })}
                 </span>
                 <span class="spacer" />
-                <button class="btn" disabled={f.page <= 1} onClick={() => go({ page: f.page - 1 })} aria-label="Previous page">
+                <button class="btn" disabled={f.page <= 1} onClick={() => go({ page: f.page - 1 })} aria-label={t("runs.prev")}>
                   ‹
                 </button>
                 <span>
-                  Page {f.page} of {pages}
+                  {t("runs.page", { page: f.page, pages })}
                 </span>
-                <button class="btn" disabled={f.page >= pages} onClick={() => go({ page: f.page + 1 })} aria-label="Next page">
+                <button class="btn" disabled={f.page >= pages} onClick={() => go({ page: f.page + 1 })} aria-label={t("runs.next")}>
                   ›
                 </button>
-                <select class="input" aria-label="Runs per page" value={f.size} onChange={(e) => go({ size: Number((e.target as HTMLSelectElement).value) })}>
+                <select class="input" aria-label={t("runs.perPage")} value={f.size} onChange={(e) => go({ size: Number((e.target as HTMLSelectElement).value) })}>
                   {PAGE_SIZES.map((n) => (
                     <option key={n} value={n}>
-                      {n} / page
+                      {t("runs.perPageOption", { n })}
                     </option>
                   ))}
                 </select>
@@ -381,13 +383,13 @@ export function RunsPage() {
       </div>
       {confirm ? (
         <Confirm
-          title={confirm.kind === "runs" ? `Delete ${confirm.ids.length} run(s)?` : `Delete all runs in ${confirm.path}?`}
+          title={confirm.kind === "runs" ? t("runs.confirm.runs", { n: confirm.ids.length }) : t("runs.confirm.path", { path: confirm.path })}
           text={
             confirm.kind === "runs"
-              ? "The runs move to the recycle bin; you can restore them from there."
-              : `Every run under "${confirm.path}" moves to the recycle bin; you can restore them from there.`
+              ? t("runs.confirm.runsText")
+              : t("runs.confirm.pathText", { path: confirm.path })
           }
-          confirmText="Move to recycle bin"
+          confirmText={t("runs.confirm.ok")}
           danger
           onCancel={() => setConfirm(null)}
           onConfirm={() => {
@@ -403,9 +405,9 @@ export function RunsPage() {
   );
 }
 
-function Stat(props: { label: string; value: number | undefined; cls?: string }) {
+function Stat(props: { id: string; label: string; value: number | undefined; cls?: string }) {
   return (
-    <div class={`stat ${props.cls ?? ""}`} data-stat={props.label.toLowerCase()}>
+    <div class={`stat ${props.cls ?? ""}`} data-stat={props.id}>
       <div class="stat-value">{props.value ?? "–"}</div>
       <div class="stat-label">{props.label}</div>
     </div>
@@ -440,10 +442,10 @@ function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; ch
   return (
     <tr data-run-id={r.id} class={props.checked ? "row-selected" : ""}>
       <td class="col-check">
-        <input type="checkbox" aria-label={`Select ${r.id}`} checked={props.checked} onChange={props.onCheck} />
+        <input type="checkbox" aria-label={t("runs.select", { id: r.id })} checked={props.checked} onChange={props.onCheck} />
       </td>
       <td>
-        <code class="path">{r.path ?? "–"}</code>
+        <code class={`path${r.path ? "" : " path-default"}`}>{displayPath(r.path)}</code>
       </td>
       <td
         class="col-alias"
@@ -451,12 +453,12 @@ function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; ch
           done.current = false;
           setEditing(true);
         }}
-        title="Double-click to edit"
+        title={t("runs.editAlias")}
       >
         {editing ? (
           <input
             class="input input-inline"
-            aria-label="Alias"
+            aria-label={t("runs.col.alias")}
             ref={focusOnMount}
             value={r.alias ?? ""}
             onKeyDown={(e) => {
@@ -484,7 +486,7 @@ function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; ch
         {adding ? (
           <input
             class="input input-inline input-tag"
-            aria-label="New tag"
+            aria-label={t("runs.newTag")}
             ref={focusOnMount}
             onKeyDown={(e) => {
               if (e.key === "Enter") addTag((e.target as HTMLInputElement).value);
@@ -493,7 +495,7 @@ function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; ch
             onBlur={(e) => addTag((e.target as HTMLInputElement).value)}
           />
         ) : (
-          <button class="tag tag-add" aria-label="Add tag" onClick={() => setAdding(true)}>
+          <button class="tag tag-add" aria-label={t("runs.addTag")} onClick={() => setAdding(true)}>
             +
           </button>
         )}

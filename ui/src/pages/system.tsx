@@ -6,9 +6,12 @@ import { type GpuPoint, type GpuSample, historySamples, PALETTE } from "../chart
 import { Chart } from "../components/chart.tsx";
 import { Empty, ErrorState, Loading, useInterval } from "../components/common.tsx";
 import { fmtBytes, fmtNum } from "../format.ts";
+import { fmtInt, t } from "../i18n/i18n.ts";
 import type { GpuHistory, GpuInfo, GpuTelemetry, SystemMonitor } from "../types.ts";
 
 const KEEP = 300;
+/** Samples of per-core history drawn as a heat strip (two minutes at the 2 s poll). */
+const CORE_KEEP = 60;
 const POLL_MS = 2000;
 /** The x window of the charts is at least this wide (seconds), so that a few samples do not span years. */
 const MIN_SPAN_S = 60;
@@ -38,6 +41,7 @@ export function SystemPage() {
   const [gpuSamples, setGpuSamples] = useState<GpuSample[]>([]);
   const [gpu, setGpu] = useState<GpuTelemetry | null>(null);
   const [sys, setSys] = useState<SystemMonitor | null>(null);
+  const [coreHistory, setCoreHistory] = useState<number[][]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const busy = useRef(false);
 
@@ -50,6 +54,8 @@ export function SystemPage() {
       setSys(s);
       setError(null);
       const ts = s.ts ?? Date.now() / 1000;
+      const perCore = s.cpu?.per_core;
+      if (perCore?.length) setCoreHistory((old) => [...old.slice(-(CORE_KEEP - 1)), perCore]);
       setHostSamples((old) => keepLast([...old, { ts, cpu: s.cpu?.percent ?? null, mem: s.memory?.percent ?? null, swap: s.memory?.swap_percent ?? null, disk: s.disk?.percent ?? null }]));
       const gts = g.ts;
       if (g.available && typeof gts === "number") {
@@ -84,53 +90,42 @@ export function SystemPage() {
   const gpuCount = gpu?.available ? gpu.gpus?.length ?? 0 : 0;
 
   if (error && !sys) return <div class="page"><ErrorState error={error} onRetry={poll} what="system telemetry" /></div>;
-  if (!sys || !gpu) return <Loading text="Sampling the machine…" />;
+  if (!sys || !gpu) return <Loading text={t("system.sampling")} />;
 
   return (
     <div class="page page-system">
       {error ? <div class="inline-error">{error.message} (showing the last samples)</div> : null}
       <div class="tiles">
-        <Tile label="CPU" value={sys.cpu ? `${fmtNum(sys.cpu.percent)} %` : "–"} sub={sys.cpu ? `${sys.cpu.logical_count} threads${sys.cpu.load_avg ? ` · load ${sys.cpu.load_avg.map((x) => x.toFixed(2)).join(" ")}` : ""}` : ""} />
-        <Tile label="Memory" value={sys.memory ? `${fmtNum(sys.memory.percent)} %` : "–"} sub={sys.memory ? `${fmtBytes(sys.memory.used)} of ${fmtBytes(sys.memory.total)}` : ""} />
-        <Tile label="Swap" value={sys.memory ? `${fmtNum(sys.memory.swap_percent)} %` : "–"} sub={sys.memory ? `${fmtBytes(sys.memory.swap_used)} of ${fmtBytes(sys.memory.swap_total)}` : ""} />
-        <Tile label={`Disk ${sys.disk?.path ?? ""}`} value={sys.disk ? `${fmtNum(sys.disk.percent)} %` : "–"} sub={sys.disk ? `${fmtBytes(sys.disk.free)} free` : ""} />
-        <Tile label="GPUs" value={String(gpuCount)} sub={sys.platform ? `${sys.platform.system} ${sys.platform.release} ${sys.platform.machine}` : ""} />
+        <Tile label={t("system.cpu")} value={sys.cpu ? `${fmtNum(sys.cpu.percent)} %` : "–"} sub={sys.cpu ? `${t("system.threads", { n: sys.cpu.logical_count })}${sys.cpu.load_avg ? ` · ${t("system.load", { load: sys.cpu.load_avg.map((x) => x.toFixed(2)).join(" ") })}` : ""}` : ""} />
+        <Tile label={t("system.memory")} value={sys.memory ? `${fmtNum(sys.memory.percent)} %` : "–"} sub={sys.memory ? t("system.of", { used: fmtBytes(sys.memory.used), total: fmtBytes(sys.memory.total) }) : ""} />
+        <Tile label={t("system.swap")} value={sys.memory ? `${fmtNum(sys.memory.swap_percent)} %` : "–"} sub={sys.memory ? t("system.of", { used: fmtBytes(sys.memory.swap_used), total: fmtBytes(sys.memory.swap_total) }) : ""} />
+        <Tile label={t("system.disk", { path: sys.disk?.path ?? "" })} value={sys.disk ? `${fmtNum(sys.disk.percent)} %` : "–"} sub={sys.disk ? t("system.free", { n: fmtBytes(sys.disk.free) }) : ""} />
+        <Tile label={t("system.gpus")} value={String(gpuCount)} sub={sys.platform ? `${sys.platform.system} ${sys.platform.release} ${sys.platform.machine}` : ""} />
       </div>
-      {!sys.available ? <Empty title="Host metrics unavailable">{sys.reason ?? ""}</Empty> : null}
+      {!sys.available ? <Empty title={t("system.hostUnavailable")}>{sys.reason ?? ""}</Empty> : null}
       <div class="card chart-card">
         <div class="chart-head">
-          <span class="chart-title">Host utilisation (%)</span>
+          <span class="chart-title">{t("system.hostChart")}</span>
         </div>
         <Chart
           data={host}
           series={[
-            { label: "CPU", color: PALETTE[0] },
-            { label: "Memory", color: PALETTE[1] },
-            { label: "Swap", color: PALETTE[3] },
-            { label: "Disk", color: PALETTE[2] },
+            { label: t("system.cpu"), color: PALETTE[0] },
+            { label: t("system.memory"), color: PALETTE[1] },
+            { label: t("system.swap"), color: PALETTE[3] },
+            { label: t("system.disk", { path: "" }).trim(), color: PALETTE[2] },
           ]}
           height={200}
           xTime
           xRange={hostRange}
-          emptyText="Waiting for samples…"
+          emptyText={t("system.waiting")}
         />
       </div>
-      {sys.cpu?.per_core?.length ? (
-        <div class="card">
-          <h3>Per core</h3>
-          <div class="cores">
-            {sys.cpu.per_core.map((p, i) => (
-              <div class="core" key={i} title={`core ${i}: ${fmtNum(p)} %`}>
-                <div class="core-bar" style={{ height: `${Math.min(100, Math.max(0, p))}%` }} />
-              </div>
-            ))}
-          </div>
-        </div>
-      ) : null}
+      {sys.cpu?.per_core?.length ? <PerCore now={sys.cpu.per_core} history={coreHistory} /> : null}
       <h2 class="section-title">GPUs</h2>
       {!gpu.available ? (
-        <Empty title="No NVIDIA GPU">
-          {gpu.reason ? `${gpu.reason.replace(/[.\s]+$/, "")}.` : "No GPU telemetry on this machine."} GPU charts appear here when <code>nvidia-smi</code> works on the server.
+        <Empty title={t("system.noGpu")}>
+          {gpu.reason ? `${gpu.reason.replace(/[.\s]+$/, "")}.` : t("system.noGpuTelemetry")} {t("system.noGpuHint")}
         </Empty>
       ) : (
         <div class="chart-grid wide">
@@ -139,6 +134,44 @@ export function SystemPage() {
           ))}
         </div>
       )}
+    </div>
+  );
+}
+
+/** Colour of a utilisation in the heat strip: the accent at the given strength. */
+function heat(p: number): string {
+  return `color-mix(in srgb, var(--accent) ${Math.round(Math.min(100, Math.max(0, p)))}%, var(--grid))`;
+}
+
+/** Each core's utilisation now (value and bar) and its last samples as a heat strip, oldest on the left. */
+function PerCore(props: { now: number[]; history: number[][] }) {
+  const avg = props.now.reduce((a, b) => a + b, 0) / props.now.length;
+  return (
+    <div class="card" data-testid="per-core">
+      <div class="chart-head">
+        <h3>{t("system.perCore")}</h3>
+        <span class="muted">{t("system.perCoreHint", { n: fmtInt(props.now.length), avg: fmtNum(Math.round(avg * 10) / 10), s: CORE_KEEP * (POLL_MS / 1000) })}</span>
+      </div>
+      <div class="core-grid">
+        {props.now.map((p, i) => (
+          <div class="core-cell" key={i} data-core={i} title={t("system.coreTitle", { i, p: fmtNum(p) })}>
+            <div class="core-head">
+              <span class="muted">{t("system.core", { i })}</span>
+              <span class="core-value mono">{fmtNum(Math.round(p))}%</span>
+            </div>
+            <div class="core-meter">
+              <div class="core-fill" style={{ width: `${Math.min(100, Math.max(0, p))}%`, background: heat(Math.max(35, p)) }} />
+            </div>
+            <div class="core-strip" aria-hidden="true">
+              {Array.from({ length: CORE_KEEP }, (_, k) => {
+                const sample = props.history[props.history.length - CORE_KEEP + k];
+                const v = sample?.[i];
+                return <i key={k} style={{ background: v === undefined ? "transparent" : heat(v) }} />;
+              })}
+            </div>
+          </div>
+        ))}
+      </div>
     </div>
   );
 }
