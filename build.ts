@@ -33,7 +33,7 @@ export function writeManifest(): number {
 /** Compiles the single executable. */
 async function compile(outfile: string): Promise<void> {
   const proc = Bun.spawn(
-    [process.execPath, "build", "--compile", "--minify-syntax", "--minify-whitespace", "--sourcemap=none", join(ROOT, "src/cli/main.ts"), join(ROOT, "src/metrics/ingest-worker.ts"), "--outfile", outfile],
+    [process.execPath, "build", "--compile", "--minify-syntax", "--minify-whitespace", "--sourcemap=none", join(ROOT, "src/cli/main.ts"), join(ROOT, "src/metrics/ingest-worker.ts"), join(ROOT, "src/index/scan-worker.ts"), "--outfile", outfile],
     { cwd: ROOT, stdout: "inherit", stderr: "inherit" },
   );
   if ((await proc.exited) !== 0) throw new Error("bun build --compile failed");

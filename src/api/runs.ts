@@ -34,6 +34,10 @@ export function runsRoutes(ctx: AppContext) {
         });
         set.headers["content-type"] = "application/json";
         set.headers["x-total-count"] = String(total);
+        // issue 13: while the first index builds the list holds the runs indexed so far
+        const p = ctx.storage.runs.progress();
+        set.headers["x-index-state"] = p.state;
+        set.headers["x-index-progress"] = `${p.runs_indexed}/${p.runs_total ?? "?"}`;
         return json;
       },
       {
@@ -50,7 +54,7 @@ export function runsRoutes(ctx: AppContext) {
         detail: {
           summary: "List runs",
           description:
-            "Without parameters: every live run in the original's scan order. Optional limit/offset/sort/order/status/path/q filter and page the list; X-Total-Count gives the total before paging.",
+            "Without parameters: every live run in the original's scan order. Optional limit/offset/sort/order/status/path/q filter and page the list; X-Total-Count gives the total before paging. X-Index-State (`building` while the first index build runs, then `ready`) and X-Index-Progress (`indexed/total`, total `?` until the walk has counted them) say whether the list is complete yet.",
         },
       },
     )

@@ -18,6 +18,7 @@ const SPECS: FlagSpec[] = [
   { name: "port", kind: "string", valueName: "PORT", help: "port to listen on (default 23300; 0 = any free port)" },
   { name: "token", kind: "string", valueName: "TOKEN", help: "require this API token (generated when --host is not loopback)" },
   { name: "cors-origin", kind: "list", valueName: "ORIGIN", help: "also allow browser calls from this origin (repeatable)" },
+  { name: "full-sweep", kind: "string", valueName: "SECONDS", help: "re-check every run this often (0 = never; default: 300 on network filesystems, else 3600)" },
   { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
 ];
@@ -47,7 +48,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   accessOrThrow(config.root);
   const cacheDir = join(config.env.XDG_CACHE_HOME || join(config.homeDir, ".cache"), "runicorn");
-  const storage = await Storage.open(config.root, cacheDir, log, { sweepSeconds: config.sweepSeconds });
+  const storage = await Storage.open(config.root, cacheDir, log, {
+    sweepSeconds: config.sweepSeconds,
+    fullSweepSeconds: config.fullSweepSeconds,
+  });
   const closers: (() => void | Promise<void>)[] = [];
   const ctx: AppContext = {
     config,
@@ -89,6 +93,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   };
 }
 
+/** A whole number of seconds from 0 to one week, or a UsageError naming the flag. */
+function parseSeconds(v: string, flag: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 604800) throw new UsageError(`--${flag} must be a whole number of seconds from 0 to 604800, got '${v}'`);
+  return n;
+}
+
 function accessOrThrow(root: string): void {
   try {
     accessSync(root, constants.R_OK | constants.X_OK);
@@ -117,6 +128,7 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
       logLevel: level as LogLevel | undefined,
       token: flags.token as string | undefined,
       corsOrigins: flags["cors-origin"] as string[] | undefined,
+      fullSweepSeconds: flags["full-sweep"] !== undefined ? parseSeconds(flags["full-sweep"] as string, "full-sweep") : undefined,
     },
     env,
   );

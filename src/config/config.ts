@@ -17,6 +17,8 @@ export interface Config {
   homeDir: string;
   /** Seconds between full stat sweeps of the root (the watcher's safety net). */
   sweepSeconds: number;
+  /** Seconds between full sweeps of every run (0 = never); undefined = automatic (short on network filesystems). */
+  fullSweepSeconds?: number;
   /** Required API token (set for non-loopback binds); undefined = no token. */
   token?: string;
   /** Extra origins allowed to call the API from a browser (same origin is always allowed). */
@@ -35,6 +37,7 @@ export interface ConfigFlags {
   port?: number;
   logLevel?: LogLevel;
   sweepSeconds?: number;
+  fullSweepSeconds?: number;
   token?: string;
   corsOrigins?: string[];
 }
@@ -60,6 +63,7 @@ export function loadConfig(
     configDir,
     homeDir,
     sweepSeconds: flags.sweepSeconds ?? 10,
+    fullSweepSeconds: flags.fullSweepSeconds,
     token: flags.token,
     corsOrigins: flags.corsOrigins ?? [],
     env,

@@ -1,27 +1,45 @@
-// Keeps the run table current: full reconcile at start and on a timer, the watcher for prompt updates,
-// and crash detection of running runs (spec §1.10) — all in the background, never on the request path.
+// Keeps the run table current: the first build in the background (the server answers meanwhile), fs events for
+// changes, a light sweep of the runs that can change, a rare full sweep, and crash detection of running runs.
 import { type FSWatcher, statSync, watch } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { dirname, join } from "node:path";
-import { discoverUnder, iterateRuns, type RunEntry, runStamp, stampIsRun, v06OrderKey } from "../store/discover.ts";
-import { mergeStatus, readRunFiles } from "../store/run-files.ts";
+import { sql } from "kysely";
+import { mergeStatus } from "../store/run-files.ts";
 import type { Logger } from "../util/log.ts";
 import type { IndexDb } from "./db.ts";
-import { buildRunRow } from "./run-row.ts";
+import { detectFsKind, type FsKind } from "./fs-kind.ts";
+import { deathReason } from "./liveness.ts";
+import { type ScanResult, type ScanTask, scanRun, statStamp, stampIsRun, v06Task, walkRunDirs } from "./run-scan.ts";
+import { scanAll } from "./scan-pool.ts";
 import type { RunChange, RunRecord } from "./run-types.ts";
 import type { RunTable } from "./schema.ts";
 
-/** Seconds without a heartbeat after which a `running` run is declared failed. */
-export const HEARTBEAT_TIMEOUT_S = 60;
+export { HEARTBEAT_TIMEOUT_S, pidAlive } from "./liveness.ts";
 
-/** One sweep in this many re-stats every run; the others only the runs that may change. */
-const FULL_SWEEP_EVERY = 6;
-/** A finished run unchanged for this long is trusted by the light sweep. */
+/** A finished run unchanged for this long is no longer re-stated by the light sweep. */
 const QUIET_MS = 10 * 60 * 1000;
+/** Full sweeps where fs events are unreliable (network filesystems, no watcher), unless configured. */
+const FULL_SWEEP_UNRELIABLE_S = 300;
+/** Full sweeps on a local filesystem with a working watcher (a missed event is repaired within this). */
+const FULL_SWEEP_LOCAL_S = 3600;
+/** A periodic full sweep pauses this long after each slice of runs, so its cost is spread out. */
+const SWEEP_SLICE = 512;
+const SWEEP_PAUSE_MS = 25;
+/** Rows per INSERT statement (27 columns; SQLite allows 32,766 parameters). */
+const INSERT_ROWS = 500;
+/** How long start() waits for a fresh index's first build before the server listens anyway. */
+const FIRST_BUILD_WAIT_MS = 250;
+/** index_state key written once the first full build has finished. */
+const BUILT_KEY = "runs_built_at";
 
-/** Path fragments of mirrored remote data, never liveness-checked (spec §1.10). */
-const REMOTE_MARKERS = [".runicorn_remote_cache", "remote_cache", "_remote_"];
+/** Column names of the run table, for the upsert's `do update set col = excluded.col`. */
+const RUN_COLUMNS = [
+  "id", "order_key", "layout", "entry_path", "meta_path", "alias", "tags", "status", "created_time", "started_at",
+  "ended_at", "exit_reason", "pid", "hostname", "heartbeat_at", "best_metric_value", "best_metric_name", "summary",
+  "assets_count", "deleted", "deleted_at", "delete_reason", "original_status", "stamp", "list_json",
+] as const satisfies readonly Exclude<keyof RunTable, "run_dir">[];
 
+/** The in-memory run table: what lookups by id, the light sweep and liveness need; list data stays in SQLite. */
 interface MemRun extends RunRecord {
   order_key: string;
   stamp: string;
@@ -37,17 +55,39 @@ interface MemRun extends RunRecord {
 
 /** Options of the indexer. */
 export interface RunIndexOptions {
+  /** Seconds between light sweeps (running and recently changed runs, liveness). */
   sweepSeconds: number;
+  /**
+   * Seconds between full sweeps (every run re-stated, new and vanished folders found): 0 = never;
+   * undefined = automatic (300 s where fs events are unreliable, else hourly).
+   */
+  fullSweepSeconds?: number;
   /** Poll of running runs' events/logs sizes when fs events are missed (ms). */
   livePollMs?: number;
   hostname?: string;
   watch?: boolean;
 }
 
+/** Where the index stands, for `/api/health` and the list's progress header. */
+export interface IndexProgress {
+  /** `building` until the first full build of this index has finished. */
+  state: "building" | "ready";
+  /** Runs scanned and written so far by the current build (all runs once ready). */
+  runs_indexed: number;
+  /** Run folders found so far by the walk. */
+  runs_found: number;
+  /** Run folders in total, once the walk has finished; null before. */
+  runs_total: number | null;
+  /** Seconds the build has taken (so far, or in all once ready); null for an index built earlier. */
+  elapsed_s: number | null;
+}
+
 /** The run index of one storage root. */
 export class RunIndex {
   private readonly byDir = new Map<string, MemRun>();
-  private readonly byId = new Map<string, MemRun[]>();
+  private readonly byId = new Map<string, MemRun | MemRun[]>();
+  /** Runs the light sweep re-stats: running, or changed within QUIET_MS. */
+  private readonly active = new Set<MemRun>();
   private readonly listeners = new Set<(c: RunChange) => void>();
   private watcher: FSWatcher | undefined;
   private timers: ReturnType<typeof setInterval>[] = [];
@@ -56,7 +96,11 @@ export class RunIndex {
   private pendingTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly host: string;
   private closed = false;
-  /** Set once the first full reconcile has finished. */
+  private syncing: Promise<unknown> = Promise.resolve();
+  private build = { state: "ready" as IndexProgress["state"], indexed: 0, found: 0, total: null as number | null, t0: 0, t1: 0 };
+  /** The filesystem of the root (undefined where it cannot be told). */
+  readonly fs: FsKind | undefined;
+  /** Set once the first reconcile after start has finished. */
   ready: Promise<void> = Promise.resolve();
 
   constructor(
@@ -66,39 +110,73 @@ export class RunIndex {
     private readonly opts: RunIndexOptions,
   ) {
     this.host = opts.hostname ?? osHostname();
+    this.fs = detectFsKind(root);
   }
 
   /**
-   * Loads the index into memory and starts watching. On a fresh index the first reconcile is awaited
-   * (a list must never be partial); on an existing one it runs in the background right after.
+   * Loads the index into memory, starts watching, and reconciles in the background: the server listens
+   * at once. Until a fresh (or interrupted) index has been fully built once, `progress()` says `building`
+   * and the list holds the runs written so far.
    */
   async start(): Promise<void> {
-    const rows = await this.idx.db.selectFrom("run").selectAll().execute();
+    const rows = await this.idx.db
+      .selectFrom("run")
+      .select(["run_dir", "id", "entry_path", "status", "deleted", "created_time", "order_key", "stamp", "pid", "hostname", "heartbeat_at"])
+      .execute();
     for (const r of rows) this.remember(r);
-    const fresh = rows.length === 0;
-    const first = (async () => {
-      await new Promise((r) => setTimeout(r, fresh ? 0 : 50));
+    const built = await this.idx.db.selectFrom("index_state").select("value").where("key", "=", BUILT_KEY).executeTakeFirst();
+    if (!built) this.build = { state: "building", indexed: 0, found: 0, total: null, t0: performance.now(), t1: 0 };
+    else this.build.indexed = this.build.found = this.build.total = rows.length;
+    if (this.opts.watch !== false) this.startWatcher();
+    this.ready = (async () => {
+      await new Promise((r) => setTimeout(r, built ? 50 : 0));
       if (this.closed) return;
       await this.sync();
       await this.checkLiveness();
     })();
-    this.ready = first;
-    if (fresh) await first;
-    else first.catch((e) => this.log.error("initial sync failed", e));
-    if (this.opts.watch !== false) this.startWatcher();
-    let tick = 0;
+    this.ready.catch((e) => this.log.error("initial index build failed", e));
+    // a small root is built before the first answer (its list is never partial); a large one builds
+    // while the server answers, saying so in progress()
+    if (!built) await Promise.race([this.ready.catch(() => undefined), new Promise((r) => setTimeout(r, FIRST_BUILD_WAIT_MS))]);
     this.timers.push(
       setInterval(() => {
-        // every tick re-stats the runs that may change (running, or changed lately) and finds new or
-        // vanished folders; every FULL_SWEEP_EVERY-th tick re-stats everything (edits on NFS, by hand…)
-        const full = ++tick % FULL_SWEEP_EVERY === 0;
-        this.sync(full)
-          .then(() => this.checkLiveness())
-          .catch((e) => this.log.error("sweep failed", e));
+        this.sweepActive().catch((e) => this.log.error("sweep failed", e));
       }, this.opts.sweepSeconds * 1000),
     );
+    const full = this.fullSweepSeconds();
+    if (full > 0) {
+      this.timers.push(
+        setInterval(() => {
+          this.sync({ spread: true }).catch((e) => this.log.error("full sweep failed", e));
+        }, full * 1000),
+      );
+    }
     this.timers.push(setInterval(() => this.pollLive(), this.opts.livePollMs ?? 1000));
     for (const t of this.timers) (t as any).unref?.();
+  }
+
+  /** False where changes may arrive without fs events: a network filesystem, or no working watcher. */
+  eventsReliable(): boolean {
+    return !this.fs?.network && this.watcher !== undefined;
+  }
+
+  /** Seconds between full sweeps: as configured, else short only where fs events cannot be trusted. */
+  fullSweepSeconds(): number {
+    if (this.opts.fullSweepSeconds !== undefined) return this.opts.fullSweepSeconds;
+    return this.eventsReliable() ? FULL_SWEEP_LOCAL_S : FULL_SWEEP_UNRELIABLE_S;
+  }
+
+  /** Where the build stands (see IndexProgress). */
+  progress(): IndexProgress {
+    const b = this.build;
+    const building = b.state === "building";
+    return {
+      state: b.state,
+      runs_indexed: building ? b.indexed : this.byDir.size,
+      runs_found: building ? b.found : this.byDir.size,
+      runs_total: building ? b.total : this.byDir.size,
+      elapsed_s: b.t0 ? Math.round(((b.t1 || performance.now()) - b.t0) / 100) / 10 : null,
+    };
   }
 
   /** Stops the watcher and timers. */
@@ -117,9 +195,10 @@ export class RunIndex {
 
   /** The first run with this id in scan order (live only unless asked). */
   findRun(id: string, includeDeleted = false): RunRecord | undefined {
-    const list = this.byId.get(id);
-    if (!list) return undefined;
-    return list.find((r) => includeDeleted || !r.deleted);
+    const e = this.byId.get(id);
+    if (!e) return undefined;
+    if (!Array.isArray(e)) return includeDeleted || !e.deleted ? e : undefined;
+    return e.find((r) => includeDeleted || !r.deleted);
   }
 
   /** Every run currently known (deleted included), in no particular order. */
@@ -127,75 +206,132 @@ export class RunIndex {
     return this.byDir.values();
   }
 
-  /** Full reconcile: discovers every run, re-reads the ones whose files changed, drops vanished ones. */
-  async sync(full = true): Promise<{ added: number; updated: number; removed: number }> {
+  /**
+   * Full reconcile: walks ROOT, re-reads the runs whose files changed (both cores for large jobs), drops
+   * vanished ones. `spread` pauses between slices (the periodic sweep: cost spread over time). Calls
+   * are serialised: a second call waits for the first.
+   */
+  sync(opts: { spread?: boolean } = {}): Promise<{ added: number; updated: number; removed: number }> {
+    const run = this.syncing.then(() => this.syncNow(opts.spread === true));
+    // the next call waits for this one whatever its outcome; the caller sees the outcome
+    this.syncing = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async syncNow(spread: boolean): Promise<{ added: number; updated: number; removed: number }> {
+    const stats = { added: 0, updated: 0, removed: 0 };
+    if (this.closed) return stats;
+    const building = this.build.state === "building";
     const seen = new Set<string>();
-    const changed: RunEntry[] = [];
-    const now = Date.now();
-    // a light sweep trusts the stamps of finished runs that have not changed for a while
-    const known = full
-      ? undefined
-      : (dir: string) => {
-          const m = this.byDir.get(dir);
-          return m && m.status !== "running" && now - m.changedAt > QUIET_MS ? m.stamp : undefined;
-        };
+    const tasks: ScanTask[] = [];
     let n = 0;
-    for (const e of iterateRuns(this.root, known)) {
-      // let requests in between: a sweep of a large root must not stall the server
-      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
-      seen.add(e.dir);
-      const known = this.byDir.get(e.dir);
-      if (!known || known.stamp !== e.stamp || known.order_key !== e.orderKey) changed.push(e);
+    for (const t of walkRunDirs(this.root)) {
+      // let requests in between: a walk of a large root must not stall the server
+      if (++n % 256 === 0) {
+        await new Promise((r) => setImmediate(r));
+        if (this.closed) return stats;
+      }
+      seen.add(t.dir);
+      const known = this.byDir.get(t.dir);
+      if (known && known.order_key === t.orderKey) t.known = known.stamp;
+      tasks.push(t);
+      if (building) this.build.found = tasks.length;
     }
+    if (building) this.build.total = tasks.length;
     const removed = [...this.byDir.keys()].filter((d) => !seen.has(d));
-    const stats = { added: 0, updated: 0, removed: removed.length };
-    for (const e of changed) {
-      if (this.byDir.has(e.dir)) stats.updated++;
-      else stats.added++;
+    stats.removed = removed.length;
+    await this.apply([], removed);
+    const onBatch = async (results: ScanResult[]) => {
+      const rows: RunTable[] = [];
+      const gone: string[] = [];
+      for (const r of results) {
+        if (r.row) {
+          rows.push(r.row);
+          if (this.byDir.has(r.dir)) stats.updated++;
+          else stats.added++;
+        } else if (!stampIsRun(r.stamp) && this.byDir.has(r.dir)) gone.push(r.dir);
+      }
+      await this.apply(rows, gone);
+      if (building) this.build.indexed += results.length;
+      if (spread) await new Promise((r) => setTimeout(r, SWEEP_PAUSE_MS));
+    };
+    if (spread) {
+      // the periodic sweep: small slices on this thread, paused between (no worker, no burst)
+      for (let i = 0; i < tasks.length && !this.closed; i += SWEEP_SLICE) await onBatch(tasks.slice(i, i + SWEEP_SLICE).map(scanRun));
+    } else {
+      await scanAll(tasks, onBatch, this.log, { closed: () => this.closed });
     }
-    await this.apply(changed, removed);
+    if (building && !this.closed) {
+      await this.idx.db
+        .insertInto("index_state")
+        .values({ key: BUILT_KEY, value: String(Date.now() / 1000) })
+        .onConflict((oc) => oc.column("key").doUpdateSet({ value: String(Date.now() / 1000) }))
+        .execute();
+      this.build.state = "ready";
+      this.build.t1 = performance.now();
+      this.log.info(`index built: ${this.byDir.size} runs in ${this.progress().elapsed_s} s`);
+    }
     return stats;
+  }
+
+  /**
+   * The light sweep: re-stats only the runs that can change (running, or changed in the last ten
+   * minutes) and checks liveness; new and vanished folders come from fs events (and the full sweep).
+   */
+  async sweepActive(): Promise<{ updated: number; removed: number }> {
+    if (this.closed) return { updated: 0, removed: 0 };
+    const now = Date.now();
+    const rows: RunTable[] = [];
+    const removed: string[] = [];
+    for (const m of this.active) {
+      if (m.status !== "running" && now - m.changedAt > QUIET_MS) {
+        this.active.delete(m);
+        continue;
+      }
+      const r = scanRun({ ...this.taskFor(m), known: m.stamp });
+      if (!stampIsRun(r.stamp)) removed.push(m.run_dir);
+      else if (r.row) rows.push(r.row);
+    }
+    await this.apply(rows, removed);
+    await this.checkLiveness();
+    return { updated: rows.length, removed: removed.length };
   }
 
   /** Re-reads one run directory now (after the API wrote to it) and returns its fresh record. */
   async refreshRun(dir: string): Promise<RunRecord | undefined> {
-    const entry = this.entryFor(dir);
-    if (entry) await this.apply([entry], []);
+    const task = this.taskForDir(dir);
+    const r = task ? scanRun(task) : undefined;
+    if (r?.row) await this.apply([r.row], []);
     else if (this.byDir.has(dir)) await this.apply([], [dir]);
     return this.byDir.get(dir);
   }
 
-  /** Builds a RunEntry for a known or new run directory, or undefined when it is no longer a run. */
-  private entryFor(dir: string): RunEntry | undefined {
-    const stamp = runStamp(dir);
-    if (!stampIsRun(stamp)) return undefined;
+  private taskFor(m: MemRun): ScanTask {
+    return { dir: m.run_dir, id: m.id, entryPath: m.entry_path, layout: m.order_key.startsWith("1") ? "legacy" : "v06", orderKey: m.order_key };
+  }
+
+  /** A scan task for a known run, or for a new folder under ROOT/runs; undefined elsewhere. */
+  private taskForDir(dir: string): ScanTask | undefined {
     const known = this.byDir.get(dir);
-    if (known) return { dir, id: known.id, entryPath: known.entry_path, layout: known.order_key.startsWith("1") ? "legacy" : "v06", orderKey: known.order_key, stamp };
+    if (known) return this.taskFor(known);
     const runsRoot = join(this.root, "runs");
     if (!dir.startsWith(runsRoot + "/")) return undefined; // new legacy runs are found by the sweep
-    const segments = dir.slice(runsRoot.length + 1).split("/");
-    const parents = segments.slice(0, -1);
-    return {
-      dir,
-      id: segments[segments.length - 1],
-      entryPath: parents.length ? parents.join("/") : null,
-      layout: "v06",
-      orderKey: v06OrderKey(segments),
-      stamp,
-    };
+    return v06Task(dir, dir.slice(runsRoot.length + 1).split("/"));
   }
 
   /** Writes changed rows and removals in one transaction, updates memory, then notifies listeners. */
-  private async apply(changed: RunEntry[], removed: string[]): Promise<void> {
+  private async apply(rows: RunTable[], removed: string[]): Promise<void> {
     // stopped (server closing, or the root was switched): the index may already be closed
-    if (this.closed || (changed.length === 0 && removed.length === 0)) return;
-    const rows = changed.map((e) => buildRunRow(e, readStable(e)));
+    if (this.closed || (rows.length === 0 && removed.length === 0)) return;
     await this.idx.db.transaction().execute(async (trx) => {
-      for (const row of rows) {
+      for (let i = 0; i < rows.length; i += INSERT_ROWS) {
         await trx
           .insertInto("run")
-          .values(row)
-          .onConflict((oc) => oc.column("run_dir").doUpdateSet(row))
+          .values(rows.slice(i, i + INSERT_ROWS))
+          .onConflict((oc) => oc.column("run_dir").doUpdateSet(Object.fromEntries(RUN_COLUMNS.map((c) => [c, sql.ref(`excluded.${c}`)]))))
           .execute();
       }
       for (let i = 0; i < removed.length; i += 500) {
@@ -209,17 +345,20 @@ export class RunIndex {
       this.forget(known);
       changes.push({ kind: "removed", id: known.id, run_dir: dir, files: [] });
     }
+    const now = Date.now();
     for (const row of rows) {
-      const existed = this.byDir.has(row.run_dir);
       const old = this.byDir.get(row.run_dir);
       if (old) this.forget(old);
-      this.remember(row, Date.now());
-      changes.push({ kind: existed ? "updated" : "added", id: row.id, run_dir: row.run_dir, files: [] });
+      this.remember(row, now);
+      changes.push({ kind: old ? "updated" : "added", id: row.id, run_dir: row.run_dir, files: [] });
     }
     for (const c of changes) this.emit(c);
   }
 
-  private remember(r: RunTable, changedAt = 0): void {
+  private remember(
+    r: Pick<RunTable, "run_dir" | "id" | "entry_path" | "status" | "deleted" | "created_time" | "order_key" | "stamp" | "pid" | "hostname" | "heartbeat_at">,
+    changedAt = 0,
+  ): void {
     const m: MemRun = {
       id: r.id,
       run_dir: r.run_dir,
@@ -236,16 +375,25 @@ export class RunIndex {
       changedAt,
     };
     this.byDir.set(r.run_dir, m);
-    const list = this.byId.get(r.id) ?? [];
-    list.push(m);
-    list.sort((a, b) => (a.order_key < b.order_key ? -1 : a.order_key > b.order_key ? 1 : 0));
-    this.byId.set(r.id, list);
+    // one run per id is the rule; only duplicates (the same id in two paths) need a list
+    const e = this.byId.get(r.id);
+    if (!e) this.byId.set(r.id, m);
+    else {
+      const list = Array.isArray(e) ? e : [e];
+      list.push(m);
+      list.sort((a, b) => (a.order_key < b.order_key ? -1 : a.order_key > b.order_key ? 1 : 0));
+      this.byId.set(r.id, list);
+    }
+    if (m.status === "running" || (changedAt && this.build.state === "ready")) this.active.add(m);
   }
 
   private forget(m: MemRun): void {
     this.byDir.delete(m.run_dir);
-    const list = this.byId.get(m.id)?.filter((x) => x !== m) ?? [];
-    if (list.length) this.byId.set(m.id, list);
+    this.active.delete(m);
+    const e = this.byId.get(m.id);
+    const list = Array.isArray(e) ? e.filter((x) => x !== m) : [];
+    if (list.length > 1) this.byId.set(m.id, list);
+    else if (list.length === 1) this.byId.set(m.id, list[0]);
     else this.byId.delete(m.id);
   }
 
@@ -260,17 +408,17 @@ export class RunIndex {
   }
 
   /**
-   * Spec §1.10 plus the heartbeat rule: a `running` run whose SDK heartbeat is over a minute old, or
-   * whose pid is gone on this host, becomes `failed`. Returns how many were checked and changed.
+   * Spec §1.10 plus the heartbeat rule (`liveness.ts`): a `running` run whose SDK heartbeat is over a
+   * minute old, or whose pid is gone on this host, becomes `failed`. Returns how many were checked and changed.
    */
   async checkLiveness(): Promise<{ checked: number; updated: number }> {
     let checked = 0;
     const dead: [MemRun, string][] = [];
     const now = Date.now() / 1000;
-    for (const r of this.byDir.values()) {
+    for (const r of this.active) {
       if (r.status !== "running" || r.deleted) continue;
       checked++;
-      const reason = this.deathReason(r, now);
+      const reason = deathReason(r, now, this.host);
       if (reason) dead.push([r, reason]);
     }
     for (const [r, reason] of dead) {
@@ -285,18 +433,6 @@ export class RunIndex {
     return { checked, updated: dead.length };
   }
 
-  private deathReason(r: MemRun, now: number): string | undefined {
-    const lower = r.run_dir.toLowerCase();
-    if (REMOTE_MARKERS.some((m) => lower.includes(m))) return undefined;
-    const localPid = r.has_meta && r.hostname === this.host ? r.pid : null;
-    if (localPid !== null && pidAlive(localPid)) return undefined;
-    const heartbeatAge = r.heartbeat_at === null ? undefined : now - r.heartbeat_at;
-    if (heartbeatAge !== undefined && heartbeatAge > HEARTBEAT_TIMEOUT_S) return "heartbeat_lost";
-    // the writer's pid is gone here; a fresh heartbeat means another process (a second writer) still logs
-    if (localPid !== null && (heartbeatAge === undefined || heartbeatAge > 10)) return "process_not_found";
-    return undefined;
-  }
-
   private startWatcher(): void {
     const runsDir = join(this.root, "runs");
     try {
@@ -304,12 +440,19 @@ export class RunIndex {
         if (filename) this.noticePath(join(runsDir, filename.toString()));
       });
       this.watcher.on("error", (e) => {
-        this.log.warn(`file watcher stopped (${(e as Error).message}); the periodic sweep continues`);
+        this.log.warn(`file watcher stopped (${(e as Error).message}); full sweeps every ${FULL_SWEEP_UNRELIABLE_S} s take over`);
         this.watcher?.close();
         this.watcher = undefined;
+        if (this.opts.fullSweepSeconds === undefined && !this.closed) {
+          const t = setInterval(() => {
+            this.sync({ spread: true }).catch((err) => this.log.error("full sweep failed", err));
+          }, FULL_SWEEP_UNRELIABLE_S * 1000);
+          (t as any).unref?.();
+          this.timers.push(t);
+        }
       });
     } catch (e) {
-      this.log.warn(`file watcher unavailable (${(e as Error).message}); relying on the periodic sweep`);
+      this.log.warn(`file watcher unavailable (${(e as Error).message}); relying on full sweeps`);
     }
   }
 
@@ -335,16 +478,16 @@ export class RunIndex {
     const unknown = this.unknown;
     this.pending = new Map();
     this.unknown = new Set();
-    const changed = new Map<string, RunEntry>();
+    const changed = new Map<string, RunTable>();
     const removed = new Set<string>();
     const fileChanges: RunChange[] = [];
     for (const [dir, files] of batch) {
       const known = this.byDir.get(dir);
       // gone meanwhile (the API deleted it, or a sweep dropped it): nothing left to update
       if (!known) continue;
-      const entry = this.entryFor(dir);
-      if (!entry) removed.add(dir);
-      else if (entry.stamp !== known.stamp) changed.set(dir, entry);
+      const r = scanRun({ ...this.taskFor(known), known: known.stamp });
+      if (!stampIsRun(r.stamp)) removed.add(dir);
+      else if (r.row) changed.set(dir, r.row);
       const names = [...files].filter((f) => !f.endsWith(".lock"));
       if (names.length) fileChanges.push({ kind: "updated", id: known.id, run_dir: dir, files: names });
     }
@@ -357,7 +500,11 @@ export class RunIndex {
       }
       // a new folder may hold runs, and a new file may have turned its folder into a run
       const dir = st.isDirectory() ? path : dirname(path);
-      for (const e of discoverUnder(this.root, dir)) if (!this.byDir.has(e.dir)) changed.set(e.dir, e);
+      for (const t of walkRunDirs(this.root, dir)) {
+        if (this.byDir.has(t.dir) || changed.has(t.dir)) continue;
+        const r = scanRun(t);
+        if (r.row) changed.set(t.dir, r.row);
+      }
     }
     try {
       await this.apply([...changed.values()], [...removed]);
@@ -369,7 +516,7 @@ export class RunIndex {
 
   /** Safety net for live push when fs events are missed: watches the sizes of running runs' streams. */
   private pollLive(): void {
-    for (const r of this.byDir.values()) {
+    for (const r of this.active) {
       if (r.status !== "running" || r.deleted) continue;
       const ev = statSync(join(r.run_dir, "events.jsonl"), { throwIfNoEntry: false });
       const lg = statSync(join(r.run_dir, "logs.txt"), { throwIfNoEntry: false });
@@ -383,31 +530,5 @@ export class RunIndex {
       }
       r.sizes = sizes;
     }
-  }
-}
-
-/**
- * Reads a run's files and re-stamps them afterwards: a non-atomic rewrite that lands during the read
- * changes the stamp, so the read is repeated (a few times at most) instead of caching a torn `{}`.
- */
-function readStable(e: RunEntry) {
-  let files = readRunFiles(e.dir);
-  for (let i = 0; i < 3; i++) {
-    const after = runStamp(e.dir);
-    if (after === e.stamp) break;
-    e.stamp = after;
-    files = readRunFiles(e.dir);
-  }
-  return files;
-}
-
-/** True when a process with this pid exists (EPERM means it exists but is not ours). */
-export function pidAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
