@@ -3,14 +3,14 @@
 import { type FSWatcher, statSync, watch } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { dirname, join } from "node:path";
-import { sql } from "kysely";
 import { mergeStatus } from "../store/run-files.ts";
 import type { Logger } from "../util/log.ts";
 import type { IndexDb } from "./db.ts";
 import { detectFsKind, type FsKind } from "./fs-kind.ts";
 import { deathReason } from "./liveness.ts";
-import { type ScanResult, type ScanTask, scanRun, statStamp, stampIsRun, v06Task, walkRunDirs } from "./run-scan.ts";
-import { scanAll } from "./scan-pool.ts";
+import { deleteRunRows, upsertRunRows } from "./run-queries.ts";
+import { childTasks, legacyRunDirs, type ScanTask, scanRun, stampIsRun, v06Task, walkRunDirs } from "./run-scan.ts";
+import { ScanJob } from "./scan-pool.ts";
 import type { RunChange, RunRecord } from "./run-types.ts";
 import type { RunTable } from "./schema.ts";
 
@@ -22,22 +22,14 @@ const QUIET_MS = 10 * 60 * 1000;
 const FULL_SWEEP_UNRELIABLE_S = 300;
 /** Full sweeps on a local filesystem with a working watcher (a missed event is repaired within this). */
 const FULL_SWEEP_LOCAL_S = 3600;
-/** A periodic full sweep pauses this long after each slice of runs, so its cost is spread out. */
-const SWEEP_SLICE = 512;
+/** A periodic full sweep pauses this long after each batch of runs, so its cost is spread out. */
 const SWEEP_PAUSE_MS = 25;
-/** Rows per INSERT statement (27 columns; SQLite allows 32,766 parameters). */
-const INSERT_ROWS = 500;
+/** Rows per write transaction of a sync. */
+const WRITE_ROWS = 1024;
 /** How long start() waits for a fresh index's first build before the server listens anyway. */
 const FIRST_BUILD_WAIT_MS = 250;
 /** index_state key written once the first full build has finished. */
 const BUILT_KEY = "runs_built_at";
-
-/** Column names of the run table, for the upsert's `do update set col = excluded.col`. */
-const RUN_COLUMNS = [
-  "id", "order_key", "layout", "entry_path", "meta_path", "alias", "tags", "status", "created_time", "started_at",
-  "ended_at", "exit_reason", "pid", "hostname", "heartbeat_at", "best_metric_value", "best_metric_name", "summary",
-  "assets_count", "deleted", "deleted_at", "delete_reason", "original_status", "stamp", "list_json",
-] as const satisfies readonly Exclude<keyof RunTable, "run_dir">[];
 
 /** The in-memory run table: what lookups by id, the light sweep and liveness need; list data stays in SQLite. */
 interface MemRun extends RunRecord {
@@ -225,52 +217,71 @@ export class RunIndex {
     const stats = { added: 0, updated: 0, removed: 0 };
     if (this.closed) return stats;
     const building = this.build.state === "building";
+    const runsRoot = join(this.root, "runs");
     const seen = new Set<string>();
-    const tasks: ScanTask[] = [];
-    let n = 0;
-    for (const t of walkRunDirs(this.root)) {
-      // let requests in between: a walk of a large root must not stall the server
-      if (++n % 256 === 0) {
-        await new Promise((r) => setImmediate(r));
-        if (this.closed) return stats;
-      }
-      seen.add(t.dir);
+    // rows are written in transactions of about WRITE_ROWS: each commit costs a WAL write of every touched page
+    let pendingRows: RunTable[] = [];
+    let pendingRuns = 0;
+    const flush = async (gone: string[]) => {
+      await this.apply(pendingRows, gone);
+      // runs_indexed counts what the list can show
+      if (building) this.build.indexed += pendingRuns;
+      pendingRows = [];
+      pendingRuns = 0;
+    };
+    let queued = 0;
+    let folders = 0;
+    const push = (t: ScanTask) => {
       const known = this.byDir.get(t.dir);
       if (known && known.order_key === t.orderKey) t.known = known.stamp;
-      tasks.push(t);
-      if (building) this.build.found = tasks.length;
-    }
-    if (building) this.build.total = tasks.length;
+      queued++;
+      job.push(t);
+    };
+    // breadth first: a folder's scan says it is no run, then its sub-folders are queued; so the runs
+    // of a regular tree are all queued (and counted) before the first of them is read
+    const job = new ScanJob(
+      async (results) => {
+        const rows: RunTable[] = [];
+        const gone: string[] = [];
+        let runs = 0;
+        for (const r of results) {
+          if (stampIsRun(r.stamp)) {
+            runs++;
+            seen.add(r.dir);
+            if (!r.row) continue;
+            rows.push(r.row);
+            if (this.byDir.has(r.dir)) stats.updated++;
+            else stats.added++;
+            continue;
+          }
+          folders++;
+          if (this.byDir.has(r.dir)) gone.push(r.dir);
+          if (r.dir.startsWith(runsRoot + "/")) for (const t of childTasks(r.dir, r.dir.slice(runsRoot.length + 1).split("/"))) push(t);
+        }
+        pendingRows.push(...rows);
+        pendingRuns += runs;
+        if (building) this.build.found = queued - folders;
+        if (pendingRows.length >= WRITE_ROWS || gone.length) await flush(gone);
+      },
+      this.log,
+      { closed: () => this.closed, pauseMs: spread ? SWEEP_PAUSE_MS : undefined },
+    );
+    for (const t of childTasks(runsRoot, [])) push(t);
+    for (const t of legacyRunDirs(this.root)) push(t);
+    await job.run();
+    await flush([]);
+    if (this.closed) return stats;
     const removed = [...this.byDir.keys()].filter((d) => !seen.has(d));
     stats.removed = removed.length;
     await this.apply([], removed);
-    const onBatch = async (results: ScanResult[]) => {
-      const rows: RunTable[] = [];
-      const gone: string[] = [];
-      for (const r of results) {
-        if (r.row) {
-          rows.push(r.row);
-          if (this.byDir.has(r.dir)) stats.updated++;
-          else stats.added++;
-        } else if (!stampIsRun(r.stamp) && this.byDir.has(r.dir)) gone.push(r.dir);
-      }
-      await this.apply(rows, gone);
-      if (building) this.build.indexed += results.length;
-      if (spread) await new Promise((r) => setTimeout(r, SWEEP_PAUSE_MS));
-    };
-    if (spread) {
-      // the periodic sweep: small slices on this thread, paused between (no worker, no burst)
-      for (let i = 0; i < tasks.length && !this.closed; i += SWEEP_SLICE) await onBatch(tasks.slice(i, i + SWEEP_SLICE).map(scanRun));
-    } else {
-      await scanAll(tasks, onBatch, this.log, { closed: () => this.closed });
-    }
-    if (building && !this.closed) {
+    if (building) {
       await this.idx.db
         .insertInto("index_state")
         .values({ key: BUILT_KEY, value: String(Date.now() / 1000) })
         .onConflict((oc) => oc.column("key").doUpdateSet({ value: String(Date.now() / 1000) }))
         .execute();
       this.build.state = "ready";
+      this.build.total = this.byDir.size;
       this.build.t1 = performance.now();
       this.log.info(`index built: ${this.byDir.size} runs in ${this.progress().elapsed_s} s`);
     }
@@ -327,16 +338,8 @@ export class RunIndex {
     // stopped (server closing, or the root was switched): the index may already be closed
     if (this.closed || (rows.length === 0 && removed.length === 0)) return;
     await this.idx.db.transaction().execute(async (trx) => {
-      for (let i = 0; i < rows.length; i += INSERT_ROWS) {
-        await trx
-          .insertInto("run")
-          .values(rows.slice(i, i + INSERT_ROWS))
-          .onConflict((oc) => oc.column("run_dir").doUpdateSet(Object.fromEntries(RUN_COLUMNS.map((c) => [c, sql.ref(`excluded.${c}`)]))))
-          .execute();
-      }
-      for (let i = 0; i < removed.length; i += 500) {
-        await trx.deleteFrom("run").where("run_dir", "in", removed.slice(i, i + 500)).execute();
-      }
+      await upsertRunRows(trx, rows);
+      await deleteRunRows(trx, removed);
     });
     const changes: RunChange[] = [];
     for (const dir of removed) {

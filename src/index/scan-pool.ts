@@ -1,11 +1,11 @@
-// Spreads run-folder scans over the main thread and one worker, handing back results batch by batch.
+// Spreads run-folder scans over the main thread and one worker; folders found on the way are fed back as more work.
 import type { Logger } from "../util/log.ts";
 import { type ScanResult, type ScanTask, scanRun } from "./run-scan.ts";
 
 /** Runs per batch: small enough to keep requests flowing between batches, large enough to amortise a message. */
 const BATCH = 256;
-/** Below this many tasks a worker costs more (start-up, memory) than it saves. */
-const WORKER_MIN_TASKS = 2048;
+/** A worker is started once this many tasks wait: below it, start-up and its heap cost more than it saves. */
+const WORKER_MIN_QUEUE = 4 * BATCH;
 
 /**
  * Where the worker's code is: beside this file when running from sources; in the compiled binary it
@@ -15,75 +15,128 @@ export function scanWorkerUrl(): string {
   return import.meta.url.includes("/$bunfs/") ? "./index/scan-worker.ts" : new URL("./scan-worker.ts", import.meta.url).href;
 }
 
-/**
- * Scans `tasks`, calling `onBatch` (awaited, in order of completion) with each batch's results. Large
- * jobs use one worker thread, started for the job and ended after it (no idle thread or heap between
- * jobs); the main thread scans batches too, yielding between them. If the worker fails, its batches are
- * scanned here.
- */
-export async function scanAll(
-  tasks: ScanTask[],
-  onBatch: (results: ScanResult[]) => Promise<void>,
-  log: Logger,
-  opts: { worker?: boolean; closed?: () => boolean } = {},
-): Promise<void> {
-  const batches: ScanTask[][] = [];
-  for (let i = 0; i < tasks.length; i += BATCH) batches.push(tasks.slice(i, i + BATCH));
-  let next = 0;
-  const take = () => (next < batches.length ? batches[next++] : undefined);
-  // results are handed over one at a time so that writes never interleave
-  let chain: Promise<void> = Promise.resolve();
-  const deliver = (r: ScanResult[]) => (chain = chain.then(() => onBatch(r)));
-
-  const useWorker = opts.worker !== false && batches.length * BATCH >= WORKER_MIN_TASKS;
-  const workerDone = useWorker ? runWorker(take, deliver, log) : Promise.resolve([] as ScanTask[][]);
-  for (;;) {
-    if (opts.closed?.()) break;
-    const b = take();
-    if (!b) break;
-    await deliver(b.map(scanRun));
-    // let requests and the worker's replies in between
-    await new Promise((r) => setImmediate(r));
-  }
-  // batches the worker could not finish are done here
-  for (const b of await workerDone) await deliver(b.map(scanRun));
-  await chain;
+/** Options of a scan job. */
+export interface ScanJobOptions {
+  /** Allow a worker thread (default true). */
+  worker?: boolean;
+  /** Pause after each batch (ms): spreads a periodic sweep's cost over time. */
+  pauseMs?: number;
+  /** Stops the job early (server closing). */
+  closed?: () => boolean;
 }
 
-/** Feeds batches to one worker until none are left; resolves with the batches it failed to scan. */
-function runWorker(take: () => ScanTask[] | undefined, deliver: (r: ScanResult[]) => Promise<void>, log: Logger): Promise<ScanTask[][]> {
-  return new Promise((resolve) => {
-    let worker: Worker;
+/**
+ * One scan of many run folders. `push` queues tasks (also from inside `onResults`, for sub-folders);
+ * `run` scans until nothing is queued or in flight. Results are handed to `onResults` one batch at a
+ * time, in completion order. A worker thread is started only when enough work queues up, and ended
+ * with the job (no idle thread or heap between jobs); if it fails, its batch is scanned here.
+ */
+export class ScanJob {
+  private queue: ScanTask[] = [];
+  private worker: Worker | undefined;
+  private workerFailed = false;
+  private workerBatch: ScanTask[] | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private wake: (() => void) | undefined;
+  private error: unknown;
+
+  constructor(
+    private readonly onResults: (results: ScanResult[]) => Promise<void>,
+    private readonly log: Logger,
+    private readonly opts: ScanJobOptions = {},
+  ) {}
+
+  /** Queues one folder to scan. */
+  push(task: ScanTask): void {
+    this.queue.push(task);
+    if (this.queue.length >= BATCH) this.feedWorker();
+  }
+
+  /** Scans everything queued (and whatever the results queue meanwhile); rejects if a write failed. */
+  async run(): Promise<void> {
     try {
-      worker = new Worker(scanWorkerUrl());
-    } catch (e) {
-      log.warn(`scan worker did not start (${(e as Error).message}); scanning on one core`);
-      resolve([]);
-      return;
-    }
-    let current: ScanTask[] | undefined;
-    const finish = (failed: ScanTask[][]) => {
-      worker.terminate();
-      resolve(failed);
-    };
-    const send = () => {
-      current = take();
-      if (!current) finish([]);
-      else worker.postMessage({ id: 0, tasks: current });
-    };
-    worker.onmessage = (ev: MessageEvent<{ results?: ScanResult[]; error?: string }>) => {
-      if (ev.data.error !== undefined || !ev.data.results) {
-        log.warn(`scan worker failed (${ev.data.error}); scanning on one core`);
-        finish(current ? [current] : []);
-        return;
+      for (;;) {
+        if (this.error !== undefined) throw this.error;
+        if (this.opts.closed?.()) break;
+        this.feedWorker();
+        if (this.queue.length) {
+          const batch = this.queue.splice(0, BATCH);
+          await this.deliver(batch.map(scanRun));
+          // let requests and the worker's replies in between
+          if (this.opts.pauseMs) await new Promise((r) => setTimeout(r, this.opts.pauseMs));
+          else await new Promise((r) => setImmediate(r));
+          continue;
+        }
+        if (this.workerBatch) {
+          await new Promise<void>((r) => (this.wake = r));
+          continue;
+        }
+        // nothing queued or in flight; results still being written may queue sub-folders
+        await this.chain;
+        if (!this.queue.length && !this.workerBatch) break;
       }
-      void deliver(ev.data.results);
-      send();
-    };
-    worker.onerror = (ev) => {
-      log.warn(`scan worker stopped (${(ev as ErrorEvent).message}); scanning on one core`);
-      finish(current ? [current] : []);
-    };
-    send();
-  });
+      await this.chain;
+      if (this.error !== undefined) throw this.error;
+    } finally {
+      this.worker?.terminate();
+      this.worker = undefined;
+    }
+  }
+
+  private deliver(results: ScanResult[]): Promise<void> {
+    this.chain = this.chain.then(() => this.onResults(results));
+    // the failure is kept and rethrown by run(); later batches are still written
+    this.chain = this.chain.catch((e) => {
+      this.error ??= e;
+    });
+    return this.chain;
+  }
+
+  private feedWorker(): void {
+    if (this.workerBatch || !this.queue.length || this.workerFailed || this.opts.worker === false || this.opts.pauseMs) return;
+    if (!this.worker) {
+      if (this.queue.length < WORKER_MIN_QUEUE) return;
+      if (!this.startWorker()) return;
+    }
+    this.workerBatch = this.queue.splice(0, BATCH);
+    this.worker!.postMessage({ id: 0, tasks: JSON.stringify(this.workerBatch) });
+  }
+
+  private startWorker(): boolean {
+    try {
+      const w = new Worker(scanWorkerUrl());
+      w.onmessage = (ev: MessageEvent<{ results?: string; error?: string }>) => {
+        const batch = this.workerBatch;
+        this.workerBatch = undefined;
+        if (ev.data.results !== undefined) void this.deliver(JSON.parse(ev.data.results) as ScanResult[]);
+        else this.failWorker(`scan worker failed (${ev.data.error})`, batch);
+        this.feedWorker();
+        this.wakeUp();
+      };
+      w.onerror = (ev) => {
+        this.failWorker(`scan worker stopped (${(ev as ErrorEvent).message})`, this.workerBatch);
+        this.workerBatch = undefined;
+        this.wakeUp();
+      };
+      this.worker = w;
+      return true;
+    } catch (e) {
+      this.failWorker(`scan worker did not start (${(e as Error).message})`, undefined);
+      return false;
+    }
+  }
+
+  private failWorker(why: string, batch: ScanTask[] | undefined): void {
+    this.log.warn(`${why}; scanning on one core`);
+    this.workerFailed = true;
+    this.worker?.terminate();
+    this.worker = undefined;
+    if (batch) this.queue.unshift(...batch);
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
 }

@@ -3,10 +3,12 @@ import { type ScanTask, scanRun } from "./run-scan.ts";
 
 declare const self: Worker;
 
-self.onmessage = (ev: MessageEvent<{ id: number; tasks: ScanTask[] }>) => {
-  const { id, tasks } = ev.data;
+// batches travel as JSON text: one string is copied far faster than thousands of small objects
+self.onmessage = (ev: MessageEvent<{ id: number; tasks: string }>) => {
+  const { id } = ev.data;
   try {
-    self.postMessage({ id, results: tasks.map(scanRun) });
+    const tasks = JSON.parse(ev.data.tasks) as ScanTask[];
+    self.postMessage({ id, results: JSON.stringify(tasks.map(scanRun)) });
   } catch (e) {
     self.postMessage({ id, error: (e as Error).message });
   }
