@@ -3,6 +3,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso/router";
 import { ApiError, getJson, qs, request, sendJson, useResource } from "../api.ts";
 import { Confirm, Empty, ErrorState, Loading, StatusBadge, toast, useDebounced, useInterval } from "../components/common.tsx";
+import { IndexProgress } from "../components/index-progress.tsx";
 import { PathTree } from "../components/path-tree.tsx";
 import { RecycleBin } from "../components/recycle-bin.tsx";
 import { csvField, downloadText, fmtDuration, fmtNum, fmtTime, shortId } from "../format.ts";
@@ -197,6 +198,7 @@ export function RunsPage() {
 
   return (
     <div class="page page-runs">
+      <IndexProgress onProgress={refreshAll} />
       <div class="stats-bar" data-testid="run-stats">
         <Stat label="Total" value={stats.data?.total} />
         <Stat label="Running" value={stats.data?.running} cls="running" />
