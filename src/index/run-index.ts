@@ -20,8 +20,11 @@ export { HEARTBEAT_TIMEOUT_S, pidAlive } from "./liveness.ts";
 const QUIET_MS = 10 * 60 * 1000;
 /** Full sweeps where fs events are unreliable (network filesystems, no watcher), unless configured. */
 const FULL_SWEEP_UNRELIABLE_S = 300;
-/** Full sweeps on a local filesystem with a working watcher (a missed event is repaired within this). */
-const FULL_SWEEP_LOCAL_S = 3600;
+/**
+ * Full sweeps on a local filesystem with working watches: folders and active runs are watched, so this
+ * only catches in-place edits to quiet runs (by hand, or an old SDK writing without a rename).
+ */
+const FULL_SWEEP_LOCAL_S = 600;
 /** A periodic full sweep pauses this long after each batch of runs, so its cost is spread out. */
 const SWEEP_PAUSE_MS = 25;
 /** Rows per write transaction of a sync. */
@@ -81,7 +84,13 @@ export class RunIndex {
   /** Runs the light sweep re-stats: running, or changed within QUIET_MS. */
   private readonly active = new Set<MemRun>();
   private readonly listeners = new Set<(c: RunChange) => void>();
-  private watcher: FSWatcher | undefined;
+  /**
+   * Non-recursive watches: ROOT/runs, every folder of runs, and every active run. A recursive watch of a
+   * large root costs a synchronous walk (about 10 s at 100k runs) and one inotify watch per run folder,
+   * past the usual per-user limit; quiet runs are left to the full sweep instead.
+   */
+  private readonly watchers = new Map<string, FSWatcher>();
+  private watchFailed = false;
   private timers: ReturnType<typeof setInterval>[] = [];
   private pending = new Map<string, Set<string>>();
   private unknown = new Set<string>();
@@ -119,7 +128,8 @@ export class RunIndex {
     const built = await this.idx.db.selectFrom("index_state").select("value").where("key", "=", BUILT_KEY).executeTakeFirst();
     if (!built) this.build = { state: "building", indexed: 0, found: 0, total: null, t0: performance.now(), t1: 0 };
     else this.build.indexed = this.build.found = this.build.total = rows.length;
-    if (this.opts.watch !== false) this.startWatcher();
+    this.watchDir(join(this.root, "runs"));
+    for (const m of this.active) this.watchDir(m.run_dir);
     this.ready = (async () => {
       await new Promise((r) => setTimeout(r, built ? 50 : 0));
       if (this.closed) return;
@@ -149,7 +159,7 @@ export class RunIndex {
 
   /** False where changes may arrive without fs events: a network filesystem, or no working watcher. */
   eventsReliable(): boolean {
-    return !this.fs?.network && this.watcher !== undefined;
+    return !this.fs?.network && this.opts.watch !== false && !this.watchFailed && this.watchers.has(join(this.root, "runs"));
   }
 
   /** Seconds between full sweeps: as configured, else short only where fs events cannot be trusted. */
@@ -171,12 +181,15 @@ export class RunIndex {
     };
   }
 
-  /** Stops the watcher and timers. */
-  stop(): void {
+  /** Stops the watcher and timers; resolves once a sync in progress has stopped writing (then the index may close). */
+  async stop(): Promise<void> {
     this.closed = true;
-    this.watcher?.close();
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
     for (const t of this.timers) clearInterval(t);
     if (this.pendingTimer) clearTimeout(this.pendingTimer);
+    await this.syncing;
+    await this.ready.catch(() => undefined);
   }
 
   /** Subscribes to run changes. */
@@ -256,6 +269,7 @@ export class RunIndex {
           }
           folders++;
           if (this.byDir.has(r.dir)) gone.push(r.dir);
+          if (r.dir.startsWith(runsRoot + "/")) this.watchDir(r.dir);
           if (r.dir.startsWith(runsRoot + "/")) for (const t of childTasks(r.dir, r.dir.slice(runsRoot.length + 1).split("/"))) push(t);
         }
         pendingRows.push(...rows);
@@ -299,7 +313,7 @@ export class RunIndex {
     const removed: string[] = [];
     for (const m of this.active) {
       if (m.status !== "running" && now - m.changedAt > QUIET_MS) {
-        this.active.delete(m);
+        this.deactivate(m);
         continue;
       }
       const r = scanRun({ ...this.taskFor(m), known: m.stamp });
@@ -387,12 +401,23 @@ export class RunIndex {
       list.sort((a, b) => (a.order_key < b.order_key ? -1 : a.order_key > b.order_key ? 1 : 0));
       this.byId.set(r.id, list);
     }
-    if (m.status === "running" || (changedAt && this.build.state === "ready")) this.active.add(m);
+    if (m.status === "running" || (changedAt && this.build.state === "ready")) this.activate(m);
+  }
+
+  /** Marks a run as one that may change: re-stated by the light sweep and watched. */
+  private activate(m: MemRun): void {
+    this.active.add(m);
+    this.watchDir(m.run_dir);
+  }
+
+  private deactivate(m: MemRun): void {
+    this.active.delete(m);
+    this.unwatchDir(m.run_dir);
   }
 
   private forget(m: MemRun): void {
     this.byDir.delete(m.run_dir);
-    this.active.delete(m);
+    this.deactivate(m);
     const e = this.byId.get(m.id);
     const list = Array.isArray(e) ? e.filter((x) => x !== m) : [];
     if (list.length > 1) this.byId.set(m.id, list);
@@ -436,27 +461,33 @@ export class RunIndex {
     return { checked, updated: dead.length };
   }
 
-  private startWatcher(): void {
-    const runsDir = join(this.root, "runs");
+  /** Watches one directory (non-recursively); a failure other than a vanished folder turns to full sweeps. */
+  private watchDir(dir: string): void {
+    if (this.opts.watch === false || this.closed || this.watchFailed || this.watchers.has(dir)) return;
     try {
-      this.watcher = watch(runsDir, { recursive: true }, (_event, filename) => {
-        if (filename) this.noticePath(join(runsDir, filename.toString()));
-      });
-      this.watcher.on("error", (e) => {
-        this.log.warn(`file watcher stopped (${(e as Error).message}); full sweeps every ${FULL_SWEEP_UNRELIABLE_S} s take over`);
-        this.watcher?.close();
-        this.watcher = undefined;
-        if (this.opts.fullSweepSeconds === undefined && !this.closed) {
-          const t = setInterval(() => {
-            this.sync({ spread: true }).catch((err) => this.log.error("full sweep failed", err));
-          }, FULL_SWEEP_UNRELIABLE_S * 1000);
-          (t as any).unref?.();
-          this.timers.push(t);
-        }
-      });
+      const w = watch(dir, (_event, name) => this.noticePath(name ? join(dir, name.toString()) : dir));
+      w.on("error", () => this.unwatchDir(dir)); // the folder went away; its parent's watch reports that
+      this.watchers.set(dir, w);
     } catch (e) {
-      this.log.warn(`file watcher unavailable (${(e as Error).message}); relying on full sweeps`);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return; // vanished meanwhile
+      this.watchFailed = true;
+      for (const w of this.watchers.values()) w.close();
+      this.watchers.clear();
+      this.log.warn(`file watches unavailable (${(e as Error).message}); full sweeps every ${FULL_SWEEP_UNRELIABLE_S} s take over`);
+      if (this.opts.fullSweepSeconds === undefined) {
+        const t = setInterval(() => {
+          this.sync({ spread: true }).catch((err) => this.log.error("full sweep failed", err));
+        }, FULL_SWEEP_UNRELIABLE_S * 1000);
+        (t as any).unref?.();
+        this.timers.push(t);
+      }
     }
+  }
+
+  private unwatchDir(dir: string): void {
+    this.watchers.get(dir)?.close();
+    this.watchers.delete(dir);
   }
 
   /** Maps a changed path to its run directory (or an unknown path to look at) and batches the work. */
@@ -499,11 +530,12 @@ export class RunIndex {
       if (!st) {
         // a vanished folder: drop the runs that lived at or below it
         for (const d of this.byDir.keys()) if (d === path || d.startsWith(path + "/")) removed.add(d);
+        for (const d of [...this.watchers.keys()]) if (d === path || d.startsWith(path + "/")) this.unwatchDir(d);
         continue;
       }
       // a new folder may hold runs, and a new file may have turned its folder into a run
       const dir = st.isDirectory() ? path : dirname(path);
-      for (const t of walkRunDirs(this.root, dir)) {
+      for (const t of walkRunDirs(this.root, dir, (folder) => this.watchDir(folder))) {
         if (this.byDir.has(t.dir) || changed.has(t.dir)) continue;
         const r = scanRun(t);
         if (r.row) changed.set(t.dir, r.row);

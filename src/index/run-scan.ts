@@ -173,19 +173,23 @@ export function* legacyRunDirs(root: string): Generator<ScanTask> {
   }
 }
 
-/** Run folders at or below `dir` in the v0.6 tree (a new folder seen by the watcher); nothing outside ROOT/runs. */
-export function* walkRunDirs(root: string, dir: string): Generator<ScanTask> {
+/**
+ * Run folders at or below `dir` in the v0.6 tree (a new folder seen by the watcher); nothing outside
+ * ROOT/runs. `onFolder` hears of each folder that is not a run (to watch it).
+ */
+export function* walkRunDirs(root: string, dir: string, onFolder?: (dir: string) => void): Generator<ScanTask> {
   const runsRoot = join(root, "runs");
   if (dir !== runsRoot && !dir.startsWith(runsRoot + "/")) return;
   const rel = dir.slice(runsRoot.length + 1);
   const segments = rel ? rel.split("/") : [];
   if (segments.length && isRunDir(dir)) yield v06Task(dir, segments);
-  else yield* walkV06(dir, segments);
+  else yield* walkV06(dir, segments, onFolder);
 }
 
-function* walkV06(dir: string, segments: string[]): Generator<ScanTask> {
+function* walkV06(dir: string, segments: string[], onFolder?: (dir: string) => void): Generator<ScanTask> {
+  onFolder?.(dir);
   for (const t of childTasks(dir, segments)) {
     if (isRunDir(t.dir)) yield t;
-    else yield* walkV06(t.dir, [...segments, t.dir.slice(dir.length + 1)]);
+    else yield* walkV06(t.dir, [...segments, t.dir.slice(dir.length + 1)], onFolder);
   }
 }

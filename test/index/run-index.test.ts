@@ -139,7 +139,7 @@ describe("sweeps", () => {
       const first = new RunIndex(root, idx, createLogger("error"), { sweepSeconds: 3600, watch: false });
       await first.start();
       await first.ready;
-      first.stop();
+      await first.stop();
       const index = new RunIndex(root, idx, createLogger("error"), { sweepSeconds: 3600, watch: false });
       await index.start();
       await index.ready;
@@ -155,7 +155,7 @@ describe("sweeps", () => {
       expect(await index.sweepActive()).toEqual({ updated: 0, removed: 1 });
       expect(index.findRun("20250101_000000_c3c3c3")).toBeUndefined();
       expect(await index.sync()).toEqual({ added: 1, updated: 0, removed: 0 });
-      index.stop();
+      await index.stop();
     } finally {
       await idx.close();
       t.cleanup();
