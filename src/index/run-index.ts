@@ -29,6 +29,11 @@ const FULL_SWEEP_LOCAL_S = 600;
 const SWEEP_PAUSE_MS = 25;
 /** Rows per write transaction of a sync. */
 const WRITE_ROWS = 1024;
+/**
+ * Up to this many runs every run folder is watched (an edit by hand to an old run shows at once); above
+ * it only folders and active runs are, and quiet runs are re-checked by the full sweep.
+ */
+const WATCH_ALL_MAX = 5000;
 /** How long start() waits for a fresh index's first build before the server listens anyway. */
 const FIRST_BUILD_WAIT_MS = 250;
 /** index_state key written once the first full build has finished. */
@@ -91,6 +96,8 @@ export class RunIndex {
    */
   private readonly watchers = new Map<string, FSWatcher>();
   private watchFailed = false;
+  /** Every run is watched while there are at most WATCH_ALL_MAX; above, only active ones. */
+  private watchAll = true;
   private timers: ReturnType<typeof setInterval>[] = [];
   private pending = new Map<string, Set<string>>();
   private unknown = new Set<string>();
@@ -402,6 +409,8 @@ export class RunIndex {
       this.byId.set(r.id, list);
     }
     if (m.status === "running" || (changedAt && this.build.state === "ready")) this.activate(m);
+    else if (this.watchAll) this.watchDir(m.run_dir);
+    if (this.watchAll && this.byDir.size > WATCH_ALL_MAX) this.watchActiveOnly();
   }
 
   /** Marks a run as one that may change: re-stated by the light sweep and watched. */
@@ -412,12 +421,22 @@ export class RunIndex {
 
   private deactivate(m: MemRun): void {
     this.active.delete(m);
-    this.unwatchDir(m.run_dir);
+    if (!this.watchAll) this.unwatchDir(m.run_dir);
+  }
+
+  /** Past WATCH_ALL_MAX runs: drops the watches of quiet runs (folders and active runs stay watched). */
+  private watchActiveOnly(): void {
+    this.watchAll = false;
+    for (const dir of [...this.watchers.keys()]) {
+      const m = this.byDir.get(dir);
+      if (m && !this.active.has(m)) this.unwatchDir(dir);
+    }
   }
 
   private forget(m: MemRun): void {
     this.byDir.delete(m.run_dir);
-    this.deactivate(m);
+    this.active.delete(m);
+    this.unwatchDir(m.run_dir);
     const e = this.byId.get(m.id);
     const list = Array.isArray(e) ? e.filter((x) => x !== m) : [];
     if (list.length > 1) this.byId.set(m.id, list);

@@ -132,13 +132,24 @@ export function scanRun(task: ScanTask): ScanResult {
   return { dir, stamp, row };
 }
 
-/** Sub-directories (not symlinks: nothing outside ROOT is followed) that are not hidden. */
+/**
+ * Sub-directories (not symlinks: nothing outside ROOT is followed) that are not hidden, sorted by name:
+ * rows are then written in about list order, so the full list reads the table's pages in sequence.
+ */
 function subdirs(dir: string): Dirent[] {
+  let entries: Dirent[];
   try {
-    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith("."));
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return []; // unreadable or vanished while walking: nothing to list there
   }
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith("."))
+    .sort((a, b) => {
+      const x = a.name.toLowerCase();
+      const y = b.name.toLowerCase();
+      return x < y ? -1 : x > y ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    });
 }
 
 /** True when `dir` holds a regular meta.json or status.json (spec §1.3); one stat for most runs. */
