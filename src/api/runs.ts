@@ -6,11 +6,14 @@ import { listPath } from "../index/run-row.ts";
 import type { RunTable } from "../index/schema.ts";
 import { readJsonObject } from "../store/json.ts";
 import { writeJsonAtomic } from "../store/run-files.ts";
+import { collectWhenQuiet } from "../util/idle-gc.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { assertRunId, getLiveRun } from "./run-ids.ts";
 
 const MAX_TAGS = 100;
+/** A list this long (about 3,000 runs) leaves enough garbage to collect once the server is quiet. */
+const LARGE_LIST_CHARS = 1 << 20;
 const MAX_TEXT = 1000;
 
 /** Run list and detail routes. */
@@ -38,6 +41,7 @@ export function runsRoutes(ctx: AppContext) {
         const p = ctx.storage.runs.progress();
         set.headers["x-index-state"] = p.state;
         set.headers["x-index-progress"] = `${p.runs_indexed}/${p.runs_total ?? "?"}`;
+        if (json.length > LARGE_LIST_CHARS) collectWhenQuiet();
         return json;
       },
       {

@@ -4,6 +4,7 @@ import { type FSWatcher, statSync, watch } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { dirname, join } from "node:path";
 import { mergeStatus } from "../store/run-files.ts";
+import { collectWhenQuiet } from "../util/idle-gc.ts";
 import type { Logger } from "../util/log.ts";
 import type { IndexDb } from "./db.ts";
 import { detectFsKind, type FsKind } from "./fs-kind.ts";
@@ -34,6 +35,8 @@ const WRITE_ROWS = 1024;
  * it only folders and active runs are, and quiet runs are re-checked by the full sweep.
  */
 const WATCH_ALL_MAX = 5000;
+/** A sync over this many folders leaves enough garbage (batches, results) to collect afterwards. */
+const LARGE_SYNC = 5000;
 /** How long start() waits for a fresh index's first build before the server listens anyway. */
 const FIRST_BUILD_WAIT_MS = 250;
 /** index_state key written once the first full build has finished. */
@@ -295,6 +298,7 @@ export class RunIndex {
     const removed = [...this.byDir.keys()].filter((d) => !seen.has(d));
     stats.removed = removed.length;
     await this.apply([], removed);
+    if (queued > LARGE_SYNC) collectWhenQuiet();
     if (building) {
       await this.idx.db
         .insertInto("index_state")
