@@ -85,6 +85,10 @@ if (import.meta.main) {
     await Bun.sleep(firstAnswer ? 50 : 5);
   }
   const built = performance.now() - s.t0;
+  const buildCpu = await cpuSeconds(s.proc.pid);
+  const load = (await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ");
+  // on a shared machine wall time stretches with the load; CPU seconds (all threads) do not
+  console.log(`(server CPU until built: ${buildCpu.toFixed(1)} s, all threads; load average ${load} on ${navigator.hardwareConcurrency} cores)`);
   console.log(`(progress seen while building: ${progressSeen ? `${progressSeen} runs indexed at the first look` : "none — built before the first look"})`);
   reportValue("first answer of /api/health after start", firstAnswer, 1000, "ms", "lower");
   reportValue(`whole index built (${total.toLocaleString()} runs)`, built, 12000, "ms", "lower");
