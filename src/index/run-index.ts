@@ -134,6 +134,8 @@ export class RunIndex {
       .selectFrom("run")
       .select(["run_dir", "id", "entry_path", "status", "deleted", "created_time", "order_key", "stamp", "pid", "hostname", "heartbeat_at"])
       .execute();
+    // a large index starts with watches of folders and active runs only (not 5,000 set up, then dropped)
+    this.watchAll = rows.length <= WATCH_ALL_MAX;
     for (const r of rows) this.remember(r);
     const built = await this.idx.db.selectFrom("index_state").select("value").where("key", "=", BUILT_KEY).executeTakeFirst();
     if (!built) this.build = { state: "building", indexed: 0, found: 0, total: null, t0: performance.now(), t1: 0 };
