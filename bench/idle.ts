@@ -21,8 +21,9 @@ for (const n of SIZES) {
   // an index already built (no first build to wait for): what a viewer left open all day costs
   const s = await startServe(root, join(root, "..", "home-idle"), [], FROM_SOURCE);
   for (;;) {
-    const h = (await (await fetch(`${s.url}/api/health`)).json()) as { index?: { state: string } };
-    if (h.index?.state === "ready") break;
+    const h = (await (await fetch(`${s.url}/api/health`)).json()) as { index?: { state: string; reconciling: boolean } };
+    // built, and the reconcile after start (every run re-stated once) is over
+    if (h.index?.state === "ready" && !h.index.reconciling) break;
     await Bun.sleep(200);
   }
   // one full list (what the UI's first page load may do), then nothing

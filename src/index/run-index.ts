@@ -83,6 +83,8 @@ export interface IndexProgress {
   runs_total: number | null;
   /** Seconds the build has taken (so far, or in all once ready); null for an index built earlier. */
   elapsed_s: number | null;
+  /** True while a full reconcile runs (the first build, the one after start, a full sweep). */
+  reconciling: boolean;
 }
 
 /** The run index of one storage root. */
@@ -108,6 +110,7 @@ export class RunIndex {
   private readonly host: string;
   private closed = false;
   private syncing: Promise<unknown> = Promise.resolve();
+  private reconciling = false;
   private build = { state: "ready" as IndexProgress["state"], indexed: 0, found: 0, total: null as number | null, t0: 0, t1: 0 };
   /** The filesystem of the root (undefined where it cannot be told). */
   readonly fs: FsKind | undefined;
@@ -190,6 +193,7 @@ export class RunIndex {
       runs_found: building ? b.found : this.byDir.size,
       runs_total: building ? b.total : this.byDir.size,
       elapsed_s: b.t0 ? Math.round(((b.t1 || performance.now()) - b.t0) / 100) / 10 : null,
+      reconciling: this.reconciling,
     };
   }
 
@@ -229,7 +233,14 @@ export class RunIndex {
    * are serialised: a second call waits for the first.
    */
   sync(opts: { spread?: boolean } = {}): Promise<{ added: number; updated: number; removed: number }> {
-    const run = this.syncing.then(() => this.syncNow(opts.spread === true));
+    const run = this.syncing.then(async () => {
+      this.reconciling = true;
+      try {
+        return await this.syncNow(opts.spread === true);
+      } finally {
+        this.reconciling = false;
+      }
+    });
     // the next call waits for this one whatever its outcome; the caller sees the outcome
     this.syncing = run.then(
       () => undefined,

@@ -46,7 +46,7 @@ describe("the first index build", () => {
     expect(first.body.index.state).toBe("building");
     expect(first.body.index.runs_indexed).toBeLessThan(N);
     expect(Object.keys(first.body.index)).toEqual(
-      expect.arrayContaining(["state", "runs_indexed", "runs_found", "runs_total", "elapsed_s", "fs_type", "fs_events_reliable", "full_sweep_s"]),
+      expect.arrayContaining(["state", "runs_indexed", "runs_found", "runs_total", "elapsed_s", "reconciling", "fs_type", "fs_events_reliable", "full_sweep_s"]),
     );
     // every key the original's clients read is still there
     expect(Object.keys(first.body)).toEqual(expect.arrayContaining(["status", "storage", "version", "cache"]));
@@ -76,7 +76,7 @@ describe("the first index build", () => {
     expect(done.headers.get("x-index-progress")).toBe(`${N}/${N}`);
     expect(done.body.length).toBe(N);
     const health = (await getJson(`${server.url}/api/health`)).body.index;
-    expect(health).toMatchObject({ state: "ready", runs_indexed: N, runs_found: N, runs_total: N });
+    expect(health).toMatchObject({ state: "ready", runs_indexed: N, runs_found: N, runs_total: N, reconciling: false });
     expect(health.elapsed_s).toBeGreaterThan(0);
   });
 
