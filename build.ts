@@ -74,6 +74,7 @@ async function compile(outfile: string, target?: string): Promise<void> {
       join(ROOT, "src/cli/main.ts"),
       join(ROOT, "src/metrics/ingest-worker.ts"),
       join(ROOT, "src/importers/import-worker.ts"),
+      join(ROOT, "src/index/scan-worker.ts"),
       "--outfile",
       outfile,
     ],

@@ -4,6 +4,17 @@ import { metricStoreFor } from "../index/metric-store.ts";
 import { COMPAT_VERSION, VERSION } from "../version.ts";
 import type { AppContext } from "./context.ts";
 
+/** The `index` object of `/api/health`: build state and progress, and how changes are noticed. */
+export function indexHealth(ctx: AppContext) {
+  const runs = ctx.storage.runs;
+  return {
+    ...runs.progress(),
+    fs_type: runs.fs?.type ?? null,
+    fs_events_reliable: runs.eventsReliable(),
+    full_sweep_s: runs.fullSweepSeconds(),
+  };
+}
+
 /** Health and status-check routes. */
 export function healthRoutes(ctx: AppContext) {
   return new Elysia({ name: "health" })
@@ -29,6 +40,8 @@ export function healthRoutes(ctx: AppContext) {
             size: store.size,
             max_size: store.maxRuns,
           },
+          // issue 13: the server answers while the first index builds; clients show this progress
+          index: indexHealth(ctx),
         };
       },
       { detail: { summary: "Server health, storage root and version" } },

@@ -6,11 +6,14 @@ import { listPath } from "../index/run-row.ts";
 import type { RunTable } from "../index/schema.ts";
 import { readJsonObject } from "../store/json.ts";
 import { writeJsonAtomic } from "../store/run-files.ts";
+import { collectWhenQuiet } from "../util/idle-gc.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { assertRunId, getLiveRun } from "./run-ids.ts";
 
 const MAX_TAGS = 100;
+/** A list this long (about 3,000 runs) leaves enough garbage to collect once the server is quiet. */
+const LARGE_LIST_CHARS = 1 << 20;
 const MAX_TEXT = 1000;
 
 /** Run list and detail routes. */
@@ -34,6 +37,11 @@ export function runsRoutes(ctx: AppContext) {
         });
         set.headers["content-type"] = "application/json";
         set.headers["x-total-count"] = String(total);
+        // issue 13: while the first index builds the list holds the runs indexed so far
+        const p = ctx.storage.runs.progress();
+        set.headers["x-index-state"] = p.state;
+        set.headers["x-index-progress"] = `${p.runs_indexed}/${p.runs_total ?? "?"}`;
+        if (json.length > LARGE_LIST_CHARS) collectWhenQuiet();
         return json;
       },
       {
@@ -50,7 +58,7 @@ export function runsRoutes(ctx: AppContext) {
         detail: {
           summary: "List runs",
           description:
-            "Without parameters: every live run in the original's scan order. Optional limit/offset/sort/order/status/path/q filter and page the list; X-Total-Count gives the total before paging.",
+            "Without parameters: every live run in the original's scan order. Optional limit/offset/sort/order/status/path/q filter and page the list; X-Total-Count gives the total before paging. X-Index-State (`building` while the first index build runs, then `ready`) and X-Index-Progress (`indexed/total`, total `?` until the walk has counted them) say whether the list is complete yet.",
         },
       },
     )

@@ -18,7 +18,7 @@ import { selectRuns, writeRootExport } from "../store/assets/run-export.ts";
 import { TarWriter } from "../store/assets/tar.ts";
 import { ArchiveError } from "../store/assets/zip-reader.ts";
 import { ZipWriter } from "../store/assets/zip-writer.ts";
-import { runDeathReason } from "../index/run-index.ts";
+import { deathReason } from "../index/liveness.ts";
 import type { Logger } from "../util/log.ts";
 import { displayWidth, padColumns } from "../util/text-width.ts";
 import { type FlagSpec, flagHelp, parseArgs, ROOT_FLAGS, UsageError } from "./args.ts";
@@ -375,7 +375,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
         let status = r.status;
         const dead =
           status === "running"
-            ? runDeathReason(
+            ? deathReason(
                 {
                   run_dir: r.dir,
                   has_meta: Object.keys(files.meta).length > 0,
@@ -383,8 +383,8 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
                   pid: typeof files.meta.pid === "number" ? files.meta.pid : null,
                   heartbeat_at: typeof files.status.heartbeat_at === "number" ? files.status.heartbeat_at : null,
                 },
-                host,
                 now,
+                host,
               )
             : undefined;
         if (dead) status = "failed";

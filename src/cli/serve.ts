@@ -25,6 +25,7 @@ const SPECS: FlagSpec[] = [
   { name: "cors-origin", kind: "list", valueName: "ORIGIN", help: "also allow browser calls from this origin, e.g. http://localhost:5173 (repeatable)" },
   { name: "allowed-host", kind: "list", valueName: "NAME", help: "also answer to this Host name, e.g. behind a reverse proxy (repeatable)" },
   { name: "trusted-proxy", kind: "list", valueName: "ADDR", help: "believe X-Forwarded-For from this proxy address (repeatable)" },
+  { name: "full-sweep", kind: "string", valueName: "SECONDS", help: "re-check every run this often (0 = never; default: 300 on network filesystems, else 3600)" },
   { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
 ];
@@ -54,7 +55,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   accessOrThrow(config.root);
   const cacheDir = join(config.env.XDG_CACHE_HOME || join(config.homeDir, ".cache"), "runicorn");
-  const storage = await Storage.open(config.root, cacheDir, log, { sweepSeconds: config.sweepSeconds });
+  const storage = await Storage.open(config.root, cacheDir, log, {
+    sweepSeconds: config.sweepSeconds,
+    fullSweepSeconds: config.fullSweepSeconds,
+  });
   const closers: (() => void | Promise<void>)[] = [];
   const ctx: AppContext = {
     config,
@@ -112,6 +116,13 @@ function checkedList(v: unknown, flag: string, ok: (v: string) => boolean, what:
   return v as string[];
 }
 
+/** A whole number of seconds from 0 to one week, or a UsageError naming the flag. */
+function parseSeconds(v: string, flag: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 604800) throw new UsageError(`--${flag} must be a whole number of seconds from 0 to 604800, got '${v}'`);
+  return n;
+}
+
 function accessOrThrow(root: string): void {
   try {
     accessSync(root, constants.R_OK | constants.X_OK);
@@ -143,6 +154,7 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
       corsOrigins: checkedList(flags["cors-origin"], "cors-origin", (v) => normalizeOrigin(v) !== undefined, "an origin such as http://localhost:5173"),
       allowedHosts: checkedList(flags["allowed-host"], "allowed-host", (v) => parseHostHeader(v)?.port === undefined && parseHostHeader(v) !== undefined, "a host name without port"),
       trustedProxies: checkedList(flags["trusted-proxy"], "trusted-proxy", (v) => isIP(v) !== 0, "an IP address"),
+      fullSweepSeconds: flags["full-sweep"] !== undefined ? parseSeconds(flags["full-sweep"] as string, "full-sweep") : undefined,
     },
     env,
   );

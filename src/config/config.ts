@@ -18,6 +18,8 @@ export interface Config {
   homeDir: string;
   /** Seconds between full stat sweeps of the root (the watcher's safety net). */
   sweepSeconds: number;
+  /** Seconds between full sweeps of every run (0 = never); undefined = automatic (short on network filesystems). */
+  fullSweepSeconds?: number;
   /** Required API token (set for non-loopback binds); undefined = no token. */
   token?: string;
   /** Where the token came from (for messages; never the token itself). */
@@ -42,6 +44,7 @@ export interface ConfigFlags {
   port?: number;
   logLevel?: LogLevel;
   sweepSeconds?: number;
+  fullSweepSeconds?: number;
   token?: string;
   /** `--token-file`: read the token from this file (must not be readable by others). */
   tokenFile?: string;
@@ -72,6 +75,7 @@ export function loadConfig(
     configDir,
     homeDir,
     sweepSeconds: flags.sweepSeconds ?? 10,
+    fullSweepSeconds: flags.fullSweepSeconds,
     token: token?.token,
     tokenSource: token?.source,
     corsOrigins: flags.corsOrigins ?? [],

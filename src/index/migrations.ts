@@ -1,5 +1,5 @@
 // Schema migrations, frozen in time and listed in code (a compiled binary has no migrations folder).
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 
 /** One forward migration; never edit a migration that has shipped, add a new one. */
 export interface Migration {
@@ -106,6 +106,17 @@ export const MIGRATIONS: Migration[] = [
       await db.deleteFrom("metric_chunk").execute();
       await db.deleteFrom("metric_image").execute();
       await db.deleteFrom("metric_run").execute();
+    },
+  },
+  {
+    // Issue 13: two indexes no query used (id lookups are in memory; entry-path counts use
+    // run_path_status_idx) cost a third of the writes of an index build; an index built by an
+    // earlier version was complete, so it is marked built (no "building" state after an upgrade).
+    name: "0004_run_index_lean",
+    async up(db) {
+      await db.schema.dropIndex("run_id_idx").ifExists().execute();
+      await db.schema.dropIndex("run_entry_path_idx").ifExists().execute();
+      await sql`insert or ignore into index_state (key, value) select 'runs_built_at', ${String(Date.now() / 1000)} where exists (select 1 from run)`.execute(db);
     },
   },
 ];

@@ -1,27 +1,48 @@
-// Keeps the run table current: full reconcile at start and on a timer, the watcher for prompt updates,
-// and crash detection of running runs (spec §1.10) — all in the background, never on the request path.
+// Keeps the run table current: the first build in the background (the server answers meanwhile), fs events for
+// changes, a light sweep of the runs that can change, a rare full sweep, and crash detection of running runs.
 import { type FSWatcher, statSync, watch } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { dirname, join, sep } from "node:path";
-import { discoverUnder, iterateRuns, type RunEntry, runStamp, stampIsRun, v06OrderKey } from "../store/discover.ts";
-import { mergeStatus, readRunFiles } from "../store/run-files.ts";
+import { mergeStatus } from "../store/run-files.ts";
+import { collectWhenQuiet } from "../util/idle-gc.ts";
 import type { Logger } from "../util/log.ts";
 import type { IndexDb } from "./db.ts";
-import { buildRunRow } from "./run-row.ts";
+import { detectFsKind, type FsKind } from "./fs-kind.ts";
+import { deathReason, lastSignOfLife } from "./liveness.ts";
+import { deleteRunRows, upsertRunRows } from "./run-queries.ts";
+import { childTasks, legacyRunDirs, type ScanTask, scanRun, stampIsRun, v06Task, walkRunDirs } from "./run-scan.ts";
+import { ScanJob } from "./scan-pool.ts";
 import type { RunChange, RunRecord } from "./run-types.ts";
 import type { RunTable } from "./schema.ts";
 
-/** Seconds without a heartbeat after which a `running` run is declared failed. */
-export const HEARTBEAT_TIMEOUT_S = 60;
+export { HEARTBEAT_TIMEOUT_S, pidAlive } from "./liveness.ts";
 
-/** One sweep in this many re-stats every run; the others only the runs that may change. */
-const FULL_SWEEP_EVERY = 6;
-/** A finished run unchanged for this long is trusted by the light sweep. */
+/** A finished run unchanged for this long is no longer re-stated by the light sweep. */
 const QUIET_MS = 10 * 60 * 1000;
+/** Full sweeps where fs events are unreliable (network filesystems, no watcher), unless configured. */
+const FULL_SWEEP_UNRELIABLE_S = 300;
+/**
+ * Full sweeps on a local filesystem with working watches: folders and active runs are watched, so this
+ * only catches in-place edits to quiet runs (by hand, or an old SDK writing without a rename).
+ */
+const FULL_SWEEP_LOCAL_S = 600;
+/** A periodic full sweep pauses this long after each batch of runs, so its cost is spread out. */
+const SWEEP_PAUSE_MS = 25;
+/** Rows per write transaction of a sync. */
+const WRITE_ROWS = 1024;
+/**
+ * Up to this many runs every run folder is watched (an edit by hand to an old run shows at once); above
+ * it only folders and active runs are, and quiet runs are re-checked by the full sweep.
+ */
+const WATCH_ALL_MAX = 5000;
+/** A sync over this many folders leaves enough garbage (batches, results) to collect afterwards. */
+const LARGE_SYNC = 5000;
+/** How long start() waits for a fresh index's first build before the server listens anyway. */
+const FIRST_BUILD_WAIT_MS = 250;
+/** index_state key written once the first full build has finished. */
+const BUILT_KEY = "runs_built_at";
 
-/** Path fragments of mirrored remote data, never liveness-checked (spec §1.10). */
-const REMOTE_MARKERS = [".runicorn_remote_cache", "remote_cache", "_remote_"];
-
+/** The in-memory run table: what lookups by id, the light sweep and liveness need; list data stays in SQLite. */
 interface MemRun extends RunRecord {
   order_key: string;
   stamp: string;
@@ -37,26 +58,63 @@ interface MemRun extends RunRecord {
 
 /** Options of the indexer. */
 export interface RunIndexOptions {
+  /** Seconds between light sweeps (running and recently changed runs, liveness). */
   sweepSeconds: number;
+  /**
+   * Seconds between full sweeps (every run re-stated, new and vanished folders found): 0 = never;
+   * undefined = automatic (300 s where fs events are unreliable, else hourly).
+   */
+  fullSweepSeconds?: number;
   /** Poll of running runs' events/logs sizes when fs events are missed (ms). */
   livePollMs?: number;
   hostname?: string;
   watch?: boolean;
 }
 
+/** Where the index stands, for `/api/health` and the list's progress header. */
+export interface IndexProgress {
+  /** `building` until the first full build of this index has finished. */
+  state: "building" | "ready";
+  /** Runs scanned and written so far by the current build (all runs once ready). */
+  runs_indexed: number;
+  /** Run folders found so far by the walk. */
+  runs_found: number;
+  /** Run folders in total, once the walk has finished; null before. */
+  runs_total: number | null;
+  /** Seconds the build has taken (so far, or in all once ready); null for an index built earlier. */
+  elapsed_s: number | null;
+  /** True while a full reconcile runs (the first build, the one after start, a full sweep). */
+  reconciling: boolean;
+}
+
 /** The run index of one storage root. */
 export class RunIndex {
   private readonly byDir = new Map<string, MemRun>();
-  private readonly byId = new Map<string, MemRun[]>();
+  private readonly byId = new Map<string, MemRun | MemRun[]>();
+  /** Runs the light sweep re-stats: running, or changed within QUIET_MS. */
+  private readonly active = new Set<MemRun>();
   private readonly listeners = new Set<(c: RunChange) => void>();
-  private watcher: FSWatcher | undefined;
+  /**
+   * Non-recursive watches: ROOT/runs, every folder of runs, and every active run. A recursive watch of a
+   * large root costs a synchronous walk (about 10 s at 100k runs) and one inotify watch per run folder,
+   * past the usual per-user limit; quiet runs are left to the full sweep instead.
+   */
+  private readonly watchers = new Map<string, FSWatcher>();
+  private watchFailed = false;
+  /** Every run is watched while there are at most WATCH_ALL_MAX; above, only active ones. */
+  private watchAll = true;
   private timers: ReturnType<typeof setInterval>[] = [];
   private pending = new Map<string, Set<string>>();
   private unknown = new Set<string>();
   private pendingTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly host: string;
   private closed = false;
-  /** Set once the first full reconcile has finished. */
+  private syncing: Promise<unknown> = Promise.resolve();
+  private reconciling = false;
+  private build = { state: "ready" as IndexProgress["state"], indexed: 0, found: 0, total: null as number | null, t0: 0, t1: 0 };
+  /** The filesystem of the root (undefined where it cannot be told). */
+  readonly fs: FsKind | undefined;
+  /** Set once the first reconcile after start has finished. */
   ready: Promise<void> = Promise.resolve();
 
   constructor(
@@ -66,47 +124,88 @@ export class RunIndex {
     private readonly opts: RunIndexOptions,
   ) {
     this.host = opts.hostname ?? osHostname();
+    this.fs = detectFsKind(root);
   }
 
   /**
-   * Loads the index into memory and starts watching. On a fresh index the first reconcile is awaited
-   * (a list must never be partial); on an existing one it runs in the background right after.
+   * Loads the index into memory, starts watching, and reconciles in the background: the server listens
+   * at once. Until a fresh (or interrupted) index has been fully built once, `progress()` says `building`
+   * and the list holds the runs written so far.
    */
   async start(): Promise<void> {
-    const rows = await this.idx.db.selectFrom("run").selectAll().execute();
+    const rows = await this.idx.db
+      .selectFrom("run")
+      .select(["run_dir", "id", "entry_path", "status", "deleted", "created_time", "order_key", "stamp", "pid", "hostname", "heartbeat_at"])
+      .execute();
+    // a large index starts with watches of folders and active runs only (not 5,000 set up, then dropped)
+    this.watchAll = rows.length <= WATCH_ALL_MAX;
     for (const r of rows) this.remember(r);
-    const fresh = rows.length === 0;
-    const first = (async () => {
-      await new Promise((r) => setTimeout(r, fresh ? 0 : 50));
+    const built = await this.idx.db.selectFrom("index_state").select("value").where("key", "=", BUILT_KEY).executeTakeFirst();
+    if (!built) this.build = { state: "building", indexed: 0, found: 0, total: null, t0: performance.now(), t1: 0 };
+    else this.build.indexed = this.build.found = this.build.total = rows.length;
+    this.watchDir(join(this.root, "runs"));
+    for (const m of this.active) this.watchDir(m.run_dir);
+    this.ready = (async () => {
+      await new Promise((r) => setTimeout(r, built ? 50 : 0));
       if (this.closed) return;
       await this.sync();
       await this.checkLiveness();
     })();
-    this.ready = first;
-    if (fresh) await first;
-    else first.catch((e) => this.log.error("initial sync failed", e));
-    if (this.opts.watch !== false) this.startWatcher();
-    let tick = 0;
+    this.ready.catch((e) => this.log.error("initial index build failed", e));
+    // a small root is built before the first answer (its list is never partial); a large one builds
+    // while the server answers, saying so in progress()
+    if (!built) await Promise.race([this.ready.catch(() => undefined), new Promise((r) => setTimeout(r, FIRST_BUILD_WAIT_MS))]);
     this.timers.push(
       setInterval(() => {
-        // every tick re-stats the runs that may change (running, or changed lately) and finds new or
-        // vanished folders; every FULL_SWEEP_EVERY-th tick re-stats everything (edits on NFS, by hand…)
-        const full = ++tick % FULL_SWEEP_EVERY === 0;
-        this.sync(full)
-          .then(() => this.checkLiveness())
-          .catch((e) => this.log.error("sweep failed", e));
+        this.sweepActive().catch((e) => this.log.error("sweep failed", e));
       }, this.opts.sweepSeconds * 1000),
     );
+    const full = this.fullSweepSeconds();
+    if (full > 0) {
+      this.timers.push(
+        setInterval(() => {
+          this.sync({ spread: true }).catch((e) => this.log.error("full sweep failed", e));
+        }, full * 1000),
+      );
+    }
     this.timers.push(setInterval(() => this.pollLive(), this.opts.livePollMs ?? 1000));
     for (const t of this.timers) (t as any).unref?.();
   }
 
-  /** Stops the watcher and timers. */
-  stop(): void {
+  /** False where changes may arrive without fs events: a network filesystem, or no working watcher. */
+  eventsReliable(): boolean {
+    return !this.fs?.network && this.opts.watch !== false && !this.watchFailed && this.watchers.has(join(this.root, "runs"));
+  }
+
+  /** Seconds between full sweeps: as configured, else short only where fs events cannot be trusted. */
+  fullSweepSeconds(): number {
+    if (this.opts.fullSweepSeconds !== undefined) return this.opts.fullSweepSeconds;
+    return this.eventsReliable() ? FULL_SWEEP_LOCAL_S : FULL_SWEEP_UNRELIABLE_S;
+  }
+
+  /** Where the build stands (see IndexProgress). */
+  progress(): IndexProgress {
+    const b = this.build;
+    const building = b.state === "building";
+    return {
+      state: b.state,
+      runs_indexed: building ? b.indexed : this.byDir.size,
+      runs_found: building ? b.found : this.byDir.size,
+      runs_total: building ? b.total : this.byDir.size,
+      elapsed_s: b.t0 ? Math.round(((b.t1 || performance.now()) - b.t0) / 100) / 10 : null,
+      reconciling: this.reconciling,
+    };
+  }
+
+  /** Stops the watcher and timers; resolves once a sync in progress has stopped writing (then the index may close). */
+  async stop(): Promise<void> {
     this.closed = true;
-    this.watcher?.close();
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
     for (const t of this.timers) clearInterval(t);
     if (this.pendingTimer) clearTimeout(this.pendingTimer);
+    await this.syncing;
+    await this.ready.catch(() => undefined);
   }
 
   /** Subscribes to run changes. */
@@ -117,9 +216,10 @@ export class RunIndex {
 
   /** The first run with this id in scan order (live only unless asked). */
   findRun(id: string, includeDeleted = false): RunRecord | undefined {
-    const list = this.byId.get(id);
-    if (!list) return undefined;
-    return list.find((r) => includeDeleted || !r.deleted);
+    const e = this.byId.get(id);
+    if (!e) return undefined;
+    if (!Array.isArray(e)) return includeDeleted || !e.deleted ? e : undefined;
+    return e.find((r) => includeDeleted || !r.deleted);
   }
 
   /** Every run currently known (deleted included), in no particular order. */
@@ -127,80 +227,157 @@ export class RunIndex {
     return this.byDir.values();
   }
 
-  /** Full reconcile: discovers every run, re-reads the ones whose files changed, drops vanished ones. */
-  async sync(full = true): Promise<{ added: number; updated: number; removed: number }> {
+  /**
+   * Full reconcile: walks ROOT, re-reads the runs whose files changed (both cores for large jobs), drops
+   * vanished ones. `spread` pauses between slices (the periodic sweep: cost spread over time). Calls
+   * are serialised: a second call waits for the first.
+   */
+  sync(opts: { spread?: boolean } = {}): Promise<{ added: number; updated: number; removed: number }> {
+    const run = this.syncing.then(async () => {
+      this.reconciling = true;
+      try {
+        return await this.syncNow(opts.spread === true);
+      } finally {
+        this.reconciling = false;
+      }
+    });
+    // the next call waits for this one whatever its outcome; the caller sees the outcome
+    this.syncing = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async syncNow(spread: boolean): Promise<{ added: number; updated: number; removed: number }> {
+    const stats = { added: 0, updated: 0, removed: 0 };
+    if (this.closed) return stats;
+    const building = this.build.state === "building";
+    const runsRoot = join(this.root, "runs");
     const seen = new Set<string>();
-    const changed: RunEntry[] = [];
-    const now = Date.now();
-    // a light sweep trusts the stamps of finished runs that have not changed for a while
-    const known = full
-      ? undefined
-      : (dir: string) => {
-          const m = this.byDir.get(dir);
-          return m && m.status !== "running" && now - m.changedAt > QUIET_MS ? m.stamp : undefined;
-        };
-    let n = 0;
-    for (const e of iterateRuns(this.root, known)) {
-      // let requests in between: a sweep of a large root must not stall the server
-      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
-      seen.add(e.dir);
-      const known = this.byDir.get(e.dir);
-      if (!known || known.stamp !== e.stamp || known.order_key !== e.orderKey) changed.push(e);
-    }
+    // rows are written in transactions of about WRITE_ROWS: each commit costs a WAL write of every touched page
+    let pendingRows: RunTable[] = [];
+    let pendingRuns = 0;
+    const flush = async (gone: string[]) => {
+      await this.apply(pendingRows, gone);
+      // runs_indexed counts what the list can show
+      if (building) this.build.indexed += pendingRuns;
+      pendingRows = [];
+      pendingRuns = 0;
+    };
+    let queued = 0;
+    let folders = 0;
+    const push = (t: ScanTask) => {
+      const known = this.byDir.get(t.dir);
+      if (known && known.order_key === t.orderKey) t.known = known.stamp;
+      queued++;
+      job.push(t);
+    };
+    // breadth first: a folder's scan says it is no run, then its sub-folders are queued; so the runs
+    // of a regular tree are all queued (and counted) before the first of them is read
+    const job = new ScanJob(
+      async (results) => {
+        const rows: RunTable[] = [];
+        const gone: string[] = [];
+        let runs = 0;
+        for (const r of results) {
+          if (stampIsRun(r.stamp)) {
+            runs++;
+            seen.add(r.dir);
+            if (!r.row) continue;
+            rows.push(r.row);
+            if (this.byDir.has(r.dir)) stats.updated++;
+            else stats.added++;
+            continue;
+          }
+          folders++;
+          if (this.byDir.has(r.dir)) gone.push(r.dir);
+          if (r.dir.startsWith(runsRoot + sep)) this.watchDir(r.dir);
+          if (r.dir.startsWith(runsRoot + sep)) for (const t of childTasks(r.dir, r.dir.slice(runsRoot.length + 1).split(sep))) push(t);
+        }
+        pendingRows.push(...rows);
+        pendingRuns += runs;
+        if (building) this.build.found = queued - folders;
+        if (pendingRows.length >= WRITE_ROWS || gone.length) await flush(gone);
+      },
+      this.log,
+      { closed: () => this.closed, pauseMs: spread ? SWEEP_PAUSE_MS : undefined },
+    );
+    for (const t of childTasks(runsRoot, [])) push(t);
+    for (const t of legacyRunDirs(this.root)) push(t);
+    await job.run();
+    await flush([]);
+    if (this.closed) return stats;
     const removed = [...this.byDir.keys()].filter((d) => !seen.has(d));
-    const stats = { added: 0, updated: 0, removed: removed.length };
-    for (const e of changed) {
-      if (this.byDir.has(e.dir)) stats.updated++;
-      else stats.added++;
+    stats.removed = removed.length;
+    await this.apply([], removed);
+    if (queued > LARGE_SYNC) collectWhenQuiet();
+    if (building) {
+      await this.idx.db
+        .insertInto("index_state")
+        .values({ key: BUILT_KEY, value: String(Date.now() / 1000) })
+        .onConflict((oc) => oc.column("key").doUpdateSet({ value: String(Date.now() / 1000) }))
+        .execute();
+      this.build.state = "ready";
+      this.build.total = this.byDir.size;
+      this.build.t1 = performance.now();
+      this.log.info(`index built: ${this.byDir.size} runs in ${this.progress().elapsed_s} s`);
     }
-    await this.apply(changed, removed);
     return stats;
+  }
+
+  /**
+   * The light sweep: re-stats only the runs that can change (running, or changed in the last ten
+   * minutes) and checks liveness; new and vanished folders come from fs events (and the full sweep).
+   */
+  async sweepActive(): Promise<{ updated: number; removed: number }> {
+    if (this.closed) return { updated: 0, removed: 0 };
+    const now = Date.now();
+    const rows: RunTable[] = [];
+    const removed: string[] = [];
+    for (const m of this.active) {
+      if (m.status !== "running" && now - m.changedAt > QUIET_MS) {
+        this.deactivate(m);
+        continue;
+      }
+      const r = scanRun({ ...this.taskFor(m), known: m.stamp });
+      if (!stampIsRun(r.stamp)) removed.push(m.run_dir);
+      else if (r.row) rows.push(r.row);
+    }
+    await this.apply(rows, removed);
+    await this.checkLiveness();
+    return { updated: rows.length, removed: removed.length };
   }
 
   /** Re-reads one run directory now (after the API wrote to it) and returns its fresh record. */
   async refreshRun(dir: string): Promise<RunRecord | undefined> {
-    const entry = this.entryFor(dir);
-    if (entry) await this.apply([entry], []);
+    const task = this.taskForDir(dir);
+    const r = task ? scanRun(task) : undefined;
+    if (r?.row) await this.apply([r.row], []);
     else if (this.byDir.has(dir)) await this.apply([], [dir]);
     return this.byDir.get(dir);
   }
 
-  /** Builds a RunEntry for a known or new run directory, or undefined when it is no longer a run. */
-  private entryFor(dir: string): RunEntry | undefined {
-    const stamp = runStamp(dir);
-    if (!stampIsRun(stamp)) return undefined;
+  private taskFor(m: MemRun): ScanTask {
+    return { dir: m.run_dir, id: m.id, entryPath: m.entry_path, layout: m.order_key.startsWith("1") ? "legacy" : "v06", orderKey: m.order_key };
+  }
+
+  /** A scan task for a known run, or for a new folder under ROOT/runs; undefined elsewhere. */
+  private taskForDir(dir: string): ScanTask | undefined {
     const known = this.byDir.get(dir);
-    if (known) return { dir, id: known.id, entryPath: known.entry_path, layout: known.order_key.startsWith("1") ? "legacy" : "v06", orderKey: known.order_key, stamp };
+    if (known) return this.taskFor(known);
     const runsRoot = join(this.root, "runs");
     if (!dir.startsWith(runsRoot + sep)) return undefined; // new legacy runs are found by the sweep
-    const segments = dir.slice(runsRoot.length + 1).split(sep); // `sep`: backslashes on Windows
-    const parents = segments.slice(0, -1);
-    return {
-      dir,
-      id: segments[segments.length - 1],
-      entryPath: parents.length ? parents.join("/") : null,
-      layout: "v06",
-      orderKey: v06OrderKey(segments),
-      stamp,
-    };
+    return v06Task(dir, dir.slice(runsRoot.length + 1).split(sep)); // `sep`: backslashes on Windows
   }
 
   /** Writes changed rows and removals in one transaction, updates memory, then notifies listeners. */
-  private async apply(changed: RunEntry[], removed: string[]): Promise<void> {
+  private async apply(rows: RunTable[], removed: string[]): Promise<void> {
     // stopped (server closing, or the root was switched): the index may already be closed
-    if (this.closed || (changed.length === 0 && removed.length === 0)) return;
-    const rows = changed.map((e) => buildRunRow(e, readStable(e)));
+    if (this.closed || (rows.length === 0 && removed.length === 0)) return;
     await this.idx.db.transaction().execute(async (trx) => {
-      for (const row of rows) {
-        await trx
-          .insertInto("run")
-          .values(row)
-          .onConflict((oc) => oc.column("run_dir").doUpdateSet(row))
-          .execute();
-      }
-      for (let i = 0; i < removed.length; i += 500) {
-        await trx.deleteFrom("run").where("run_dir", "in", removed.slice(i, i + 500)).execute();
-      }
+      await upsertRunRows(trx, rows);
+      await deleteRunRows(trx, removed);
     });
     const changes: RunChange[] = [];
     for (const dir of removed) {
@@ -209,17 +386,20 @@ export class RunIndex {
       this.forget(known);
       changes.push({ kind: "removed", id: known.id, run_dir: dir, files: [] });
     }
+    const now = Date.now();
     for (const row of rows) {
-      const existed = this.byDir.has(row.run_dir);
       const old = this.byDir.get(row.run_dir);
       if (old) this.forget(old);
-      this.remember(row, Date.now());
-      changes.push({ kind: existed ? "updated" : "added", id: row.id, run_dir: row.run_dir, files: [] });
+      this.remember(row, now);
+      changes.push({ kind: old ? "updated" : "added", id: row.id, run_dir: row.run_dir, files: [] });
     }
     for (const c of changes) this.emit(c);
   }
 
-  private remember(r: RunTable, changedAt = 0): void {
+  private remember(
+    r: Pick<RunTable, "run_dir" | "id" | "entry_path" | "status" | "deleted" | "created_time" | "order_key" | "stamp" | "pid" | "hostname" | "heartbeat_at">,
+    changedAt = 0,
+  ): void {
     const m: MemRun = {
       id: r.id,
       run_dir: r.run_dir,
@@ -236,16 +416,48 @@ export class RunIndex {
       changedAt,
     };
     this.byDir.set(r.run_dir, m);
-    const list = this.byId.get(r.id) ?? [];
-    list.push(m);
-    list.sort((a, b) => (a.order_key < b.order_key ? -1 : a.order_key > b.order_key ? 1 : 0));
-    this.byId.set(r.id, list);
+    // one run per id is the rule; only duplicates (the same id in two paths) need a list
+    const e = this.byId.get(r.id);
+    if (!e) this.byId.set(r.id, m);
+    else {
+      const list = Array.isArray(e) ? e : [e];
+      list.push(m);
+      list.sort((a, b) => (a.order_key < b.order_key ? -1 : a.order_key > b.order_key ? 1 : 0));
+      this.byId.set(r.id, list);
+    }
+    if (m.status === "running" || (changedAt && this.build.state === "ready")) this.activate(m);
+    else if (this.watchAll) this.watchDir(m.run_dir);
+    if (this.watchAll && this.byDir.size > WATCH_ALL_MAX) this.watchActiveOnly();
+  }
+
+  /** Marks a run as one that may change: re-stated by the light sweep and watched. */
+  private activate(m: MemRun): void {
+    this.active.add(m);
+    this.watchDir(m.run_dir);
+  }
+
+  private deactivate(m: MemRun): void {
+    this.active.delete(m);
+    if (!this.watchAll) this.unwatchDir(m.run_dir);
+  }
+
+  /** Past WATCH_ALL_MAX runs: drops the watches of quiet runs (folders and active runs stay watched). */
+  private watchActiveOnly(): void {
+    this.watchAll = false;
+    for (const dir of [...this.watchers.keys()]) {
+      const m = this.byDir.get(dir);
+      if (m && !this.active.has(m)) this.unwatchDir(dir);
+    }
   }
 
   private forget(m: MemRun): void {
     this.byDir.delete(m.run_dir);
-    const list = this.byId.get(m.id)?.filter((x) => x !== m) ?? [];
-    if (list.length) this.byId.set(m.id, list);
+    this.active.delete(m);
+    this.unwatchDir(m.run_dir);
+    const e = this.byId.get(m.id);
+    const list = Array.isArray(e) ? e.filter((x) => x !== m) : [];
+    if (list.length > 1) this.byId.set(m.id, list);
+    else if (list.length === 1) this.byId.set(m.id, list[0]);
     else this.byId.delete(m.id);
   }
 
@@ -260,17 +472,17 @@ export class RunIndex {
   }
 
   /**
-   * Spec §1.10 plus the heartbeat rule (the end time is the run's last sign of life, see `lastSignOfLife`): a `running` run whose SDK heartbeat is over a minute old, or
-   * whose pid is gone on this host, becomes `failed`. Returns how many were checked and changed.
+   * Spec §1.10 plus the heartbeat rule (`liveness.ts`): a `running` run whose SDK heartbeat is over a
+   * minute old, or whose pid is gone on this host, becomes `failed`, ended at its last sign of life. Returns how many were checked and changed.
    */
   async checkLiveness(): Promise<{ checked: number; updated: number }> {
     let checked = 0;
     const dead: [MemRun, string][] = [];
     const now = Date.now() / 1000;
-    for (const r of this.byDir.values()) {
+    for (const r of this.active) {
       if (r.status !== "running" || r.deleted) continue;
       checked++;
-      const reason = this.deathReason(r, now);
+      const reason = deathReason(r, now, this.host);
       if (reason) dead.push([r, reason]);
     }
     for (const [r, reason] of dead) {
@@ -285,24 +497,33 @@ export class RunIndex {
     return { checked, updated: dead.length };
   }
 
-  private deathReason(r: MemRun, now: number): string | undefined {
-    return runDeathReason(r, this.host, now);
+  /** Watches one directory (non-recursively); a failure other than a vanished folder turns to full sweeps. */
+  private watchDir(dir: string): void {
+    if (this.opts.watch === false || this.closed || this.watchFailed || this.watchers.has(dir)) return;
+    try {
+      const w = watch(dir, (_event, name) => this.noticePath(name ? join(dir, name.toString()) : dir));
+      w.on("error", () => this.unwatchDir(dir)); // the folder went away; its parent's watch reports that
+      this.watchers.set(dir, w);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return; // vanished meanwhile
+      this.watchFailed = true;
+      for (const w of this.watchers.values()) w.close();
+      this.watchers.clear();
+      this.log.warn(`file watches unavailable (${(e as Error).message}); full sweeps every ${FULL_SWEEP_UNRELIABLE_S} s take over`);
+      if (this.opts.fullSweepSeconds === undefined) {
+        const t = setInterval(() => {
+          this.sync({ spread: true }).catch((err) => this.log.error("full sweep failed", err));
+        }, FULL_SWEEP_UNRELIABLE_S * 1000);
+        (t as any).unref?.();
+        this.timers.push(t);
+      }
+    }
   }
 
-  private startWatcher(): void {
-    const runsDir = join(this.root, "runs");
-    try {
-      this.watcher = watch(runsDir, { recursive: true }, (_event, filename) => {
-        if (filename) this.noticePath(join(runsDir, filename.toString()));
-      });
-      this.watcher.on("error", (e) => {
-        this.log.warn(`file watcher stopped (${(e as Error).message}); the periodic sweep continues`);
-        this.watcher?.close();
-        this.watcher = undefined;
-      });
-    } catch (e) {
-      this.log.warn(`file watcher unavailable (${(e as Error).message}); relying on the periodic sweep`);
-    }
+  private unwatchDir(dir: string): void {
+    this.watchers.get(dir)?.close();
+    this.watchers.delete(dir);
   }
 
   /** Maps a changed path to its run directory (or an unknown path to look at) and batches the work. */
@@ -327,16 +548,16 @@ export class RunIndex {
     const unknown = this.unknown;
     this.pending = new Map();
     this.unknown = new Set();
-    const changed = new Map<string, RunEntry>();
+    const changed = new Map<string, RunTable>();
     const removed = new Set<string>();
     const fileChanges: RunChange[] = [];
     for (const [dir, files] of batch) {
       const known = this.byDir.get(dir);
       // gone meanwhile (the API deleted it, or a sweep dropped it): nothing left to update
       if (!known) continue;
-      const entry = this.entryFor(dir);
-      if (!entry) removed.add(dir);
-      else if (entry.stamp !== known.stamp) changed.set(dir, entry);
+      const r = scanRun({ ...this.taskFor(known), known: known.stamp });
+      if (!stampIsRun(r.stamp)) removed.add(dir);
+      else if (r.row) changed.set(dir, r.row);
       const names = [...files].filter((f) => !f.endsWith(".lock"));
       if (names.length) fileChanges.push({ kind: "updated", id: known.id, run_dir: dir, files: names });
     }
@@ -345,11 +566,16 @@ export class RunIndex {
       if (!st) {
         // a vanished folder: drop the runs that lived at or below it
         for (const d of this.byDir.keys()) if (d === path || d.startsWith(path + "/")) removed.add(d);
+        for (const d of [...this.watchers.keys()]) if (d === path || d.startsWith(path + "/")) this.unwatchDir(d);
         continue;
       }
       // a new folder may hold runs, and a new file may have turned its folder into a run
       const dir = st.isDirectory() ? path : dirname(path);
-      for (const e of discoverUnder(this.root, dir)) if (!this.byDir.has(e.dir)) changed.set(e.dir, e);
+      for (const t of walkRunDirs(this.root, dir, (folder) => this.watchDir(folder))) {
+        if (this.byDir.has(t.dir) || changed.has(t.dir)) continue;
+        const r = scanRun(t);
+        if (r.row) changed.set(t.dir, r.row);
+      }
     }
     try {
       await this.apply([...changed.values()], [...removed]);
@@ -361,7 +587,7 @@ export class RunIndex {
 
   /** Safety net for live push when fs events are missed: watches the sizes of running runs' streams. */
   private pollLive(): void {
-    for (const r of this.byDir.values()) {
+    for (const r of this.active) {
       if (r.status !== "running" || r.deleted) continue;
       const ev = statSync(join(r.run_dir, "events.jsonl"), { throwIfNoEntry: false });
       const lg = statSync(join(r.run_dir, "logs.txt"), { throwIfNoEntry: false });
@@ -376,64 +602,4 @@ export class RunIndex {
       r.sizes = sizes;
     }
   }
-}
-
-/**
- * Reads a run's files and re-stamps them afterwards: a non-atomic rewrite that lands during the read
- * changes the stamp, so the read is repeated (a few times at most) instead of caching a torn `{}`.
- */
-function readStable(e: RunEntry) {
-  let files = readRunFiles(e.dir);
-  for (let i = 0; i < 3; i++) {
-    const after = runStamp(e.dir);
-    if (after === e.stamp) break;
-    e.stamp = after;
-    files = readRunFiles(e.dir);
-  }
-  return files;
-}
-
-/**
- * The liveness rule for a run whose status says "running": why it is dead (`heartbeat_lost`,
- * `process_not_found`), or undefined while it may be alive. Shared by the server's sweep and `runicorn ls`.
- */
-export function runDeathReason(
-  r: Pick<MemRun, "run_dir" | "has_meta" | "hostname" | "pid" | "heartbeat_at">,
-  host: string,
-  now: number,
-): string | undefined {
-  const lower = r.run_dir.toLowerCase();
-  if (REMOTE_MARKERS.some((m) => lower.includes(m))) return undefined;
-  const localPid = r.has_meta && r.hostname === host ? r.pid : null;
-  if (localPid !== null && pidAlive(localPid)) return undefined;
-  const heartbeatAge = r.heartbeat_at === null ? undefined : now - r.heartbeat_at;
-  if (heartbeatAge !== undefined && heartbeatAge > HEARTBEAT_TIMEOUT_S) return "heartbeat_lost";
-  // the writer's pid is gone here; a fresh heartbeat means another process (a second writer) still logs
-  if (localPid !== null && (heartbeatAge === undefined || heartbeatAge > 10)) return "process_not_found";
-  return undefined;
-}
-
-/** True when a process with this pid exists (EPERM means it exists but is not ours). */
-export function pidAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * When a run that died without `finish()` (SIGKILL, power loss) was last seen alive: the latest of its
- * heartbeat and the modification times of its events and log files, never later than `now` — not the
- * moment the loss was noticed (issue 20).
- */
-export function lastSignOfLife(runDir: string, heartbeatAt: number | null, now: number): number {
-  let last = heartbeatAt ?? 0;
-  for (const f of ["events.jsonl", "logs.txt"]) {
-    const st = statSync(join(runDir, f), { throwIfNoEntry: false });
-    if (st) last = Math.max(last, st.mtimeMs / 1000);
-  }
-  return last > 0 ? Math.min(last, now) : now;
 }

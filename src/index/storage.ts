@@ -64,7 +64,7 @@ export class Storage implements RunService {
     const old = this.current;
     this.current = next;
     old.unsubscribe();
-    old.runs.stop();
+    await old.runs.stop();
     await old.idx.close();
   }
 
@@ -82,7 +82,7 @@ export class Storage implements RunService {
   /** Stops the indexer and closes the index. */
   async close(): Promise<void> {
     this.current.unsubscribe();
-    this.current.runs.stop();
+    await this.current.runs.stop();
     await this.current.idx.close();
   }
 }

@@ -45,7 +45,8 @@ export function v06OrderKey(segments: string[]): string {
   return "0" + segments.map((s) => s.toLowerCase() + SEP + s).join(SEP + SEP);
 }
 
-function legacyOrderKey(project: string, name: string, mtimeMs: number, id: string): string {
+/** Sort key of a legacy run: project, name, then newest folder first (spec §1.9). */
+export function legacyOrderKey(project: string, name: string, mtimeMs: number, id: string): string {
   const inv = String(Math.max(0, 1e14 - Math.floor(mtimeMs))).padStart(15, "0");
   return "1" + [project.toLowerCase(), name.toLowerCase(), inv, id].join(SEP);
 }

@@ -206,7 +206,7 @@ const hasGpu = !!Bun.which("nvidia-smi");
 
 /** Rules by `METHOD target` as written in the captures file; captures without a rule must match as they are. */
 const RULES: Record<string, Rule> = {
-  "GET /api/health": { kind: "additive", why: "adds server_version (ours) next to version 0.6.0", shape: { extraKeys: { "": ["server_version"] } } },
+  "GET /api/health": { kind: "additive", why: "adds server_version (ours) next to version 0.6.0, and the index build state (issue 13)", shape: { extraKeys: { "": ["server_version", "index"] } } },
   "GET /api/runs": {
     kind: "fix",
     why: "legacy runs' path is the full legacyproj/legacyname (spec §10.7)",

@@ -137,7 +137,7 @@ describe("index location", () => {
 });
 
 describe("sweeps", () => {
-  it("re-stats running runs on every light sweep and finished quiet runs only on a full sweep", async () => {
+  it("re-stats only running and recently changed runs on a light sweep, every run on a full sweep", async () => {
     const { openIndexDb } = await import("../../src/index/db.ts");
     const { RunIndex } = await import("../../src/index/run-index.ts");
     const { createLogger } = await import("../../src/util/log.ts");
@@ -151,20 +151,24 @@ describe("sweeps", () => {
       // a first process indexes the root; a second one starts from that index (its runs are "quiet")
       const first = new RunIndex(root, idx, createLogger("error"), { sweepSeconds: 3600, watch: false });
       await first.start();
-      first.stop();
+      await first.ready;
+      await first.stop();
       const index = new RunIndex(root, idx, createLogger("error"), { sweepSeconds: 3600, watch: false });
       await index.start();
       await index.ready;
       writeFileSync(join(done, "meta.json"), JSON.stringify({ id: "20250101_000000_a1a1a1", path: "p", alias: "edited by hand" }));
       writeFileSync(join(live, "status.json"), JSON.stringify({ status: "finished" }));
-      expect(await index.sync(false)).toEqual({ added: 0, updated: 1, removed: 0 });
+      expect(await index.sweepActive()).toEqual({ updated: 1, removed: 0 });
       expect(index.findRun("20250101_000000_b2b2b2")?.status).toBe("finished");
-      expect(await index.sync(true)).toEqual({ added: 0, updated: 1, removed: 0 });
-      // a light sweep still notices new and vanished folders
+      expect(await index.sync()).toEqual({ added: 0, updated: 1, removed: 0 });
+      // the light sweep still re-stats what changed lately (gone: dropped), but finds no new folders:
+      // those come from fs events, and without them from the full sweep
       writeRun(root, "p", "20250101_000000_c3c3c3", { status: "finished" });
       rmSync(done, { recursive: true });
-      expect(await index.sync(false)).toEqual({ added: 1, updated: 0, removed: 1 });
-      index.stop();
+      expect(await index.sweepActive()).toEqual({ updated: 0, removed: 1 });
+      expect(index.findRun("20250101_000000_c3c3c3")).toBeUndefined();
+      expect(await index.sync()).toEqual({ added: 1, updated: 0, removed: 0 });
+      await index.stop();
     } finally {
       await idx.close();
       t.cleanup();

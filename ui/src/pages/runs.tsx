@@ -4,6 +4,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso/router";
 import { ApiError, getJson, qs, request, sendJson, useResource } from "../api.ts";
 import { Confirm, Empty, ErrorState, Loading, StatusBadge, toast, useDebounced, useInterval } from "../components/common.tsx";
+import { IndexProgress } from "../components/index-progress.tsx";
 import { PathTree } from "../components/path-tree.tsx";
 import { RecycleBin } from "../components/recycle-bin.tsx";
 import { csvField, displayPath, downloadText, fmtDuration, fmtNum, fmtTime, shortId } from "../format.ts";
@@ -198,6 +199,7 @@ export function RunsPage() {
 
   return (
     <div class="page page-runs">
+      <IndexProgress onProgress={refreshAll} />
       <div class="stats-bar" data-testid="run-stats">
         <Stat id="total" label={t("runs.stat.total")} value={stats.data?.total} />
         <Stat id="running" label={t("runs.stat.running")} value={stats.data?.running} cls="running" />
