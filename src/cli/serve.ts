@@ -8,6 +8,7 @@ import { isIP } from "node:net";
 import { normalizeOrigin } from "../config/allowed-origins.ts";
 import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
 import type { AppContext } from "../api/context.ts";
+import type { Fleet } from "../fleet/fleet.ts";
 import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
 import { Storage } from "../index/storage.ts";
 import { startSystemSamplers } from "../system/samplers.ts";
@@ -43,7 +44,7 @@ export interface RunningServer {
 }
 
 /** Starts the server for a resolved configuration. Throws with a one-line message when it cannot. */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, opts: { fleet?: Fleet } = {}): Promise<RunningServer> {
   const log = createLogger(config.logLevel);
   try {
     mkdirSync(join(config.root, "runs"), { recursive: true });
@@ -63,7 +64,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
     runs: storage,
     storage,
     onClose: (fn) => closers.push(fn),
+    fleet: opts.fleet,
   };
+  if (opts.fleet) {
+    opts.fleet.start();
+    closers.push(() => opts.fleet!.stop());
+  }
   const app = createApp(ctx);
   // GPU history exists before the first page opens
   startSystemSamplers(ctx, { pathEnv: config.env.PATH });
