@@ -25,6 +25,11 @@ export class Fleet {
   private readonly slugs: Set<string>;
   private merged: FleetItem[] = [];
   private mergedJson?: string;
+  /** Each online host's items, and its serialised list part (reused until its list or the collisions change). */
+  private perHost = new Map<Upstream, FleetItem[]>();
+  private fragments = new Map<Upstream, { key: string; json: string }>();
+  private collisions = "";
+  private collisionsVersion = 0;
   private readonly listeners = new Set<(changes: FleetChange[]) => void>();
   private readonly stateListeners = new Set<(up: Upstream) => void>();
   /** raw id → online hosts holding it. */
@@ -55,7 +60,18 @@ export class Fleet {
 
   /** The full merged list as JSON (no summary), cached until a list changes. */
   itemsJson(): string {
-    this.mergedJson ??= JSON.stringify(this.merged.map(({ summary: _s, ...rest }) => rest));
+    if (this.mergedJson !== undefined) return this.mergedJson;
+    const parts: string[] = [];
+    for (const [h, items] of this.perHost) {
+      const key = `${h.listVersion}:${this.collisionsVersion}`;
+      let f = this.fragments.get(h);
+      if (f?.key !== key) {
+        f = { key, json: items.map(({ summary: _s, ...rest }) => JSON.stringify(rest)).join(",") };
+        this.fragments.set(h, f);
+      }
+      if (f.json) parts.push(f.json);
+    }
+    this.mergedJson = "[" + parts.join(",") + "]";
     return this.mergedJson;
   }
 
@@ -144,11 +160,23 @@ export class Fleet {
       }
     }
     this.owners = owners;
+    const collided: string[] = [];
+    for (const [id, list] of owners) if (list.length > 1) collided.push(`${id}\u0000${list.map((h) => h.slug).join(",")}`);
+    const collisions = collided.sort().join("\n");
+    if (collisions !== this.collisions) {
+      this.collisions = collisions;
+      this.collisionsVersion++;
+    }
     const merged: FleetItem[] = [];
+    const perHost = new Map<Upstream, FleetItem[]>();
     for (const h of this.hosts) {
       if (!h.online) continue;
-      for (const r of h.runs) merged.push(fleetItem(h, r, (owners.get(r.id)?.length ?? 0) > 1));
+      const items = h.runs.map((r) => fleetItem(h, r, (owners.get(r.id)?.length ?? 0) > 1));
+      perHost.set(h, items);
+      for (const it of items) merged.push(it);
     }
+    for (const h of this.fragments.keys()) if (!perHost.has(h)) this.fragments.delete(h);
+    this.perHost = perHost;
     this.merged = merged;
     this.mergedJson = undefined;
   }

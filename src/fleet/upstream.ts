@@ -27,6 +27,9 @@ export interface UpstreamTimings {
   listTimeoutMs: number;
 }
 
+/** Up to this many changed runs are re-read one by one; more re-read the whole list. */
+const MAX_PATCHED = 20;
+
 export const DEFAULT_TIMINGS: UpstreamTimings = {
   probeMs: 1000,
   probeTimeoutMs: 1500,
@@ -236,6 +239,43 @@ export class Upstream {
     }
   }
 
+  /**
+   * Re-reads only the changed runs (`?q=<id>` answers the run among any whose text contains the id): a
+   * change costs a few small requests instead of the whole list. False when a read failed (then the
+   * whole list is read instead).
+   */
+  private async patchRuns(changed: { run_id: string; kind: string }[]): Promise<boolean> {
+    const ids = [...new Set(changed.map((c) => c.run_id))];
+    const found = await Promise.all(
+      ids.map(async (id) => {
+        try {
+          const res = await fetch(`${this.spec.baseUrl}/api/runs?include=summary&q=${encodeURIComponent(id)}`, {
+            headers: this.headers(),
+            signal: AbortSignal.timeout(this.timings.probeTimeoutMs * 2),
+          });
+          if (!res.ok) return undefined;
+          const items = (await res.json()) as RunItem[];
+          return { id, item: Array.isArray(items) ? (items.find((r) => r && r.id === id) ?? null) : null };
+        } catch (e) {
+          this.log.debug(`fleet: re-reading run ${id} of ${this.label} failed: ${failureReason(e, this.timings.probeTimeoutMs * 2)}`);
+          return undefined;
+        }
+      }),
+    );
+    if (found.some((f) => f === undefined)) return false;
+    const runs = this.runs.slice();
+    const at = new Map(runs.map((r, i) => [r.id, i]));
+    for (const f of found as { id: string; item: RunItem | null }[]) {
+      const i = at.get(f.id);
+      if (f.item && i !== undefined) runs[i] = f.item;
+      else if (f.item) runs.push(f.item);
+      else if (i !== undefined) runs[i] = undefined as unknown as RunItem;
+    }
+    this.runs = runs.filter((r) => r !== undefined);
+    this.listVersion++;
+    return true;
+  }
+
   private replaceRuns(runs: RunItem[]): void {
     this.runs = runs;
     this.listVersion++;
@@ -263,10 +303,15 @@ export class Upstream {
         this.fetchAgain = false;
         const changed = this.pending;
         this.pending = [];
-        const list = await this.fetchList();
+        // a few changed runs are re-read one by one; many (or a failed read) re-read the whole list
+        const patched = changed.length > 0 && changed.length <= MAX_PATCHED && (await this.patchRuns(changed));
         if (this.stopped || !this.online) return;
-        if (!list.ok) return this.goOffline(list.reason);
-        this.replaceRuns(list.runs);
+        if (!patched) {
+          const list = await this.fetchList();
+          if (this.stopped || !this.online) return;
+          if (!list.ok) return this.goOffline(list.reason);
+          this.replaceRuns(list.runs);
+        }
         this.events.runs(this, changed);
       } while (this.fetchAgain || this.pending.length > 0);
     } finally {
