@@ -57,7 +57,7 @@ export function fleetRoutes(fleet: Fleet) {
         if (query.sort !== undefined && !isFleetSortKey(query.sort)) throw new HttpError(400, `Unsupported sort key: ${query.sort}`);
         set.headers["content-type"] = "application/json";
         const includeSummary = !!query.include?.split(",").includes("summary");
-        const plain = [query.limit, query.offset, query.sort, query.status, query.path, query.q].every((v) => v === undefined || v === "");
+        const plain = [query.limit, query.offset, query.sort, query.status, query.path, query.q, query.host].every((v) => v === undefined || v === "");
         if (plain && !includeSummary) {
           set.headers["x-total-count"] = String(fleet.items().length);
           return fleet.itemsJson();
@@ -70,6 +70,7 @@ export function fleetRoutes(fleet: Fleet) {
           status: query.status ? query.status.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
           path: query.path,
           q: query.q,
+          hosts: query.host ? query.host.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
         });
         set.headers["x-total-count"] = String(total);
         return JSON.stringify(items.map((r) => listItem(r, includeSummary)));
@@ -84,6 +85,7 @@ export function fleetRoutes(fleet: Fleet) {
           path: t.Optional(t.String({ maxLength: 1024 })),
           q: t.Optional(t.String({ maxLength: 256 })),
           include: t.Optional(t.String({ maxLength: 64 })),
+          host: t.Optional(t.String({ maxLength: 1024, description: "Only runs of these hosts (comma-separated labels)" })),
         }),
         detail: { summary: "Runs of every online host, each with `host`; ids qualified as `<host>--<id>` only where hosts share an id" },
       },

@@ -10,13 +10,15 @@ export interface MergedQuery {
   status?: string[];
   path?: string;
   q?: string;
+  /** Only runs of these hosts (labels). */
+  hosts?: string[];
 }
 
 /** A merged item: the upstream's item with the fleet id and `host`; `summary` is kept for sorting and `include=summary`. */
 export type FleetItem = RunItem & { host: string };
 
 /** Sort keys whose values list items carry (`duration` is not among them: see docs/FLEET.md). */
-const ITEM_SORT_KEYS = new Set(["created_time", "id", "status", "path", "alias", "best_metric_value", "assets_count"]);
+const ITEM_SORT_KEYS = new Set(["host", "created_time", "id", "status", "path", "alias", "best_metric_value", "assets_count"]);
 
 /** True for a sort key the merged list can order by. */
 export function isFleetSortKey(sort: string): boolean {
@@ -26,6 +28,10 @@ export function isFleetSortKey(sort: string): boolean {
 /** Filters, sorts and pages merged items as the single-host list does (SQLite order: null < numbers < text). */
 export function queryMerged(items: FleetItem[], q: MergedQuery): { items: FleetItem[]; total: number } {
   let out = items;
+  if (q.hosts?.length) {
+    const wanted = new Set(q.hosts);
+    out = out.filter((r) => wanted.has(r.host));
+  }
   if (q.status?.length) {
     const wanted = new Set(q.status);
     out = out.filter((r) => wanted.has(String(r.status)));
