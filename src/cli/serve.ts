@@ -8,7 +8,8 @@ import { isIP } from "node:net";
 import { normalizeOrigin } from "../config/allowed-origins.ts";
 import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
 import type { AppContext } from "../api/context.ts";
-import type { Fleet } from "../fleet/fleet.ts";
+import { Fleet } from "../fleet/fleet.ts";
+import { parseUpstreamFlags } from "../fleet/upstream-flag.ts";
 import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
 import { Storage } from "../index/storage.ts";
 import { startSystemSamplers } from "../system/samplers.ts";
@@ -25,6 +26,7 @@ const SPECS: FlagSpec[] = [
   { name: "cors-origin", kind: "list", valueName: "ORIGIN", help: "also allow browser calls from this origin, e.g. http://localhost:5173 (repeatable)" },
   { name: "allowed-host", kind: "list", valueName: "NAME", help: "also answer to this Host name, e.g. behind a reverse proxy (repeatable)" },
   { name: "trusted-proxy", kind: "list", valueName: "ADDR", help: "believe X-Forwarded-For from this proxy address (repeatable)" },
+  { name: "upstream", kind: "list", valueName: "LABEL=URL", help: "fleet mode: merge this host's viewer, e.g. gpu1=http://127.0.0.1:23301 (repeatable; docs/FLEET.md)" },
   { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
 ];
@@ -157,8 +159,17 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     config.token = randomBytes(24).toString("base64url");
     config.tokenSource = "generated";
   }
-  const server = await startServer(config);
+  let fleet: Fleet | undefined;
+  if (flags.upstream !== undefined) {
+    try {
+      fleet = new Fleet(parseUpstreamFlags(flags.upstream as string[]), createLogger(config.logLevel));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  const server = await startServer(config, { fleet });
   console.log(`Runicorn ${VERSION} serving ${config.root}`);
+  if (fleet) console.log(`fleet mode over ${fleet.hosts.map((h) => `${h.label} (${h.spec.baseUrl})`).join(", ")}`);
   console.log(`listening on ${server.url}`);
   // a token the user chose is not printed again (it would land in logs); a generated one must be shown once
   if (config.tokenSource === "generated") console.log(`open ${server.url}/?token=${config.token}  (API clients: Authorization: Bearer <token>)`);
