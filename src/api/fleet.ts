@@ -5,6 +5,8 @@ import { isFleetSortKey, listItem, queryMerged } from "../fleet/merge.ts";
 import { forward, getJsonFrom, rewriteIds } from "../fleet/proxy.ts";
 import type { Upstream } from "../fleet/upstream.ts";
 import { HttpError } from "./errors.ts";
+import { parseBoolQuery } from "./params.ts";
+import { buildTree } from "./paths.ts";
 
 /** Hosts slower than this are left out of a fan-out answer (and named in it) instead of delaying it. */
 const FAN_OUT_TIMEOUT_MS = 2000;
@@ -100,6 +102,11 @@ export function fleetRoutes(fleet: Fleet) {
       }
       return counts;
     })
+    .get("/api/paths", ({ query }) => mergedPaths(fleet, parseBoolQuery(query.include_stats, "include_stats")), {
+      query: t.Object({ include_stats: t.Optional(t.String()) }),
+      detail: { summary: "Every run path of every online host, as a list and a tree; with include_stats=true, counts per path" },
+    })
+    .get("/api/paths/tree", () => ({ tree: buildTree([...new Set(fleet.items().map((r) => String(r.path ?? "")))].sort()) }))
     .get("/api/runs/:run_id", ({ params, request }) => routed(fleet, params.run_id, request, 3))
     .patch("/api/runs/:run_id", ({ params, request, body }) => routed(fleet, params.run_id, request, 3, body))
     .get("/api/runs/:run_id/*", ({ params, request }) => routed(fleet, params.run_id, request, 3))
@@ -279,6 +286,25 @@ export function fleetRoutes(fleet: Fleet) {
       },
     };
   }
+}
+
+type PathStat = { total: number; running: number; finished: number; failed: number };
+
+/** `/api/paths` over the merged list (the list's `path` of each run), with the single-host answer's shape. */
+function mergedPaths(fleet: Fleet, withStats: boolean) {
+  const leaves = [...new Set(fleet.items().map((r) => String(r.path ?? "")))].filter(Boolean).sort();
+  const tree = buildTree(leaves);
+  if (!withStats) return { paths: leaves, tree };
+  const stats: Record<string, PathStat> = {};
+  for (const r of fleet.items()) {
+    const segs = String(r.path ?? "").split("/").filter(Boolean);
+    for (let i = segs.length; i >= 1; i--) {
+      const s = (stats[segs.slice(0, i).join("/")] ??= { total: 0, running: 0, finished: 0, failed: 0 });
+      s.total++;
+      if (r.status === "running" || r.status === "finished" || r.status === "failed") s[r.status]++;
+    }
+  }
+  return { paths: Object.keys(stats).sort(), tree, stats };
 }
 
 /** Forwards a per-run request: the id segment at `segment` of the path is resolved and replaced by the host's id. */

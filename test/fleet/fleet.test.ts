@@ -113,6 +113,17 @@ describe("fleet mode", () => {
     expect((await fleet.api("/api/runs?sort=nope")).status).toBe(400);
   });
 
+  it("builds the path tree and per-path counts over every host", async () => {
+    const r = await fleet.api("/api/paths?include_stats=true");
+    expect(r.status).toBe(200);
+    expect(r.body.paths).toContain("gen");
+    expect(r.body.paths).toContain("gen/exp");
+    expect(r.body.stats["gen/exp"]).toEqual({ total: 2, running: 1, finished: 1, failed: 0 });
+    const single = await fetch(`${a.url}/api/paths?include_stats=true`).then((x) => x.json());
+    expect(r.body.stats.cv.total).toBe(single.stats.cv.total * 2);
+    expect((await fleet.api("/api/paths?include_stats=maybe")).status).toBe(422);
+  });
+
   it("compares runs of two hosts on one chart", async () => {
     const ids = [`gpu-a--${PROBE_ID}`, GEN_IDS[0], "nope"];
     const r = await fleet.api(`/api/compare/series?runs=${ids.join(",")}`);
