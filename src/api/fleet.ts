@@ -184,7 +184,7 @@ export function fleetRoutes(fleet: Fleet) {
           ws.close();
           return;
         }
-        const up = new WebSocket(run.up.wsUrl(`/api/runs/${encodeURIComponent(run.runId)}/logs/ws`), { headers: run.up.headers() } as unknown as string[]);
+        const up = run.up.socketTo(`/api/runs/${encodeURIComponent(run.runId)}/logs/ws`);
         logSockets.set(ws.raw, up);
         up.onmessage = (ev) => ws.send(typeof ev.data === "string" ? ev.data : String(ev.data));
         up.onclose = () => ws.close();
@@ -259,7 +259,7 @@ export function fleetRoutes(fleet: Fleet) {
   function relayTo(conn: PageConn, up: Upstream, send: (obj: unknown) => void): { send(obj: unknown): void } {
     let relay = conn.hosts.get(up);
     if (!relay) {
-      const ws = new WebSocket(up.wsUrl("/api/live"), { headers: up.headers() } as unknown as string[]);
+      const ws = up.socketTo("/api/live");
       const r: HostRelay = { ws, queue: [] };
       relay = r;
       conn.hosts.set(up, r);

@@ -122,6 +122,13 @@ export class Upstream {
     return this.spec.baseUrl.replace(/^http/, "ws") + path;
   }
 
+  /** A WebSocket to a path on this host, carrying its token as every other request does. */
+  socketTo(path: string): WebSocket {
+    // Bun's WebSocket takes request headers as a second argument; the DOM typings know only protocols
+    const BunSocket = WebSocket as unknown as new (url: string, opts: { headers: Record<string, string> }) => WebSocket;
+    return new BunSocket(this.wsUrl(path), { headers: this.headers() });
+  }
+
   /** Marks the host offline at once (a request or socket saw it fail) and starts reconnecting. */
   fail(reason: string): void {
     if (this.stopped || this.state === "offline" || this.state === "reconnecting" || this.state === "connecting") return;
@@ -191,11 +198,10 @@ export class Upstream {
 
   private setState(state: UpstreamState): void {
     if (state === this.state) return;
-    const wasOnline = this.online;
     this.state = state;
     this.since = Date.now() / 1000;
     if (state === "online") this.log.info(`fleet: host ${this.label} online (${this.runs.length} runs)`);
-    if (wasOnline !== this.online || state !== "online") this.events.state(this);
+    this.events.state(this);
   }
 
   private async probe(): Promise<{ ok: true } | { ok: false; reason: string }> {
@@ -321,8 +327,7 @@ export class Upstream {
 
   private openSocket(): void {
     this.closeSocket();
-    // Bun's WebSocket takes headers: the token travels as on every other request
-    const ws = new WebSocket(this.wsUrl("/api/live"), { headers: this.headers() } as unknown as string[]);
+    const ws = this.socketTo("/api/live");
     this.socket = ws;
     ws.onopen = () => ws.send(JSON.stringify({ op: "subscribe_runs" }));
     ws.onmessage = (ev) => {
