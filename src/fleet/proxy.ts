@@ -31,12 +31,13 @@ export async function forward(run: ResolvedRun, method: string, pathAndQuery: st
   }
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(new DOMException("timeout", "TimeoutError")), FORWARD_TIMEOUT_MS);
+  const session = run.up.sessionSignal;
   let res: Response;
   try {
-    res = await fetch(run.up.spec.baseUrl + pathAndQuery, { method, headers: run.up.headers(headers), body: payload, signal: ctl.signal, redirect: "manual" });
+    res = await fetch(run.up.spec.baseUrl + pathAndQuery, { method, headers: run.up.headers(headers), body: payload, signal: AbortSignal.any([ctl.signal, session]), redirect: "manual" });
   } catch (e) {
     clearTimeout(timer);
-    const reason = failureReason(e, FORWARD_TIMEOUT_MS);
+    const reason = session.aborted ? `it went offline (${run.up.reason ?? "no answer"})` : failureReason(e, FORWARD_TIMEOUT_MS);
     if (!/within/.test(reason)) run.up.fail(reason);
     throw new HttpError(502, `Host ${run.up.label} did not answer: ${reason}`);
   }

@@ -73,6 +73,8 @@ export class Upstream {
   private probes = 0;
 
   private timer?: ReturnType<typeof setTimeout>;
+  /** Aborted when the host goes offline: requests forwarded to it end then instead of at their own timeout. */
+  private session = new AbortController();
   private refreshTimer?: ReturnType<typeof setTimeout>;
   private socket?: WebSocket;
   private pending: { run_id: string; kind: string }[] = [];
@@ -106,6 +108,7 @@ export class Upstream {
   /** Stops every timer and socket. */
   stop(): void {
     this.stopped = true;
+    this.session.abort(new Error("the fleet stopped"));
     clearTimeout(this.timer);
     clearTimeout(this.refreshTimer);
     clearTimeout(this.debounce);
@@ -120,6 +123,11 @@ export class Upstream {
   /** The ws:// URL of a path on this host. */
   wsUrl(path: string): string {
     return this.spec.baseUrl.replace(/^http/, "ws") + path;
+  }
+
+  /** A signal that fires when the host goes offline (or the fleet stops). */
+  get sessionSignal(): AbortSignal {
+    return this.session.signal;
   }
 
   /** A WebSocket to a path on this host, carrying its token as every other request does. */
@@ -187,6 +195,8 @@ export class Upstream {
 
   private goOffline(reason: string): void {
     this.log.warn(`fleet: host ${this.label} offline: ${reason}`);
+    this.session.abort(new Error(`host ${this.label} went offline (${reason})`));
+    this.session = new AbortController();
     this.closeSocket();
     clearTimeout(this.debounce);
     this.pending = [];

@@ -93,6 +93,8 @@ describe("a hanging host", () => {
     expect((await fleet.api("/api/runs")).body.length).toBe(2);
     relay.freeze();
     const t0 = Date.now();
+    // a request already on its way to the host ends when the host is found offline, not at its own 15 s limit
+    const inFlight = fleet.api("/api/runs/20250101_000002_aaaaa2/metrics_step");
     await waitFor(async () => (await fleet.api("/api/runs")).body.length === 1, 5000, "flaky host out of the list");
     expect(Date.now() - t0).toBeLessThan(5000);
     const f = (await fleet.api("/api/fleet")).body.hosts.find((h: { host: string }) => h.host === "flaky");
@@ -104,5 +106,9 @@ describe("a hanging host", () => {
     const gone = await fleet.api("/api/runs/20250101_000002_aaaaa2");
     expect(gone.status).toBe(503);
     expect(gone.body.detail).toContain("flaky");
+    const early = await inFlight;
+    expect([502, 503]).toContain(early.status);
+    expect(early.body.detail).toContain("flaky");
+    expect(Date.now() - t0).toBeLessThan(10000);
   });
 });
