@@ -166,13 +166,10 @@ export function fleetRoutes(fleet: Fleet) {
       if (gpus.length === 0) return { available: false, reason: hosts.map((h) => `${h.host}: ${h.reason ?? "no GPU"}`).join("; ") || "no host online", hosts };
       return { available: true, ts: Date.now() / 1000, gpus, processes, hosts, source: "fleet" };
     })
-    .get("/api/system/monitor", async () => {
-      const answers = await fanOut(fleet, "/api/system/monitor");
-      const hosts = answers.map(({ up, got }) => (got.ok ? { host: up.label, ...(got.body as object) } : { host: up.label, available: false, reason: got.reason }));
-      // the single-host page reads the top-level fields: the first host that answered fills them
-      const first = answers.find((a) => a.got.ok);
-      return { ...(first?.got.ok ? (first.got.body as object) : {}), hosts };
-    })
+    .get("/api/system/monitor", () => perHost(fleet, "/api/system/monitor"))
+    .get("/api/system/temperatures", () => perHost(fleet, "/api/system/temperatures"))
+    .get("/api/storage/stats", () => perHost(fleet, "/api/storage/stats"))
+    .get("/api/gpu/history", ({ request }) => perHost(fleet, `/api/gpu/history${new URL(request.url).search}`, "gpus"))
     .ws("/api/runs/:run_id/logs/ws", {
       open(ws) {
         const id = (ws.data as { params: { run_id: string } }).params.run_id;
@@ -314,6 +311,19 @@ async function routed(fleet: Fleet, id: string, request: Request, segment: numbe
   const parts = url.pathname.split("/");
   parts[segment] = encodeURIComponent(run.runId);
   return forward(run, request.method, parts.join("/") + url.search, request, body);
+}
+
+/**
+ * A system answer of every host: `hosts: [{host, …its answer}]`, and the first answering host's fields at
+ * the top level for the single-host page (its `listKey` items also carry `host`).
+ */
+async function perHost(fleet: Fleet, path: string, listKey?: string) {
+  const answers = await fanOut(fleet, path);
+  const hosts = answers.map(({ up, got }) => (got.ok ? { host: up.label, ...(got.body as object) } : { host: up.label, available: false, reason: got.reason }));
+  const first = answers.find((a) => a.got.ok);
+  const top = { ...((first?.got.ok ? first.got.body : {}) as Record<string, unknown>) };
+  if (first && listKey && Array.isArray(top[listKey])) top[listKey] = (top[listKey] as object[]).map((x) => ({ ...x, host: first.up.label }));
+  return { ...top, hosts };
 }
 
 /** GETs a path from every online host at once; a host slower than the fan-out limit is reported, not awaited. */

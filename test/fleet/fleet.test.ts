@@ -157,10 +157,15 @@ describe("fleet mode", () => {
     ws.close();
   });
 
-  it("shows every host in GPU telemetry and the fleet list", async () => {
+  it("shows every host in GPU telemetry, the system pages and the fleet list", async () => {
     const tel = await fleet.api("/api/gpu/telemetry");
     expect(tel.status).toBe(200);
     expect(tel.body.hosts.map((h: { host: string }) => h.host)).toEqual(["gpu-a", "user@gpu-b:2222", "gpu-c"]);
+    for (const path of ["/api/system/monitor", "/api/system/temperatures", "/api/storage/stats", "/api/gpu/history?since=0"]) {
+      const r = await fleet.api(path);
+      expect(r.status, path).toBe(200);
+      expect(r.body.hosts.map((h: { host: string }) => h.host), path).toEqual(["gpu-a", "user@gpu-b:2222", "gpu-c"]);
+    }
     const f = await fleet.api("/api/fleet");
     expect(f.body.hosts.map((h: { state: string }) => h.state)).toEqual(["online", "online", "online"]);
     expect(typeof f.body.hosts[0].latency_ms).toBe("number");
