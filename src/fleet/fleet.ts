@@ -86,6 +86,8 @@ export class Fleet {
    */
   resolve(id: string): ResolvedRun {
     const q = splitQualified(id, this.slugs);
+    // "." and ".." are no run's id, and as a path segment they would climb out of /api/runs/ on the host
+    if (isDotSegment(id) || (q && isDotSegment(q.runId))) throw new HttpError(404, "Run not found");
     if (q) {
       const up = this.hosts.find((h) => h.slug === q.slug)!;
       if (!up.online) throw offline(up);
@@ -185,6 +187,10 @@ export class Fleet {
 function fleetItem(up: Upstream, r: RunItem, qualified: boolean): FleetItem {
   const { id, ...rest } = r;
   return { id: qualified ? qualify(up.slug, id) : id, host: up.label, ...rest };
+}
+
+function isDotSegment(id: string): boolean {
+  return id === "." || id === "..";
 }
 
 function offline(up: Upstream): HttpError {

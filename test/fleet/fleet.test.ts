@@ -94,6 +94,12 @@ describe("fleet mode", () => {
     const missing = await fleet.api("/api/runs/20200101_000000_ffffff");
     expect(missing.status).toBe(404);
     expect(missing.body.detail).toBe("Run not found");
+    // a dot segment as the host's id would climb out of /api/runs/ on the host (to its config, here)
+    for (const path of ["/api/runs/gpu-a--../config", "/api/runs/gpu-a--./config", "/api/environment/gpu-a--.."]) {
+      const r = await fleet.api(path);
+      expect(r.status, path).toBe(404);
+      expect(r.body.detail, path).toBe("Run not found");
+    }
     const traversal = await fleet.api(`/api/runs/gpu-a--..%2F..%2Fetc/metrics`);
     expect(traversal.status).toBeGreaterThanOrEqual(400);
     expect(traversal.status).toBeLessThan(500);
