@@ -5,7 +5,8 @@ import { failureReason } from "./upstream.ts";
 
 /** Headers passed from the browser to a host, and back (anything else, cookies and tokens included, stays). */
 const REQUEST_HEADERS = ["accept", "content-type", "range", "if-none-match", "if-modified-since"];
-const ANSWER_HEADERS = ["content-type", "content-length", "content-disposition", "content-range", "accept-ranges", "cache-control", "etag", "last-modified", "x-total-count"];
+// the host's CSP travels too: it is stricter for active media (an SVG is sandboxed)
+const ANSWER_HEADERS = ["content-security-policy", "content-type", "content-length", "content-disposition", "content-range", "accept-ranges", "cache-control", "etag", "last-modified", "x-total-count"];
 
 /** How long a host may take to start answering a forwarded request (the body may then stream for longer). */
 export const FORWARD_TIMEOUT_MS = 15_000;

@@ -1,5 +1,6 @@
 // Fleet mode over three real viewers (fixture data, a copy with colliding ids, a generated root): merged list, ids, routing, live, compare, faults.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { copyFixture, tempDir, waitFor } from "../helpers/server.ts";
 import { appendMetric, startFleetServer, Viewer, writeRun } from "./helpers.ts";
@@ -84,6 +85,15 @@ describe("fleet mode", () => {
     const csv = await fleet.api(`/api/export/${id}/csv`);
     expect(csv.status).toBe(200);
     expect(String(csv.headers.get("content-type"))).toContain("csv");
+  });
+
+  it("serves a host's media with the host's own stricter policy (an SVG stays sandboxed)", async () => {
+    writeFileSync(join(genDir, "media", "plot.svg"), '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
+    const r = await fetch(`${fleet.url}/api/runs/${GEN_IDS[0]}/media/plot.svg`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toContain("image/svg+xml");
+    expect(r.headers.get("content-security-policy")).toContain("sandbox");
+    expect((await fleet.api(`/api/runs/${GEN_IDS[0]}/media/..%2Fmeta.json`)).status).toBe(404);
   });
 
   it("routes a plain unique id and refuses a shared plain id with a 409 naming both qualified forms", async () => {
