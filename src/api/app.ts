@@ -14,6 +14,8 @@ import { staticRoutes } from "./static.ts";
 import { extraFeatures } from "./features.ts";
 import { guard } from "./guard.ts";
 import { corsRoutes } from "./cors.ts";
+import { fleetRoutes } from "./fleet.ts";
+import { fleetFeatures } from "./features.ts";
 import { AllowedOrigins } from "../config/allowed-origins.ts";
 
 /** Builds the whole HTTP/WebSocket application for a context. */
@@ -66,12 +68,14 @@ export function createApp(ctx: AppContext) {
       }),
     )
     .use(docsRoutes())
-    .use(healthRoutes(ctx))
-    .use(runsRoutes(ctx))
-    .use(recycleRoutes(ctx))
-    .use(pathsRoutes(ctx))
-    .use(configRoutes(ctx))
-    .use(corsRoutes(origins));
+    .use(healthRoutes(ctx));
+  if (ctx.fleet) {
+    // fleet mode: the hosts answer for runs, metrics, exports and system; settings stay local
+    app.use(fleetRoutes(ctx.fleet)).use(configRoutes(ctx)).use(corsRoutes(origins));
+    for (const feature of fleetFeatures) app.use(feature(ctx));
+    return app.use(staticRoutes(ctx));
+  }
+  app.use(runsRoutes(ctx)).use(recycleRoutes(ctx)).use(pathsRoutes(ctx)).use(configRoutes(ctx)).use(corsRoutes(origins));
   for (const feature of extraFeatures) app.use(feature(ctx));
   return app.use(staticRoutes(ctx));
 }

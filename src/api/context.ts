@@ -1,5 +1,6 @@
 // What every API feature receives: the configuration, the logger, and the live services of the server.
 import type { Config } from "../config/config.ts";
+import type { Fleet } from "../fleet/fleet.ts";
 import type { IndexDb } from "../index/db.ts";
 import type { RunService } from "../index/run-types.ts";
 import type { Storage } from "../index/storage.ts";
@@ -17,6 +18,8 @@ export interface AppContext {
   runs: RunService;
   /** The storage holder (root, index, indexer) for features that write run files. */
   storage: Storage;
+  /** Fleet mode (issue 18): the hosts whose viewers this server merges; runs, metrics and system routes go to them. */
+  fleet?: Fleet;
   /** Functions to call when the server stops (samplers, watchers, sessions). */
   onClose(fn: () => void | Promise<void>): void;
 }

@@ -23,3 +23,6 @@ export const extraFeatures: ((ctx: AppContext) => Elysia<any, any, any, any, any
   (ctx) => systemRoutes(ctx),
   (ctx) => remoteRoutes(ctx),
 ];
+
+/** The features a fleet-mode server keeps local (the remote page); the hosts answer for the others. */
+export const fleetFeatures: ((ctx: AppContext) => Elysia<any, any, any, any, any, any, any>)[] = [(ctx) => remoteRoutes(ctx)];

@@ -6,6 +6,7 @@ import { serveCommand } from "./serve.ts";
 import { runRemoteCommand } from "./remote.ts";
 import { sdkCommand } from "./sdk.ts";
 import { demoCommand } from "./demo.ts";
+import { isFleetRemote, runRemoteFleet } from "./remote-fleet.ts";
 import { DATA_COMMAND_HELP, DATA_COMMANDS, runDataCommand } from "./data.ts";
 import { compiledSelfPath } from "../remote/launch.ts";
 import { loadConfig } from "../config/config.ts";
@@ -17,7 +18,7 @@ Usage: runicorn <command> [options]
 
 Commands:
   serve      serve the web UI and API for a storage root (alias: viewer)
-  remote     view a GPU server's runs over SSH: runicorn remote [user@]host
+  remote     view GPU servers' runs over SSH: runicorn remote [user@]host [host…]
   demo       serve a few example runs (a sweep, a failed run, a live run) from a temp folder
 ${Object.entries(DATA_COMMAND_HELP)
   .map(([name, text]) => `  ${name.padEnd(10)} ${text}`)
@@ -42,8 +43,11 @@ export async function main(argv: string[], env: Record<string, string | undefine
     case "serve":
     case "viewer":
       return serveCommand(rest, env);
-    case "remote":
-      return runRemoteCommand(rest, { config: loadConfig({}, env), log: createLogger("info"), selfPath: compiledSelfPath() ?? "" });
+    case "remote": {
+      const deps = { config: loadConfig({}, env), log: createLogger("info"), selfPath: compiledSelfPath() ?? "" };
+      // several hosts: one session per host under a fleet-mode server (docs/FLEET.md)
+      return isFleetRemote(rest) ? runRemoteFleet(rest, deps) : runRemoteCommand(rest, deps);
+    }
     case "demo":
       return demoCommand(rest, env);
     case "sdk":

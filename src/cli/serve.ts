@@ -8,6 +8,8 @@ import { isIP } from "node:net";
 import { normalizeOrigin } from "../config/allowed-origins.ts";
 import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
 import type { AppContext } from "../api/context.ts";
+import { Fleet } from "../fleet/fleet.ts";
+import { parseUpstreamFlags } from "../fleet/upstream-flag.ts";
 import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
 import { Storage } from "../index/storage.ts";
 import { startSystemSamplers } from "../system/samplers.ts";
@@ -26,6 +28,7 @@ const SPECS: FlagSpec[] = [
   { name: "allowed-host", kind: "list", valueName: "NAME", help: "also answer to this Host name, e.g. behind a reverse proxy (repeatable)" },
   { name: "trusted-proxy", kind: "list", valueName: "ADDR", help: "believe X-Forwarded-For from this proxy address (repeatable)" },
   { name: "full-sweep", kind: "string", valueName: "SECONDS", help: "re-check every run this often (0 = never; default: 300 on network filesystems, else 3600)" },
+  { name: "upstream", kind: "list", valueName: "LABEL=URL", help: "fleet mode: merge this host's viewer, e.g. gpu1=http://127.0.0.1:23301 (repeatable; docs/FLEET.md)" },
   { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
 ];
@@ -45,7 +48,7 @@ export interface RunningServer {
 }
 
 /** Starts the server for a resolved configuration. Throws with a one-line message when it cannot. */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, opts: { fleet?: Fleet } = {}): Promise<RunningServer> {
   const log = createLogger(config.logLevel);
   try {
     mkdirSync(join(config.root, "runs"), { recursive: true });
@@ -68,7 +71,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
     runs: storage,
     storage,
     onClose: (fn) => closers.push(fn),
+    fleet: opts.fleet,
   };
+  if (opts.fleet) {
+    opts.fleet.start();
+    closers.push(() => opts.fleet!.stop());
+  }
   const app = createApp(ctx);
   // GPU history exists before the first page opens
   startSystemSamplers(ctx, { pathEnv: config.env.PATH });
@@ -164,10 +172,19 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     config.token = randomBytes(24).toString("base64url");
     config.tokenSource = "generated";
   }
+  let fleet: Fleet | undefined;
+  if (flags.upstream !== undefined) {
+    try {
+      fleet = new Fleet(parseUpstreamFlags(flags.upstream as string[]), createLogger(config.logLevel));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   if (!existsSync(config.root)) console.log(`storage root ${config.root} does not exist: creating a new empty root`);
-  const server = await startServer(config);
+  const server = await startServer(config, { fleet });
   const unannounce = announceViewer(config.root, server.url, !!config.token);
   console.log(`Runicorn ${VERSION} serving ${config.root}`);
+  if (fleet) console.log(`fleet mode over ${fleet.hosts.map((h) => `${h.label} (${h.spec.baseUrl})`).join(", ")}`);
   // `runicorn remote`'s guard waits for this line before the tunnel sends the token (src/remote/viewer.ts LISTENING_PREFIX)
   console.log(`listening on ${server.url}`);
   // a token the user chose is not printed again (it would land in logs); a generated one must be shown once

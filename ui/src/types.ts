@@ -14,6 +14,14 @@ export interface RunItem {
   tags: string[];
   assets_count: number;
   summary?: Record<string, unknown>;
+  /** Fleet mode: the host the run lives on (docs/FLEET.md). */
+  host?: string;
+}
+
+/** `GET /api/fleet` (fleet mode only). */
+export interface FleetInfo {
+  hosts: { host: string; slug: string; state: "connecting" | "online" | "offline" | "reconnecting"; reason: string | null; latency_ms: number | null; runs: number }[];
+  total_runs: number;
 }
 
 /** `GET /api/runs/{id}`. */

@@ -10,7 +10,7 @@ import { RecycleBin } from "../components/recycle-bin.tsx";
 import { csvField, displayPath, downloadText, fmtDuration, fmtNum, fmtTime, shortId } from "../format.ts";
 import { useLiveMessages, useLiveRunList, useLiveUp } from "../live.ts";
 import { useSettings, useStored } from "../settings.ts";
-import type { PathsResponse, RunItem, RunStats } from "../types.ts";
+import type { FleetInfo, PathsResponse, RunItem, RunStats } from "../types.ts";
 
 const PAGE_SIZES = [20, 50, 100, 200];
 const STATUSES = ["running", "finished", "failed", "interrupted"];
@@ -20,6 +20,8 @@ interface Filters {
   q: string;
   status: string;
   path: string;
+  /** Fleet mode: only runs of this host (label). */
+  host: string;
   sort: string;
   order: "asc" | "desc";
   page: number;
@@ -32,6 +34,7 @@ function readFilters(query: Record<string, string>): Filters {
     q: query.q ?? "",
     status: query.status ?? "",
     path: query.path ?? "",
+    host: query.host ?? "",
     sort: query.sort || "created_time",
     order: query.order === "asc" ? "asc" : "desc",
     page: Math.max(1, Number(query.page) || 1),
@@ -44,6 +47,7 @@ function toQuery(f: Filters): string {
     q: f.q,
     status: f.status,
     path: f.path,
+    host: f.host,
     sort: f.sort === "created_time" ? "" : f.sort,
     order: f.order === "desc" ? "" : f.order,
     page: f.page > 1 ? f.page : "",
@@ -87,7 +91,7 @@ export function RunsPage() {
   const listKey = JSON.stringify(f);
   const list = useResource(listKey, async (signal) => {
     const { data, headers } = await request<RunItem[]>(
-      `/api/runs${qs({ limit: f.size, offset: (f.page - 1) * f.size, sort: f.sort, order: f.order, status: f.status, path: f.path, q: f.q, include: "summary" })}`,
+      `/api/runs${qs({ limit: f.size, offset: (f.page - 1) * f.size, sort: f.sort, order: f.order, status: f.status, path: f.path, host: f.host, q: f.q, include: "summary" })}`,
       { signal },
     );
     const total = Number(headers.get("X-Total-Count") ?? data.length);
@@ -97,6 +101,9 @@ export function RunsPage() {
   // which root the server reads: the first thing to check when runs are missing
   const config = useResource("config", (signal) => getJson<{ storage: string }>("/api/config", signal));
   const paths = useResource("paths", (signal) => getJson<PathsResponse>("/api/paths?include_stats=true", signal));
+  // fleet mode (docs/FLEET.md): a single-root server has no /api/fleet, so no host column or filter
+  const fleet = useResource("fleet", (signal) => getJson<FleetInfo>("/api/fleet", signal).catch(() => null));
+  const fleetHosts = fleet.data?.hosts ?? [];
 
   useEffect(() => setSelected(new Set()), [listKey]);
 
@@ -195,6 +202,7 @@ export function RunsPage() {
 
   // The list items carry no duration unless the server adds one; show the column only then.
   const showDuration = items.some((r) => duration(r) !== null);
+  const showHost = items.some((r) => typeof r.host === "string");
   const allOnPage = items.length > 0 && items.every((r) => selected.has(r.id));
 
   return (
@@ -232,6 +240,17 @@ export function RunsPage() {
                 </option>
               ))}
             </select>
+            {fleetHosts.length ? (
+              <select class="input" aria-label={t("runs.hostFilter")} data-testid="host-filter" value={f.host} onChange={(e) => go({ host: (e.target as HTMLSelectElement).value })}>
+                <option value="">{t("runs.allHosts")}</option>
+                {fleetHosts.map((h) => (
+                  <option key={h.host} value={h.host}>
+                    {h.host}
+                    {h.state === "online" ? "" : ` (${h.state})`}
+                  </option>
+                ))}
+              </select>
+            ) : null}
             {f.path ? (
               <span class="chip" data-testid="path-chip">
                 {t("runs.pathChip")} <code>{f.path}</code>
@@ -325,6 +344,7 @@ export function RunsPage() {
                       <th class="col-check">
                         <input type="checkbox" aria-label={t("runs.selectPage")} checked={allOnPage} onChange={() => setSelected(new Set(allOnPage ? [] : items.map((r) => r.id)))} />
                       </th>
+                      {showHost ? <SortTh k="host" label={t("runs.col.host")} /> : null}
                       <SortTh k="path" label={t("runs.col.path")} />
                       <SortTh k="alias" label={t("runs.col.alias")} />
                       <th>{t("runs.col.tags")}</th>
@@ -344,6 +364,7 @@ export function RunsPage() {
                         key={r.id}
                         run={r}
                         cols={cols}
+                        showHost={showHost}
                         showDuration={showDuration}
                         checked={selected.has(r.id)}
                         onCheck={() => {
@@ -421,7 +442,7 @@ function duration(r: RunItem): number | null {
   return typeof d === "number" ? d : null;
 }
 
-function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; checked: boolean; onCheck: () => void; onPatch: (b: { alias?: string | null; tags?: string[] }) => void }) {
+function RunRow(props: { run: RunItem; cols: string[]; showHost: boolean; showDuration: boolean; checked: boolean; onCheck: () => void; onPatch: (b: { alias?: string | null; tags?: string[] }) => void }) {
   const r = props.run;
   const [editing, setEditing] = useState(false);
   const [adding, setAdding] = useState(false);
@@ -446,6 +467,7 @@ function RunRow(props: { run: RunItem; cols: string[]; showDuration: boolean; ch
       <td class="col-check">
         <input type="checkbox" aria-label={t("runs.select", { id: r.id })} checked={props.checked} onChange={props.onCheck} />
       </td>
+      {props.showHost ? <td class="col-host">{r.host ?? "–"}</td> : null}
       <td>
         <code class={`path${r.path ? "" : " path-default"}`}>{displayPath(r.path)}</code>
       </td>
