@@ -23,6 +23,12 @@ export function createApp(ctx: AppContext) {
   const origins = new AllowedOrigins(ctx.config.configDir, ctx.config.corsOrigins);
   const app = new Elysia()
     .use(guard(ctx, origins))
+    // early in a fresh index's first build, API answers wait briefly for it (health answers at once)
+    .onRequest(async ({ request }) => {
+      if (ctx.fleet) return;
+      const path = new URL(request.url).pathname;
+      if (path.startsWith("/api/") && path !== "/api/health") await ctx.storage.runs.settled();
+    })
     .onError(({ code, error: thrown, set, request }) => {
       // Elysia wraps whatever a body parser throws in a ParseError; the guard's 413 is one of ours
       const cause = code === "PARSE" ? (thrown as { cause?: unknown }).cause : undefined;

@@ -61,6 +61,7 @@ export async function startServer(config: Config, opts: { fleet?: Fleet } = {}):
   const storage = await Storage.open(config.root, cacheDir, log, {
     sweepSeconds: config.sweepSeconds,
     fullSweepSeconds: config.fullSweepSeconds,
+    firstAnswerWaitMs: config.firstAnswerWaitMs,
   });
   const closers: (() => void | Promise<void>)[] = [];
   const ctx: AppContext = {

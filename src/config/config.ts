@@ -18,6 +18,8 @@ export interface Config {
   homeDir: string;
   /** Seconds between full stat sweeps of the root (the watcher's safety net). */
   sweepSeconds: number;
+  /** How long early API requests wait for a fresh index's first build (ms); tests set 0 to see partial lists. */
+  firstAnswerWaitMs?: number;
   /** Seconds between full sweeps of every run (0 = never); undefined = automatic (short on network filesystems). */
   fullSweepSeconds?: number;
   /** Required API token (set for non-loopback binds); undefined = no token. */
@@ -44,6 +46,7 @@ export interface ConfigFlags {
   port?: number;
   logLevel?: LogLevel;
   sweepSeconds?: number;
+  firstAnswerWaitMs?: number;
   fullSweepSeconds?: number;
   token?: string;
   /** `--token-file`: read the token from this file (must not be readable by others). */
@@ -75,6 +78,7 @@ export function loadConfig(
     configDir,
     homeDir,
     sweepSeconds: flags.sweepSeconds ?? 10,
+    firstAnswerWaitMs: flags.firstAnswerWaitMs,
     fullSweepSeconds: flags.fullSweepSeconds,
     token: token?.token,
     tokenSource: token?.source,

@@ -39,6 +39,11 @@ const WATCH_ALL_MAX = 5000;
 const LARGE_SYNC = 5000;
 /** How long start() waits for a fresh index's first build before the server listens anyway. */
 const FIRST_BUILD_WAIT_MS = 250;
+/**
+ * How long an API request made early in a fresh index's first build waits for it (counted from the
+ * build's start): a small root always answers complete; a large one answers what it has after this.
+ */
+const FIRST_ANSWER_WAIT_MS = 2000;
 /** index_state key written once the first full build has finished. */
 const BUILT_KEY = "runs_built_at";
 
@@ -58,6 +63,8 @@ interface MemRun extends RunRecord {
 
 /** Options of the indexer. */
 export interface RunIndexOptions {
+  /** How long early API requests wait for the first build (ms; default FIRST_ANSWER_WAIT_MS). */
+  firstAnswerWaitMs?: number;
   /** Seconds between light sweeps (running and recently changed runs, liveness). */
   sweepSeconds: number;
   /**
@@ -181,6 +188,20 @@ export class RunIndex {
   fullSweepSeconds(): number {
     if (this.opts.fullSweepSeconds !== undefined) return this.opts.fullSweepSeconds;
     return this.eventsReliable() ? FULL_SWEEP_LOCAL_S : FULL_SWEEP_UNRELIABLE_S;
+  }
+
+  /**
+   * Resolves when the first build is done, or at once once it has run for FIRST_ANSWER_WAIT_MS: API
+   * requests await this, so only a large root is ever listed partially (and says so in its headers).
+   */
+  async settled(): Promise<void> {
+    const b = this.build;
+    if (b.state !== "building" || !b.t0) return;
+    const left = (this.opts.firstAnswerWaitMs ?? FIRST_ANSWER_WAIT_MS) - (performance.now() - b.t0);
+    if (left <= 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.ready.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
   }
 
   /** Where the build stands (see IndexProgress). */

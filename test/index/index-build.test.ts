@@ -31,13 +31,28 @@ describe("the first index build", () => {
     for (const fn of cleanups.splice(0).reverse()) await fn();
   });
 
+  it("makes an early list request wait for the first build, so a root built within the wait is never listed partially", async () => {
+    const t = tempDir();
+    cleanups.push(() => t.cleanup());
+    const root = join(t.dir, "root");
+    const N = 4000;
+    writeRuns(root, N);
+    const config = loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: 60, firstAnswerWaitMs: 120_000 }, isolatedEnv(t.dir));
+    const server: RunningServer = await startServer(config);
+    cleanups.push(() => server.stop());
+    const list = await getJson(`${server.url}/api/runs`);
+    expect(list.headers.get("x-index-state")).toBe("ready");
+    expect(list.body.length).toBe(N);
+  });
+
   it("answers at once while a large root is indexed, reports progress in health and the list header, and fills the list in", async () => {
     const t = tempDir();
     cleanups.push(() => t.cleanup());
     const root = join(t.dir, "root");
     const N = 10000;
     writeRuns(root, N);
-    const config = loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: 60 }, isolatedEnv(t.dir));
+    // firstAnswerWaitMs 0: answer at once (by default early requests wait up to 2 s for the build)
+    const config = loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: 60, firstAnswerWaitMs: 0 }, isolatedEnv(t.dir));
     const server: RunningServer = await startServer(config);
     cleanups.push(() => server.stop());
 

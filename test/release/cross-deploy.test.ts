@@ -196,7 +196,14 @@ describe.skipIf(!canRun)("a release across platforms", () => {
     try {
       const out = await readUntil(p.stdout, /listening on (http:\/\/\S+)/, 120_000);
       if (!out.match) throw new Error(`did not start: ${out.text}`);
-      const runs = (await (await fetch(`${out.match[1]}/api/runs`)).json()) as unknown[];
+      // under emulation the first index build can outlast the list's wait: poll until it says ready
+      let runs: unknown[] = [];
+      for (let i = 0; i < 240; i++) {
+        const res = await fetch(`${out.match[1]}/api/runs`);
+        runs = (await res.json()) as unknown[];
+        if (res.headers.get("x-index-state") === "ready") break;
+        await Bun.sleep(250);
+      }
       expect(runs.length).toBeGreaterThan(0);
       const health = (await (await fetch(`${out.match[1]}/api/health`)).json()) as { server_version?: string };
       expect(health.server_version).toBe(VERSION);
