@@ -4,7 +4,7 @@
 // from meta.yaml. Incremental: import.json keeps how many bytes of each metric file were read.
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, type Dirent } from "node:fs";
 import { join, resolve } from "node:path";
-import { formatValue, ImportedRun, ImportError, safePath } from "./run-writer.ts";
+import { ImportedRun, ImportError, safePath } from "./run-writer.ts";
 
 /** Options of an MLflow import. */
 export interface MlflowImportOptions {
@@ -207,7 +207,7 @@ function importRun(root: string, expName: string, dir: string, dirName: string, 
   run.mergeMeta(metaPatch);
 
   // metrics: new lines of every key file, merged into one row per step
-  const rows = new Map<number, { ts: number; keys: string[]; values: string[] }>();
+  const rows = new Map<number, { ts: number; keys: string[]; values: number[] }>();
   const last: Record<string, number> = {};
   let points = 0;
   for (const [key, p] of keyFiles(join(dir, "metrics"))) {
@@ -223,9 +223,8 @@ function importRun(root: string, expName: string, dir: string, dirName: string, 
       let row = rows.get(step);
       if (!row) rows.set(step, (row = { ts, keys: [], values: [] }));
       const at = row.keys.indexOf(key);
-      const text = formatValue(value, false);
-      if (at >= 0) row.values[at] = text;
-      else row.keys.push(key), row.values.push(text);
+      if (at >= 0) row.values[at] = value;
+      else row.keys.push(key), row.values.push(value);
       if (ts > row.ts) row.ts = ts;
       if (Number.isFinite(value)) last[key] = value;
       points++;
@@ -234,7 +233,7 @@ function importRun(root: string, expName: string, dir: string, dirName: string, 
   }
   for (const step of [...rows.keys()].sort((a, b) => a - b)) {
     const r = rows.get(step)!;
-    run.addRow(r.ts, step, r.keys, r.values);
+    run.addRow(r.ts, step, r.keys, r.values, r.values.map(() => false));
   }
   if (Object.keys(last).length) run.mergeSummary(last);
 

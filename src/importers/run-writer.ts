@@ -117,13 +117,14 @@ export function shortestFloat32(v: number): number {
   return v;
 }
 
-const keyCache = new Map<string, string>();
+const utf8 = new TextEncoder();
+const keyCache = new Map<string, Uint8Array>();
 
-/** `"key": ` for a metric key, cached: the same keys come back on every row. */
-function keyPrefix(k: string): string {
+/** `"key": ` for a metric key as UTF-8, cached: the same keys come back on every row. */
+function keyBytes(k: string): Uint8Array {
   let p = keyCache.get(k);
   if (p === undefined) {
-    p = JSON.stringify(k) + ": ";
+    p = utf8.encode(JSON.stringify(k) + ": ");
     if (keyCache.size < 100_000) keyCache.set(k, p);
   }
   return p;
@@ -142,10 +143,11 @@ export class ImportedRun {
   readonly id: string;
   readonly state: ImportState;
   readonly created: boolean;
-  private events: string[] = [];
-  private eventsLength = 0;
+  /** events.jsonl bytes not yet written (rows are encoded straight into it: no strings to join). */
+  private out = new Uint8Array(1 << 20);
+  private pos = 0;
   private lastTs = NaN;
-  private lastTsText = "";
+  private lastTsBytes = new Uint8Array(0);
 
   private constructor(dir: string, id: string, state: ImportState, created: boolean) {
     this.dir = dir;
@@ -197,23 +199,106 @@ export class ImportedRun {
     throw new ImportError(`cannot find a free run id for ${info.source.dir}`);
   }
 
-  /** Queues one metrics row (values already formatted as JSON numbers). */
-  addRow(ts: number, step: number, keys: string[], values: string[]): void {
-    if (ts !== this.lastTs) (this.lastTs = ts), (this.lastTsText = formatFloat(ts));
-    const t = this.lastTsText;
-    let line = '{"ts": ' + t + ', "type": "metrics", "data": {';
-    for (let i = 0; i < keys.length; i++) line += keyPrefix(keys[i]) + values[i] + ", ";
-    line += '"global_step": ' + step + ', "time": ' + t + "}}\n";
-    this.events.push(line);
-    this.eventsLength += line.length;
-    if (this.eventsLength > 8 << 20) this.flush();
+  /**
+   * Queues one metrics row in the SDK's line shape. `values[i]` is written as a JSON number the way
+   * `formatValue(values[i], float32[i])` would (float32 values with their fewest digits).
+   */
+  addRow(ts: number, step: number, keys: string[], values: number[], float32: boolean[]): void {
+    this.ensure(256);
+    if (ts !== this.lastTs) (this.lastTs = ts), (this.lastTsBytes = utf8.encode(formatFloat(ts)));
+    this.ascii('{"ts": ');
+    this.bytes(this.lastTsBytes);
+    this.ascii(', "type": "metrics", "data": {');
+    for (let i = 0; i < keys.length; i++) {
+      this.bytes(keyBytes(keys[i]));
+      this.number(values[i], float32[i]);
+      this.ascii(", ");
+    }
+    this.ascii('"global_step": ');
+    this.ascii(String(step));
+    this.ascii(', "time": ');
+    this.bytes(this.lastTsBytes);
+    this.ascii("}}\n");
+    if (this.pos > 8 << 20) this.flush();
   }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.out.length) return;
+    const next = new Uint8Array(Math.max(this.out.length * 2, this.pos + n));
+    next.set(this.out.subarray(0, this.pos));
+    this.out = next;
+  }
+
+  /** An ASCII string (the line's fixed parts, numbers). */
+  private ascii(s: string): void {
+    this.ensure(s.length);
+    const o = this.out;
+    let p = this.pos;
+    for (let i = 0; i < s.length; i++) o[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  private bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.out.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** `formatValue(v, float32)` written as bytes; the common float32 case prints the scaled integer's digits. */
+  private number(v: number, float32: boolean): void {
+    const a = v < 0 ? -v : v;
+    if (float32 && a >= 1e-4 && a < 1e16 && !Number.isInteger(v)) {
+      const e = Math.floor(Math.log10(a));
+      for (let p = 6; p <= 9; p++) {
+        const k = p - 1 - e;
+        if (k < 0 || k > 22) break;
+        let m = Math.round(a * POW10[k]);
+        if (Math.fround(m / POW10[k]) !== a) continue;
+        let scale = k;
+        while (scale > 0 && m % 10 === 0) (m /= 10), scale--;
+        this.ensure(40);
+        if (v < 0) this.out[this.pos++] = 45;
+        this.fixed(m, scale);
+        return;
+      }
+    }
+    this.ascii(formatValue(v, float32));
+  }
+
+  /** The integer `m` divided by 10^scale, in Python's repr form (`12.5`, `0.001`, `3.0`). */
+  private fixed(m: number, scale: number): void {
+    const d = this.digits;
+    let n = 0;
+    do {
+      d[n++] = 48 + (m % 10);
+      m = Math.floor(m / 10);
+    } while (m > 0);
+    const o = this.out;
+    let p = this.pos;
+    if (scale === 0) {
+      while (n > 0) o[p++] = d[--n];
+      o[p++] = 46;
+      o[p++] = 48;
+    } else if (n > scale) {
+      while (n > scale) o[p++] = d[--n];
+      o[p++] = 46;
+      while (n > 0) o[p++] = d[--n];
+    } else {
+      o[p++] = 48;
+      o[p++] = 46;
+      for (let z = scale - n; z > 0; z--) o[p++] = 48;
+      while (n > 0) o[p++] = d[--n];
+    }
+    this.pos = p;
+  }
+
+  private digits = new Uint8Array(24);
 
   /** Writes an image under media/ and queues its image event (spec §1.5 shape). */
   addImage(ts: number, step: number, key: string, bytes: Uint8Array, ext: string): void {
     const name = `${Math.round(ts * 1000)}_${createHash("sha256").update(bytes).digest("hex").slice(0, 6)}_${safeSegment(key)}.${ext}`;
     writeFileSync(join(this.dir, "media", name), bytes);
-    this.events.push(dumps({ ts, type: "image", data: { key, path: `media/${name}`, step, caption: null } }) + "\n");
+    this.bytes(utf8.encode(dumps({ ts, type: "image", data: { key, path: `media/${name}`, step, caption: null } }) + "\n"));
   }
 
   /** Appends a line to logs.txt in the SDK's `log_text` shape. */
@@ -268,11 +353,9 @@ export class ImportedRun {
 
   /** Writes queued events to events.jsonl. */
   flush(): void {
-    if (this.events.length === 0) return;
-    const text = this.events.join("");
-    this.events = [];
-    this.eventsLength = 0;
-    appendFileSync(join(this.dir, "events.jsonl"), text);
+    if (this.pos === 0) return;
+    appendFileSync(join(this.dir, "events.jsonl"), this.out.subarray(0, this.pos));
+    this.pos = 0;
   }
 
   /** Flushes events, then records what was read (after the data, so a crash re-reads rather than skips). */

@@ -7,7 +7,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, type Dirent } fr
 import { availableParallelism } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import { FIXED32, FIXED64, LEN, ProtoError, ProtoReader, VARINT } from "./protobuf.ts";
-import { formatValue, ImportedRun, ImportError, safePath } from "./run-writer.ts";
+import { ImportedRun, ImportError, safePath, shortestFloat32 } from "./run-writer.ts";
 import { readRecords, RecordError } from "./tfrecord.ts";
 
 /** Options of a TensorBoard import. */
@@ -220,7 +220,8 @@ class RunReader {
   private rowStep = -1;
   private rowTs = 0;
   private rowKeys: string[] = [];
-  private rowValues: string[] = [];
+  private rowValues: number[] = [];
+  private rowF32: boolean[] = [];
   private firstWall = Infinity;
   private lastWall = 0;
   counts = { scalars: 0, histograms: 0, images: 0, texts: 0 };
@@ -231,9 +232,10 @@ class RunReader {
   constructor(private readonly run: ImportedRun) {}
 
   private endRow(): void {
-    if (this.rowKeys.length) this.run.addRow(this.rowTs, this.rowStep, this.rowKeys, this.rowValues);
+    if (this.rowKeys.length) this.run.addRow(this.rowTs, this.rowStep, this.rowKeys, this.rowValues, this.rowF32);
     this.rowKeys = [];
     this.rowValues = [];
+    this.rowF32 = [];
   }
 
   private scalar(wall: number, step: number, tag: string, v: number, float32: boolean): void {
@@ -243,9 +245,9 @@ class RunReader {
     }
     this.rowTs = wall;
     this.rowKeys.push(tag);
-    const text = formatValue(v, float32);
-    this.rowValues.push(text);
-    this.lastValues.set(tag, float32 ? Number(text) : v);
+    this.rowValues.push(v);
+    this.rowF32.push(float32);
+    this.lastValues.set(tag, float32 && Number.isFinite(v) ? shortestFloat32(v) : v);
     this.counts.scalars++;
   }
 

@@ -1,7 +1,10 @@
 // The importers' small pure parts: CRC-32C, TFRecord framing, float32 printing, MLflow's meta.yaml.
 import { describe, expect, it } from "bun:test";
 import { parseFlatYaml } from "../../src/importers/mlflow.ts";
-import { formatValue, safePath } from "../../src/importers/run-writer.ts";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { formatValue, ImportedRun, safePath } from "../../src/importers/run-writer.ts";
 import { parseEventFileName } from "../../src/importers/tensorboard.ts";
 import { crc32c, frameRecord, readRecords, RecordError } from "../../src/importers/tfrecord.ts";
 
@@ -60,6 +63,37 @@ describe("numbers as the SDK writes them", () => {
     expect(formatValue(Math.fround(1e-5), true)).toBe("1e-05");
     expect(formatValue(Math.fround(-0.00025), true)).toBe("-0.00025");
     expect(formatValue(0.1 + 0.2, false)).toBe("0.30000000000000004");
+  });
+});
+
+describe("rows written as bytes", () => {
+  it("print every value exactly as formatValue does", () => {
+    const root = mkdtempSync(join(tmpdir(), "rn-rows-"));
+    try {
+      const run = ImportedRun.open(root, { path: "t", createdAt: 1700000000, alias: null, hostname: "", pid: null, source: { kind: "tensorboard", dir: "/nowhere" } });
+      const f = new Float32Array(1);
+      const u = new Uint32Array(f.buffer);
+      let x = 99;
+      const want: string[] = [];
+      for (let i = 0; i < 20000; i++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        u[0] = x;
+        const v = i % 7 === 0 ? (x / 7) * (i % 2 ? -1 : 1) : f[0]; // some doubles too
+        const f32 = i % 7 !== 0;
+        run.addRow(1700000000 + i / 8, i, ["k/é"], [v], [f32]);
+        want.push(formatValue(v, f32));
+      }
+      run.commit();
+      const lines = readFileSync(join(run.dir, "events.jsonl"), "utf8").trim().split("\n");
+      expect(lines.length).toBe(want.length);
+      for (let i = 0; i < lines.length; i++) {
+        const m = /"k\/é": ([^,]+), "global_step": (\d+)/.exec(lines[i]);
+        expect(m?.[1]).toBe(want[i]);
+        expect(Number(m?.[2])).toBe(i);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
