@@ -108,6 +108,16 @@ export const MIGRATIONS: Migration[] = [
       await db.deleteFrom("metric_run").execute();
     },
   },
+  {
+    // Filter fields (issue 16): the run's config object and notes. Rows are dropped so every run is read
+    // again with the new columns (the run table is a cache of the files).
+    name: "0005_run_filter_fields",
+    async up(db) {
+      await db.schema.alterTable("run").addColumn("config", "text", (c) => c.notNull().defaultTo("{}")).execute();
+      await db.schema.alterTable("run").addColumn("notes", "text").execute();
+      await db.deleteFrom("run").execute();
+    },
+  },
 ];
 
 /** Applies the migrations not yet recorded in the `migration` table, each in its own transaction. */

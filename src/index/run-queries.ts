@@ -1,5 +1,8 @@
 // Read queries over the run table: the list with filters/sort/pagination, single rows, path statistics.
 import { type Kysely, sql } from "kysely";
+import type { FilterNode } from "../analysis/filter.ts";
+import { compileFilter } from "../analysis/filter-sql.ts";
+import { runFieldSql } from "../analysis/run-fields.ts";
 import type { Database, RunTable } from "./schema.ts";
 
 /** Filters and paging of `GET /api/runs` (all optional; none = the original's full list in scan order). */
@@ -11,9 +14,13 @@ export interface RunListQuery {
   status?: string[];
   /** Path prefix: runs whose path equals it or lies under it. */
   path?: string;
-  /** Case-insensitive search in id, path, alias and tags. */
+  /** Case-insensitive search in id, path, alias, tags and notes. */
   q?: string;
+  /** A parsed filter expression (issue 16); unknown fields in it are reported to `onUnknownField`. */
+  filter?: FilterNode;
+  onUnknownField?: (path: string[]) => void;
   includeSummary?: boolean;
+  includeConfig?: boolean;
   deleted?: boolean;
 }
 
@@ -46,30 +53,44 @@ export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promi
     const like = `%${q.q.toLowerCase().replace(/[\\%_]/g, (c) => "\\" + c)}%`;
     base = base.where((eb) =>
       eb.or(
-        (["id", "alias", "tags"] as const).map((c) => eb(sql`lower(${sql.ref(c)})`, "like", sql`${like} escape '\\'`)).concat([
+        (["id", "alias", "tags", "notes"] as const).map((c) => eb(sql`lower(${sql.ref(c)})`, "like", sql`${like} escape '\\'`)).concat([
           eb(sql`lower(${pathExpr()})`, "like", sql`${like} escape '\\'`),
         ]),
       ),
     );
   }
+  if (q.filter) {
+    const cond = compileFilter(q.filter, (p) => runFieldSql(p), q.onUnknownField);
+    base = base.where(sql<boolean>`coalesce(${cond}, 0)`, "=", sql<boolean>`1`);
+  }
   const paged = q.limit !== undefined || q.offset !== undefined;
-  const filtered = paged || q.status?.length || q.path || q.q;
+  const filtered = paged || q.status?.length || q.path || q.q || q.filter;
   let total = -1;
   if (filtered) {
     const r = await base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirst();
     total = Number(r?.n ?? 0);
   }
-  let query = base.select(q.includeSummary ? ["list_json", "summary"] : ["list_json"]);
+  const cols: ("list_json" | "summary" | "config")[] = ["list_json"];
+  if (q.includeConfig) cols.push("config");
+  if (q.includeSummary) cols.push("summary");
+  let query = base.select(cols);
   const dir = q.order === "asc" ? "asc" : "desc";
   if (q.sort) query = query.orderBy(sortExpr(q.sort), dir).orderBy("order_key");
   else query = query.orderBy("order_key");
   if (q.limit !== undefined) query = query.limit(q.limit);
   if (q.offset !== undefined) query = query.offset(q.offset).$if(q.limit === undefined, (x) => x.limit(-1));
-  const rows = (await query.execute()) as { list_json: string; summary?: string }[];
+  const rows = (await query.execute()) as { list_json: string; summary?: string; config?: string }[];
   if (total < 0) total = rows.length;
-  const items = q.includeSummary
-    ? rows.map((r) => r.list_json.slice(0, -1) + `,"summary":${r.summary ?? "{}"}}`)
-    : rows.map((r) => r.list_json);
+  const items =
+    q.includeSummary || q.includeConfig
+      ? rows.map(
+          (r) =>
+            r.list_json.slice(0, -1) +
+            (q.includeConfig ? `,"config":${r.config ?? "{}"}` : "") +
+            (q.includeSummary ? `,"summary":${r.summary ?? "{}"}` : "") +
+            "}",
+        )
+      : rows.map((r) => r.list_json);
   return { json: "[" + items.join(",") + "]", total };
 }
 
@@ -85,12 +106,35 @@ function sortExpr(sort: string) {
     const key = sort.slice("summary.".length);
     return sql`json_extract(summary, ${"$." + JSON.stringify(key)})`;
   }
-  return sql.ref(sort);
+  if ((SORT_COLUMNS as readonly string[]).includes(sort)) return sql.ref(sort);
+  // any filter field (`config.lr`, `created_at`, `host`); isSortKey vetted it
+  return runFieldSql(sortFieldPath(sort))?.value ?? sql`NULL`;
 }
 
-/** True for a sort key the list accepts. */
+/** A sort key as a field path: dots separate keys (`config.optim.lr`). */
+function sortFieldPath(sort: string): string[] {
+  return sort.split(".");
+}
+
+/** True for a sort key the list accepts: a list column, `summary.<key>`, or any filter field. */
 export function isSortKey(sort: string): boolean {
-  return (SORT_COLUMNS as readonly string[]).includes(sort) || /^summary\.[^\u0000]{1,200}$/.test(sort);
+  if ((SORT_COLUMNS as readonly string[]).includes(sort) || /^summary\.[^\u0000]{1,200}$/.test(sort)) return true;
+  const path = sortFieldPath(sort);
+  return !sort.includes("\u0000") && path.every((k) => k !== "") && runFieldSql(path) !== undefined;
+}
+
+/** False when `path` is a JSON field (config.x, summary.y) that no live run has; plain fields always exist. */
+export async function runFieldExists(db: Kysely<Database>, path: string[]): Promise<boolean> {
+  const f = runFieldSql(path);
+  if (!f || (path[0] !== "config" && path[0] !== "summary")) return f !== undefined;
+  const r = await db
+    .selectFrom("run")
+    .select(sql`1`.as("x"))
+    .where("deleted", "=", 0)
+    .where(sql<boolean>`${f.type} IS NOT NULL`, "=", sql<boolean>`1`)
+    .limit(1)
+    .executeTakeFirst();
+  return r !== undefined;
 }
 
 /** One run's row by directory. */
