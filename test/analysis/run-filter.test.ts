@@ -210,3 +210,37 @@ describe("filter fuzz", () => {
     }
   });
 });
+
+describe("runicorn ls --filter", () => {
+  const ls = (...args: string[]) =>
+    Bun.spawnSync([process.execPath, join(REPO, "src", "cli", "main.ts"), "ls", "--root", server.root, ...args], {
+      env: { ...process.env, XDG_CONFIG_HOME: join(server.dir, "xdg") },
+    });
+
+  for (const expr of [
+    "config.lr <= 0.001 and summary.final_acc > 0.8",
+    'config.optimizer == "adam" or config.batch_size == 64',
+    "not (config.seed in [0, 1])",
+    'path == "sweep/b" and config.lr > 0.0003',
+    "summary.final_acc == null",
+    'status != "failed" and config.model.depth < 14',
+  ]) {
+    it(`lists the same runs as the API for: ${expr}`, async () => {
+      const p = ls("--json", "--filter", expr);
+      expect(p.exitCode).toBe(0);
+      const cli = JSON.parse(p.stdout.toString()).map((r: any) => r.id).sort();
+      const api = ids((await server.api(`/api/runs?filter=${encodeURIComponent(expr)}`)).body);
+      expect(cli).toEqual(api);
+      expect(cli.length).toBeGreaterThan(0);
+    });
+  }
+
+  it("exits 2 on a malformed expression with the message and a caret under the column", () => {
+    const p = ls("--filter", "config.lr <= and x");
+    expect(p.exitCode).toBe(2);
+    const lines = p.stderr.toString().split("\n");
+    expect(lines[0]).toBe("Invalid filter at column 14: expected a value, found 'and'");
+    expect(lines[1]).toBe("  config.lr <= and x");
+    expect(lines[2]).toBe("  " + " ".repeat(13) + "^");
+  });
+});
