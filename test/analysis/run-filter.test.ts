@@ -244,3 +244,44 @@ describe("runicorn ls --filter", () => {
     expect(lines[2]).toBe("  " + " ".repeat(13) + "^");
   });
 });
+
+describe("the Python client", () => {
+  // asynchronous: the server answers from this same process
+  const py = async (code: string) => {
+    const proc = Bun.spawn(["python3", "-c", code, server.url], {
+      env: { ...process.env, PYTHONPATH: join(REPO, "sdk", "python"), XDG_CONFIG_HOME: join(server.dir, "xdg") },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    await proc.exited;
+    return { stdout, stderr };
+  };
+
+  it("list_runs(filter=..., include=...) returns the runs the API filters, config and summary flattened by flatten_run", async () => {
+    const expr = 'config.optimizer == "adam" or config.batch_size == 64';
+    const p = await py(`import sys, json, runicorn.api as api
+c = api.connect(sys.argv[1])
+runs = c.list_runs(filter=${JSON.stringify(expr)}, include=["config", "summary"], as_dataframe=False)
+print(json.dumps([api.flatten_run(r) for r in runs]))`);
+    expect(p.stderr.toString()).toBe("");
+    const rows = JSON.parse(p.stdout.toString());
+    expect(rows.map((r: any) => r.id).sort()).toEqual(ids((await server.api(`/api/runs?filter=${encodeURIComponent(expr)}`)).body));
+    for (const r of rows) {
+      expect(r.optimizer === undefined).toBe(true);
+      expect(r["config.optimizer"] === "adam" || r["config.batch_size"] === 64).toBe(true);
+      expect(typeof r["config.model.depth"]).toBe("number");
+      expect("summary.final_acc" in r).toBe(true);
+    }
+  });
+
+  it("raises FilterError (a ValueError) with the server's detail and no chained traceback on a malformed filter", async () => {
+    const p = await py(`import sys, runicorn.api as api
+c = api.connect(sys.argv[1])
+try:
+    c.list_runs(filter="config.lr <= and x")
+except ValueError as e:
+    print(type(e).__name__, e.status, e.detail, e.__cause__ is None, e.__suppress_context__)`);
+    expect(p.stdout.toString().trim()).toBe("FilterError 400 Invalid filter at column 14: expected a value, found 'and' True True");
+  });
+});
