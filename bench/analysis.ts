@@ -8,6 +8,7 @@ import { parseFilter } from "../src/analysis/filter.ts";
 import { openIndexDb } from "../src/index/db.ts";
 import { listRunsJson } from "../src/index/run-queries.ts";
 import { buildRunRow } from "../src/index/run-row.ts";
+import type { RunTable } from "../src/index/schema.ts";
 import type { RunFiles } from "../src/store/run-files.ts";
 import { finish, report, time } from "./lib.ts";
 
@@ -23,7 +24,7 @@ const statuses = ["finished", "finished", "finished", "failed", "running"];
 const lrs = [1e-4, 3e-4, 1e-3, 3e-3];
 const BATCH = 2000;
 for (let start = 0; start < N; start += BATCH) {
-  const rows = [];
+  const rows: RunTable[] = [];
   for (let i = start; i < Math.min(N, start + BATCH); i++) {
     const path = `sweep${i % 20}/${["a", "b", "c"][i % 3]}`;
     const id = `20250101_${String(100000 + (i % 900000)).slice(-6)}_${((i * 2654435761) % 0xffffff).toString(16).padStart(6, "0")}`;
@@ -56,6 +57,7 @@ for (let start = 0; start < N; start += BATCH) {
 console.log(`indexed ${N} generated runs in ${((performance.now() - g0) / 1000).toFixed(1)} s (timings on a shared machine are noisy)`);
 
 const EXPRS = [
+  "status == \"finished\"",
   "config.lr <= 0.001 and summary.final_acc > 0.8",
   'config.optimizer == "adam" or config.batch_size == 64',
   "not (config.seed in [0, 1])",
@@ -73,6 +75,7 @@ for (const expr of EXPRS) {
 const sorted = await time(() => listRunsJson(idx.db, { filter: parseFilter("config.lr <= 0.001"), sort: "config.batch_size", limit: 50 }), 5, 1);
 report("filter + sort by config field, page of 50", sorted, 150);
 
+if (process.env.BENCH_KEEP) { console.log("kept " + base); process.exit(0); }
 await idx.close();
 rmSync(base, { recursive: true, force: true });
 finish();

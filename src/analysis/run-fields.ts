@@ -129,8 +129,9 @@ function nullable(value: RawBuilder<unknown>, type: string): FieldSql {
 /** Maps a field path to SQL over the `run` table; undefined for an unknown field. */
 export function runFieldSql(path: string[], now = Date.now() / 1000): FieldSql | undefined {
   const [head, ...rest] = path;
-  if (head === "config" && rest.length) return jsonField(sql`config`, rest);
-  if (head === "summary" && rest.length) return jsonField(sql`summary`, rest);
+  // the JSONB copies (migration 0005): no text parse per row
+  if (head === "config" && rest.length) return jsonField(sql`config_b`, rest);
+  if (head === "summary" && rest.length) return jsonField(sql`summary_b`, rest);
   if (rest.length) return undefined;
   switch (head) {
     case "run_id":

@@ -38,7 +38,9 @@ export const SORT_COLUMNS = [
 
 /** The list as a JSON array string plus the total before paging. */
 export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promise<{ json: string; total: number }> {
-  let base = db.selectFrom("run").where("deleted", "=", q.deleted ? 1 : 0);
+  // with a filter the table is scanned in storage order: walking an index (deleted, …) fetches each row at
+  // random, which with 64 KiB pages and a small page cache costs ~25x more than the scan at 20,000 runs
+  let base = db.selectFrom("run").where(q.filter ? sql`+deleted` : sql.ref("deleted"), "=", q.deleted ? 1 : 0);
   if (q.status?.length) base = base.where("status", "in", q.status);
   if (q.path !== undefined && q.path !== "") {
     const p = q.path.replace(/^\/+|\/+$/g, "");
