@@ -77,20 +77,32 @@ export function compileFilter(node: FilterNode, map: FieldMapper, onUnknown?: (p
         }
         const missing = sql`${f.type} IS NULL`;
         const isNull = sql`${f.type} = 'null'`;
+        // numbers and strings: a simple CASE reads the field's type once per row (the JSON lookup is the cost)
+        const types = typeof v === "number" ? sql`'integer', 'real'` : sql`'text'`;
         if (n.op === "==" || n.op === "!=") {
+          const ne = n.op === "==" ? sql`0` : sql`1`;
+          if (typeof v !== "boolean") {
+            const test = n.op === "==" ? sql`${f.value} = ${v}` : sql`${f.value} <> ${v}`;
+            return sql`(CASE WHEN ${f.type} IN (${types}) THEN ${test} WHEN ${missing} THEN NULL ELSE ${ne} END)`;
+          }
           const eq = eqValue(f, v);
           // JSON null compared with a value: definitely not equal (the evaluator's a !== b)
-          return sql`(CASE WHEN ${missing} THEN NULL WHEN ${isNull} THEN ${n.op === "==" ? sql`0` : sql`1`} ELSE ${n.op === "==" ? eq : sql`NOT ${eq}`} END)`;
+          return sql`(CASE WHEN ${missing} THEN NULL WHEN ${isNull} THEN ${ne} ELSE ${n.op === "==" ? eq : sql`NOT ${eq}`} END)`;
         }
         if (typeof v === "boolean") return sql`(CASE WHEN ${missing} OR ${isNull} THEN NULL ELSE 0 END)`;
         const op = sql.raw(n.op);
-        return sql`(CASE WHEN ${missing} OR ${isNull} THEN NULL WHEN ${sameType(f, v)} THEN ${f.value} ${op} ${v} ELSE 0 END)`;
+        return sql`(CASE WHEN ${f.type} IN (${types}) THEN ${f.value} ${op} ${v} WHEN ${missing} OR ${isNull} THEN NULL ELSE 0 END)`;
       }
       case "in": {
         const f = field(n.field.path);
-        const hits = n.values.map((v) =>
-          v === null ? sql`(${f.type} = 'null')` : eqValue(f, v),
-        );
+        // numbers and strings each as one SQL IN list: one type test per group, not per value
+        const nums = n.values.filter((v): v is number => typeof v === "number");
+        const strs = n.values.filter((v): v is string => typeof v === "string");
+        const hits = n.values
+          .filter((v) => v === null || typeof v === "boolean")
+          .map((v) => (v === null ? sql`(${f.type} = 'null')` : eqValue(f, v)));
+        if (nums.length) hits.push(sql`(${f.type} IN ('integer', 'real') AND ${f.value} IN (${sql.join(nums)}))`);
+        if (strs.length) hits.push(sql`(${f.type} = 'text' AND ${f.value} IN (${sql.join(strs)}))`);
         const any = hits.length ? sql`(${sql.join(hits, sql` OR `)})` : sql`0`;
         return sql`(CASE WHEN ${f.type} IS NULL THEN NULL ELSE ${n.negated ? sql`NOT ${any}` : any} END)`;
       }

@@ -1,7 +1,9 @@
 // The run list and run detail: GET /api/runs, GET|PATCH /api/runs/{id}, progress, environment (spec §3.2, §3.10).
 import { join } from "node:path";
 import { Elysia, t } from "elysia";
-import { findRunRow, isSortKey, listRunsJson, runStatusCounts } from "../index/run-queries.ts";
+import { FilterSyntaxError, type FilterNode, filterFields, MAX_FILTER_LENGTH, parseFilter } from "../analysis/filter.ts";
+import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
+import { findRunRow, isSortKey, runFieldExists, listRunsJson, runStatusCounts } from "../index/run-queries.ts";
 import { listPath } from "../index/run-row.ts";
 import type { RunTable } from "../index/schema.ts";
 import { readJsonObject } from "../store/json.ts";
@@ -25,6 +27,17 @@ export function runsRoutes(ctx: AppContext) {
         if (query.sort !== undefined && !isSortKey(query.sort)) {
           throw new HttpError(400, `Unsupported sort key: ${query.sort}`);
         }
+        const include = new Set((query.include ?? "").split(",").map((s) => s.trim()));
+        let filter: FilterNode | undefined;
+        if (query.filter !== undefined && query.filter.trim() !== "") {
+          try {
+            filter = parseFilter(query.filter);
+          } catch (e) {
+            if (e instanceof FilterSyntaxError) throw new HttpError(400, e.message);
+            throw e;
+          }
+        }
+        const unknown = new Set<string>();
         const { json, total } = await listRunsJson(ctx.index().db, {
           limit: query.limit,
           offset: query.offset,
@@ -33,7 +46,10 @@ export function runsRoutes(ctx: AppContext) {
           status: query.status ? query.status.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
           path: query.path,
           q: query.q,
-          includeSummary: query.include?.split(",").includes("summary"),
+          filter,
+          onUnknownField: (p) => unknown.add(p.join(".")),
+          includeSummary: include.has("summary"),
+          includeConfig: include.has("config"),
         });
         set.headers["content-type"] = "application/json";
         set.headers["x-total-count"] = String(total);
@@ -42,6 +58,14 @@ export function runsRoutes(ctx: AppContext) {
         set.headers["x-index-state"] = p.state;
         set.headers["x-index-progress"] = `${p.runs_indexed}/${p.runs_total ?? "?"}`;
         if (json.length > LARGE_LIST_CHARS) collectWhenQuiet();
+        if (filter) {
+          // a JSON field (config.x, summary.y) no live run has is reported as unknown too
+          for (const ref of filterFields(filter)) {
+            const name = ref.path.join(".");
+            if (!unknown.has(name) && !(await runFieldExists(ctx.index().db, ref.path))) unknown.add(name);
+          }
+        }
+        if (unknown.size) set.headers["x-unknown-fields"] = headerSafe([...unknown].join(", "));
         return json;
       },
       {
@@ -54,11 +78,12 @@ export function runsRoutes(ctx: AppContext) {
           path: t.Optional(t.String({ maxLength: 1024 })),
           q: t.Optional(t.String({ maxLength: 256 })),
           include: t.Optional(t.String({ maxLength: 64 })),
+          filter: t.Optional(t.String({ maxLength: MAX_FILTER_LENGTH })),
         }),
         detail: {
           summary: "List runs",
           description:
-            "Without parameters: every live run in the original's scan order. Optional limit/offset/sort/order/status/path/q filter and page the list; X-Total-Count gives the total before paging. X-Index-State (`building` while the first index build runs, then `ready`) and X-Index-Progress (`indexed/total`, total `?` until the walk has counted them) say whether the list is complete yet.",
+"Without parameters: every live run in the original's scan order. Optional limit/offset/sort/order/status/path/q filter and page the list; X-Total-Count gives the total before paging. X-Index-State (`building` while the first index build runs, then `ready`) and X-Index-Progress (`indexed/total`, total `?` until the walk has counted them) say whether the list is complete yet. filter=EXPR applies the filter language (README \"Filtering runs\"); a malformed expression is a 400 naming the column; fields no run has are listed in X-Unknown-Fields. include=config,summary adds those objects to each item; sort accepts any filter field (config.lr, summary.acc, created_at).",
         },
       },
     )
@@ -89,20 +114,32 @@ export function runsRoutes(ctx: AppContext) {
         if (body.tags !== undefined) {
           meta.tags = body.tags.map((s) => s.trim()).filter(Boolean);
         }
+        if (body.notes !== undefined) {
+          if (body.notes !== null && Buffer.byteLength(body.notes, "utf8") > MAX_NOTES_BYTES) {
+            throw new HttpError(413, `Notes are limited to ${MAX_NOTES_BYTES} bytes`);
+          }
+          meta.notes = body.notes === null || body.notes.trim() === "" ? null : body.notes;
+        }
         try {
           writeJsonAtomic(metaPath, meta);
         } catch (e) {
           throw new HttpError(500, `Failed to update run: ${(e as Error).message}`);
         }
         await ctx.storage.runs.refreshRun(run.run_dir);
-        return { ok: true, alias: meta.alias ?? null, tags: Array.isArray(meta.tags) ? meta.tags : [] };
+        return {
+          ok: true,
+          alias: meta.alias ?? null,
+          tags: Array.isArray(meta.tags) ? meta.tags : [],
+          ...(body.notes !== undefined ? { notes: typeof meta.notes === "string" ? meta.notes : null } : {}),
+        };
       },
       {
         body: t.Object({
           alias: t.Optional(t.Union([t.String({ maxLength: MAX_TEXT }), t.Null()])),
           tags: t.Optional(t.Array(t.String({ maxLength: MAX_TEXT }), { maxItems: MAX_TAGS })),
+          notes: t.Optional(t.Union([t.String({ maxLength: MAX_NOTES_BYTES }), t.Null()])),
         }),
-        detail: { summary: "Rename a run (alias) or set its tags" },
+        detail: { summary: "Rename a run (alias), set its tags or its Markdown notes (≤ 64 KB, stored in meta.json)" },
       },
     )
     .get(
@@ -154,5 +191,11 @@ function runDetail(row: RunTable, root: string) {
     best_metric_value: row.best_metric_value,
     best_metric_name: row.best_metric_name,
     summary: JSON.parse(row.summary),
+    notes: row.notes,
   };
+}
+
+/** Header values must be Latin-1 without control characters: anything else is escaped as \uXXXX. */
+function headerSafe(v: string): string {
+  return v.replace(/[^\x20-\x7e]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
 }

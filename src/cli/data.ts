@@ -8,7 +8,9 @@ import { readUserFile, updateUserFile } from "../config/user-files.ts";
 import { DEFAULT_RATE_LIMITS, RATE_LIMITS_FILE } from "../api/rate-limit.ts";
 import { discoverRuns } from "../store/discover.ts";
 import { isObject, type JsonObject } from "../store/json.ts";
-import { readRunFiles } from "../store/run-files.ts";
+import { evaluateFilter, type FilterNode, FilterSyntaxError, parseFilter } from "../analysis/filter.ts";
+import { buildRunConfig, runFieldReader, type RunFieldValues } from "../analysis/run-fields.ts";
+import { num, readRunFiles, type RunFiles, str } from "../store/run-files.ts";
 import { FileRefusedError } from "../store/safe-read.ts";
 import { importArchive, UnsafeArchiveError } from "../store/assets/archive-import.ts";
 import { FileSink, GzipSink } from "../store/assets/byte-sink.ts";
@@ -116,6 +118,7 @@ const SPECS: Record<string, { usage: string; flags: FlagSpec[] }> = {
     flags: [
       { name: "all", short: "a", kind: "boolean", help: "include soft-deleted runs" },
       { name: "exact", kind: "boolean", help: "only runs whose path equals PATH" },
+      { name: "filter", kind: "string", valueName: "EXPR", help: 'only runs matching a filter expression (config.lr <= 0.001 and status == "finished")' },
       ...COMMON_FLAGS,
     ],
   },
@@ -369,7 +372,19 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
       const prefix = positionals[0];
       const host = osHostname();
       const now = Date.now() / 1000;
-      const rows = selectRuns(root, { path: prefix, exact: Boolean(flags.exact), includeDeleted: Boolean(flags.all) }).map((r) => {
+      let filter: FilterNode | undefined;
+      if (typeof flags.filter === "string" && flags.filter.trim() !== "") {
+        try {
+          filter = parseFilter(flags.filter);
+        } catch (e) {
+          if (!(e instanceof FilterSyntaxError)) throw e;
+          err(e.message);
+          err(`  ${flags.filter}`);
+          err(`  ${" ".repeat(e.column - 1)}^`);
+          return 2;
+        }
+      }
+      const rows = selectRuns(root, { path: prefix, exact: Boolean(flags.exact), includeDeleted: Boolean(flags.all) }).flatMap((r) => {
         const files = readRunFiles(r.dir);
         // the server's liveness rule: a "running" run whose process or heartbeat is gone is shown failed
         let status = r.status;
@@ -388,6 +403,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
               )
             : undefined;
         if (dead) status = "failed";
+        if (filter && !evaluateFilter(filter, runFieldReader(runFileFields(r, files, status), now))) return [];
         return {
           id: r.id,
           path: r.path,
@@ -426,6 +442,25 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
     }
   }
   return 2;
+}
+
+/** A run's filter fields read from its files, as the server's index stores them (analysis/run-fields.ts). */
+function runFileFields(r: { id: string; path: string | null; created_time: number | null }, files: RunFiles, status: string): RunFieldValues {
+  const created = r.created_time;
+  return {
+    run_id: r.id,
+    status,
+    path: r.path,
+    alias: str(files.meta.alias),
+    tags: Array.isArray(files.meta.tags) ? files.meta.tags.filter((t): t is string => typeof t === "string") : [],
+    host: str(files.meta.hostname),
+    notes: str(files.meta.notes),
+    created_at: created,
+    started_at: num(files.status.started_at) ?? created,
+    ended_at: num(files.status.ended_at),
+    config: buildRunConfig(files.assets),
+    summary: files.summary,
+  };
 }
 
 function intFlag(v: unknown, flag: string): number | undefined {

@@ -3,6 +3,7 @@ import { isObject } from "../store/json.ts";
 import type { RunEntry } from "../store/discover.ts";
 import { assetsCount, num, type RunFiles, str } from "../store/run-files.ts";
 import type { RunTable } from "./schema.ts";
+import { buildRunConfig } from "../analysis/run-fields.ts";
 
 /** Spec §3.2: `path` = meta.path when truthy, else the directory path (full, not only the first segment: §10.7). */
 export function listPath(metaPath: string | null, entryPath: string | null): string | null {
@@ -38,6 +39,8 @@ export function buildRunRow(entry: RunEntry, files: RunFiles): RunTable {
     best_metric_value: num(bestValue),
     best_metric_name: str(summary.best_metric_name),
     summary: JSON.stringify(summary),
+    config: JSON.stringify(buildRunConfig(files.assets)),
+    notes: str(meta.notes),
     assets_count: assetsCount(files.assets),
     deleted: deleted ? 1 : 0,
     deleted_at: deleted ? num(deleted.deleted_at) : null,

@@ -28,6 +28,10 @@ export interface RunTable {
   best_metric_name: string | null;
   /** JSON object: summary.json. */
   summary: string;
+  /** JSON object: assets.json `config` merged for filtering (analysis/run-fields.ts `buildRunConfig`). */
+  config: string;
+  /** meta.json `notes` (Markdown), searchable. */
+  notes: string | null;
   assets_count: number;
   deleted: number;
   deleted_at: number | null;

@@ -10,7 +10,7 @@ import urllib.parse
 import urllib.request
 from typing import Any, Dict, Iterable, List, Optional, Union
 
-from .exceptions import (AuthenticationError, BadRequestError, ConflictError, ConnectionError, HostKeyConfirmationRequired,
+from .exceptions import (AuthenticationError, BadRequestError, ConflictError, ConnectionError, FilterError, HostKeyConfirmationRequired,
                          NotFoundError, RateLimitError, RunicornError, ServerError, ValidationError)
 
 DEFAULT_URL = "http://127.0.0.1:23300"
@@ -175,7 +175,8 @@ class RunicornClient:
 
     def list_runs(self, *, path: Optional[str] = None, status: Optional[str] = None, q: Optional[str] = None,
                   limit: Optional[int] = None, offset: Optional[int] = None, sort: Optional[str] = None,
-                  order: Optional[str] = None, include: Optional[Iterable[str]] = None) -> List[Dict[str, Any]]:
+                  order: Optional[str] = None, include: Optional[Iterable[str]] = None, filter: Optional[str] = None,  # noqa: A002
+                  as_dataframe: Optional[bool] = None) -> Any:
         """List runs (GET /api/runs).
 
         Args:
@@ -186,22 +187,40 @@ class RunicornClient:
             sort, order: the field to sort by and "asc"/"desc".
             include: extra fields per run, e.g. ["config", "summary"]; a viewer that does not know
                 them simply leaves them out.
+            filter: a filter expression, e.g. 'config.lr <= 0.001 and summary.final_acc > 0.8'; a
+                malformed one raises FilterError (a ValueError) with the server's message and column.
+            as_dataframe: True → a pandas DataFrame with config/summary flattened into `config.x` /
+                `summary.y` columns; False → a list of dicts; None (default) → a DataFrame when a
+                filter is given and pandas is installed, else the list.
 
         Example::
 
             runs = client.list_runs(path="cv", status="finished", include=["summary"])
+            df = client.list_runs(filter='config.optimizer == "adam"', include=["config", "summary"])
         """
         inc = None
         if include is not None:
             items = [include] if isinstance(include, str) else [str(i) for i in include]
             inc = ",".join(i.strip() for i in items if i.strip()) or None
-        data = self.get("/api/runs", params={"path": path, "status": status, "q": q, "limit": limit, "offset": offset,
-                                             "sort": sort, "order": order, "include": inc})
+        params = {"path": path, "status": status, "q": q, "limit": limit, "offset": offset, "sort": sort, "order": order,
+                  "include": inc, "filter": filter}
+        try:
+            data = self.get("/api/runs", params=params)
+        except BadRequestError as e:
+            if filter is None:
+                raise
+            raise FilterError(str(e), e.status, e.detail) from None
+        runs: List[Dict[str, Any]] = []
         if isinstance(data, dict):
             for key in ("runs", "items", "data"):
                 if isinstance(data.get(key), list):
-                    return data[key]
-        return data if isinstance(data, list) else []
+                    runs = data[key]
+                    break
+        elif isinstance(data, list):
+            runs = data
+        if as_dataframe is None:
+            as_dataframe = filter is not None and _has_pandas()
+        return runs_to_dataframe(runs) if as_dataframe else runs
 
     def list_experiments(self, project: Optional[str] = None, name: Optional[str] = None, status: Optional[str] = None,
                          limit: Optional[int] = None, offset: Optional[int] = None, *, path: Optional[str] = None,
@@ -452,6 +471,42 @@ class RemoteAPI:
     def remove_known_host(self, host: str, port: int, key_type: str) -> Dict[str, Any]:
         """POST /api/remote/known-hosts/remove."""
         return self._c.post("/api/remote/known-hosts/remove", json={"host": host, "port": int(port), "key_type": key_type})
+
+
+def _has_pandas() -> bool:
+    try:
+        import pandas  # type: ignore  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def flatten_run(run: Dict[str, Any]) -> Dict[str, Any]:
+    """One run of list_runs as a flat row: nested `config`/`summary` dicts become `config.a.b` / `summary.x` keys."""
+    out: Dict[str, Any] = {}
+
+    def put(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                put(prefix + "." + str(k), v)
+        else:
+            out[prefix] = value
+
+    for key, value in run.items():
+        if key in ("config", "summary") and isinstance(value, dict):
+            put(key, value)
+        else:
+            out[key] = value
+    return out
+
+
+def runs_to_dataframe(runs: List[Dict[str, Any]]) -> Any:
+    """Runs of list_runs as a pandas DataFrame, config/summary flattened (ImportError with a hint without pandas)."""
+    try:
+        import pandas as pd  # type: ignore
+    except ImportError:
+        raise ImportError("pandas is required for DataFrames: pip install pandas") from None
+    return pd.DataFrame([flatten_run(r) for r in runs])
 
 
 def metrics_to_dataframe(metrics: Dict[str, Any]) -> Any:

@@ -24,6 +24,10 @@ class BadRequestError(RunicornError):
     """400: the request was rejected (bad run id, missing field, …)."""
 
 
+class FilterError(BadRequestError, ValueError):
+    """400 for a malformed filter expression: `detail` is the server's "Invalid filter at column N: …"."""
+
+
 class ValidationError(BadRequestError):
     """422: parameters failed schema validation; `detail` lists the problems."""
 
