@@ -24,7 +24,6 @@ it("re-reads the runs of an index made before the filter fields, so config filte
   await server.stop();
   // make the index look like one written before 0005: no filter columns, rows without config
   const db = new Database(join(root, "index", INDEX_FILE));
-  db.exec("DROP TRIGGER run_filter_insert; DROP TRIGGER run_filter_update");
   for (const c of ["config_b", "summary_b", "config", "notes"]) db.exec(`ALTER TABLE run DROP COLUMN ${c}`);
   db.exec("DELETE FROM migration WHERE name = '0005_run_filter_fields'");
   expect((db.query("SELECT count(*) n FROM run").get() as { n: number }).n).toBe(1);
