@@ -63,10 +63,10 @@ export function serverCommand(): string[] {
   return existsSync(bin) ? [bin] : [process.execPath, join(import.meta.dir, "..", "src", "cli", "main.ts")];
 }
 
-/** Spawns `serve` on a free port; resolves once it prints its URL. */
-export async function spawnServe(root: string, env: Record<string, string>, extra: string[] = []) {
+/** Spawns `serve` on a free port (with `cmd`, default `serverCommand()`); resolves once it prints its URL. */
+export async function spawnServe(root: string, env: Record<string, string>, extra: string[] = [], cmd: string[] = serverCommand()) {
   const t0 = performance.now();
-  const proc = Bun.spawn([...serverCommand(), "serve", "--root", root, "--port", "0", "--log-level", "warn", ...extra], {
+  const proc = Bun.spawn([...cmd, "serve", "--root", root, "--port", "0", "--log-level", "warn", ...extra], {
     env,
     stdout: "pipe",
     stderr: "inherit",
@@ -80,6 +80,8 @@ export async function spawnServe(root: string, env: Record<string, string>, extr
     const m = /listening on (http:\/\/\S+)/.exec(out);
     if (m) {
       reader.releaseLock();
+      // keep draining stdout so the server never blocks on a full pipe
+      void proc.stdout.pipeTo(new WritableStream()).catch(() => undefined);
       return { proc, url: m[1], t0 };
     }
   }

@@ -3,7 +3,7 @@
 // Data is generated once under bench/.data/ (git-ignored) and reused; each run starts from a fresh index.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { finish, miss, report, reportValue, serverCommand, time } from "./lib.ts";
+import { finish, miss, report, reportValue, serverCommand, spawnServe, time } from "./lib.ts";
 import { generateBigRun, generateRoot } from "./scale-data.ts";
 
 const args = process.argv.slice(2);
@@ -37,22 +37,8 @@ export async function rssMb(pid: number): Promise<number> {
 export async function startServe(root: string, home: string, extra: string[] = [], fromSource = false) {
   const cmd = fromSource ? [process.execPath, join(import.meta.dir, "..", "src", "cli", "main.ts")] : serverCommand();
   const env = { PATH: process.env.PATH ?? "", HOME: home, XDG_CONFIG_HOME: join(home, ".config"), XDG_CACHE_HOME: join(home, ".cache") };
-  const t0 = performance.now();
-  const proc = Bun.spawn([...cmd, "serve", "--root", root, "--port", "0", "--log-level", "warn", ...extra], { env, stdout: "pipe", stderr: "inherit" });
-  const reader = proc.stdout.getReader();
-  let out = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited: ${out}`);
-    out += new TextDecoder().decode(value);
-    const m = /listening on (http:\/\/\S+)/.exec(out);
-    if (m) {
-      reader.releaseLock();
-      // keep draining stdout so the server never blocks on a full pipe
-      void proc.stdout.pipeTo(new WritableStream()).catch(() => undefined);
-      return { proc, url: m[1], t0, stop: async () => { proc.kill(); await proc.exited; } };
-    }
-  }
+  const s = await spawnServe(root, env, extra, cmd);
+  return { ...s, stop: async () => { s.proc.kill(); await s.proc.exited; } };
 }
 
 if (import.meta.main) {
