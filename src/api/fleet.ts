@@ -6,6 +6,7 @@ import { forward, getJsonFrom, rewriteIds } from "../fleet/proxy.ts";
 import type { Upstream } from "../fleet/upstream.ts";
 import { HttpError } from "./errors.ts";
 import { parseBoolQuery } from "./params.ts";
+import { RUN_LIST_QUERY } from "./runs.ts";
 import { buildTree } from "./paths.ts";
 
 /** Hosts slower than this are left out of a fan-out answer (and named in it) instead of delaying it. */
@@ -79,14 +80,7 @@ export function fleetRoutes(fleet: Fleet) {
       },
       {
         query: t.Object({
-          limit: t.Optional(t.Integer({ minimum: 0, maximum: 100000 })),
-          offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000 })),
-          sort: t.Optional(t.String({ maxLength: 256 })),
-          order: t.Optional(t.Union([t.Literal("asc"), t.Literal("desc")])),
-          status: t.Optional(t.String({ maxLength: 256 })),
-          path: t.Optional(t.String({ maxLength: 1024 })),
-          q: t.Optional(t.String({ maxLength: 256 })),
-          include: t.Optional(t.String({ maxLength: 64 })),
+          ...RUN_LIST_QUERY,
           host: t.Optional(t.String({ maxLength: 1024, description: "Only runs of these hosts (comma-separated labels)" })),
         }),
         detail: { summary: "Runs of every online host, each with `host`; ids qualified as `<host>--<id>` only where hosts share an id" },

@@ -14,6 +14,18 @@ import { HttpError } from "./errors.ts";
 import { assertRunId, getLiveRun } from "./run-ids.ts";
 
 const MAX_TAGS = 100;
+
+/** Paging, sort and filter parameters of `GET /api/runs`, shared by the local and the fleet list. */
+export const RUN_LIST_QUERY = {
+  limit: t.Optional(t.Integer({ minimum: 0, maximum: 100000 })),
+  offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000 })),
+  sort: t.Optional(t.String({ maxLength: 256 })),
+  order: t.Optional(t.Union([t.Literal("asc"), t.Literal("desc")])),
+  status: t.Optional(t.String({ maxLength: 256 })),
+  path: t.Optional(t.String({ maxLength: 1024 })),
+  q: t.Optional(t.String({ maxLength: 256 })),
+  include: t.Optional(t.String({ maxLength: 64 })),
+};
 /** A list this long (about 3,000 runs) leaves enough garbage to collect once the server is quiet. */
 const LARGE_LIST_CHARS = 1 << 20;
 const MAX_TEXT = 1000;
@@ -70,14 +82,7 @@ export function runsRoutes(ctx: AppContext) {
       },
       {
         query: t.Object({
-          limit: t.Optional(t.Integer({ minimum: 0, maximum: 100000 })),
-          offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000 })),
-          sort: t.Optional(t.String({ maxLength: 256 })),
-          order: t.Optional(t.Union([t.Literal("asc"), t.Literal("desc")])),
-          status: t.Optional(t.String({ maxLength: 256 })),
-          path: t.Optional(t.String({ maxLength: 1024 })),
-          q: t.Optional(t.String({ maxLength: 256 })),
-          include: t.Optional(t.String({ maxLength: 64 })),
+          ...RUN_LIST_QUERY,
           filter: t.Optional(t.String({ maxLength: MAX_FILTER_LENGTH })),
         }),
         detail: {

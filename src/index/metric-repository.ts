@@ -10,6 +10,7 @@
 // without synchronous access answers BUSY from `readNow` (the store then waits on `read`) and runs
 // `transact` callbacks against a batch it sends in one transaction. SQLite-only statements (PRAGMAs of
 // the bulk-ingest checkpoint policy) live in `beginBulk`/`endBulk` only.
+import type { MetricChunkTable } from "./schema.ts";
 import type { Database as BunDatabase, Statement } from "bun:sqlite";
 import type { Chunk } from "../metrics/chunk.ts";
 import type { ImageEvent } from "../metrics/events.ts";
@@ -53,16 +54,7 @@ export interface StoredRun {
 }
 
 /** One level-0 chunk row of the catalogue (an index written before summary rows existed). */
-export interface CatalogueRow {
-  level: number;
-  chunk_id: number;
-  rows: number;
-  first_step: number;
-  last_step: number;
-  min_time: number | null;
-  max_time: number | null;
-  stats: string | null;
-}
+export type CatalogueRow = Omit<MetricChunkTable, "sid" | "data">;
 
 /** A chunk (or digest) row to write. */
 export interface ChunkWrite {
