@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { Elysia, t } from "elysia";
 import { FilterSyntaxError, type FilterNode, filterFields, MAX_FILTER_LENGTH, parseFilter } from "../analysis/filter.ts";
 import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
-import { findRunRow, isSortKey, runFieldExists, listRunsJson, runStatusCounts } from "../index/run-queries.ts";
+import { findRunRow, isSortKey, runFieldExists, listRunsJson, runStatusCounts, stalledRunDirs } from "../index/run-queries.ts";
+import { isStalled, STALLED_AFTER_S } from "../wire/liveness.ts";
 import { listPath } from "../index/run-row.ts";
 import type { RunTable } from "../index/schema.ts";
 import { readJsonObject } from "../store/json.ts";
@@ -78,7 +79,7 @@ export function runsRoutes(ctx: AppContext) {
           }
         }
         if (unknown.size) set.headers["x-unknown-fields"] = headerSafe([...unknown].join(", "));
-        return json;
+        return markStalled(json, await stalledRunDirs(ctx.index().db, Date.now() / 1000 - STALLED_AFTER_S));
       },
       {
         query: t.Object({
@@ -92,9 +93,16 @@ export function runsRoutes(ctx: AppContext) {
         },
       },
     )
-    .get("/api/stats/runs", () => runStatusCounts(ctx.index().db), {
-      detail: { summary: "Counts of live runs by status (total, running, finished, failed, other)" },
-    })
+    .get(
+      "/api/stats/runs",
+      async () => ({
+        ...(await runStatusCounts(ctx.index().db)),
+        stalled: (await stalledRunDirs(ctx.index().db, Date.now() / 1000 - STALLED_AFTER_S)).length,
+      }),
+      {
+        detail: { summary: "Counts of live runs by status (total, running, finished, failed, interrupted, other; stalled counts the running runs whose heartbeat is over a minute old)" },
+      },
+    )
     .get(
       "/api/runs/:run_id",
       async ({ params }) => {
@@ -193,11 +201,37 @@ function runDetail(row: RunTable, root: string) {
     hostname: row.hostname,
     exit_reason: row.exit_reason,
     heartbeat_at: row.heartbeat_at,
+    stalled: isStalled(row.status, row.heartbeat_at),
     best_metric_value: row.best_metric_value,
     best_metric_name: row.best_metric_name,
     summary: JSON.parse(row.summary),
     notes: row.notes,
   };
+}
+
+/**
+ * Adds `"stalled": true` after the status of each listed run whose process lives but whose heartbeat is old
+ * (additive: the status stays `running` for the original's UI). Items are pre-serialised, so the key is
+ * spliced in after `"run_dir":<dir>` … `"status":"running"`; stalled runs are few, so this stays cheap.
+ */
+function markStalled(json: string, stalledDirs: string[]): string {
+  const RUNNING = `"status":"running"`;
+  const cuts: number[] = [];
+  for (const dir of stalledDirs) {
+    const at = json.indexOf(`"run_dir":${JSON.stringify(dir)},`);
+    const status = at < 0 ? -1 : json.indexOf(RUNNING, at);
+    if (status >= 0) cuts.push(status + RUNNING.length);
+  }
+  if (!cuts.length) return json;
+  cuts.sort((a, b) => a - b);
+  const parts: string[] = [];
+  let from = 0;
+  for (const cut of cuts) {
+    parts.push(json.slice(from, cut), `,"stalled":true`);
+    from = cut;
+  }
+  parts.push(json.slice(from));
+  return parts.join("");
 }
 
 /** Header values must be Latin-1 without control characters: anything else is escaped as \uXXXX. */

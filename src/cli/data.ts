@@ -1,4 +1,5 @@
 // Data-management commands: export, import, delete, gc, config, rate-limit, ls (spec §4.2, issue 9).
+import { isStalled } from "../wire/liveness.ts";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -404,10 +405,12 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
             : undefined;
         if (dead) status = "failed";
         if (filter && !evaluateFilter(filter, runFieldReader(runFileFields(r, files, status), now))) return [];
+        const stalled = isStalled(status, typeof files.status.heartbeat_at === "number" ? files.status.heartbeat_at : null, now);
         return {
           id: r.id,
           path: r.path,
           status: r.deleted ? `${status} (deleted)` : status,
+          stalled,
           exit_reason: dead ?? (typeof files.status.exit_reason === "string" ? files.status.exit_reason : null),
           alias: typeof r.meta.alias === "string" ? r.meta.alias : null,
           created_time: r.created_time,
@@ -428,7 +431,7 @@ export async function runDataCommand(name: string, argv: string[], deps: DataDep
         rows.map((r) => [
           r.id,
           r.path ?? "",
-          r.status,
+          r.stalled ? "stalled" : r.status,
           r.alias ?? "",
           r.created_time ? new Date(r.created_time * 1000).toISOString().slice(0, 19).replace("T", " ") : "",
           r.best_metric_name

@@ -1,9 +1,10 @@
 // Crash detection of running runs (spec §1.10 plus the heartbeat rule): the one place that decides a run is dead.
 import { statSync } from "node:fs";
 import { join } from "node:path";
+import { STALLED_AFTER_S } from "../wire/liveness.ts";
 
-/** Seconds without a heartbeat after which a `running` run is declared failed. */
-export const HEARTBEAT_TIMEOUT_S = 60;
+/** Seconds without a heartbeat after which a `running` run whose process is not known alive is declared failed. */
+export const HEARTBEAT_TIMEOUT_S = STALLED_AFTER_S;
 
 /** Path fragments of mirrored remote data, never liveness-checked (spec §1.10). */
 const REMOTE_MARKERS = [".runicorn_remote_cache", "remote_cache", "_remote_"];

@@ -167,6 +167,18 @@ export async function runStatusCounts(db: Kysely<Database>): Promise<Record<stri
   return out;
 }
 
+/** Live runs still `running` whose heartbeat is older than `before` (epoch s): the stalled ones (src/wire/liveness.ts). */
+export async function stalledRunDirs(db: Kysely<Database>, before: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom("run")
+    .select("run_dir")
+    .where("deleted", "=", 0)
+    .where("status", "=", "running")
+    .where("heartbeat_at", "<", before)
+    .execute();
+  return rows.map((r) => r.run_dir);
+}
+
 /** Per entry path and status: counts of live runs, in scan order of each group's first run (root-level runs have no path). */
 export async function entryPathCounts(
   db: Kysely<Database>,

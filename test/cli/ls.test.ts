@@ -32,6 +32,7 @@ function makeRun(path: string, id: string, meta: Record<string, unknown>, status
 makeRun("zh/实验", "20261201_000000_aaaaa1", { alias: "基线模型", pid: process.pid }, { status: "running", started_at: now - 50, heartbeat_at: now });
 makeRun("zh/实验", "20261201_000000_aaaaa2", { alias: "killed", pid: deadPid() }, { status: "running", started_at: now - 500, heartbeat_at: now - 300 });
 makeRun("en/exp", "20261201_000000_aaaaa3", { alias: "gone-quietly", pid: deadPid() }, { status: "running", started_at: now - 500 });
+makeRun("en/exp", "20261201_000000_aaaaa5", { alias: "stuck", pid: process.pid }, { status: "running", started_at: now - 900, heartbeat_at: now - 300 });
 makeRun("en/exp", "20261201_000000_aaaaa4", { alias: "ok", pid: 1 }, { status: "finished", started_at: now - 500, ended_at: now - 400 });
 
 afterAll(() => tmp.cleanup());
@@ -63,7 +64,7 @@ describe("runicorn ls", () => {
 
   it("aligns every column when paths and aliases hold Chinese text (wide characters take two columns)", async () => {
     const lines = await ls([]);
-    expect(lines).toHaveLength(5);
+    expect(lines).toHaveLength(6);
     const header = lines[0];
     const createdCol = header.indexOf("CREATED");
     for (const line of lines.slice(1)) {
@@ -71,6 +72,33 @@ describe("runicorn ls", () => {
       expect(displayWidth(line.slice(0, m.index))).toBe(createdCol);
     }
     expect(lines.find((l) => l.includes("基线模型"))).toContain("running");
+  });
+
+  it("shows a run whose process lives but whose heartbeat is old as stalled, in ls and in every server answer", async () => {
+    const stuck = "20261201_000000_aaaaa5";
+    const rows = JSON.parse((await ls(["--json"])).join("\n")) as { id: string; status: string; stalled: boolean }[];
+    // the status stays running (the original's UI knows no other); stalled is said beside it
+    expect(rows.find((r) => r.id === stuck)).toMatchObject({ status: "running", stalled: true });
+    expect(rows.find((r) => r.id === "20261201_000000_aaaaa1")).toMatchObject({ status: "running", stalled: false });
+    expect((await ls([])).find((l) => l.includes("stuck"))).toMatch(/\bstalled\b/);
+    const server = await startServer(loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: 60 }, env));
+    try {
+      const list = (await (await fetch(`${server.url}/api/runs`)).json()) as { id: string; status: string; stalled?: boolean }[];
+      const byId = Object.fromEntries(list.map((r) => [r.id, r]));
+      expect(byId[stuck]).toMatchObject({ status: "running", stalled: true });
+      expect(byId["20261201_000000_aaaaa1"].stalled).toBeUndefined();
+      expect(byId["20261201_000000_aaaaa4"].stalled).toBeUndefined();
+      // paging and sorting keep the mark on the right item
+      const page = (await (await fetch(`${server.url}/api/runs?sort=created_time&order=desc&limit=2&offset=0&path=en/exp`)).json()) as { id: string; stalled?: boolean }[];
+      for (const r of page) expect(r.stalled === true).toBe(r.id === stuck);
+      const stats = await (await fetch(`${server.url}/api/stats/runs`)).json();
+      expect(stats.stalled).toBe(1);
+      expect(stats.running).toBe(2);
+      expect((await (await fetch(`${server.url}/api/runs/${stuck}`)).json()).stalled).toBe(true);
+      expect((await (await fetch(`${server.url}/api/runs/20261201_000000_aaaaa1`)).json()).stalled).toBe(false);
+    } finally {
+      await server.stop();
+    }
   });
 
   it("counts East Asian wide and fullwidth characters as two columns and combining marks as none", () => {

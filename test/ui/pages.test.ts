@@ -326,6 +326,11 @@ describe("run page and compare views (issue 20)", () => {
     const page = await open(`/runs/${STALLED}`);
     await page.locator('[data-status="stalled"]').waitFor();
     expect((await (await fetch(`${server.url}/api/runs/${STALLED}`)).json()).status).toBe("running");
+    // the list and the stats cards use the same rule as the run page
+    await page.goto(`${server.url}/?path=ui/stalled`);
+    await page.locator(`tr:has-text("stalled-run") [data-status="stalled"]`).waitFor();
+    await page.locator('[data-stat="stalled"] .stat-value').waitFor();
+    expect(Number(await page.locator('[data-stat="stalled"] .stat-value').innerText())).toBeGreaterThanOrEqual(1);
     await page.close();
   });
 

@@ -6,6 +6,8 @@ export interface RunItem {
   run_dir: string;
   created_time: number | null;
   status: string;
+  /** A running run whose process lives but whose heartbeat is over a minute old (additive; status stays running). */
+  stalled?: boolean;
   pid: number | null;
   best_metric_value: number | null;
   best_metric_name: string | null;
@@ -55,6 +57,8 @@ export interface RunStats {
   /** Absent on servers before the interrupted count. */
   interrupted?: number;
   other: number;
+  /** Running runs whose heartbeat is over a minute old (a subset of running; absent on older servers). */
+  stalled?: number;
 }
 
 /** One metric key of `GET /api/runs/{id}/keys`. */

@@ -117,6 +117,7 @@ export const en = {
   "runs.stat.finished": "Finished",
   "runs.stat.failed": "Failed",
   "runs.stat.interrupted": "Interrupted",
+  "runs.stat.stalled": "Stalled",
   "runs.paths": "Paths",
   "runs.paths.title": "Show or hide the path tree",
   "runs.search": "Search id, path, alias, tags",

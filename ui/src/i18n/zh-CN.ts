@@ -119,6 +119,7 @@ export const zhCN: Record<MessageKey, string> = {
   "runs.stat.finished": "已完成",
   "runs.stat.failed": "失败",
   "runs.stat.interrupted": "已中断",
+  "runs.stat.stalled": "停滞",
   "runs.paths": "路径",
   "runs.paths.title": "显示或隐藏路径树",
   "runs.search": "搜索 ID、路径、别名、标签",

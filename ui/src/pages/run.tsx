@@ -1,4 +1,5 @@
 // The run page: header facts, summary and best metric, then tabs for charts, logs, images, config and assets.
+import { isStalled } from "../../../src/wire/liveness.ts";
 import { fmtInt, t } from "../i18n/i18n.ts";
 import { useEffect, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso/router";
@@ -285,10 +286,3 @@ function AssetsPanel(props: { detail: RunDetail }) {
   );
 }
 
-/** Seconds after which a running run's heartbeat counts as old (the server's heartbeat rule uses the same minute). */
-const STALLED_AFTER_S = 60;
-
-/** A run whose process still lives (the server keeps it running) but whose SDK heartbeat is old (issue 20). */
-export function isStalled(status: string, heartbeatAt: number | null | undefined, now = Date.now() / 1000): boolean {
-  return status === "running" && typeof heartbeatAt === "number" && now - heartbeatAt > STALLED_AFTER_S;
-}

@@ -214,6 +214,7 @@ export function RunsPage() {
         <Stat id="finished" label={t("runs.stat.finished")} value={stats.data?.finished} cls="finished" />
         <Stat id="failed" label={t("runs.stat.failed")} value={stats.data?.failed} cls="failed" />
         <Stat id="interrupted" label={t("runs.stat.interrupted")} value={stats.data?.interrupted} cls="interrupted" />
+        {stats.data?.stalled ? <Stat id="stalled" label={t("runs.stat.stalled")} value={stats.data.stalled} cls="stalled" /> : null}
       </div>
       <div class={`runs-layout${showTree ? "" : " no-tree"}`}>
         {showTree ? (
@@ -530,7 +531,7 @@ function RunRow(props: { run: RunItem; cols: string[]; showHost: boolean; showDu
         </a>
       </td>
       <td>
-        <StatusBadge status={r.status} />
+        <StatusBadge status={r.stalled ? "stalled" : r.status} />
       </td>
       <td class="nowrap">{fmtTime(r.created_time)}</td>
       {props.showDuration ? <td class="nowrap">{fmtDuration(duration(r))}</td> : null}
