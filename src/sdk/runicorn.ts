@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type LogData, type LogOptions, Run } from "./run.ts";
 import { readJsonForMerge } from "./run-files.ts";
+import { findRunElsewhere, runPathOf } from "./run-id-owner.ts";
 
 export { Run, type LogData, type LogOptions } from "./run.ts";
 
@@ -108,6 +109,16 @@ export function init(options: InitOptions = {}): Run | NoOpRun {
   const storageRoot = resolveStorageRoot(options.storage, env, cwd);
   const runDir = join(storageRoot, "runs", ...path.split("/").filter(Boolean), id);
   const exists = existsSync(join(runDir, "meta.json"));
+  if (options.runId !== undefined && !exists) {
+    const other = findRunElsewhere(storageRoot, id, runDir);
+    if (other !== undefined) {
+      const otherPath = runPathOf(storageRoot, other);
+      throw new Error(
+        `runId "${id}" is already used by the run at path "${otherPath}" (${other}); a run id names one run: ` +
+          `pick another runId, or pass path: "${otherPath}" to continue that run`,
+      );
+    }
+  }
   if (resume === "must" && !exists) throw new Error(`resume "must": no run ${id} under path "${path}" in ${storageRoot}`);
   if (resume === "never" && exists) throw new Error(`resume "never": run ${id} already exists in ${runDir}`);
   let alias = options.alias ?? null;

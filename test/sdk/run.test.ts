@@ -163,6 +163,18 @@ describe("log: step and stage rules (spec §2.3)", () => {
     expect(readRunJson(again.runDir, "status.json").status).toBe("finished");
   });
 
+  it("refuses a custom run id that another path already holds, naming that path, and writes nothing", () => {
+    const first = start({ path: "ids/a", runId: "ts-owned-1" });
+    first.finish();
+    expect(() => start({ path: "ids/b", runId: "ts-owned-1" })).toThrow(/already used by the run at path "ids\/a"/);
+    expect(() => start({ path: "ids/b", runId: "ts-owned-1", resume: "allow" })).toThrow(/pass path: "ids\/a"/);
+    expect(existsSync(join(root, "runs", "ids", "b", "ts-owned-1"))).toBe(false);
+    // the same path continues the run; a fresh id elsewhere is fine
+    const again = start({ path: "ids/a", runId: "ts-owned-1", resume: "allow" });
+    again.finish();
+    start({ path: "ids/b", runId: "ts-owned-2" }).finish();
+  });
+
   it("drops step/global_step keys, moves a data stage to the tail and lets the stage option win", () => {
     const r = start({ path: "stage" });
     r.log({ stage: "warmup", loss: 1, step: 99, global_step: 98, acc: 0.5 });
