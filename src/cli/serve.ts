@@ -28,6 +28,7 @@ const SPECS: FlagSpec[] = [
   { name: "allowed-host", kind: "list", valueName: "NAME", help: "also answer to this Host name, e.g. behind a reverse proxy (repeatable)" },
   { name: "trusted-proxy", kind: "list", valueName: "ADDR", help: "believe X-Forwarded-For from this proxy address (repeatable)" },
   { name: "full-sweep", kind: "string", valueName: "SECONDS", help: "re-check every run this often (0 = never; default: 300 on network filesystems, else 3600)" },
+  { name: "public-url", kind: "string", valueName: "URL", help: "the URL users open when it differs from the listening one (a proxy, runicorn remote); shown by the SDKs' init line" },
   { name: "upstream", kind: "list", valueName: "LABEL=URL", help: "fleet mode: merge this host's viewer, e.g. gpu1=http://127.0.0.1:23301 (repeatable; docs/FLEET.md)" },
   { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
@@ -132,6 +133,15 @@ function parseSeconds(v: string, flag: string): number {
   return n;
 }
 
+/** An http(s) URL without credentials, query or fragment (it is written where every training script reads it). */
+function parsePublicUrl(v: string): string {
+  const u = URL.canParse(v) ? new URL(v) : undefined;
+  if (!u || (u.protocol !== "http:" && u.protocol !== "https:") || u.username || u.password || u.search || u.hash) {
+    throw new UsageError(`--public-url needs an http(s) URL without credentials or query, e.g. http://localhost:23300, got '${v}'`);
+  }
+  return u.href.replace(/\/$/, "");
+}
+
 function accessOrThrow(root: string): void {
   try {
     accessSync(root, constants.R_OK | constants.X_OK);
@@ -181,9 +191,10 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
       throw new UsageError((e as Error).message);
     }
   }
+  const publicUrl = flags["public-url"] === undefined ? undefined : parsePublicUrl(flags["public-url"] as string);
   if (!existsSync(config.root)) console.log(`storage root ${config.root} does not exist: creating a new empty root`);
   const server = await startServer(config, { fleet });
-  const unannounce = announceViewer(config.root, server.url, !!config.token);
+  const unannounce = announceViewer(config.root, server.url, !!config.token, publicUrl);
   console.log(`Runicorn ${VERSION} serving ${config.root}`);
   if (fleet) console.log(`fleet mode over ${fleet.hosts.map((h) => `${h.label} (${h.spec.baseUrl})`).join(", ")}`);
   // `runicorn remote`'s guard waits for this line before the tunnel sends the token (src/remote/viewer.ts LISTENING_PREFIX)

@@ -7,7 +7,10 @@ export const VIEWER_FILE = ".viewer.json";
 
 /** What the file holds: never the token, only where the UI is. */
 export interface ViewerInfo {
+  /** The URL users open: `--public-url` when given (behind a proxy or `runicorn remote`), else where it listens. */
   url: string;
+  /** Where the server itself listens. */
+  listen_url: string;
   pid: number;
   started_at: number;
   token_required: boolean;
@@ -18,9 +21,9 @@ export interface ViewerInfo {
  * still ours: a second viewer on the same root may have replaced it). A root that cannot be written to
  * gets no file; that only costs the URL in the SDK's init line.
  */
-export function announceViewer(root: string, url: string, tokenRequired: boolean): () => void {
+export function announceViewer(root: string, url: string, tokenRequired: boolean, publicUrl?: string): () => void {
   const path = join(root, VIEWER_FILE);
-  const info: ViewerInfo = { url, pid: process.pid, started_at: Date.now() / 1000, token_required: tokenRequired };
+  const info: ViewerInfo = { url: publicUrl ?? url, listen_url: url, pid: process.pid, started_at: Date.now() / 1000, token_required: tokenRequired };
   try {
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(info, null, 2) + "\n");

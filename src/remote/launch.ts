@@ -100,7 +100,9 @@ export async function launchViewer(conn: SshConnection, opts: LaunchOptions): Pr
     const viewer = await startRemoteViewer(conn, {
       ...common,
       withToken: true,
-      command: (p) => `${shq(deploy.remotePath)} serve${root} --host 127.0.0.1 --port ${p} --token-file ${TOKEN_FILE_WORD}`,
+      // --public-url: the training scripts' init line then names the URL to open here, not the server's own port
+      command: (p, local) =>
+        `${shq(deploy.remotePath)} serve${root} --host 127.0.0.1 --port ${p} --token-file ${TOKEN_FILE_WORD} --public-url http://localhost:${local}`,
       // the first start of a ~100 MB file just written is read from disk, not the page cache
       healthTimeoutMs: opts.healthTimeoutMs ?? (deploy.uploaded ? 60_000 : undefined),
     });

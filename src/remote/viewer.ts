@@ -13,9 +13,12 @@ export const TOKEN_FILE_WORD = `"$d/token"`;
 /** The line `runicorn serve` prints once it has bound its port (src/cli/serve.ts); the guard waits for it. */
 export const LISTENING_PREFIX = "listening on ";
 
-/** How to launch the remote viewer process; `command(port)` is an already shell-quoted command line. */
+/**
+ * How to launch the remote viewer process; `command(port, localPort)` is an already shell-quoted command line
+ * (`localPort`: this machine's end of the forward, so the viewer can name the URL its users open).
+ */
 export interface ViewerLaunch {
-  command: (port: number) => string;
+  command: (port: number, localPort: number) => string;
   /**
    * True when the viewer reads its API token from TOKEN_FILE_WORD (our binary's `--token-file`): a
    * fresh token is generated, handed over on the guard's stdin (never in any argv) and added by the
@@ -264,14 +267,21 @@ export async function startRemoteViewer(conn: SshConnection, launch: ViewerLaunc
     tried.add(remotePort);
     // 32 random bytes per session, known only to this process, the guard's 0600 file and the viewer
     const token = launch.withToken ? randomBytes(32).toString("base64url") : undefined;
-    const { ch, pid, dir, out } = await openGuard(conn, launch.command(remotePort), token);
+    // the local end first: its port goes into the viewer's command line (the URL the SDK's init line prints)
     let forward: LocalForward;
     try {
       forward = await LocalForward.listen(conn, remotePort, launch.localPort ?? 0, token);
     } catch (err) {
-      ch.end();
       throw new LocalPortError(`cannot listen on local port ${launch.localPort}: ${(err as Error).message}`);
     }
+    let guard: Awaited<ReturnType<typeof openGuard>>;
+    try {
+      guard = await openGuard(conn, launch.command(remotePort, forward.port), token);
+    } catch (err) {
+      await forward.close();
+      throw err;
+    }
+    const { ch, pid, dir, out } = guard;
     const viewer = new RemoteViewer(conn, ch, pid, remotePort, dir, forward, out, token !== undefined);
     try {
       await waitHealthy(viewer, launch.healthTimeoutMs ?? 20_000);

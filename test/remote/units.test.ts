@@ -260,6 +260,13 @@ describe("serve --token-file (the remote viewer's token)", () => {
     await expect(serveCommand(["--token-file", empty], env)).rejects.toThrow("is empty");
     await expect(serveCommand(["--token", "a", "--token-file", empty], env)).rejects.toThrow("give either --token or --token-file, not both");
   });
+
+  it("refuses a --public-url that is not a plain http(s) URL (it is shown to every training script on the root)", async () => {
+    const env = { HOME: temp() };
+    for (const bad of ["localhost:23300", "ftp://x/", "http://user:pw@localhost:1", "http://localhost:1/?token=abc", "javascript:alert(1)"]) {
+      await expect(serveCommand(["--public-url", bad], env)).rejects.toThrow("--public-url needs an http(s) URL");
+    }
+  });
 });
 
 describe("small helpers", () => {

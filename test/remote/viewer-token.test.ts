@@ -65,6 +65,19 @@ afterAll(async () => {
 });
 
 describe("the remote viewer's token", () => {
+  it("tells training scripts on the server the URL to open on this machine (the forward), not the server's own port", () => {
+    const info = JSON.parse(readFileSync(join(sshd.remoteHome, "data", ".viewer.json"), "utf8"));
+    expect(info.url).toBe(viewer.url);
+    expect(info.listen_url).toBe(`http://127.0.0.1:${viewer.remotePort}`);
+    expect(JSON.stringify(info)).not.toContain(readFileSync(join(viewer.remoteDir, "token"), "utf8").trim());
+    // the Python SDK's init line, as a training script on the server prints it
+    const py = Bun.spawnSync(["python3", "-c", "import runicorn as rn\nr = rn.init(path='remote/line', storage=" + JSON.stringify(join(sshd.remoteHome, "data")) + ")\nr.finish()"], {
+      env: { ...process.env, PYTHONPATH: join(import.meta.dir, "../../sdk/python"), RUNICORN_QUIET: "", HOME: sshd.remoteHome },
+    });
+    expect(py.exitCode).toBe(0);
+    expect(py.stderr.toString()).toMatch(new RegExp(`view: ${viewer.url.replace(/[.:/]/g, "\\$&")}/runs/\\S+`));
+  });
+
   it("keeps the token in a 0600 file of a 0700 dir on the server, never in any process's arguments", () => {
     expect(viewer.tokenProtected).toBe(true);
     const file = join(viewer.remoteDir, "token");
