@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Logger } from "../util/log.ts";
 import { type IndexDb, indexPathFor, openIndexDb } from "./db.ts";
 import { MetricStore } from "./metric-store.ts";
+import { RunListCache } from "./run-list-cache.ts";
 import { RunIndex, type RunIndexOptions } from "./run-index.ts";
 import type { RunChange, RunRecord, RunService } from "./run-types.ts";
 
@@ -11,6 +12,8 @@ import type { RunChange, RunRecord, RunService } from "./run-types.ts";
 export class Storage implements RunService {
   private current!: { root: string; idx: IndexDb; runs: RunIndex; metrics: MetricStore; unsubscribe: () => void };
   private readonly listeners = new Set<(c: RunChange) => void>();
+  /** The whole run list of the current root, reused while the index is unchanged. */
+  readonly runList = new RunListCache();
 
   private constructor(
     private readonly cacheDir: string,
@@ -69,6 +72,7 @@ export class Storage implements RunService {
     const next = await this.openRoot(root);
     const old = this.current;
     this.current = next;
+    this.runList.drop();
     old.unsubscribe();
     await old.runs.stop();
     await old.metrics.flushResults();
@@ -88,6 +92,7 @@ export class Storage implements RunService {
 
   /** Stops the indexer and closes the index. */
   async close(): Promise<void> {
+    this.runList.drop();
     this.current.unsubscribe();
     await this.current.runs.stop();
     await this.current.metrics.flushResults();
