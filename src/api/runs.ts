@@ -66,7 +66,7 @@ export function runsRoutes(ctx: AppContext) {
         });
         // the whole list (what the UI asks for on every visit) is reused while the index is unchanged
         const whole = Object.values(query).every((v) => v === undefined);
-        const { json, total } = whole ? await ctx.storage.runList.get(idx, list) : await list();
+        const { json, total } = whole ? await ctx.storage.runList.get(idx, () => ctx.storage.runs.rowWrites(), list) : await list();
         set.headers["content-type"] = "application/json";
         set.headers["x-total-count"] = String(total);
         // issue 13: while the first index builds the list holds the runs indexed so far

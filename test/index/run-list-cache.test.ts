@@ -74,30 +74,43 @@ describe("RunListCache", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("builds the list again after a write through the index or by another connection, and not otherwise", async () => {
+  it("builds the list again after the run rows are written or another connection commits, and not otherwise", async () => {
     const cache = new RunListCache();
     let builds = 0;
+    let writes = 0;
     const build = async () => ({ json: `[${++builds}]`, total: builds });
-    expect((await cache.get(idx, build)).json).toBe("[1]");
-    expect((await cache.get(idx, build)).json).toBe("[1]");
+    expect((await cache.get(idx, () => writes, build)).json).toBe("[1]");
+    expect((await cache.get(idx, () => writes, build)).json).toBe("[1]");
+    writes++;
+    expect((await cache.get(idx, () => writes, build)).json).toBe("[2]");
+    expect((await cache.get(idx, () => writes, build)).json).toBe("[2]");
     await idx.db.insertInto("index_state").values({ key: "list-cache-test", value: "1" }).execute();
-    expect((await cache.get(idx, build)).json).toBe("[2]");
-    expect((await cache.get(idx, build)).json).toBe("[2]");
+    expect((await cache.get(idx, () => writes, build)).json).toBe("[2]");
     const other = new Database(idx.path);
     other.exec("PRAGMA busy_timeout = 5000");
     other.run("update index_state set value = '2' where key = 'list-cache-test'");
     other.close();
-    expect((await cache.get(idx, build)).json).toBe("[3]");
+    expect((await cache.get(idx, () => writes, build)).json).toBe("[3]");
     cache.drop();
-    expect((await cache.get(idx, build)).json).toBe("[4]");
+    expect((await cache.get(idx, () => writes, build)).json).toBe("[4]");
+  });
+
+  it("does not keep a list whose rows were written while it was read", async () => {
+    const cache = new RunListCache();
+    let writes = 0;
+    let builds = 0;
+    const racing = async () => ({ json: `[${++builds}]`, total: writes++ });
+    expect((await cache.get(idx, () => writes, racing)).json).toBe("[1]");
+    expect((await cache.get(idx, () => writes, racing)).json).toBe("[2]");
+    cache.drop();
   });
 
   it("keeps the lists of two indexes apart", async () => {
     const second = await openIndexDb(join(dir, "second.sqlite"));
     try {
       const cache = new RunListCache();
-      expect((await cache.get(idx, async () => ({ json: "[\"a\"]", total: 1 }))).json).toBe("[\"a\"]");
-      expect((await cache.get(second, async () => ({ json: "[\"b\"]", total: 1 }))).json).toBe("[\"b\"]");
+      expect((await cache.get(idx, () => 0, async () => ({ json: "[\"a\"]", total: 1 }))).json).toBe("[\"a\"]");
+      expect((await cache.get(second, () => 0, async () => ({ json: "[\"b\"]", total: 1 }))).json).toBe("[\"b\"]");
       cache.drop();
     } finally {
       await second.close();
