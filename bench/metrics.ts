@@ -5,7 +5,7 @@ import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openIndexDb } from "../src/index/db.ts";
-import { MetricStore, metricStoreFor } from "../src/index/metric-store.ts";
+import { MetricStore } from "../src/index/metric-store.ts";
 import { finish, report, reportValue } from "./lib.ts";
 import { startBenchServer } from "./metrics-server.ts";
 
@@ -215,7 +215,7 @@ rmSync(join(DATA, "cache"), { recursive: true, force: true });
 console.log(`metrics bench: ${STEPS.toLocaleString()} steps × 5 metrics (+100k-step run), ${Bun.version}`);
 
 const server = await startBenchServer(join(DATA, "root"));
-const store = metricStoreFor(server.ctx.index());
+const store = server.ctx.metrics();
 {
   const t0 = performance.now();
   await store.sync(BIG_DIR);

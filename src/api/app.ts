@@ -1,28 +1,16 @@
-// Assembles the Elysia app: error envelope, the API features, OpenAPI, and the embedded UI.
+// Builds the Elysia app: guard, error envelope, OpenAPI, then the features of api/features.ts in order (the embedded UI last).
 import { Elysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import { VERSION } from "../version.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError, storageError } from "./errors.ts";
-import { configRoutes } from "./config.ts";
-import { docsRoutes } from "./docs.ts";
-import { healthRoutes } from "./health.ts";
-import { pathsRoutes } from "./paths.ts";
-import { recycleRoutes } from "./recycle.ts";
-import { runsRoutes } from "./runs.ts";
-import { staticRoutes } from "./static.ts";
-import { extraFeatures } from "./features.ts";
+import { featuresFor } from "./features.ts";
 import { guard } from "./guard.ts";
-import { corsRoutes } from "./cors.ts";
-import { fleetRoutes } from "./fleet.ts";
-import { fleetFeatures } from "./features.ts";
-import { AllowedOrigins } from "../config/allowed-origins.ts";
 
 /** Builds the whole HTTP/WebSocket application for a context. */
 export function createApp(ctx: AppContext) {
-  const origins = new AllowedOrigins(ctx.config.configDir, ctx.config.corsOrigins);
   const app = new Elysia()
-    .use(guard(ctx, origins))
+    .use(guard(ctx, ctx.origins))
     // early in a fresh index's first build, API answers wait briefly for it (health answers at once)
     .onRequest(async ({ request }) => {
       if (ctx.fleet) return;
@@ -72,18 +60,9 @@ export function createApp(ctx: AppContext) {
           },
         },
       }),
-    )
-    .use(docsRoutes())
-    .use(healthRoutes(ctx));
-  if (ctx.fleet) {
-    // fleet mode: the hosts answer for runs, metrics, exports and system; settings stay local
-    app.use(fleetRoutes(ctx.fleet)).use(configRoutes(ctx)).use(corsRoutes(origins));
-    for (const feature of fleetFeatures) app.use(feature(ctx));
-    return app.use(staticRoutes(ctx));
-  }
-  app.use(runsRoutes(ctx)).use(recycleRoutes(ctx)).use(pathsRoutes(ctx)).use(configRoutes(ctx)).use(corsRoutes(origins));
-  for (const feature of extraFeatures) app.use(feature(ctx));
-  return app.use(staticRoutes(ctx));
+    );
+  for (const feature of featuresFor(!!ctx.fleet)) app.use(feature.routes(ctx));
+  return app;
 }
 
 /** The path of a request URL for a log line; the guard refuses unparsable URLs, but an error path must never throw. */

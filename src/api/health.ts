@@ -1,6 +1,5 @@
 // GET /api/health and POST /api/status/check (spec §3.1).
 import { Elysia } from "elysia";
-import { metricStoreFor } from "../index/metric-store.ts";
 import { COMPAT_VERSION, VERSION } from "../version.ts";
 import type { AppContext } from "./context.ts";
 
@@ -21,7 +20,7 @@ export function healthRoutes(ctx: AppContext) {
     .get(
       "/api/health",
       () => {
-        const store = metricStoreFor(ctx.index(), { log: ctx.log.child("metrics") });
+        const store = ctx.metrics();
         const { hits, misses, incremental_updates } = store.counters;
         const all = hits + misses + incremental_updates;
         return {

@@ -4,9 +4,8 @@ import { openForClient } from "./assets.ts";
 import { lstatSync, realpathSync } from "node:fs";
 import { extname, join } from "node:path";
 import { Elysia, t } from "elysia";
-import { metricStoreFor, type MetricStore, warmUpMetricCode } from "../index/metric-store.ts";
 import { buildKeys, buildMetricsStep, buildSeries, type SeriesBody, type SeriesOptions } from "../metrics/query.ts";
-import { LiveHub, type LiveRow } from "../live/live-hub.ts";
+import type { LiveRow } from "../live/live-hub.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { getLiveRun } from "./run-ids.ts";
@@ -128,15 +127,10 @@ export function mediaFile(runDir: string, name: string): string | undefined {
   }
 }
 
-/** The store of the current root. */
-function storeOf(ctx: AppContext): MetricStore {
-  return metricStoreFor(ctx.index(), { log: ctx.log.child("metrics") });
-}
-
 /** Brings a live run's columns up to date and returns them (404 for unknown or deleted runs). */
 async function syncedRun(ctx: AppContext, id: string) {
   const run = getLiveRun(ctx, id);
-  return storeOf(ctx).sync(run.run_dir);
+  return ctx.metrics().sync(run.run_dir);
 }
 
 interface LiveConn {
@@ -149,33 +143,12 @@ interface LiveConn {
 
 /** Metric, image and live routes. */
 export function metricsRoutes(ctx: AppContext) {
-  let hub: LiveHub | undefined;
-  const hubOf = () => {
-    if (!hub) {
-      hub = new LiveHub({ runs: () => ctx.runs, store: () => storeOf(ctx), log: ctx.log.child("live") });
-      ctx.onClose(() => hub?.close());
-      // results computed moments before a stop are kept for the next start
-      ctx.onClose(() => storeOf(ctx).flushResults());
-    }
-    return hub;
-  };
-  // file changes reach the hub even before any page subscribes (prompt ingest of known runs)
-  hubOf();
-  // after the server starts listening: compile the metric code paths, then load the most recently active
-  // runs, so that a first query is quick
-  setTimeout(() => {
-    // a real query (or live ingest) warms the code itself: the warm-up steps aside once one has started
-    warmUpMetricCode(() => storeOf(ctx).size > 0)
-      .catch((e) => ctx.log.debug(`metric code warm-up stopped: ${(e as Error).message}`))
-      .then(() => storeOf(ctx).warmRecent())
-      .catch((e) => ctx.log.debug(`metrics warm-up stopped: ${(e as Error).message}`));
-  }, 0);
   const conns = new WeakMap<object, LiveConn>();
 
   const metricsStep = async (id: string, downsampleRaw: string | undefined) => {
     const downsample = intParam("downsample", downsampleRaw, 100, 50000);
     const state = await syncedRun(ctx, id);
-    const r = await storeOf(ctx).result(state, `metrics_step:${downsample ?? ""}`, true, () => {
+    const r = await ctx.metrics().result(state, `metrics_step:${downsample ?? ""}`, true, () => {
       const m = buildMetricsStep(state, downsample);
       return { body: m.json, rowCount: m.rowCount, total: m.total, lastStep: m.lastStep };
     });
@@ -203,7 +176,7 @@ export function metricsRoutes(ctx: AppContext) {
     .get(
       "/api/metrics/cache/stats",
       () => {
-        const store = storeOf(ctx);
+        const store = ctx.metrics();
         const c = store.counters;
         const all = c.hits + c.misses + c.incremental_updates;
         return {
@@ -227,7 +200,7 @@ export function metricsRoutes(ctx: AppContext) {
           cached_chunks: store.cache.size,
           cache_bytes: store.cache.bytes,
           cache_max_bytes: store.cache.maxBytes,
-          live_watched_runs: hubOf().watchedCount,
+          live_watched_runs: ctx.live.watchedCount,
         };
       },
       { detail: { summary: "Counters of the metric column store (the original's keys first)" } },
@@ -237,10 +210,10 @@ export function metricsRoutes(ctx: AppContext) {
       async ({ params, query }) => {
         const opts = seriesOptions(query);
         const run = getLiveRun(ctx, params.run_id);
-        const state = await storeOf(ctx).sync(run.run_dir, "query", { partialAfterMs: PARTIAL_AFTER_MS });
+        const state = await ctx.metrics().sync(run.run_dir, "query", { partialAfterMs: PARTIAL_AFTER_MS });
         // full-range answers are kept (and stored) until the rows change; zoom windows are cheap to recompute
         const key = `series:${opts.x}:${opts.points}:${opts.mode}:${opts.keys?.join(",") ?? ""}:${opts.from ?? ""}:${opts.to ?? ""}:${opts.columns?.join(",") ?? ""}`;
-        const r = await storeOf(ctx).result(state, key, opts.from === undefined && opts.to === undefined, () => {
+        const r = await ctx.metrics().result(state, key, opts.from === undefined && opts.to === undefined, () => {
           const body = JSON.stringify(buildSeries(state, params.run_id, opts));
           return { body, rowCount: 0, total: 0, lastStep: null };
         });
@@ -272,8 +245,8 @@ export function metricsRoutes(ctx: AppContext) {
             missing.push(id);
             continue;
           }
-          const state = await storeOf(ctx).sync(run.run_dir);
-          runs[id] = await storeOf(ctx).compute(() => buildSeries(state, id, opts));
+          const state = await ctx.metrics().sync(run.run_dir);
+          runs[id] = await ctx.metrics().compute(() => buildSeries(state, id, opts));
         }
         return { runs, missing };
       },
@@ -290,7 +263,7 @@ export function metricsRoutes(ctx: AppContext) {
     .get(
       "/api/runs/:run_id/images",
       async ({ params }) => {
-        const store = storeOf(ctx);
+        const store = ctx.metrics();
         const state = await syncedRun(ctx, params.run_id);
         const id = encodeURIComponent(params.run_id);
         return {
@@ -321,7 +294,7 @@ export function metricsRoutes(ctx: AppContext) {
       detail: { summary: "Live log lines as text frames (spec §3.4): the last 10,000 lines, then new ones" },
       open(ws) {
         const id = (ws.data as { params: { run_id: string } }).params.run_id;
-        const live = hubOf();
+        const live = ctx.live;
         let idle: ReturnType<typeof setTimeout> | undefined;
         const armIdle = () => {
           if (idle) clearTimeout(idle);
@@ -389,7 +362,7 @@ export function metricsRoutes(ctx: AppContext) {
               }
               conn.subs.get(id)?.();
               conn.subs.delete(id);
-              const unsub = hubOf().watch(
+              const unsub = ctx.live.watch(
                 id,
                 {
                   metrics: (rows: LiveRow[], info) => {
@@ -420,7 +393,7 @@ export function metricsRoutes(ctx: AppContext) {
           case "subscribe_runs": {
             if (conn.runsUnsub) return;
             conn.runChanges = new Map();
-            conn.runsUnsub = hubOf().watchRuns((c) => {
+            conn.runsUnsub = ctx.live.watchRuns((c) => {
               // coalesce bursts (every append is an "updated") into one message per run per 200 ms
               const prev = conn.runChanges!.get(c.id);
               conn.runChanges!.set(c.id, prev === "added" && c.kind === "updated" ? "added" : c.kind);

@@ -20,15 +20,22 @@ import { currentPlatform, sshAgentPath } from "../system/platform.ts";
 import { expandRemoteHome, shq } from "../remote/shell-quote.ts";
 import { isObject, type JsonObject } from "../store/json.ts";
 import { VERSION } from "../version.ts";
+import type { Config } from "../config/config.ts";
+import type { Logger } from "../util/log.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 
-/** Options for tests and for a server that knows its executable. */
-export interface RemoteRoutesOptions {
-  /** The runicorn executable to deploy; defaults to this process when it is the compiled binary. */
-  selfPath?: string;
-  /** Use this manager instead of a new one (tests inspect it). */
-  manager?: RemoteManager;
+/** The remote manager of a server (cli/serve.ts builds it once); `selfPath` is the executable to deploy. */
+export function createRemoteManager(config: Config, log: Logger, selfPath = compiledSelfPath()): RemoteManager {
+  return new RemoteManager({
+    configDir: config.configDir,
+    homeDir: config.homeDir,
+    log: log.child("remote"),
+    selfPath,
+    releases: releaseSources(config, selfPath),
+    agentSocket: sshAgentPath(currentPlatform(config.env ?? {}, config.homeDir)),
+    version: VERSION,
+  });
 }
 
 const port = t.Integer({ minimum: 1, maximum: 65535 });
@@ -145,19 +152,8 @@ const S_IFDIR = 0o040000;
 const isDir = (st: Stats) => (st.mode & S_IFMT) === S_IFDIR;
 
 /** Every `/api/remote/*` route and `/api/config/ssh_connections*`. */
-export function remoteRoutes(ctx: AppContext, opts: RemoteRoutesOptions = {}) {
-  const manager =
-    opts.manager ??
-    new RemoteManager({
-      configDir: ctx.config.configDir,
-      homeDir: ctx.config.homeDir,
-      log: ctx.log.child("remote"),
-      selfPath: opts.selfPath ?? compiledSelfPath(),
-      releases: releaseSources(ctx.config, opts.selfPath ?? compiledSelfPath()),
-      agentSocket: sshAgentPath(currentPlatform(ctx.config.env ?? {}, ctx.config.homeDir)),
-      version: VERSION,
-    });
-  ctx.onClose(() => manager.closeAll());
+export function remoteRoutes(ctx: AppContext) {
+  const manager = ctx.remote;
   const connectionQuery = t.Object({ connection_id: t.String() });
 
   return new Elysia({ name: "remote" })

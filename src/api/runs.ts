@@ -51,7 +51,8 @@ export function runsRoutes(ctx: AppContext) {
           }
         }
         const unknown = new Set<string>();
-        const { json, total } = await listRunsJson(ctx.index().db, {
+        const idx = ctx.index();
+        const list = () => listRunsJson(idx.db, {
           limit: query.limit,
           offset: query.offset,
           sort: query.sort,
@@ -64,6 +65,9 @@ export function runsRoutes(ctx: AppContext) {
           includeSummary: include.has("summary"),
           includeConfig: include.has("config"),
         });
+        // the whole list (what the UI asks for on every visit) is reused while the index is unchanged
+        const whole = Object.values(query).every((v) => v === undefined);
+        const { json, total } = whole ? await ctx.storage.runList.get(idx, () => ctx.storage.runs.rowWrites(), list) : await list();
         set.headers["content-type"] = "application/json";
         set.headers["x-total-count"] = String(total);
         // issue 13: while the first index builds the list holds the runs indexed so far

@@ -1,14 +1,10 @@
 // System endpoints (spec §3.9): GPU telemetry and history, host monitor, temperatures, storage statistics — all answered from background samplers.
 import { Elysia, t } from "elysia";
-import { startSystemSamplers } from "../system/samplers.ts";
 import type { AppContext } from "./context.ts";
 
-/**
- * Routes of the system feature; the samplers start with the first request unless the server started
- * them already (`startSystemSamplers`). Only the logger, root and onClose of the context are used.
- */
-export function systemRoutes(ctx: Pick<AppContext, "log" | "root" | "onClose">) {
-  const samplers = () => startSystemSamplers(ctx);
+/** Routes of the system feature, answered from the samplers the server started (`ctx.system`). */
+export function systemRoutes(ctx: Pick<AppContext, "system" | "root">) {
+  const samplers = () => ctx.system;
   return new Elysia({ name: "system" })
     .get("/api/gpu/telemetry", () => samplers().gpu.telemetry(), {
       detail: {

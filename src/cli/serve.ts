@@ -1,11 +1,15 @@
-// `runicorn serve`: opens the storage root, starts the indexer and the HTTP server.
+// `runicorn serve`: assembles every service of the server once (storage, metrics, live push, samplers, remote sessions) and starts the HTTP server.
 import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../api/app.ts";
 import { isLoopbackHost, MAX_UPLOAD_BODY, parseHostHeader } from "../api/guard.ts";
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
-import { normalizeOrigin } from "../config/allowed-origins.ts";
+import { AllowedOrigins, normalizeOrigin } from "../config/allowed-origins.ts";
+import { createRemoteManager } from "../api/remote.ts";
+import { warmUpMetricCode } from "../index/metric-store.ts";
+import { LiveHub } from "../live/live-hub.ts";
+import type { RemoteManager } from "../remote/manager.ts";
 import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
 import type { AppContext } from "../api/context.ts";
 import { Fleet } from "../fleet/fleet.ts";
@@ -49,7 +53,7 @@ export interface RunningServer {
 }
 
 /** Starts the server for a resolved configuration. Throws with a one-line message when it cannot. */
-export async function startServer(config: Config, opts: { fleet?: Fleet } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, opts: { fleet?: Fleet; remote?: RemoteManager } = {}): Promise<RunningServer> {
   const log = createLogger(config.logLevel);
   try {
     mkdirSync(join(config.root, "runs"), { recursive: true });
@@ -65,23 +69,36 @@ export async function startServer(config: Config, opts: { fleet?: Fleet } = {}):
     firstAnswerWaitMs: config.firstAnswerWaitMs,
   });
   const closers: (() => void | Promise<void>)[] = [];
+  const onClose = (fn: () => void | Promise<void>) => void closers.push(fn);
+  const root = () => storage.root;
+  // GPU history exists before the first page opens
+  const system = startSystemSamplers({ log, root, onClose }, { pathEnv: config.env.PATH });
+  const remote = opts.remote ?? createRemoteManager(config, log);
+  onClose(() => remote.closeAll());
+  // file changes reach the hub even before any page subscribes (prompt ingest of known runs)
+  const live = new LiveHub({ runs: () => storage, store: () => storage.metrics, log: log.child("live") });
+  onClose(() => live.close());
   const ctx: AppContext = {
     config,
     log,
-    root: () => storage.root,
+    root,
     index: () => storage.idx,
+    metrics: () => storage.metrics,
     runs: storage,
     storage,
-    onClose: (fn) => closers.push(fn),
+    live,
+    system,
+    remote,
+    origins: new AllowedOrigins(config.configDir, config.corsOrigins),
+    onClose,
     fleet: opts.fleet,
   };
   if (opts.fleet) {
     opts.fleet.start();
-    closers.push(() => opts.fleet!.stop());
+    onClose(() => opts.fleet!.stop());
   }
   const app = createApp(ctx);
-  // GPU history exists before the first page opens
-  startSystemSamplers(ctx, { pathEnv: config.env.PATH });
+  if (!opts.fleet) warmUpMetrics(ctx);
   try {
     app.listen({
       hostname: config.host,
@@ -117,6 +134,20 @@ export async function startServer(config: Config, opts: { fleet?: Fleet } = {}):
         await storage.close();
       })()),
   };
+}
+
+/**
+ * After the server starts listening: compiles the metric code paths, then loads the most recently active
+ * runs, so that a first query is quick. A real query (or live ingest) warms the code itself: the warm-up
+ * steps aside once one has started.
+ */
+function warmUpMetrics(ctx: AppContext): void {
+  setTimeout(() => {
+    warmUpMetricCode(() => ctx.metrics().size > 0)
+      .catch((e) => ctx.log.debug(`metric code warm-up stopped: ${(e as Error).message}`))
+      .then(() => ctx.metrics().warmRecent())
+      .catch((e) => ctx.log.debug(`metrics warm-up stopped: ${(e as Error).message}`));
+  }, 0);
 }
 
 /** A repeatable flag's values, each checked; a bad one is a usage error naming the flag. */

@@ -499,18 +499,6 @@ export class MetricStore implements IngestHost {
   }
 }
 
-const stores = new WeakMap<IndexDb, MetricStore>();
-
-/** The store of an index (one per open index; a new root gets a new store). */
-export function metricStoreFor(index: IndexDb, opts: MetricStoreOptions = {}): MetricStore {
-  let s = stores.get(index);
-  if (!s) {
-    s = new MetricStore(index, opts);
-    stores.set(index, s);
-  }
-  return s;
-}
-
 /**
  * Runs the metric code once over `lines` synthetic SDK lines — line scanner, row builder, chunk stats,
  * digests, blob encoding, the commit statements, both chart queries — against an in-memory database, so

@@ -111,6 +111,7 @@ export class RunIndex {
   /** Every run is watched while there are at most WATCH_ALL_MAX; above, only active ones. */
   private watchAll = true;
   private timers: ReturnType<typeof setInterval>[] = [];
+  private rowWriteCount = 0;
   private pending = new Map<string, Set<string>>();
   private unknown = new Set<string>();
   private pendingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -392,14 +393,22 @@ export class RunIndex {
     return v06Task(dir, dir.slice(runsRoot.length + 1).split(sep)); // `sep`: backslashes on Windows
   }
 
+  /** How many times the run rows were written (twice per transaction); the whole-list cache compares it. */
+  rowWrites(): number {
+    return this.rowWriteCount;
+  }
+
   /** Writes changed rows and removals in one transaction, updates memory, then notifies listeners. */
   private async apply(rows: RunTable[], removed: string[]): Promise<void> {
     // stopped (server closing, or the root was switched): the index may already be closed
     if (this.closed || (rows.length === 0 && removed.length === 0)) return;
+    // counted before and after: a list read while the transaction is under way is never taken as current
+    this.rowWriteCount++;
     await this.idx.db.transaction().execute(async (trx) => {
       await upsertRunRows(trx, rows);
       await deleteRunRows(trx, removed);
     });
+    this.rowWriteCount++;
     const changes: RunChange[] = [];
     for (const dir of removed) {
       const known = this.byDir.get(dir);

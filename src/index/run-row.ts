@@ -4,6 +4,7 @@ import type { RunEntry } from "../store/discover.ts";
 import { assetsCount, num, type RunFiles, str } from "../store/run-files.ts";
 import type { RunTable } from "./schema.ts";
 import { buildRunConfig } from "../analysis/run-fields.ts";
+import type { RunItem } from "../wire/runs.ts";
 
 /** Spec §3.2: `path` = meta.path when truthy, else the directory path (full, not only the first segment: §10.7). */
 export function listPath(metaPath: string | null, entryPath: string | null): string | null {
@@ -69,7 +70,7 @@ export function listItemJson(row: RunTable, rawBest?: unknown): string {
     alias: row.alias,
     tags: JSON.parse(row.tags),
     assets_count: row.assets_count,
-  });
+  } satisfies Omit<RunItem, "best_metric_value"> & { best_metric_value: unknown });
 }
 
 function jsonScalar(v: unknown): unknown {

@@ -1,15 +1,19 @@
-// The current storage root with its open index and indexer; re-pointable at run time (spec §1.1).
+// The current storage root with its open index, indexer and metric store; re-pointable at run time (spec §1.1).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../util/log.ts";
 import { type IndexDb, indexPathFor, openIndexDb } from "./db.ts";
+import { MetricStore } from "./metric-store.ts";
+import { RunListCache } from "./run-list-cache.ts";
 import { RunIndex, type RunIndexOptions } from "./run-index.ts";
 import type { RunChange, RunRecord, RunService } from "./run-types.ts";
 
 /** Holds the root, its index and indexer; listeners survive a root switch. */
 export class Storage implements RunService {
-  private current!: { root: string; idx: IndexDb; runs: RunIndex; unsubscribe: () => void };
+  private current!: { root: string; idx: IndexDb; runs: RunIndex; metrics: MetricStore; unsubscribe: () => void };
   private readonly listeners = new Set<(c: RunChange) => void>();
+  /** The whole run list of the current root, reused while the index is unchanged. */
+  readonly runList = new RunListCache();
 
   private constructor(
     private readonly cacheDir: string,
@@ -42,7 +46,7 @@ export class Storage implements RunService {
     });
     await runs.start();
     this.log.debug(`index for ${root} at ${path}`);
-    return { root, idx, runs, unsubscribe };
+    return { root, idx, runs, metrics: new MetricStore(idx, { log: this.log.child("metrics") }), unsubscribe };
   }
 
   /** The current root. */
@@ -58,13 +62,20 @@ export class Storage implements RunService {
     return this.current.runs;
   }
 
+  /** The metric store of the current root (a new root gets a new store). */
+  get metrics(): MetricStore {
+    return this.current.metrics;
+  }
+
   /** Switches to another root: opens it first, then closes the old one. */
   async switchRoot(root: string): Promise<void> {
     const next = await this.openRoot(root);
     const old = this.current;
     this.current = next;
+    this.runList.drop();
     old.unsubscribe();
     await old.runs.stop();
+    await old.metrics.flushResults();
     await old.idx.close();
   }
 
@@ -81,8 +92,10 @@ export class Storage implements RunService {
 
   /** Stops the indexer and closes the index. */
   async close(): Promise<void> {
+    this.runList.drop();
     this.current.unsubscribe();
     await this.current.runs.stop();
+    await this.current.metrics.flushResults();
     await this.current.idx.close();
   }
 }

@@ -1,4 +1,4 @@
-// Owns the system samplers of one server: started once per server context, stopped by its onClose.
+// Builds the system samplers of one server (started once, in cli/serve.ts), stopped by its onClose.
 import type { Logger } from "../util/log.ts";
 import { GpuSampler } from "./gpu-sampler.ts";
 import { HostSampler } from "./host-sampler.ts";
@@ -40,15 +40,8 @@ export interface SamplerContext {
   onClose(fn: () => void | Promise<void>): void;
 }
 
-const running = new WeakMap<SamplerContext, SystemSamplers>();
-
-/**
- * Starts the samplers of `ctx` (once; later calls return the same ones). The server may call it at
- * start-up so that GPU history exists before the first page opens; `systemRoutes` calls it lazily otherwise.
- */
+/** Starts the samplers of a server (cli/serve.ts calls it once); they stop with `ctx.onClose`. */
 export function startSystemSamplers(ctx: SamplerContext, opts: SystemSamplerOptions = {}): SystemSamplers {
-  const existing = running.get(ctx);
-  if (existing) return existing;
   const log = ctx.log.child("system");
   const nvml = opts.nvml ?? (opts.useNvml === false ? undefined : loadNvml());
   if (nvml) log.info("reading GPUs through NVML");
@@ -81,12 +74,6 @@ export function startSystemSamplers(ctx: SamplerContext, opts: SystemSamplerOpti
       await gpu.stop();
     },
   };
-  running.set(ctx, samplers);
   ctx.onClose(() => samplers.stop());
   return samplers;
-}
-
-/** The samplers of `ctx` if they were started. */
-export function findSystemSamplers(ctx: SamplerContext): SystemSamplers | undefined {
-  return running.get(ctx);
 }

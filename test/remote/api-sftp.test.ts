@@ -3,8 +3,6 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { extraFeatures } from "../../src/api/features.ts";
-import { remoteRoutes } from "../../src/api/remote.ts";
 import { type RunningServer, startServer } from "../../src/cli/serve.ts";
 import { loadConfig } from "../../src/config/config.ts";
 import { startSshd, type TestSshd } from "./sshd.ts";
@@ -32,13 +30,7 @@ beforeAll(async () => {
   const config = loadConfig({ root: join(dir, "root"), host: "127.0.0.1", logLevel: "error", port: 0 }, { HOME: home, PATH: process.env.PATH });
   mkdirSync(join(config.configDir), { recursive: true });
   writeFileSync(join(config.configDir, "known_hosts"), `[127.0.0.1]:${sshd.port} ${sshd.hostPublicKey}\n`);
-  const feature = remoteRoutes;
-  extraFeatures.push(feature);
-  try {
-    server = await startServer(config);
-  } finally {
-    extraFeatures.splice(extraFeatures.indexOf(feature), 1);
-  }
+  server = await startServer(config);
 });
 afterAll(async () => {
   await server?.stop();

@@ -4,10 +4,9 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AppContext } from "../../src/api/context.ts";
-import { extraFeatures } from "../../src/api/features.ts";
-import { remoteRoutes } from "../../src/api/remote.ts";
 import { type RunningServer, startServer } from "../../src/cli/serve.ts";
 import { loadConfig } from "../../src/config/config.ts";
+import { createLogger } from "../../src/util/log.ts";
 import { VERSION } from "../../src/version.ts";
 import { RemoteManager } from "../../src/remote/manager.ts";
 import { copyBinary, eventually, FIXTURES, sshFingerprint, startPasswordServer } from "./helpers.ts";
@@ -51,18 +50,9 @@ beforeAll(async () => {
   const config = loadConfig({ root: join(dir, "root"), host: "127.0.0.1", logLevel: "error", port: 0 }, { HOME: home, PATH: process.env.PATH });
   mkdirSync(join(sshd.remoteHome, "data"), { recursive: true });
   cpSync(join(FIXTURES, "rn-data"), join(sshd.remoteHome, "data"), { recursive: true });
-  // Mounted the way the server does (a feature of createApp, under its error envelope); removed again at once
-  // so that other test files building an app in this process are unaffected.
-  const feature = (c: AppContext) => {
-    remote = new RemoteManager({ configDir: c.config.configDir, homeDir: c.config.homeDir, log: c.log.child("remote"), selfPath: bin.path, version: VERSION });
-    return remoteRoutes(c, { selfPath: bin.path, manager: remote });
-  };
-  extraFeatures.push(feature);
-  try {
-    server = await startServer(config);
-  } finally {
-    extraFeatures.splice(extraFeatures.indexOf(feature), 1);
-  }
+  // the server's own assembly, with a manager that deploys the test binary (the test inspects it)
+  remote = new RemoteManager({ configDir: config.configDir, homeDir: config.homeDir, log: createLogger("error").child("remote"), selfPath: bin.path, version: VERSION });
+  server = await startServer(config, { remote });
   ctx = server.ctx;
   base = server.url;
 });

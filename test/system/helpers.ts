@@ -68,7 +68,7 @@ export function makeContext(root: string): SamplerContext & { close(): Promise<v
 export function startServer(root: string, opts: SystemSamplerOptions) {
   const ctx = makeContext(root);
   const samplers = startSystemSamplers(ctx, opts);
-  const app = new Elysia().use(systemRoutes(ctx)).listen({ port: 0, hostname: "127.0.0.1" });
+  const app = new Elysia().use(systemRoutes({ system: samplers, root: ctx.root })).listen({ port: 0, hostname: "127.0.0.1" });
   const base = `http://127.0.0.1:${app.server!.port}`;
   return {
     ctx,
