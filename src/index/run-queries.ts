@@ -21,6 +21,8 @@ export interface RunListQuery {
   onUnknownField?: (path: string[]) => void;
   includeSummary?: boolean;
   includeConfig?: boolean;
+  /** Adds `metrics` (metric.* fields per key; null while the run's metrics are not ingested). */
+  includeMetrics?: boolean;
   deleted?: boolean;
 }
 
@@ -75,21 +77,22 @@ export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promi
   const cols: ("list_json" | "summary" | "config")[] = ["list_json"];
   if (q.includeConfig) cols.push("config");
   if (q.includeSummary) cols.push("summary");
-  let query = base.select(cols);
+  let query = base.select(cols).$if(q.includeMetrics === true, (x) => x.select(sql<string | null>`metrics`.as("metrics")));
   const dir = q.order === "asc" ? "asc" : "desc";
   if (q.sort) query = query.orderBy(sortExpr(q.sort), dir).orderBy("order_key");
   else query = query.orderBy("order_key");
   if (q.limit !== undefined) query = query.limit(q.limit);
   if (q.offset !== undefined) query = query.offset(q.offset).$if(q.limit === undefined, (x) => x.limit(-1));
-  const rows = (await query.execute()) as { list_json: string; summary?: string; config?: string }[];
+  const rows = (await query.execute()) as { list_json: string; summary?: string; config?: string; metrics?: string | null }[];
   if (total < 0) total = rows.length;
   const items =
-    q.includeSummary || q.includeConfig
+    q.includeSummary || q.includeConfig || q.includeMetrics
       ? rows.map(
           (r) =>
             r.list_json.slice(0, -1) +
             (q.includeConfig ? `,"config":${r.config ?? "{}"}` : "") +
             (q.includeSummary ? `,"summary":${r.summary ?? "{}"}` : "") +
+            (q.includeMetrics ? `,"metrics":${r.metrics ?? "null"}` : "") +
             "}",
         )
       : rows.map((r) => r.list_json);
@@ -125,10 +128,10 @@ export function isSortKey(sort: string): boolean {
   return !sort.includes("\u0000") && path.every((k) => k !== "") && runFieldSql(path) !== undefined;
 }
 
-/** False when `path` is a JSON field (config.x, summary.y) that no live run has; plain fields always exist. */
+/** False when `path` is a JSON field (config.x, summary.y, metric.k.min) that no live run has; plain fields always exist. */
 export async function runFieldExists(db: Kysely<Database>, path: string[]): Promise<boolean> {
   const f = runFieldSql(path);
-  if (!f || (path[0] !== "config" && path[0] !== "summary")) return f !== undefined;
+  if (!f || (path[0] !== "config" && path[0] !== "summary" && path[0] !== "metric")) return f !== undefined;
   const r = await db
     .selectFrom("run")
     .select(sql`1`.as("x"))
@@ -137,6 +140,28 @@ export async function runFieldExists(db: Kysely<Database>, path: string[]): Prom
     .limit(1)
     .executeTakeFirst();
   return r !== undefined;
+}
+
+/** Live runs whose metric.* fields are not stored yet (metrics IS NULL, through a partial index). */
+export async function runsWithoutMetricFields(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db
+    .selectFrom("run")
+    .select("run_dir")
+    .where("deleted", "=", 0)
+    .where(sql<boolean>`metrics IS NULL`)
+    .execute();
+  return rows.map((r) => r.run_dir);
+}
+
+/** How many live runs have no metric.* fields stored yet. */
+export async function countRunsWithoutMetricFields(db: Kysely<Database>): Promise<number> {
+  const r = await db
+    .selectFrom("run")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("deleted", "=", 0)
+    .where(sql<boolean>`metrics IS NULL`)
+    .executeTakeFirst();
+  return Number(r?.n ?? 0);
 }
 
 /** One run's row by directory. */
