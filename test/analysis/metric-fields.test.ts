@@ -22,11 +22,12 @@ afterAll(async () => {
 const ids = (body: any[]) => body.map((r) => r.id).sort();
 
 /** Lists with a metric filter until no run's metrics are pending any more. */
-async function settled(query: string) {
-  return waitFor(async () => {
-    const res = await server.api(`/api/runs?${query}`);
-    return res.headers.get("x-metrics-pending") === "0" ? res : undefined;
+async function settled(query: string): Promise<Awaited<ReturnType<TestServer["api"]>>> {
+  const res = await waitFor(async () => {
+    const r = await server.api(`/api/runs?${query}`);
+    return r.headers.get("x-metrics-pending") === "0" ? r : undefined;
   }, 20000, "metric fields of every run");
+  return res!;
 }
 
 describe("runs whose metrics are not ingested yet", () => {
