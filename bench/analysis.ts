@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { parseFilter } from "../src/analysis/filter.ts";
 import { openIndexDb } from "../src/index/db.ts";
 import { listRunsJson, upsertRunRows } from "../src/index/run-queries.ts";
-import { aggregateGroup, runPoints } from "../src/analysis/group-series.ts";
+import { GroupAccumulator } from "../src/analysis/group-series.ts";
 import { Chunk, CHUNK_ROWS, K_NUM } from "../src/metrics/chunk.ts";
 import type { ChunkRef, RunData } from "../src/metrics/run-data.ts";
 import { buildRunRow } from "../src/index/run-row.ts";
@@ -121,8 +121,10 @@ let pointsOut = 0;
 const grouped = await time(async () => {
   pointsOut = 0;
   for (let g = 0; g < 5; g++) {
-    const pts = runs.slice(g * 10, g * 10 + 10).map((r) => runPoints(r, "loss", "step"));
-    pointsOut += aggregateGroup(pts, ["mean", "std", "min", "max"], 1000).x.length;
+    const members = runs.slice(g * 10, g * 10 + 10);
+    const acc = new GroupAccumulator(members, "step", 1000);
+    for (const r of members) acc.addRun(r, "loss");
+    pointsOut += acc.result(["mean", "std", "min", "max"]).x.length;
   }
 }, 7, 2);
 report(`grouped series, ${RUNS_G} runs × ${STEPS} steps → 5 groups × ${pointsOut / 5} points`, grouped, 150);

@@ -2,13 +2,14 @@
 // aggregated per group (mean/std/min/max/count) from the column store (issue 16). The route itself is
 // the compare route of metrics.ts, which hands run_ids/group_by requests to `groupedSeries`.
 import { t } from "elysia";
-import { aggregateGroup, runPoints, type RunPoints } from "../analysis/group-series.ts";
+import { GroupAccumulator, type GroupSeries } from "../analysis/group-series.ts";
 import { FilterSyntaxError, parseFilter } from "../analysis/filter.ts";
 import { PLAIN_FIELDS, runFieldReader, type RunFieldValues } from "../analysis/run-fields.ts";
 import { findRunRow } from "../index/run-queries.ts";
 import { metricStoreFor } from "../index/metric-store.ts";
 import { listPath } from "../index/run-row.ts";
 import type { RunTable } from "../index/schema.ts";
+import type { RunData } from "../metrics/run-data.ts";
 import type { CompareAgg, CompareSeriesGroup, CompareSeriesResponse } from "../wire/analysis.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
@@ -164,18 +165,22 @@ export async function groupedSeries(ctx: AppContext, q: GroupedQuery): Promise<C
     }
     return 0;
   });
-  // each run's rows once per key; a run still being read for the first time answers with its prefix
-  const points = new Map<string, RunPoints[]>();
+  // each group's runs are synced once; each key is folded from their chunks into the group's buckets
+  const states = new Map<string, RunData>();
   for (const g of ordered) {
     for (let i = 0; i < g.dirs.length; i++) {
       const state = await store.sync(g.dirs[i], "query", { partialAfterMs: PARTIAL_AFTER_MS });
       if (state.progress < 1) pending.push(g.runs[i]);
-      for (const key of p.keys) {
-        const pts = await store.compute(() => runPoints(state, key, p.x));
-        const k = `${key}\u0000${JSON.stringify(g.values)}`;
-        if (!points.has(k)) points.set(k, []);
-        points.get(k)!.push(pts);
-      }
+      states.set(g.dirs[i], state);
+    }
+  }
+  const series = new Map<string, GroupSeries>();
+  for (const key of p.keys) {
+    for (const g of ordered) {
+      const runs = g.dirs.map((d) => states.get(d)!);
+      const acc = new GroupAccumulator(runs, p.x, p.points);
+      for (const run of runs) await store.compute(() => acc.addRun(run, key));
+      series.set(`${key}\u0000${JSON.stringify(g.values)}`, acc.result(p.aggs));
     }
   }
   return {
@@ -188,7 +193,7 @@ export async function groupedSeries(ctx: AppContext, q: GroupedQuery): Promise<C
       groups: ordered.map((g): CompareSeriesGroup => ({
         key: g.key,
         runs: g.runs,
-        ...aggregateGroup(points.get(`${key}\u0000${JSON.stringify(g.values)}`) ?? [], p.aggs, p.points),
+        ...series.get(`${key}\u0000${JSON.stringify(g.values)}`)!,
       })),
     })),
     missing_runs: missing,
