@@ -1,5 +1,5 @@
 // Read queries over the run table: the list with filters/sort/pagination, single rows, path statistics.
-import { CompiledQuery, type Kysely, sql } from "kysely";
+import { CompiledQuery, type Kysely, type SelectQueryBuilder, sql } from "kysely";
 import type { FilterNode } from "../analysis/filter.ts";
 import { compileFilter } from "../analysis/filter-sql.ts";
 import { runFieldSql } from "../analysis/run-fields.ts";
@@ -68,6 +68,7 @@ export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promi
     base = base.where(sql<boolean>`coalesce(${cond}, 0)`, "=", sql<boolean>`1`);
   }
   const paged = q.limit !== undefined || q.offset !== undefined;
+  if (q.filter && paged) return filteredPage(db, base, q);
   const filtered = paged || q.status?.length || q.path || q.q || q.filter;
   let total = -1;
   if (filtered) {
@@ -97,6 +98,50 @@ export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promi
         )
       : rows.map((r) => r.list_json);
   return { json: "[" + items.join(",") + "]", total };
+}
+
+/** List items with the included objects appended (each item's JSON ends with `}`). */
+function itemsJson(rows: { list_json: string; summary?: string; config?: string; metrics?: string | null }[], q: RunListQuery): string {
+  const items =
+    q.includeSummary || q.includeConfig || q.includeMetrics
+      ? rows.map(
+          (r) =>
+            r.list_json.slice(0, -1) +
+            (q.includeConfig ? `,"config":${r.config ?? "{}"}` : "") +
+            (q.includeSummary ? `,"summary":${r.summary ?? "{}"}` : "") +
+            (q.includeMetrics ? `,"metrics":${r.metrics ?? "null"}` : "") +
+            "}",
+        )
+      : rows.map((r) => r.list_json);
+  return "[" + items.join(",") + "]";
+}
+
+/**
+ * A filtered page with its total in one scan of the table: the matching rows' rowid and sort values are
+ * materialised once (the filter is evaluated once per row, not once for the count and again for the page),
+ * then only the page's rows are read in full.
+ */
+async function filteredPage(db: Kysely<Database>, base: SelectQueryBuilder<Database, "run", {}>, q: RunListQuery): Promise<{ json: string; total: number }> {
+  const sortValue = q.sort ? sortExpr(q.sort) : sql`NULL`;
+  const matched = base.select([sql`rowid`.as("r"), "order_key", sortValue.as("s")]).compile();
+  const dir = q.order === "asc" ? "ASC" : "DESC";
+  const order = q.sort ? `m.s ${dir}, m.order_key` : "m.order_key";
+  const cols = ["run.list_json", q.includeConfig ? "run.config" : "", q.includeSummary ? "run.summary" : "", q.includeMetrics ? "run.metrics" : ""]
+    .filter(Boolean)
+    .join(", ");
+  const text =
+    `WITH m AS MATERIALIZED (${matched.sql}) SELECT (SELECT count(*) FROM m) AS total, ${cols} ` +
+    `FROM m JOIN run ON run.rowid = m.r ORDER BY ${order} LIMIT ? OFFSET ?`;
+  const params = [...matched.parameters, q.limit ?? -1, q.offset ?? 0];
+  const res = await db.executeQuery<{ total: number; list_json: string; summary?: string; config?: string; metrics?: string | null }>(
+    CompiledQuery.raw(text, params),
+  );
+  let total = res.rows.length ? Number(res.rows[0].total) : -1;
+  if (total < 0) {
+    const r = await base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirst();
+    total = Number(r?.n ?? 0);
+  }
+  return { json: itemsJson(res.rows, q), total };
 }
 
 /** The path shown in the list: meta.path when set, else the directory path (spec §3.2, §10.7). */

@@ -113,6 +113,19 @@ describe("include=metrics and sort", () => {
     expect(desc).toEqual([...asc].reverse());
   });
 
+  it("pages a filtered, sorted list exactly as slices of the whole list, with the total before paging", async () => {
+    const f = encodeURIComponent("metric.loss.count >= 15");
+    for (const sort of ["", "&sort=metric.loss.min&order=asc", "&sort=config.lr&order=desc", "&sort=summary.final_acc&order=asc"]) {
+      const all = (await settled(`filter=${f}${sort}`)).body.map((r: any) => r.id);
+      for (const [limit, offset] of [[5, 0], [5, 5], [7, 10], [50, 0], [3, 100]]) {
+        const page = await settled(`filter=${f}${sort}&limit=${limit}&offset=${offset}&include=metrics`);
+        expect(page.body.map((r: any) => r.id)).toEqual(all.slice(offset, offset + limit));
+        expect(page.headers.get("x-total-count")).toBe(String(all.length));
+        for (const item of page.body) expect(item.metrics.loss.count).toBeGreaterThanOrEqual(15);
+      }
+    }
+  });
+
   it("refuses a sort on metric.<key> without a statistic", async () => {
     const res = await server.api("/api/runs?sort=metric.loss");
     expect(res.status).toBe(400);
