@@ -196,7 +196,8 @@ export async function pendingMetricFields(ctx: AppContext): Promise<number> {
   const n = await countRunsWithoutMetricFields(db);
   if (n === 0) return 0;
   const store = metricStoreFor(ctx.index(), { log: ctx.log.child("metrics") });
-  store.fillRunFields(await runsWithoutMetricFields(db));
+  // the run list is read again only once the queue has drained (at 100k runs it is not free)
+  if (store.runFieldsWaiting === 0) store.fillRunFields(await runsWithoutMetricFields(db));
   return n;
 }
 

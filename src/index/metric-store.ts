@@ -432,6 +432,11 @@ export class MetricStore implements IngestHost {
     return this.fieldQueue.size;
   }
 
+  /** Runs waiting in `fillRunFields` (queued or running). */
+  get runFieldsWaiting(): number {
+    return this.fieldQueue.size;
+  }
+
   /** Syncs one run and stores its `metric.*` fields (what `fillRunFields` does per run). */
   async writeRunFields(runDir: string): Promise<void> {
     const state = await this.sync(runDir, "watch");
