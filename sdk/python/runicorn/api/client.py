@@ -192,8 +192,7 @@ class RunicornClient:
                 malformed one raises FilterError (a ValueError) with the server's message and column.
             as_dataframe: True → a pandas DataFrame with config/summary/metrics flattened into
                 `config.x` / `summary.y` / `metric.loss.min` columns; False → a list of dicts; None
-                (default) → a DataFrame when a filter or include is given and pandas is installed,
-                else the list.
+                (default) → a DataFrame when a filter is given and pandas is installed, else the list.
 
         Example::
 
@@ -222,7 +221,7 @@ class RunicornClient:
         elif isinstance(data, list):
             runs = data
         if as_dataframe is None:
-            as_dataframe = (filter is not None or inc is not None) and _has_pandas()
+            as_dataframe = filter is not None and _has_pandas()
         return runs_to_dataframe(runs) if as_dataframe else runs
 
     def compare_series(self, run_ids: Iterable[str], key: Union[str, Iterable[str]], *,
