@@ -1,15 +1,23 @@
-// Benchmark of the filter language (issue 16): filter expressions over 100,000 runs in the run index.
+// Benchmark of the analysis API (issue 16): filter expressions (config, summary, metric.*) over 100,000 runs
+// in the run index; the runs table (include=config,summary,metrics, 20+ columns) for 10,000 runs; grouped
+// series (mean/std/min/max) of 50 runs × 100,000 steps.
 // Rows are built by the indexer's own row builder from run files generated in memory in the original's format
-// (meta, status, summary with best_metric_*, assets.json config args/extra), then queried as GET /api/runs does.
+// (meta, status, summary with best_metric_*, assets.json config args/extra) and written by the index's own
+// upsert (so the JSONB copies exist); metric.* fields are set as the metric store writes them. The grouped
+// series reads chunks held in memory (as a warm ChunkCache holds them), not SQLite blobs.
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFilter } from "../src/analysis/filter.ts";
 import { openIndexDb } from "../src/index/db.ts";
-import { listRunsJson } from "../src/index/run-queries.ts";
+import { listRunsJson, upsertRunRows } from "../src/index/run-queries.ts";
+import { GroupAccumulator } from "../src/analysis/group-series.ts";
+import { Chunk, CHUNK_ROWS, K_NUM } from "../src/metrics/chunk.ts";
+import type { ChunkRef, RunData } from "../src/metrics/run-data.ts";
 import { buildRunRow } from "../src/index/run-row.ts";
 import type { RunTable } from "../src/index/schema.ts";
 import type { RunFiles } from "../src/store/run-files.ts";
+import { sql } from "kysely";
 import { finish, report, time } from "./lib.ts";
 
 const N = Number(process.env.BENCH_RUNS ?? 100000);
@@ -49,11 +57,13 @@ for (let start = 0; start < N; start += BATCH) {
     };
     rows.push(buildRunRow({ dir: join(base, "runs", path, id), id, entryPath: path, layout: "v06", orderKey: `0${path}\u0001${id}`, stamp: "x" }, files));
   }
-  await idx.db.insertInto("run").values(rows.slice(0, 1)).execute();
-  await idx.db.transaction().execute(async (trx) => {
-    for (const r of rows.slice(1)) await trx.insertInto("run").values(r).execute();
-  });
+  await idx.db.transaction().execute(async (trx) => upsertRunRows(trx, rows));
 }
+// metric.* fields as the metric store writes them (text + JSONB), two keys per run
+await sql`UPDATE run SET metrics = json_object(
+  'loss', json_object('last', 1.0 / (rowid + 1), 'min', 0.5 / (rowid + 1), 'max', 2.5, 'count', 100 + rowid % 900),
+  'val/acc', json_object('last', (rowid % 1000) / 1000.0, 'min', 0.1, 'max', (rowid % 1000) / 1000.0 + 0.01, 'count', 10))`.execute(idx.db);
+await sql`UPDATE run SET metrics_b = jsonb(metrics)`.execute(idx.db);
 console.log(`indexed ${N} generated runs in ${((performance.now() - g0) / 1000).toFixed(1)} s (timings on a shared machine are noisy)`);
 
 const EXPRS = [
@@ -63,6 +73,8 @@ const EXPRS = [
   "not (config.seed in [0, 1])",
   'path == "sweep3/b" and config.lr > 0.0003',
   'tags contains "best" and status == "finished"',
+  'metric.loss.min < 0.0001 and status == "finished"',
+  'metric.val/acc.last > 0.9 and config.lr <= 0.001',
 ];
 for (const expr of EXPRS) {
   const filter = parseFilter(expr);
@@ -74,6 +86,48 @@ for (const expr of EXPRS) {
 }
 const sorted = await time(() => listRunsJson(idx.db, { filter: parseFilter("config.lr <= 0.001"), sort: "config.batch_size", limit: 50 }), 5, 1);
 report("filter + sort by config field, page of 50", sorted, 150);
+const byMetric = await time(() => listRunsJson(idx.db, { filter: parseFilter("config.lr <= 0.001"), sort: "metric.loss.min", limit: 50 }), 5, 1);
+report("filter + sort by metric.loss.min, page of 50", byMetric, 150);
+
+// the runs table: 10,000 rows with config (6 args + model/dataset), summary (6 keys) and metrics (2 keys × 4)
+let tableChars = 0;
+const table = await time(async () => {
+  tableChars = (await listRunsJson(idx.db, { limit: 10000, includeConfig: true, includeSummary: true, includeMetrics: true })).json.length;
+}, 5, 1);
+report(`runs table, 10,000 runs with include=config,summary,metrics (${(tableChars / 1e6).toFixed(1)} MB)`, table, 150);
+
+// grouped series: 50 runs × 100,000 steps of one key, 5 groups of 10, 1,000 points
+const STEPS = Number(process.env.BENCH_STEPS ?? 100000);
+const RUNS_G = 50;
+function memoryRun(seed: number): RunData {
+  const chunks: ChunkRef[] = [];
+  const loaded: Chunk[] = [];
+  for (let first = 0; first < STEPS; first += CHUNK_ROWS) {
+    const c = new Chunk(CHUNK_ROWS);
+    const col = c.column("loss");
+    for (let s = first; s < Math.min(STEPS, first + CHUNK_ROWS); s++) {
+      const r = c.appendRow(s);
+      c.times[r] = 1735689600 + s * 0.1;
+      col.kinds[r] = K_NUM;
+      col.vals[r] = 1 / (s + 1) + seed * 1e-3;
+    }
+    loaded.push(c);
+    chunks.push({ id: chunks.length, rows: c.n, firstStep: first, lastStep: first + c.n - 1, minTime: c.times[0], maxTime: c.times[c.n - 1], levelRows: [0, 0, 0] });
+  }
+  return { chunks, columns: ["loss"], keyStats: new Map(), stages: [], totalRows: STEPS, load: (ref) => loaded[ref.id] };
+}
+const runs = Array.from({ length: RUNS_G }, (_, i) => memoryRun(i));
+let pointsOut = 0;
+const grouped = await time(async () => {
+  pointsOut = 0;
+  for (let g = 0; g < 5; g++) {
+    const members = runs.slice(g * 10, g * 10 + 10);
+    const acc = new GroupAccumulator(members, "step", 1000);
+    for (const r of members) acc.addRun(r, "loss");
+    pointsOut += acc.result(["mean", "std", "min", "max"]).x.length;
+  }
+}, 7, 2);
+report(`grouped series, ${RUNS_G} runs × ${STEPS} steps → 5 groups × ${pointsOut / 5} points`, grouped, 150);
 
 if (process.env.BENCH_KEEP) { console.log("kept " + base); process.exit(0); }
 await idx.close();

@@ -5,8 +5,19 @@ import { isObject, type JsonObject } from "../store/json.ts";
 import type { FieldSql } from "./filter-sql.ts";
 import { jsonField } from "./filter-sql.ts";
 
-/** Plain fields (one segment); `config.*` and `summary.*` are JSON fields. `metric.*` is not mapped yet. */
+/** Plain fields (one segment); `config.*` and `summary.*` are JSON fields; `metric.<key>.<stat>` reads the metric store's summary. */
 export const PLAIN_FIELDS = ["status", "path", "alias", "tags", "host", "notes", "created_at", "duration", "run_id"] as const;
+
+/** The statistics of `metric.<key>.<stat>`. */
+export const METRIC_STATS = ["last", "min", "max", "count"] as const;
+
+/** `metric.<key>.<stat>` as [key, stat] (a key may hold dots: `metric.val.acc.max`); undefined otherwise. */
+export function metricFieldOf(path: string[]): [string, (typeof METRIC_STATS)[number]] | undefined {
+  if (path[0] !== "metric" || path.length < 3) return undefined;
+  const stat = path[path.length - 1] as (typeof METRIC_STATS)[number];
+  if (!METRIC_STATS.includes(stat)) return undefined;
+  return [path.slice(1, -1).join("."), stat];
+}
 
 /** Longest notes accepted by PATCH /api/runs/{id} (bytes of UTF-8). */
 export const MAX_NOTES_BYTES = 64 * 1024;
@@ -75,6 +86,8 @@ export interface RunFieldValues {
   ended_at: number | null;
   config: JsonObject;
   summary: JsonObject;
+  /** Per metric key: last/min/max/count (metric-fields.ts); absent when not computed. */
+  metrics?: Record<string, Record<string, unknown>>;
 }
 
 /** The field reader for `evaluateFilter` over one run (undefined = missing, as in SQL). */
@@ -83,6 +96,8 @@ export function runFieldReader(r: RunFieldValues, now = Date.now() / 1000): (pat
     const [head, ...rest] = path;
     if (head === "config") return rest.length ? lookupJson(r.config, rest) : undefined;
     if (head === "summary") return rest.length ? lookupJson(r.summary, rest) : undefined;
+    const metric = metricFieldOf(path);
+    if (metric) return r.metrics ? lookupJson(r.metrics, metric) : undefined;
     if (rest.length) return undefined;
     switch (head) {
       case "run_id":
@@ -132,6 +147,8 @@ export function runFieldSql(path: string[], now = Date.now() / 1000): FieldSql |
   // the JSONB copies (migration 0005): no text parse per row
   if (head === "config" && rest.length) return jsonField(sql`config_b`, rest);
   if (head === "summary" && rest.length) return jsonField(sql`summary_b`, rest);
+  const metric = metricFieldOf(path);
+  if (metric) return jsonField(sql`metrics_b`, metric);
   if (rest.length) return undefined;
   switch (head) {
     case "run_id":

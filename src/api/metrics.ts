@@ -9,6 +9,7 @@ import type { LiveRow } from "../live/live-hub.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { getLiveRun } from "./run-ids.ts";
+import { groupedSeries, groupedSeriesQuery } from "./compare.ts";
 
 /** Lines the logs WebSocket sends on connect (spec §3.4: the last 10,000). */
 export const LOG_WS_LINES = 10000;
@@ -233,6 +234,8 @@ export function metricsRoutes(ctx: AppContext) {
     .get(
       "/api/compare/series",
       async ({ query }) => {
+        // issue 16: run_ids (with group_by, agg, key) asks for the grouped, aggregated form
+        if (query.run_ids !== undefined || query.group_by !== undefined || query.agg !== undefined) return groupedSeries(ctx, query);
         const ids = listParam(query.runs);
         if (!ids) throw new HttpError(422, [{ type: "missing", loc: ["query", "runs"], msg: "Field required", input: null }]);
         if (ids.length > MAX_COMPARE_RUNS) throw new HttpError(400, `Cannot compare more than ${MAX_COMPARE_RUNS} runs at once`);
@@ -251,8 +254,12 @@ export function metricsRoutes(ctx: AppContext) {
         return { runs, missing };
       },
       {
-        query: t.Object({ runs: t.Optional(t.String({ description: "Comma-separated run ids" })), ...seriesQuery }),
-        detail: { summary: "Series of several runs (same options as /series); unknown runs are listed in `missing`" },
+        query: t.Object({ runs: t.Optional(t.String({ description: "Comma-separated run ids" })), ...seriesQuery, ...groupedSeriesQuery }),
+        detail: {
+          summary: "Series of several runs (same options as /series); unknown runs are listed in `missing`",
+          description:
+            "With run_ids=…&key=… (group_by, agg): the runs grouped by field values and one metric aggregated per group (mean, std, min, max, count), aligned on steps and downsampled to `points` (docs/ANALYSIS.md).",
+        },
       },
     )
     .get(

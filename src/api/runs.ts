@@ -3,7 +3,16 @@ import { join } from "node:path";
 import { Elysia, t } from "elysia";
 import { FilterSyntaxError, type FilterNode, filterFields, MAX_FILTER_LENGTH, parseFilter } from "../analysis/filter.ts";
 import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
-import { findRunRow, isSortKey, runFieldExists, listRunsJson, runStatusCounts, stalledRunDirs } from "../index/run-queries.ts";
+import {
+  countRunsWithoutMetricFields,
+  findRunRow,
+  isSortKey,
+  listRunsJson,
+  runFieldExists,
+  runStatusCounts,
+  runsWithoutMetricFields,
+  stalledRunDirs,
+} from "../index/run-queries.ts";
 import { isStalled, STALLED_AFTER_S } from "../wire/liveness.ts";
 import { listPath } from "../index/run-row.ts";
 import type { RunTable } from "../index/schema.ts";
@@ -64,6 +73,7 @@ export function runsRoutes(ctx: AppContext) {
           onUnknownField: (p) => unknown.add(p.join(".")),
           includeSummary: include.has("summary"),
           includeConfig: include.has("config"),
+          includeMetrics: include.has("metrics"),
         });
         // the whole list (what the UI asks for on every visit) is reused while the index is unchanged
         const whole = Object.values(query).every((v) => v === undefined);
@@ -82,6 +92,16 @@ export function runsRoutes(ctx: AppContext) {
             if (!unknown.has(name) && !(await runFieldExists(ctx.index().db, ref.path))) unknown.add(name);
           }
         }
+        // metric.* fields come from the metric store: runs not ingested yet are queued and counted, never silently absent
+        const usesMetrics =
+          include.has("metrics") ||
+          query.sort?.startsWith("metric.") ||
+          (filter !== undefined && filterFields(filter).some((f) => f.path[0] === "metric"));
+        if (usesMetrics) {
+          const pending = await pendingMetricFields(ctx);
+          set.headers["x-metrics-pending"] = String(pending);
+          for (const name of [...unknown]) if (name.startsWith("metric.") && pending > 0) unknown.delete(name);
+        }
         if (unknown.size) set.headers["x-unknown-fields"] = headerSafe([...unknown].join(", "));
         return markStalled(json, await stalledRunDirs(ctx.index().db, Date.now() / 1000 - STALLED_AFTER_S));
       },
@@ -93,7 +113,7 @@ export function runsRoutes(ctx: AppContext) {
         detail: {
           summary: "List runs",
           description:
-"Without parameters: every live run in the original's scan order. Optional limit/offset/sort/order/status/path/q filter and page the list; X-Total-Count gives the total before paging. X-Index-State (`building` while the first index build runs, then `ready`) and X-Index-Progress (`indexed/total`, total `?` until the walk has counted them) say whether the list is complete yet. filter=EXPR applies the filter language (README \"Filtering runs\"); a malformed expression is a 400 naming the column; fields no run has are listed in X-Unknown-Fields. include=config,summary adds those objects to each item; sort accepts any filter field (config.lr, summary.acc, created_at).",
+"Without parameters: every live run in the original's scan order. Optional limit/offset/sort/order/status/path/q filter and page the list; X-Total-Count gives the total before paging. X-Index-State (`building` while the first index build runs, then `ready`) and X-Index-Progress (`indexed/total`, total `?` until the walk has counted them) say whether the list is complete yet. filter=EXPR applies the filter language (README \"Filtering runs\"); a malformed expression is a 400 naming the column; fields no run has are listed in X-Unknown-Fields. include=config,summary,metrics adds those objects to each item (metrics: per key {last,min,max,count}, null while the run's metrics are not ingested yet); sort accepts any filter field (config.lr, summary.acc, metric.loss.min, created_at). When metric fields are used, X-Metrics-Pending says how many runs are still being ingested in the background (their metric fields read as missing until then).",
         },
       },
     )
@@ -177,6 +197,20 @@ export function runsRoutes(ctx: AppContext) {
       },
       { detail: { summary: "The run's environment.json, when the SDK captured one" } },
     );
+}
+
+/**
+ * Runs whose metric.* fields are not stored yet: queued for a background ingest (the metric store writes
+ * the fields when done). Returns how many are still waiting, for the `X-Metrics-Pending` header.
+ */
+export async function pendingMetricFields(ctx: AppContext): Promise<number> {
+  const db = ctx.index().db;
+  const n = await countRunsWithoutMetricFields(db);
+  if (n === 0) return 0;
+  const store = ctx.metrics();
+  // the run list is read again only once the queue has drained (at 100k runs it is not free)
+  if (store.runFieldsWaiting === 0) store.fillRunFields(await runsWithoutMetricFields(db));
+  return n;
 }
 
 /** The original's detail keys (spec §3.2) plus the ones its UI wanted (§10.7). */

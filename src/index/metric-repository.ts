@@ -89,6 +89,8 @@ export interface MetricWrites extends MetricReads {
   putChunk(sid: number, w: ChunkWrite): void;
   putImage(sid: number, seq: number, img: ImageEvent): void;
   putSummary(sid: number, rows: number, json: string): void;
+  /** Stores the run's `metric.*` filter fields (issue 16) on its run row, text and JSONB. */
+  putRunMetrics(runDir: string, json: string): void;
   /** Drops every stored result of the run. */
   dropResults(sid: number): void;
   putResult(sid: number, slot: number, rows: number, meta: string, data: Uint8Array): void;
@@ -210,6 +212,9 @@ export class SqliteMetricRepository implements MetricRepository {
       },
       putSummary: (sid, rows, json) => {
         q(UPSERT_CHUNK).run(sid, LEVEL_SUMMARY, 0, rows, 0, 0, null, null, json, new Uint8Array(0));
+      },
+      putRunMetrics: (runDir, json) => {
+        q("UPDATE run SET metrics = ?, metrics_b = jsonb(?) WHERE run_dir = ?").run(json, json, runDir);
       },
       dropResults: (sid) => {
         q(`DELETE FROM metric_chunk WHERE sid = ? AND level = ${LEVEL_RESULT}`).run(sid);

@@ -1,4 +1,5 @@
 // The metric store: composes ingest (metric-ingest), the repository (all SQL), the chunk and result caches, per run.
+import { metricFieldsJson } from "./metric-fields.ts";
 import type { Chunk } from "../metrics/chunk.ts";
 import { digestPositions } from "../metrics/downsample.ts";
 import { emptyCounts, type ImageEvent, RowBuilder } from "../metrics/events.ts";
@@ -115,6 +116,9 @@ export class MetricStore implements IngestHost {
   private readonly runs = new Map<string, RunState>();
   private readonly listeners = new Set<(e: IngestEvent) => void>();
   private readonly log?: Logger;
+  /** Runs waiting for their metric.* fields (fillRunFields), in arrival order. */
+  private readonly fieldQueue = new Set<string>();
+  private filling?: Promise<void>;
 
   constructor(index: IndexDb, opts: MetricStoreOptions = {}) {
     this.cache = new ChunkCache(opts.cacheBytes ?? 384 << 20);
@@ -382,6 +386,8 @@ export class MetricStore implements IngestHost {
           state.changedAt = Date.now();
           state.refresh();
           w.putSummary(sid, state.totalRows, state.summaryJson());
+          // issue 16: the run's metric.* filter fields follow every change of its rows (live runs too)
+          w.putRunMetrics(state.runDir, metricFieldsJson(state.keyStats));
           if (state.stored.size || state.storable.size) {
             w.dropResults(sid);
             state.stored.clear();
@@ -410,6 +416,44 @@ export class MetricStore implements IngestHost {
     const changes = builder.takeChanges();
     if (changes.steps.length || images.length || slice.full) {
       this.emit({ runDir: state.runDir, steps: changes.steps, overflow: changes.overflow, reset: slice.full, images: images.length });
+    }
+  }
+
+  /**
+   * Queues runs whose `metric.*` fields are not stored yet (a run ingested before migration 0006, or
+   * never ingested): each is synced in the background, one at a time, and its fields written even when
+   * nothing new was read. Returns how many are waiting (queued or running).
+   */
+  fillRunFields(runDirs: readonly string[]): number {
+    for (const d of runDirs) this.fieldQueue.add(d);
+    if (!this.filling && this.fieldQueue.size) {
+      this.filling = this.drainFieldQueue().finally(() => (this.filling = undefined));
+    }
+    return this.fieldQueue.size;
+  }
+
+  /** Runs waiting in `fillRunFields` (queued or running). */
+  get runFieldsWaiting(): number {
+    return this.fieldQueue.size;
+  }
+
+  /** Syncs one run and stores its `metric.*` fields (what `fillRunFields` does per run). */
+  async writeRunFields(runDir: string): Promise<void> {
+    const state = await this.sync(runDir, "watch");
+    const json = metricFieldsJson(state.keyStats);
+    await this.repo.transact((w) => w.putRunMetrics(runDir, json));
+  }
+
+  private async drainFieldQueue(): Promise<void> {
+    for (const runDir of this.fieldQueue) {
+      try {
+        await this.writeRunFields(runDir);
+      } catch (err) {
+        this.log?.warn(`metric fields of ${runDir} not written: ${(err as Error).message}`);
+        await this.repo.transact((w) => w.putRunMetrics(runDir, "{}"));
+      } finally {
+        this.fieldQueue.delete(runDir);
+      }
     }
   }
 

@@ -135,6 +135,17 @@ export const MIGRATIONS: Migration[] = [
       await db.deleteFrom("index_state").where("key", "=", "runs_built_at").execute();
     },
   },
+  {
+    // metric.<key>.last|min|max|count (issue 16): the metric store writes each run's key summaries here
+    // (text for include=metrics, JSONB for the filter). NULL = not ingested yet; the run index's upsert
+    // leaves both columns alone. The partial index finds the runs still to ingest without a scan.
+    name: "0006_run_metric_fields",
+    async up(db) {
+      await db.schema.alterTable("run").addColumn("metrics", "text").execute();
+      await db.schema.alterTable("run").addColumn("metrics_b", "blob").execute();
+      await sql`CREATE INDEX run_metrics_pending ON run (deleted) WHERE metrics IS NULL`.execute(db);
+    },
+  },
 ];
 
 /** Applies the migrations not yet recorded in the `migration` table, each in its own transaction. */

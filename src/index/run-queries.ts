@@ -1,5 +1,5 @@
 // Read queries over the run table: the list with filters/sort/pagination, single rows, path statistics.
-import { CompiledQuery, type Kysely, sql } from "kysely";
+import { CompiledQuery, type Kysely, type SelectQueryBuilder, sql } from "kysely";
 import type { FilterNode } from "../analysis/filter.ts";
 import { compileFilter } from "../analysis/filter-sql.ts";
 import { runFieldSql } from "../analysis/run-fields.ts";
@@ -21,6 +21,8 @@ export interface RunListQuery {
   onUnknownField?: (path: string[]) => void;
   includeSummary?: boolean;
   includeConfig?: boolean;
+  /** Adds `metrics` (metric.* fields per key; null while the run's metrics are not ingested). */
+  includeMetrics?: boolean;
   deleted?: boolean;
 }
 
@@ -66,6 +68,7 @@ export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promi
     base = base.where(sql<boolean>`coalesce(${cond}, 0)`, "=", sql<boolean>`1`);
   }
   const paged = q.limit !== undefined || q.offset !== undefined;
+  if (q.filter && paged) return filteredPage(db, base, q);
   const filtered = paged || q.status?.length || q.path || q.q || q.filter;
   let total = -1;
   if (filtered) {
@@ -75,25 +78,70 @@ export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promi
   const cols: ("list_json" | "summary" | "config")[] = ["list_json"];
   if (q.includeConfig) cols.push("config");
   if (q.includeSummary) cols.push("summary");
-  let query = base.select(cols);
+  let query = base.select(cols).$if(q.includeMetrics === true, (x) => x.select(sql<string | null>`metrics`.as("metrics")));
   const dir = q.order === "asc" ? "asc" : "desc";
   if (q.sort) query = query.orderBy(sortExpr(q.sort), dir).orderBy("order_key");
   else query = query.orderBy("order_key");
   if (q.limit !== undefined) query = query.limit(q.limit);
   if (q.offset !== undefined) query = query.offset(q.offset).$if(q.limit === undefined, (x) => x.limit(-1));
-  const rows = (await query.execute()) as { list_json: string; summary?: string; config?: string }[];
+  const rows = (await query.execute()) as { list_json: string; summary?: string; config?: string; metrics?: string | null }[];
   if (total < 0) total = rows.length;
   const items =
-    q.includeSummary || q.includeConfig
+    q.includeSummary || q.includeConfig || q.includeMetrics
       ? rows.map(
           (r) =>
             r.list_json.slice(0, -1) +
             (q.includeConfig ? `,"config":${r.config ?? "{}"}` : "") +
             (q.includeSummary ? `,"summary":${r.summary ?? "{}"}` : "") +
+            (q.includeMetrics ? `,"metrics":${r.metrics ?? "null"}` : "") +
             "}",
         )
       : rows.map((r) => r.list_json);
   return { json: "[" + items.join(",") + "]", total };
+}
+
+/** List items with the included objects appended (each item's JSON ends with `}`). */
+function itemsJson(rows: { list_json: string; summary?: string; config?: string; metrics?: string | null }[], q: RunListQuery): string {
+  const items =
+    q.includeSummary || q.includeConfig || q.includeMetrics
+      ? rows.map(
+          (r) =>
+            r.list_json.slice(0, -1) +
+            (q.includeConfig ? `,"config":${r.config ?? "{}"}` : "") +
+            (q.includeSummary ? `,"summary":${r.summary ?? "{}"}` : "") +
+            (q.includeMetrics ? `,"metrics":${r.metrics ?? "null"}` : "") +
+            "}",
+        )
+      : rows.map((r) => r.list_json);
+  return "[" + items.join(",") + "]";
+}
+
+/**
+ * A filtered page with its total in one scan of the table: the matching rows' rowid and sort values are
+ * materialised once (the filter is evaluated once per row, not once for the count and again for the page),
+ * then only the page's rows are read in full.
+ */
+async function filteredPage(db: Kysely<Database>, base: SelectQueryBuilder<Database, "run", {}>, q: RunListQuery): Promise<{ json: string; total: number }> {
+  const sortValue = q.sort ? sortExpr(q.sort) : sql`NULL`;
+  const matched = base.select([sql`rowid`.as("r"), "order_key", sortValue.as("s")]).compile();
+  const dir = q.order === "asc" ? "ASC" : "DESC";
+  const order = q.sort ? `m.s ${dir}, m.order_key` : "m.order_key";
+  const cols = ["run.list_json", q.includeConfig ? "run.config" : "", q.includeSummary ? "run.summary" : "", q.includeMetrics ? "run.metrics" : ""]
+    .filter(Boolean)
+    .join(", ");
+  const text =
+    `WITH m AS MATERIALIZED (${matched.sql}) SELECT (SELECT count(*) FROM m) AS total, ${cols} ` +
+    `FROM m JOIN run ON run.rowid = m.r ORDER BY ${order} LIMIT ? OFFSET ?`;
+  const params = [...matched.parameters, q.limit ?? -1, q.offset ?? 0];
+  const res = await db.executeQuery<{ total: number; list_json: string; summary?: string; config?: string; metrics?: string | null }>(
+    CompiledQuery.raw(text, params),
+  );
+  let total = res.rows.length ? Number(res.rows[0].total) : -1;
+  if (total < 0) {
+    const r = await base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirst();
+    total = Number(r?.n ?? 0);
+  }
+  return { json: itemsJson(res.rows, q), total };
 }
 
 /** The path shown in the list: meta.path when set, else the directory path (spec §3.2, §10.7). */
@@ -125,10 +173,10 @@ export function isSortKey(sort: string): boolean {
   return !sort.includes("\u0000") && path.every((k) => k !== "") && runFieldSql(path) !== undefined;
 }
 
-/** False when `path` is a JSON field (config.x, summary.y) that no live run has; plain fields always exist. */
+/** False when `path` is a JSON field (config.x, summary.y, metric.k.min) that no live run has; plain fields always exist. */
 export async function runFieldExists(db: Kysely<Database>, path: string[]): Promise<boolean> {
   const f = runFieldSql(path);
-  if (!f || (path[0] !== "config" && path[0] !== "summary")) return f !== undefined;
+  if (!f || (path[0] !== "config" && path[0] !== "summary" && path[0] !== "metric")) return f !== undefined;
   const r = await db
     .selectFrom("run")
     .select(sql`1`.as("x"))
@@ -137,6 +185,28 @@ export async function runFieldExists(db: Kysely<Database>, path: string[]): Prom
     .limit(1)
     .executeTakeFirst();
   return r !== undefined;
+}
+
+/** Live runs whose metric.* fields are not stored yet (metrics IS NULL, through a partial index). */
+export async function runsWithoutMetricFields(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db
+    .selectFrom("run")
+    .select("run_dir")
+    .where("deleted", "=", 0)
+    .where(sql<boolean>`metrics IS NULL`)
+    .execute();
+  return rows.map((r) => r.run_dir);
+}
+
+/** How many live runs have no metric.* fields stored yet. */
+export async function countRunsWithoutMetricFields(db: Kysely<Database>): Promise<number> {
+  const r = await db
+    .selectFrom("run")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("deleted", "=", 0)
+    .where(sql<boolean>`metrics IS NULL`)
+    .executeTakeFirst();
+  return Number(r?.n ?? 0);
 }
 
 /** One run's row by directory. */

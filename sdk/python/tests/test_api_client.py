@@ -145,6 +145,20 @@ class ClientAgainstStub(TempDirCase):
         self.client.list_runs(include="summary")
         self.assertEqual(self.stub.requests[-1]["query"]["include"], ["summary"])
 
+    def test_flatten_run_names_metric_columns_like_the_filter_fields(self) -> None:
+        row = api.flatten_run({"id": "r1", "config": {"lr": 0.1, "model": {"depth": 50}},
+                               "metrics": {"train/loss": {"last": 0.2, "min": 0.1, "max": 2.0, "count": 7}}})
+        self.assertEqual(row, {"id": "r1", "config.lr": 0.1, "config.model.depth": 50, "metric.train/loss.last": 0.2,
+                               "metric.train/loss.min": 0.1, "metric.train/loss.max": 2.0, "metric.train/loss.count": 7})
+        self.assertEqual(api.flatten_run({"id": "r2", "metrics": None}), {"id": "r2"})
+
+    def test_compare_series_sends_the_grouped_query(self) -> None:
+        body = {"x": "step", "group_by": ["config.lr"], "agg": ["mean"], "points": 10, "series": [], "missing_runs": [], "pending_runs": []}
+        self.stub.routes[("GET", "/api/compare/series")] = (200, body, {})
+        self.assertEqual(self.client.compare_series(["a", "b"], "loss", group_by=["config.lr", "config.opt"], agg=["mean"], points=10), body)
+        q = {k: v[0] for k, v in self.stub.requests[-1]["query"].items()}
+        self.assertEqual(q, {"run_ids": "a,b", "keys": "loss", "group_by": "config.lr,config.opt", "agg": "mean", "x": "step", "points": "10"})
+
     def test_a_downsample_out_of_range_is_a_clear_error_without_a_urllib_traceback(self) -> None:
         n = len(self.stub.requests)
         for bad in (5, 50001, 1.5, "100", True):

@@ -185,18 +185,20 @@ class RunicornClient:
             q: text to search for in ids, paths and aliases.
             limit, offset: paging.
             sort, order: the field to sort by and "asc"/"desc".
-            include: extra fields per run, e.g. ["config", "summary"]; a viewer that does not know
-                them simply leaves them out.
+            include: extra fields per run, e.g. ["config", "summary", "metrics"]; a viewer that does
+                not know them simply leaves them out. "metrics" adds per metric key its last/min/max/count
+                (the `metric.<key>.<stat>` filter fields).
             filter: a filter expression, e.g. 'config.lr <= 0.001 and summary.final_acc > 0.8'; a
                 malformed one raises FilterError (a ValueError) with the server's message and column.
-            as_dataframe: True → a pandas DataFrame with config/summary flattened into `config.x` /
-                `summary.y` columns; False → a list of dicts; None (default) → a DataFrame when a
-                filter is given and pandas is installed, else the list.
+            as_dataframe: True → a pandas DataFrame with config/summary/metrics flattened into
+                `config.x` / `summary.y` / `metric.loss.min` columns; False → a list of dicts; None
+                (default) → a DataFrame when a filter is given and pandas is installed, else the list.
 
         Example::
 
             runs = client.list_runs(path="cv", status="finished", include=["summary"])
             df = client.list_runs(filter='config.optimizer == "adam"', include=["config", "summary"])
+            df = client.list_runs(filter="metric.loss.min < 0.5", include=["config", "metrics"])
         """
         inc = None
         if include is not None:
@@ -221,6 +223,40 @@ class RunicornClient:
         if as_dataframe is None:
             as_dataframe = filter is not None and _has_pandas()
         return runs_to_dataframe(runs) if as_dataframe else runs
+
+    def compare_series(self, run_ids: Iterable[str], key: Union[str, Iterable[str]], *,
+                       group_by: Optional[Union[str, Iterable[str]]] = None, agg: Optional[Iterable[str]] = None,
+                       x: str = "step", points: Optional[int] = None, as_dataframe: bool = False) -> Any:
+        """Grouped, aggregated series (GET /api/compare/series with run_ids): the runs grouped by the
+        values of `group_by` fields (e.g. "config.lr"), each metric in `key` aligned on steps and
+        aggregated per group (mean, std, min, max, and count of runs at each point).
+
+        Args:
+            run_ids: the runs (at most 1000).
+            key: a metric key, or several.
+            group_by: a field or several ("config.lr", "config.optimizer", "path"); None → one group of all runs.
+            agg: some of "mean", "std", "min", "max" (default all).
+            x: "step" or "time" (seconds since each run's first row).
+            points: at most this many points per group (2..10000, default 1000).
+            as_dataframe: True → a long pandas DataFrame: one row per key, group and x, with one
+                column per group_by field and per aggregate, plus `runs` (the group's run count).
+
+        Returns the server's answer: {"x", "group_by", "agg", "points", "series": [{"key", "groups":
+        [{"key": {field: value}, "runs": [...], "x": [...], "mean": [...], ..., "count": [...]}]}],
+        "missing_runs", "pending_runs"}. Bad input raises BadRequestError with the server's detail.
+
+        Example::
+
+            df = client.compare_series(ids, "loss", group_by="config.lr", as_dataframe=True)
+        """
+        ids = [run_ids] if isinstance(run_ids, str) else [str(i) for i in run_ids]
+        keys = [key] if isinstance(key, str) else [str(k) for k in key]
+        groups = None if group_by is None else ([group_by] if isinstance(group_by, str) else [str(g) for g in group_by])
+        params = {"run_ids": ",".join(ids), "keys": ",".join(keys), "x": x, "points": points,
+                  "group_by": ",".join(groups) if groups else None,
+                  "agg": ",".join(agg) if agg is not None else None}
+        data = self.get("/api/compare/series", params=params)
+        return series_to_dataframe(data) if as_dataframe else data
 
     def list_experiments(self, project: Optional[str] = None, name: Optional[str] = None, status: Optional[str] = None,
                          limit: Optional[int] = None, offset: Optional[int] = None, *, path: Optional[str] = None,
@@ -495,6 +531,14 @@ def flatten_run(run: Dict[str, Any]) -> Dict[str, Any]:
     for key, value in run.items():
         if key in ("config", "summary") and isinstance(value, dict):
             put(key, value)
+        elif key == "metrics" and isinstance(value, dict):
+            # the filter's field names: metric.<key>.<stat> (a key may hold "/" or ".")
+            for name, stats in value.items():
+                if isinstance(stats, dict):
+                    for stat, v in stats.items():
+                        out["metric." + str(name) + "." + str(stat)] = v
+        elif key == "metrics" and value is None:
+            continue  # metrics still being ingested: no columns rather than a column of None
         else:
             out[key] = value
     return out
@@ -507,6 +551,30 @@ def runs_to_dataframe(runs: List[Dict[str, Any]]) -> Any:
     except ImportError:
         raise ImportError("pandas is required for DataFrames: pip install pandas") from None
     return pd.DataFrame([flatten_run(r) for r in runs])
+
+
+def series_to_dataframe(data: Dict[str, Any]) -> Any:
+    """compare_series' answer as a long pandas DataFrame (ImportError with a hint without pandas)."""
+    try:
+        import pandas as pd  # type: ignore
+    except ImportError:
+        raise ImportError("pandas is required for DataFrames: pip install pandas") from None
+    fields = list(data.get("group_by") or [])
+    aggs = list(data.get("agg") or [])
+    rows: List[Dict[str, Any]] = []
+    for series in data.get("series") or []:
+        for g in series.get("groups") or []:
+            for i, xv in enumerate(g.get("x") or []):
+                row: Dict[str, Any] = {"key": series.get("key")}
+                for f in fields:
+                    row[f] = (g.get("key") or {}).get(f)
+                row["x"] = xv
+                for a in aggs:
+                    row[a] = g[a][i] if a in g else None
+                row["count"] = g["count"][i]
+                row["runs"] = len(g.get("runs") or [])
+                rows.append(row)
+    return pd.DataFrame(rows, columns=["key"] + fields + ["x"] + aggs + ["count", "runs"])
 
 
 def metrics_to_dataframe(metrics: Dict[str, Any]) -> Any:
