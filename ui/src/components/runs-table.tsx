@@ -34,7 +34,9 @@ export function flatten(obj: Record<string, unknown> | null | undefined, prefix:
 export function toRow(r: Item): AnalysisRow {
   const fields: Record<string, unknown> = { run_id: r.id, path: r.path, alias: r.alias, status: r.status, tags: r.tags.join(", "), created_at: r.created_time };
   if (r.host !== undefined) fields.host = r.host;
-  flatten(r.config, "config.", fields);
+  // the server's config holds the bare keys of `args` and `extra` and the containers too: show each key once
+  const { args: _args, extra: _extra, ...config } = r.config ?? {};
+  flatten(config, "config.", fields);
   flatten(r.summary, "summary.", fields);
   for (const [k, m] of Object.entries(r.metrics ?? {})) {
     fields[`metric.${k}.last`] = m.last;

@@ -329,7 +329,7 @@ export function RunsPage() {
               status={f.status}
               q={f.q}
               filter={f.filter}
-              sort={f.sort === "created_time" && !loc.query.sort ? "" : f.sort}
+              sort={f.sort}
               order={f.order}
               onQuery={(patch) => go(patch as Partial<Filters>)}
               onCompare={(ids, groupBy) => loc.route(`/compare${qs({ runs: ids.join(","), view: groupBy ? "grouped" : "", group: groupBy ?? "" })}`)}
