@@ -1,5 +1,5 @@
 // Parallel coordinates on one canvas: an axis per chosen field, a line per run, drag on an axis to brush (filter) runs.
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 import { fmtNum } from "../format.ts";
 
 /** One run as the analysis views see it: flat field → value. */
@@ -64,6 +64,37 @@ export function passesBrushes(row: AnalysisRow, axes: Axis[], brushes: Brushes):
 
 const PAD = { top: 28, bottom: 24, left: 40, right: 40 };
 
+/** Theme colours, read once per theme (getComputedStyle in a draw would force a style pass over a changed page). */
+let themeCache: { theme: string; fg: string; muted: string; accent: string } | null = null;
+export function themeColors(): { fg: string; muted: string; accent: string } {
+  const theme = document.documentElement.dataset.theme ?? "light";
+  if (themeCache?.theme !== theme) {
+    const style = getComputedStyle(document.documentElement);
+    themeCache = { theme, fg: style.getPropertyValue("--text").trim() || "#333", muted: style.getPropertyValue("--muted").trim() || "#999", accent: style.getPropertyValue("--accent").trim() || "#3b82f6" };
+  }
+  return themeCache;
+}
+
+/** The element's width, measured by a ResizeObserver (reading clientWidth in a draw would force a layout). */
+export function useWidth(el: { current: HTMLElement | null }, onResize: () => void): { current: number } {
+  const width = useRef(0);
+  useLayoutEffect(() => {
+    const node = el.current;
+    if (!node) return;
+    width.current = node.clientWidth;
+    const ro = new ResizeObserver((entries) => {
+      const w = Math.round(entries[0].contentRect.width);
+      if (w !== width.current) {
+        width.current = w;
+        onResize();
+      }
+    });
+    ro.observe(node);
+    return () => ro.disconnect();
+  }, []);
+  return width;
+}
+
 function axisLabel(a: Axis, y: number): string {
   if (a.kind === "cat") return a.cats[Math.round(y * Math.max(0, a.cats.length - 1))] ?? "";
   return fmtNum(a.min + y * (a.max - a.min));
@@ -74,8 +105,9 @@ export function ParallelCoords(props: { rows: AnalysisRow[]; axes: Axis[]; brush
   const live = useRef({ brushes: props.brushes, drag: null as null | { field: string; y0: number; y1: number } });
   const height = props.height ?? 320;
 
-  const geometry = (c: HTMLCanvasElement) => {
-    const w = c.clientWidth;
+  const width = useWidth(canvas, () => draw(live.current.brushes));
+  const geometry = (_c: HTMLCanvasElement) => {
+    const w = width.current;
     const n = props.axes.length;
     const xs = props.axes.map((_, i) => PAD.left + (n <= 1 ? 0 : (i * (w - PAD.left - PAD.right)) / (n - 1)));
     const h = height - PAD.top - PAD.bottom;
@@ -97,10 +129,7 @@ export function ParallelCoords(props: { rows: AnalysisRow[]; axes: Axis[]; brush
     if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, height);
-    const style = getComputedStyle(document.documentElement);
-    const fg = style.getPropertyValue("--text").trim() || "#333";
-    const muted = style.getPropertyValue("--muted").trim() || "#999";
-    const accent = style.getPropertyValue("--accent").trim() || "#3b82f6";
+    const { fg, muted, accent } = themeColors();
     const axes = props.axes;
     const colorAxis = axes[axes.length - 1];
     // pass 1: runs outside the brushes, faint; pass 2: runs inside, coloured by the last (result) axis
@@ -155,18 +184,17 @@ export function ParallelCoords(props: { rows: AnalysisRow[]; axes: Axis[]; brush
       }
     });
     c.dataset.inside = String(inside);
-    c.dataset.drawMs = (performance.now() - t0).toFixed(2);
+    const end = performance.now();
+    c.dataset.drawMs = (end - t0).toFixed(2);
+    c.dataset.drawnAt = end.toFixed(2);
+    c.dataset.draws = String(Number(c.dataset.draws ?? 0) + 1);
   };
 
-  useEffect(() => {
+  // drawn in the commit (not after paint) so an applied brush shows in the same frame as the table
+  useLayoutEffect(() => {
     live.current.brushes = props.brushes;
     draw(props.brushes);
   });
-  useEffect(() => {
-    const redraw = () => draw(live.current.brushes);
-    addEventListener("resize", redraw);
-    return () => removeEventListener("resize", redraw);
-  }, []);
 
   const hit = (e: MouseEvent): { field: string; v: number } | null => {
     const c = canvas.current;

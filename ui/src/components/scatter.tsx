@@ -1,27 +1,27 @@
 // A scatter of one field against another on a canvas (e.g. config.lr against summary.acc), one dot per run.
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { fmtNum } from "../format.ts";
-import { type AnalysisRow, buildAxis, normalise } from "./parallel-coords.tsx";
+import { type AnalysisRow, buildAxis, normalise, themeColors, useWidth } from "./parallel-coords.tsx";
 
 const PAD = { top: 16, bottom: 36, left: 64, right: 16 };
 
 export function Scatter(props: { rows: AnalysisRow[]; x: string; y: string; logX?: boolean; height?: number }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const height = props.height ?? 320;
-  useEffect(() => {
+  const [, setTick] = useState(0);
+  const width = useWidth(canvas, () => setTick((n) => n + 1));
+  useLayoutEffect(() => {
     const c = canvas.current;
     if (!c) return;
     const dpr = window.devicePixelRatio || 1;
-    const w = c.clientWidth;
+    const w = width.current;
     c.width = Math.round(w * dpr);
     c.height = Math.round(height * dpr);
     const ctx = c.getContext("2d");
     if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, height);
-    const style = getComputedStyle(document.documentElement);
-    const fg = style.getPropertyValue("--text").trim() || "#333";
-    const accent = style.getPropertyValue("--accent").trim() || "#3b82f6";
+    const { fg, accent } = themeColors();
     // a log x axis only when every x value is positive
     const logX = props.logX && props.rows.every((r) => typeof r.fields[props.x] !== "number" || (r.fields[props.x] as number) > 0);
     const rows = logX ? props.rows.map((r) => ({ ...r, fields: { ...r.fields, [props.x]: typeof r.fields[props.x] === "number" ? Math.log10(r.fields[props.x] as number) : r.fields[props.x] } })) : props.rows;
