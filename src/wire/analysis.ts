@@ -3,11 +3,11 @@
 
 /** Per-run summary of one metric key, from the column store (finite values only). */
 export interface MetricFieldSummary {
-  /** Value at the highest step that has a finite value; null when the key has no finite value. */
+  /** Value at the last row where the key was logged (booleans as 0/1); null when that value is not a finite number. */
   last: number | null;
   min: number | null;
   max: number | null;
-  /** Number of finite values logged for the key. */
+  /** Number of numeric values (finite numbers and booleans) logged for the key. */
   count: number;
 }
 
@@ -31,7 +31,7 @@ export interface CompareSeriesGroup {
   key: Record<string, unknown>;
   /** Run ids in the group, in request order. */
   runs: string[];
-  /** Steps (x=step) or seconds since each run's first event (x=time, the mean over the group's runs at that step). */
+  /** Steps (x=step) or seconds since each run's first timed row (x=time). Exact steps when they fit in `points`, else the mean x of each bucket's rows. */
   x: number[];
   /** Only the aggregates asked for in `agg` are present. std is the population std (0 for a single value). */
   mean?: number[];
