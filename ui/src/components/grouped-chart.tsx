@@ -33,14 +33,14 @@ export function bandData(groups: CompareSeriesGroup[], band: Band): { data: uPlo
     };
     const mean = col(g.mean);
     cols.push(mean);
-    series.push({ label: `${groupLabel(g)} (n=${g.runs.length})`, stroke: color, width: 2, spanGaps: true });
+    series.push({ label: `${groupLabel(g)} (n=${g.runs.length})`, stroke: color, width: 2, spanGaps: true, points: { show: false } });
     if (band === "none") return;
     const std = band === "std" ? col(g.std) : [];
     const hi = band === "minmax" ? col(g.max) : mean.map((m, i) => (m === null ? null : m + (std[i] ?? 0)));
     const lo = band === "minmax" ? col(g.min) : mean.map((m, i) => (m === null ? null : m - (std[i] ?? 0)));
     const iHi = cols.push(hi);
     const iLo = cols.push(lo);
-    series.push({ label: `${groupLabel(g)} hi`, stroke: color, width: 0, spanGaps: true }, { label: `${groupLabel(g)} lo`, stroke: color, width: 0, spanGaps: true });
+    series.push({ label: `${groupLabel(g)} hi`, stroke: color, width: 0, spanGaps: true, points: { show: false } }, { label: `${groupLabel(g)} lo`, stroke: color, width: 0, spanGaps: true, points: { show: false } });
     bands.push({ series: [iHi, iLo], fill: `${color}33` });
   });
   return { data: [xs, ...cols] as uPlot.AlignedData, series, bands };
@@ -65,7 +65,8 @@ function GroupPanel(props: { ids: string[]; metric: string; groupBy: string; ban
         bands: built.bands,
         scales: { x: { time: false } },
         axes: [{ label: props.xMode }, {}],
-        legend: { show: true },
+        // the band edges would crowd uPlot's legend: the head names each group in its colour instead
+        legend: { show: false },
       },
       built.data,
       el,
@@ -78,7 +79,13 @@ function GroupPanel(props: { ids: string[]; metric: string; groupBy: string; ban
     <div class="card chart-card" data-metric={props.metric} data-testid="grouped-chart">
       <div class="chart-head">
         <span class="chart-title">{props.metric}</span>
-        <span class="muted">{groups.map((g) => groupLabel(g)).join(" · ")}</span>
+        <span class="grouped-legend">
+          {groups.map((g, gi) => (
+            <span key={gi} class="muted" data-group={groupLabel(g)}>
+              <i class="swatch" style={{ background: PALETTE[gi % PALETTE.length] }} /> {groupLabel(g)} (n={g.runs.length}){" "}
+            </span>
+          ))}
+        </span>
       </div>
       {res.error && !res.data ? (
         <div class="chart-error" style={{ height: props.height }}>
@@ -100,7 +107,8 @@ export function GroupedView(props: { ids: string[]; groupBy: string; band: Band;
   // metric keys: those of the first few runs (a sweep's runs log the same keys)
   const keys = useResource(`gk:${props.ids.slice(0, 5).join(",")}`, async (signal) => {
     const all = await Promise.all(props.ids.slice(0, 5).map((id) => getJson<KeysResponse>(`/api/runs/${encodeURIComponent(id)}/keys`, signal).catch(() => ({ keys: [] }) as unknown as KeysResponse)));
-    return [...new Set(all.flatMap((k) => k.keys.filter((x) => x.numeric).map((x) => x.key)))].sort();
+    // `time` is the SDK's wall clock, not a metric to average
+    return [...new Set(all.flatMap((k) => k.keys.filter((x) => x.numeric && x.key !== "time").map((x) => x.key)))].sort();
   });
   return (
     <div class="grouped-view" data-testid="grouped-view">
