@@ -7,12 +7,14 @@ import { ApiError, getJson, qs, useResource } from "../api.ts";
 import { bestMode, groupKeys, joinSeries, PALETTE, positiveOnly, seriesCsv, smoothSeries } from "../chart-data.ts";
 import { Chart, exportPng } from "../components/chart.tsx";
 import { Empty, ErrorState, Loading, useSeen } from "../components/common.tsx";
+import { GroupedView } from "../components/grouped-chart.tsx";
 import { displayPath, downloadText, shortId } from "../format.ts";
 import { useLiveMessages, useLiveRuns } from "../live.ts";
 import { useSettings } from "../settings.ts";
 import type { CompareResponse, KeysResponse, RunDetail, RunItem } from "../types.ts";
 
 const MAX_RUNS = 20;
+const MAX_GROUPED_RUNS = 500;
 
 interface RunInfo {
   id: string;
@@ -26,7 +28,10 @@ interface RunInfo {
 export function ComparePage() {
   const loc = useLocation();
   const settings = useSettings();
-  const ids = (loc.query.runs ?? "").split(",").map((s) => s.trim()).filter(Boolean).slice(0, MAX_RUNS);
+  // grouped mode (issue 16) takes a whole sweep; the overlay stays at MAX_RUNS
+  const grouped = loc.query.view === "grouped";
+  const allIds = (loc.query.runs ?? "").split(",").map((s) => s.trim()).filter(Boolean).slice(0, MAX_GROUPED_RUNS);
+  const ids = allIds.slice(0, MAX_RUNS);
   const idsKey = ids.join(",");
   const xMode = loc.query.x === "time" ? "time" : "step";
   const smoothRaw = Number(loc.query.smooth);
@@ -38,7 +43,7 @@ export function ComparePage() {
   const [xRange, setXRange] = useState<[number, number] | null>(null);
   useEffect(() => setXRange(null), [xMode, idsKey]);
 
-  const info = useResource(ids.length ? `cmp:${idsKey}` : null, async (signal) => {
+  const info = useResource(ids.length && !grouped ? `cmp:${idsKey}` : null, async (signal) => {
     const out = await Promise.all(
       ids.map(async (id, i): Promise<RunInfo> => {
         const enc = encodeURIComponent(id);
@@ -71,6 +76,13 @@ export function ComparePage() {
       <div class="toolbar">
         <h2 class="page-title">{t("compare.title")}</h2>
         <label class="field-inline">
+          {t("grouped.mode")}
+          <select class="input" data-testid="compare-mode" value={grouped ? "grouped" : ""} onChange={(e) => setView({ view: (e.target as HTMLSelectElement).value })}>
+            <option value="">{t("grouped.overlay")}</option>
+            <option value="grouped">{t("grouped.title")}</option>
+          </select>
+        </label>
+        <label class="field-inline">
           {t("charts.xAxis")}
           <select class="input" aria-label={t("charts.xAxis.aria")} value={xMode} onChange={(e) => setView({ x: (e.target as HTMLSelectElement).value === "time" ? "time" : "" })}>
             <option value="step">step</option>
@@ -96,7 +108,17 @@ export function ComparePage() {
         <span class="spacer" />
         <RunPicker exclude={ids} disabled={ids.length >= MAX_RUNS} onAdd={(id) => setRuns([...ids, id])} />
       </div>
-      {ids.length < 2 ? (
+      {grouped && allIds.length ? (
+        <GroupedView
+          ids={allIds}
+          groupBy={loc.query.group ?? ""}
+          band={loc.query.band === "std" || loc.query.band === "none" ? loc.query.band : "minmax"}
+          xMode={xMode}
+          height={settings.chartHeight}
+          onGroupBy={(g) => setView({ group: g })}
+          onBand={(b) => setView({ band: b === "minmax" ? "" : b })}
+        />
+      ) : ids.length < 2 ? (
         <Empty title={t("compare.pick")}>
           {t("compare.pickText", { n: ids.length })}
         </Empty>

@@ -10,6 +10,7 @@ import { JsonView } from "../components/json-view.tsx";
 import { LogsViewer } from "../components/logs-viewer.tsx";
 import type { XMode } from "../chart-data.ts";
 import { RunCharts } from "../components/run-charts.tsx";
+import { RunNotes } from "../components/run-notes.tsx";
 import { displayPath, fmtDuration, fmtNum, fmtTime } from "../format.ts";
 import { useLiveMessages, useLiveRuns, useLiveUp } from "../live.ts";
 import { useSettings } from "../settings.ts";
@@ -149,6 +150,7 @@ export function RunPage() {
             ))}
           </div>
         ) : null}
+        <RunNotes notes={(d as { notes?: string | null }).notes} />
       </div>
 
       <div class="tabs" role="tablist">

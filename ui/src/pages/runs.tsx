@@ -7,6 +7,7 @@ import { Confirm, Empty, ErrorState, Loading, StatusBadge, toast, useDebounced, 
 import { IndexProgress } from "../components/index-progress.tsx";
 import { PathTree } from "../components/path-tree.tsx";
 import { RecycleBin } from "../components/recycle-bin.tsx";
+import { RunsAnalysis } from "../components/runs-table.tsx";
 import { csvField, displayPath, downloadText, fmtDuration, fmtNum, fmtTime, shortId } from "../format.ts";
 import { useLiveMessages, useLiveRunList, useLiveUp } from "../live.ts";
 import { useSettings, useStored } from "../settings.ts";
@@ -26,6 +27,10 @@ interface Filters {
   order: "asc" | "desc";
   page: number;
   size: number;
+  /** Filter-language expression (issue 16). */
+  filter: string;
+  /** "table": the analysis view (chosen fields, parallel coordinates, scatter); "": the classic list. */
+  view: string;
 }
 
 function readFilters(query: Record<string, string>): Filters {
@@ -39,6 +44,8 @@ function readFilters(query: Record<string, string>): Filters {
     order: query.order === "asc" ? "asc" : "desc",
     page: Math.max(1, Number(query.page) || 1),
     size: PAGE_SIZES.includes(size) ? size : 50,
+    filter: query.filter ?? "",
+    view: query.view === "table" ? "table" : "",
   };
 }
 
@@ -52,6 +59,8 @@ function toQuery(f: Filters): string {
     order: f.order === "desc" ? "" : f.order,
     page: f.page > 1 ? f.page : "",
     size: f.size === 50 ? "" : f.size,
+    filter: f.filter,
+    view: f.view,
   });
 }
 
@@ -91,7 +100,7 @@ export function RunsPage() {
   const listKey = JSON.stringify(f);
   const list = useResource(listKey, async (signal) => {
     const { data, headers } = await request<RunItem[]>(
-      `/api/runs${qs({ limit: f.size, offset: (f.page - 1) * f.size, sort: f.sort, order: f.order, status: f.status, path: f.path, host: f.host, q: f.q, include: "summary" })}`,
+      `/api/runs${qs({ limit: f.size, offset: (f.page - 1) * f.size, sort: f.sort, order: f.order, status: f.status, path: f.path, host: f.host, q: f.q, filter: f.filter, include: "summary" })}`,
       { signal },
     );
     const total = Number(headers.get("X-Total-Count") ?? data.length);
@@ -232,6 +241,9 @@ export function RunsPage() {
             <button class="btn" aria-pressed={showTree} onClick={() => setShowTree(!showTree)} title={t("runs.paths.title")}>
               {t("runs.paths")}
             </button>
+            <button class="btn" aria-pressed={f.view === "table"} data-testid="view-toggle" onClick={() => go({ view: f.view === "table" ? "" : "table" })} title={t("analysis.view.title")}>
+              {f.view === "table" ? t("analysis.view.list") : t("analysis.view.table")}
+            </button>
             <input class="input search" type="search" placeholder={t("runs.search")} aria-label={t("runs.search.aria")} value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
             <select class="input" aria-label={t("runs.statusFilter")} value={f.status} onChange={(e) => go({ status: (e.target as HTMLSelectElement).value })}>
               <option value="">{t("runs.allStatuses")}</option>
@@ -312,7 +324,18 @@ export function RunsPage() {
             </button>
           </div>
 
-          {list.error && !list.data ? (
+          {f.view === "table" ? (
+            <RunsAnalysis
+              path={f.path}
+              status={f.status}
+              q={f.q}
+              filter={f.filter}
+              sort={f.sort}
+              order={f.order}
+              onQuery={(patch) => go(patch as Partial<Filters>)}
+              onCompare={(ids, groupBy) => loc.route(`/compare${qs({ runs: ids.join(","), view: groupBy ? "grouped" : "", group: groupBy ?? "" })}`)}
+            />
+          ) : list.error && !list.data ? (
             <ErrorState error={list.error} onRetry={refreshAll} what={t("runs.what")} />
           ) : !list.data ? (
             <Loading text={t("runs.loading")} />
