@@ -1,4 +1,5 @@
 // A live run: buffered events.jsonl/logs.txt appends, summary/status merges, best metric and heartbeat (spec §1.5, §2.3).
+import { SystemSampler } from "./system-metrics.ts";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, fstatSync } from "node:fs";
 import { hostname, machine, platform, release, type } from "node:os";
 import { join } from "node:path";
@@ -48,6 +49,8 @@ export interface RunSetup {
   config?: Record<string, unknown>;
   /** Continue an existing run: its step counter goes on from the last step logged. */
   resumed?: boolean;
+  /** Seconds between system metric samples into system.jsonl; 0 or absent = off. */
+  systemInterval?: number;
 }
 
 const MAX_CHUNK = 1 << 20; // flush early once this many characters are buffered
@@ -166,6 +169,7 @@ export class Run implements Flushable {
   private nextBeat: number;
   private timer: ReturnType<typeof setInterval> | undefined;
   private finished = false;
+  private system: SystemSampler | undefined;
   private readonly flushSec: number;
   private readonly beatSec: number;
   private readonly startedAt: number;
@@ -260,6 +264,10 @@ export class Run implements Flushable {
     trackForExit(this, s.handleSignals);
     const period = Math.max(1, Math.min(s.flushIntervalMs, this.beatSec * 1000));
     this.timer = setInterval(() => this.tick(nowSeconds()), period);
+    if (s.systemInterval && s.systemInterval > 0) {
+      this.system = new SystemSampler(join(this.runDir, "system.jsonl"), s.systemInterval);
+      this.guard("system metrics", () => this.system!.start());
+    }
     // never keep the process alive just for flushing; the exit hook writes the rest
     if (typeof this.timer === "object" && typeof this.timer.unref === "function") this.timer.unref();
   }
@@ -378,6 +386,7 @@ export class Run implements Flushable {
    */
   finish(status = "finished"): void {
     this.finished = true;
+    this.system?.stop();
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     untrackForExit(this);

@@ -1,4 +1,5 @@
 // The TypeScript SDK's entry point: init() and friends, writing runs in the Runicorn 0.6 layout (spec §2.2).
+import { resolveSystemInterval } from "./system-metrics.ts";
 import { type Env, generateRunId, normalizePath, resolveStorageRoot, resolveWorkspaceRoot, validateRunId } from "./locate.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -39,6 +40,10 @@ export interface InitOptions {
    * starts it otherwise; "must" throws when it does not exist; "never" throws when it does.
    */
   resume?: "allow" | "must" | "never";
+  /** Sample CPU, memory and GPU of this process into system.jsonl (default on; RUNICORN_SYSTEM_METRICS=0 turns it off). */
+  systemMetrics?: boolean;
+  /** Seconds between samples (default RUNICORN_SYSTEM_INTERVAL, else 10; 0 = off). */
+  systemInterval?: number;
 }
 
 /** What init() returns while tracking is switched off: every method does nothing (spec §2.2). */
@@ -128,6 +133,7 @@ export function init(options: InitOptions = {}): Run | NoOpRun {
     flushIntervalMs: options.flushIntervalMs ?? 500,
     heartbeatSeconds: options.heartbeatSeconds ?? heartbeatFromEnv(env),
     handleSignals: options.handleSignals ?? true,
+    systemInterval: resolveSystemInterval(options.systemMetrics, options.systemInterval, env),
   });
   activeRun = run;
   return run;
