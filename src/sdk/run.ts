@@ -1,4 +1,5 @@
 // A live run: buffered events.jsonl/logs.txt appends, summary/status merges, best metric and heartbeat (spec §1.5, §2.3).
+import { datasetEntry, imageBytes, mergeConfig, pretrainedEntry, saveImage, updateAssets } from "./run-assets.ts";
 import { SystemSampler } from "./system-metrics.ts";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, fstatSync } from "node:fs";
 import { hostname, machine, platform, release, type } from "node:os";
@@ -357,6 +358,40 @@ export class Run implements Flushable {
       this.logBuf += line;
       if (ts >= this.due || this.logBuf.length > this.chunk) this.tick(ts);
     }
+  }
+
+  /**
+   * Saves an image (PNG/JPEG bytes, or a file path) into media/ and records an image event, like
+   * Python's log_image; returns its run-relative path ("" when it could not be written).
+   */
+  logImage(key: string, image: Uint8Array | string, opts: { step?: number; caption?: string } = {}): string {
+    const step = opts.step === undefined ? null : toStep(opts.step);
+    const { data } = imageBytes(image); // a bad argument throws, as in Python
+    let rel = "";
+    this.guard("media", () => (rel = saveImage(this.mediaDir, key, data)));
+    if (!rel) return "";
+    const ts = nowSeconds();
+    const line = JSON.stringify({ ts, type: "image", data: { key, path: rel, step, caption: opts.caption ?? null } }) + "\n";
+    if (this.finished) this.appendDirect(this.eventsPath, line);
+    else this.evBuf += line;
+    return rel;
+  }
+
+  /** Records settings in assets.json `config`, like Python's log_config: `args` replaced, `extra` merged, `configFiles` by path. */
+  logConfig(opts: { args?: Record<string, unknown>; extra?: Record<string, unknown>; configFiles?: string[] }): void {
+    this.guard("assets.json", () => updateAssets(join(this.runDir, "assets.json"), (a) => mergeConfig(a, opts)));
+  }
+
+  /** Records a dataset in assets.json `datasets` (name, context, uri, fingerprint; not archived), like Python's log_dataset. */
+  logDataset(name: string, rootOrUri: string | Record<string, unknown>, opts: { context?: string; description?: string } = {}): void {
+    const entry = datasetEntry(name, rootOrUri, opts);
+    this.guard("assets.json", () => updateAssets(join(this.runDir, "assets.json"), (a) => void (a.datasets = [...(Array.isArray(a.datasets) ? a.datasets : []), entry])));
+  }
+
+  /** Records pretrained weights in assets.json `pretrained` (not archived), like Python's log_pretrained. */
+  logPretrained(name: string, opts: { pathOrUri?: string | Record<string, unknown>; sourceType?: string; description?: string } = {}): void {
+    const entry = pretrainedEntry(name, opts);
+    this.guard("assets.json", () => updateAssets(join(this.runDir, "assets.json"), (a) => void (a.pretrained = [...(Array.isArray(a.pretrained) ? a.pretrained : []), entry])));
   }
 
   /** Merges keys into summary.json (shallow, like dict.update); written at once. */

@@ -68,6 +68,16 @@ export class NoOpRun {
   finish(_status = "finished"): void {}
   /** Does nothing. */
   flushNow(): void {}
+  /** Does nothing; returns "". */
+  logImage(_key: string, _image: Uint8Array | string, _opts?: { step?: number; caption?: string }): string {
+    return "";
+  }
+  /** Does nothing. */
+  logConfig(_opts: { args?: Record<string, unknown>; extra?: Record<string, unknown>; configFiles?: string[] }): void {}
+  /** Does nothing. */
+  logDataset(_name: string, _rootOrUri: string | Record<string, unknown>, _opts?: { context?: string; description?: string }): void {}
+  /** Does nothing. */
+  logPretrained(_name: string, _opts?: { pathOrUri?: string | Record<string, unknown>; sourceType?: string; description?: string }): void {}
 }
 
 let activeRun: Run | undefined;
