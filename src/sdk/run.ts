@@ -1,4 +1,5 @@
 // A live run: buffered events.jsonl/logs.txt appends, summary/status merges, best metric and heartbeat (spec §1.5, §2.3).
+import { finishRunRow, upsertRunRow } from "./index-rows.ts";
 import { datasetEntry, imageBytes, mergeConfig, pretrainedEntry, saveImage, updateAssets } from "./run-assets.ts";
 import { SystemSampler } from "./system-metrics.ts";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, fstatSync } from "node:fs";
@@ -265,6 +266,9 @@ export class Run implements Flushable {
     trackForExit(this, s.handleSignals);
     const period = Math.max(1, Math.min(s.flushIntervalMs, this.beatSec * 1000));
     this.timer = setInterval(() => this.tick(nowSeconds()), period);
+    this.guard("index/runicorn.db", () =>
+      upsertRunRow(this.storageRoot, { runId: this.id, path: this.path, alias: this.alias, createdAt, runDir: this.runDir, workspaceRoot: this.workspaceRoot }),
+    );
     if (s.systemInterval && s.systemInterval > 0) {
       this.system = new SystemSampler(join(this.runDir, "system.jsonl"), s.systemInterval);
       this.guard("system metrics", () => this.system!.start());
@@ -436,10 +440,12 @@ export class Run implements Flushable {
         best_metric_mode: this.primaryMode,
       });
     }
+    const endedAt = nowSeconds();
     this.guard("status", () => {
       const cur = readJsonForMerge(this.statusPath) ?? {};
-      writeJsonFile(this.statusPath, floatTimes(mergeInto(cur, { status: String(status), ended_at: nowSeconds() }), TIME_KEYS));
+      writeJsonFile(this.statusPath, floatTimes(mergeInto(cur, { status: String(status), ended_at: endedAt }), TIME_KEYS));
     });
+    this.guard("index/runicorn.db", () => finishRunRow(this.storageRoot, this.id, String(status), endedAt));
   }
 
   /** Writes everything buffered now (also called by the exit hooks); never throws. */

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Database } from "bun:sqlite";
 import { init, Run } from "../../src/sdk/runicorn.ts";
 import { startTestServer, type TestServer, waitFor } from "../helpers/server.ts";
 
@@ -38,6 +39,20 @@ afterAll(async () => {
 });
 
 describe("the TypeScript SDK's images and assets, in the Python SDK's shapes", () => {
+  it("writes its run row into ROOT/index/runicorn.db at init and its status and end time at finish, like the Python SDK", () => {
+    const db = new Database(join(srv.root, "index", "runicorn.db"), { readonly: true });
+    try {
+      const row = db.query("SELECT * FROM runs WHERE run_id = ?").get(run.id) as Record<string, unknown>;
+      expect(row).toMatchObject({ run_id: run.id, path: "ts/assets", alias: null, status: "finished", run_dir: run.runDir });
+      expect(row.created_at).toBeGreaterThan(1.7e9);
+      expect(row.ended_at as number).toBeGreaterThanOrEqual(row.created_at as number);
+      const cols = (db.query("PRAGMA table_info(runs)").all() as { name: string }[]).map((c) => c.name);
+      expect(cols).toEqual(["run_id", "path", "alias", "created_at", "ended_at", "status", "run_dir", "workspace_root"]);
+    } finally {
+      db.close();
+    }
+  });
+
   it("stores PNG bytes and a JPEG file in media/ and lists them as images with key, step and caption", async () => {
     const r = await srv.api(`/api/runs/${run.id}/images`);
     expect(r.status).toBe(200);
