@@ -109,7 +109,7 @@ export class SystemSampler {
   ) {}
 
   start(): void {
-    this.procCpu(this.linux ? descendants(process.pid) : [process.pid]);
+    this.procCpu(this.linux ? descendants(process.pid).map(procStat).filter((s): s is [number, number] => s !== undefined) : []);
     this.hostCpu();
     this.schedule(Math.min(FIRST_SAMPLE_AFTER, this.intervalSec));
   }
@@ -150,9 +150,11 @@ export class SystemSampler {
   async sample(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     const pids = this.linux ? descendants(process.pid) : [process.pid];
-    const cpu = this.procCpu(pids);
+    // one read of each /proc/PID/stat serves both CPU and RSS
+    const stats = this.linux ? pids.map(procStat).filter((s): s is [number, number] => s !== undefined) : [];
+    const cpu = this.procCpu(stats);
     if (cpu !== undefined) out["sys/cpu_percent"] = round(cpu);
-    out["sys/proc_rss_mb"] = round(this.procRss(pids));
+    out["sys/proc_rss_mb"] = round(this.procRss(stats));
     const host = this.hostCpu();
     if (host !== undefined) out["sys/host_cpu_percent"] = round(host);
     const total = totalmem();
@@ -165,11 +167,11 @@ export class SystemSampler {
     return out;
   }
 
-  private procCpu(pids: number[]): number | undefined {
+  private procCpu(stats: [number, number][]): number | undefined {
     const now = performance.now() / 1000;
     let total = 0;
     if (this.linux) {
-      for (const p of pids) total += (procStat(p)?.[0] ?? 0) / CLK_TCK;
+      for (const s of stats) total += s[0] / CLK_TCK;
     } else {
       const u = process.cpuUsage();
       total = (u.user + u.system) / 1e6;
@@ -180,10 +182,10 @@ export class SystemSampler {
     return Math.max(0, ((total - prev[1]) / (now - prev[0])) * 100);
   }
 
-  private procRss(pids: number[]): number {
+  private procRss(stats: [number, number][]): number {
     if (!this.linux) return process.memoryUsage.rss() / (1024 * 1024);
     let pages = 0;
-    for (const p of pids) pages += procStat(p)?.[1] ?? 0;
+    for (const s of stats) pages += s[1];
     return pages * PAGE_MB;
   }
 

@@ -185,10 +185,11 @@ class SystemSampler:
         """One sample: `sys/…` keys (only what this platform and machine can tell)."""
         out: Dict[str, object] = {}
         pids = _descendants(self.pid) if self._linux else [self.pid]
-        cpu = self._proc_cpu(pids)
+        stats = [st for st in map(_proc_stat, pids) if st] if self._linux else []  # one read of each /proc/PID/stat
+        cpu = self._proc_cpu(stats)
         if cpu is not None:
             out["sys/cpu_percent"] = round(cpu, 2)
-        rss = self._proc_rss(pids)
+        rss = self._proc_rss(stats)
         if rss is not None:
             out["sys/proc_rss_mb"] = round(rss, 2)
         host = self._host_cpu()
@@ -198,14 +199,12 @@ class SystemSampler:
         out.update(self._gpus(pids))
         return out
 
-    def _proc_cpu(self, pids: Optional[List[int]] = None) -> Optional[float]:
+    def _proc_cpu(self, stats: Optional[List[Tuple[float, int]]] = None) -> Optional[float]:
         now = time.monotonic()
         if self._linux:
-            total = 0.0
-            for p in pids or _descendants(self.pid):
-                st = _proc_stat(p)
-                if st:
-                    total += st[0] / self._tck
+            if stats is None:
+                stats = [st for st in map(_proc_stat, _descendants(self.pid)) if st]
+            total = sum(st[0] for st in stats) / self._tck
         else:
             t = os.times()
             total = t.user + t.system + t.children_user + t.children_system
@@ -215,14 +214,9 @@ class SystemSampler:
             return None
         return max(0.0, (total - prev[1]) / (now - prev[0]) * 100.0)
 
-    def _proc_rss(self, pids: List[int]) -> Optional[float]:
+    def _proc_rss(self, stats: List[Tuple[float, int]]) -> Optional[float]:
         if self._linux:
-            pages = 0
-            for p in pids:
-                st = _proc_stat(p)
-                if st:
-                    pages += st[1]
-            return pages * self._page_mb
+            return sum(st[1] for st in stats) * self._page_mb
         try:
             import resource
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # peak, not current: all the stdlib tells
