@@ -1,10 +1,14 @@
 // Metrics API: compatible metrics_step/metrics, cache stats and logs WebSocket (spec §3.3, §3.4); series, keys, images, live push.
 import { fileStream } from "../store/safe-read.ts";
 import { openForClient } from "./assets.ts";
-import { lstatSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { extname, join } from "node:path";
 import { Elysia, t } from "elysia";
 import { buildKeys, buildMetricsStep, buildSeries, type SeriesBody, type SeriesOptions } from "../metrics/query.ts";
+import { systemKey } from "../index/metric-run.ts";
+import type { RunState } from "../index/metric-store.ts";
+import { isSystemKey, mergeKeys, mergeSeries, type SystemSample, withSystemColumns } from "../metrics/system.ts";
+import { parseTolerant } from "../store/json.ts";
 import type { LiveRow } from "../live/live-hub.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
@@ -134,6 +138,44 @@ async function syncedRun(ctx: AppContext, id: string) {
   return ctx.metrics().sync(run.run_dir);
 }
 
+/** The run's system metrics (system.jsonl) brought up to date, or null when it has none. */
+async function systemState(ctx: AppContext, runDir: string): Promise<RunState | null> {
+  if (!existsSync(systemKey(runDir))) return null;
+  const state = await ctx.metrics().sync(systemKey(runDir));
+  return state.totalRows ? state : null;
+}
+
+/** The system series of a run for `keys` (every `sys/…` key when none is asked for), or null. */
+function systemSeries(state: RunState, runId: string, opts: SeriesOptions, keys: string[] | undefined): SeriesBody | null {
+  const all = state.columns.filter(isSystemKey);
+  const want = keys ? keys.filter((k) => all.includes(k)) : all;
+  if (!want.length) return null;
+  return buildSeries(state, runId, { ...opts, keys: want, columns: undefined });
+}
+
+/**
+ * A run's series with system keys: `sys/…` keys asked for come from system.jsonl (x = time, or the sample
+ * number for x = step), the others from the run; with no keys asked for, only the run's own metrics.
+ */
+async function seriesWithSystem(ctx: AppContext, runDir: string, runId: string, opts: SeriesOptions, own: () => Promise<SeriesBody>): Promise<SeriesBody> {
+  const sysKeys = opts.keys?.filter(isSystemKey) ?? [];
+  if (!sysKeys.length) return own();
+  const sys = await systemState(ctx, runDir);
+  const sysBody = sys ? systemSeries(sys, runId, opts, sysKeys) : null;
+  const rest = opts.keys!.filter((k) => !isSystemKey(k));
+  const empty: SeriesBody = { run_id: runId, x_key: opts.x, x: [], series: {}, total: 0, sampled: false };
+  const ownBody = rest.length || opts.columns?.length ? await ownWith(own, rest) : null;
+  for (const k of sysKeys) if (!sysBody?.series[k]) (sysBody ?? empty).series[k] = new Array((sysBody ?? empty).x.length).fill(null);
+  if (!ownBody) return sysBody ?? empty;
+  return mergeSeries(ownBody, sysBody ?? empty);
+}
+
+async function ownWith(own: () => Promise<SeriesBody>, rest: string[]): Promise<SeriesBody> {
+  const body = await own();
+  if (!rest.length) return { ...body, series: {} };
+  return body;
+}
+
 interface LiveConn {
   subs: Map<string, () => void>;
   cleanup?: (() => void)[];
@@ -146,8 +188,9 @@ interface LiveConn {
 export function metricsRoutes(ctx: AppContext) {
   const conns = new WeakMap<object, LiveConn>();
 
-  const metricsStep = async (id: string, downsampleRaw: string | undefined) => {
+  const metricsStep = async (id: string, downsampleRaw: string | undefined, includeSystemRaw?: string) => {
     const downsample = intParam("downsample", downsampleRaw, 100, 50000);
+    const includeSystem = intParam("include_system", includeSystemRaw, 0, 1) === 1;
     const state = await syncedRun(ctx, id);
     const r = await ctx.metrics().result(state, `metrics_step:${downsample ?? ""}`, true, () => {
       const m = buildMetricsStep(state, downsample);
@@ -159,18 +202,29 @@ export function metricsRoutes(ctx: AppContext) {
       "x-total-count": String(r.total),
     };
     if (r.lastStep !== null) headers["x-last-step"] = String(r.lastStep);
-    return new Response(r.body, { headers });
+    const sys = includeSystem ? await systemState(ctx, state.runDir) : null;
+    if (!sys) return new Response(r.body, { headers });
+    // opt-in: each row gets the system sample taken at or before its time (the original has no such columns)
+    const text = typeof r.body === "string" ? r.body : new TextDecoder().decode(r.body);
+    const body = parseTolerant(text) as { columns: string[]; rows: Record<string, unknown>[] };
+    const all = await ctx.metrics().compute(() => systemSeries(sys, id, { x: "time", points: Math.max(10, sys.totalRows), mode: "lttb" }, undefined));
+    const samples: SystemSample[] = all
+      ? all.x.map((time, i) => ({ time, values: Object.fromEntries(Object.entries(all.series).map(([k, v]) => [k, v[i]])) }))
+      : [];
+    withSystemColumns(body, samples);
+    return new Response(JSON.stringify(body), { headers });
   };
   const stepQuery = t.Object({
+    include_system: t.Optional(t.String({ description: "1: add the run's system metrics (sys/…) as columns, as of each row's time" })),
     downsample: t.Optional(t.String({ description: "Target rows, 100..50000: the union of every metric's own LTTB selection" })),
   });
 
   return new Elysia({ name: "metrics" })
-    .get("/api/runs/:run_id/metrics_step", ({ params, query }) => metricsStep(params.run_id, query.downsample), {
+    .get("/api/runs/:run_id/metrics_step", ({ params, query }) => metricsStep(params.run_id, query.downsample, query.include_system), {
       query: stepQuery,
       detail: { summary: "Metric rows by step (Runicorn 0.6 shape); headers X-Row-Count, X-Total-Count, X-Last-Step" },
     })
-    .get("/api/runs/:run_id/metrics", ({ params, query }) => metricsStep(params.run_id, query.downsample), {
+    .get("/api/runs/:run_id/metrics", ({ params, query }) => metricsStep(params.run_id, query.downsample, query.include_system), {
       query: stepQuery,
       detail: { summary: "Same as metrics_step (the original serves both from one handler)" },
     })
@@ -213,12 +267,19 @@ export function metricsRoutes(ctx: AppContext) {
         const run = getLiveRun(ctx, params.run_id);
         const state = await ctx.metrics().sync(run.run_dir, "query", { partialAfterMs: PARTIAL_AFTER_MS });
         // full-range answers are kept (and stored) until the rows change; zoom windows are cheap to recompute
+        const headers: Record<string, string> = { "content-type": "application/json" };
+        if (opts.keys?.some(isSystemKey)) {
+          const own = { ...opts, keys: opts.keys.filter((k) => !isSystemKey(k)) };
+          const body = await seriesWithSystem(ctx, run.run_dir, params.run_id, opts, () =>
+            ctx.metrics().compute(() => buildSeries(state, params.run_id, own)),
+          );
+          return new Response(JSON.stringify(body), { headers });
+        }
         const key = `series:${opts.x}:${opts.points}:${opts.mode}:${opts.keys?.join(",") ?? ""}:${opts.from ?? ""}:${opts.to ?? ""}:${opts.columns?.join(",") ?? ""}`;
         const r = await ctx.metrics().result(state, key, opts.from === undefined && opts.to === undefined, () => {
           const body = JSON.stringify(buildSeries(state, params.run_id, opts));
           return { body, rowCount: 0, total: 0, lastStep: null };
         });
-        const headers: Record<string, string> = { "content-type": "application/json" };
         if (r.partial !== undefined) headers["x-partial"] = r.partial.toFixed(3);
         return new Response(r.body, { headers });
       },
@@ -249,7 +310,8 @@ export function metricsRoutes(ctx: AppContext) {
             continue;
           }
           const state = await ctx.metrics().sync(run.run_dir);
-          runs[id] = await ctx.metrics().compute(() => buildSeries(state, id, opts));
+          const own = { ...opts, keys: opts.keys?.filter((k) => !isSystemKey(k)) };
+          runs[id] = await seriesWithSystem(ctx, run.run_dir, id, opts, () => ctx.metrics().compute(() => buildSeries(state, id, own)));
         }
         return { runs, missing };
       },
@@ -264,7 +326,11 @@ export function metricsRoutes(ctx: AppContext) {
     )
     .get(
       "/api/runs/:run_id/keys",
-      async ({ params }) => buildKeys(await syncedRun(ctx, params.run_id), params.run_id),
+      async ({ params }) => {
+        const state = await syncedRun(ctx, params.run_id);
+        const sys = await systemState(ctx, state.runDir);
+        return mergeKeys(buildKeys(state, params.run_id), sys ? buildKeys(sys, params.run_id) : null);
+      },
       { detail: { summary: "Metric keys with count, numeric flag, min/max/last; stage segments; step count" } },
     )
     .get(

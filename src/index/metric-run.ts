@@ -7,6 +7,15 @@ import { type ChunkStats, foldStats, type KeyStats, type StageSegment } from "..
 import type { CatalogueRow, FileMark } from "./metric-repository.ts";
 import type { QueryResult, StoredResult } from "./metric-results.ts";
 
+/** The SDKs' per-run system metrics file; its rows are stored like a run's, under the key `<run dir>/system.jsonl`. */
+export const SYSTEM_FILE = "system.jsonl";
+const SYSTEM_FILE_SUFFIX = `/${SYSTEM_FILE}`;
+
+/** The store key of a run's system metrics (sync it like a run directory). */
+export function systemKey(runDir: string): string {
+  return join(runDir, SYSTEM_FILE);
+}
+
 /** A stored chunk of a run (its catalogue entry). */
 export interface Slot extends ChunkRef {}
 
@@ -72,9 +81,9 @@ export class RunState implements RunData, ChunkHost<Slot> {
     return this.slots;
   }
 
-  /** The events file of the run. */
+  /** The events file of the run (a state keyed by a run's system.jsonl path reads that file: its system metrics). */
   get eventsPath(): string {
-    return join(this.runDir, "events.jsonl");
+    return this.runDir.endsWith(SYSTEM_FILE_SUFFIX) ? this.runDir : join(this.runDir, "events.jsonl");
   }
 
   load(ref: ChunkRef, level: number): Chunk {

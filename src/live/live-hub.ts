@@ -1,4 +1,5 @@
 // Fan-out of new metric rows, log lines and status changes to subscribers, one watcher per watched run.
+import { systemKey } from "../index/metric-run.ts";
 import { existsSync, type FSWatcher, watch } from "node:fs";
 import { join } from "node:path";
 import type { IngestEvent, MetricStore } from "../index/metric-store.ts";
@@ -206,6 +207,7 @@ export class LiveHub {
     if (!store.peek(c.run_dir)) return;
     if (c.kind === "removed" && !existsSync(c.run_dir)) {
       store.forget(c.run_dir).catch((e) => this.deps.log.error(`forgetting the metrics of ${c.run_dir} failed`, e));
+      store.forget(systemKey(c.run_dir)).catch((e) => this.deps.log.error(`forgetting the system metrics of ${c.run_dir} failed`, e));
       return;
     }
     if (c.files.length === 0 || c.files.includes("events.jsonl")) {
@@ -230,6 +232,8 @@ export class LiveHub {
         w.again = false;
         if (!existsSync(w.runDir)) return;
         await this.deps.store().sync(w.runDir, "watch");
+        // the SDKs' system metrics, when the run has them, are ingested on the same events
+        if (existsSync(systemKey(w.runDir))) await this.deps.store().sync(systemKey(w.runDir), "watch");
         if (!this.watched.has(w.runDir)) return;
         if (w.tail) {
           const { lines } = w.tail.poll();

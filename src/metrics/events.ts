@@ -138,7 +138,8 @@ export class LineReader {
       const type = evt.type;
       const data = evt.data as Record<string, unknown> | null | undefined;
       if (data === null || typeof data !== "object" || Array.isArray(data)) continue;
-      if (type === "metrics") {
+      // "system": the SDKs' system.jsonl lines (same shape; read from that file only, into a store of their own)
+      if (type === "metrics" || type === "system") {
         this.slowCells.fromObject(data, evt.ts);
         sink.metrics(this.slowCells);
       } else if (type === "image") {

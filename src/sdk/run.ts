@@ -1,4 +1,7 @@
 // A live run: buffered events.jsonl/logs.txt appends, summary/status merges, best metric and heartbeat (spec §1.5, §2.3).
+import { finishRunRow, upsertRunRow } from "./index-rows.ts";
+import { datasetEntry, imageBytes, mergeConfig, pretrainedEntry, saveImage, updateAssets } from "./run-assets.ts";
+import { SystemSampler } from "./system-metrics.ts";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, fstatSync } from "node:fs";
 import { hostname, machine, platform, release, type } from "node:os";
 import { join } from "node:path";
@@ -48,6 +51,8 @@ export interface RunSetup {
   config?: Record<string, unknown>;
   /** Continue an existing run: its step counter goes on from the last step logged. */
   resumed?: boolean;
+  /** Seconds between system metric samples into system.jsonl; 0 or absent = off. */
+  systemInterval?: number;
 }
 
 const MAX_CHUNK = 1 << 20; // flush early once this many characters are buffered
@@ -166,6 +171,7 @@ export class Run implements Flushable {
   private nextBeat: number;
   private timer: ReturnType<typeof setInterval> | undefined;
   private finished = false;
+  private system: SystemSampler | undefined;
   private readonly flushSec: number;
   private readonly beatSec: number;
   private readonly startedAt: number;
@@ -260,6 +266,13 @@ export class Run implements Flushable {
     trackForExit(this, s.handleSignals);
     const period = Math.max(1, Math.min(s.flushIntervalMs, this.beatSec * 1000));
     this.timer = setInterval(() => this.tick(nowSeconds()), period);
+    this.guard("index/runicorn.db", () =>
+      upsertRunRow(this.storageRoot, { runId: this.id, path: this.path, alias: this.alias, createdAt, runDir: this.runDir, workspaceRoot: this.workspaceRoot }),
+    );
+    if (s.systemInterval && s.systemInterval > 0) {
+      this.system = new SystemSampler(join(this.runDir, "system.jsonl"), s.systemInterval);
+      this.guard("system metrics", () => this.system!.start());
+    }
     // never keep the process alive just for flushing; the exit hook writes the rest
     if (typeof this.timer === "object" && typeof this.timer.unref === "function") this.timer.unref();
   }
@@ -351,6 +364,40 @@ export class Run implements Flushable {
     }
   }
 
+  /**
+   * Saves an image (PNG/JPEG bytes, or a file path) into media/ and records an image event, like
+   * Python's log_image; returns its run-relative path ("" when it could not be written).
+   */
+  logImage(key: string, image: Uint8Array | string, opts: { step?: number; caption?: string } = {}): string {
+    const step = opts.step === undefined ? null : toStep(opts.step);
+    const { data } = imageBytes(image); // a bad argument throws, as in Python
+    let rel = "";
+    this.guard("media", () => (rel = saveImage(this.mediaDir, key, data)));
+    if (!rel) return "";
+    const ts = nowSeconds();
+    const line = JSON.stringify({ ts, type: "image", data: { key, path: rel, step, caption: opts.caption ?? null } }) + "\n";
+    if (this.finished) this.appendDirect(this.eventsPath, line);
+    else this.evBuf += line;
+    return rel;
+  }
+
+  /** Records settings in assets.json `config`, like Python's log_config: `args` replaced, `extra` merged, `configFiles` by path. */
+  logConfig(opts: { args?: Record<string, unknown>; extra?: Record<string, unknown>; configFiles?: string[] }): void {
+    this.guard("assets.json", () => updateAssets(join(this.runDir, "assets.json"), (a) => mergeConfig(a, opts)));
+  }
+
+  /** Records a dataset in assets.json `datasets` (name, context, uri, fingerprint; not archived), like Python's log_dataset. */
+  logDataset(name: string, rootOrUri: string | Record<string, unknown>, opts: { context?: string; description?: string } = {}): void {
+    const entry = datasetEntry(name, rootOrUri, opts);
+    this.guard("assets.json", () => updateAssets(join(this.runDir, "assets.json"), (a) => void (a.datasets = [...(Array.isArray(a.datasets) ? a.datasets : []), entry])));
+  }
+
+  /** Records pretrained weights in assets.json `pretrained` (not archived), like Python's log_pretrained. */
+  logPretrained(name: string, opts: { pathOrUri?: string | Record<string, unknown>; sourceType?: string; description?: string } = {}): void {
+    const entry = pretrainedEntry(name, opts);
+    this.guard("assets.json", () => updateAssets(join(this.runDir, "assets.json"), (a) => void (a.pretrained = [...(Array.isArray(a.pretrained) ? a.pretrained : []), entry])));
+  }
+
   /** Merges keys into summary.json (shallow, like dict.update); written at once. */
   summary(update: LogData): void {
     if (!isObject(update)) throw new TypeError("summary() takes an object");
@@ -378,6 +425,7 @@ export class Run implements Flushable {
    */
   finish(status = "finished"): void {
     this.finished = true;
+    this.system?.stop();
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     untrackForExit(this);
@@ -392,10 +440,12 @@ export class Run implements Flushable {
         best_metric_mode: this.primaryMode,
       });
     }
+    const endedAt = nowSeconds();
     this.guard("status", () => {
       const cur = readJsonForMerge(this.statusPath) ?? {};
-      writeJsonFile(this.statusPath, floatTimes(mergeInto(cur, { status: String(status), ended_at: nowSeconds() }), TIME_KEYS));
+      writeJsonFile(this.statusPath, floatTimes(mergeInto(cur, { status: String(status), ended_at: endedAt }), TIME_KEYS));
     });
+    this.guard("index/runicorn.db", () => finishRunRow(this.storageRoot, this.id, String(status), endedAt));
   }
 
   /** Writes everything buffered now (also called by the exit hooks); never throws. */

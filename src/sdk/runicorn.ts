@@ -1,4 +1,5 @@
 // The TypeScript SDK's entry point: init() and friends, writing runs in the Runicorn 0.6 layout (spec §2.2).
+import { resolveSystemInterval } from "./system-metrics.ts";
 import { type Env, generateRunId, normalizePath, resolveStorageRoot, resolveWorkspaceRoot, validateRunId } from "./locate.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -40,6 +41,10 @@ export interface InitOptions {
    * starts it otherwise; "must" throws when it does not exist; "never" throws when it does.
    */
   resume?: "allow" | "must" | "never";
+  /** Sample CPU, memory and GPU of this process into system.jsonl (default on; RUNICORN_SYSTEM_METRICS=0 turns it off). */
+  systemMetrics?: boolean;
+  /** Seconds between samples (default RUNICORN_SYSTEM_INTERVAL, else 10; 0 = off). */
+  systemInterval?: number;
 }
 
 /** What init() returns while tracking is switched off: every method does nothing (spec §2.2). */
@@ -64,6 +69,16 @@ export class NoOpRun {
   finish(_status = "finished"): void {}
   /** Does nothing. */
   flushNow(): void {}
+  /** Does nothing; returns "". */
+  logImage(_key: string, _image: Uint8Array | string, _opts?: { step?: number; caption?: string }): string {
+    return "";
+  }
+  /** Does nothing. */
+  logConfig(_opts: { args?: Record<string, unknown>; extra?: Record<string, unknown>; configFiles?: string[] }): void {}
+  /** Does nothing. */
+  logDataset(_name: string, _rootOrUri: string | Record<string, unknown>, _opts?: { context?: string; description?: string }): void {}
+  /** Does nothing. */
+  logPretrained(_name: string, _opts?: { pathOrUri?: string | Record<string, unknown>; sourceType?: string; description?: string }): void {}
 }
 
 let activeRun: Run | undefined;
@@ -139,6 +154,7 @@ export function init(options: InitOptions = {}): Run | NoOpRun {
     flushIntervalMs: options.flushIntervalMs ?? 500,
     heartbeatSeconds: options.heartbeatSeconds ?? heartbeatFromEnv(env),
     handleSignals: options.handleSignals ?? true,
+    systemInterval: resolveSystemInterval(options.systemMetrics, options.systemInterval, env),
   });
   activeRun = run;
   return run;

@@ -226,8 +226,11 @@ class Run:
                  alias: Optional[str] = None, capture_env: bool = False, snapshot_code: bool = False,
                  workspace_root: Optional[str] = None, snapshot_format: str = "zip", force_snapshot: bool = False,
                  capture_console: bool = False, tqdm_mode: str = "smart", tags: Optional[List[str]] = None,
-                 notes: Optional[str] = None, config: Optional[Dict[str, Any]] = None, resume: Optional[str] = None) -> None:
+                 notes: Optional[str] = None, config: Optional[Dict[str, Any]] = None, resume: Optional[str] = None,
+                 system_metrics: Optional[bool] = None, system_interval: Optional[float] = None) -> None:
         self.path = _normalize_path(path)
+        from .system_metrics import resolve_interval
+        sys_interval = resolve_interval(system_metrics, system_interval)
         if resume not in _RESUME_MODES:
             raise ValueError("resume must be 'allow', 'must', 'never' or None, got %r" % (resume,))
         if resume and not run_id:
@@ -344,6 +347,11 @@ class Run:
 
         _runtime.flusher.register(self)
         _runtime.track_run(self)
+        self._system: Any = None
+        if sys_interval > 0:
+            from .system_metrics import SystemSampler
+            self._system = SystemSampler(str(self.run_dir / "system.jsonl"), sys_interval)
+            self._safe("system metrics", self._system.start)
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -982,6 +990,8 @@ class Run:
                     pass
                 self._console_capture = None
             self.stop_outputs_watch()
+            if getattr(self, "_system", None) is not None:
+                self._system.stop()
             if self._env_thread is not None and self._env_thread is not threading.current_thread():
                 self._env_thread.join(timeout=30.0)
             self._finished = True
@@ -1029,7 +1039,8 @@ def init(path: Optional[str] = None, storage: Optional[str] = None, run_id: Opti
          capture_env: bool = False, snapshot_code: bool = False, workspace_root: Optional[str] = None,
          snapshot_format: str = "zip", force_snapshot: bool = False, capture_console: bool = False,
          tqdm_mode: str = "smart", *, tags: Optional[List[str]] = None, notes: Optional[str] = None,
-         config: Optional[Any] = None, resume: Optional[str] = None) -> Union[Run, NoOpRun]:
+         config: Optional[Any] = None, resume: Optional[str] = None, system_metrics: Optional[bool] = None,
+         system_interval: Optional[float] = None) -> Union[Run, NoOpRun]:
     """Start a run (or continue one), make it the active run and print one line saying where it is.
 
     Args:
@@ -1050,6 +1061,9 @@ def init(path: Optional[str] = None, storage: Optional[str] = None, run_id: Opti
         config: a dict (or argparse.Namespace/dataclass) of settings, stored like log_config(extra=config).
         resume: with run_id: "allow" continues that run if it exists (step counter, alias, tags, status)
             and starts it otherwise; "must" fails if it does not exist; "never" fails if it does.
+        system_metrics: sample CPU, memory and GPU of this process into system.jsonl (default on;
+            $RUNICORN_SYSTEM_METRICS=0 turns it off).
+        system_interval: seconds between samples (default 10, or $RUNICORN_SYSTEM_INTERVAL; 0 = off).
 
     Example::
 
@@ -1069,7 +1083,8 @@ def init(path: Optional[str] = None, storage: Optional[str] = None, run_id: Opti
             root_source = "user" if get_user_root_dir() else "default"
         r = Run(path=path, storage=storage, run_id=run_id, alias=alias, capture_env=capture_env, snapshot_code=snapshot_code,
                 workspace_root=workspace_root, snapshot_format=snapshot_format, force_snapshot=force_snapshot,
-                capture_console=capture_console, tqdm_mode=tqdm_mode, tags=tags, notes=notes, config=config, resume=resume)
+                capture_console=capture_console, tqdm_mode=tqdm_mode, tags=tags, notes=notes, config=config, resume=resume,
+                system_metrics=system_metrics, system_interval=system_interval)
         _active_run = r
     _announce(r, root_source)
     return r

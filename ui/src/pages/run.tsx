@@ -1,7 +1,7 @@
 // The run page: header facts, summary and best metric, then tabs for charts, logs, images, config and assets.
 import { isStalled } from "../../../src/wire/liveness.ts";
 import { fmtInt, t } from "../i18n/i18n.ts";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso/router";
 import { getJson, qs, useResource } from "../api.ts";
 import { Empty, ErrorState, Loading, StatusBadge, useInterval } from "../components/common.tsx";
@@ -11,12 +11,13 @@ import { LogsViewer } from "../components/logs-viewer.tsx";
 import type { XMode } from "../chart-data.ts";
 import { RunCharts } from "../components/run-charts.tsx";
 import { RunNotes } from "../components/run-notes.tsx";
+import { RunSystem } from "../components/run-system.tsx";
 import { displayPath, fmtDuration, fmtNum, fmtTime } from "../format.ts";
 import { useLiveMessages, useLiveRuns, useLiveUp } from "../live.ts";
 import { useSettings } from "../settings.ts";
 import type { ImageItem, KeysResponse, RunDetail } from "../types.ts";
 
-const TABS = ["charts", "logs", "images", "config", "assets"] as const;
+const TABS = ["charts", "system", "logs", "images", "config", "assets"] as const;
 type Tab = (typeof TABS)[number];
 
 /** Route component for `/runs/:id`. */
@@ -32,6 +33,8 @@ export function RunPage() {
 
   const detail = useResource(`detail:${id}`, (signal) => getJson<RunDetail>(`/api/runs/${enc}`, signal));
   const keys = useResource(`keys:${id}`, (signal) => getJson<KeysResponse>(`/api/runs/${enc}/keys`, signal));
+  const sysKeys = useMemo(() => (keys.data?.keys ?? []).map((k) => k.key).filter((k) => k.startsWith("sys/")), [keys.data]);
+  const ownKeys = useMemo(() => (keys.data ? { ...keys.data, keys: keys.data.keys.filter((k) => !k.key.startsWith("sys/")) } : undefined), [keys.data]);
   const images = useResource(tab === "images" ? `images:${id}` : null, (signal) => getJson<{ images: ImageItem[] }>(`/api/runs/${enc}/images`, signal));
   const env = useResource(tab === "config" ? `env:${id}` : null, (signal) => getJson<{ available: boolean; environment?: unknown }>(`/api/environment/${enc}`, signal));
 
@@ -154,7 +157,7 @@ export function RunPage() {
       </div>
 
       <div class="tabs" role="tablist">
-        {TABS.map((name) => (
+        {TABS.filter((name) => name !== "system" || sysKeys.length > 0).map((name) => (
           <button key={name} role="tab" aria-selected={tab === name} class={tab === name ? "active" : ""} onClick={() => setQuery({ tab: name })}>
             {t(`run.tab.${name}`)}
           </button>
@@ -169,7 +172,7 @@ export function RunPage() {
         ) : (
           <RunCharts
             runId={d.id}
-            keys={keys.data}
+            keys={ownKeys ?? keys.data}
             xMode={xMode}
             onXMode={(x) => setQuery({ x })}
             summaryBest={best ? { name: best.name, mode: best.mode } : undefined}
@@ -177,6 +180,7 @@ export function RunPage() {
           />
         )
       ) : null}
+      {tab === "system" ? <RunSystem runId={d.id} keys={sysKeys} start={d.start_time ?? d.created_time ?? null} running={d.status === "running"} /> : null}
       {tab === "logs" ? <LogsViewer runId={d.id} running={d.status === "running"} downloadUrl={logsPath ? `/api/runs/${enc}/assets/download${qs({ path: logsPath, filename: `${d.id}_logs.txt` })}` : undefined} /> : null}
       {tab === "images" ? (
         images.error && !images.data ? <ErrorState error={images.error} onRetry={images.reload} what={t("run.images.what")} /> : !images.data ? <Loading /> : <ImagesPanel images={images.data.images} />
