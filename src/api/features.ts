@@ -7,6 +7,8 @@ import { deleteRoutes } from "./delete.ts";
 import { experimentsRoutes } from "./experiments.ts";
 import { exportRoutes } from "./export.ts";
 import { histogramsRoutes } from "./histograms.ts";
+import { mediaAudioRoutes } from "./media-audio.ts";
+import { mediaTablesRoutes } from "./media-tables.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { remoteRoutes } from "./remote.ts";
 import { systemRoutes } from "./system.ts";
@@ -15,6 +17,8 @@ import { systemRoutes } from "./system.ts";
 export const extraFeatures: ((ctx: AppContext) => Elysia<any, any, any, any, any, any, any>)[] = [
   (ctx) => metricsRoutes(ctx),
   (ctx) => histogramsRoutes(ctx),
+  (ctx) => mediaTablesRoutes(ctx),
+  (ctx) => mediaAudioRoutes(ctx),
   (ctx) => assetsRoutes(ctx),
   (ctx) => assetLibraryRoutes(ctx),
   (ctx) => deleteRoutes(ctx),

@@ -25,8 +25,10 @@ export interface HistogramEntry {
 }
 
 interface Parsed {
-  size: number;
-  mtimeMs: number;
+  ino: number;
+  /** Bytes read so far (always the end of a complete line). */
+  offset: number;
+  bySteps: Map<string, Map<number, HistogramEntry>>;
   byKey: Map<string, HistogramEntry[]>;
 }
 
@@ -53,7 +55,11 @@ function parseLine(line: string): { key: string; entry: HistogramEntry } | undef
   return { key: o.key, entry: { step, ts: num(o.ts), edges, counts, count, sum: num(o.sum), min: num(o.min), max: num(o.max) } };
 }
 
-/** The run's histograms by key (steps ascending, the last one logged for a step wins), re-read when the file changes. */
+/**
+ * The run's histograms by key (steps ascending, the last one logged for a step wins). Only the bytes appended
+ * since the last call are parsed (from the start again if the file was replaced or shrank), so a live run's
+ * query costs its new lines, not the whole file.
+ */
 export function readHistograms(runDir: string): Map<string, HistogramEntry[]> {
   const path = join(runDir, "histograms.jsonl");
   let st;
@@ -64,38 +70,47 @@ export function readHistograms(runDir: string): Map<string, HistogramEntry[]> {
   }
   if (!st.isFile()) throw new HttpError(404, "histograms.jsonl is not a regular file");
   if (st.size > MAX_HISTOGRAM_FILE) throw new HttpError(413, `histograms.jsonl is larger than ${MAX_HISTOGRAM_FILE} bytes`);
-  const hit = cache.get(runDir);
-  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.byKey;
+  let hit = cache.get(runDir);
+  if (hit && hit.ino === st.ino && hit.offset === st.size) return hit.byKey;
+  if (!hit || hit.ino !== st.ino || st.size < hit.offset) hit = { ino: st.ino, offset: 0, bySteps: new Map(), byKey: new Map() };
   const fd = openSync(path, "r");
-  let text: string;
+  let buf: Buffer;
+  let got = 0;
   try {
     const size = Math.min(fstatSync(fd).size, MAX_HISTOGRAM_FILE);
-    const buf = Buffer.alloc(size);
-    let off = 0;
-    while (off < size) {
-      const n = readSync(fd, buf, off, size - off, off);
+    buf = Buffer.allocUnsafe(Math.max(0, size - hit.offset));
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, hit.offset + got);
       if (n <= 0) break;
-      off += n;
+      got += n;
     }
-    text = buf.subarray(0, off).toString("utf8");
   } finally {
     closeSync(fd);
   }
-  const bySteps = new Map<string, Map<number, HistogramEntry>>();
-  const end = text.lastIndexOf("\n");
-  for (const line of text.slice(0, end + 1).split("\n")) {
+  const end = buf.lastIndexOf(10, got - 1) + 1; // a torn last line waits for its newline
+  const touched = new Set<string>();
+  let pos = 0;
+  while (pos < end) {
+    const nl = buf.indexOf(10, pos);
+    const line = buf.toString("utf8", pos, nl);
+    pos = nl + 1;
     if (!line.trim()) continue;
     const p = parseLine(line);
     if (!p) continue;
-    let m = bySteps.get(p.key);
-    if (!m) bySteps.set(p.key, (m = new Map()));
+    let m = hit.bySteps.get(p.key);
+    if (!m) hit.bySteps.set(p.key, (m = new Map()));
+    const list = hit.byKey.get(p.key);
+    const last = list && list.length ? list[list.length - 1].step : -Infinity;
     m.set(p.entry.step, p.entry);
+    if (list && p.entry.step > last && !touched.has(p.key)) list.push(p.entry); // the usual case: steps only grow
+    else touched.add(p.key);
   }
-  const byKey = new Map<string, HistogramEntry[]>();
-  for (const [k, m] of bySteps) byKey.set(k, [...m.values()].sort((a, b) => a.step - b.step));
+  for (const k of touched) hit.byKey.set(k, [...hit.bySteps.get(k)!.values()].sort((a, b) => a.step - b.step));
+  const next: Parsed = { ...hit, offset: hit.offset + end };
+  cache.delete(runDir);
   if (cache.size >= CACHE_RUNS) cache.delete(cache.keys().next().value as string);
-  cache.set(runDir, { size: st.size, mtimeMs: st.mtimeMs, byKey });
-  return byKey;
+  cache.set(runDir, next);
+  return next.byKey;
 }
 
 /** At most `points` entries spread evenly over the list, the first and the last always kept. */
