@@ -34,6 +34,7 @@ export function binPercentiles(h: Pick<HistogramStep, "edges" | "counts">, perce
 }
 
 const W = 560;
+const SVG_STYLE = { width: "100%", maxWidth: "640px", height: "auto", display: "block" };
 const H = 220;
 const PAD = { l: 52, r: 12, t: 10, b: 26 };
 
@@ -82,7 +83,7 @@ function DistributionChart(props: { steps: HistogramStep[]; keyName: string }) {
   }
   const mid = Math.floor(n / 2);
   return (
-    <svg class="hist-svg" data-testid="hist-distribution" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${props.keyName} distribution over steps`}>
+    <svg class="hist-svg" style={SVG_STYLE} data-testid="hist-distribution" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${props.keyName} distribution over steps`}>
       <Axes x={[x0, x1]} y={[y0, y1]} sx={sx} sy={sy} xInt />
       {bands}
       <polyline class="hist-median" points={rows.map((r) => `${sx(r.step).toFixed(1)},${sy(r.p[mid]).toFixed(1)}`).join(" ")} fill="none" stroke="var(--accent)" stroke-width="1.5" />
@@ -116,7 +117,7 @@ function OverlayChart(props: { steps: HistogramStep[]; index: number; keyName: s
   };
   const others = withBins.length > 60 ? withBins.filter((_, i) => i % Math.ceil(withBins.length / 60) === 0) : withBins;
   return (
-    <svg class="hist-svg" data-testid="hist-overlay" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${props.keyName} histogram at step ${cur.step}`}>
+    <svg class="hist-svg" style={SVG_STYLE} data-testid="hist-overlay" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${props.keyName} histogram at step ${cur.step}`}>
       <Axes x={[x0, x1]} y={[0, ymax]} sx={sx} sy={sy} />
       {others.map((s) => (s === cur ? null : <polyline key={s.step} points={outline(s)} fill="none" stroke="var(--muted)" stroke-opacity="0.25" />))}
       {cur.counts.length ? (
@@ -181,7 +182,7 @@ export function HistogramsPanel(props: { runId: string; running: boolean }) {
   if (!keys.data) return <Loading />;
   if (!keys.data.keys.length) return <Empty title={t("hist.none")}>{t("hist.noneText")} <code>run.log({"{"}"w": rn.Histogram(values){"}"})</code>.</Empty>;
   return (
-    <div class="hist-grid">
+    <div class="hist-grid" style={{ display: "grid", gridTemplateColumns: "repeat(auto-fill, minmax(520px, 1fr))", gap: "12px" }}>
       {keys.data.keys.map((k) => (
         <HistogramCard key={k.key} runId={props.runId} keyName={k.key} running={props.running} />
       ))}
