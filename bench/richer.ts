@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { importTensorBoard } from "../src/importers/tensorboard.ts";
 import { frameRecord } from "../src/importers/tfrecord.ts";
 import { finish, reportValue, stats } from "./lib.ts";
+import { benchHistograms } from "./richer-histograms.ts";
 
 const EVENTS = Number(process.env.BENCH_TB_EVENTS ?? 2_000_000);
 const TAGS = ["loss/train", "loss/val", "acc", "lr"];
@@ -88,4 +89,5 @@ console.log(`1 run, one thread:    median ${(one.median / 1e6).toFixed(2)} M eve
 reportValue("TensorBoard import, scalar events/s (median)", all.median, 1_000_000, "events/s", "higher");
 console.log(`RSS ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
 if (!process.env.BENCH_KEEP) rmSync(base, { recursive: true, force: true });
+await benchHistograms();
 finish();

@@ -168,6 +168,23 @@ describe("histograms", () => {
     r = await srv.api(`/api/runs/${runId}/histograms?key=w`);
     expect(r.body.steps.map((s: any) => s.step)).toEqual([10, 11, 12, 13, 14, 20]);
     expect(r.body.steps[1].counts).toEqual([9]);
+    // a line with the key and step but no valid bins is left out, and so is a key written after the bins
+    appendFileSync(file, '{"ts": 3, "step": 21, "key": "w", "edges": "bad", "counts": [1]}\n');
+    appendFileSync(file, JSON.stringify({ edges: [0, 1], counts: [5], step: 22, key: "w" }) + "\n");
+    r = await srv.api(`/api/runs/${runId}/histograms?key=w`);
+    expect(r.body.steps.map((s: any) => s.step)).toEqual([10, 11, 12, 13, 14, 20, 22]);
+    expect(r.body.total).toBe(7);
+    expect((await srv.api(`/api/runs/${runId}/histograms`)).body.keys).toEqual([{ key: "w", steps: 7, first_step: 10, last_step: 22 }]);
+  });
+
+  it("returns the chosen range of steps and samples them evenly", async () => {
+    const r = await srv.api(`/api/runs/${runId}/histograms?key=w&from=11&to=13`);
+    expect(r.body.steps.map((s: any) => s.step)).toEqual([11, 12, 13]);
+    const s = await srv.api(`/api/runs/${runId}/histograms?key=w&points=2`);
+    expect(s.body.steps.map((x: any) => x.step)).toEqual([10, 22]);
+    expect(s.body.sampled).toBe(true);
+    const bad = await srv.api(`/api/runs/${runId}/histograms?key=w&points=1`);
+    expect(bad.status).toBe(422);
   });
 });
 
