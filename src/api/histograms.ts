@@ -71,11 +71,14 @@ const KEY = /"key":\s*"([^"\\]*)"/;
 
 /** Key and step of a line from its first bytes (the SDKs write them before the bins), else from the whole line. */
 function keyStep(buf: Buffer, from: number, to: number): { key: string; step: number; entry?: HistogramEntry } | undefined {
-  const head = buf.toString("utf8", from, Math.min(to, from + 400));
-  const st = HEAD.exec(head);
-  const k = KEY.exec(head);
-  if (st && k && head.indexOf('"edges"') > Math.max(st.index, k.index)) return { key: k[1], step: Number(st[1]) };
-  const p = parseLine(buf.toString("utf8", from, to)); // another field order, or an escaped key
+  for (const span of [160, 1024]) {
+    const head = buf.toString("utf8", from, Math.min(to, from + span));
+    const st = HEAD.exec(head);
+    const k = KEY.exec(head);
+    if (st && k && head.indexOf('"edges"') > Math.max(st.index, k.index)) return { key: k[1], step: Number(st[1]) };
+    if (to - from <= span) break;
+  }
+  const p = parseLine(buf.toString("utf8", from, to)); // another field order, a long or escaped key
   return p && { key: p.key, step: p.entry.step, entry: p.entry };
 }
 
