@@ -49,6 +49,21 @@ afterAll(async () => {
   await srv?.close();
 });
 
+describe("the run's metrics", () => {
+  it("are unchanged by the table and audio lines beside them in events.jsonl", async () => {
+    const keys = await srv.api(`/api/runs/${runId}/keys`);
+    expect(keys.status).toBe(200);
+    expect(JSON.stringify(keys.body)).toContain('"loss"');
+    expect(JSON.stringify(keys.body)).not.toContain('"preds"');
+    expect(JSON.stringify(keys.body)).not.toContain('"tone"');
+    const rows = await srv.api(`/api/runs/${runId}/metrics_step`);
+    expect(rows.status).toBe(200);
+    expect(rows.body.rows.find((r: any) => r.global_step === 1)).toMatchObject({ loss: 0.5 });
+    expect(rows.body.rows.filter((r: any) => r.loss !== null && r.loss !== undefined).length).toBe(1);
+    expect(rows.body.columns).not.toContain("preds");
+  });
+});
+
 describe("tables", () => {
   it("lists each logged table with its key, step and row and column counts", async () => {
     const r = await srv.api(`/api/runs/${runId}/tables`);
