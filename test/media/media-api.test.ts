@@ -203,6 +203,33 @@ describe("histograms", () => {
   });
 });
 
+describe("numpy input", () => {
+  const hasNumpy = Bun.spawnSync(["python3", "-c", "import numpy"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+  it.skipIf(!hasNumpy)("turns float and int16 arrays into the same 16-bit WAV samples as lists, and refuses NaN and bad shapes", async () => {
+    const r = await py(`
+import io, wave, numpy as np, runicorn as rn
+def frames(a):
+    w = wave.open(io.BytesIO(a.data)); return (w.getnchannels(), w.getframerate(), list(w.readframes(w.getnframes())))
+print(frames(rn.Audio(np.array([0.5, -1.0, 0.0], dtype=np.float32), sample_rate=8000)) == frames(rn.Audio([0.5, -1.0, 0.0], sample_rate=8000)))
+print(frames(rn.Audio(np.array([[0, 1000], [-32768, 32767]], dtype=np.int16), sample_rate=16000)))
+for bad in (np.zeros((2, 2, 2)), np.array([0.1, np.nan]), np.array([0.1, 1.5])):
+    try:
+        rn.Audio(bad, sample_rate=8000); print("accepted")
+    except ValueError as e:
+        print("ValueError", e)
+print(rn.Table(["a", "b"], np.array([[1.5, 2], [3, 4]])).rows)
+`);
+    expect(r.err).toBe("");
+    const lines = r.out.trim().split("\n");
+    expect(lines[0]).toBe("True");
+    expect(lines[1]).toBe("(2, 16000, [0, 0, 232, 3, 0, 128, 255, 127])");
+    expect(lines[2]).toContain("ValueError Audio samples must have shape (frames,) or (frames, channels)");
+    expect(lines[3]).toBe("ValueError Audio sample 1 is nan; samples must be finite");
+    expect(lines[4]).toContain("ValueError Audio float sample 1 is 1.5, outside [-1, 1]");
+    expect(lines[5]).toBe("[[1.5, 2.0], [3.0, 4.0]]");
+  });
+});
+
 describe("the SDK refuses bad media with clear errors", () => {
   const cases: [string, string, RegExp][] = [
     ["too many rows", `rn.Table(["a"], [[1]] * 10001)`, /ValueError: Table has 10001 rows; at most 10000/],

@@ -75,6 +75,36 @@ def wav_bytes(frames: List[List[int]], channels: int, sample_rate: int) -> bytes
     return buf.getvalue()
 
 
+def _numpy_wav(arr: Any, sample_rate: int) -> Tuple[bytes, int]:
+    """(WAV bytes, frame count) of a numpy array, vectorised: int16 as is, floats checked to lie in [-1, 1]."""
+    import numpy as np
+
+    a = np.asarray(arr)
+    if a.ndim not in (1, 2) or a.shape[0] == 0 or (a.ndim == 2 and not 1 <= a.shape[1] <= MAX_CHANNELS):
+        raise ValueError("Audio samples must have shape (frames,) or (frames, channels) with 1 to %d channels, got %s"
+                         % (MAX_CHANNELS, tuple(a.shape)))
+    if a.dtype == np.int16:
+        pcm = a
+    else:
+        f = a.astype(np.float64)
+        bad = ~np.isfinite(f)
+        if bad.any():
+            raise ValueError("Audio sample %d is %r; samples must be finite" % (int(np.argmax(bad.ravel())), float(f.ravel()[np.argmax(bad.ravel())])))
+        out = np.abs(f) > 1.0
+        if out.any():
+            i = int(np.argmax(out.ravel()))
+            raise ValueError("Audio float sample %d is %r, outside [-1, 1] (scale it, or pass int16)" % (i, float(f.ravel()[i])))
+        pcm = np.rint(f * 32767).astype(np.int16)
+    channels = 1 if pcm.ndim == 1 else pcm.shape[1]
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(np.ascontiguousarray(pcm, dtype="<i2").tobytes())
+    return buf.getvalue(), int(pcm.shape[0])
+
+
 class Audio:
     """Sound for `run.log({"sample": rn.Audio(samples, sample_rate=16000)}, step=...)`.
 
@@ -118,11 +148,17 @@ class Audio:
             return
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not 1 <= sample_rate <= MAX_SAMPLE_RATE:
             raise ValueError("Audio sample_rate must be an integer from 1 to %d, got %r" % (MAX_SAMPLE_RATE, sample_rate))
-        frames, channels = _frames(samples_or_path)
-        self.data = wav_bytes(frames, channels, sample_rate)
+        v = samples_or_path
+        if hasattr(v, "detach") and hasattr(v, "cpu"):
+            v = v.detach().cpu().numpy()
+        if hasattr(v, "dtype") and hasattr(v, "shape") and getattr(v.dtype, "kind", "") in "iuf":
+            self.data, n = _numpy_wav(v, sample_rate)
+        else:
+            frames, channels = _frames(v)
+            self.data, n = wav_bytes(frames, channels, sample_rate), len(frames)
         self.ext = "wav"
         self.sample_rate = sample_rate
-        self.duration = len(frames) / float(sample_rate)
+        self.duration = n / float(sample_rate)
 
     def __repr__(self) -> str:
         return "<runicorn.Audio %s %d bytes>" % (self.ext, len(self.data))
