@@ -12,6 +12,8 @@ import { exportRoutes } from "./export.ts";
 import { fleetRoutes } from "./fleet.ts";
 import { healthRoutes } from "./health.ts";
 import { histogramsRoutes } from "./histograms.ts";
+import { mediaAudioRoutes } from "./media-audio.ts";
+import { mediaTablesRoutes } from "./media-tables.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { pathsRoutes } from "./paths.ts";
 import { recycleRoutes } from "./recycle.ts";
@@ -43,6 +45,8 @@ export const features: Feature[] = [
   { name: "cors", serve: "both", routes: (ctx) => corsRoutes(ctx.origins) },
   { name: "metrics", serve: "local", routes: (ctx) => metricsRoutes(ctx) },
   { name: "histograms", serve: "local", routes: (ctx) => histogramsRoutes(ctx) },
+  { name: "media-tables", serve: "local", routes: (ctx) => mediaTablesRoutes(ctx) },
+  { name: "media-audio", serve: "local", routes: (ctx) => mediaAudioRoutes(ctx) },
   { name: "assets", serve: "local", routes: (ctx) => assetsRoutes(ctx) },
   { name: "asset-library", serve: "local", routes: (ctx) => assetLibraryRoutes(ctx) },
   { name: "delete", serve: "local", routes: (ctx) => deleteRoutes(ctx) },

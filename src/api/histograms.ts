@@ -24,13 +24,26 @@ export interface HistogramEntry {
   max: number | null;
 }
 
-interface Parsed {
-  size: number;
-  mtimeMs: number;
-  byKey: Map<string, HistogramEntry[]>;
+/** One line of histograms.jsonl: where it is, and its parsed bins once a query needed them. */
+interface Slot {
+  step: number;
+  off: number;
+  len: number;
+  /** Parsed on first use; null when the line is not a well-formed histogram. */
+  entry?: HistogramEntry | null;
 }
 
-const cache = new Map<string, Parsed>();
+/** An index of line offsets per key: a query parses only the lines it returns. */
+interface Indexed {
+  ino: number;
+  /** Bytes indexed so far (always the end of a complete line). */
+  offset: number;
+  bySteps: Map<string, Map<number, Slot>>;
+  /** Steps ascending, rebuilt lazily after a key changed. */
+  sorted: Map<string, Slot[]>;
+}
+
+const cache = new Map<string, Indexed>();
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 const numList = (v: unknown): number[] | null => (Array.isArray(v) && v.every((x) => typeof x === "number") ? (v as number[]) : null);
@@ -53,49 +66,133 @@ function parseLine(line: string): { key: string; entry: HistogramEntry } | undef
   return { key: o.key, entry: { step, ts: num(o.ts), edges, counts, count, sum: num(o.sum), min: num(o.min), max: num(o.max) } };
 }
 
-/** The run's histograms by key (steps ascending, the last one logged for a step wins), re-read when the file changes. */
-export function readHistograms(runDir: string): Map<string, HistogramEntry[]> {
+const HEAD = /"step":\s*(-?\d+)\s*[,}]/;
+const KEY = /"key":\s*"([^"\\]*)"/;
+
+/** Key and step of a line from its first bytes (the SDKs write them before the bins), else from the whole line. */
+function keyStep(buf: Buffer, from: number, to: number): { key: string; step: number; entry?: HistogramEntry } | undefined {
+  for (const span of [160, 1024]) {
+    const head = buf.toString("utf8", from, Math.min(to, from + span));
+    const st = HEAD.exec(head);
+    const k = KEY.exec(head);
+    if (st && k && head.indexOf('"edges"') > Math.max(st.index, k.index)) return { key: k[1], step: Number(st[1]) };
+    if (to - from <= span) break;
+  }
+  const p = parseLine(buf.toString("utf8", from, to)); // another field order, a long or escaped key
+  return p && { key: p.key, step: p.entry.step, entry: p.entry };
+}
+
+/**
+ * The run's index of histograms.jsonl: per key, the line of each step (the last one logged for a step wins).
+ * Only the bytes appended since the last call are indexed (from the start again if the file was replaced or
+ * shrank), and indexing reads keys and steps, not bins: a query parses only the lines it returns.
+ */
+function indexHistograms(runDir: string): Indexed | undefined {
   const path = join(runDir, "histograms.jsonl");
   let st;
   try {
     st = lstatSync(path);
   } catch {
-    return new Map(); // nothing logged
+    return undefined; // nothing logged
   }
   if (!st.isFile()) throw new HttpError(404, "histograms.jsonl is not a regular file");
   if (st.size > MAX_HISTOGRAM_FILE) throw new HttpError(413, `histograms.jsonl is larger than ${MAX_HISTOGRAM_FILE} bytes`);
-  const hit = cache.get(runDir);
-  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.byKey;
+  let hit = cache.get(runDir);
+  if (hit && hit.ino === st.ino && hit.offset === st.size) return hit;
+  if (!hit || hit.ino !== st.ino || st.size < hit.offset) hit = { ino: st.ino, offset: 0, bySteps: new Map(), sorted: new Map() };
   const fd = openSync(path, "r");
-  let text: string;
+  let buf: Buffer;
+  let got = 0;
   try {
     const size = Math.min(fstatSync(fd).size, MAX_HISTOGRAM_FILE);
-    const buf = Buffer.alloc(size);
-    let off = 0;
-    while (off < size) {
-      const n = readSync(fd, buf, off, size - off, off);
+    buf = Buffer.allocUnsafe(Math.max(0, size - hit.offset));
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, hit.offset + got);
       if (n <= 0) break;
-      off += n;
+      got += n;
     }
-    text = buf.subarray(0, off).toString("utf8");
   } finally {
     closeSync(fd);
   }
-  const bySteps = new Map<string, Map<number, HistogramEntry>>();
-  const end = text.lastIndexOf("\n");
-  for (const line of text.slice(0, end + 1).split("\n")) {
-    if (!line.trim()) continue;
-    const p = parseLine(line);
-    if (!p) continue;
-    let m = bySteps.get(p.key);
-    if (!m) bySteps.set(p.key, (m = new Map()));
-    m.set(p.entry.step, p.entry);
+  const end = buf.lastIndexOf(10, got - 1) + 1; // a torn last line waits for its newline
+  let pos = 0;
+  while (pos < end) {
+    const nl = buf.indexOf(10, pos);
+    const from = pos;
+    pos = nl + 1;
+    if (nl - from < 2) continue;
+    const ks = keyStep(buf, from, nl);
+    if (!ks || !Number.isInteger(ks.step)) continue;
+    let m = hit.bySteps.get(ks.key);
+    if (!m) hit.bySteps.set(ks.key, (m = new Map()));
+    const slot: Slot = { step: ks.step, off: hit.offset + from, len: nl - from, entry: ks.entry };
+    const list = hit.sorted.get(ks.key);
+    const last = list && list.length ? list[list.length - 1].step : -Infinity;
+    if (list && ks.step > last) list.push(slot); // the usual case: steps only grow
+    else hit.sorted.delete(ks.key);
+    m.set(ks.step, slot);
   }
-  const byKey = new Map<string, HistogramEntry[]>();
-  for (const [k, m] of bySteps) byKey.set(k, [...m.values()].sort((a, b) => a.step - b.step));
+  const next: Indexed = { ...hit, offset: hit.offset + end };
+  cache.delete(runDir);
   if (cache.size >= CACHE_RUNS) cache.delete(cache.keys().next().value as string);
-  cache.set(runDir, { size: st.size, mtimeMs: st.mtimeMs, byKey });
-  return byKey;
+  cache.set(runDir, next);
+  return next;
+}
+
+function sortedSlots(idx: Indexed, key: string): Slot[] {
+  let list = idx.sorted.get(key);
+  if (!list) {
+    list = [...(idx.bySteps.get(key)?.values() ?? [])].sort((a, b) => a.step - b.step);
+    idx.sorted.set(key, list);
+  }
+  return list;
+}
+
+/** Parses the slots not parsed yet (one read each); a line that is not a histogram of `key` leaves the index. */
+function loadSlots(runDir: string, idx: Indexed, key: string, slots: Slot[]): HistogramEntry[] {
+  const todo = slots.filter((s) => s.entry === undefined);
+  if (todo.length) {
+    const fd = openSync(join(runDir, "histograms.jsonl"), "r");
+    try {
+      for (const s of todo) {
+        const b = Buffer.allocUnsafe(s.len);
+        const n = readSync(fd, b, 0, s.len, s.off);
+        const p = n === s.len ? parseLine(b.toString("utf8")) : undefined;
+        s.entry = p && p.key === key && p.entry.step === s.step ? p.entry : null;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const bad = slots.filter((s) => s.entry === null);
+  if (bad.length) {
+    const m = idx.bySteps.get(key)!;
+    for (const s of bad) if (m.get(s.step) === s) m.delete(s.step);
+    idx.sorted.delete(key);
+  }
+  return slots.filter((s) => s.entry).map((s) => s.entry as HistogramEntry);
+}
+
+/** The run's histogram keys with their step counts and first and last steps. */
+export function histogramKeys(runDir: string): { key: string; steps: number; first_step: number; last_step: number }[] {
+  const idx = indexHistograms(runDir);
+  if (!idx) return [];
+  const out = [];
+  for (const key of idx.bySteps.keys()) {
+    const list = sortedSlots(idx, key);
+    if (list.length) out.push({ key, steps: list.length, first_step: list[0].step, last_step: list[list.length - 1].step });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** One key's histograms with steps in [from, to], at most `points` of them spread evenly; `total` counts them all. */
+export function histogramSeries(runDir: string, key: string, from: number, to: number, points: number): { steps: HistogramEntry[]; total: number } {
+  const idx = indexHistograms(runDir);
+  if (!idx) return { steps: [], total: 0 };
+  const all = sortedSlots(idx, key).filter((s) => s.step >= from && s.step <= to);
+  const picked = pickSteps(all, points);
+  const steps = loadSlots(runDir, idx, key, picked);
+  return { steps, total: all.length - (picked.length - steps.length) };
 }
 
 /** At most `points` entries spread evenly over the list, the first and the last always kept. */
@@ -120,13 +217,7 @@ export function histogramsRoutes(ctx: AppContext) {
     "/api/runs/:run_id/histograms",
     ({ params, query }) => {
       const run = getLiveRun(ctx, params.run_id);
-      const byKey = readHistograms(run.run_dir);
-      if (query.key === undefined) {
-        const keys = [...byKey.entries()]
-          .map(([key, list]) => ({ key, steps: list.length, first_step: list[0].step, last_step: list[list.length - 1].step }))
-          .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-        return { run_id: params.run_id, keys };
-      }
+      if (query.key === undefined) return { run_id: params.run_id, keys: histogramKeys(run.run_dir) };
       const from = numberParam("from", query.from) ?? -Infinity;
       const to = numberParam("to", query.to) ?? Infinity;
       const pointsRaw = query.points;
@@ -139,9 +230,8 @@ export function histogramsRoutes(ctx: AppContext) {
           ]);
         }
       }
-      const all = (byKey.get(query.key) ?? []).filter((e) => e.step >= from && e.step <= to);
-      const steps = pickSteps(all, points);
-      return { run_id: params.run_id, key: query.key, steps, total: all.length, sampled: steps.length < all.length };
+      const { steps, total } = histogramSeries(run.run_dir, query.key, from, to, points);
+      return { run_id: params.run_id, key: query.key, steps, total, sampled: steps.length < total };
     },
     {
       query: t.Object({

@@ -96,3 +96,51 @@ def image_bytes(image: Any, fmt: str, quality: int) -> Tuple[bytes, str]:
         return array_to_png(image), "png"
     raise TypeError("log_image: cannot save a %s as an image; pass a numpy array, a torch tensor, a PIL image, a matplotlib "
                     "figure, a file path or PNG/JPEG bytes" % type(image).__name__)
+
+
+def _media_name(key: str, ext: str) -> str:
+    import re
+    import time
+    import uuid
+    safe_key = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:100]
+    return "%d_%s_%s.%s" % (int(time.time() * 1000), uuid.uuid4().hex[:6], safe_key, ext)
+
+
+def log_media_value(run: Any, key: str, value: Any, step: int) -> None:
+    """Saves an rn.Table or rn.Audio logged under `key` into the run's media/ and appends its event line."""
+    import json
+    import time
+    from ._io import warn_once
+    from .audio import Audio
+    from .table import Image
+
+    media = Path(run.media_dir)
+    try:
+        media.mkdir(parents=True, exist_ok=True)
+        if isinstance(value, Audio):
+            name = _media_name(key, value.ext)
+            (media / name).write_bytes(value.data)
+            data = {"key": key, "path": "media/" + name, "step": step, "sample_rate": value.sample_rate,
+                    "duration": value.duration, "caption": value.caption}
+            kind = "audio"
+        else:
+            rows = []
+            for r, row in enumerate(value.rows):
+                out = []
+                for c, cell in enumerate(row):
+                    if isinstance(cell, Image):
+                        raw, ext = image_bytes(cell.data, "png", 90)
+                        iname = _media_name("%s_r%d_c%d" % (key, r, c), ext)
+                        (media / iname).write_bytes(raw)
+                        cell = {"_type": "image", "path": "media/" + iname, "caption": cell.caption}
+                    out.append(cell)
+                rows.append(out)
+            name = _media_name(key, "table.json")
+            body = json.dumps({"columns": value.columns, "rows": rows}, ensure_ascii=False, allow_nan=False)
+            (media / name).write_text(body, encoding="utf-8")
+            data = {"key": key, "path": "media/" + name, "step": step, "rows": len(rows), "columns": len(value.columns)}
+            kind = "table"
+    except OSError as e:
+        warn_once("media:" + str(run.run_dir), "cannot save %s in %s: %s" % (key, media, e))
+        return
+    run._emit(json.dumps({"ts": time.time(), "type": kind, "data": data}, ensure_ascii=False) + "\n")

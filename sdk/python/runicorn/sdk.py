@@ -25,6 +25,8 @@ from .config import resolve_storage_root
 from .console import ConsoleCapture, LogManager, RunicornLoggingHandler
 from .enabled import NoOpRun, is_enabled
 from .histogram import Histogram
+from .table import Table
+from .audio import Audio
 from .workspace import get_workspace_root
 
 logger = logging.getLogger(__name__)
@@ -565,7 +567,7 @@ class Run:
         Args:
             data: metric names and values. Numbers (Python, numpy or 0-d torch), bools and strings are
                 charted; nested dicts are flattened with "/" ({"val": {"acc": 0.9}} → "val/acc");
-                rn.Histogram values go to histograms.jsonl. Lists and other objects are stored but
+                rn.Histogram values go to histograms.jsonl, rn.Table and rn.Audio to media/. Lists and other objects are stored but
                 cannot be charted (one warning per key).
             step: the step (an integer); by default one more than the last step. A float that is
                 not a whole number is an error.
@@ -602,7 +604,7 @@ class Run:
         checked = self._checked_keys
         for k, v in payload.items():
             t = type(v)
-            if t is dict or t is Histogram:
+            if t is dict or t is Histogram or t is Table or t is Audio:
                 payload = self._special_values(payload, gs, ts)
                 break
             if k not in checked:
@@ -644,6 +646,9 @@ class Run:
         for k, v in flat.items():
             if isinstance(v, Histogram):
                 self._log_histogram(str(k), v, gs, ts)
+            elif isinstance(v, (Table, Audio)):
+                from ._media import log_media_value
+                log_media_value(self, str(k), v, gs)
             else:
                 out[k] = v
                 if k not in self._checked_keys:

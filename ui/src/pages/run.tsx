@@ -5,7 +5,10 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso/router";
 import { getJson, qs, useResource } from "../api.ts";
 import { Empty, ErrorState, Loading, StatusBadge, useInterval } from "../components/common.tsx";
+import { AudioPanel } from "../components/audio-view.tsx";
+import { HistogramsPanel } from "../components/histograms.tsx";
 import { ImagesPanel } from "../components/images-panel.tsx";
+import { TablesPanel } from "../components/table-view.tsx";
 import { JsonView } from "../components/json-view.tsx";
 import { LogsViewer } from "../components/logs-viewer.tsx";
 import type { XMode } from "../chart-data.ts";
@@ -17,7 +20,7 @@ import { useLiveMessages, useLiveRuns, useLiveUp } from "../live.ts";
 import { useSettings } from "../settings.ts";
 import type { ImageItem, KeysResponse, RunDetail } from "../types.ts";
 
-const TABS = ["charts", "system", "logs", "images", "config", "assets"] as const;
+const TABS = ["charts", "system", "logs", "images", "histograms", "tables", "audio", "config", "assets"] as const;
 type Tab = (typeof TABS)[number];
 
 /** Route component for `/runs/:id`. */
@@ -185,6 +188,9 @@ export function RunPage() {
       {tab === "images" ? (
         images.error && !images.data ? <ErrorState error={images.error} onRetry={images.reload} what={t("run.images.what")} /> : !images.data ? <Loading /> : <ImagesPanel images={images.data.images} />
       ) : null}
+      {tab === "histograms" ? <HistogramsPanel runId={d.id} running={running} /> : null}
+      {tab === "tables" ? <TablesPanel runId={d.id} running={running} /> : null}
+      {tab === "audio" ? <AudioPanel runId={d.id} running={running} /> : null}
       {tab === "config" ? <ConfigPanel detail={d} env={env.data} /> : null}
       {tab === "assets" ? <AssetsPanel detail={d} /> : null}
     </div>

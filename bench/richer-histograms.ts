@@ -1,0 +1,69 @@
+// Histogram query benchmark (issue 17): one run with 10,000 steps × 64 bins in histograms.jsonl, queried through a
+// real `serve` over HTTP: the default query (200 steps spread over all 10,000) against the ≤ 20 ms target, then
+// the same query while the file grows (each request follows an appended step), and the first (cold) query.
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { finish, report, spawnServe, stats, time } from "./lib.ts";
+
+const STEPS = 10_000;
+const BINS = 64;
+
+function line(step: number): string {
+  const edges = Array.from({ length: BINS + 1 }, (_, i) => -3 + (6 * i) / BINS + step * 1e-4);
+  const counts = Array.from({ length: BINS }, (_, i) => Math.round(1000 * Math.exp(-(((i - BINS / 2) / 10) ** 2))));
+  return JSON.stringify({ ts: 1700000000 + step, step, key: "fc1/weight", edges, counts, count: counts.reduce((a, b) => a + b, 0), sum: 0, min: edges[0], max: edges[BINS] }) + "\n";
+}
+
+/** Runs the histogram benchmarks; true when the target is met. */
+export async function benchHistograms(): Promise<boolean> {
+  const base = join(tmpdir(), `rn-bench-hist-${process.pid}`);
+  const runDir = join(base, "root", "runs", "bench", "hist", "20250101_000000_b1b1b1");
+  mkdirSync(runDir, { recursive: true });
+  const now = Date.now() / 1000;
+  writeFileSync(join(runDir, "meta.json"), JSON.stringify({ id: "20250101_000000_b1b1b1", path: "bench/hist", created_at: now }));
+  writeFileSync(join(runDir, "status.json"), JSON.stringify({ status: "finished", started_at: now, ended_at: now }));
+  let body = "";
+  for (let s = 0; s < STEPS; s++) body += line(s);
+  writeFileSync(join(runDir, "histograms.jsonl"), body);
+  console.log(`generated ${STEPS.toLocaleString("en-US")} steps × ${BINS} bins (${(body.length / 1e6).toFixed(1)} MB histograms.jsonl)`);
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: base, XDG_CONFIG_HOME: join(base, "cfg"), XDG_CACHE_HOME: join(base, "cache") };
+  const { proc, url } = await spawnServe(join(base, "root"), env);
+  try {
+    const q = `${url}/api/runs/20250101_000000_b1b1b1/histograms?key=fc1%2Fweight`;
+    let ok = false;
+    for (let i = 0; i < 200 && !ok; i++) {
+      const r = await fetch(`${url}/api/runs/20250101_000000_b1b1b1`);
+      ok = r.status === 200;
+      await r.arrayBuffer();
+      if (!ok) await Bun.sleep(50);
+    }
+    if (!ok) throw new Error("the run never appeared in the index");
+    const t0 = performance.now();
+    const first = await (await fetch(q)).json();
+    console.log(`first (cold) query, the whole file indexed: ${(performance.now() - t0).toFixed(1)} ms (cached thereafter), ${first.steps.length} of ${first.total} steps`);
+    if (first.total !== STEPS || first.steps[0].counts.length !== BINS) throw new Error(`wrong answer: ${first.total} steps`);
+    const warm = await time(async () => (await fetch(q)).arrayBuffer(), 50);
+    const met = report(`histogram query, ${STEPS} steps × ${BINS} bins (200 steps returned)`, warm, 20);
+    let step = STEPS;
+    const growing = await time(async () => {
+      appendFileSync(join(runDir, "histograms.jsonl"), line(step++));
+      const j = await (await fetch(q)).json();
+      if (j.total !== step) throw new Error(`appended step not seen: ${j.total} vs ${step}`);
+    }, 30);
+    const g = report("histogram query, one step appended before each request", growing, 20);
+    const all = await time(async () => (await fetch(`${q}&points=10000`)).arrayBuffer(), 10, 1);
+    const a = stats(all);
+    console.log(`(info) all 10,000 steps in one answer (points=10000): median ${a.median.toFixed(1)} ms, p95 ${a.p95.toFixed(1)} ms`);
+    return met && g;
+  } finally {
+    proc.kill();
+    await proc.exited;
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  await benchHistograms();
+  finish();
+}
