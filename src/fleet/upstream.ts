@@ -25,7 +25,12 @@ export interface UpstreamTimings {
   refreshMs: number;
   /** A whole list download may take this long (10,000+ runs over a slow tunnel). */
   listTimeoutMs: number;
+  /** Retry delay after the host refused our token (a wrong token does not fix itself: no hot loop). */
+  unauthorizedRetryMs?: number;
 }
+
+/** The reason shown for a host that answered 401/403: the token sent to it (or its absence) is wrong. */
+export const UNAUTHORIZED = "unauthorized";
 
 /** Up to this many changed runs are re-read one by one; more re-read the whole list. */
 const MAX_PATCHED = 20;
@@ -37,6 +42,7 @@ export const DEFAULT_TIMINGS: UpstreamTimings = {
   maxBackoffMs: 4000,
   refreshMs: 30_000,
   listTimeoutMs: 20_000,
+  unauthorizedRetryMs: 30_000,
 };
 
 /** A list item as the upstream sends it (spec §3.2 keys, plus `summary`). */
@@ -190,7 +196,7 @@ export class Upstream {
     this.reason = reason;
     if (this.state !== "offline") this.setState("offline");
     const backoff = Math.min(this.timings.maxBackoffMs, this.timings.minBackoffMs * 2 ** Math.max(0, this.attempts - 1));
-    this.schedule(backoff);
+    this.schedule(reason === UNAUTHORIZED ? Math.max(backoff, this.timings.unauthorizedRetryMs ?? 30_000) : backoff);
   }
 
   private goOffline(reason: string): void {
@@ -203,7 +209,7 @@ export class Upstream {
     this.attempts = 1;
     this.reason = reason;
     this.setState("offline");
-    this.schedule(this.timings.minBackoffMs);
+    this.schedule(reason === UNAUTHORIZED ? (this.timings.unauthorizedRetryMs ?? 30_000) : this.timings.minBackoffMs);
   }
 
   private setState(state: UpstreamState): void {
@@ -222,6 +228,7 @@ export class Upstream {
         signal: AbortSignal.timeout(this.timings.probeTimeoutMs),
       });
       const body = (await res.json().catch(() => null)) as { server_version?: string } | null;
+      if (res.status === 401 || res.status === 403) return { ok: false, reason: UNAUTHORIZED };
       if (!res.ok) return { ok: false, reason: `health check answered HTTP ${res.status}` };
       this.latencyMs = Math.round((performance.now() - t0) * 10) / 10;
       this.version = body?.server_version ?? null;
@@ -246,6 +253,7 @@ export class Upstream {
         headers: this.headers(),
         signal: AbortSignal.timeout(this.timings.listTimeoutMs),
       });
+      if (res.status === 401 || res.status === 403) return { ok: false, reason: UNAUTHORIZED };
       if (!res.ok) return { ok: false, reason: `run list answered HTTP ${res.status}` };
       const runs = (await res.json()) as unknown;
       if (!Array.isArray(runs)) return { ok: false, reason: "run list is not a JSON array" };
