@@ -28,7 +28,7 @@ beforeAll(async () => {
     }
     viewers.push(await new Viewer(root, join(tmp.dir, `env${h}`)).start());
   }
-  fleet = await startFleetServer(tmp.dir, LABELS.map((label, i) => ({ label, baseUrl: viewers[i].url })));
+  fleet = await startFleetServer(LABELS.map((label, i) => ({ label, baseUrl: viewers[i].url })));
   await waitFor(() => fleet.fleet.hosts.every((h) => h.online), 15000, "every host online");
 });
 

@@ -29,7 +29,7 @@ beforeAll(async () => {
   const c = join(tmp.dir, "c");
   writeRun(c, "cmp", ON_C, { steps: 20 });
   viewers = await Promise.all([a, b, c].map((root, i) => new Viewer(root, join(tmp.dir, `env${i}`)).start()));
-  fleet = await startFleetServer(tmp.dir, [
+  fleet = await startFleetServer([
     { label: "gpu-a", baseUrl: viewers[0].url },
     { label: "gpu-b", baseUrl: viewers[1].url },
     { label: "gpu-c", baseUrl: viewers[2].url },
