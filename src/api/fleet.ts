@@ -3,10 +3,10 @@ import { Elysia, t } from "elysia";
 import type { Fleet, FleetChange } from "../fleet/fleet.ts";
 import { compareSql, type FleetItem, isFleetSortKey, listItem, queryMerged } from "../fleet/merge.ts";
 import { forward, getJsonFrom, rewriteIds } from "../fleet/proxy.ts";
-import { failureReason, type Upstream } from "../fleet/upstream.ts";
+import { failureReason, UNAUTHORIZED, type Upstream } from "../fleet/upstream.ts";
 import { HttpError } from "./errors.ts";
 import { parseBoolQuery } from "./params.ts";
-import { RUN_LIST_QUERY } from "./runs.ts";
+import { headerSafe, RUN_LIST_QUERY } from "./runs.ts";
 import { FilterSyntaxError, type FilterNode, filterFields, MAX_FILTER_LENGTH, parseFilter } from "../analysis/filter.ts";
 import { isSortKey } from "../index/run-queries.ts";
 import { filterToString, includeForSort, itemSortValue, mergeableSort, specialiseForHost } from "../fleet/fleet-filter.ts";
@@ -16,6 +16,8 @@ import { buildTree } from "./paths.ts";
 const FAN_OUT_TIMEOUT_MS = 2000;
 const MAX_COMPARE_RUNS = 100;
 const MAX_LIVE_RUNS = 200;
+/** The largest `limit` a host's run list takes (RUN_LIST_QUERY). */
+const MAX_HOST_LIMIT = 100_000;
 
 /** A page's socket to one host, with what the page sent before it opened. */
 interface HostRelay {
@@ -71,7 +73,7 @@ export function fleetRoutes(fleet: Fleet) {
           const out = await fanOutList(fleet, { ...query, filterText, hosts, include });
           set.headers["x-total-count"] = String(out.total);
           if (out.unknown.length) set.headers["x-unknown-fields"] = out.unknown.join(", ");
-          if (out.unavailable.length) set.headers["x-fleet-unavailable"] = out.unavailable.join(", ");
+          if (out.unavailable.length) set.headers["x-fleet-unavailable"] = headerSafe(out.unavailable.join(", "));
           return JSON.stringify(out.items);
         }
         const plain = [query.limit, query.offset, query.sort, query.status, query.path, query.q, query.host].every((v) => v === undefined || v === "");
@@ -400,10 +402,17 @@ async function fanOutList(fleet: Fleet, q: FanOutQuery): Promise<{ items: Record
       for (const k of ["sort", "order", "status", "path", "q"] as const) if (q[k] !== undefined && q[k] !== "") params.set(k, String(q[k]));
       if (q.sort === "host") params.delete("sort");
       if (hostInclude.length) params.set("include", hostInclude.join(","));
-      if (q.limit !== undefined && (mergeable || asked.length === 1)) params.set("limit", String(offset + q.limit));
+      // a host sends only the runs that can reach the page (its list takes at most MAX_HOST_LIMIT at once)
+      if (q.limit !== undefined && (mergeable || asked.length === 1) && offset + q.limit <= MAX_HOST_LIMIT) params.set("limit", String(offset + q.limit));
       try {
         const res = await fetch(`${up.spec.baseUrl}/api/runs?${params}`, { headers: up.headers(), signal: AbortSignal.any([AbortSignal.timeout(FAN_OUT_TIMEOUT_MS * 5), up.sessionSignal]) });
         const body = (await res.json().catch(() => undefined)) as unknown;
+        if (res.status === 401) {
+          // its token was refused: the host is offline "unauthorized" (never a 401 of ours: the browser would ask for our token)
+          up.fail(UNAUTHORIZED);
+          unavailable.push(`${up.label} (${UNAUTHORIZED})`);
+          return undefined;
+        }
         if (!res.ok) {
           const detail = body && typeof body === "object" && "detail" in body ? `: ${String((body as { detail: unknown }).detail)}` : "";
           if (res.status === 400) throw new HttpError(400, `Host ${up.label}${detail}`);
@@ -420,7 +429,7 @@ async function fanOutList(fleet: Fleet, q: FanOutQuery): Promise<{ items: Record
             const name = f.path.join(".");
             const c = fieldAsked.get(name) ?? { asked: 0, unknown: 0 };
             c.asked++;
-            if (unknown.has(name)) c.unknown++;
+            if (unknown.has(headerSafe(name))) c.unknown++;
             fieldAsked.set(name, c);
           }
         }
@@ -463,6 +472,6 @@ async function fanOutList(fleet: Fleet, q: FanOutQuery): Promise<{ items: Record
       })
     : page;
   // a field is unknown when no run of any host asked about it has it (the single-host meaning, over the fleet)
-  const unknown = [...fieldAsked].filter(([, c]) => c.asked > 0 && c.unknown === c.asked).map(([name]) => name);
+  const unknown = [...fieldAsked].filter(([, c]) => c.asked > 0 && c.unknown === c.asked).map(([name]) => headerSafe(name));
   return { items, total, unknown, unavailable };
 }

@@ -201,6 +201,6 @@ function runDetail(row: RunTable, root: string) {
 }
 
 /** Header values must be Latin-1 without control characters: anything else is escaped as \uXXXX. */
-function headerSafe(v: string): string {
+export function headerSafe(v: string): string {
   return v.replace(/[^\x20-\x7e]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
 }

@@ -4,7 +4,7 @@ import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isolatedEnv, PROJECT, tempDir, waitFor } from "../helpers/server.ts";
 import { applyUpstreamTokens, upstreamTokenEnvName } from "../../src/fleet/upstream-flag.ts";
-import { Viewer, writeRun } from "./helpers.ts";
+import { startFleetServer, Viewer, writeRun } from "./helpers.ts";
 
 const MAIN = join(PROJECT, "src", "cli", "main.ts");
 const TOKEN_A = "tok-a-0123456789abcdefghij";
@@ -104,4 +104,36 @@ describe("per-host upstream tokens", () => {
     expect(err).toContain("LABEL=@FILE");
     expect(err).not.toContain(TOKEN_A);
   }, 30000);
+
+  it("shows a host whose token changed while online as unauthorized, and never passes its 401 on to the browser", async () => {
+    const root = join(tmp.dir, "d");
+    const runId = "20250109_000001_ddddd0";
+    writeRun(root, "p", runId);
+    const first = await new Viewer(root, join(tmp.dir, "env-d"), TOKEN_A).start();
+    const fleet = await startFleetServer([{ label: "gpu-d", baseUrl: first.url, token: TOKEN_A }]);
+    let second: Viewer | undefined;
+    try {
+      await waitFor(() => fleet.fleet.hosts[0].online, 15000, "gpu-d online");
+      expect((await fleet.api(`/api/runs/${runId}`)).status).toBe(200);
+      await first.stop();
+      // the same viewer comes back with another token
+      second = new Viewer(root, join(tmp.dir, "env-d"), TOKEN_B);
+      second.port = first.port;
+      await second.start();
+      await waitFor(async () => {
+        const f = (await fleet.api("/api/fleet")).body as { hosts: { state: string; reason: string | null }[] };
+        return f.hosts[0].reason === "unauthorized" && f.hosts[0].state !== "online";
+      }, 15000, "gpu-d unauthorized");
+      const detail = await fleet.api(`/api/runs/${runId}`);
+      expect(detail.status).toBe(503);
+      expect(detail.body.detail).toContain("unauthorized");
+      const list = await fleet.api(`/api/runs?filter=${encodeURIComponent('status == "finished"')}`);
+      expect(list.status).toBe(200);
+      expect(list.body).toEqual([]);
+    } finally {
+      await fleet.server.stop();
+      await second?.stop();
+      await first.stop();
+    }
+  }, 60000);
 });
