@@ -7,6 +7,7 @@ import { failureReason, UNAUTHORIZED, type Upstream } from "../fleet/upstream.ts
 import { HttpError } from "./errors.ts";
 import { parseBoolQuery } from "./params.ts";
 import { headerSafe, RUN_LIST_QUERY } from "./runs.ts";
+import type { FleetAnswer } from "../wire/fleet.ts";
 import { FilterSyntaxError, type FilterNode, filterFields, MAX_FILTER_LENGTH, parseFilter } from "../analysis/filter.ts";
 import { isSortKey } from "../index/run-queries.ts";
 import { filterToString, includeForSort, itemSortValue, mergeableSort, specialiseForHost } from "../fleet/fleet-filter.ts";
@@ -39,7 +40,7 @@ export function fleetRoutes(fleet: Fleet) {
   return new Elysia({ name: "fleet" })
     .get(
       "/api/fleet",
-      () => ({
+      (): FleetAnswer => ({
         hosts: fleet.hosts.map((h) => ({
           host: h.label,
           slug: h.slug,

@@ -1,4 +1,4 @@
-// The runs list, compare and System pages of the embedded UI in Chromium against a fleet-mode server over three viewers.
+// The runs list, compare, System and Remote pages of the embedded UI in Chromium against a fleet-mode server over three viewers.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -101,6 +101,21 @@ describe("fleet UI", () => {
       await viewers[1].start();
     }
     await page.locator('section[data-host="gpu-b"]:not(.host-offline)').waitFor({ timeout: 15000 });
+    expect(page.jsErrors).toEqual([]);
+    await page.close();
+  });
+
+  it("lists every fleet host on the Remote page with its state, latency, runs and GPUs", async () => {
+    const page = await open("/remote");
+    await waitFor(async () => (await page.locator('[data-testid="fleet-hosts"] tr[data-state="online"]').count()) === 3, 10000, "three online hosts");
+    const api = (await fleet.api("/api/fleet")).body as { hosts: { host: string; runs: number }[] };
+    for (const h of api.hosts) {
+      const row = page.locator(`[data-testid="fleet-hosts"] tr[data-host="${h.host}"]`);
+      expect(await row.locator("td.col-runs").textContent()).toStartWith(String(h.runs));
+      expect(await row.locator("td.col-latency").textContent()).toMatch(/ms$/);
+      expect(await row.locator("td.col-gpu").textContent()).not.toBe("");
+    }
+    await shot(page, "fleet-remote");
     expect(page.jsErrors).toEqual([]);
     await page.close();
   });
