@@ -32,6 +32,9 @@ export interface UpstreamTimings {
 /** The reason shown for a host that answered 401/403: the token sent to it (or its absence) is wrong. */
 export const UNAUTHORIZED = "unauthorized";
 
+/** While a host answers `X-Index-State: building`, its list is read again this often. */
+const BUILDING_REREAD_MS = 1000;
+
 /** Up to this many changed runs are re-read one by one; more re-read the whole list. */
 const MAX_PATCHED = 20;
 
@@ -180,7 +183,7 @@ export class Upstream {
       if (list.ok) {
         this.attempts = 0;
         this.reason = null;
-        this.replaceRuns(list.runs);
+        this.replaceRuns(list);
         this.openSocket();
         this.setState("online");
         this.events.runs(this, []);
@@ -247,7 +250,7 @@ export class Upstream {
     }
   }
 
-  private async fetchList(): Promise<{ ok: true; runs: RunItem[] } | { ok: false; reason: string }> {
+  private async fetchList(): Promise<{ ok: true; runs: RunItem[]; building: boolean } | { ok: false; reason: string }> {
     try {
       const res = await fetch(this.spec.baseUrl + "/api/runs?include=summary", {
         headers: this.headers(),
@@ -257,7 +260,8 @@ export class Upstream {
       if (!res.ok) return { ok: false, reason: `run list answered HTTP ${res.status}` };
       const runs = (await res.json()) as unknown;
       if (!Array.isArray(runs)) return { ok: false, reason: "run list is not a JSON array" };
-      return { ok: true, runs: runs.filter((r): r is RunItem => !!r && typeof r === "object" && typeof r.id === "string") };
+      const building = res.headers.get("x-index-state") === "building";
+      return { ok: true, runs: runs.filter((r): r is RunItem => !!r && typeof r === "object" && typeof r.id === "string"), building };
     } catch (e) {
       return { ok: false, reason: failureReason(e, this.timings.listTimeoutMs) };
     }
@@ -300,10 +304,13 @@ export class Upstream {
     return true;
   }
 
-  private replaceRuns(runs: RunItem[]): void {
-    this.runs = runs;
+  private replaceRuns(list: { runs: RunItem[]; building: boolean }): void {
+    this.runs = list.runs;
     this.listVersion++;
     this.lastFullRefresh = Date.now();
+    clearTimeout(this.refreshTimer);
+    // the host is still building its first index (issue 13): its list holds the runs indexed so far, read it again soon
+    if (list.building) this.refreshTimer = setTimeout(() => this.requestRefresh([]), BUILDING_REREAD_MS);
   }
 
   /** Re-reads the list soon (changes arrive in bursts); overlapping requests coalesce into one more fetch. */
@@ -334,7 +341,7 @@ export class Upstream {
           const list = await this.fetchList();
           if (this.stopped || !this.online) return;
           if (!list.ok) return this.goOffline(list.reason);
-          this.replaceRuns(list.runs);
+          this.replaceRuns(list);
         }
         this.events.runs(this, changed);
       } while (this.fetchAgain || this.pending.length > 0);
