@@ -1,18 +1,24 @@
 // Fleet mode (issue 18): one API over several hosts' viewers — the merged run list, per-run routing, live relay, compare, GPU/system of every host, GET /api/fleet.
 import { Elysia, t } from "elysia";
 import type { Fleet, FleetChange } from "../fleet/fleet.ts";
-import { isFleetSortKey, listItem, queryMerged } from "../fleet/merge.ts";
+import { compareSql, type FleetItem, isFleetSortKey, listItem, queryMerged } from "../fleet/merge.ts";
 import { forward, getJsonFrom, rewriteIds } from "../fleet/proxy.ts";
-import type { Upstream } from "../fleet/upstream.ts";
+import { failureReason, UNAUTHORIZED, type Upstream } from "../fleet/upstream.ts";
 import { HttpError } from "./errors.ts";
 import { parseBoolQuery } from "./params.ts";
-import { RUN_LIST_QUERY } from "./runs.ts";
+import { headerSafe, RUN_LIST_QUERY } from "./runs.ts";
+import type { FleetAnswer } from "../wire/fleet.ts";
+import { FilterSyntaxError, type FilterNode, filterFields, MAX_FILTER_LENGTH, parseFilter } from "../analysis/filter.ts";
+import { isSortKey } from "../index/run-queries.ts";
+import { filterToString, includeForSort, itemSortValue, mergeableSort, specialiseForHost } from "../fleet/fleet-filter.ts";
 import { buildTree } from "./paths.ts";
 
 /** Hosts slower than this are left out of a fan-out answer (and named in it) instead of delaying it. */
 const FAN_OUT_TIMEOUT_MS = 2000;
 const MAX_COMPARE_RUNS = 100;
 const MAX_LIVE_RUNS = 200;
+/** The largest `limit` a host's run list takes (RUN_LIST_QUERY). */
+const MAX_HOST_LIMIT = 100_000;
 
 /** A page's socket to one host, with what the page sent before it opened. */
 interface HostRelay {
@@ -34,7 +40,7 @@ export function fleetRoutes(fleet: Fleet) {
   return new Elysia({ name: "fleet" })
     .get(
       "/api/fleet",
-      () => ({
+      (): FleetAnswer => ({
         hosts: fleet.hosts.map((h) => ({
           host: h.label,
           slug: h.slug,
@@ -56,10 +62,21 @@ export function fleetRoutes(fleet: Fleet) {
     )
     .get(
       "/api/runs",
-      ({ query, set }) => {
-        if (query.sort !== undefined && !isFleetSortKey(query.sort)) throw new HttpError(400, `Unsupported sort key: ${query.sort}`);
+      async ({ query, set }) => {
+        if (query.sort !== undefined && !isFleetSortKey(query.sort) && !isSortKey(query.sort)) throw new HttpError(400, `Unsupported sort key: ${query.sort}`);
         set.headers["content-type"] = "application/json";
-        const includeSummary = !!query.include?.split(",").includes("summary");
+        const include = (query.include ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+        const includeSummary = include.includes("summary");
+        const hosts = query.host ? query.host.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
+        const filterText = query.filter?.trim() ? query.filter : undefined;
+        // a filter, a sort on a value the cached items lack, or include=config… : ask the hosts (docs/FLEET.md)
+        if (filterText !== undefined || (query.sort !== undefined && !isFleetSortKey(query.sort)) || include.some((i) => i !== "summary")) {
+          const out = await fanOutList(fleet, { ...query, filterText, hosts, include });
+          set.headers["x-total-count"] = String(out.total);
+          if (out.unknown.length) set.headers["x-unknown-fields"] = out.unknown.join(", ");
+          if (out.unavailable.length) set.headers["x-fleet-unavailable"] = headerSafe(out.unavailable.join(", "));
+          return JSON.stringify(out.items);
+        }
         const plain = [query.limit, query.offset, query.sort, query.status, query.path, query.q, query.host].every((v) => v === undefined || v === "");
         if (plain && !includeSummary) {
           set.headers["x-total-count"] = String(fleet.items().length);
@@ -73,7 +90,7 @@ export function fleetRoutes(fleet: Fleet) {
           status: query.status ? query.status.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
           path: query.path,
           q: query.q,
-          hosts: query.host ? query.host.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+          hosts,
         });
         set.headers["x-total-count"] = String(total);
         return JSON.stringify(items.map((r) => listItem(r, includeSummary)));
@@ -81,9 +98,14 @@ export function fleetRoutes(fleet: Fleet) {
       {
         query: t.Object({
           ...RUN_LIST_QUERY,
+          filter: t.Optional(t.String({ maxLength: MAX_FILTER_LENGTH })),
           host: t.Optional(t.String({ maxLength: 1024, description: "Only runs of these hosts (comma-separated labels)" })),
         }),
-        detail: { summary: "Runs of every online host, each with `host`; ids qualified as `<host>--<id>` only where hosts share an id" },
+        detail: {
+          summary: "Runs of every online host, each with `host`; ids qualified as `<host>--<id>` only where hosts share an id",
+          description:
+            "filter=EXPR is sent to every host (comparisons on `host`, the fleet label, are evaluated here and left out); the answers are merged, sorted by any filter field across hosts and paged; X-Total-Count counts all hosts; X-Unknown-Fields names the fields no run of any answering host has; X-Fleet-Unavailable names hosts that did not answer in time.",
+        },
       },
     )
     .get("/api/stats/runs", () => {
@@ -332,4 +354,125 @@ function safeParse(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The list query of the fan-out path. */
+interface FanOutQuery {
+  filterText?: string;
+  hosts?: string[];
+  include: string[];
+  limit?: number;
+  offset?: number;
+  sort?: string;
+  order?: "asc" | "desc";
+  status?: string;
+  path?: string;
+  q?: string;
+}
+
+/**
+ * Asks every online host (of `hosts`, when given) for its runs matching the filter (with `host`
+ * evaluated here), merges the answers, sorts them across hosts and pages the merged list. Each host
+ * sorts its own answer and sends only the first offset+limit runs when the merged order can be
+ * rebuilt from the items' values.
+ */
+async function fanOutList(fleet: Fleet, q: FanOutQuery): Promise<{ items: Record<string, unknown>[]; total: number; unknown: string[]; unavailable: string[] }> {
+  let filter: FilterNode | undefined;
+  if (q.filterText !== undefined) {
+    try {
+      filter = parseFilter(q.filterText);
+    } catch (e) {
+      if (e instanceof FilterSyntaxError) throw new HttpError(400, e.message);
+      throw e;
+    }
+  }
+  const wanted = q.hosts?.length ? new Set(q.hosts) : undefined;
+  const mergeable = q.sort === undefined || mergeableSort(q.sort);
+  const offset = q.offset ?? 0;
+  const hostInclude = [...new Set([...q.include, ...includeForSort(q.sort)])];
+  const asked = fleet.hosts.filter((h) => h.online && (!wanted || wanted.has(h.label)));
+  const unavailable: string[] = [];
+  // field name → answering hosts that were asked about it, and how many of them know no run with it
+  const fieldAsked = new Map<string, { asked: number; unknown: number }>();
+  const answers = await Promise.all(
+    asked.map(async (up) => {
+      const own = filter ? specialiseForHost(filter, up.label) : true;
+      if (own === false) return { up, items: [] as FleetItem[], total: 0 };
+      const params = new URLSearchParams();
+      if (own !== true) params.set("filter", filterToString(own));
+      for (const k of ["sort", "order", "status", "path", "q"] as const) if (q[k] !== undefined && q[k] !== "") params.set(k, String(q[k]));
+      if (q.sort === "host") params.delete("sort");
+      if (hostInclude.length) params.set("include", hostInclude.join(","));
+      // a host sends only the runs that can reach the page (its list takes at most MAX_HOST_LIMIT at once)
+      if (q.limit !== undefined && (mergeable || asked.length === 1) && offset + q.limit <= MAX_HOST_LIMIT) params.set("limit", String(offset + q.limit));
+      try {
+        const res = await fetch(`${up.spec.baseUrl}/api/runs?${params}`, { headers: up.headers(), signal: AbortSignal.any([AbortSignal.timeout(FAN_OUT_TIMEOUT_MS * 5), up.sessionSignal]) });
+        const body = (await res.json().catch(() => undefined)) as unknown;
+        if (res.status === 401) {
+          // its token was refused: the host is offline "unauthorized" (never a 401 of ours: the browser would ask for our token)
+          up.fail(UNAUTHORIZED);
+          unavailable.push(`${up.label} (${UNAUTHORIZED})`);
+          return undefined;
+        }
+        if (!res.ok) {
+          const detail = body && typeof body === "object" && "detail" in body ? `: ${String((body as { detail: unknown }).detail)}` : "";
+          if (res.status === 400) throw new HttpError(400, `Host ${up.label}${detail}`);
+          unavailable.push(`${up.label} (HTTP ${res.status})`);
+          return undefined;
+        }
+        if (!Array.isArray(body)) {
+          unavailable.push(`${up.label} (not a run list)`);
+          return undefined;
+        }
+        if (own !== true) {
+          const unknown = new Set((res.headers.get("x-unknown-fields") ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+          for (const f of filterFields(own)) {
+            const name = f.path.join(".");
+            const c = fieldAsked.get(name) ?? { asked: 0, unknown: 0 };
+            c.asked++;
+            if (unknown.has(headerSafe(name))) c.unknown++;
+            fieldAsked.set(name, c);
+          }
+        }
+        const items = (body as Record<string, unknown>[])
+          .filter((r) => r && typeof r === "object" && typeof r.id === "string")
+          .map((r) => ({ ...r, id: fleet.fleetId(up, r.id as string), host: up.label }) as FleetItem);
+        const total = Number(res.headers.get("x-total-count") ?? items.length);
+        return { up, items, total: Number.isFinite(total) ? total : items.length };
+      } catch (e) {
+        if (e instanceof HttpError) throw e;
+        unavailable.push(`${up.label} (${failureReason(e, FAN_OUT_TIMEOUT_MS * 5)})`);
+        return undefined;
+      }
+    }),
+  );
+  let merged: FleetItem[] = [];
+  let total = 0;
+  for (const a of answers) {
+    if (!a) continue;
+    merged = merged.concat(a.items);
+    total += a.total;
+  }
+  if (q.sort && mergeable) {
+    const dir = q.order === "asc" ? 1 : -1;
+    const sort = q.sort;
+    // stable: equal keys keep host order, then each host's own order
+    merged = merged
+      .map((item, i) => ({ item, i, k: itemSortValue(item, sort) }))
+      .sort((a, b) => dir * compareSql(a.k, b.k) || a.i - b.i)
+      .map((x) => x.item);
+  }
+  const page = q.limit === undefined ? merged.slice(offset) : merged.slice(offset, offset + q.limit);
+  // include only what was asked for: the parts added for sorting go
+  const extra = hostInclude.filter((i) => !q.include.includes(i));
+  const items = extra.length
+    ? page.map((r) => {
+        const copy: Record<string, unknown> = { ...r };
+        for (const k of extra) delete copy[k];
+        return copy;
+      })
+    : page;
+  // a field is unknown when no run of any host asked about it has it (the single-host meaning, over the fleet)
+  const unknown = [...fieldAsked].filter(([, c]) => c.asked > 0 && c.unknown === c.asked).map(([name]) => headerSafe(name));
+  return { items, total, unknown, unavailable };
 }

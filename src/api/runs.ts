@@ -273,6 +273,6 @@ function markStalled(json: string, stalledDirs: string[]): string {
 }
 
 /** Header values must be Latin-1 without control characters: anything else is escaped as \uXXXX. */
-function headerSafe(v: string): string {
+export function headerSafe(v: string): string {
   return v.replace(/[^\x20-\x7e]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
 }

@@ -13,7 +13,7 @@ import type { RemoteManager } from "../remote/manager.ts";
 import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
 import type { AppContext } from "../api/context.ts";
 import { Fleet } from "../fleet/fleet.ts";
-import { parseUpstreamFlags } from "../fleet/upstream-flag.ts";
+import { applyUpstreamTokens, parseUpstreamFlags } from "../fleet/upstream-flag.ts";
 import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
 import { Storage } from "../index/storage.ts";
 import { startSystemSamplers } from "../system/samplers.ts";
@@ -34,6 +34,7 @@ const SPECS: FlagSpec[] = [
   { name: "full-sweep", kind: "string", valueName: "SECONDS", help: "re-check every run this often (0 = never; default: 300 on network filesystems, else 3600)" },
   { name: "public-url", kind: "string", valueName: "URL", help: "the URL users open when it differs from the listening one (a proxy, runicorn remote); shown by the SDKs' init line" },
   { name: "upstream", kind: "list", valueName: "LABEL=URL", help: "fleet mode: merge this host's viewer, e.g. gpu1=http://127.0.0.1:23301 (repeatable; docs/FLEET.md)" },
+  { name: "upstream-token", kind: "list", valueName: "LABEL=@FILE", help: "fleet mode: send that host the token in FILE (mode 600); or $RUNICORN_UPSTREAM_TOKEN_<LABEL>" },
   { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
   { name: "help", short: "h", kind: "boolean", help: "show this help" },
 ];
@@ -215,9 +216,11 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     config.tokenSource = "generated";
   }
   let fleet: Fleet | undefined;
+  if (flags["upstream-token"] !== undefined && flags.upstream === undefined) throw new UsageError("--upstream-token needs --upstream");
   if (flags.upstream !== undefined) {
     try {
-      fleet = new Fleet(parseUpstreamFlags(flags.upstream as string[]), createLogger(config.logLevel));
+      const specs = applyUpstreamTokens(parseUpstreamFlags(flags.upstream as string[]), (flags["upstream-token"] as string[] | undefined) ?? [], env, config.homeDir, process.cwd());
+      fleet = new Fleet(specs, createLogger(config.logLevel));
     } catch (e) {
       throw new UsageError((e as Error).message);
     }

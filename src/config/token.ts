@@ -25,7 +25,8 @@ export function resolveToken(
   return undefined;
 }
 
-function readTokenFile(p: string, homeDir: string, cwd: string): string {
+/** A token file's token; refused when missing, not a regular file, or readable by group/others. */
+export function readTokenFile(p: string, homeDir: string, cwd: string): string {
   const path = p.startsWith("~/") ? join(homeDir, p.slice(2)) : isAbsolute(p) ? p : resolve(cwd, p);
   let mode: number;
   try {
@@ -44,7 +45,7 @@ function readTokenFile(p: string, homeDir: string, cwd: string): string {
 }
 
 /** Trims the surrounding white space (a trailing newline from `echo`); refuses an empty or multi-line token. */
-function checked(raw: string, what: string): string {
+export function checked(raw: string, what: string): string {
   const token = raw.trim();
   if (!token) throw new Error(`${what} is empty`);
   if (/[\s\x00-\x1f\x7f]/.test(token)) throw new Error(`${what} contains white space or control characters`);

@@ -1,7 +1,7 @@
 // Per-run request routing: forwards a request to the run's host with the host's id, and rewrites ids in the answer.
 import { HttpError } from "../api/errors.ts";
 import type { ResolvedRun } from "./fleet.ts";
-import { failureReason } from "./upstream.ts";
+import { failureReason, UNAUTHORIZED } from "./upstream.ts";
 
 /** Headers passed from the browser to a host, and back (anything else, cookies and tokens included, stays). */
 const REQUEST_HEADERS = ["accept", "content-type", "range", "if-none-match", "if-modified-since"];
@@ -43,6 +43,12 @@ export async function forward(run: ResolvedRun, method: string, pathAndQuery: st
     throw new HttpError(502, `Host ${run.up.label} did not answer: ${reason}`);
   }
   clearTimeout(timer);
+  if (res.status === 401) {
+    // the host refused this server's token for it: never pass its 401 on (the browser would ask for our token)
+    void res.body?.cancel();
+    run.up.fail(UNAUTHORIZED);
+    throw new HttpError(502, `Host ${run.up.label} refused this server's token for it (${UNAUTHORIZED}); see docs/FLEET.md "Per-host tokens"`);
+  }
   const out = new Headers();
   for (const h of ANSWER_HEADERS) {
     const v = res.headers.get(h);

@@ -25,7 +25,15 @@ export interface UpstreamTimings {
   refreshMs: number;
   /** A whole list download may take this long (10,000+ runs over a slow tunnel). */
   listTimeoutMs: number;
+  /** Retry delay after the host refused our token (a wrong token does not fix itself: no hot loop). */
+  unauthorizedRetryMs?: number;
 }
+
+/** The reason shown for a host that answered 401/403: the token sent to it (or its absence) is wrong. */
+export const UNAUTHORIZED = "unauthorized";
+
+/** While a host answers `X-Index-State: building`, its list is read again this often. */
+const BUILDING_REREAD_MS = 1000;
 
 /** Up to this many changed runs are re-read one by one; more re-read the whole list. */
 const MAX_PATCHED = 20;
@@ -37,6 +45,7 @@ export const DEFAULT_TIMINGS: UpstreamTimings = {
   maxBackoffMs: 4000,
   refreshMs: 30_000,
   listTimeoutMs: 20_000,
+  unauthorizedRetryMs: 30_000,
 };
 
 /** A list item as the upstream sends it (spec §3.2 keys, plus `summary`). */
@@ -174,7 +183,7 @@ export class Upstream {
       if (list.ok) {
         this.attempts = 0;
         this.reason = null;
-        this.replaceRuns(list.runs);
+        this.replaceRuns(list);
         this.openSocket();
         this.setState("online");
         this.events.runs(this, []);
@@ -190,7 +199,7 @@ export class Upstream {
     this.reason = reason;
     if (this.state !== "offline") this.setState("offline");
     const backoff = Math.min(this.timings.maxBackoffMs, this.timings.minBackoffMs * 2 ** Math.max(0, this.attempts - 1));
-    this.schedule(backoff);
+    this.schedule(reason === UNAUTHORIZED ? Math.max(backoff, this.timings.unauthorizedRetryMs ?? 30_000) : backoff);
   }
 
   private goOffline(reason: string): void {
@@ -203,7 +212,7 @@ export class Upstream {
     this.attempts = 1;
     this.reason = reason;
     this.setState("offline");
-    this.schedule(this.timings.minBackoffMs);
+    this.schedule(reason === UNAUTHORIZED ? (this.timings.unauthorizedRetryMs ?? 30_000) : this.timings.minBackoffMs);
   }
 
   private setState(state: UpstreamState): void {
@@ -222,6 +231,7 @@ export class Upstream {
         signal: AbortSignal.timeout(this.timings.probeTimeoutMs),
       });
       const body = (await res.json().catch(() => null)) as { server_version?: string } | null;
+      if (res.status === 401 || res.status === 403) return { ok: false, reason: UNAUTHORIZED };
       if (!res.ok) return { ok: false, reason: `health check answered HTTP ${res.status}` };
       this.latencyMs = Math.round((performance.now() - t0) * 10) / 10;
       this.version = body?.server_version ?? null;
@@ -240,16 +250,18 @@ export class Upstream {
     }
   }
 
-  private async fetchList(): Promise<{ ok: true; runs: RunItem[] } | { ok: false; reason: string }> {
+  private async fetchList(): Promise<{ ok: true; runs: RunItem[]; building: boolean } | { ok: false; reason: string }> {
     try {
       const res = await fetch(this.spec.baseUrl + "/api/runs?include=summary", {
         headers: this.headers(),
         signal: AbortSignal.timeout(this.timings.listTimeoutMs),
       });
+      if (res.status === 401 || res.status === 403) return { ok: false, reason: UNAUTHORIZED };
       if (!res.ok) return { ok: false, reason: `run list answered HTTP ${res.status}` };
       const runs = (await res.json()) as unknown;
       if (!Array.isArray(runs)) return { ok: false, reason: "run list is not a JSON array" };
-      return { ok: true, runs: runs.filter((r): r is RunItem => !!r && typeof r === "object" && typeof r.id === "string") };
+      const building = res.headers.get("x-index-state") === "building";
+      return { ok: true, runs: runs.filter((r): r is RunItem => !!r && typeof r === "object" && typeof r.id === "string"), building };
     } catch (e) {
       return { ok: false, reason: failureReason(e, this.timings.listTimeoutMs) };
     }
@@ -292,10 +304,13 @@ export class Upstream {
     return true;
   }
 
-  private replaceRuns(runs: RunItem[]): void {
-    this.runs = runs;
+  private replaceRuns(list: { runs: RunItem[]; building: boolean }): void {
+    this.runs = list.runs;
     this.listVersion++;
     this.lastFullRefresh = Date.now();
+    clearTimeout(this.refreshTimer);
+    // the host is still building its first index (issue 13): its list holds the runs indexed so far, read it again soon
+    if (list.building) this.refreshTimer = setTimeout(() => this.requestRefresh([]), BUILDING_REREAD_MS);
   }
 
   /** Re-reads the list soon (changes arrive in bursts); overlapping requests coalesce into one more fetch. */
@@ -326,7 +341,7 @@ export class Upstream {
           const list = await this.fetchList();
           if (this.stopped || !this.online) return;
           if (!list.ok) return this.goOffline(list.reason);
-          this.replaceRuns(list.runs);
+          this.replaceRuns(list);
         }
         this.events.runs(this, changed);
       } while (this.fetchAgain || this.pending.length > 0);

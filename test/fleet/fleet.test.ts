@@ -23,7 +23,7 @@ beforeAll(async () => {
   genDir = writeRun(cRoot, "gen/exp", GEN_IDS[0], { created: 1900000000 });
   writeRun(cRoot, "gen/exp", GEN_IDS[1], { created: 1900000001, status: "running" });
   c = await new Viewer(cRoot, join(tmp.dir, "c-env")).start();
-  fleet = await startFleetServer(tmp.dir, [
+  fleet = await startFleetServer([
     { label: "gpu-a", baseUrl: a.url },
     { label: "user@gpu-b:2222", baseUrl: b.url, token: "secret-b" },
     { label: "gpu-c", baseUrl: c.url },

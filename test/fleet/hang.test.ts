@@ -74,7 +74,7 @@ beforeAll(async () => {
   good = await new Viewer(g, join(tmp.dir, "genv")).start();
   flaky = await new Viewer(f, join(tmp.dir, "fenv")).start();
   relay = freezableRelay(flaky.port);
-  fleet = await startFleetServer(tmp.dir, [
+  fleet = await startFleetServer([
     { label: "good", baseUrl: good.url },
     { label: "flaky", baseUrl: `http://127.0.0.1:${relay.port}` },
   ]);

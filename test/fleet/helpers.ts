@@ -6,7 +6,7 @@ import { type RunningServer, startServer } from "../../src/cli/serve.ts";
 import { Fleet } from "../../src/fleet/fleet.ts";
 import type { UpstreamSpec } from "../../src/fleet/upstream.ts";
 import { createLogger } from "../../src/util/log.ts";
-import { isolatedEnv } from "../helpers/server.ts";
+import { isolatedEnv, startTestServer } from "../helpers/server.ts";
 
 /** A viewer on `root` that can be stopped and started again on the same port (a host whose viewer dies). */
 export class Viewer {
@@ -35,31 +35,12 @@ export class Viewer {
   }
 }
 
-/** A fleet-mode server over `specs`, with a small `api()` helper. */
-export async function startFleetServer(dir: string, specs: UpstreamSpec[]) {
-  const root = join(dir, "fleet-root");
-  mkdirSync(root, { recursive: true });
+/** A fleet-mode server over `specs` (the shared test server on an empty root); `server.stop()` also removes its temp dir. */
+export async function startFleetServer(specs: UpstreamSpec[]) {
   const fleet = new Fleet(specs, createLogger("error"));
-  const config = loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: 60 }, isolatedEnv(join(dir, "fleet")));
-  const server = await startServer(config, { fleet });
-  const api = async (path: string, init: RequestInit & { json?: unknown } = {}) => {
-    const headers = new Headers(init.headers);
-    let body = init.body;
-    if (init.json !== undefined) {
-      headers.set("content-type", "application/json");
-      body = JSON.stringify(init.json);
-    }
-    const res = await fetch(server.url + path, { ...init, headers, body });
-    const text = await res.text();
-    let parsed: any = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.status, headers: res.headers, body: parsed };
-  };
-  return { server, fleet, api, url: server.url };
+  const ts = await startTestServer({ start: { fleet } });
+  const server = { ...ts, stop: ts.close };
+  return { server, fleet, api: ts.api, url: ts.url };
 }
 
 /** Writes a finished run in the SDK 0.6 layout, with `steps` metric rows and a log line. */

@@ -1,4 +1,4 @@
-// The runs list and compare page of the embedded UI in Chromium against a fleet-mode server over three viewers.
+// The runs list, compare, System and Remote pages of the embedded UI in Chromium against a fleet-mode server over three viewers.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -29,7 +29,7 @@ beforeAll(async () => {
   const c = join(tmp.dir, "c");
   writeRun(c, "cmp", ON_C, { steps: 20 });
   viewers = await Promise.all([a, b, c].map((root, i) => new Viewer(root, join(tmp.dir, `env${i}`)).start()));
-  fleet = await startFleetServer(tmp.dir, [
+  fleet = await startFleetServer([
     { label: "gpu-a", baseUrl: viewers[0].url },
     { label: "gpu-b", baseUrl: viewers[1].url },
     { label: "gpu-c", baseUrl: viewers[2].url },
@@ -75,6 +75,47 @@ describe("fleet UI", () => {
     expect(Object.keys(body.runs).sort()).toEqual([ON_A, ON_C]);
     await page.locator(".u-over").first().waitFor();
     await shot(page, "fleet-compare");
+    expect(page.jsErrors).toEqual([]);
+    await page.close();
+  });
+
+  it("draws a System section for every host and greys an offline host with its reason", async () => {
+    const page = await open("/system");
+    await waitFor(async () => (await page.locator("section.host-section").count()) === 3, 10000, "three host sections");
+    expect(await page.locator("section.host-section").evaluateAll((els) => els.map((e) => e.getAttribute("data-host")))).toEqual(["gpu-a", "gpu-b", "gpu-c"]);
+    for (const h of ["gpu-a", "gpu-b", "gpu-c"]) {
+      const section = page.locator(`section[data-host="${h}"]`);
+      expect(await section.locator("h2").first().textContent()).toContain(h);
+      // each online host has its own tiles and host chart
+      expect(await section.locator(".tile").count()).toBe(5);
+    }
+    await viewers[1].stop();
+    try {
+      const off = page.locator('section[data-host="gpu-b"].host-offline');
+      await off.waitFor({ timeout: 10000 });
+      expect(await off.getAttribute("data-state")).not.toBe("online");
+      expect(await off.locator("h2").textContent()).toContain("connection refused");
+      expect(await page.locator('section[data-host="gpu-a"].host-offline').count()).toBe(0);
+      await shot(page, "fleet-system");
+    } finally {
+      await viewers[1].start();
+    }
+    await page.locator('section[data-host="gpu-b"]:not(.host-offline)').waitFor({ timeout: 15000 });
+    expect(page.jsErrors).toEqual([]);
+    await page.close();
+  });
+
+  it("lists every fleet host on the Remote page with its state, latency, runs and GPUs", async () => {
+    const page = await open("/remote");
+    await waitFor(async () => (await page.locator('[data-testid="fleet-hosts"] tr[data-state="online"]').count()) === 3, 10000, "three online hosts");
+    const api = (await fleet.api("/api/fleet")).body as { hosts: { host: string; runs: number }[] };
+    for (const h of api.hosts) {
+      const row = page.locator(`[data-testid="fleet-hosts"] tr[data-host="${h.host}"]`);
+      expect(await row.locator("td.col-runs").textContent()).toStartWith(String(h.runs));
+      expect(await row.locator("td.col-latency").textContent()).toMatch(/ms$/);
+      expect(await row.locator("td.col-gpu").textContent()).not.toBe("");
+    }
+    await shot(page, "fleet-remote");
     expect(page.jsErrors).toEqual([]);
     await page.close();
   });

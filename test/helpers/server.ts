@@ -58,6 +58,8 @@ export async function startTestServer(
     flags?: Partial<ConfigFlags>;
     /** Files to write into the per-user config dir before start (name → JSON value). */
     userFiles?: Record<string, unknown>;
+    /** What `startServer` takes besides the config (a fleet for fleet mode). */
+    start?: Parameters<typeof startServer>[1];
   } = {},
 ): Promise<TestServer> {
   const tmp = tempDir();
@@ -69,7 +71,7 @@ export async function startTestServer(
     mkdirSync(config.configDir, { recursive: true });
     writeFileSync(join(config.configDir, name), JSON.stringify(value));
   }
-  const server = await startServer(config);
+  const server = await startServer(config, opts.start);
   const api: TestServer["api"] = async (path, init = {}) => {
     const headers = new Headers(init.headers);
     let body = init.body;

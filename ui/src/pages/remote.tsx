@@ -4,6 +4,7 @@ import { useState } from "preact/hooks";
 import { ApiError, getJson, qs, sendJson, useResource } from "../api.ts";
 import { Confirm, Empty, ErrorState, Loading, Modal, StatusBadge, toast, useInterval } from "../components/common.tsx";
 import { fmtDuration, fmtTime } from "../format.ts";
+import { FleetHosts } from "../components/fleet-hosts.tsx";
 import type { RemoteSession } from "../types.ts";
 
 /** A saved SSH server (spec §3.12 `connections.json`). */
@@ -171,6 +172,7 @@ export function RemotePage() {
           {t("remote.add")}
         </button>
       </div>
+      <FleetHosts />
       {anyError ? <ErrorState error={anyError} onRetry={saved.reload} what={t("remote.savedWhat")} /> : null}
 
       <section class="card">

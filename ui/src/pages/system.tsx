@@ -1,4 +1,4 @@
-// The system page: CPU, memory, disk and per-GPU charts (GPU ones seeded from the sampler's history) updating every two seconds, with a clear no-GPU state.
+// The system page: CPU, memory, disk and per-GPU charts (GPU ones seeded from the sampler's history) updating every two seconds, with a clear no-GPU state; in fleet mode one section per host, offline hosts greyed with their reason.
 import type uPlot from "uplot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, getJson } from "../api.ts";
@@ -8,6 +8,7 @@ import { Empty, ErrorState, Loading, useInterval } from "../components/common.ts
 import { fmtBytes, fmtNum } from "../format.ts";
 import { fmtInt, t } from "../i18n/i18n.ts";
 import type { GpuHistory, GpuInfo, GpuTelemetry, SystemMonitor } from "../types.ts";
+import type { FleetAnswer, FleetHost, PerHost } from "../../../src/wire/fleet.ts";
 
 const KEEP = 300;
 /** Samples of per-core history drawn as a heat strip (two minutes at the 2 s poll). */
@@ -35,13 +36,41 @@ function timeWindow(ts: number[]): [number, number] | null {
   return [Math.min(ts[0], last - MIN_SPAN_S), last];
 }
 
+/** What the page keeps of one host between polls (key "" on a single-host server). */
+interface HostState {
+  samples: HostSample[];
+  gpuSamples: GpuSample[];
+  cores: number[][];
+}
+
+const EMPTY_HOST: HostState = { samples: [], gpuSamples: [], cores: [] };
+
+/** Adds one poll's answers of a host to what the page keeps of it. */
+function advance(old: HostState, s: SystemMonitor, g: GpuTelemetry): HostState {
+  const ts = s.ts ?? Date.now() / 1000;
+  const perCore = s.cpu?.per_core;
+  const cores = perCore?.length ? [...old.cores.slice(-(CORE_KEEP - 1)), perCore] : old.cores;
+  const samples = keepLast([...old.samples, { ts, cpu: s.cpu?.percent ?? null, mem: s.memory?.percent ?? null, swap: s.memory?.swap_percent ?? null, disk: s.disk?.percent ?? null }]);
+  const gts = g.ts;
+  let gpuSamples = old.gpuSamples;
+  // the sampler's own time: a sample already in the seeded history is not added twice
+  if (g.available && typeof gts === "number" && !(gpuSamples.length && gpuSamples[gpuSamples.length - 1].ts >= gts)) gpuSamples = keepLast([...gpuSamples, { ts: gts, gpus: g.gpus ?? [] }]);
+  return { samples, gpuSamples, cores };
+}
+
+/** A fleet host's part of the GPU telemetry (its GPUs and its availability). */
+function hostTelemetry(g: GpuTelemetry & { hosts?: { host: string; available: boolean; reason: string | null }[] }, host: string): GpuTelemetry {
+  const gpus = (g.gpus ?? []).filter((x) => (x as GpuInfo & { host?: string }).host === host);
+  const h = g.hosts?.find((x) => x.host === host);
+  return { ...g, available: gpus.length > 0, reason: gpus.length ? undefined : (h?.reason ?? undefined), gpus };
+}
+
 /** Route component for `/system`. */
 export function SystemPage() {
-  const [hostSamples, setHostSamples] = useState<HostSample[]>([]);
-  const [gpuSamples, setGpuSamples] = useState<GpuSample[]>([]);
+  const [hosts, setHosts] = useState<Record<string, HostState>>({});
   const [gpu, setGpu] = useState<GpuTelemetry | null>(null);
-  const [sys, setSys] = useState<SystemMonitor | null>(null);
-  const [coreHistory, setCoreHistory] = useState<number[][]>([]);
+  const [sys, setSys] = useState<(SystemMonitor & PerHost<SystemMonitor>) | null>(null);
+  const [fleet, setFleet] = useState<FleetHost[] | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const busy = useRef(false);
 
@@ -49,19 +78,19 @@ export function SystemPage() {
     if (busy.current) return;
     busy.current = true;
     try {
-      const [g, s] = await Promise.all([getJson<GpuTelemetry>("/api/gpu/telemetry"), getJson<SystemMonitor>("/api/system/monitor")]);
+      const [g, s] = await Promise.all([getJson<GpuTelemetry>("/api/gpu/telemetry"), getJson<SystemMonitor & PerHost<SystemMonitor>>("/api/system/monitor")]);
+      // a fleet-mode server answers every host (docs/FLEET.md); /api/fleet adds the hosts not answering
+      const f = Array.isArray(s.hosts) ? await getJson<FleetAnswer>("/api/fleet").then((x) => x.hosts, () => null) : null;
       setGpu(g);
       setSys(s);
+      setFleet(f);
       setError(null);
-      const ts = s.ts ?? Date.now() / 1000;
-      const perCore = s.cpu?.per_core;
-      if (perCore?.length) setCoreHistory((old) => [...old.slice(-(CORE_KEEP - 1)), perCore]);
-      setHostSamples((old) => keepLast([...old, { ts, cpu: s.cpu?.percent ?? null, mem: s.memory?.percent ?? null, swap: s.memory?.swap_percent ?? null, disk: s.disk?.percent ?? null }]));
-      const gts = g.ts;
-      if (g.available && typeof gts === "number") {
-        // the sampler's own time: a sample already in the seeded history is not added twice
-        setGpuSamples((old) => (old.length && old[old.length - 1].ts >= gts ? old : keepLast([...old, { ts: gts, gpus: g.gpus ?? [] }])));
-      }
+      setHosts((old) => {
+        if (!Array.isArray(s.hosts)) return { "": advance(old[""] ?? EMPTY_HOST, s, g) };
+        const next: Record<string, HostState> = { ...old };
+        for (const h of s.hosts) next[h.host] = advance(old[h.host] ?? EMPTY_HOST, h, hostTelemetry(g, h.host));
+        return next;
+      });
     } catch (e) {
       setError(e instanceof ApiError ? e : new ApiError(-1, String(e)));
     } finally {
@@ -71,10 +100,19 @@ export function SystemPage() {
 
   useEffect(() => {
     // Seed the GPU charts with the sampler's last minutes (the host has no history: its charts start now).
-    getJson<GpuHistory>("/api/gpu/history").then(
+    getJson<GpuHistory & PerHost<GpuHistory>>("/api/gpu/history").then(
       (body) => {
-        const seed = historySamples(body);
-        if (seed.length) setGpuSamples((old) => keepLast([...seed, ...old.filter((s) => s.ts > seed[seed.length - 1].ts)]));
+        const parts = Array.isArray(body.hosts) ? body.hosts.map((h) => [h.host, h] as const) : [["", body] as const];
+        setHosts((old) => {
+          const next = { ...old };
+          for (const [key, part] of parts) {
+            const seed = historySamples(part);
+            if (!seed.length) continue;
+            const was = next[key] ?? EMPTY_HOST;
+            next[key] = { ...was, gpuSamples: keepLast([...seed, ...was.gpuSamples.filter((x) => x.ts > seed[seed.length - 1].ts)]) };
+          }
+          return next;
+        });
       },
       () => undefined, // the live samples still come; the page shows the telemetry error, if any
     );
@@ -82,19 +120,54 @@ export function SystemPage() {
   }, []);
   useInterval(poll, POLL_MS);
 
-  const host = useMemo(() => {
-    const xs = hostSamples.map((s) => s.ts);
-    return [xs, hostSamples.map((s) => s.cpu), hostSamples.map((s) => s.mem), hostSamples.map((s) => s.swap), hostSamples.map((s) => s.disk)] as uPlot.AlignedData;
-  }, [hostSamples]);
-  const hostRange = useMemo(() => timeWindow(hostSamples.map((s) => s.ts)), [hostSamples]);
-  const gpuCount = gpu?.available ? gpu.gpus?.length ?? 0 : 0;
-
   if (error && !sys) return <div class="page"><ErrorState error={error} onRetry={poll} what="system telemetry" /></div>;
   if (!sys || !gpu) return <Loading text={t("system.sampling")} />;
 
+  if (!Array.isArray(sys.hosts)) {
+    return (
+      <div class="page page-system">
+        {error ? <div class="inline-error">{error.message} (showing the last samples)</div> : null}
+        <HostSystem sys={sys} gpu={gpu} state={hosts[""] ?? EMPTY_HOST} />
+      </div>
+    );
+  }
+  // fleet mode: every host of /api/fleet in its order (answering ones first when /api/fleet failed)
+  const answering = new Map(sys.hosts.map((h) => [h.host, h]));
+  const order = fleet ?? sys.hosts.map((h) => ({ host: h.host, state: "online", reason: null }) as Pick<FleetHost, "host" | "state" | "reason">);
   return (
     <div class="page page-system">
       {error ? <div class="inline-error">{error.message} (showing the last samples)</div> : null}
+      {order.map((h) => {
+        const part = answering.get(h.host);
+        const up = h.state === "online" && part !== undefined;
+        return (
+          <section key={h.host} class={`host-section${up ? "" : " host-offline"}`} data-host={h.host} data-state={h.state} style={up ? undefined : { opacity: 0.55 }}>
+            <h2 class="section-title">
+              {h.host} <span class="muted">· {h.state}{h.reason ? ` (${h.reason})` : ""}</span>
+            </h2>
+            {up ? (
+              <HostSystem sys={part} gpu={hostTelemetry(gpu, h.host)} state={hosts[h.host] ?? EMPTY_HOST} />
+            ) : (
+              <Empty title={t("system.hostUnavailable")}>{h.reason ?? (part ? "" : h.state)}</Empty>
+            )}
+          </section>
+        );
+      })}
+    </div>
+  );
+}
+
+/** One host's tiles, host chart, per-core strip and GPU cards. */
+function HostSystem(props: { sys: SystemMonitor; gpu: GpuTelemetry; state: HostState }) {
+  const { sys, gpu, state } = props;
+  const host = useMemo(() => {
+    const hs = state.samples;
+    return [hs.map((s) => s.ts), hs.map((s) => s.cpu), hs.map((s) => s.mem), hs.map((s) => s.swap), hs.map((s) => s.disk)] as uPlot.AlignedData;
+  }, [state.samples]);
+  const hostRange = useMemo(() => timeWindow(state.samples.map((s) => s.ts)), [state.samples]);
+  const gpuCount = gpu.available ? (gpu.gpus?.length ?? 0) : 0;
+  return (
+    <>
       <div class="tiles">
         <Tile label={t("system.cpu")} value={sys.cpu ? `${fmtNum(sys.cpu.percent)} %` : "–"} sub={sys.cpu ? `${t("system.threads", { n: sys.cpu.logical_count })}${sys.cpu.load_avg ? ` · ${t("system.load", { load: sys.cpu.load_avg.map((x) => x.toFixed(2)).join(" ") })}` : ""}` : ""} />
         <Tile label={t("system.memory")} value={sys.memory ? `${fmtNum(sys.memory.percent)} %` : "–"} sub={sys.memory ? t("system.of", { used: fmtBytes(sys.memory.used), total: fmtBytes(sys.memory.total) }) : ""} />
@@ -121,7 +194,7 @@ export function SystemPage() {
           emptyText={t("system.waiting")}
         />
       </div>
-      {sys.cpu?.per_core?.length ? <PerCore now={sys.cpu.per_core} history={coreHistory} /> : null}
+      {sys.cpu?.per_core?.length ? <PerCore now={sys.cpu.per_core} history={state.cores} /> : null}
       <h2 class="section-title">GPUs</h2>
       {!gpu.available ? (
         <Empty title={t("system.noGpu")}>
@@ -130,11 +203,11 @@ export function SystemPage() {
       ) : (
         <div class="chart-grid wide">
           {(gpu.gpus ?? []).map((g) => (
-            <GpuCard key={g.index} gpu={g} samples={gpuSamples} />
+            <GpuCard key={g.index} gpu={g} samples={state.gpuSamples} />
           ))}
         </div>
       )}
-    </div>
+    </>
   );
 }
 
