@@ -4,6 +4,7 @@ import type { Fleet } from "../fleet/fleet.ts";
 import type { IndexDb } from "../index/db.ts";
 import type { RunService } from "../index/run-types.ts";
 import type { Storage } from "../index/storage.ts";
+import type { IngestSink } from "../ingest/sink.ts";
 import type { Logger } from "../util/log.ts";
 
 /** Services shared by the API features. `root()` can change at run time (POST /api/config/user_root_dir). */
@@ -20,6 +21,8 @@ export interface AppContext {
   storage: Storage;
   /** Fleet mode (issue 18): the hosts whose viewers this server merges; runs, metrics and system routes go to them. */
   fleet?: Fleet;
+  /** Where the ingest API stores runs sent over HTTP; unset: the file sink over the storage root (team mode sets its own). */
+  ingest?: IngestSink;
   /** Functions to call when the server stops (samplers, watchers, sessions). */
   onClose(fn: () => void | Promise<void>): void;
 }

@@ -7,6 +7,7 @@ import { deleteRoutes } from "./delete.ts";
 import { experimentsRoutes } from "./experiments.ts";
 import { exportRoutes } from "./export.ts";
 import { histogramsRoutes } from "./histograms.ts";
+import { ingestRoutes } from "./ingest.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { remoteRoutes } from "./remote.ts";
 import { systemRoutes } from "./system.ts";
@@ -22,6 +23,7 @@ export const extraFeatures: ((ctx: AppContext) => Elysia<any, any, any, any, any
   (ctx) => experimentsRoutes(ctx),
   (ctx) => systemRoutes(ctx),
   (ctx) => remoteRoutes(ctx),
+  (ctx) => ingestRoutes(ctx),
 ];
 
 /** The features a fleet-mode server keeps local (the remote page); the hosts answer for the others. */
