@@ -35,7 +35,8 @@ const RunCreateBody = t.Object({
 });
 
 const BatchBody = t.Object({
-  seq: t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+  // checked by assertSeq: a schema number would coerce "7" into 7
+  seq: t.Unknown(),
   events: t.Optional(t.Array(Event)),
   logs: t.Optional(t.Array(t.String())),
   system: t.Optional(t.Array(Event)),
@@ -54,6 +55,12 @@ function sinkOf(ctx: AppContext): IngestSink {
 /** A log line may not carry a newline of its own: it would become two lines of logs.txt. */
 function assertLogLines(logs: string[] | undefined): void {
   if (logs?.some((l) => /[\r\n]/.test(l))) throw new HttpError(400, "logs: a line may not contain a newline");
+}
+
+function assertSeq(seq: unknown): void {
+  if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) {
+    throw new HttpError(400, `seq must be an integer >= 1 (got ${JSON.stringify(seq) ?? "nothing"})`);
+  }
 }
 
 /** The three ingest endpoints. */
@@ -77,6 +84,7 @@ export function ingestRoutes(ctx: AppContext) {
       async ({ params, body }) => {
         assertIngestRunId(params.run_id);
         const batch = body as IngestBatch;
+        assertSeq(batch.seq);
         assertLogLines(batch.logs);
         return sink.appendBatch(params.run_id, batch);
       },

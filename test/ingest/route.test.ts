@@ -104,14 +104,17 @@ describe("ingest API (file mode)", () => {
       expect(r.status).toBe(400);
     }
     expect(existsSync(join(s.root, "runs", "20261204_101010_000001"))).toBe(false);
-    for (const seq of [0, -1, 1.5, "7", null]) {
+    for (const seq of [0, -1, 1.5, "7", null, undefined, 2 ** 60]) {
       const r = await batch(seq, { events: [{ ts: 9, type: "metrics", data: { global_step: 99 } }] });
-      expect(r.status).toBe(422); // schema failures answer as FastAPI did
+      expect(r.status).toBe(400);
       expect(JSON.stringify(r.body.detail)).toContain("seq");
       expect(r.body.detail).toBeTruthy();
     }
     const nl = await batch(50, { logs: ["two\nlines"] });
     expect(nl.status).toBe(400);
+    const badEvent = await batch(51, { events: [{ ts: "x", type: "metrics" }] });
+    expect(badEvent.status).toBe(422); // schema failures answer as FastAPI's did, naming the field
+    expect(JSON.stringify(badEvent.body.detail)).toContain("events");
     expect(readFileSync(join(runDir(), "events.jsonl"), "utf8")).toBe(before);
   });
 
