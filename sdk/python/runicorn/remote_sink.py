@@ -74,6 +74,7 @@ class RemoteSink:
         self.offsets: Dict[str, int] = {f: 0 for f, _ in APPENDED}
         self.sent_whole: Dict[str, str] = {}
         self.media_seen: set = set()
+        self.media_sizes: Dict[str, int] = {}
         existing = _spooled(self.spool)
         self.seq = int(existing[-1].stem) if existing else 0
         self.created = False
@@ -128,24 +129,18 @@ class RemoteSink:
     def cut(self) -> bool:
         """Puts what is new in the staging copy into the next spooled batch; False when nothing was new."""
         with self.lock:
-            media: List[str] = []
-            try:
-                names = sorted(os.listdir(self.run_dir / "media"))
-            except OSError:
-                names = []
-            for name in names:  # before the events: an event naming a file is logged after the file exists
-                if name not in self.media_seen and (self.run_dir / "media" / name).is_file():
-                    self.media_seen.add(name)
-                    media.append(name)
             parts: List[str] = []
             budget = BATCH_BUDGET
+            new_text = []
             for name, field in APPENDED:
                 lines, used = self._new_lines(name, max(budget, 1))
                 budget -= used
                 lines = [ln for ln in lines if ln.strip()] if field != "logs" else lines
                 if lines:
+                    new_text.extend(lines)
                     items = [json.dumps(ln) for ln in lines] if field == "logs" else lines
                     parts.append('"%s": [%s]' % (field, ", ".join(items)))
+            media = self._ready_media("\n".join(new_text))
             for name, field in WHOLE:
                 text = self._read_text(name)
                 if text is None or text == self.sent_whole.get(name):
@@ -166,6 +161,29 @@ class RemoteSink:
             self._write_atomic(self.spool / (stem + ".json"), '{"seq": %d, %s}' % (self.seq, ", ".join(parts)) if parts
                                else '{"seq": %d}' % self.seq)
             return True
+
+    def _ready_media(self, new_lines: str) -> List[str]:
+        """Media files complete enough to send: named by an event just read (the SDK writes the file first), or of
+        the same size as at the previous look, or anything at close."""
+        try:
+            names = sorted(os.listdir(self.run_dir / "media"))
+        except OSError:
+            return []
+        ready: List[str] = []
+        for name in names:
+            if name in self.media_seen or name.endswith(".tmp"):
+                continue
+            try:
+                size = (self.run_dir / "media" / name).stat().st_size
+            except OSError:
+                continue
+            if name in new_lines or self.stop.is_set() or self.media_sizes.get(name) == size:
+                self.media_seen.add(name)
+                self.media_sizes.pop(name, None)
+                ready.append(name)
+            else:
+                self.media_sizes[name] = size
+        return ready
 
     def _write_atomic(self, path: Path, text: str) -> None:
         tmp = path.with_name(path.name + ".tmp")
