@@ -102,7 +102,14 @@ export interface SpoolResult {
  * batch once the server acknowledged it, and the directory (and the SDK's staging copy) once it is empty. Batches
  * are idempotent by seq, so an interrupted sync is simply run again.
  */
-export async function uploadSpoolDir(dir: string, serverOverride: string | undefined, token: string | undefined, stagingRoot: string): Promise<SpoolResult> {
+export async function uploadSpoolDir(
+  dir: string,
+  serverOverride: string | undefined,
+  token: string | undefined,
+  stagingRoot: string,
+  /** A live SDK keeps its spool and staging copy while the run goes on. */
+  keep = false,
+): Promise<SpoolResult> {
   const run = JSON.parse(readFileSync(join(dir, "run.json"), "utf8")) as { server: string; run_id: string; run_dir: string; create: unknown };
   const result: SpoolResult = { runId: run.run_id, sent: 0, duplicates: 0, rejected: 0 };
   const client = new IngestClient(serverOverride ?? run.server, token);
@@ -138,7 +145,7 @@ export async function uploadSpoolDir(dir: string, serverOverride: string | undef
     result.error = (e as Error).message;
     return result;
   }
-  if (result.rejected === 0) {
+  if (result.rejected === 0 && !keep) {
     rmSync(dir, { recursive: true, force: true });
     // the SDK's staging copy goes too, but only from the staging area (run.json is not trusted to name a directory)
     const staged = resolve(run.run_dir ?? "");
