@@ -110,37 +110,40 @@ class RemoteSink:
             return {}
         return o if isinstance(o, dict) else {}
 
-    def _new_lines(self, name: str, budget: int) -> Tuple[List[str], int]:
-        """Complete lines of `name` past its offset, at most about `budget` bytes; returns them and the bytes taken."""
+    def _new_bytes(self, name: str, budget: int) -> Optional[bytes]:
+        """Complete lines of `name` past its offset (at most about `budget` bytes), as bytes without the last newline."""
         try:
             with open(self.run_dir / name, "rb") as f:
                 f.seek(self.offsets[name])
                 chunk = f.read(budget)
         except OSError:
-            return [], 0
+            return None
         end = chunk.rfind(b"\n")
         if end < 0:
-            return [], 0
-        taken = chunk[:end + 1]
-        self.offsets[name] += len(taken)
-        lines = [ln for ln in taken.decode("utf-8", errors="replace").split("\n")[:-1]]
-        return lines, len(taken)
+            return None
+        self.offsets[name] += end + 1
+        return chunk[:end]
 
     def cut(self) -> bool:
         """Puts what is new in the staging copy into the next spooled batch; False when nothing was new."""
         with self.lock:
-            parts: List[str] = []
+            parts: List[bytes] = []
             budget = BATCH_BUDGET
             new_text = []
             for name, field in APPENDED:
-                lines, used = self._new_lines(name, max(budget, 1))
-                budget -= used
-                lines = [ln for ln in lines if ln.strip()] if field != "logs" else lines
-                if lines:
-                    new_text.extend(lines)
-                    items = [json.dumps(ln) for ln in lines] if field == "logs" else lines
-                    parts.append('"%s": [%s]' % (field, ", ".join(items)))
-            media = self._ready_media("\n".join(new_text))
+                chunk = self._new_bytes(name, max(budget, 1))
+                if chunk is None:
+                    continue
+                budget -= len(chunk) + 1
+                new_text.append(chunk)
+                lines = chunk.split(b"\n")
+                if field == "logs":
+                    items = [json.dumps(ln.decode("utf-8", errors="replace")).encode() for ln in lines]
+                else:  # the SDK's JSON lines go as they are (Python's NaN tokens included: the server reads them)
+                    items = [ln for ln in lines if ln.strip()] if b"\n\n" in chunk or not chunk.strip() else lines
+                if items:
+                    parts.append(b'"' + field.encode() + b'": [' + b", ".join(items) + b"]")
+            media = self._ready_media(new_text)
             for name, field in WHOLE:
                 text = self._read_text(name)
                 if text is None or text == self.sent_whole.get(name):
@@ -151,18 +154,18 @@ class RemoteSink:
                 except ValueError:
                     continue  # caught mid-write by another process: next time
                 self.sent_whole[name] = text
-                parts.append('"%s": %s' % (field, text))
+                parts.append(('"%s": %s' % (field, text)).encode("utf-8"))
             if not parts and not media:
                 return False
             self.seq += 1
             stem = "%06d" % self.seq
             if media:
                 self._write_atomic(self.spool / (stem + ".media"), "\n".join(media))
-            self._write_atomic(self.spool / (stem + ".json"), '{"seq": %d, %s}' % (self.seq, ", ".join(parts)) if parts
-                               else '{"seq": %d}' % self.seq)
+            head = ('{"seq": %d' % self.seq).encode()
+            self._write_atomic(self.spool / (stem + ".json"), head + b", " + b", ".join(parts) + b"}" if parts else head + b"}")
             return True
 
-    def _ready_media(self, new_lines: str) -> List[str]:
+    def _ready_media(self, new_lines: List[bytes]) -> List[str]:
         """Media files complete enough to send: named by an event just read (the SDK writes the file first), or of
         the same size as at the previous look, or anything at close."""
         try:
@@ -177,7 +180,8 @@ class RemoteSink:
                 size = (self.run_dir / "media" / name).stat().st_size
             except OSError:
                 continue
-            if name in new_lines or self.stop.is_set() or self.media_sizes.get(name) == size:
+            named = name.encode("utf-8")
+            if any(named in chunk for chunk in new_lines) or self.stop.is_set() or self.media_sizes.get(name) == size:
                 self.media_seen.add(name)
                 self.media_sizes.pop(name, None)
                 ready.append(name)
@@ -185,11 +189,12 @@ class RemoteSink:
                 self.media_sizes[name] = size
         return ready
 
-    def _write_atomic(self, path: Path, text: str) -> None:
+    def _write_atomic(self, path: Path, text: Any) -> None:
         tmp = path.with_name(path.name + ".tmp")
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text)
+            with open(tmp, "wb") as f:
+                f.write(data)
             os.replace(tmp, path)
         except OSError as e:
             warn_once("spool:" + str(self.spool), "cannot write the upload spool %s: %s" % (self.spool, e))
