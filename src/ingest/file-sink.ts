@@ -7,7 +7,7 @@
 // atomic rename. That rename is the commit: before it the batch is not stored (and will be retried), after it
 // a retry is a duplicate.
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { HttpError } from "../api/errors.ts";
 import type { Storage } from "../index/storage.ts";
 import { dumps } from "../sdk/py-json.ts";
@@ -38,7 +38,10 @@ export class FileIngestSink implements IngestSink {
   /** The tail of each run's chain of pending operations (serialises a run's batches). */
   private readonly chains = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly storage: Pick<Storage, "root">) {}
+  /** Where runs were found or created (checked again on use: a run may be moved or deleted). */
+  private readonly dirs = new Map<string, { dir: string; path: string }>();
+
+  constructor(private readonly storage: Pick<Storage, "root"> & Partial<Pick<Storage, "findRunIncludingDeleted">>) {}
 
   createRun(req: IngestRunCreate, _who: string | null): Promise<IngestRunCreated> {
     return this.serial(req.run_id, () => {
@@ -47,7 +50,7 @@ export class FileIngestSink implements IngestSink {
         if (existing.path !== req.path) {
           throw new HttpError(409, `Run ${req.run_id} already exists under path '${existing.path}', not '${req.path}'`);
         }
-        return { run_id: req.run_id, created: false, last_seq: readState(existing.dir).last_seq };
+        return { run_id: req.run_id, created: false, last_seq: ingestedState(existing.dir, req.run_id).last_seq };
       }
       const dir = this.runDir(req.path, req.run_id);
       mkdirSync(join(dir, "media"), { recursive: true });
@@ -55,6 +58,7 @@ export class FileIngestSink implements IngestSink {
       writeJsonAtomic(join(dir, "status.json"), req.status);
       writeJsonAtomic(join(dir, "assets.json"), req.assets ?? {});
       writeJsonAtomic(join(dir, "ingest.json"), { last_seq: 0, lengths: {} } satisfies IngestState);
+      this.dirs.set(req.run_id, { dir, path: req.path });
       return { run_id: req.run_id, created: true, last_seq: 0 };
     });
   }
@@ -64,7 +68,7 @@ export class FileIngestSink implements IngestSink {
       const found = this.locate(runId);
       if (!found) throw new HttpError(404, `Run not found: ${runId} (create it with POST /api/ingest/runs first)`);
       const { dir } = found;
-      const state = readState(dir);
+      const state = ingestedState(dir, runId);
       if (batch.seq <= state.last_seq) return { run_id: runId, seq: batch.seq, duplicate: true };
       const lengths: Record<string, number> = {};
       for (const [file, field] of APPENDED) {
@@ -99,13 +103,24 @@ export class FileIngestSink implements IngestSink {
 
   /** Where an ingested run lives now, found through its ingest record (`ingest.json`); undefined when none. */
   private locate(runId: string): { dir: string; path: string } | undefined {
+    const known = this.dirs.get(runId);
+    if (known && existsSync(join(known.dir, "meta.json"))) return known;
     const runs = join(this.storage.root, "runs");
+    const indexed = this.storage.findRunIncludingDeleted?.(runId);
+    if (indexed && existsSync(join(indexed.run_dir, "meta.json")) && indexed.run_dir.startsWith(runs + "/")) {
+      const found = { dir: indexed.run_dir, path: relative(runs, dirname(indexed.run_dir)).split(sep).join("/") };
+      this.dirs.set(runId, found);
+      return found;
+    }
     const stack: { dir: string; path: string }[] = [{ dir: runs, path: "" }];
     // the path tree is shallow and this runs once per request per run: a walk keeps the files the only truth
     while (stack.length) {
       const { dir, path } = stack.pop()!;
       const candidate = join(dir, runId);
-      if (existsSync(join(candidate, "meta.json"))) return { dir: candidate, path };
+      if (existsSync(join(candidate, "meta.json"))) {
+        this.dirs.set(runId, { dir: candidate, path });
+        return { dir: candidate, path };
+      }
       let names: string[];
       try {
         names = readdirSync(dir);
@@ -146,11 +161,17 @@ function isPlainDir(p: string): boolean {
   }
 }
 
-function readState(dir: string): IngestState {
+/**
+ * The commit record of a run the ingest API created. A run written by an SDK on this machine (or one whose record
+ * is unreadable) is refused: its files are not the ingest's to cut back.
+ */
+function ingestedState(dir: string, runId: string): IngestState {
   const o = readJsonObject(join(dir, "ingest.json")) as Partial<IngestState> | undefined;
-  const last = typeof o?.last_seq === "number" && Number.isInteger(o.last_seq) ? o.last_seq : 0;
-  const lengths = o?.lengths && typeof o.lengths === "object" ? (o.lengths as Record<string, number>) : {};
-  return { last_seq: last, lengths };
+  const lengthsOk = !!o?.lengths && typeof o.lengths === "object" && Object.values(o.lengths).every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+  if (!o || typeof o.last_seq !== "number" || !Number.isSafeInteger(o.last_seq) || o.last_seq < 0 || !lengthsOk) {
+    throw new HttpError(409, `Run ${runId} exists on the server but was not created through the ingest API (or its ingest.json is unreadable); pick another run id`);
+  }
+  return { last_seq: o.last_seq, lengths: o.lengths as Record<string, number> };
 }
 
 /**

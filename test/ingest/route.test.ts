@@ -1,8 +1,8 @@
 // The ingest API in file mode: runs created and filled over HTTP land as the SDK's files, once per seq.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startTestServer, type TestServer, waitFor } from "../helpers/server.ts";
+import { copyFixture, startTestServer, type TestServer, waitFor } from "../helpers/server.ts";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -116,6 +116,21 @@ describe("ingest API (file mode)", () => {
     expect(badEvent.status).toBe(422); // schema failures answer as FastAPI's did, naming the field
     expect(JSON.stringify(badEvent.body.detail)).toContain("events");
     expect(readFileSync(join(runDir(), "events.jsonl"), "utf8")).toBe(before);
+  });
+
+  test("a run written by an SDK on the server is not the ingest's: create and batches answer 409 and its files stay as they were", async () => {
+    const id = "20261129_031703_34b3d6";
+    const dest = join(s.root, "runs", "demo", "exp1");
+    mkdirSync(dest, { recursive: true });
+    copyFixture(join("rn-data", "runs", "demo", "exp1", id), join(dest, id));
+    const before = readFileSync(join(dest, id, "events.jsonl"), "utf8");
+    const c = await create(id, "demo/exp1");
+    expect(c.status).toBe(409);
+    expect(String(c.body.detail)).toContain("not created through the ingest API");
+    const b = await batch(1, { events: [{ ts: 1, type: "metrics", data: { global_step: 1 } }] }, id);
+    expect(b.status).toBe(409);
+    expect(readFileSync(join(dest, id, "events.jsonl"), "utf8")).toBe(before);
+    expect(existsSync(join(dest, id, "ingest.json"))).toBe(false);
   });
 
   test("a batch for an unknown run is a 404", async () => {
