@@ -9,6 +9,7 @@ import type { Storage } from "../index/storage.ts";
 import type { LiveHub } from "../live/live-hub.ts";
 import type { RemoteManager } from "../remote/manager.ts";
 import type { SystemSamplers } from "../system/samplers.ts";
+import type { IngestSink } from "../ingest/sink.ts";
 import type { Logger } from "../util/log.ts";
 
 /**
@@ -39,6 +40,8 @@ export interface AppContext {
   origins: AllowedOrigins;
   /** Fleet mode (issue 18): the hosts whose viewers this server merges; runs, metrics and system routes go to them. */
   fleet?: Fleet;
+  /** Where the ingest API stores runs sent over HTTP; unset: the file sink over the storage root (team mode sets its own). */
+  ingest?: IngestSink;
   /** Functions to call when the server stops (samplers, watchers, sessions). */
   onClose(fn: () => void | Promise<void>): void;
 }

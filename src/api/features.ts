@@ -14,6 +14,7 @@ import { healthRoutes } from "./health.ts";
 import { histogramsRoutes } from "./histograms.ts";
 import { mediaAudioRoutes } from "./media-audio.ts";
 import { mediaTablesRoutes } from "./media-tables.ts";
+import { ingestRoutes } from "./ingest.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { pathsRoutes } from "./paths.ts";
 import { recycleRoutes } from "./recycle.ts";
@@ -54,6 +55,7 @@ export const features: Feature[] = [
   { name: "experiments", serve: "local", routes: (ctx) => experimentsRoutes(ctx) },
   { name: "system", serve: "local", routes: (ctx) => systemRoutes(ctx) },
   { name: "remote", serve: "both", routes: (ctx) => remoteRoutes(ctx) },
+  { name: "ingest", serve: "local", routes: (ctx) => ingestRoutes(ctx) },
   { name: "static", serve: "both", routes: (ctx) => staticRoutes(ctx) },
 ];
 

@@ -8,6 +8,8 @@ import type { Config } from "../config/config.ts";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { loadRateLimits, RateLimiter } from "./rate-limit.ts";
+import { MAX_INGEST_BATCH_BYTES, MAX_INGEST_MEDIA_BYTES } from "../ingest/contract.ts";
+import { parseTolerant } from "../store/json.ts";
 import type { Logger } from "../util/log.ts";
 
 /** Largest JSON (or other non-multipart) body accepted, counted as it streams. */
@@ -16,6 +18,17 @@ export const MAX_JSON_BODY = 1 << 20;
 export const MAX_UPLOAD_BODY = 4 * 1024 ** 3;
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+const INGEST_BATCH_PATH = /^\/api\/ingest\/runs\/[^/]+\/batches$/;
+const INGEST_MEDIA_PATH = /^\/api\/ingest\/runs\/[^/]+\/media\/[^/]+$/;
+
+/** The body limit of a request: the ingest routes take bigger batches and media files (src/ingest/contract.ts). */
+export function bodyLimitFor(path: string, isUpload: boolean): number {
+  if (isUpload) return MAX_UPLOAD_BODY;
+  if (INGEST_BATCH_PATH.test(path)) return MAX_INGEST_BATCH_BYTES;
+  if (INGEST_MEDIA_PATH.test(path)) return MAX_INGEST_MEDIA_BYTES;
+  return MAX_JSON_BODY;
+}
 
 /**
  * Sent with every answer. The UI and /docs load only their own scripts; nothing may frame them
@@ -264,7 +277,7 @@ export function guard(ctx: AppContext, origins: AllowedOrigins) {
       if (!SAFE_METHODS.has(request.method)) {
         const declared = request.headers.get("content-length");
         const isUpload = (request.headers.get("content-type") ?? "").toLowerCase().startsWith("multipart/");
-        const limit = isUpload ? MAX_UPLOAD_BODY : MAX_JSON_BODY;
+        const limit = bodyLimitFor(path, isUpload);
         if (declared !== null && Number(declared) > limit) return json(413, { detail: `Request body too large (limit ${limit} bytes)` });
       }
 
@@ -289,11 +302,17 @@ export function guard(ctx: AppContext, origins: AllowedOrigins) {
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       // every non-multipart body is read here, counted as it arrives: Content-Length may be absent (chunked)
       const type = contentType.toLowerCase();
+      const path = new URL(request.url).pathname;
+      if (INGEST_MEDIA_PATH.test(path) && request.method === "PUT") {
+        // a media file is raw bytes whatever type it names
+        const raw = await readBodyLimited(request, MAX_INGEST_MEDIA_BYTES, ctx.log);
+        return raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
+      }
       if (type === "" || type.startsWith("multipart/")) return; // multipart: Bun's maxRequestBodySize counts it
       const isJson = type === "application/json" || type.endsWith("+json");
       const isText = type.startsWith("text/") || type === "application/x-www-form-urlencoded";
       if (!isJson && !isText && type !== "application/octet-stream") return; // no route reads other types
-      const bytes = await readBodyLimited(request, MAX_JSON_BODY, ctx.log);
+      const bytes = await readBodyLimited(request, bodyLimitFor(path, false), ctx.log);
       // no body at all (a bodiless POST/DELETE that still names a type): as if none was sent, so routes
       // without a body schema run as before and routes with one report the missing fields
       if (bytes.byteLength === 0) return;
@@ -302,7 +321,8 @@ export function guard(ctx: AppContext, origins: AllowedOrigins) {
       if (type === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(text));
       if (!isJson) return text;
       try {
-        return JSON.parse(text);
+        // an SDK's batch carries Python's NaN/Infinity tokens as its files would
+        return path.startsWith("/api/ingest/") ? parseTolerant(text, "infinity") : JSON.parse(text);
       } catch (e) {
         throw new ParseError(e as Error);
       }

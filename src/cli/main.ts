@@ -6,6 +6,8 @@ import { serveCommand } from "./serve.ts";
 import { runRemoteCommand } from "./remote.ts";
 import { sdkCommand } from "./sdk.ts";
 import { demoCommand } from "./demo.ts";
+import { pushCommand } from "./push.ts";
+import { syncCommand } from "./sync.ts";
 import { isFleetRemote, runRemoteFleet } from "./remote-fleet.ts";
 import { DATA_COMMAND_HELP, DATA_COMMANDS, runDataCommand } from "./data.ts";
 import { compiledSelfPath } from "../remote/launch.ts";
@@ -23,6 +25,8 @@ Commands:
 ${Object.entries(DATA_COMMAND_HELP)
   .map(([name, text]) => `  ${name.padEnd(10)} ${text}`)
   .join("\n")}
+  push       upload local runs to a server: runicorn push --server URL [--path P] [RUN_ID…]
+  sync       upload the runs the SDKs spooled while their server was unreachable
   sdk        write the Python SDK wheel: runicorn sdk --wheel DIR
   version    print the version
 
@@ -50,6 +54,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
     }
     case "demo":
       return demoCommand(rest, env);
+    case "push":
+      return pushCommand(rest, env);
+    case "sync":
+      return syncCommand(rest, env);
     case "sdk":
       return sdkCommand(rest, (line) => console.log(line));
     default:

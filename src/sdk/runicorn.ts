@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { type LogData, type LogOptions, Run } from "./run.ts";
 import { readJsonForMerge } from "./run-files.ts";
 import { findRunElsewhere, runPathOf } from "./run-id-owner.ts";
+import { remoteStagingRoot, RemoteShipper } from "./remote.ts";
+import { homedir } from "node:os";
 
 export { Run, type LogData, type LogOptions } from "./run.ts";
 
@@ -45,6 +47,10 @@ export interface InitOptions {
   systemMetrics?: boolean;
   /** Seconds between samples (default RUNICORN_SYSTEM_INTERVAL, else 10; 0 = off). */
   systemInterval?: number;
+  /** Send the run to a Runicorn server (http://host:port) instead of a storage root; default RUNICORN_SERVER (docs/SDK.md). */
+  server?: string;
+  /** The server's API token; default RUNICORN_TOKEN. */
+  token?: string;
 }
 
 /** What init() returns while tracking is switched off: every method does nothing (spec §2.2). */
@@ -121,7 +127,9 @@ export function init(options: InitOptions = {}): Run | NoOpRun {
   if (options.tags !== undefined && (!Array.isArray(options.tags) || !options.tags.every((t) => typeof t === "string"))) {
     throw new TypeError('tags must be an array of strings, e.g. ["baseline"]');
   }
-  const storageRoot = resolveStorageRoot(options.storage, env, cwd);
+  const server = options.server ?? env.RUNICORN_SERVER ?? undefined;
+  const homeDir = env.HOME || homedir();
+  const storageRoot = server && options.storage === undefined ? remoteStagingRoot(env, homeDir) : resolveStorageRoot(options.storage, env, cwd);
   const runDir = join(storageRoot, "runs", ...path.split("/").filter(Boolean), id);
   const exists = existsSync(join(runDir, "meta.json"));
   if (options.runId !== undefined && !exists) {
@@ -156,8 +164,19 @@ export function init(options: InitOptions = {}): Run | NoOpRun {
     handleSignals: options.handleSignals ?? true,
     systemInterval: resolveSystemInterval(options.systemMetrics, options.systemInterval, env),
   });
+  if (server) attachRemote(run, new RemoteShipper(id, path, run.runDir, server, options.token ?? env.RUNICORN_TOKEN, env, homeDir), env);
   activeRun = run;
   return run;
+}
+
+/** finish() also closes the upload (bounded by RUNICORN_FINISH_TIMEOUT seconds, default 10); `run.uploaded` says how it went. */
+function attachRemote(run: Run, shipper: RemoteShipper, env: Env): void {
+  const finish = run.finish.bind(run);
+  const secs = Number(env.RUNICORN_FINISH_TIMEOUT ?? "10");
+  run.finish = (status?: string) => {
+    finish(status);
+    (run as Run & { uploaded?: Promise<boolean> }).uploaded = shipper.close((Number.isFinite(secs) && secs >= 0 ? secs : 10) * 1000);
+  };
 }
 
 /** RUNICORN_HEARTBEAT_INTERVAL as the Python SDK reads it: a positive number of seconds, else 5. */

@@ -196,7 +196,9 @@ def _announce(run: "Run", root_source: str) -> None:
     url = _viewer_url(run.storage_root)
     where = (" | view: %s/runs/%s" % (url.rstrip("/"), run.id)) if url else ""
     line = "runicorn: %s run %s in %s%s" % (verb, run.id, run.run_dir, where)
-    if root_source == "default":
+    if run._remote is not None:
+        line = "runicorn: %s run %s | sending to %s/runs/%s" % (verb, run.id, run._remote.server, run.id)
+    elif root_source == "default":
         line += ("\nrunicorn: no storage root configured, so runs go to ./.runicorn here; set one with RUNICORN_DIR=PATH, "
                  "rn.init(storage=PATH) or `runicorn config --set-user-root-dir PATH`")
     cap = run._console_capture
@@ -229,8 +231,14 @@ class Run:
                  workspace_root: Optional[str] = None, snapshot_format: str = "zip", force_snapshot: bool = False,
                  capture_console: bool = False, tqdm_mode: str = "smart", tags: Optional[List[str]] = None,
                  notes: Optional[str] = None, config: Optional[Dict[str, Any]] = None, resume: Optional[str] = None,
-                 system_metrics: Optional[bool] = None, system_interval: Optional[float] = None) -> None:
+                 system_metrics: Optional[bool] = None, system_interval: Optional[float] = None,
+                 server: Optional[str] = None, token: Optional[str] = None) -> None:
         self.path = _normalize_path(path)
+        self._remote: Any = None
+        server = server or os.environ.get("RUNICORN_SERVER") or None
+        if server and storage is None:  # logging to a server: the local copy is a staging area (remote_sink.py)
+            from .remote_sink import staging_root
+            storage = str(staging_root())
         from .system_metrics import resolve_interval
         sys_interval = resolve_interval(system_metrics, system_interval)
         if resume not in _RESUME_MODES:
@@ -346,6 +354,10 @@ class Run:
             except Exception as e:
                 warn_once("console", "console capture not started: %s" % e)
                 self._console_capture = None
+
+        if server:
+            from .remote_sink import RemoteSink
+            self._remote = RemoteSink(self.id, self.path, self.run_dir, server, token or os.environ.get("RUNICORN_TOKEN"))
 
         _runtime.flusher.register(self)
         _runtime.track_run(self)
@@ -1029,6 +1041,8 @@ class Run:
             if not self._logs_released:
                 self._logs_released = True
                 LogManager.release_instance(self._logs_txt_path)
+            if self._remote is not None:
+                self._remote.close()
 
     def __enter__(self) -> "Run":
         return self
@@ -1045,7 +1059,8 @@ def init(path: Optional[str] = None, storage: Optional[str] = None, run_id: Opti
          snapshot_format: str = "zip", force_snapshot: bool = False, capture_console: bool = False,
          tqdm_mode: str = "smart", *, tags: Optional[List[str]] = None, notes: Optional[str] = None,
          config: Optional[Any] = None, resume: Optional[str] = None, system_metrics: Optional[bool] = None,
-         system_interval: Optional[float] = None) -> Union[Run, NoOpRun]:
+         system_interval: Optional[float] = None, server: Optional[str] = None,
+         token: Optional[str] = None) -> Union[Run, NoOpRun]:
     """Start a run (or continue one), make it the active run and print one line saying where it is.
 
     Args:
@@ -1069,6 +1084,9 @@ def init(path: Optional[str] = None, storage: Optional[str] = None, run_id: Opti
         system_metrics: sample CPU, memory and GPU of this process into system.jsonl (default on;
             $RUNICORN_SYSTEM_METRICS=0 turns it off).
         system_interval: seconds between samples (default 10, or $RUNICORN_SYSTEM_INTERVAL; 0 = off).
+        server: send the run to a Runicorn server (http://host:port) instead of a storage root; default
+            $RUNICORN_SERVER. Uploads happen in the background through a local spool (docs/SDK.md).
+        token: the server's API token; default $RUNICORN_TOKEN.
 
     Example::
 
@@ -1089,7 +1107,8 @@ def init(path: Optional[str] = None, storage: Optional[str] = None, run_id: Opti
         r = Run(path=path, storage=storage, run_id=run_id, alias=alias, capture_env=capture_env, snapshot_code=snapshot_code,
                 workspace_root=workspace_root, snapshot_format=snapshot_format, force_snapshot=force_snapshot,
                 capture_console=capture_console, tqdm_mode=tqdm_mode, tags=tags, notes=notes, config=config, resume=resume,
-                system_metrics=system_metrics, system_interval=system_interval)
+                system_metrics=system_metrics, system_interval=system_interval,
+                server=server, token=token)
         _active_run = r
     _announce(r, root_source)
     return r
