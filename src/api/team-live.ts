@@ -2,11 +2,25 @@
 // browser on any replica sees what any replica stored.
 import { Elysia } from "elysia";
 import { rowsForSteps } from "../metrics/query.ts";
+import type { RunData } from "../metrics/run-data.ts";
 import type { TeamChange, TeamService } from "../team/service.ts";
 import type { Logger } from "../util/log.ts";
 import { LOG_WS_LINES } from "./metrics.ts";
 
 const MAX_LIVE_RUNS = 200;
+/** Most rows one push carries (a bigger change sends its last rows, marked `truncated`). */
+const MAX_PUSH_ROWS = 20000;
+
+/** The steps with a row in [from, to], ascending. */
+function stepsBetween(run: RunData, from: number, to: number): number[] {
+  const out: number[] = [];
+  for (const ref of run.chunks) {
+    if (ref.rows === 0 || ref.lastStep < from || ref.firstStep > to) continue;
+    const chunk = run.load(ref, 0);
+    for (let r = chunk.lowerBound(from); r < chunk.n && chunk.steps[r] <= to; r++) out.push(chunk.steps[r]);
+  }
+  return out;
+}
 
 interface Conn {
   /** Subscribed runs: whether log lines are wanted, and the last status sent. */
@@ -27,7 +41,13 @@ export function teamLiveRoutes(svc: TeamService, log: Logger) {
     const sub = conn.runs.get(c.run_id);
     if (!sub || c.kind !== "batch") return;
     const run = await svc.runData(c.run_id);
-    if (c.steps?.length) send({ type: "metrics", run_id: c.run_id, rows: rowsForSteps(run.state, c.steps) });
+    if (c.from !== undefined && c.to !== undefined) {
+      const steps = stepsBetween(run.state, c.from, c.to);
+      const truncated = steps.length > MAX_PUSH_ROWS;
+      const out: Record<string, unknown> = { type: "metrics", run_id: c.run_id, rows: rowsForSteps(run.state, truncated ? steps.slice(-MAX_PUSH_ROWS) : steps) };
+      if (truncated) out.truncated = true;
+      send(out);
+    }
     if (sub.logs) {
       const lines = (await svc.batchLogs(c.run_id, c.seq)).filter((l) => l !== "");
       if (lines.length) send({ type: "logs", run_id: c.run_id, lines });

@@ -24,12 +24,13 @@ export interface TeamRunRow {
   updated_at: number;
 }
 
-/** What a NOTIFY says: a run was created or a batch stored (`steps`: the steps it changed, capped). */
+/** What a NOTIFY says: a run was created or a batch stored (`from`..`to`: the range of steps it changed). */
 export interface TeamChange {
   run_id: string;
   seq: number;
   kind: "created" | "batch" | "updated" | "deleted";
-  steps?: number[];
+  from?: number;
+  to?: number;
 }
 
 export class TeamService {

@@ -13,6 +13,18 @@ export const TEAM_CHANNEL = "runicorn_team";
 
 const LINE_KINDS = ["system", "histograms"] as const;
 
+/** The smallest and largest of `steps` (nothing when empty). */
+function stepRange(steps: readonly number[]): { from?: number; to?: number } {
+  if (!steps.length) return {};
+  let from = steps[0];
+  let to = steps[0];
+  for (const s of steps) {
+    if (s < from) from = s;
+    if (s > to) to = s;
+  }
+  return { from, to };
+}
+
 export class PgIngestSink implements IngestSink {
   constructor(
     private readonly sql: SQL,
@@ -72,7 +84,8 @@ export class PgIngestSink implements IngestSink {
               meta = meta || ${batch.meta ?? {}}::jsonb,
               assets = coalesce(${batch.assets ?? null}::jsonb, assets)
             where run_id = ${runId}`;
-          await tx`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify({ run_id: runId, seq: batch.seq, kind: "batch", steps: staged.changedSteps.slice(0, 2000) })})`;
+          // a NOTIFY payload is limited to 8000 bytes: the changed steps travel as their range
+          await tx`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify({ run_id: runId, seq: batch.seq, kind: "batch", ...stepRange(staged.changedSteps) })})`;
           return false;
         });
         if (duplicate) return { run_id: runId, seq: batch.seq, duplicate: true };

@@ -149,6 +149,26 @@ describe("team server replicas on PostgreSQL", () => {
     expect(rows.body.rows.length).toBe(1);
   });
 
+  it("stores a batch of 5,000 steps and pushes it to another replica's socket (the change notice stays under NOTIFY's size limit)", async () => {
+    const id = "20260102_000000_0000f1";
+    await call(a.url, alice, "POST", "/api/ingest/runs", { run_id: id, path: "", meta: {}, status: { status: "running" } });
+    const ws = new WebSocket(`${b.url.replace("http", "ws")}/api/live?token=${alice}`);
+    const got: any[] = [];
+    ws.onmessage = (m) => got.push(JSON.parse(String(m.data)));
+    await new Promise((res, rej) => {
+      ws.onopen = res;
+      ws.onerror = rej;
+    });
+    ws.send(JSON.stringify({ op: "subscribe", run_ids: [id] }));
+    await Bun.sleep(200);
+    const events = Array.from({ length: 5000 }, (_, i) => sdkEvent(i + 1));
+    expect((await call(a.url, alice, "POST", `/api/ingest/runs/${id}/batches`, { seq: 1, events })).status).toBe(200);
+    const push = await waitFor(() => got.find((m) => m.type === "metrics"), 5000, "metrics push");
+    ws.close();
+    expect(push.rows.length).toBe(5000);
+    expect(push.rows[4999].step).toBe(5000);
+  });
+
   it("answers bad ingest input with a 4xx detail and stores nothing", async () => {
     const id = "20260102_000000_0000e1";
     expect((await call(a.url, alice, "POST", "/api/ingest/runs", { run_id: "../x", path: "", meta: {}, status: {} })).status).toBe(400);
