@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { startPostgres } from "../test/helpers/postgres.ts";
 import { openTeamDb } from "../src/team/schema.ts";
 import { createToken } from "../src/team/tokens.ts";
+import { listItemJson } from "../src/team/list-item.ts";
 import { finish, report, reportValue, spawnServe, time } from "./lib.ts";
 import { generateBigRun, generateRoot, runIdFor, runPathFor } from "./scale-data.ts";
 
@@ -76,7 +77,7 @@ try {
       created_at: created,
       updated_at: created,
     };
-  });
+  }).map((r) => ({ ...r, list_json: listItemJson(r) }));
   for (let i = 0; i < rows.length; i += 1000) await sql`insert into team_run ${sql(rows.slice(i, i + 1000))}`;
   // 3. one 100k-step run, ingested through the API
   await post("/api/ingest/runs", { run_id: BIG_ID, path: "bench/big", meta: {}, status: { status: "finished" } });

@@ -3,7 +3,8 @@
 import { Elysia, t } from "elysia";
 import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
 import { buildKeys, buildMetricsStep, buildSeries } from "../metrics/query.ts";
-import { assetsCount } from "../store/run-files.ts";
+import { listItem } from "../team/list-item.ts";
+import { refreshListJson } from "../team/sink.ts";
 import type { TeamRunRow, TeamService } from "../team/service.ts";
 import { HttpError } from "./errors.ts";
 import { intParam, seriesOptions, seriesQuery } from "./metrics.ts";
@@ -26,31 +27,8 @@ const SORTS: Record<string, string> = {
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
 
-function runDirOf(svc: TeamService, row: { run_id: string; path: string }): string {
-  return `${svc.root}/runs/${row.path ? `${row.path}/` : ""}${row.run_id}`;
-}
-
-/** The original's RunListItem for a team run (+ created_by). */
-function listItem(svc: TeamService, row: TeamRunRow) {
-  const { meta, status, summary } = row;
-  return {
-    id: row.run_id,
-    run_dir: runDirOf(svc, row),
-    created_time: row.created_at,
-    status: str(status.status) ?? "finished",
-    pid: typeof meta.pid === "number" && Number.isInteger(meta.pid) ? meta.pid : null,
-    best_metric_value: num(summary.best_metric_value) ?? (typeof summary.best_metric_value === "string" ? summary.best_metric_value : null),
-    best_metric_name: str(summary.best_metric_name),
-    path: row.path,
-    alias: str(meta.alias),
-    tags: Array.isArray(meta.tags) ? meta.tags.filter((x) => typeof x === "string") : [],
-    assets_count: assetsCount(row.assets as never),
-    created_by: row.created_by,
-  };
-}
-
-function detail(svc: TeamService, row: TeamRunRow) {
-  const item = listItem(svc, row);
+function detail(row: TeamRunRow) {
+  const item = listItem(row);
   const start = num(row.status.started_at) ?? row.created_at;
   const ended = num(row.status.ended_at);
   const end = ended ?? (item.status === "running" ? Date.now() / 1000 : null);
@@ -107,15 +85,17 @@ export function teamRunsRoutes(svc: TeamService) {
           and (${q}::text is null or run_id ilike ${q} or path ilike ${q} or coalesce(meta->>'alias', '') ilike ${q})`;
         const limit = query.limit ?? null;
         const offset = query.offset ?? 0;
+        // the items are pre-serialised (team_run.list_json): the list is one string from the database
         const [rows, count] = await Promise.all([
-          sql`select run_id, path, meta, status, summary, assets, created_by, last_seq, total_rows, created_at, updated_at
-            from team_run where ${where} order by ${sql.unsafe(orderBy)} ${sql.unsafe(dir)}, run_id ${sql.unsafe(dir)}
-            limit ${limit} offset ${offset}`,
+          sql`select '[' || coalesce(string_agg(list_json, ',' order by k ${sql.unsafe(dir)}, run_id ${sql.unsafe(dir)}), '') || ']' as body from (
+              select list_json, run_id, ${sql.unsafe(orderBy)} as k from team_run where ${where}
+              order by ${sql.unsafe(orderBy)} ${sql.unsafe(dir)}, run_id ${sql.unsafe(dir)} limit ${limit} offset ${offset}) page`,
           sql`select count(*)::int as n from team_run where ${where}`,
         ]);
         set.headers["x-total-count"] = String((count as { n: number }[])[0].n);
         set.headers["x-index-state"] = "ready";
-        return (rows as TeamRunRow[]).map((r) => listItem(svc, r));
+        set.headers["content-type"] = "application/json";
+        return (rows as { body: string }[])[0].body;
       },
       {
         query: t.Object({ ...RUN_LIST_QUERY, filter: t.Optional(t.String({ maxLength: 4096 })) }),
@@ -137,7 +117,7 @@ export function teamRunsRoutes(svc: TeamService) {
       },
       { detail: { summary: "Counts of live runs by status" } },
     )
-    .get("/api/runs/:run_id", async ({ params }) => detail(svc, await svc.runRow(params.run_id)), {
+    .get("/api/runs/:run_id", async ({ params }) => detail(await svc.runRow(params.run_id)), {
       detail: { summary: "One run (team mode)" },
     })
     .patch(
@@ -155,6 +135,7 @@ export function teamRunsRoutes(svc: TeamService) {
         const rows = (await sql`update team_run set meta = meta || ${patch}::jsonb, updated_at = ${Date.now() / 1000}
           where run_id = ${params.run_id} and deleted_at is null returning meta`) as { meta: Record<string, unknown> }[];
         if (!rows.length) throw new HttpError(404, "Run not found");
+        await refreshListJson(sql, params.run_id);
         await svc.notify({ run_id: params.run_id, seq: 0, kind: "updated" });
         const meta = rows[0].meta;
         return {

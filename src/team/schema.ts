@@ -16,7 +16,8 @@ const MIGRATIONS: string[] = [
      total_rows bigint not null default 0,
      created_at double precision not null,
      updated_at double precision not null,
-     deleted_at double precision
+     deleted_at double precision,
+     list_json text not null default ''
    );
    create index team_run_created on team_run (created_at desc, run_id);
    create table team_metric_chunk (

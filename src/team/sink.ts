@@ -6,6 +6,7 @@ import { HttpError } from "../api/errors.ts";
 import type { IngestBatch, IngestBatchAck, IngestRunCreate, IngestRunCreated } from "../ingest/contract.ts";
 import type { IngestSink } from "../ingest/sink.ts";
 import type { BlobStore } from "./blob-store.ts";
+import { type ListSource, listItemJson } from "./list-item.ts";
 import { TeamRun, type TeamRunCache } from "./metric-state.ts";
 
 /** The NOTIFY channel every replica listens on: payload `{"run_id", "seq", "kind"}`. */
@@ -35,8 +36,9 @@ export class PgIngestSink implements IngestSink {
   async createRun(req: IngestRunCreate, who: string | null): Promise<IngestRunCreated> {
     const now = Date.now() / 1000;
     const createdAt = typeof req.meta.created_at === "number" && Number.isFinite(req.meta.created_at) ? req.meta.created_at : now;
-    const inserted = await this.sql`insert into team_run (run_id, path, meta, status, assets, created_by, created_at, updated_at)
-      values (${req.run_id}, ${req.path}, ${req.meta}, ${req.status}, ${req.assets ?? {}}, ${who}, ${createdAt}, ${now})
+    const listJson = listItemJson({ run_id: req.run_id, path: req.path, meta: req.meta, status: req.status, summary: {}, assets: req.assets ?? {}, created_by: who, created_at: createdAt });
+    const inserted = await this.sql`insert into team_run (run_id, path, meta, status, assets, created_by, created_at, updated_at, list_json)
+      values (${req.run_id}, ${req.path}, ${req.meta}, ${req.status}, ${req.assets ?? {}}, ${who}, ${createdAt}, ${now}, ${listJson})
       on conflict (run_id) do nothing returning run_id`;
     if (inserted.length) {
       await this.notify(req.run_id, 0, "created");
@@ -84,6 +86,7 @@ export class PgIngestSink implements IngestSink {
               meta = meta || ${batch.meta ?? {}}::jsonb,
               assets = coalesce(${batch.assets ?? null}::jsonb, assets)
             where run_id = ${runId}`;
+          if (batch.status || batch.summary || batch.meta || batch.assets) await refreshListJson(tx as unknown as SQL, runId);
           // a NOTIFY payload is limited to 8000 bytes: the changed steps travel as their range
           await tx`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify({ run_id: runId, seq: batch.seq, kind: "batch", ...stepRange(staged.changedSteps) })})`;
           return false;
@@ -112,4 +115,10 @@ export class PgIngestSink implements IngestSink {
   private async notify(runId: string, seq: number, kind: string): Promise<void> {
     await this.sql`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify({ run_id: runId, seq, kind })})`;
   }
+}
+
+/** Rewrites a run's pre-serialised list item from its row (inside the caller's transaction). */
+export async function refreshListJson(sql: SQL, runId: string): Promise<void> {
+  const rows = (await sql`select run_id, path, meta, status, summary, assets, created_by, created_at from team_run where run_id = ${runId}`) as ListSource[];
+  if (rows.length) await sql`update team_run set list_json = ${listItemJson(rows[0])} where run_id = ${runId}`;
 }

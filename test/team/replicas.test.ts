@@ -70,6 +70,13 @@ describe("team server replicas on PostgreSQL", () => {
     expect(again).toMatchObject({ status: 200, body: { created: false, last_seq: 0 } });
     const other = await call(b.url, alice, "POST", "/api/ingest/runs", { run_id: id, path: "elsewhere", meta: {}, status: {} });
     expect(other.status).toBe(409);
+    // edits and batches through one replica show in the other's list
+    expect((await call(b.url, alice, "PATCH", `/api/runs/${id}`, { alias: "renamed", tags: ["t1"] })).status).toBe(200);
+    await call(b.url, alice, "POST", `/api/ingest/runs/${id}/batches`, { seq: 1, status: { status: "finished" }, summary: { best_metric_value: 0.9, best_metric_name: "acc" } });
+    const listed = await call(a.url, alice, "GET", "/api/runs?path=team/x");
+    expect(listed.headers.get("x-total-count")).toBe("1");
+    expect(listed.body[0]).toMatchObject({ id, alias: "renamed", tags: ["t1"], status: "finished", best_metric_value: 0.9, best_metric_name: "acc" });
+    expect((await call(a.url, alice, "GET", "/api/runs?sort=nope")).status).toBe(400);
   });
 
   it("pushes rows stored through replica A to a browser socket on replica B", async () => {
