@@ -24,12 +24,15 @@ export function createTeamApp(svc: TeamService, log: Logger) {
         set.headers["referrer-policy"] = "no-referrer";
       })
       // every API call and socket needs a live token; the UI's files do not (they hold no data)
-      .derive({ as: "global" }, async ({ request }) => {
+      .derive({ as: "global" }, async ({ request, set }) => {
         const url = new URL(request.url);
         const path = url.pathname;
-        if (!path.startsWith("/api/") && path !== "/openapi.json") return { who: null as string | null };
         const token = presentedToken(request, url);
         const who = token ? await svc.tokens.who(token) : null;
+        // the page opened with ?token=… keeps working without the token in every URL (as the file mode's guard does)
+        const fromQuery = url.searchParams.get("token");
+        if (who && fromQuery) set.headers["set-cookie"] = `runicorn_token=${encodeURIComponent(fromQuery)}; Path=/; HttpOnly; SameSite=Strict`;
+        if (!path.startsWith("/api/") && path !== "/openapi.json") return { who };
         if (!who) throw new HttpError(401, "Missing or invalid token");
         return { who };
       })

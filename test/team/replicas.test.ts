@@ -49,6 +49,19 @@ describe("team server replicas on PostgreSQL", () => {
     const denied = await call(a.url, null, "POST", "/api/ingest/runs", { run_id: "20260102_000000_000001", path: "", meta: {}, status: {} });
     expect(denied.status).toBe(401);
     expect(denied.body).toEqual({ detail: "Missing or invalid token" });
+    // the UI opened with ?token= gets the cookie its API calls then carry; a socket needs the token too
+    const page = await fetch(`${a.url}/?token=${alice}`);
+    await page.arrayBuffer();
+    const cookie = page.headers.get("set-cookie") ?? "";
+    expect(cookie).toContain("HttpOnly");
+    expect((await fetch(`${a.url}/api/runs`, { headers: { cookie: cookie.split(";")[0] } })).status).toBe(200);
+    const noToken = new WebSocket(`${a.url.replace("http", "ws")}/api/live`);
+    const closed = await new Promise<string>((res) => {
+      noToken.onopen = () => res("open");
+      noToken.onerror = () => res("refused");
+      noToken.onclose = () => res("refused");
+    });
+    expect(closed).toBe("refused");
     const list = runCli(["token", "list", "--db", db]);
     expect(list.stdout).toContain("alice");
     expect(list.stdout).toMatch(/bob .*revoked/);
@@ -126,12 +139,17 @@ describe("team server replicas on PostgreSQL", () => {
       for (let seq = 1; seq <= STEPS / PER_BATCH; seq++) {
         const events = Array.from({ length: PER_BATCH }, (_, i) => sdkEvent((seq - 1) * PER_BATCH + i + 1));
         await send("POST", `/api/ingest/runs/${id}/batches`, { seq, events, logs: [`batch ${seq}`] });
+        // paced as a training loop is, so the kill lands mid-run
+        await Bun.sleep(40);
       }
       await send("POST", `/api/ingest/runs/${id}/batches`, { seq: STEPS / PER_BATCH + 1, status: { status: "finished", ended_at: 2 } });
     };
     const writers = ids.map(writer);
-    await Bun.sleep(400);
+    await waitFor(async () => ((await call(b.url, alice, "GET", `/api/runs/${ids[0]}`)).body.total_steps ?? 0) >= 500, 30_000, "first rows");
     await a.kill9();
+    const atKill = await call(b.url, alice, "GET", `/api/runs/${ids[0]}`);
+    expect(atKill.body.status).toBe("running");
+    expect(atKill.body.total_steps).toBeLessThan(STEPS);
     a = await startReplica(db, root, port);
     await Promise.all(writers);
     for (const id of ids) {
