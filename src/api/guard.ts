@@ -121,7 +121,7 @@ export function tokenMatches(presented: string | null | undefined, expected: str
 }
 
 /** The token of a request: `Authorization: Bearer`, else `?token=`, else the cookie (a malformed one counts as none). */
-function presentedToken(request: Request, url: URL): string | null {
+export function presentedToken(request: Request, url: URL): string | null {
   const auth = request.headers.get("authorization");
   if (auth?.toLowerCase().startsWith("bearer ")) return auth.slice(7).trim();
   const q = url.searchParams.get("token");

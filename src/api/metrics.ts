@@ -38,7 +38,7 @@ function invalid(name: string, type: string, msg: string, input: unknown, ctxInf
 }
 
 /** Parses an optional integer query parameter within [min, max] (422 otherwise). */
-function intParam(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+export function intParam(name: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
   if (!INT.test(raw)) throw invalid(name, "int_parsing", "Input should be a valid integer, unable to parse string as an integer", raw);
   const v = Number(raw.replace(/_/g, "").trim());
@@ -72,7 +72,7 @@ function listParam(raw: string | undefined): string[] | undefined {
 }
 
 /** Series options shared by /series and /compare/series. */
-function seriesOptions(q: Record<string, string | undefined>): SeriesOptions {
+export function seriesOptions(q: Record<string, string | undefined>): SeriesOptions {
   const from = numParam("from", q.from);
   const to = numParam("to", q.to);
   if (from !== undefined && to !== undefined && from > to) {
@@ -89,7 +89,7 @@ function seriesOptions(q: Record<string, string | undefined>): SeriesOptions {
   };
 }
 
-const seriesQuery = {
+export const seriesQuery = {
   keys: t.Optional(t.String({ description: "Comma-separated keys; default every numeric metric" })),
   x: t.Optional(t.String({ description: "step (default) or time" })),
   points: t.Optional(t.String({ description: "Points per key, 10..100000 (default 2000)" })),

@@ -3,6 +3,7 @@
 import { VERSION } from "../version.ts";
 import { UsageError } from "./args.ts";
 import { serveCommand } from "./serve.ts";
+import { tokenCommand } from "../team/serve.ts";
 import { runRemoteCommand } from "./remote.ts";
 import { sdkCommand } from "./sdk.ts";
 import { demoCommand } from "./demo.ts";
@@ -21,6 +22,7 @@ Usage: runicorn <command> [options]
 Commands:
   serve      serve the web UI and API for a storage root (alias: viewer)
   remote     view GPU servers' runs over SSH: runicorn remote [user@]host [host…]
+  token      team server tokens: runicorn token create|list|revoke --db postgresql://…
   demo       serve a few example runs (a sweep, a failed run, a live run) from a temp folder
 ${Object.entries(DATA_COMMAND_HELP)
   .map(([name, text]) => `  ${name.padEnd(10)} ${text}`)
@@ -58,6 +60,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return pushCommand(rest, env);
     case "sync":
       return syncCommand(rest, env);
+    case "token":
+      return tokenCommand(rest, env);
     case "sdk":
       return sdkCommand(rest, (line) => console.log(line));
     default:

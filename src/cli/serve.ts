@@ -21,6 +21,7 @@ import { createLogger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
 import { type FlagSpec, flagHelp, parseArgs, parsePort, ROOT_FLAGS, UsageError } from "./args.ts";
 import { announceViewer } from "./viewer-file.ts";
+import { teamServeCommand } from "../team/serve.ts";
 
 const SPECS: FlagSpec[] = [
   ...ROOT_FLAGS,
@@ -33,6 +34,7 @@ const SPECS: FlagSpec[] = [
   { name: "trusted-proxy", kind: "list", valueName: "ADDR", help: "believe X-Forwarded-For from this proxy address (repeatable)" },
   { name: "full-sweep", kind: "string", valueName: "SECONDS", help: "re-check every run this often (0 = never; default: 300 on network filesystems, else 3600)" },
   { name: "public-url", kind: "string", valueName: "URL", help: "the URL users open when it differs from the listening one (a proxy, runicorn remote); shown by the SDKs' init line" },
+  { name: "db", kind: "string", valueName: "URL", help: "team mode: serve from PostgreSQL, e.g. postgresql://user@host:5432/runicorn (docs/TEAM.md)" },
   { name: "upstream", kind: "list", valueName: "LABEL=URL", help: "fleet mode: merge this host's viewer, e.g. gpu1=http://127.0.0.1:23301 (repeatable; docs/FLEET.md)" },
   { name: "upstream-token", kind: "list", valueName: "LABEL=@FILE", help: "fleet mode: send that host the token in FILE (mode 600); or $RUNICORN_UPSTREAM_TOKEN_<LABEL>" },
   { name: "log-level", kind: "string", valueName: "LEVEL", help: "debug | info | warn | error (default info)" },
@@ -190,6 +192,7 @@ export async function serveCommand(argv: string[], env: Record<string, string | 
     return 0;
   }
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' for 'serve'`);
+  if (flags.db !== undefined) return teamServeCommand(flags, env, flags.port !== undefined ? parsePort(flags.port as string, "port") : undefined);
   const level = flags["log-level"] as string | undefined;
   if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got '${level}'`);

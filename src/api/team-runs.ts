@@ -1,0 +1,211 @@
+// Team mode (PostgreSQL): the run list, run detail and edits, metric answers and media, with the same
+// shapes as the file mode's routes (src/api/runs.ts, metrics.ts), so the UI works unchanged.
+import { Elysia, t } from "elysia";
+import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
+import { buildKeys, buildMetricsStep, buildSeries } from "../metrics/query.ts";
+import { listItem } from "../team/list-item.ts";
+import { refreshListJson } from "../team/sink.ts";
+import type { TeamRunRow, TeamService } from "../team/service.ts";
+import { HttpError } from "./errors.ts";
+import { intParam, seriesOptions, seriesQuery } from "./metrics.ts";
+import { RUN_LIST_QUERY } from "./runs.ts";
+
+const MAX_TEXT = 1000;
+const MAX_TAGS = 100;
+
+/** Sort keys of the team list and their SQL (whitelisted: never interpolated from the request). */
+const SORTS: Record<string, string> = {
+  created_time: "created_at",
+  created_at: "created_at",
+  id: "run_id",
+  status: "status->>'status'",
+  alias: "meta->>'alias'",
+  path: "path",
+  updated_at: "updated_at",
+};
+
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+
+function detail(row: TeamRunRow) {
+  const item = listItem(row);
+  const start = num(row.status.started_at) ?? row.created_at;
+  const ended = num(row.status.ended_at);
+  const end = ended ?? (item.status === "running" ? Date.now() / 1000 : null);
+  return {
+    id: item.id,
+    status: item.status,
+    pid: item.pid,
+    run_dir: item.run_dir,
+    path: item.path,
+    alias: item.alias,
+    logs: `${item.run_dir}/logs.txt`,
+    metrics: `${item.run_dir}/events.jsonl`,
+    metrics_step: `${item.run_dir}/events.jsonl`,
+    assets: row.assets,
+    assets_count: item.assets_count,
+    created_time: row.created_at,
+    start_time: start,
+    ended_at: ended,
+    duration: end !== null ? Math.max(0, end - start) : null,
+    tags: item.tags,
+    hostname: str(row.meta.hostname),
+    exit_reason: str(row.status.exit_reason),
+    heartbeat_at: num(row.status.heartbeat_at),
+    best_metric_value: item.best_metric_value,
+    best_metric_name: item.best_metric_name,
+    summary: row.summary,
+    notes: str(row.meta.notes),
+    created_by: row.created_by,
+    total_steps: Number(row.total_rows),
+  };
+}
+
+const MEDIA_TYPES: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif", webp: "image/webp" };
+
+/** Run list/detail/edit/delete and metric routes of a team-mode server. */
+export function teamRunsRoutes(svc: TeamService) {
+  const sql = svc.sql;
+  return new Elysia({ name: "team-runs" })
+    .get(
+      "/api/runs",
+      async ({ query, set }) => {
+        if (query.filter !== undefined && query.filter.trim() !== "") {
+          throw new HttpError(400, "filter= is not available on a team (PostgreSQL) server yet; use status, path and q");
+        }
+        if (query.sort !== undefined && !(query.sort in SORTS)) throw new HttpError(400, `Unsupported sort key: ${query.sort}`);
+        const orderBy = SORTS[query.sort ?? "created_time"];
+        const dir = (query.order ?? "desc") === "asc" ? "asc" : "desc";
+        const statuses = query.status ? query.status.split(",").map((s) => s.trim()).filter(Boolean) : null;
+        const path = query.path ?? null;
+        const q = query.q ? `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
+        const where = sql`deleted_at is null
+          and (${statuses}::text[] is null or coalesce(status->>'status', 'finished') = any(${statuses}::text[]))
+          and (${path}::text is null or path = ${path} or path like ${`${(path ?? "").replace(/[\\%_]/g, (c) => `\\${c}`)}/%`})
+          and (${q}::text is null or run_id ilike ${q} or path ilike ${q} or coalesce(meta->>'alias', '') ilike ${q})`;
+        const limit = query.limit ?? null;
+        const offset = query.offset ?? 0;
+        // the items are pre-serialised (team_run.list_json): the list is one string from the database
+        const [rows, count] = await Promise.all([
+          sql`select '[' || coalesce(string_agg(list_json, ',' order by k ${sql.unsafe(dir)}, run_id ${sql.unsafe(dir)}), '') || ']' as body from (
+              select list_json, run_id, ${sql.unsafe(orderBy)} as k from team_run where ${where}
+              order by ${sql.unsafe(orderBy)} ${sql.unsafe(dir)}, run_id ${sql.unsafe(dir)} limit ${limit} offset ${offset}) page`,
+          sql`select count(*)::int as n from team_run where ${where}`,
+        ]);
+        set.headers["x-total-count"] = String((count as { n: number }[])[0].n);
+        set.headers["x-index-state"] = "ready";
+        set.headers["content-type"] = "application/json";
+        return (rows as { body: string }[])[0].body;
+      },
+      {
+        query: t.Object({ ...RUN_LIST_QUERY, filter: t.Optional(t.String({ maxLength: 4096 })) }),
+        detail: { summary: "List runs (team mode): paging, sort, status/path/q; X-Total-Count" },
+      },
+    )
+    .get(
+      "/api/stats/runs",
+      async () => {
+        const rows = (await sql`select coalesce(status->>'status', 'finished') as s, count(*)::int as n from team_run
+          where deleted_at is null group by 1`) as { s: string; n: number }[];
+        const out = { total: 0, running: 0, finished: 0, failed: 0, other: 0 };
+        for (const r of rows) {
+          out.total += r.n;
+          if (r.s === "running" || r.s === "finished" || r.s === "failed") out[r.s] += r.n;
+          else out.other += r.n;
+        }
+        return out;
+      },
+      { detail: { summary: "Counts of live runs by status" } },
+    )
+    .get("/api/runs/:run_id", async ({ params }) => detail(await svc.runRow(params.run_id)), {
+      detail: { summary: "One run (team mode)" },
+    })
+    .patch(
+      "/api/runs/:run_id",
+      async ({ params, body }) => {
+        const patch: Record<string, unknown> = {};
+        if (body.alias !== undefined) patch.alias = body.alias === null || body.alias.trim() === "" ? null : body.alias.trim();
+        if (body.tags !== undefined) patch.tags = body.tags.map((s) => s.trim()).filter(Boolean);
+        if (body.notes !== undefined) {
+          if (body.notes !== null && Buffer.byteLength(body.notes, "utf8") > MAX_NOTES_BYTES) {
+            throw new HttpError(413, `Notes are limited to ${MAX_NOTES_BYTES} bytes`);
+          }
+          patch.notes = body.notes === null || body.notes.trim() === "" ? null : body.notes;
+        }
+        const rows = (await sql`update team_run set meta = meta || ${patch}::jsonb, updated_at = ${Date.now() / 1000}
+          where run_id = ${params.run_id} and deleted_at is null returning meta`) as { meta: Record<string, unknown> }[];
+        if (!rows.length) throw new HttpError(404, "Run not found");
+        await refreshListJson(sql, params.run_id);
+        await svc.notify({ run_id: params.run_id, seq: 0, kind: "updated" });
+        const meta = rows[0].meta;
+        return {
+          ok: true,
+          alias: meta.alias ?? null,
+          tags: Array.isArray(meta.tags) ? meta.tags : [],
+          ...(body.notes !== undefined ? { notes: typeof meta.notes === "string" ? meta.notes : null } : {}),
+        };
+      },
+      {
+        body: t.Object({
+          alias: t.Optional(t.Union([t.String({ maxLength: MAX_TEXT }), t.Null()])),
+          tags: t.Optional(t.Array(t.String({ maxLength: MAX_TEXT }), { maxItems: MAX_TAGS })),
+          notes: t.Optional(t.Union([t.String({ maxLength: MAX_NOTES_BYTES }), t.Null()])),
+        }),
+        detail: { summary: "Set a run's alias, tags or notes (team mode)" },
+      },
+    )
+    .delete(
+      "/api/runs/:run_id",
+      async ({ params }) => {
+        const rows = await sql`update team_run set deleted_at = ${Date.now() / 1000} where run_id = ${params.run_id} and deleted_at is null returning run_id`;
+        if (!rows.length) throw new HttpError(404, "Run not found");
+        await svc.notify({ run_id: params.run_id, seq: 0, kind: "deleted" });
+        return { success: true, run_id: params.run_id, deleted: true };
+      },
+      { detail: { summary: "Soft-delete a run (team mode: it leaves the list; its rows stay)" } },
+    )
+    .get(
+      "/api/runs/:run_id/metrics_step",
+      async ({ params, query }) => metricsStep(svc, params.run_id, query.downsample),
+      { query: t.Object({ downsample: t.Optional(t.String()) }), detail: { summary: "Metric rows by step (team mode)" } },
+    )
+    .get(
+      "/api/runs/:run_id/metrics",
+      async ({ params, query }) => metricsStep(svc, params.run_id, query.downsample),
+      { query: t.Object({ downsample: t.Optional(t.String()) }), detail: { summary: "Same as metrics_step" } },
+    )
+    .get(
+      "/api/runs/:run_id/series",
+      async ({ params, query }) => {
+        const opts = seriesOptions(query);
+        const run = await svc.runData(params.run_id);
+        return buildSeries(run.state, params.run_id, opts);
+      },
+      { query: t.Object(seriesQuery), detail: { summary: "Columnar series for charts (team mode)" } },
+    )
+    .get("/api/runs/:run_id/keys", async ({ params }) => buildKeys((await svc.runData(params.run_id)).state, params.run_id), {
+      detail: { summary: "Metric keys and their summaries (team mode)" },
+    })
+    .get(
+      "/api/runs/:run_id/media/:file",
+      async ({ params }) => {
+        await svc.runRow(params.run_id);
+        const name = params.file;
+        if (!name || name === "." || name === ".." || /[/\\\0]/.test(name)) throw new HttpError(404, "File not found");
+        const bytes = await svc.blobs.get(`${params.run_id}/media/${name}`);
+        if (!bytes) throw new HttpError(404, "File not found");
+        const ext = name.split(".").pop()?.toLowerCase() ?? "";
+        return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { "content-type": MEDIA_TYPES[ext] ?? "application/octet-stream", "x-content-type-options": "nosniff" } });
+      },
+      { detail: { summary: "A media file of the run (team mode: from the blob store)" } },
+    );
+}
+
+async function metricsStep(svc: TeamService, runId: string, downsampleRaw: string | undefined): Promise<Response> {
+  const downsample = intParam("downsample", downsampleRaw, 100, 50000);
+  const run = await svc.runData(runId);
+  const m = buildMetricsStep(run.state, downsample);
+  const headers: Record<string, string> = { "content-type": "application/json", "x-row-count": String(m.rowCount), "x-total-count": String(m.total) };
+  if (m.lastStep !== null) headers["x-last-step"] = String(m.lastStep);
+  return new Response(m.json, { headers });
+}

@@ -1,0 +1,73 @@
+// Assembles a team-mode (PostgreSQL) server's HTTP/WebSocket app: token auth against the database's
+// tokens on every API call, the error envelope, the team routes, and the embedded UI.
+import { Elysia } from "elysia";
+import { HttpError } from "../api/errors.ts";
+import { presentedToken } from "../api/guard.ts";
+import { staticRoutes } from "../api/static.ts";
+import type { AppContext } from "../api/context.ts";
+import { teamIngestRoutes } from "../api/team-ingest.ts";
+import { teamLiveRoutes } from "../api/team-live.ts";
+import { teamRunsRoutes } from "../api/team-runs.ts";
+import type { Logger } from "../util/log.ts";
+import { VERSION } from "../version.ts";
+import type { TeamService } from "./service.ts";
+
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+/** The team server's app; `who` (the token's name) is available to handlers. */
+export function createTeamApp(svc: TeamService, log: Logger) {
+  return (
+    new Elysia()
+      .onRequest(({ set }) => {
+        set.headers["x-content-type-options"] = "nosniff";
+        set.headers["x-frame-options"] = "DENY";
+        set.headers["referrer-policy"] = "no-referrer";
+      })
+      // every API call and socket needs a live token; the UI's files do not (they hold no data)
+      .derive({ as: "global" }, async ({ request, set }) => {
+        const url = new URL(request.url);
+        const path = url.pathname;
+        const token = presentedToken(request, url);
+        const who = token ? await svc.tokens.who(token) : null;
+        // the page opened with ?token=… keeps working without the token in every URL (as the file mode's guard does)
+        const fromQuery = url.searchParams.get("token");
+        if (who && fromQuery) set.headers["set-cookie"] = `runicorn_token=${encodeURIComponent(fromQuery)}; Path=/; HttpOnly; SameSite=Strict`;
+        if (!path.startsWith("/api/") && path !== "/openapi.json") return { who };
+        if (!who) throw new HttpError(401, "Missing or invalid token");
+        return { who };
+      })
+      .onError(({ code, error: thrown, set, request }) => {
+        const cause = code === "PARSE" ? (thrown as { cause?: unknown }).cause : undefined;
+        const error = cause instanceof HttpError ? cause : thrown;
+        if (error instanceof HttpError) {
+          set.status = error.status;
+          return { detail: error.detail, ...error.extra };
+        }
+        if (code === "VALIDATION") {
+          set.status = 422;
+          return { detail: String((error as Error).message).slice(0, 2000) };
+        }
+        if (code === "PARSE") {
+          set.status = 422;
+          return { detail: "JSON decode error" };
+        }
+        if (code === "NOT_FOUND") {
+          set.status = 404;
+          return { detail: "Not Found" };
+        }
+        log.error(`${request.method} ${new URL(request.url).pathname} failed`, error);
+        set.status = 500;
+        return { detail: "Internal server error" };
+      })
+      .get("/api/health", async () => {
+        await svc.sql`select 1`;
+        return { status: "ok", version: VERSION, mode: "team", index: { state: "ready" } };
+      })
+      .use(teamIngestRoutes(svc.sink))
+      .use(teamRunsRoutes(svc))
+      .use(teamLiveRoutes(svc, log))
+      // the UI's files (static.ts reads nothing of the context)
+      .use(staticRoutes(undefined as unknown as AppContext))
+      .all("/api/*", () => json(404, { detail: "Not Found" }))
+  );
+}

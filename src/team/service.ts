@@ -1,0 +1,125 @@
+// The team server's services over one PostgreSQL database: run rows, metric state (per-replica cache,
+// checked against the run's batch sequence number), log lines, the ingest sink, tokens, and the
+// LISTEN/NOTIFY feed that tells this replica what any replica stored.
+import type { SQL } from "bun";
+import { HttpError } from "../api/errors.ts";
+import type { Logger } from "../util/log.ts";
+import type { BlobStore } from "./blob-store.ts";
+import { TeamRun, TeamRunCache } from "./metric-state.ts";
+import { PgIngestSink, TEAM_CHANNEL } from "./sink.ts";
+import { TokenVerifier } from "./tokens.ts";
+
+/** A run row as the API reads it. */
+export interface TeamRunRow {
+  run_id: string;
+  path: string;
+  meta: Record<string, unknown>;
+  status: Record<string, unknown>;
+  summary: Record<string, unknown>;
+  assets: Record<string, unknown>;
+  created_by: string | null;
+  last_seq: string | number;
+  total_rows: string | number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** What a NOTIFY says: a run was created or a batch stored (`from`..`to`: the range of steps it changed). */
+export interface TeamChange {
+  run_id: string;
+  seq: number;
+  kind: "created" | "batch" | "updated" | "deleted";
+  from?: number;
+  to?: number;
+}
+
+export class TeamService {
+  readonly cache = new TeamRunCache();
+  readonly sink: PgIngestSink;
+  readonly tokens: TokenVerifier;
+  private readonly listeners = new Set<(c: TeamChange) => void>();
+  private subscription?: SQL.ListenSubscription;
+
+  constructor(
+    readonly sql: SQL,
+    readonly blobs: BlobStore,
+    readonly root: string,
+    private readonly log: Logger,
+  ) {
+    this.sink = new PgIngestSink(sql, this.cache, blobs);
+    this.tokens = new TokenVerifier(sql);
+  }
+
+  /** Starts listening for other replicas' (and this one's) changes. */
+  async start(): Promise<void> {
+    this.subscription = await this.sql.listen(TEAM_CHANNEL, (payload) => {
+      let change: TeamChange;
+      try {
+        change = JSON.parse(payload) as TeamChange;
+      } catch (e) {
+        this.log.warn(`ignoring a malformed ${TEAM_CHANNEL} notification: ${(e as Error).message}`);
+        return;
+      }
+      for (const fn of this.listeners) fn(change);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.subscription?.unlisten();
+    await this.sql.close();
+  }
+
+  onChange(fn: (c: TeamChange) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  async notify(change: TeamChange): Promise<void> {
+    await this.sql`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify(change)})`;
+  }
+
+  /** A live (not deleted) run's row, or 404. */
+  async runRow(runId: string): Promise<TeamRunRow> {
+    const rows = (await this.sql`select run_id, path, meta, status, summary, assets, created_by, last_seq, total_rows, created_at, updated_at
+      from team_run where run_id = ${runId} and deleted_at is null`) as TeamRunRow[];
+    if (!rows.length) throw new HttpError(404, "Run not found");
+    return rows[0];
+  }
+
+  /** A live run's metric columns as of its latest stored batch (from this replica's cache when current). */
+  async runData(runId: string): Promise<TeamRun> {
+    const row = await this.runRow(runId);
+    const seq = Number(row.last_seq);
+    const hit = this.cache.get(runId, seq);
+    if (hit) return hit;
+    return this.cache.exclusive(runId, async () => {
+      const again = this.cache.get(runId, seq);
+      if (again) return again;
+      // the chunks and the sequence number they belong to, read from one snapshot
+      const run = await this.sql.begin("isolation level repeatable read read only", async (tx) => {
+        const r = (await tx`select last_seq from team_run where run_id = ${runId}`) as { last_seq: string }[];
+        return TeamRun.load(tx as unknown as SQL, runId, Number(r[0]?.last_seq ?? 0));
+      });
+      this.cache.put(run);
+      return run;
+    });
+  }
+
+  /** The run's log lines, oldest first (the last `tail` when given). */
+  async logLines(runId: string, opts: { tail?: number; afterSeq?: number } = {}): Promise<string[]> {
+    const after = opts.afterSeq ?? 0;
+    if (opts.tail !== undefined) {
+      const rows = (await this.sql`select line from (select seq, n, line from team_log_line where run_id = ${runId} and seq > ${after}
+        order by seq desc, n desc limit ${opts.tail}) t order by seq, n`) as { line: string }[];
+      return rows.map((r) => r.line);
+    }
+    const rows = (await this.sql`select line from team_log_line where run_id = ${runId} and seq > ${after} order by seq, n`) as { line: string }[];
+    return rows.map((r) => r.line);
+  }
+
+  /** Log lines of exactly one batch. */
+  async batchLogs(runId: string, seq: number): Promise<string[]> {
+    const rows = (await this.sql`select line from team_log_line where run_id = ${runId} and seq = ${seq} order by n`) as { line: string }[];
+    return rows.map((r) => r.line);
+  }
+}
