@@ -90,11 +90,13 @@ export class Cells {
         case "number":
           if (v - v === 0) this.kinds[i] = K_NUM;
           else this.kinds[i] = v !== v ? K_NULL : K_INF;
-          this.vals[i] = v;
+          // a null cell's slot holds 0, as the scanner writes it: the batch is the same whichever path read it
+          this.vals[i] = v !== v ? 0 : v;
           break;
         case "string":
           this.kinds[i] = K_STR;
           this.strs[i] = v;
+          this.vals[i] = 0;
           break;
         case "boolean":
           this.kinds[i] = K_BOOL;
@@ -102,6 +104,7 @@ export class Cells {
           break;
         default:
           this.kinds[i] = K_NULL;
+          this.vals[i] = 0;
       }
       i++;
     }

@@ -151,7 +151,7 @@ function compareReply(cap: Capture, reply: Reply, rule?: Rule): string[] {
 }
 
 /** Runs with every key the original had, in its order, plus ours (spec §10.7 and docs/ARCHITECTURE.md). */
-const DETAIL_EXTRAS = ["best_metric_value", "best_metric_name", "created_time", "start_time", "ended_at", "duration", "tags", "hostname", "exit_reason", "heartbeat_at", "summary", "notes"];
+const DETAIL_EXTRAS = ["best_metric_value", "best_metric_name", "created_time", "start_time", "ended_at", "duration", "tags", "hostname", "exit_reason", "heartbeat_at", "summary", "notes", "stalled"];
 
 /** pydantic-v2 422 item keys (spec §3.0: the original pins pydantic>=2). */
 function expectV2Items(reply: Reply, cap: Capture): void {

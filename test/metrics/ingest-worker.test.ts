@@ -41,6 +41,7 @@ function mixedEvents(n: number, seed = 1): string {
     else if (r < 0.015) out += "not json at all\n";
     else if (r < 0.02) out += "\n";
     else if (r < 0.03) out += `{"ts": ${t}, "type": "metrics", "data": {"note": "a\\"b${i}", "l": [1, 2], "global_step": ${step}}}\n`;
+    else if (r < 0.035) out += `{"ts": ${t}, "type": "metrics", "data": {"n\\u0061": "q", "a": null, "b": ${rnd()}, "c": null, "global_step": ${step}}}\n`;
     else if (r < 0.05) out += `{"ts": ${t}, "type": "metrics", "data": {"val_acc": ${rnd()}, "ok": ${rnd() < 0.5}, "none": null, "global_step": ${Math.floor(rnd() * (step + 1))}}}\n`;
     else if (r < 0.06) out += `{"ts": ${t}, "type": "metrics", "data": {"loss": ${rnd()}, "step": ${step}, "epoch": 2}}\n`;
     else {
@@ -91,6 +92,11 @@ describe("ingest worker", () => {
     const ab = new ArrayBuffer(bytes.length);
     new Uint8Array(ab).set(bytes);
     const batch = await worker.parse(ab, bytes.length, new Int32Array(new SharedArrayBuffer(4)));
+    // this thread's reader has read other lines before (as in a server): its reused cells must not leak into the batch
+    const other = Buffer.from(
+      `${mixedEvents(500, 99)}{"ts": 1, "type": "metrics", "data": {"n\\u0061": 0.5, "b": 1.5, "c": 2.5, "d": 3.5, "e": 4.5, "f": 5.5, "g": 6.5}}\n`,
+    );
+    parseHere(other, 0, other.length);
     const here = parseHere(bytes, 0, bytes.length);
     expect(batch).not.toBeNull();
     expect(batch!.shape.length).toBeGreaterThan(2500);
