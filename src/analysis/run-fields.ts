@@ -137,8 +137,8 @@ export function pathSql(): RawBuilder<string> {
   return sql<string>`coalesce(nullif(meta_path, ''), entry_path)`;
 }
 
-function nullable(value: RawBuilder<unknown>, type: string): FieldSql {
-  return { value, type: sql`(CASE WHEN ${value} IS NULL THEN 'null' ELSE ${type} END)` };
+function nullable(value: RawBuilder<unknown>, type: "text" | "real"): FieldSql {
+  return { value, type: sql`(CASE WHEN ${value} IS NULL THEN 'null' ELSE ${type} END)`, column: type };
 }
 
 /** Maps a field path to SQL over the `run` table; undefined for an unknown field. */
@@ -153,9 +153,9 @@ export function runFieldSql(path: string[], now = Date.now() / 1000): FieldSql |
   switch (head) {
     case "run_id":
     case "id":
-      return { value: sql`id`, type: sql`'text'` };
+      return { value: sql`id`, type: sql`'text'`, column: "text" };
     case "status":
-      return { value: sql`status`, type: sql`'text'` };
+      return { value: sql`status`, type: sql`'text'`, column: "text" };
     case "path":
       return nullable(pathSql(), "text");
     case "alias":

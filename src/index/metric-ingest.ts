@@ -9,11 +9,11 @@ import type { FileMark } from "./metric-repository.ts";
 import type { RunState, Slot } from "./metric-run.ts";
 
 /** Bytes read and parsed per slice before yielding to the event loop and committing (one read, ~100k lines). */
-const SLICE_BYTES = 32 << 20;
+const SLICE_BYTES = 4 << 20;
 /** Bytes per slice handed to the ingest worker. */
 const PIPELINE_SLICE_BYTES = 8 << 20;
 /** New bytes from which a read goes through the ingest worker (below, starting it costs more than it saves). */
-const PIPELINE_MIN_BYTES = 12 << 20;
+const PIPELINE_MIN_BYTES = 64 << 20;
 /** Idle cores (see IdleProbe) from which a large read starts using the worker. */
 const IDLE_CORES_FOR_WORKER = 0.5;
 /** Slices out at the worker at once: one being parsed while this thread commits the one before, one waiting. */

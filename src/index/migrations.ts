@@ -146,7 +146,37 @@ export const MIGRATIONS: Migration[] = [
       await sql`CREATE INDEX run_metrics_pending ON run (deleted) WHERE metrics IS NULL`.execute(db);
     },
   },
+  {
+    // issue 16: every column a filter or its page reads, in list order: a filter scans this narrow index
+    // (a third of the table's bytes) and a page walks it in order, fetching only the rows that match
+    name: "0007_run_filter_index",
+    async up(db) {
+      await createRunFilterIndex(db);
+    },
+  },
 ];
+
+/** The covering index of filtered lists (migration 0007). */
+export const RUN_FILTER_INDEX = "run_filter_idx";
+/** Its columns: (deleted, order_key) first, so a page walks it in list order; then every filter field's column. */
+export const RUN_FILTER_INDEX_COLUMNS = [
+  "deleted",
+  "order_key",
+  "status",
+  "meta_path",
+  "entry_path",
+  "alias",
+  "tags",
+  "hostname",
+  "notes",
+  "created_time",
+  "started_at",
+  "ended_at",
+  "id",
+  "config_b",
+  "summary_b",
+  "metrics_b",
+] as const;
 
 /** Applies the migrations not yet recorded in the `migration` table, each in its own transaction. */
 export async function migrate(db: Kysely<any>): Promise<void> {
@@ -170,4 +200,23 @@ export async function migrate(db: Kysely<any>): Promise<void> {
         .execute();
     });
   }
+}
+
+/** Creates the covering filter index (when missing); ~0.5 s at 100,000 runs. */
+export async function createRunFilterIndex(db: Kysely<any>): Promise<void> {
+  await sql`CREATE INDEX IF NOT EXISTS ${sql.raw(RUN_FILTER_INDEX)} ON run (${sql.raw(RUN_FILTER_INDEX_COLUMNS.join(", "))})`.execute(db);
+}
+
+/**
+ * Drops it while a first index build writes every row: keeping it current row by row costs that build
+ * about 80 % more than creating it once at the end. Filters read the table meanwhile (`hasRunFilterIndex`).
+ */
+export async function dropRunFilterIndex(db: Kysely<any>): Promise<void> {
+  await sql`DROP INDEX IF EXISTS ${sql.raw(RUN_FILTER_INDEX)}`.execute(db);
+}
+
+/** Whether the covering filter index exists now. */
+export async function hasRunFilterIndex(db: Kysely<any>): Promise<boolean> {
+  const r = await sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = ${RUN_FILTER_INDEX}`.execute(db);
+  return Number(r.rows[0]?.n ?? 0) > 0;
 }

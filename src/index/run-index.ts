@@ -9,6 +9,7 @@ import type { Logger } from "../util/log.ts";
 import type { IndexDb } from "./db.ts";
 import { detectFsKind, type FsKind } from "./fs-kind.ts";
 import { deathReason, lastSignOfLife } from "./liveness.ts";
+import { createRunFilterIndex, dropRunFilterIndex } from "./migrations.ts";
 import { deleteRunRows, upsertRunRows } from "./run-queries.ts";
 import { childTasks, legacyRunDirs, type ScanTask, scanRun, stampIsRun, v06Task, walkRunDirs } from "./run-scan.ts";
 import { ScanJob } from "./scan-pool.ts";
@@ -149,7 +150,10 @@ export class RunIndex {
     this.watchAll = rows.length <= WATCH_ALL_MAX;
     for (const r of rows) this.remember(r);
     const built = await this.idx.db.selectFrom("index_state").select("value").where("key", "=", BUILT_KEY).executeTakeFirst();
-    if (!built) this.build = { state: "building", indexed: 0, found: 0, total: null, t0: performance.now(), t1: 0 };
+    if (!built) {
+      this.build = { state: "building", indexed: 0, found: 0, total: null, t0: performance.now(), t1: 0 };
+      await dropRunFilterIndex(this.idx.db);
+    }
     else this.build.indexed = this.build.found = this.build.total = rows.length;
     this.watchDir(join(this.root, "runs"));
     for (const m of this.active) this.watchDir(m.run_dir);
@@ -335,6 +339,7 @@ export class RunIndex {
     await this.apply([], removed);
     if (queued > LARGE_SYNC) collectWhenQuiet();
     if (building) {
+      await createRunFilterIndex(this.idx.db);
       await this.idx.db
         .insertInto("index_state")
         .values({ key: BUILT_KEY, value: String(Date.now() / 1000) })

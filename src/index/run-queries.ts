@@ -3,6 +3,7 @@ import { CompiledQuery, type Kysely, type SelectQueryBuilder, sql } from "kysely
 import type { FilterNode } from "../analysis/filter.ts";
 import { compileFilter } from "../analysis/filter-sql.ts";
 import { runFieldSql } from "../analysis/run-fields.ts";
+import { hasRunFilterIndex, RUN_FILTER_INDEX } from "./migrations.ts";
 import type { Database, RunTable } from "./schema.ts";
 
 /** Filters and paging of `GET /api/runs` (all optional; none = the original's full list in scan order). */
@@ -40,9 +41,9 @@ export const SORT_COLUMNS = [
 
 /** The list as a JSON array string plus the total before paging. */
 export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promise<{ json: string; total: number }> {
-  // with a filter the table is scanned in storage order: walking an index (deleted, …) fetches each row at
-  // random, which with 64 KiB pages and a small page cache costs ~25x more than the scan at 20,000 runs
-  let base = db.selectFrom("run").where(q.filter ? sql`+deleted` : sql.ref("deleted"), "=", q.deleted ? 1 : 0);
+  // a filter is evaluated on the covering index of migration 0007 (a third of the table's bytes), walked in
+  // list order, so a page fetches only the rows it shows; see `viaFilterIndex`
+  let base = db.selectFrom("run").where("deleted", "=", q.deleted ? 1 : 0);
   if (q.status?.length) base = base.where("status", "in", q.status);
   if (q.path !== undefined && q.path !== "") {
     const p = q.path.replace(/^\/+|\/+$/g, "");
@@ -65,14 +66,18 @@ export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promi
   }
   if (q.filter) {
     const cond = compileFilter(q.filter, (p) => runFieldSql(p), q.onUnknownField);
-    base = base.where(sql<boolean>`coalesce(${cond}, 0)`, "=", sql<boolean>`1`);
+    // as a WHERE term (not a value): SQLite splits a top-level AND and skips the later terms of a row that fails
+    base = base.where(sql<boolean>`${cond}`);
   }
   const paged = q.limit !== undefined || q.offset !== undefined;
-  if (q.filter && paged) return filteredPage(db, base, q);
+  // the covering index is missing only while a first index build runs (see dropRunFilterIndex)
+  const covered = q.filter !== undefined && (await hasRunFilterIndex(db));
+  if (q.filter && paged && q.sort) return filteredPage(db, base, q, covered);
   const filtered = paged || q.status?.length || q.path || q.q || q.filter;
   let total = -1;
   if (filtered) {
-    const r = await base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirst();
+    const count = base.select((eb) => eb.fn.countAll<number>().as("n"));
+    const r = covered ? (await viaFilterIndex(db, count)).rows[0] : await count.executeTakeFirst();
     total = Number(r?.n ?? 0);
   }
   const cols: ("list_json" | "summary" | "config")[] = ["list_json"];
@@ -84,7 +89,8 @@ export async function listRunsJson(db: Kysely<Database>, q: RunListQuery): Promi
   else query = query.orderBy("order_key");
   if (q.limit !== undefined) query = query.limit(q.limit);
   if (q.offset !== undefined) query = query.offset(q.offset).$if(q.limit === undefined, (x) => x.limit(-1));
-  const rows = (await query.execute()) as { list_json: string; summary?: string; config?: string; metrics?: string | null }[];
+  type Row = { list_json: string; summary?: string; config?: string; metrics?: string | null };
+  const rows = (covered ? (await viaFilterIndex(db, query)).rows : await query.execute()) as Row[];
   if (total < 0) total = rows.length;
   const items =
     q.includeSummary || q.includeConfig || q.includeMetrics
@@ -121,27 +127,51 @@ function itemsJson(rows: { list_json: string; summary?: string; config?: string;
  * materialised once (the filter is evaluated once per row, not once for the count and again for the page),
  * then only the page's rows are read in full.
  */
-async function filteredPage(db: Kysely<Database>, base: SelectQueryBuilder<Database, "run", {}>, q: RunListQuery): Promise<{ json: string; total: number }> {
+async function filteredPage(
+  db: Kysely<Database>,
+  base: SelectQueryBuilder<Database, "run", {}>,
+  q: RunListQuery,
+  covered: boolean,
+): Promise<{ json: string; total: number }> {
   const sortValue = q.sort ? sortExpr(q.sort) : sql`NULL`;
-  const matched = base.select([sql`rowid`.as("r"), "order_key", sortValue.as("s")]).compile();
+  const select = base.select([sql`rowid`.as("r"), "order_key", sortValue.as("s")]).compile();
+  const matched = covered ? filterIndexed(select) : select;
   const dir = q.order === "asc" ? "ASC" : "DESC";
   const order = q.sort ? `m.s ${dir}, m.order_key` : "m.order_key";
   const cols = ["run.list_json", q.includeConfig ? "run.config" : "", q.includeSummary ? "run.summary" : "", q.includeMetrics ? "run.metrics" : ""]
     .filter(Boolean)
     .join(", ");
+  // the page is cut from the matches before any run row is read: only its rows are fetched
   const text =
-    `WITH m AS MATERIALIZED (${matched.sql}) SELECT (SELECT count(*) FROM m) AS total, ${cols} ` +
-    `FROM m JOIN run ON run.rowid = m.r ORDER BY ${order} LIMIT ? OFFSET ?`;
+    `WITH m AS MATERIALIZED (${matched.sql}), p AS MATERIALIZED (SELECT * FROM m ORDER BY ${order} LIMIT ? OFFSET ?) ` +
+    `SELECT (SELECT count(*) FROM m) AS total, ${cols} FROM p AS m JOIN run ON run.rowid = m.r ORDER BY ${order}`;
   const params = [...matched.parameters, q.limit ?? -1, q.offset ?? 0];
   const res = await db.executeQuery<{ total: number; list_json: string; summary?: string; config?: string; metrics?: string | null }>(
     CompiledQuery.raw(text, params),
   );
   let total = res.rows.length ? Number(res.rows[0].total) : -1;
   if (total < 0) {
-    const r = await base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirst();
+    const count = base.select((eb) => eb.fn.countAll<number>().as("n"));
+    const r = covered ? (await viaFilterIndex(db, count)).rows[0] : await count.executeTakeFirst();
     total = Number(r?.n ?? 0);
   }
   return { json: itemsJson(res.rows, q), total };
+}
+
+/**
+ * Runs a query over `run` through the covering filter index (migration 0007): SQLite evaluates the filter
+ * on the index entries and looks up a table row only for a match. Left to itself the planner walks the
+ * (deleted, order_key) index and fetches every row at random to test it (400 ms for a page of a filter
+ * matching 1,666 of 100,000 runs, 8 ms through the covering index).
+ */
+function viaFilterIndex<R>(db: Kysely<Database>, query: { compile(): CompiledQuery<R> }) {
+  return db.executeQuery<R>(filterIndexed(query.compile()));
+}
+
+function filterIndexed<R>(c: CompiledQuery<R>): CompiledQuery<R> {
+  const text = c.sql.replace(/ from "run"(?= |$)/, ` from "run" INDEXED BY "${RUN_FILTER_INDEX}"`);
+  if (text === c.sql) throw new Error(`filter query without a run table to index: ${c.sql}`);
+  return CompiledQuery.raw(text, [...c.parameters]) as CompiledQuery<R>;
 }
 
 /** The path shown in the list: meta.path when set, else the directory path (spec §3.2, §10.7). */

@@ -24,8 +24,9 @@ it("re-reads the runs of an index made before the filter fields, so config filte
   await server.stop();
   // make the index look like one written before 0005: no filter columns, rows without config
   const db = new Database(join(root, "index", INDEX_FILE));
+  db.exec("DROP INDEX run_filter_idx");
   for (const c of ["config_b", "summary_b", "config", "notes"]) db.exec(`ALTER TABLE run DROP COLUMN ${c}`);
-  db.exec("DELETE FROM migration WHERE name = '0005_run_filter_fields'");
+  db.exec("DELETE FROM migration WHERE name IN ('0005_run_filter_fields', '0007_run_filter_index')");
   expect((db.query("SELECT count(*) n FROM run").get() as { n: number }).n).toBe(1);
   db.close();
   server = await startServer(config);
