@@ -1,6 +1,6 @@
 // Side by side with the original 0.6 viewer (issue 13): the first downsampled chart of a 100k-step run,
 // each server started fresh (ours on a fresh index). `bun bench/original-chart.ts --original DIR [--trials 5]`
-// where DIR holds the original's `runicorn` package (its repository's src/; or RUNICORN_ORIGINAL_SRC).
+// [--pause-ms N] where DIR holds the original's `runicorn` package (its repository's src/; or RUNICORN_ORIGINAL_SRC).
 // The original needs Debian's python3-fastapi, python3-uvicorn, python3-filelock… (/usr/bin/python3 is used when present).
 // Without it the comparison is not measured and the benchmark says so (exit 1: a figure is missing).
 import { existsSync, linkSync, mkdirSync, rmSync } from "node:fs";
@@ -15,6 +15,8 @@ const opt = (name: string) => {
 };
 const ORIGINAL = opt("original") ?? process.env.RUNICORN_ORIGINAL_SRC;
 const TRIALS = Number(opt("trials") ?? 5);
+/** Milliseconds between "ready" and the chart request, the same for both servers (0: at once, the figure judged). */
+const PAUSE_MS = Number(opt("pause-ms") ?? 0);
 const STEPS = 100_000;
 const POINTS = 2000;
 const ID = "20261129_050001_100100";
@@ -72,6 +74,7 @@ async function firstChart(start: (home: string) => Promise<{ url: string; stop: 
     mkdirSync(home, { recursive: true });
     const s = await start(home);
     try {
+      if (PAUSE_MS > 0) await Bun.sleep(PAUSE_MS);
       const t0 = performance.now();
       const r = await fetch(`${s.url}/api/runs/${ID}/metrics_step?downsample=${POINTS}`);
       const body = (await r.json()) as { rows: unknown[]; total: number };
@@ -97,7 +100,8 @@ if (!existsSync(join(dst, "events.jsonl"))) {
 
 const ours = await firstChart(startOurs);
 const o = stats(ours.ms);
-console.log(`ours: first metrics_step?downsample=${POINTS} of a ${STEPS.toLocaleString()}-step run, fresh index: median ${o.median.toFixed(0)} ms, p95 ${o.p95.toFixed(0)} ms (${ours.rows} rows, ${TRIALS} fresh starts)`);
+const when = PAUSE_MS > 0 ? `${PAUSE_MS} ms after ready` : "at once after ready";
+console.log(`ours: first metrics_step?downsample=${POINTS} of a ${STEPS.toLocaleString()}-step run, fresh index, ${when}: median ${o.median.toFixed(0)} ms, p95 ${o.p95.toFixed(0)} ms (${ours.rows} rows, ${TRIALS} fresh starts)`);
 if (!ORIGINAL || !existsSync(join(ORIGINAL, "runicorn", "__init__.py"))) {
   console.log("the original: not measured (give --original DIR, the folder holding its runicorn package)");
   miss("side by side with the original");

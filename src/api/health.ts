@@ -11,6 +11,8 @@ export function indexHealth(ctx: AppContext) {
     fs_type: runs.fs?.type ?? null,
     fs_events_reliable: runs.eventsReliable(),
     full_sweep_s: runs.fullSweepSeconds(),
+    // background metric work still to do: runs being read now, runs waiting for their metric.* fields
+    metrics: { reading: ctx.metrics().reading, fields_pending: ctx.metrics().runFieldsWaiting },
   };
 }
 

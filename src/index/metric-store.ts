@@ -136,6 +136,13 @@ export class MetricStore implements IngestHost {
     });
   }
 
+  /** Runs whose events file is being read now (a query's, the watcher's or a background read). */
+  get reading(): number {
+    let n = 0;
+    for (const st of this.runs.values()) if (st.busy) n++;
+    return n;
+  }
+
   /** Runs whose catalogue is in memory. */
   get size(): number {
     return this.runs.size;

@@ -61,7 +61,7 @@ describe("the first index build", () => {
     expect(first.body.index.state).toBe("building");
     expect(first.body.index.runs_indexed).toBeLessThan(N);
     expect(Object.keys(first.body.index)).toEqual(
-      expect.arrayContaining(["state", "runs_indexed", "runs_found", "runs_total", "elapsed_s", "reconciling", "fs_type", "fs_events_reliable", "full_sweep_s"]),
+      expect.arrayContaining(["state", "runs_indexed", "runs_found", "runs_total", "elapsed_s", "reconciling", "fs_type", "fs_events_reliable", "full_sweep_s", "metrics"]),
     );
     // every key the original's clients read is still there
     expect(Object.keys(first.body)).toEqual(expect.arrayContaining(["status", "storage", "version", "cache"]));

@@ -308,3 +308,18 @@ describe("chunk codec", () => {
     expect(Array.from(decodeChunk(encodeChunk(d)).steps)).toEqual([50, 51, 52, 53]);
   });
 });
+
+describe("background work the health check reports", () => {
+  it("counts a run as being read from the start of its sync until it is committed, and none after", async () => {
+    const s = await setup();
+    let text = "";
+    for (let i = 1; i <= 500; i++) text += sdkLine(i, { loss: 1 / i });
+    writeFileSync(s.events, text);
+    expect(s.store.reading).toBe(0);
+    const pending = s.store.sync(s.runDir);
+    expect(s.store.reading).toBe(1);
+    const state = await pending;
+    expect(s.store.reading).toBe(0);
+    expect(state.totalRows).toBe(500);
+  });
+});
