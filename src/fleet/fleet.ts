@@ -75,6 +75,36 @@ export class Fleet {
     return this.mergedJson;
   }
 
+  /**
+   * Whether the merged list is complete: `building` while a host is still making its first connection
+   * (its runs are not there yet) or any online host's last list was read during its first index build
+   * (that host's runs are partial until its next read), with the hosts' `indexed/total` summed (`?` when a
+   * host does not know its total yet). A host that went offline does not count: its runs left on purpose.
+   */
+  indexState(): { state: "building" | "ready"; progress: string } {
+    let state: "building" | "ready" = "ready";
+    let indexed = 0;
+    let total: number | undefined = 0;
+    for (const h of this.hosts) {
+      if (h.state === "connecting") {
+        state = "building";
+        total = undefined;
+        continue;
+      }
+      if (!h.online) continue;
+      if (h.indexState !== "building") {
+        indexed += h.runs.length;
+        if (total !== undefined) total += h.runs.length;
+        continue;
+      }
+      state = "building";
+      const m = /^(\d+)\/(\d+|\?)$/.exec(h.indexProgress ?? "");
+      indexed += m ? Number(m[1]) : h.runs.length;
+      total = m && m[2] !== "?" && total !== undefined ? total + Number(m[2]) : undefined;
+    }
+    return { state, progress: `${indexed}/${total ?? "?"}` };
+  }
+
   /** The id a host's run is listed under. */
   fleetId(up: Upstream, runId: string): string {
     return (this.owners.get(runId)?.length ?? 0) > 1 ? qualify(up.slug, runId) : runId;

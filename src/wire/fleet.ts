@@ -28,6 +28,10 @@ export interface FleetHost {
   running: number;
   server_version: string | null;
   gpu: FleetGpuSummary | null;
+  /** `building` while the host's last list was read during its first index build (its runs are partial); null when not online. */
+  index_state: "building" | "ready" | null;
+  /** `indexed/total` while building. */
+  index_progress: string | null;
 }
 
 /** `GET /api/fleet`. */
