@@ -198,13 +198,24 @@ export class RemoteManager {
     return toJson(session);
   }
 
-  /** Stops a session; false when unknown. */
-  async stopViewer(sessionId: string): Promise<boolean> {
+  /** Stops a session; false when unknown. With `closeIdleConnection`, its SSH connection closes too when no other session uses it. */
+  async stopViewer(sessionId: string, opts: { closeIdleConnection?: boolean } = {}): Promise<boolean> {
     const s = this.sessions.get(sessionId);
     if (!s) return false;
     this.sessions.delete(sessionId);
     await s.viewer.stop();
+    if (opts.closeIdleConnection && ![...this.sessions.values()].some((o) => o.conn === s.conn)) {
+      if (this.pool.get(s.conn.key) === s.conn) this.pool.delete(s.conn.key);
+      await s.conn.close();
+    }
     return true;
+  }
+
+  /** Calls `fn` once when a session's viewer ends (exit, stop, lost connection) with the reason; at once when it is unknown or over. */
+  onViewerExit(sessionId: string, fn: (reason: string) => void): void {
+    const s = this.sessions.get(sessionId);
+    if (!s) return fn("stopped");
+    s.viewer.onExit(fn);
   }
 
   /** Live sessions; dead ones (viewer exited, connection lost) are pruned first (spec §5.4). */
