@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { ApiError, getJson, qs, sendJson, useResource } from "../api.ts";
 import { Confirm, Empty, ErrorState, Loading, Modal, StatusBadge, toast, useInterval } from "../components/common.tsx";
 import { fmtDuration, fmtTime } from "../format.ts";
-import { FleetHosts } from "../components/fleet-hosts.tsx";
+import { FleetBuilder, type FleetOption } from "../components/fleet-builder.tsx";
 import type { RemoteSession } from "../types.ts";
 
 /** A saved SSH server (spec §3.12 `connections.json`). */
@@ -87,6 +87,17 @@ function hostKeyOf(e: unknown): HostKey | null {
   if (!(e instanceof ApiError) || e.status !== 409) return null;
   const d = (e.body as { detail?: { code?: string; host_key?: HostKey } } | null)?.detail;
   return d?.code === "HOST_KEY_CONFIRMATION_REQUIRED" && d.host_key ? d.host_key : null;
+}
+
+/** The saved connections a fleet can take: each profile (its root), and each server without one (the default root). */
+function fleetOptions(servers: Server[], profiles: Profile[]): FleetOption[] {
+  const needsPassword = (s: Server) => s.authMethod === "password" && !s.password && !(s as { has_password?: boolean }).has_password;
+  return servers.flatMap((s) => {
+    const own = profiles.filter((p) => p.serverId === s.id);
+    const where = `${s.username}@${s.host}:${s.port}`;
+    if (!own.length) return [{ id: s.id, label: s.name, detail: `${where} · ~/runicorn_data`, needsPassword: needsPassword(s) }];
+    return own.map((p) => ({ id: p.id, label: `${s.name} · ${p.name}`, detail: `${where} · ${p.remoteRoot ?? "~/runicorn_data"}`, needsPassword: needsPassword(s) }));
+  });
 }
 
 /** Route component for `/remote`. */
@@ -172,7 +183,7 @@ export function RemotePage() {
           {t("remote.add")}
         </button>
       </div>
-      <FleetHosts />
+      <FleetBuilder options={fleetOptions(servers, profiles)} />
       {anyError ? <ErrorState error={anyError} onRetry={saved.reload} what={t("remote.savedWhat")} /> : null}
 
       <section class="card">
