@@ -161,3 +161,40 @@ describe("building a fleet from saved connections", () => {
     expect(existsSync(join(dir, "root"))).toBe(true);
   });
 });
+
+describe("a fleet built on a server that requires a token", () => {
+  it("guards the fleet view with the same token and reaches the local root with it", async () => {
+    const d = mkdtempSync(join(tmpdir(), "rn-ui-fleet-tok-"));
+    const token = "fleet-view-token-0123456789";
+    const config = loadConfig({ root: join(d, "root"), host: "127.0.0.1", logLevel: "error", port: 0, token }, { HOME: join(d, "home"), PATH: process.env.PATH ?? "/usr/bin:/bin" });
+    writeRun(join(d, "root"), "p", "20250101_000007_abcdef");
+    const s = await startServer(config);
+    const auth = { authorization: `Bearer ${token}` };
+    try {
+      const saved = [{ kind: "server", id: "srv_dead", name: "dead", host: "127.0.0.3", port: 1, username: "nobody", authMethod: "key", createdAt: 1 }];
+      expect((await api(s.url, "/api/remote/connections/saved", { json: saved, headers: auth })).status).toBe(200);
+      expect((await api(s.url, "/api/fleet/hosts", { json: { connection: "srv_dead" } })).status).toBe(401);
+      const added = await api(s.url, "/api/fleet/hosts", { json: { connection: "srv_dead" }, headers: auth });
+      expect(added.status).toBe(202);
+      const view = `http://127.0.0.1:${added.body.fleet_port}`;
+      expect((await api(view, "/api/runs")).status).toBe(401);
+      const listed = await waitForRuns(view, auth);
+      expect(listed.map((r) => `${r.host}/${r.id}`)).toEqual(["local/20250101_000007_abcdef"]);
+      const dead = ((await api(s.url, "/api/fleet/hosts", { headers: auth })).body as UiFleetAnswer).hosts.find((h) => h.host === "dead")!;
+      expect(["connecting", "offline", "reconnecting"]).toContain(dead.state);
+      expect(JSON.stringify((await api(view, "/api/fleet/hosts", { headers: auth })).body)).not.toContain(token);
+    } finally {
+      await s.stop();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+async function waitForRuns(view: string, headers: Record<string, string>): Promise<{ id: string; host: string }[]> {
+  let runs: { id: string; host: string }[] = [];
+  await eventually(async () => {
+    runs = (await api(view, "/api/runs", { headers })).body;
+    return runs.length > 0;
+  }, 20_000);
+  return runs;
+}
