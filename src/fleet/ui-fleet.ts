@@ -327,7 +327,7 @@ function classify(e: unknown): { reason: string; final: boolean; retryAfterMs?: 
           : `host key of ${p.known_hosts_host} is not known yet (${p.key_type} ${p.fingerprint_sha256}): start a viewer on it once to confirm the key, then add it again`,
     };
   }
-  if (e instanceof SshConnectError && e.failure === "auth") return { final: true, reason: `authentication failed: ${e.message}` };
+  if (e instanceof SshConnectError && e.failure === "auth") return { final: true, reason: `${e.message}: check the saved password or key` };
   if (e instanceof InvalidHostError) return { final: true, reason: e.message };
   if (e instanceof TooManyAttemptsError) return { final: false, reason: e.message, retryAfterMs: e.retryAfter * 1000 };
   if (e instanceof Error) return { final: false, reason: e.message.split("\n")[0] || String(e) };
