@@ -178,9 +178,10 @@ export class UiFleet {
 
   private labelFor(server: JsonObject, profile: JsonObject | undefined, target: string): string {
     const taken = (l: string) => l === LOCAL_LABEL || this.hosts.has(l);
-    const name = str(server.name)?.trim() || target;
-    let label = taken(name) ? target : name;
-    if (taken(label) && profile) label = `${name}/${str(profile.name)?.trim() || String(profile.id)}`;
+    // a label shows in pages, headers and log lines: no control characters, a sensible length
+    const name = clean(str(server.name)) || clean(target);
+    let label = taken(name) ? clean(target) : name;
+    if (taken(label) && profile) label = `${name}/${clean(str(profile.name)) || clean(String(profile.id))}`;
     for (let n = 2; taken(label); n++) label = `${name} (${n})`;
     return label;
   }
@@ -227,6 +228,8 @@ export class UiFleet {
       this.opts.manager.onViewerExit(session.sessionId, (reason) => {
         if (h.removed || h.sessionId !== session.sessionId) return;
         h.sessionId = undefined;
+        // forget the ended session (its forward is closed): it would keep its SSH connection counted as in use
+        void this.opts.manager.stopViewer(session.sessionId);
         // a session that lasted a minute starts the backoff over
         if (Date.now() - started > 60_000) h.delay = this.minRetryMs;
         this.retry(h, `the viewer ended (${reason})`);
@@ -332,6 +335,10 @@ function classify(e: unknown): { reason: string; final: boolean; retryAfterMs?: 
   if (e instanceof TooManyAttemptsError) return { final: false, reason: e.message, retryAfterMs: e.retryAfter * 1000 };
   if (e instanceof Error) return { final: false, reason: e.message.split("\n")[0] || String(e) };
   return { final: false, reason: String(e) };
+}
+
+function clean(v: string | undefined): string {
+  return (v ?? "").replace(/[\u0000-\u001f\u007f]+/g, " ").trim().slice(0, 80);
 }
 
 function str(v: unknown): string | undefined {

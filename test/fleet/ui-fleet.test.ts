@@ -133,6 +133,19 @@ describe("building a fleet from saved connections", () => {
     expect(viewerDirs(b).length).toBe(1);
   });
 
+  it("marks a host whose viewer died offline and brings it back without user action", async () => {
+    const sessions = (await api(base, "/api/remote/viewer/sessions")).body.sessions as { sshPort: number; remotePid: number }[];
+    const pid = sessions.find((x) => x.sshPort === a.port)!.remotePid;
+    process.kill(pid, "SIGKILL");
+    expect(await eventually(async () => (await host("gpu-a"))!.state !== "online", 10_000)).toBe(true);
+    expect(await eventually(async () => (await host("gpu-a"))!.state === "online", 60_000)).toBe(true);
+    const view = `http://127.0.0.1:${(await hosts()).fleet_port}`;
+    expect(await eventually(async () => ((await api(view, "/api/runs")).body as { host: string }[]).some((r) => r.host === "gpu-a"), 10_000)).toBe(true);
+    // the ended session is forgotten: one viewer (and one guard dir) per host
+    expect(((await api(base, "/api/remote/viewer/sessions")).body.sessions as unknown[]).length).toBe(2);
+    expect(await eventually(() => viewerDirs(a).length === 1, 10_000)).toBe(true);
+  });
+
   it("disconnects one host: its viewer stops and cleans up, its runs leave the list, the rest keep answering", async () => {
     const view = `http://127.0.0.1:${(await hosts()).fleet_port}`;
     expect((await api(base, "/api/fleet/hosts/local", { method: "DELETE" })).status).toBe(400);
