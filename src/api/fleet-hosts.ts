@@ -55,8 +55,10 @@ export function fleetHostsRoutes(ctx: AppContext) {
         const home = ui.status().home_port;
         await ui.disconnectHosts();
         // when the fleet view itself answers this, it stops once the answer is out
-        if (ctx.fleet) setTimeout(() => void ui.stopView().catch((e) => ctx.log.error("stopping the fleet view failed", e)), 100);
-        else await ui.stopView();
+        if (ctx.fleet) {
+          const stop = ui.detachView();
+          setTimeout(() => void stop().catch((e) => ctx.log.error("stopping the fleet view failed", e)), 100);
+        } else await ui.stopView();
         return { ok: true as const, message: "Disconnected every host", fleet_port: null, home_port: home };
       },
       { detail: { summary: "Disconnect every host and stop the fleet view" } },

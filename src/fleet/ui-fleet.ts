@@ -57,6 +57,8 @@ export class UiFleet {
   private fleet?: Fleet;
   private server?: { port: number; stop(): Promise<void> };
   private starting?: Promise<void>;
+  /** Bumped when the view is detached, so a view still starting knows to stop. */
+  private generation = 0;
   private readonly hosts = new Map<string, HostSession>();
   private readonly minRetryMs: number;
   private readonly maxRetryMs: number;
@@ -89,6 +91,8 @@ export class UiFleet {
     const target = `${server.username}@${server.host}:${port}`;
     const label = this.labelFor(server, profile, target);
     const root = str(profile?.remoteRoot) ?? DEFAULT_REMOTE_ROOT;
+    // a NUL byte cannot be part of a remote path or name (and would cut the viewer's command short)
+    if (root.includes("\0") || str(profile?.condaEnv)?.includes("\0")) throw new HttpError(400, `Saved connection ${req.connection} has an invalid root or environment: contains a NUL byte`);
     const remotePort = Number(profile?.remotePort);
     const h: HostSession = {
       label,
@@ -151,14 +155,24 @@ export class UiFleet {
 
   /** Stops the fleet view (after `disconnectHosts`). */
   async stopView(): Promise<void> {
-    await this.starting?.catch(() => undefined);
-    const server = this.server;
-    const fleet = this.fleet;
-    this.server = undefined;
+    await this.detachView()();
+  }
+
+  /**
+   * Forgets the fleet view at once (status shows no fleet from now on) and returns what stops it: the
+   * fleet view that answers "disconnect all" itself stops only after its answer is out.
+   */
+  detachView(): () => Promise<void> {
+    const { fleet, server } = this;
     this.fleet = undefined;
+    this.server = undefined;
+    // a view still starting stops itself when it sees it was detached (ensureServer)
     this.starting = undefined;
-    fleet?.stop();
-    await server?.stop();
+    this.generation++;
+    return async () => {
+      fleet?.stop();
+      await server?.stop();
+    };
   }
 
   /** `GET /api/fleet/hosts`: `local` first, then the SSH hosts in the order they were added. */
@@ -180,30 +194,42 @@ export class UiFleet {
     const taken = (l: string) => l === LOCAL_LABEL || this.hosts.has(l);
     // a label shows in pages, headers and log lines: no control characters, a sensible length
     const name = clean(str(server.name)) || clean(target);
-    let label = taken(name) ? clean(target) : name;
-    if (taken(label) && profile) label = `${name}/${clean(str(profile.name)) || clean(String(profile.id))}`;
-    for (let n = 2; taken(label); n++) label = `${name} (${n})`;
-    return label;
+    const candidates = [name, profile ? `${name} (${clean(str(profile.name)) || clean(String(profile.id))})` : "", clean(target)];
+    const free = candidates.find((c) => c && !taken(c));
+    if (free) return free;
+    let n = 2;
+    while (taken(`${name} (${n})`)) n++;
+    return `${name} (${n})`;
   }
 
   private async ensureServer(): Promise<void> {
     if (this.server) return;
-    this.starting ??= (async () => {
-      const fleet = new Fleet([this.opts.local()], this.opts.log.child("fleet"));
-      try {
-        const server = await this.opts.startFleetServer(fleet);
+    if (!this.starting) {
+      const generation = ++this.generation;
+      this.starting = (async () => {
+        const fleet = new Fleet([this.opts.local()], this.opts.log.child("fleet"));
+        let server: { port: number; stop(): Promise<void> };
+        try {
+          server = await this.opts.startFleetServer(fleet);
+        } catch (e) {
+          fleet.stop();
+          throw e;
+        }
+        if (this.generation !== generation) {
+          // everything was disconnected while it started
+          fleet.stop();
+          await server.stop();
+          throw new Error("the fleet was disconnected meanwhile");
+        }
         this.fleet = fleet;
         this.server = server;
-      } catch (e) {
-        fleet.stop();
-        throw e;
-      }
-    })();
+      })();
+    }
     try {
       await this.starting;
     } catch (e) {
       this.starting = undefined;
-      throw new HttpError(500, `Could not start the fleet view: ${(e as Error).message}`);
+      throw new HttpError(409, `Could not start the fleet view: ${(e as Error).message}`);
     }
   }
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { cpSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { copyBinary, FIXTURES } from "../remote/helpers.ts";
+import { copyBinary, eventually, FIXTURES } from "../remote/helpers.ts";
 import { startSshd, type TestSshd } from "../remote/sshd.ts";
 import { type BinaryServer, launchBrowser, shot, startBinary, tempDir, type TestBrowser } from "../ui/browser.ts";
 import { writeRun } from "./helpers.ts";
@@ -42,6 +42,8 @@ beforeAll(async () => {
     { kind: "connection", id: "prof_a", serverId: "srv_a", name: "r1", remoteRoot: "~/r1", createdAt: 1 },
     { kind: "server", id: "srv_b", name: "gpu-b", host: "127.0.0.1", port: b.port, username: b.user, authMethod: "key", privateKeyPath: b.userKey, createdAt: 1 },
     { kind: "connection", id: "prof_b", serverId: "srv_b", name: "r2", remoteRoot: "~/r2", createdAt: 1 },
+    // nothing listens there: its row says why, and the other hosts work meanwhile
+    { kind: "server", id: "srv_dead", name: "dead", host: "127.0.0.3", port: 1, username: a.user, authMethod: "key", privateKeyPath: a.userKey, createdAt: 1 },
   ];
   const r = await fetch(`${server.url}/api/remote/connections/saved`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(saved) });
   expect(r.status).toBe(200);
@@ -63,12 +65,15 @@ describe("a fleet built on the Remote page", () => {
     await page.goto(`${server.url}/remote`);
     await page.locator('[data-testid="fleet-choose"] [data-option="prof_a"] input[type="checkbox"]').check();
     await page.locator('[data-testid="fleet-choose"] [data-option="prof_b"] input[type="checkbox"]').check();
+    await page.locator('[data-testid="fleet-choose"] [data-option="srv_dead"] input[type="checkbox"]').check();
     await page.locator('[data-testid="fleet-connect"]').click();
     await row("gpu-a").waitFor();
     for (const h of ["local", "gpu-a", "gpu-b"]) await page.locator(`[data-testid="fleet-builder-hosts"] tr[data-host="${h}"][data-state="online"]`).waitFor({ timeout: 200_000 });
     expect(await row("gpu-b").locator("td.col-runs").textContent()).toBe("1");
     expect(await row("gpu-a").locator("td.col-latency").textContent()).toMatch(/ms$/);
     expect(await row("local").locator("button").count()).toBe(0);
+    await page.waitForFunction(() => /Connection refused by 127\.0\.0\.3:1/.test(document.querySelector('[data-testid="fleet-builder-hosts"] tr[data-host="dead"] td.col-state')?.textContent ?? ""));
+    expect(await row("dead").getAttribute("data-state")).not.toBe("online");
     expect(viewerDirs(a).length).toBe(1);
     expect(viewerDirs(b).length).toBe(1);
     await shot(page, "fleet-build-remote");
@@ -82,6 +87,7 @@ describe("a fleet built on the Remote page", () => {
     expect(await page.locator('th[data-sort="host"]').count()).toBe(1);
     expect(await page.locator(`tr[data-run-id="${ON_B}"] td.col-host`).textContent()).toBe("gpu-b");
     expect(await page.locator(`tr[data-run-id="${LOCAL}"] td.col-host`).textContent()).toBe("local");
+    // the failing host lists nothing and blocks nothing
     const hostsShown = new Set(await page.locator('[data-testid="runs-table"] tbody td.col-host').allTextContents());
     expect(hostsShown).toEqual(new Set(["local", "gpu-a", "gpu-b"]));
     await page.locator('[data-testid="host-filter"]').selectOption("gpu-b");
@@ -112,7 +118,8 @@ describe("a fleet built on the Remote page", () => {
     expect(viewerDirs(a)).toEqual([]);
     const hosts = (await fetch(`${server.url}/api/fleet/hosts`).then((r) => r.json())) as { hosts: unknown[]; fleet_port: number | null };
     expect(hosts).toMatchObject({ hosts: [], fleet_port: null });
-    expect(await fetch(`${view}/api/health`).then(() => "answered", () => "closed")).toBe("closed");
+    // the view stops just after its answer is out
+    expect(await eventually(async () => (await fetch(`${view}/api/health`).then(() => "answered", () => "closed")) === "closed", 5000)).toBe(true);
     expect(jsErrors).toEqual([]);
   });
 });

@@ -68,6 +68,8 @@ beforeAll(async () => {
     { kind: "connection", id: "prof_b", serverId: "srv_b", name: "r2", remoteRoot: "~/r2", createdAt: 1 },
     srv("srv_pw", "pw-box", "127.0.0.2", pw.port, { authMethod: "password", password: "wrong-password" }),
     srv("srv_dead", "dead", "127.0.0.3", 1, key),
+    { kind: "connection", id: "prof_dead2", serverId: "srv_dead", name: "second root", remoteRoot: "~/other", createdAt: 1 },
+    { kind: "connection", id: "prof_nul", serverId: "srv_dead", name: "nul", remoteRoot: "~/a\u0000b", createdAt: 1 },
     srv("srv_changed", "reinstalled", "localhost", b.port, key),
   ];
   expect((await api(base, "/api/remote/connections/saved", { json: saved })).status).toBe(200);
@@ -172,6 +174,20 @@ describe("building a fleet from saved connections", () => {
     expect((await api(base, "/api/remote/viewer/sessions")).body.sessions).toEqual([]);
     expect((await api(base, "/api/runs")).status).toBe(200);
     expect(existsSync(join(dir, "root"))).toBe(true);
+  });
+});
+
+describe("labels", () => {
+  it("labels a second profile of a server with the profile's name, which disconnects like any label", async () => {
+    expect((await api(base, "/api/fleet/hosts", { json: { connection: "srv_dead" } })).body.host.host).toBe("dead");
+    expect((await api(base, "/api/fleet/hosts", { json: { connection: "prof_dead2" } })).body.host.host).toBe("dead (second root)");
+    const nul = await api(base, "/api/fleet/hosts", { json: { connection: "prof_nul" } });
+    expect(nul.status).toBe(400);
+    expect(nul.body.detail).toContain("NUL");
+    expect((await api(base, `/api/fleet/hosts/${encodeURIComponent("dead (second root)")}`, { method: "DELETE" })).status).toBe(200);
+    expect((await hosts()).hosts.map((h) => h.host)).toEqual(["local", "dead"]);
+    expect((await api(base, "/api/fleet/hosts", { method: "DELETE" })).status).toBe(200);
+    expect((await hosts()).hosts).toEqual([]);
   });
 });
 
