@@ -1,6 +1,6 @@
 // The Remote page's fleet API on real sshd hosts: saved connections added as hosts (deploy, viewer, forward, merge with "local"), per-host errors, disconnect one or all.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunningServer, startServer } from "../../src/cli/serve.ts";
@@ -188,6 +188,22 @@ describe("labels", () => {
     expect((await hosts()).hosts.map((h) => h.host)).toEqual(["local", "dead"]);
     expect((await api(base, "/api/fleet/hosts", { method: "DELETE" })).status).toBe(200);
     expect((await hosts()).hosts).toEqual([]);
+  });
+});
+
+describe("a password given for the fleet", () => {
+  it("is used for that host's sessions only, and neither stored nor echoed", async () => {
+    const before = pw.secrets.length;
+    const r = await api(base, "/api/fleet/hosts", { json: { connection: "srv_pw", password: "right-password" } });
+    expect(r.status).toBe(202);
+    // the stand-in server accepts the password, then cannot run a viewer: the failure is past authentication
+    expect(await eventually(async () => ((await host("pw-box"))?.reason ?? "") !== "", 30_000)).toBe(true);
+    expect((await host("pw-box"))!.reason).not.toStartWith("Authentication failed");
+    expect(pw.secrets.slice(before)).toContain("right-password");
+    expect(JSON.stringify(r.body) + JSON.stringify(await hosts())).not.toContain("right-password");
+    const saved = readFileSync(join(dir, "home", ".config", "runicorn", "connections.json"), "utf8");
+    expect(saved).not.toContain("right-password");
+    expect((await api(base, "/api/fleet/hosts", { method: "DELETE" })).status).toBe(200);
   });
 });
 
