@@ -12,7 +12,7 @@ import { VERSION } from "../../src/version.ts";
 import type { UiFleetAnswer, UiFleetHost } from "../../src/wire/fleet.ts";
 import { copyBinary, eventually, FIXTURES, startPasswordServer } from "../remote/helpers.ts";
 import { startSshd, type TestSshd } from "../remote/sshd.ts";
-import { writeRun } from "./helpers.ts";
+import { startFleetServer, writeRun } from "./helpers.ts";
 
 // uploads of the ~100 MB binary to two hosts and sshd round trips take a while on a shared 2-core machine
 setDefaultTimeout(240_000);
@@ -188,6 +188,22 @@ describe("labels", () => {
     expect((await hosts()).hosts.map((h) => h.host)).toEqual(["local", "dead"]);
     expect((await api(base, "/api/fleet/hosts", { method: "DELETE" })).status).toBe(200);
     expect((await hosts()).hosts).toEqual([]);
+  });
+});
+
+describe("a fleet started from the command line", () => {
+  it("is reported as not managed here and refuses changes with a 409 that says where to change it", async () => {
+    const cli = await startFleetServer([{ label: "this", baseUrl: base }]);
+    try {
+      expect((await cli.api("/api/fleet/hosts")).body).toEqual({ managed: false, fleet_port: null, home_port: null, hosts: [] });
+      const add = await cli.api("/api/fleet/hosts", { method: "POST", json: { connection: "prof_a" } });
+      expect(add.status).toBe(409);
+      expect(add.body.detail).toContain("started from the command line");
+      expect((await cli.api("/api/fleet/hosts/this", { method: "DELETE" })).status).toBe(409);
+      expect((await cli.api("/api/fleet")).body.hosts.map((h: { host: string }) => h.host)).toEqual(["this"]);
+    } finally {
+      await cli.server.stop();
+    }
   });
 });
 
