@@ -241,7 +241,7 @@ export class UiFleet {
     this.setPhase(h, "connecting", h.attempts ? h.reason : null);
     const started = Date.now();
     try {
-      const session = await this.opts.manager.startViewer(h.params, { ...h.viewer, local_port: h.localPort });
+      const session = await this.opts.manager.startViewer(h.params, { ...h.viewer, local_port: h.localPort }, { fleetHost: h.label });
       if (h.removed) {
         await this.opts.manager.stopViewer(session.sessionId, { closeIdleConnection: true });
         return;

@@ -65,6 +65,8 @@ export interface RemoteSessionJson {
   viewerKind: "binary" | "python";
   /** Additive: the viewer requires the tunnel's per-session token (false for the Python viewer). */
   tokenProtected: boolean;
+  /** Additive: the label of the Remote page's fleet host this session serves (managed from the fleet card), else null. */
+  fleetHost: string | null;
 }
 
 interface Session {
@@ -72,6 +74,7 @@ interface Session {
   conn: SshConnection;
   root: string;
   kind: "binary" | "python";
+  fleetHost?: string;
 }
 
 /** Options fixed when the server starts. */
@@ -178,7 +181,7 @@ export class RemoteManager {
   }
 
   /** Connects (if needed), launches the viewer and registers the session. */
-  async startViewer(p: ConnectParams, v: ViewerParams): Promise<RemoteSessionJson> {
+  async startViewer(p: ConnectParams, v: ViewerParams, opts: { fleetHost?: string } = {}): Promise<RemoteSessionJson> {
     const conn = await this.connect(p);
     const launched: Launched = await launchViewer(conn, {
       root: v.remote_root,
@@ -192,7 +195,7 @@ export class RemoteManager {
       releases: this.opts.releases,
       onStatus: (m) => this.opts.log.info(`${conn.key}: ${m}`),
     });
-    const session: Session = { viewer: launched.viewer, conn, root: v.remote_root, kind: launched.kind };
+    const session: Session = { viewer: launched.viewer, conn, root: v.remote_root, kind: launched.kind, fleetHost: opts.fleetHost };
     this.sessions.set(launched.viewer.sessionId, session);
     launched.viewer.onExit((reason) => this.opts.log.info(`remote viewer ${launched.viewer.sessionId} ended: ${reason}`));
     return toJson(session);
@@ -267,6 +270,7 @@ function toJson(s: Session): RemoteSessionJson {
     connectionId: s.conn.key,
     viewerKind: s.kind,
     tokenProtected: v.tokenProtected,
+    fleetHost: s.fleetHost ?? null,
   };
 }
 

@@ -76,6 +76,9 @@ describe("a fleet built on the Remote page", () => {
     expect(await row("dead").getAttribute("data-state")).not.toBe("online");
     expect(viewerDirs(a).length).toBe(1);
     expect(viewerDirs(b).length).toBe(1);
+    // their sessions are listed as the fleet's (no Stop there: the fleet would restart them)
+    await page.locator('[data-session] [data-fleet-host="gpu-b"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('[data-session]:has([data-fleet-host="gpu-b"]) button').count()).toBe(0);
     await shot(page, "fleet-build-remote");
   });
 

@@ -136,7 +136,8 @@ describe("building a fleet from saved connections", () => {
   });
 
   it("marks a host whose viewer died offline and brings it back without user action", async () => {
-    const sessions = (await api(base, "/api/remote/viewer/sessions")).body.sessions as { sshPort: number; remotePid: number }[];
+    const sessions = (await api(base, "/api/remote/viewer/sessions")).body.sessions as { sshPort: number; remotePid: number; fleetHost: string | null }[];
+    expect(sessions.map((x) => x.fleetHost).sort()).toEqual(["gpu-a", "gpu-b"]);
     const pid = sessions.find((x) => x.sshPort === a.port)!.remotePid;
     process.kill(pid, "SIGKILL");
     expect(await eventually(async () => (await host("gpu-a"))!.state !== "online", 10_000)).toBe(true);

@@ -214,12 +214,21 @@ export function RemotePage() {
                   <a class="btn btn-primary" href={s.url} target="_blank" rel="noopener">
                     {t("remote.open", { url: s.url })}
                   </a>
-                  <button class="btn btn-danger" onClick={() => setStop({ session: s, disconnect: false })}>
-                    {t("remote.stop")}
-                  </button>
-                  <button class="btn" onClick={() => setStop({ session: s, disconnect: true })}>
-                    {t("remote.disconnect")}
-                  </button>
+                  {s.fleetHost ? (
+                    // the fleet restarts its sessions: they are disconnected from the Fleet card
+                    <span class="muted" data-fleet-host={s.fleetHost}>
+                      Fleet host {s.fleetHost}
+                    </span>
+                  ) : (
+                    <>
+                      <button class="btn btn-danger" onClick={() => setStop({ session: s, disconnect: false })}>
+                        {t("remote.stop")}
+                      </button>
+                      <button class="btn" onClick={() => setStop({ session: s, disconnect: true })}>
+                        {t("remote.disconnect")}
+                      </button>
+                    </>
+                  )}
                 </div>
               </div>
             ))}
