@@ -152,6 +152,9 @@ describe("building a fleet from saved connections", () => {
   it("disconnects one host: its viewer stops and cleans up, its runs leave the list, the rest keep answering", async () => {
     const view = `http://127.0.0.1:${(await hosts()).fleet_port}`;
     expect((await api(base, "/api/fleet/hosts/local", { method: "DELETE" })).status).toBe(400);
+    const sessions = (await api(base, "/api/remote/viewer/sessions")).body.sessions as { localPort: number; fleetHost: string | null }[];
+    const forward = sessions.find((x) => x.fleetHost === "gpu-b")!.localPort;
+    expect((await fetch(`http://127.0.0.1:${forward}/api/health`)).status).toBe(200);
     const r = await api(view, `/api/fleet/hosts/${encodeURIComponent("gpu-b")}`, { method: "DELETE" });
     expect(r.status).toBe(200);
     expect(viewerDirs(b)).toEqual([]);
@@ -159,9 +162,14 @@ describe("building a fleet from saved connections", () => {
     expect(new Set(runs.map((x) => x.host))).toEqual(new Set(["local", "gpu-a"]));
     expect((await api(view, "/api/runs/20250101_000001_bbbbb1")).status).toBe(404);
     expect((await hosts()).hosts.map((h) => h.host)).not.toContain("gpu-b");
-    // its forward is closed
-    const port = (await api(view, "/api/fleet")).body.hosts.find((h: { host: string }) => h.host === "gpu-b");
-    expect(port).toBeUndefined();
+    // its forward is closed, and it left the fleet view's hosts
+    expect(await fetch(`http://127.0.0.1:${forward}/api/health`).then(() => "answered", () => "closed")).toBe("closed");
+    expect((await api(view, "/api/fleet")).body.hosts.map((h: { host: string }) => h.host)).toEqual(["local", "gpu-a"]);
+    expect(((await api(base, "/api/remote/viewer/sessions")).body.sessions as { fleetHost: string }[]).map((x) => x.fleetHost)).toEqual(["gpu-a"]);
+    // and its SSH connection, which nothing else used
+    const pool = (await api(base, "/api/remote/sessions")).body.sessions as { port: number }[];
+    expect(pool.map((c) => c.port)).not.toContain(b.port);
+    expect(pool.map((c) => c.port)).toContain(a.port);
   });
 
   it("disconnects all: every viewer stops, the fleet view closes, this server keeps its own root", async () => {
