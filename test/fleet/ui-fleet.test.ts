@@ -89,6 +89,11 @@ describe("building a fleet from saved connections", () => {
     expect(unknown.status).toBe(404);
     expect(unknown.body.detail).toBe("Saved connection not found: nope");
     expect((await api(base, "/api/fleet/hosts/gpu-a", { method: "DELETE" })).status).toBe(404);
+    // names are looked up, never used as paths
+    expect((await api(base, "/api/fleet/hosts", { json: { connection: "../../connections.json" } })).status).toBe(404);
+    expect((await api(base, `/api/fleet/hosts/${encodeURIComponent("../../etc/passwd")}`, { method: "DELETE" })).body.detail).toBe("Host not in the fleet: ../../etc/passwd");
+    expect((await api(base, "/api/fleet/hosts", { json: { connection: "x\u0000y" } })).status).toBe(400);
+    expect((await api(base, "/api/fleet/hosts", { json: { connection: "x".repeat(300) } })).status).toBe(422);
     // a page of another site cannot add hosts (the origin guard)
     const cross = await api(base, "/api/fleet/hosts", { json: { connection: "prof_a" }, headers: { origin: "http://evil.example" } });
     expect(cross.status).toBe(403);
