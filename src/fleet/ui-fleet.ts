@@ -5,7 +5,7 @@ import { type ConnectParams, InvalidHostError, type RemoteManager, TooManyAttemp
 import { LocalPortError } from "../remote/viewer.ts";
 import type { JsonObject } from "../store/json.ts";
 import type { Logger } from "../util/log.ts";
-import type { UiFleetAddRequest, UiFleetAnswer, UiFleetHost } from "../wire/fleet.ts";
+import type { UiFleetAddRequest, UiFleetAnswer, UiFleetHost, UiFleetHostKey } from "../wire/fleet.ts";
 import { Fleet } from "./fleet.ts";
 import type { Upstream, UpstreamSpec } from "./upstream.ts";
 
@@ -50,6 +50,8 @@ interface HostSession {
   sessionId?: string;
   timer?: ReturnType<typeof setTimeout>;
   removed: boolean;
+  /** The untrusted key of the last attempt's host-key failure. */
+  hostKey?: UiFleetHostKey;
 }
 
 /** The Remote page's fleet: add a saved connection, remove one host or all, report every host's state. */
@@ -248,6 +250,7 @@ export class UiFleet {
       }
       h.sessionId = session.sessionId;
       h.attempts = 0;
+      h.hostKey = undefined;
       this.setPhase(h, "running", null);
       const fleet = this.fleet;
       if (fleet && !fleet.hosts.some((u) => u.label === h.label)) fleet.add({ label: h.label, baseUrl: `http://127.0.0.1:${h.localPort}` });
@@ -265,6 +268,7 @@ export class UiFleet {
       const f = classify(e);
       this.opts.log.warn(`fleet host ${h.label}: ${f.reason}`);
       if (e instanceof LocalPortError) h.localPort = await this.newPort(h);
+      if (e instanceof HostKeyError) h.hostKey = hostKeyJson(e);
       if (f.final) {
         h.attempts++;
         this.setPhase(h, "failed", f.reason);
@@ -322,8 +326,24 @@ export class UiFleet {
       runs: 0,
       running: 0,
       gpu: null,
+      ...(h.phase === "failed" && h.hostKey ? { host_key: h.hostKey } : {}),
     };
   }
+}
+
+/** The presented key of a host-key failure, as the page needs it to ask the user (public data only). */
+function hostKeyJson(e: HostKeyError): UiFleetHostKey {
+  const p = e.problem;
+  return {
+    host: p.host,
+    port: p.port,
+    known_hosts_host: p.known_hosts_host,
+    key_type: p.key_type,
+    fingerprint_sha256: p.fingerprint_sha256,
+    public_key: p.public_key,
+    reason: p.reason,
+    ...(p.expected_fingerprint_sha256 ? { expected_fingerprint_sha256: p.expected_fingerprint_sha256 } : {}),
+  };
 }
 
 function upstreamJson(up: Upstream, connection: string | null): UiFleetHost {
@@ -352,8 +372,8 @@ function classify(e: unknown): { reason: string; final: boolean; retryAfterMs?: 
       final: true,
       reason:
         p.reason === "changed"
-          ? `host key changed for ${p.known_hosts_host} (expected ${p.expected_fingerprint_sha256}, got ${p.fingerprint_sha256}): if the server was reinstalled, forget its old key under Known hosts and start a viewer once to confirm the new one`
-          : `host key of ${p.known_hosts_host} is not known yet (${p.key_type} ${p.fingerprint_sha256}): start a viewer on it once to confirm the key, then add it again`,
+          ? `host key changed for ${p.known_hosts_host} (expected ${p.expected_fingerprint_sha256}, got ${p.fingerprint_sha256}): if the server was reinstalled, check the new fingerprint and trust it (Check key)`
+          : `host key of ${p.known_hosts_host} is not known yet (${p.key_type} ${p.fingerprint_sha256}): check the fingerprint and trust it (Check key)`,
     };
   }
   if (e instanceof SshConnectError && e.failure === "auth") return { final: true, reason: `${e.message}: check the saved password or key` };

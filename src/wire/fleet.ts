@@ -71,6 +71,23 @@ export interface UiFleetHost {
   runs: number;
   running: number;
   gpu: FleetGpuSummary | null;
+  /**
+   * When the host's key is unknown or changed: the key it presented (spec §3.12's host-key problem), so
+   * the page can show it, trust it (`POST /api/remote/known-hosts/accept`) and add the host again.
+   */
+  host_key?: UiFleetHostKey;
+}
+
+/** The host key a fleet host presented that is not trusted (yet). */
+export interface UiFleetHostKey {
+  host: string;
+  port: number;
+  known_hosts_host: string;
+  key_type: string;
+  fingerprint_sha256: string;
+  public_key: string;
+  reason: "unknown" | "changed";
+  expected_fingerprint_sha256?: string;
 }
 
 /** `GET /api/fleet/hosts`. */

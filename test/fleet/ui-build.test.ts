@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bu
 import { cpSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { copyBinary, eventually, FIXTURES } from "../remote/helpers.ts";
+import { copyBinary, eventually, FIXTURES, sshFingerprint } from "../remote/helpers.ts";
 import { startSshd, type TestSshd } from "../remote/sshd.ts";
 import { type BinaryServer, launchBrowser, shot, startBinary, tempDir, type TestBrowser } from "../ui/browser.ts";
 import { writeRun } from "./helpers.ts";
@@ -42,6 +42,8 @@ beforeAll(async () => {
     { kind: "connection", id: "prof_a", serverId: "srv_a", name: "r1", remoteRoot: "~/r1", createdAt: 1 },
     { kind: "server", id: "srv_b", name: "gpu-b", host: "127.0.0.1", port: b.port, username: b.user, authMethod: "key", privateKeyPath: b.userKey, createdAt: 1 },
     { kind: "connection", id: "prof_b", serverId: "srv_b", name: "r2", remoteRoot: "~/r2", createdAt: 1 },
+    // host a under another name: its key is not known under that name yet
+    { kind: "server", id: "srv_new", name: "gpu-new", host: "localhost", port: a.port, username: a.user, authMethod: "key", privateKeyPath: a.userKey, createdAt: 1 },
     // nothing listens there: its row says why, and the other hosts work meanwhile
     { kind: "server", id: "srv_dead", name: "dead", host: "127.0.0.3", port: 1, username: a.user, authMethod: "key", privateKeyPath: a.userKey, createdAt: 1 },
   ];
@@ -123,6 +125,23 @@ describe("a fleet built on the Remote page", () => {
     expect(hosts).toMatchObject({ hosts: [], fleet_port: null });
     // the view stops just after its answer is out
     expect(await eventually(async () => (await fetch(`${view}/api/health`).then(() => "answered", () => "closed")) === "closed", 5000)).toBe(true);
+    expect(jsErrors).toEqual([]);
+  });
+
+  it("shows a host's unknown key on its row, and once trusted connects the host", async () => {
+    await page.goto(`${server.url}/remote`);
+    await page.locator('[data-testid="fleet-choose"] [data-option="srv_new"] input[type="checkbox"]').check();
+    await page.locator('[data-testid="fleet-connect"]').click();
+    await row("gpu-new").locator('[data-testid="fleet-check-key"]').click({ timeout: 60_000 });
+    expect(await row("gpu-new").locator("td.col-state").textContent()).toContain("is not known yet");
+    const dialog = page.getByRole("dialog");
+    expect(await dialog.getByTestId("fingerprint").textContent()).toBe(sshFingerprint(a.hostPublicKey));
+    await dialog.getByRole("button", { name: "Trust and connect" }).click();
+    await page.locator('[data-testid="fleet-builder-hosts"] tr[data-host="gpu-new"][data-state="online"]').waitFor({ timeout: 60_000 });
+    expect(await row("gpu-new").locator('[data-testid="fleet-check-key"]').count()).toBe(0);
+    const r = await fetch(`${server.url}/api/fleet/hosts`, { method: "DELETE" });
+    expect(r.status).toBe(200);
+    expect(viewerDirs(a)).toEqual([]);
     expect(jsErrors).toEqual([]);
   });
 });

@@ -119,6 +119,9 @@ describe("building a fleet from saved connections", () => {
     expect(by.get("pw-box")!.reason).toBe(`Authentication failed for ${a.user}@127.0.0.2:${pw.port}: check the saved password or key`);
     expect(by.get("reinstalled")).toMatchObject({ state: "offline", next_retry_at: null });
     expect(by.get("reinstalled")!.reason).toContain("host key changed for [localhost]");
+    // the key it presented, for the page to show and trust: b's own
+    expect(by.get("reinstalled")!.host_key).toMatchObject({ reason: "changed", known_hosts_host: `[localhost]:${b.port}`, public_key: b.hostPublicKey });
+    expect(by.get("dead")!.host_key).toBeUndefined();
     expect(await eventually(async () => ((await host("dead"))?.reason ?? "").startsWith("Connection refused by 127.0.0.3:1"), 30_000)).toBe(true);
     expect(["offline", "reconnecting"]).toContain((await host("dead"))!.state);
     // no answer carries a secret

@@ -4,7 +4,7 @@ import { ApiError, getJson, sendJson } from "../api.ts";
 import { Confirm, toast, useInterval } from "./common.tsx";
 import { fmtNum } from "../format.ts";
 import { FleetHosts, gpuText } from "./fleet-hosts.tsx";
-import type { UiFleetAnswer, UiFleetChangeAnswer, UiFleetHost } from "../../../src/wire/fleet.ts";
+import type { UiFleetAnswer, UiFleetChangeAnswer, UiFleetHost, UiFleetHostKey } from "../../../src/wire/fleet.ts";
 
 const POLL_MS = 2000;
 
@@ -30,7 +30,11 @@ function stateText(h: UiFleetHost): string {
 }
 
 /** The fleet card; on a fleet started from the command line it shows that fleet's hosts (FleetHosts) instead. */
-export function FleetBuilder(props: { options: FleetOption[] }) {
+export function FleetBuilder(props: {
+  options: FleetOption[];
+  /** Shows a host's untrusted key; resolves true once the user trusted it (and it was recorded). */
+  confirmHostKey: (key: UiFleetHostKey) => Promise<boolean>;
+}) {
   const [fleet, setFleet] = useState<UiFleetAnswer | null>(null);
   const [chosen, setChosen] = useState<Record<string, boolean>>({});
   const [passwords, setPasswords] = useState<Record<string, string>>({});
@@ -72,6 +76,17 @@ export function FleetBuilder(props: { options: FleetOption[] }) {
       },
       (e: ApiError) => toast(e.message, "error"),
     );
+  /** Trusts the key a host presented, then connects it again (disconnect and add: its label stays). */
+  const trust = async (h: UiFleetHost) => {
+    if (!h.host_key || !h.connection || !(await props.confirmHostKey(h.host_key))) return;
+    try {
+      await sendJson("DELETE", `/api/fleet/hosts/${encodeURIComponent(h.host)}`, undefined);
+      await sendJson("POST", "/api/fleet/hosts", { connection: h.connection });
+    } catch (e) {
+      toast((e as ApiError).message, "error");
+    }
+    poll();
+  };
   const disconnectAll = () => {
     setConfirmAll(false);
     sendJson<UiFleetChangeAnswer>("DELETE", "/api/fleet/hosts", undefined).then(
@@ -135,6 +150,11 @@ export function FleetBuilder(props: { options: FleetOption[] }) {
                 </td>
                 <td class="col-gpu">{gpuText(h)}</td>
                 <td>
+                  {h.host_key ? (
+                    <button class="btn btn-small btn-primary" onClick={() => void trust(h)} data-testid="fleet-check-key">
+                      Check key
+                    </button>
+                  ) : null}
                   {h.connection ? (
                     <button class="btn btn-small" onClick={() => disconnect(h.host)} aria-label={`Disconnect ${h.host}`}>
                       Disconnect

@@ -153,6 +153,31 @@ export function RemotePage() {
     }
   };
 
+  /** Shows a fleet host's untrusted key; on Trust records it and resolves true, on Cancel false. */
+  const confirmHostKey = (key: HostKey) =>
+    new Promise<boolean>((resolve) => {
+      setHostKey({
+        key,
+        retry: () => {
+          setHostKey(null);
+          sendJson("POST", "/api/remote/known-hosts/accept", { host: key.host, port: key.port, key_type: key.key_type, public_key: key.public_key, fingerprint_sha256: key.fingerprint_sha256 }).then(
+            () => {
+              known.reload();
+              resolve(true);
+            },
+            (e: ApiError) => {
+              toast(e.message, "error");
+              resolve(false);
+            },
+          );
+        },
+        cancel: () => {
+          setHostKey(null);
+          resolve(false);
+        },
+      });
+    });
+
   const startViewer = async (p: Profile, s: Server, password?: string) => {
     setStarting(null);
     try {
@@ -183,7 +208,7 @@ export function RemotePage() {
           {t("remote.add")}
         </button>
       </div>
-      <FleetBuilder options={fleetOptions(servers, profiles)} />
+      <FleetBuilder options={fleetOptions(servers, profiles)} confirmHostKey={confirmHostKey} />
       {anyError ? <ErrorState error={anyError} onRetry={saved.reload} what={t("remote.savedWhat")} /> : null}
 
       <section class="card">
