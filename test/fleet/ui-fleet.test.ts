@@ -109,6 +109,8 @@ describe("building a fleet from saved connections", () => {
     }
     expect((await api(base, "/api/fleet/hosts", { json: { connection: "prof_a" } })).body.detail).toBe("Saved connection prof_a is already in the fleet as gpu-a");
     expect(await eventually(async () => (await hosts()).hosts.filter((h) => h.state === "online").length === 3, 200_000)).toBe(true);
+    // the final failures are known once their one attempt is over
+    expect(await eventually(async () => (await hosts()).hosts.filter((h) => h.state === "offline" && h.next_retry_at === null).length === 2, 30_000)).toBe(true);
     const s = await hosts();
     expect(s.hosts.map((h) => h.host)).toEqual(["local", "gpu-a", "gpu-b", "pw-box", "dead", "reinstalled"]);
     const by = new Map(s.hosts.map((h) => [h.host, h]));
