@@ -2,6 +2,7 @@
 import type { AllowedOrigins } from "../config/allowed-origins.ts";
 import type { Config } from "../config/config.ts";
 import type { Fleet } from "../fleet/fleet.ts";
+import type { UiFleet } from "../fleet/ui-fleet.ts";
 import type { IndexDb } from "../index/db.ts";
 import type { MetricStore } from "../index/metric-store.ts";
 import type { RunService } from "../index/run-types.ts";
@@ -40,6 +41,8 @@ export interface AppContext {
   origins: AllowedOrigins;
   /** Fleet mode (issue 18): the hosts whose viewers this server merges; runs, metrics and system routes go to them. */
   fleet?: Fleet;
+  /** The fleet the Remote page builds from saved connections (src/fleet/ui-fleet.ts); unset on a fleet started from the command line. */
+  uiFleet?: UiFleet;
   /** Where the ingest API stores runs sent over HTTP; unset: the file sink over the storage root (team mode sets its own). */
   ingest?: IngestSink;
   /** Functions to call when the server stops (samplers, watchers, sessions). */

@@ -55,6 +55,8 @@ export function fleetRoutes(fleet: Fleet) {
           running: h.online ? h.runs.filter((r) => r.status === "running").length : 0,
           server_version: h.version,
           gpu: h.online ? h.gpu : null,
+          index_state: h.online ? h.indexState : null,
+          index_progress: h.online ? h.indexProgress : null,
         })),
         total_runs: fleet.items().length,
       }),
@@ -65,6 +67,10 @@ export function fleetRoutes(fleet: Fleet) {
       async ({ query, set }) => {
         if (query.sort !== undefined && !isFleetSortKey(query.sort) && !isSortKey(query.sort)) throw new HttpError(400, `Unsupported sort key: ${query.sort}`);
         set.headers["content-type"] = "application/json";
+        // a host still building its first index lists part of its runs: say so, as a single host does (issue 13)
+        const index = fleet.indexState();
+        set.headers["x-index-state"] = index.state;
+        set.headers["x-index-progress"] = index.progress;
         const include = (query.include ?? "").split(",").map((s) => s.trim()).filter(Boolean);
         const includeSummary = include.includes("summary");
         const hosts = query.host ? query.host.split(",").map((s) => s.trim()).filter(Boolean) : undefined;

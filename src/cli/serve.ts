@@ -1,5 +1,6 @@
 // `runicorn serve`: assembles every service of the server once (storage, metrics, live push, samplers, remote sessions) and starts the HTTP server.
-import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../api/app.ts";
 import { isLoopbackHost, MAX_UPLOAD_BODY, parseHostHeader } from "../api/guard.ts";
@@ -13,6 +14,7 @@ import type { RemoteManager } from "../remote/manager.ts";
 import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
 import type { AppContext } from "../api/context.ts";
 import { Fleet } from "../fleet/fleet.ts";
+import { LOCAL_LABEL, UiFleet } from "../fleet/ui-fleet.ts";
 import { applyUpstreamTokens, parseUpstreamFlags } from "../fleet/upstream-flag.ts";
 import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
 import { Storage } from "../index/storage.ts";
@@ -56,7 +58,11 @@ export interface RunningServer {
 }
 
 /** Starts the server for a resolved configuration. Throws with a one-line message when it cannot. */
-export async function startServer(config: Config, opts: { fleet?: Fleet; remote?: RemoteManager } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  /** `uiFleet`: the Remote page's fleet this fleet view belongs to (it shares the remote manager, which its owner closes). */
+  opts: { fleet?: Fleet; remote?: RemoteManager; uiFleet?: UiFleet } = {},
+): Promise<RunningServer> {
   const log = createLogger(config.logLevel);
   try {
     mkdirSync(join(config.root, "runs"), { recursive: true });
@@ -77,7 +83,39 @@ export async function startServer(config: Config, opts: { fleet?: Fleet; remote?
   // GPU history exists before the first page opens
   const system = startSystemSamplers({ log, root, onClose }, { pathEnv: config.env.PATH });
   const remote = opts.remote ?? createRemoteManager(config, log);
-  onClose(() => remote.closeAll());
+  let port = 0;
+  // a server of its own root can build a fleet from saved connections (the Remote page); its view is a second server
+  const uiFleet: UiFleet | undefined =
+    opts.uiFleet ??
+    (opts.fleet
+      ? undefined
+      : new UiFleet({
+          manager: remote,
+          log: log.child("fleet"),
+          local: () => ({ label: LOCAL_LABEL, baseUrl: `http://${loopbackHost(config.host)}:${port}`, token: config.token }),
+          homePort: () => port,
+          freePort,
+          startFleetServer: async (fleet): Promise<{ port: number; stop(): Promise<void> }> => {
+            const fleetRoot = mkdtempSync(join(tmpdir(), "runicorn-fleet-"));
+            const s: RunningServer = await startServer({ ...config, root: fleetRoot, port: 0 }, { fleet, remote, uiFleet }).catch((e) => {
+              rmSync(fleetRoot, { recursive: true, force: true });
+              throw e;
+            });
+            return {
+              port: s.port,
+              stop: async () => {
+                await s.stop();
+                rmSync(fleetRoot, { recursive: true, force: true });
+              },
+            };
+          },
+        }));
+  // the fleet view's hosts and the remote sessions belong to the server that built them
+  // closers run last-registered first: the fleet's hosts stop (no reconnects) before the sessions close
+  if (!opts.uiFleet) {
+    onClose(() => remote.closeAll());
+    if (uiFleet) onClose(() => uiFleet.removeAll());
+  }
   // file changes reach the hub even before any page subscribes (prompt ingest of known runs)
   const live = new LiveHub({ runs: () => storage, store: () => storage.metrics, log: log.child("live") });
   onClose(() => live.close());
@@ -95,6 +133,7 @@ export async function startServer(config: Config, opts: { fleet?: Fleet; remote?
     origins: new AllowedOrigins(config.configDir, config.corsOrigins),
     onClose,
     fleet: opts.fleet,
+    uiFleet,
   };
   if (opts.fleet) {
     opts.fleet.start();
@@ -121,7 +160,7 @@ export async function startServer(config: Config, opts: { fleet?: Fleet; remote?
     if (isAddressInUse(e)) throw new Error(portInUseMessage(config.host, config.port));
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
   }
-  const port = app.server!.port as number;
+  port = app.server!.port as number;
   // warm the router and JSON paths so the first real request does not pay for them
   void app.handle(new Request("http://localhost/api/health")).catch(() => {});
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -137,6 +176,20 @@ export async function startServer(config: Config, opts: { fleet?: Fleet; remote?
         await storage.close();
       })()),
   };
+}
+
+/** The address this machine reaches a server on that listens on `host` (the wildcard addresses by loopback). */
+function loopbackHost(host: string): string {
+  if (host === "" || host === "0.0.0.0" || host === "::" || host === "localhost") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/** A port free on 127.0.0.1 right now (a fleet host's forward keeps it across restarts). */
+async function freePort(): Promise<number> {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = s.port;
+  s.stop(true);
+  return p;
 }
 
 /**

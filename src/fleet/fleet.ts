@@ -1,7 +1,7 @@
 // The fleet: its upstream hosts, the merged run list with fleet ids, id resolution, and the change feed pages subscribe to.
 import { HttpError } from "../api/errors.ts";
 import type { Logger } from "../util/log.ts";
-import { qualify, splitQualified, uniqueSlugs } from "./ids.ts";
+import { hostSlug, qualify, splitQualified, uniqueSlugs } from "./ids.ts";
 import type { FleetItem } from "./merge.ts";
 import { DEFAULT_TIMINGS, type RunItem, Upstream, type UpstreamSpec, type UpstreamTimings } from "./upstream.ts";
 
@@ -19,10 +19,11 @@ export interface FleetChange {
   kind: string;
 }
 
-/** Every host of a fleet-mode server; built once by the command that starts the server. */
+/** Every host of a fleet-mode server; built by the command that starts the server, hosts added and removed by the Remote page (src/fleet/ui-fleet.ts). */
 export class Fleet {
   readonly hosts: Upstream[];
   private readonly slugs: Set<string>;
+  private started = false;
   private merged: FleetItem[] = [];
   private mergedJson?: string;
   /** Each online host's items, and its serialised list part (reused until its list or the collisions change). */
@@ -35,22 +36,58 @@ export class Fleet {
   /** raw id → online hosts holding it. */
   private owners = new Map<string, Upstream[]>();
 
-  constructor(specs: UpstreamSpec[], log: Logger, timings: UpstreamTimings = DEFAULT_TIMINGS) {
+  constructor(
+    specs: UpstreamSpec[],
+    private readonly log: Logger,
+    private readonly timings: UpstreamTimings = DEFAULT_TIMINGS,
+  ) {
     const slugs = uniqueSlugs(specs.map((s) => s.label));
     this.slugs = new Set(slugs);
-    this.hosts = specs.map(
-      (spec, i) =>
-        new Upstream(spec, slugs[i], { state: (up) => this.onState(up), runs: (up, changed) => this.onRuns(up, changed) }, log, timings),
-    );
+    this.hosts = specs.map((spec, i) => this.upstream(spec, slugs[i]));
+  }
+
+  private upstream(spec: UpstreamSpec, slug: string): Upstream {
+    return new Upstream(spec, slug, { state: (up) => this.onState(up), runs: (up, changed) => this.onRuns(up, changed) }, this.log, this.timings);
   }
 
   /** Starts every host's connection (none waits for another). */
   start(): void {
+    this.started = true;
     for (const h of this.hosts) h.start();
   }
 
   stop(): void {
+    this.started = false;
     for (const h of this.hosts) h.stop();
+  }
+
+  /** Adds a host (connecting at once when the fleet runs); its slug never changes another host's. Throws when the label is taken. */
+  add(spec: UpstreamSpec): Upstream {
+    if (this.hosts.some((h) => h.label === spec.label)) throw new Error(`host ${spec.label} is already in the fleet`);
+    const base = hostSlug(spec.label);
+    let slug = base;
+    for (let n = 2; this.slugs.has(slug); n++) slug = `${base}-${n}`;
+    this.slugs.add(slug);
+    const up = this.upstream(spec, slug);
+    this.hosts.push(up);
+    if (this.started) up.start();
+    for (const fn of this.stateListeners) fn(up);
+    return up;
+  }
+
+  /** Removes a host: it stops, and its listed runs leave the merged list (pages get `removed`). False when unknown. */
+  remove(label: string): boolean {
+    const at = this.hosts.findIndex((h) => h.label === label);
+    if (at < 0) return false;
+    const up = this.hosts[at];
+    up.stop();
+    const removed: FleetChange[] = this.merged.filter((r) => r.host === label).map((r) => ({ run_id: r.id, kind: "removed" }));
+    this.hosts.splice(at, 1);
+    this.slugs.delete(up.slug);
+    this.rebuild();
+    this.emit(removed);
+    for (const fn of this.stateListeners) fn(up);
+    return true;
   }
 
   /** The merged list of every online host, in host order then each host's own order. */
@@ -73,6 +110,36 @@ export class Fleet {
     }
     this.mergedJson = "[" + parts.join(",") + "]";
     return this.mergedJson;
+  }
+
+  /**
+   * Whether the merged list is complete: `building` while a host is still making its first connection
+   * (its runs are not there yet) or any online host's last list was read during its first index build
+   * (that host's runs are partial until its next read), with the hosts' `indexed/total` summed (`?` when a
+   * host does not know its total yet). A host that went offline does not count: its runs left on purpose.
+   */
+  indexState(): { state: "building" | "ready"; progress: string } {
+    let state: "building" | "ready" = "ready";
+    let indexed = 0;
+    let total: number | undefined = 0;
+    for (const h of this.hosts) {
+      if (h.state === "connecting") {
+        state = "building";
+        total = undefined;
+        continue;
+      }
+      if (!h.online) continue;
+      if (h.indexState !== "building") {
+        indexed += h.runs.length;
+        if (total !== undefined) total += h.runs.length;
+        continue;
+      }
+      state = "building";
+      const m = /^(\d+)\/(\d+|\?)$/.exec(h.indexProgress ?? "");
+      indexed += m ? Number(m[1]) : h.runs.length;
+      total = m && m[2] !== "?" && total !== undefined ? total + Number(m[2]) : undefined;
+    }
+    return { state, progress: `${indexed}/${total ?? "?"}` };
   }
 
   /** The id a host's run is listed under. */

@@ -77,6 +77,10 @@ export class Upstream {
   version: string | null = null;
   /** Bumped whenever `runs` is replaced. */
   listVersion = 0;
+  /** The host's index as its last full list read said (`building`: its first index build runs and `runs` is partial). */
+  indexState: "building" | "ready" = "ready";
+  /** `indexed/total` of that read (`X-Index-Progress`), while building. */
+  indexProgress: string | null = null;
   /** The host's GPU summary from its last telemetry sample (refreshed every few probes). */
   gpu: GpuSummary | null = null;
   private probes = 0;
@@ -250,7 +254,7 @@ export class Upstream {
     }
   }
 
-  private async fetchList(): Promise<{ ok: true; runs: RunItem[]; building: boolean } | { ok: false; reason: string }> {
+  private async fetchList(): Promise<{ ok: true; runs: RunItem[]; building: boolean; progress: string | null } | { ok: false; reason: string }> {
     try {
       const res = await fetch(this.spec.baseUrl + "/api/runs?include=summary", {
         headers: this.headers(),
@@ -261,7 +265,8 @@ export class Upstream {
       const runs = (await res.json()) as unknown;
       if (!Array.isArray(runs)) return { ok: false, reason: "run list is not a JSON array" };
       const building = res.headers.get("x-index-state") === "building";
-      return { ok: true, runs: runs.filter((r): r is RunItem => !!r && typeof r === "object" && typeof r.id === "string"), building };
+      const progress = res.headers.get("x-index-progress");
+      return { ok: true, runs: runs.filter((r): r is RunItem => !!r && typeof r === "object" && typeof r.id === "string"), building, progress };
     } catch (e) {
       return { ok: false, reason: failureReason(e, this.timings.listTimeoutMs) };
     }
@@ -304,9 +309,11 @@ export class Upstream {
     return true;
   }
 
-  private replaceRuns(list: { runs: RunItem[]; building: boolean }): void {
+  private replaceRuns(list: { runs: RunItem[]; building: boolean; progress: string | null }): void {
     this.runs = list.runs;
     this.listVersion++;
+    this.indexState = list.building ? "building" : "ready";
+    this.indexProgress = list.building ? list.progress : null;
     this.lastFullRefresh = Date.now();
     clearTimeout(this.refreshTimer);
     // the host is still building its first index (issue 13): its list holds the runs indexed so far, read it again soon

@@ -65,6 +65,8 @@ export interface RemoteSessionJson {
   viewerKind: "binary" | "python";
   /** Additive: the viewer requires the tunnel's per-session token (false for the Python viewer). */
   tokenProtected: boolean;
+  /** Additive: the label of the Remote page's fleet host this session serves (managed from the fleet card), else null. */
+  fleetHost: string | null;
 }
 
 interface Session {
@@ -72,6 +74,7 @@ interface Session {
   conn: SshConnection;
   root: string;
   kind: "binary" | "python";
+  fleetHost?: string;
 }
 
 /** Options fixed when the server starts. */
@@ -178,7 +181,7 @@ export class RemoteManager {
   }
 
   /** Connects (if needed), launches the viewer and registers the session. */
-  async startViewer(p: ConnectParams, v: ViewerParams): Promise<RemoteSessionJson> {
+  async startViewer(p: ConnectParams, v: ViewerParams, opts: { fleetHost?: string } = {}): Promise<RemoteSessionJson> {
     const conn = await this.connect(p);
     const launched: Launched = await launchViewer(conn, {
       root: v.remote_root,
@@ -192,19 +195,30 @@ export class RemoteManager {
       releases: this.opts.releases,
       onStatus: (m) => this.opts.log.info(`${conn.key}: ${m}`),
     });
-    const session: Session = { viewer: launched.viewer, conn, root: v.remote_root, kind: launched.kind };
+    const session: Session = { viewer: launched.viewer, conn, root: v.remote_root, kind: launched.kind, fleetHost: opts.fleetHost };
     this.sessions.set(launched.viewer.sessionId, session);
     launched.viewer.onExit((reason) => this.opts.log.info(`remote viewer ${launched.viewer.sessionId} ended: ${reason}`));
     return toJson(session);
   }
 
-  /** Stops a session; false when unknown. */
-  async stopViewer(sessionId: string): Promise<boolean> {
+  /** Stops a session; false when unknown. With `closeIdleConnection`, its SSH connection closes too when no other session uses it. */
+  async stopViewer(sessionId: string, opts: { closeIdleConnection?: boolean } = {}): Promise<boolean> {
     const s = this.sessions.get(sessionId);
     if (!s) return false;
     this.sessions.delete(sessionId);
     await s.viewer.stop();
+    if (opts.closeIdleConnection && ![...this.sessions.values()].some((o) => o.conn === s.conn)) {
+      if (this.pool.get(s.conn.key) === s.conn) this.pool.delete(s.conn.key);
+      await s.conn.close();
+    }
     return true;
+  }
+
+  /** Calls `fn` once when a session's viewer ends (exit, stop, lost connection) with the reason; at once when it is unknown or over. */
+  onViewerExit(sessionId: string, fn: (reason: string) => void): void {
+    const s = this.sessions.get(sessionId);
+    if (!s) return fn("stopped");
+    s.viewer.onExit(fn);
   }
 
   /** Live sessions; dead ones (viewer exited, connection lost) are pruned first (spec §5.4). */
@@ -256,6 +270,7 @@ function toJson(s: Session): RemoteSessionJson {
     connectionId: s.conn.key,
     viewerKind: s.kind,
     tokenProtected: v.tokenProtected,
+    fleetHost: s.fleetHost ?? null,
   };
 }
 

@@ -19,4 +19,6 @@ export interface RemoteSession {
   sshHost?: string;
   connectionId?: string;
   viewerKind?: string;
+  /** The Remote page's fleet host this session serves (stopped and restarted by the fleet), else null. */
+  fleetHost?: string | null;
 }

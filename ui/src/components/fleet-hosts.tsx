@@ -3,12 +3,12 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, getJson } from "../api.ts";
 import { useInterval } from "./common.tsx";
 import { fmtNum } from "../format.ts";
-import type { FleetAnswer, FleetHost } from "../../../src/wire/fleet.ts";
+import type { FleetAnswer, FleetGpuSummary } from "../../../src/wire/fleet.ts";
 
 const POLL_MS = 2000;
 
 /** A host's GPUs in a few words. */
-function gpuText(h: FleetHost): string {
+export function gpuText(h: { gpu: FleetGpuSummary | null }): string {
   if (!h.gpu) return "–";
   if (!h.gpu.available) return h.gpu.reason ? `no GPU (${h.gpu.reason})` : "no GPU";
   const mem = h.gpu.mem_used_mib !== null && h.gpu.mem_total_mib !== null ? ` · ${fmtNum(h.gpu.mem_used_mib)} / ${fmtNum(h.gpu.mem_total_mib)} MiB` : "";

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { ApiError, getJson, qs, sendJson, useResource } from "../api.ts";
 import { Confirm, Empty, ErrorState, Loading, Modal, StatusBadge, toast, useInterval } from "../components/common.tsx";
 import { fmtDuration, fmtTime } from "../format.ts";
-import { FleetHosts } from "../components/fleet-hosts.tsx";
+import { FleetBuilder, type FleetOption } from "../components/fleet-builder.tsx";
 import type { RemoteSession } from "../types.ts";
 
 /** A saved SSH server (spec §3.12 `connections.json`). */
@@ -89,6 +89,17 @@ function hostKeyOf(e: unknown): HostKey | null {
   return d?.code === "HOST_KEY_CONFIRMATION_REQUIRED" && d.host_key ? d.host_key : null;
 }
 
+/** The saved connections a fleet can take: each profile (its root), and each server without one (the default root). */
+function fleetOptions(servers: Server[], profiles: Profile[]): FleetOption[] {
+  const needsPassword = (s: Server) => s.authMethod === "password" && !s.password && !(s as { has_password?: boolean }).has_password;
+  return servers.flatMap((s) => {
+    const own = profiles.filter((p) => p.serverId === s.id);
+    const where = `${s.username}@${s.host}:${s.port}`;
+    if (!own.length) return [{ id: s.id, label: s.name, detail: `${where} · ~/runicorn_data`, needsPassword: needsPassword(s) }];
+    return own.map((p) => ({ id: p.id, label: `${s.name} · ${p.name}`, detail: `${where} · ${p.remoteRoot ?? "~/runicorn_data"}`, needsPassword: needsPassword(s) }));
+  });
+}
+
 /** Route component for `/remote`. */
 export function RemotePage() {
   const saved = useResource("saved", async (signal) => normalize((await getJson<{ connections: unknown[] }>("/api/remote/connections/saved", signal)).connections ?? []));
@@ -142,6 +153,31 @@ export function RemotePage() {
     }
   };
 
+  /** Shows a fleet host's untrusted key; on Trust records it and resolves true, on Cancel false. */
+  const confirmHostKey = (key: HostKey) =>
+    new Promise<boolean>((resolve) => {
+      setHostKey({
+        key,
+        retry: () => {
+          setHostKey(null);
+          sendJson("POST", "/api/remote/known-hosts/accept", { host: key.host, port: key.port, key_type: key.key_type, public_key: key.public_key, fingerprint_sha256: key.fingerprint_sha256 }).then(
+            () => {
+              known.reload();
+              resolve(true);
+            },
+            (e: ApiError) => {
+              toast(e.message, "error");
+              resolve(false);
+            },
+          );
+        },
+        cancel: () => {
+          setHostKey(null);
+          resolve(false);
+        },
+      });
+    });
+
   const startViewer = async (p: Profile, s: Server, password?: string) => {
     setStarting(null);
     try {
@@ -172,7 +208,7 @@ export function RemotePage() {
           {t("remote.add")}
         </button>
       </div>
-      <FleetHosts />
+      <FleetBuilder options={fleetOptions(servers, profiles)} confirmHostKey={confirmHostKey} />
       {anyError ? <ErrorState error={anyError} onRetry={saved.reload} what={t("remote.savedWhat")} /> : null}
 
       <section class="card">
@@ -203,12 +239,21 @@ export function RemotePage() {
                   <a class="btn btn-primary" href={s.url} target="_blank" rel="noopener">
                     {t("remote.open", { url: s.url })}
                   </a>
-                  <button class="btn btn-danger" onClick={() => setStop({ session: s, disconnect: false })}>
-                    {t("remote.stop")}
-                  </button>
-                  <button class="btn" onClick={() => setStop({ session: s, disconnect: true })}>
-                    {t("remote.disconnect")}
-                  </button>
+                  {s.fleetHost ? (
+                    // the fleet restarts its sessions: they are disconnected from the Fleet card
+                    <span class="muted" data-fleet-host={s.fleetHost}>
+                      Fleet host {s.fleetHost}
+                    </span>
+                  ) : (
+                    <>
+                      <button class="btn btn-danger" onClick={() => setStop({ session: s, disconnect: false })}>
+                        {t("remote.stop")}
+                      </button>
+                      <button class="btn" onClick={() => setStop({ session: s, disconnect: true })}>
+                        {t("remote.disconnect")}
+                      </button>
+                    </>
+                  )}
                 </div>
               </div>
             ))}
