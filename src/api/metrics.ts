@@ -1,5 +1,6 @@
 // Metrics API: compatible metrics_step/metrics, cache stats and logs WebSocket (spec §3.3, §3.4); series, keys, images, live push.
 import { fileResponse } from "./file-response.ts";
+import type { LiveSystemMessage } from "../wire/live-system.ts";
 import { openForClient } from "./assets.ts";
 import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { extname, join } from "node:path";
@@ -438,6 +439,12 @@ export function metricsRoutes(ctx: AppContext) {
                 {
                   metrics: (rows: LiveRow[], info) => {
                     const out: Record<string, unknown> = { type: "metrics", run_id: id, rows };
+                    if (info.reset) out.reset = true;
+                    if (info.truncated) out.truncated = true;
+                    send(out);
+                  },
+                  system: (rows: LiveRow[], info) => {
+                    const out: LiveSystemMessage = { type: "system", run_id: id, rows };
                     if (info.reset) out.reset = true;
                     if (info.truncated) out.truncated = true;
                     send(out);
