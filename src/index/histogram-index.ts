@@ -101,64 +101,63 @@ export function openHistogramFile(root: string, runDir: string): number | undefi
 
 /** Brings the stored index of `runDir` up to date with its open histograms.jsonl (`fd`, from openHistogramFile). */
 export async function syncHistogramIndex(db: Kysely<Database>, runDir: string, fd: number): Promise<void> {
-  {
-    const st = fstatSync(fd, { bigint: true }) as BigIntStats;
-    const mark = { file_dev: String(st.dev), file_ino: String(st.ino), file_size: Number(st.size), file_mtime: String(st.mtimeNs) };
-    const row = await db.selectFrom("histogram_file").selectAll().where("run_dir", "=", runDir).executeTakeFirst();
-    if (row && row.file_dev === mark.file_dev && row.file_ino === mark.file_ino && row.file_size === mark.file_size && row.file_mtime === mark.file_mtime) {
-      return;
-    }
-    let offset = 0;
-    if (row && row.file_dev === mark.file_dev && row.file_ino === mark.file_ino && mark.file_size >= row.byte_offset) {
-      const tail = row.tail;
-      const now = readAt(fd, tail.length, row.byte_offset - tail.length);
-      if (Buffer.from(tail).equals(now)) offset = row.byte_offset; // appended to: index only the new bytes
-    }
-    // index the new complete lines, slice by slice; the last one logged for a (key, step) wins
-    const slots = new Map<string, Map<number, { off: number; len: number }>>();
-    let pos = offset;
-    while (pos < mark.file_size) {
-      const buf = readAt(fd, Math.min(SLICE, mark.file_size - pos), pos);
-      const end = buf.lastIndexOf(10) + 1; // a torn last line waits for its newline
-      if (end === 0) {
-        if (buf.length < SLICE) break;
-        throw new HistogramFileError("too_large", `histograms.jsonl has a line longer than ${SLICE} bytes`);
-      }
-      let at = 0;
-      while (at < end) {
-        const nl = buf.indexOf(10, at);
-        const from = at;
-        at = nl + 1;
-        if (nl - from < 2) continue;
-        const ks = keyStep(buf, from, nl);
-        if (!ks || !Number.isSafeInteger(ks.step)) continue;
-        let m = slots.get(ks.key);
-        if (!m) slots.set(ks.key, (m = new Map()));
-        m.set(ks.step, { off: pos + from, len: nl - from });
-      }
-      pos += end;
-      if (end < buf.length && buf.length < SLICE) break;
-    }
-    const tail = new Uint8Array(readAt(fd, Math.min(TAIL, pos), pos - Math.min(TAIL, pos)));
-    const rows: { run_dir: string; key: string; step: number; off: number; len: number }[] = [];
-    for (const [key, m] of slots) for (const [step, s] of m) rows.push({ run_dir: runDir, key, step, off: s.off, len: s.len });
-    await db.transaction().execute(async (trx) => {
-      if (offset === 0) await trx.deleteFrom("histogram_slot").where("run_dir", "=", runDir).execute();
-      for (let i = 0; i < rows.length; i += BATCH) {
-        await trx
-          .insertInto("histogram_slot")
-          .values(rows.slice(i, i + BATCH))
-          .onConflict((oc) => oc.columns(["run_dir", "key", "step"]).doUpdateSet((eb) => ({ off: eb.ref("excluded.off"), len: eb.ref("excluded.len") })))
-          .execute();
-      }
-      const file = { ...mark, byte_offset: pos, tail };
-      await trx
-        .insertInto("histogram_file")
-        .values({ run_dir: runDir, ...file })
-        .onConflict((oc) => oc.column("run_dir").doUpdateSet(file))
-        .execute();
-    });
+  const st = fstatSync(fd, { bigint: true }) as BigIntStats;
+  const mark = { file_dev: String(st.dev), file_ino: String(st.ino), file_size: Number(st.size), file_mtime: String(st.mtimeNs) };
+  const row = await db.selectFrom("histogram_file").selectAll().where("run_dir", "=", runDir).executeTakeFirst();
+  if (row && row.file_dev === mark.file_dev && row.file_ino === mark.file_ino && row.file_size === mark.file_size && row.file_mtime === mark.file_mtime) {
+    return;
   }
+  // the same file grown, its indexed bytes' tail unchanged: an append. The same size with another mtime is a rewrite.
+  let offset = 0;
+  if (row && row.file_dev === mark.file_dev && row.file_ino === mark.file_ino && mark.file_size > row.file_size) {
+    const tail = row.tail;
+    const now = readAt(fd, tail.length, row.byte_offset - tail.length);
+    if (Buffer.from(tail).equals(now)) offset = row.byte_offset; // appended to: index only the new bytes
+  }
+  // index the new complete lines, slice by slice; the last one logged for a (key, step) wins
+  const slots = new Map<string, Map<number, { off: number; len: number }>>();
+  let pos = offset;
+  while (pos < mark.file_size) {
+    const buf = readAt(fd, Math.min(SLICE, mark.file_size - pos), pos);
+    const end = buf.lastIndexOf(10) + 1; // a torn last line waits for its newline
+    if (end === 0) {
+      if (buf.length < SLICE) break;
+      throw new HistogramFileError("too_large", `histograms.jsonl has a line longer than ${SLICE} bytes`);
+    }
+    let at = 0;
+    while (at < end) {
+      const nl = buf.indexOf(10, at);
+      const from = at;
+      at = nl + 1;
+      if (nl - from < 2) continue;
+      const ks = keyStep(buf, from, nl);
+      if (!ks || !Number.isSafeInteger(ks.step)) continue;
+      let m = slots.get(ks.key);
+      if (!m) slots.set(ks.key, (m = new Map()));
+      m.set(ks.step, { off: pos + from, len: nl - from });
+    }
+    pos += end;
+    if (end < buf.length && buf.length < SLICE) break;
+  }
+  const tail = new Uint8Array(readAt(fd, Math.min(TAIL, pos), pos - Math.min(TAIL, pos)));
+  const rows: { run_dir: string; key: string; step: number; off: number; len: number }[] = [];
+  for (const [key, m] of slots) for (const [step, s] of m) rows.push({ run_dir: runDir, key, step, off: s.off, len: s.len });
+  await db.transaction().execute(async (trx) => {
+    if (offset === 0) await trx.deleteFrom("histogram_slot").where("run_dir", "=", runDir).execute();
+    for (let i = 0; i < rows.length; i += BATCH) {
+      await trx
+        .insertInto("histogram_slot")
+        .values(rows.slice(i, i + BATCH))
+        .onConflict((oc) => oc.columns(["run_dir", "key", "step"]).doUpdateSet((eb) => ({ off: eb.ref("excluded.off"), len: eb.ref("excluded.len") })))
+        .execute();
+    }
+    const file = { ...mark, byte_offset: pos, tail };
+    await trx
+      .insertInto("histogram_file")
+      .values({ run_dir: runDir, ...file })
+      .onConflict((oc) => oc.column("run_dir").doUpdateSet(file))
+      .execute();
+  });
 }
 
 /** Forgets a run's histogram index (its file is gone). */

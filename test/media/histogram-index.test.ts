@@ -132,6 +132,16 @@ describe("the stored histogram index", () => {
     expect(await steps("z")).toEqual([2]);
   });
 
+  it("is rebuilt when a line before the end is rewritten at the same size, the last bytes unchanged", async () => {
+    writeFileSync(file, line("w", 1) + line("w", 2));
+    await syncHistogramIndex(idx.db, root, runDir);
+    await Bun.sleep(30); // a later mtime
+    writeFileSync(file, line("w", 1).replace('"w"', '"q"') + line("w", 2));
+    await syncHistogramIndex(idx.db, root, runDir);
+    expect(await steps("q")).toEqual([1]);
+    expect(await steps("w")).toEqual([2]);
+  });
+
   it("forgets a run whose file is gone, and refuses a file that is not a regular file", async () => {
     writeFileSync(file, line("w", 1));
     await syncHistogramIndex(idx.db, root, runDir);
