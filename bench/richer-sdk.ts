@@ -1,10 +1,11 @@
 // SDK overhead of per-run system metrics (issue 17), Python and TS SDKs, measured two ways so that noise cannot hide it:
 // 1. the cost of one sample (CPU time, median of many), and the share of one core it takes at an interval
 //    (cost / interval): deterministic, and what the ≤ 1 % target is checked against, at the default 10 s and at 1 s;
-// 2. log() throughput with sampling every 0.1 s (100× the default rate) against off, in interleaved trials (ABBA
-//    order), as the median of per-pair on/off ratios, next to an A/A control (off against off) that shows the noise
-//    floor of this machine. Printed for information: on a shared machine it is noisier than the 1 % target.
-import { mkdtempSync, rmSync } from "node:fs";
+// 2. log() calls per CPU-second of the process (sampler included; other load on the machine does not count) with
+//    sampling every 0.1 s (100× the default rate) against off, in interleaved trials (ABBA order), as the median of
+//    per-pair on/off ratios, next to an A/A control (off against off) that shows the noise floor of this machine.
+//    Printed for information: on a shared machine it is noisier than the 1 % target.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { init, Run } from "../src/sdk/runicorn.ts";
@@ -12,8 +13,8 @@ import { SystemSampler } from "../src/sdk/system-metrics.ts";
 import { finish, reportValue, stats } from "./lib.ts";
 
 const TRIALS = Number(process.env.BENCH_SDK_TRIALS ?? 8);
-const PY_LOGS = Number(process.env.BENCH_SDK_PY_LOGS ?? 60_000);
-const TS_LOGS = Number(process.env.BENCH_SDK_TS_LOGS ?? 200_000);
+const PY_LOGS = Number(process.env.BENCH_SDK_PY_LOGS ?? 200_000);
+const TS_LOGS = Number(process.env.BENCH_SDK_TS_LOGS ?? 1_000_000);
 const SAMPLES = Number(process.env.BENCH_SDK_SAMPLES ?? 200);
 const STRESS_INTERVAL = 0.1;
 const DEFAULT_INTERVAL = 10;
@@ -36,7 +37,7 @@ function summariseThroughput(name: string, off: number[], on: number[], aa: numb
   const ratios = on.map((v, i) => v / off[i]);
   const overhead = (1 - median(ratios)) * 100;
   console.log(
-    `${name}: log() ${median(off).toFixed(0)}/s sampling off, ${median(on).toFixed(0)}/s sampling every ${STRESS_INTERVAL} s; ` +
+    `${name}: log() ${median(off).toFixed(0)}/CPU-s sampling off, ${median(on).toFixed(0)}/CPU-s sampling every ${STRESS_INTERVAL} s; ` +
       `on/off ratios ${ratios.map((r) => r.toFixed(3)).join(" ")}`,
   );
   console.log(
@@ -45,24 +46,61 @@ function summariseThroughput(name: string, off: number[], on: number[], aa: numb
   );
 }
 
-/** Python: per-sample cost, then trials alternating off/on (ABBA) plus off/off controls, each a fresh run of PY_LOGS logs. */
-async function python(root: string): Promise<void> {
-  const code = `import runicorn as rn, time, json, sys, os
+/** CPU ms per Python sample (the sampler's thread plus the processes it starts) in an environment (PATH, LD_LIBRARY_PATH). */
+async function pythonSampleCost(root: string, env: Record<string, string>): Promise<number[]> {
+  const code = `import json, os, resource, sys, time
 from runicorn.system_metrics import SystemSampler
-root, n, trials, iv, samples = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-s = SystemSampler(os.path.join(root, "probe.jsonl"), 1.0)
+s = SystemSampler(os.path.join(sys.argv[1], "probe.jsonl"), 1.0)
 s.start(); s.stop()
 cost = []
-for _ in range(samples):
+for _ in range(int(sys.argv[2])):
+    k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     c0 = time.thread_time()
     s._write(s.sample())
-    cost.append((time.thread_time() - c0) * 1000)
+    c = time.thread_time() - c0
+    k = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cost.append((c + (k.ru_utime - k0.ru_utime) + (k.ru_stime - k0.ru_stime)) * 1000)
+print(json.dumps(cost))`;
+  const p = Bun.spawn(["python3", "-c", code, root, String(SAMPLES)], {
+    env: { ...process.env, PYTHONPATH: SDK, RUNICORN_QUIET: "1", ...env },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const out = await new Response(p.stdout).text();
+  if ((await p.exited) !== 0) throw new Error("python sample-cost bench failed");
+  return JSON.parse(out) as number[];
+}
+
+/** A fake nvidia-smi (two processes per sample, as on a GPU machine) and, with gcc, the NVML stub library. */
+function gpuStandIns(root: string): { smiPath: string; nvmlDir?: string } {
+  const bin = join(root, "fakebin");
+  mkdirSync(bin, { recursive: true });
+  const smi = join(bin, "nvidia-smi");
+  writeFileSync(smi, "#!/bin/sh\ncase \"$1\" in --query-gpu=*) printf '0, GPU-a, 37, 1024, 8192, 55.5, 61\\n' ;; esac\n");
+  chmodSync(smi, 0o755);
+  const gcc = Bun.which("gcc");
+  if (!gcc) return { smiPath: `${bin}:${process.env.PATH}` };
+  const nvmlDir = join(root, "nvml");
+  mkdirSync(nvmlDir, { recursive: true });
+  const stub = join(import.meta.dir, "..", "test", "fixtures", "nvidia-smi", "fake-libnvidia-ml.c");
+  const r = Bun.spawnSync([gcc, "-shared", "-fPIC", "-O1", "-o", join(nvmlDir, "libnvidia-ml.so.1"), stub]);
+  return { smiPath: `${bin}:${process.env.PATH}`, nvmlDir: r.exitCode === 0 ? nvmlDir : undefined };
+}
+
+/** Python: per-sample cost, then trials alternating off/on (ABBA) plus off/off controls, each a fresh run of PY_LOGS logs. */
+async function python(root: string): Promise<void> {
+  reportSampleCost("Python", await pythonSampleCost(root, { PATH: "/usr/bin:/bin" }));
+  const gpu = gpuStandIns(root);
+  reportSampleCost("Python with nvidia-smi (a stand-in script)", await pythonSampleCost(root, { PATH: gpu.smiPath }));
+  if (gpu.nvmlDir) reportSampleCost("Python with NVML (the stub library)", await pythonSampleCost(root, { LD_LIBRARY_PATH: gpu.nvmlDir }));
+  const code = `import runicorn as rn, time, json, sys, os
+root, n, trials, iv = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 def trial(interval):
     r = rn.init(path="bench/py", storage=root, system_interval=interval)
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time of the whole process (sampler thread included): other load does not count
     for i in range(n):
         r.log({"loss": 1.0 / (i + 1), "acc": i * 1e-6})
-    rate = n / (time.perf_counter() - t0)
+    rate = n / (time.process_time() - t0)
     r.finish()
     return rate
 trial(0)  # warm-up, unmeasured
@@ -74,16 +112,15 @@ for t in range(trials):
         b = trial(iv); a = trial(0)
     off.append(a); on.append(b)
     aa.append(trial(0) / trial(0))
-print(json.dumps({"cost": cost, "off": off, "on": on, "aa": aa}))`;
-  const p = Bun.spawn(["python3", "-c", code, root, String(PY_LOGS), String(TRIALS), String(STRESS_INTERVAL), String(SAMPLES)], {
+print(json.dumps({"off": off, "on": on, "aa": aa}))`;
+  const p = Bun.spawn(["python3", "-c", code, root, String(PY_LOGS), String(TRIALS), String(STRESS_INTERVAL)], {
     env: { ...process.env, PYTHONPATH: SDK, RUNICORN_QUIET: "1" },
     stdout: "pipe",
     stderr: "inherit",
   });
   const out = await new Response(p.stdout).text();
   if ((await p.exited) !== 0) throw new Error("python bench failed");
-  const r = JSON.parse(out) as { cost: number[]; off: number[]; on: number[]; aa: number[] };
-  reportSampleCost("Python", r.cost);
+  const r = JSON.parse(out) as { off: number[]; on: number[]; aa: number[] };
   summariseThroughput("Python", r.off, r.on, r.aa);
 }
 
@@ -103,12 +140,13 @@ async function typescript(root: string): Promise<void> {
 
   const trial = async (iv: number): Promise<number> => {
     const run = init({ storage: root, path: "bench/ts", systemInterval: iv, env: {}, handleSignals: false });
-    const t0 = performance.now();
+    const c0 = process.cpuUsage(); // CPU time of this process: other load on the machine does not count
     for (let i = 0; i < TS_LOGS; i++) {
       run.log({ loss: 1 / (i + 1), acc: i * 1e-6 });
       if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
     }
-    const rate = TS_LOGS / ((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    const rate = TS_LOGS / ((c.user + c.system) / 1e6);
     if (run instanceof Run) run.finish();
     return rate;
   };
