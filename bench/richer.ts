@@ -9,7 +9,7 @@ import { importTensorBoard } from "../src/importers/tensorboard.ts";
 import { frameRecord } from "../src/importers/tfrecord.ts";
 import { finish, reportValue, stats } from "./lib.ts";
 import { sdkSystemOverhead } from "./richer-sdk.ts";
-import { benchHistograms } from "./richer-histograms.ts";
+import { benchColdHistograms, benchHistograms } from "./richer-histograms.ts";
 
 const EVENTS = Number(process.env.BENCH_TB_EVENTS ?? 2_000_000);
 const TAGS = ["loss/train", "loss/val", "acc", "lr"];
@@ -92,4 +92,5 @@ console.log(`RSS ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
 if (!process.env.BENCH_KEEP) rmSync(base, { recursive: true, force: true });
 await sdkSystemOverhead();
 await benchHistograms();
+await benchColdHistograms();
 finish();

@@ -23,6 +23,7 @@ export function createApp(ctx: AppContext) {
       const error = cause instanceof HttpError ? cause : thrown;
       if (error instanceof HttpError) {
         set.status = error.status;
+        Object.assign(set.headers, error.headers);
         return { detail: error.detail, ...error.extra };
       }
       if (code === "VALIDATION") {

@@ -1,17 +1,18 @@
 // Run assets: the assets.json view, SDK-index reference counts, and downloads of files, directories and
 // manifests under ROOT only (spec §3.7, §3.6 refs; §6.1 with links that leave ROOT refused).
-import { closeSync, lstatSync, readdirSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { Elysia, t } from "elysia";
 import { readJsonObject } from "../store/json.ts";
 import { assetsCount } from "../store/run-files.ts";
 import { streamFrom } from "../store/assets/byte-sink.ts";
 import { blobPath, isInsideRoot, isManifestPath, readManifestFile, realpathOrUndefined, remapRecordedPath } from "../store/assets/cas.ts";
-import { fileStream, FileRefusedError, openChecked, type OpenedFile, UNLIMITED } from "../store/safe-read.ts";
+import { FileRefusedError, openChecked, type OpenedFile, UNLIMITED } from "../store/safe-read.ts";
 import { safeMemberName } from "../store/assets/archive-import.ts";
 import { SdkIndex } from "../store/assets/sdk-index.ts";
 import { ZipWriter } from "../store/assets/zip-writer.ts";
 import type { AppContext } from "./context.ts";
+import { fileResponse } from "./file-response.ts";
 import { HttpError } from "./errors.ts";
 import { assertRunId, getLiveRun } from "./run-ids.ts";
 
@@ -154,7 +155,7 @@ export function openForClient(root: string, path: string): OpenedFile {
 }
 
 /** Builds the download response for a resolved target (spec §3.7): files, directories (zip) and manifests (zip). */
-export function downloadResponse(ctx: AppContext, root: string, target: string, filename: string | undefined): Response {
+export function downloadResponse(ctx: AppContext, root: string, target: string, filename: string | undefined, request: Request): Response {
   const name = downloadName(filename);
   const st = lstatSync(target);
   if (st.isFile() && isManifestPath(realpathOrUndefined(root) ?? root, target)) {
@@ -190,14 +191,7 @@ export function downloadResponse(ctx: AppContext, root: string, target: string, 
   const f = openForClient(root, target);
   const finalName = name ?? basename(target);
   const type = Bun.file(finalName).type || "application/octet-stream";
-  try {
-    return new Response(fileStream(f), {
-      headers: { "content-type": type, "content-disposition": attachment(finalName), "content-length": String(f.size) },
-    });
-  } catch (e) {
-    closeSync(f.fd);
-    throw e;
-  }
+  return fileResponse(request, f, { "content-type": type, "content-disposition": attachment(finalName) });
 }
 
 /** Asset routes. */
@@ -231,13 +225,13 @@ export function assetsRoutes(ctx: AppContext) {
     )
     .get(
       "/api/runs/:run_id/assets/download",
-      ({ params, query }) => {
+      ({ params, query, request }) => {
         const run = getLiveRun(ctx, params.run_id);
         const root = ctx.root();
         const meta = readJsonObject(join(run.run_dir, "meta.json"), { root });
         const storageDir = typeof meta?.storage_dir === "string" ? meta.storage_dir : null;
         const target = resolveDownloadPath(root, query.path, storageDir);
-        return downloadResponse(ctx, root, target, query.filename);
+        return downloadResponse(ctx, root, target, query.filename, request);
       },
       {
         params: t.Object({ run_id: t.String() }),

@@ -7,6 +7,8 @@ export class HttpError extends Error {
     readonly detail: unknown,
     /** Extra top-level keys of the error body (e.g. `retry_after` on 429). */
     readonly extra: Record<string, unknown> = {},
+    /** Response headers the answer must carry (e.g. `content-range` on 416). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
   }

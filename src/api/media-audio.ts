@@ -1,10 +1,10 @@
-// Audio API: the rn.Audio values a run logged (audio event lines), listed, and their files served with an audio content type.
+// Audio API: the rn.Audio values a run logged (audio event lines), listed, and their files served with an audio content type and byte ranges.
 import { extname } from "node:path";
 import { Elysia } from "elysia";
 import type { AudioItem } from "../wire/media.ts";
-import { fileStream } from "../store/safe-read.ts";
 import { openForClient } from "./assets.ts";
 import type { AppContext } from "./context.ts";
+import { fileResponse } from "./file-response.ts";
 import { HttpError } from "./errors.ts";
 import { mediaName, numOrNull, readMediaEvents, strOrNull } from "./media-events.ts";
 import { mediaFile } from "./metrics.ts";
@@ -47,15 +47,13 @@ export function mediaAudioRoutes(ctx: AppContext) {
     )
     .get(
       "/api/runs/:run_id/audio/:file",
-      ({ params }) => {
+      ({ params, request }) => {
         const run = getLiveRun(ctx, params.run_id);
         const type = AUDIO_TYPES[extname(params.file).toLowerCase()];
         if (!type) throw new HttpError(404, "Not an audio file");
         const path = mediaFile(run.run_dir, params.file);
         if (!path) throw new HttpError(404, "File not found");
-        const f = openForClient(ctx.root(), path);
-        const headers = { "content-type": type, "x-content-type-options": "nosniff", "content-length": String(f.size), "accept-ranges": "none" };
-        return new Response(fileStream(f), { headers });
+        return fileResponse(request, openForClient(ctx.root(), path), { "content-type": type, "x-content-type-options": "nosniff" });
       },
       { detail: { summary: "An audio file of the run's media/ folder (.wav, .mp3, .ogg, .flac) with its content type" } },
     );

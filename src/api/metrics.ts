@@ -1,5 +1,6 @@
 // Metrics API: compatible metrics_step/metrics, cache stats and logs WebSocket (spec §3.3, §3.4); series, keys, images, live push.
-import { fileStream } from "../store/safe-read.ts";
+import { fileResponse } from "./file-response.ts";
+import type { LiveSystemMessage } from "../wire/live-system.ts";
 import { openForClient } from "./assets.ts";
 import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { extname, join } from "node:path";
@@ -350,16 +351,14 @@ export function metricsRoutes(ctx: AppContext) {
     )
     .get(
       "/api/runs/:run_id/media/:file",
-      ({ params }) => {
+      ({ params, request }) => {
         const run = getLiveRun(ctx, params.run_id);
         const path = mediaFile(run.run_dir, params.file);
         if (!path) throw new HttpError(404, "File not found");
         const type = IMAGE_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
         const headers: Record<string, string> = { "content-type": type, "x-content-type-options": "nosniff" };
         if (type === "image/svg+xml") headers["content-security-policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
-        const f = openForClient(ctx.root(), path);
-        headers["content-length"] = String(f.size);
-        return new Response(fileStream(f), { headers });
+        return fileResponse(request, openForClient(ctx.root(), path), headers);
       },
       { detail: { summary: "A file of the run's media/ folder (images logged with log_image)" } },
     )
@@ -440,6 +439,12 @@ export function metricsRoutes(ctx: AppContext) {
                 {
                   metrics: (rows: LiveRow[], info) => {
                     const out: Record<string, unknown> = { type: "metrics", run_id: id, rows };
+                    if (info.reset) out.reset = true;
+                    if (info.truncated) out.truncated = true;
+                    send(out);
+                  },
+                  system: (rows: LiveRow[], info) => {
+                    const out: LiveSystemMessage = { type: "system", run_id: id, rows };
                     if (info.reset) out.reset = true;
                     if (info.truncated) out.truncated = true;
                     send(out);

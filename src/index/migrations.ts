@@ -154,6 +154,33 @@ export const MIGRATIONS: Migration[] = [
       await createRunFilterIndex(db);
     },
   },
+  {
+    // Histogram offset index (issue 17): per run, where each (key, step) line of histograms.jsonl is, and the
+    // file mark it was built against (device, inode, size, mtime, tail), so a restart answers without a re-scan.
+    name: "0008_histogram_index",
+    async up(db) {
+      await db.schema
+        .createTable("histogram_file")
+        .addColumn("run_dir", "text", (c) => c.primaryKey())
+        .addColumn("file_dev", "text", (c) => c.notNull())
+        .addColumn("file_ino", "text", (c) => c.notNull())
+        .addColumn("file_size", "integer", (c) => c.notNull())
+        .addColumn("file_mtime", "text", (c) => c.notNull())
+        .addColumn("byte_offset", "integer", (c) => c.notNull())
+        .addColumn("tail", "blob", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("histogram_slot")
+        .addColumn("run_dir", "text", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("step", "integer", (c) => c.notNull())
+        .addColumn("off", "integer", (c) => c.notNull())
+        .addColumn("len", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("histogram_slot_pk", ["run_dir", "key", "step"])
+        .modifyEnd(sql`WITHOUT ROWID`)
+        .execute();
+    },
+  },
 ];
 
 /** The covering index of filtered lists (migration 0007). */

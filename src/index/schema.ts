@@ -64,6 +64,8 @@ export interface Database {
   metric_run: MetricRunTable;
   metric_chunk: MetricChunkTable;
   metric_image: MetricImageTable;
+  histogram_file: HistogramFileTable;
+  histogram_slot: HistogramSlotTable;
 }
 
 /** Ingest state of one run's events.jsonl: which file, how far it was read (issue 3). */
@@ -109,4 +111,28 @@ export interface MetricImageTable {
   caption: string | null;
   path: string;
   ts: number | null;
+}
+
+/** How far a run's histograms.jsonl is indexed, and how the file looked then (issue 17, `histogram-index.ts`). */
+export interface HistogramFileTable {
+  run_dir: string;
+  /** Device and inode (strings: they may exceed 2^53). */
+  file_dev: string;
+  file_ino: string;
+  file_size: number;
+  /** mtime in ns, as a string. */
+  file_mtime: string;
+  /** Bytes indexed: the end of the last complete line. */
+  byte_offset: number;
+  /** Up to 64 bytes before `byte_offset`: an append must leave them unchanged. */
+  tail: Uint8Array;
+}
+
+/** Where the histogram of one (key, step) of a run is in its histograms.jsonl (the last line logged wins). */
+export interface HistogramSlotTable {
+  run_dir: string;
+  key: string;
+  step: number;
+  off: number;
+  len: number;
 }

@@ -1,7 +1,7 @@
 // Fan-out of new metric rows, log lines and status changes to subscribers, one watcher per watched run.
 import { systemKey } from "../index/metric-run.ts";
 import { existsSync, type FSWatcher, watch } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { IngestEvent, MetricStore } from "../index/metric-store.ts";
 import type { RunChange, RunService } from "../index/run-types.ts";
 import { rowsForSteps } from "../metrics/query.ts";
@@ -21,6 +21,8 @@ export interface LiveRow {
 export interface RunListener {
   /** New or changed rows; `reset` when the file was re-read from scratch, `truncated` when rows were left out. */
   metrics?(rows: LiveRow[], info: { reset: boolean; truncated: boolean }): void;
+  /** New rows of the run's system.jsonl (`sys/…` keys), with the same `reset`/`truncated` meaning. */
+  system?(rows: LiveRow[], info: { reset: boolean; truncated: boolean }): void;
   /** New complete log lines (blank lines left out). */
   logs?(lines: string[]): void;
   /** logs.txt exists now (called once, when it appears or at once if it already exists). */
@@ -90,10 +92,11 @@ export class LiveHub {
       w = fresh;
       this.watched.set(run.run_dir, w);
       this.startFsWatch(w);
-      // bring the columns up to date so the first push carries only what is new
-      this.deps
-        .store()
+      // bring the columns (and the system samples) up to date so the first push carries only what is new
+      const store = this.deps.store();
+      store
         .sync(w.runDir, "watch")
+        .then(() => (existsSync(systemKey(fresh.runDir)) ? store.sync(systemKey(fresh.runDir), "watch") : undefined))
         .catch((e) => this.deps.log.error(`live sync ${runId}`, e))
         .finally(() => (fresh.primed = true));
     }
@@ -257,7 +260,9 @@ export class LiveHub {
   }
 
   private onIngest(store: MetricStore, e: IngestEvent): void {
-    const w = this.watched.get(e.runDir);
+    // a run's system.jsonl is a store entry of its own, keyed by the file's path (systemKey)
+    const system = e.runDir === systemKey(dirname(e.runDir)) && !this.watched.has(e.runDir);
+    const w = this.watched.get(system ? dirname(e.runDir) : e.runDir);
     if (!w || !w.listeners.size || !w.primed) return;
     const state = store.peek(e.runDir);
     if (!state) return;
@@ -269,7 +274,10 @@ export class LiveHub {
     }
     const rows = steps.length ? rowsForSteps(state, steps) : [];
     if (!rows.length && !e.reset) return;
-    for (const l of w.listeners) l.metrics?.(rows, { reset: e.reset, truncated });
+    for (const l of w.listeners) {
+      if (system) l.system?.(rows, { reset: e.reset, truncated });
+      else l.metrics?.(rows, { reset: e.reset, truncated });
+    }
   }
 
   private readStatus(w: Watched): string {

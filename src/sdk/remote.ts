@@ -109,6 +109,15 @@ export class RemoteShipper {
         media.push(m);
       }
     }
+    // a table's image cells are named in its .table.json (written after them), not in events.jsonl
+    for (const m of media.filter((n) => n.endsWith(".table.json"))) {
+      for (const ref of readFileSync(join(mdir, m), "utf8").matchAll(/"path": "media\/([^"\\/]+)"/g)) {
+        if (!this.media.has(ref[1]) && existsSync(join(mdir, ref[1]))) {
+          this.media.add(ref[1]);
+          media.unshift(ref[1]);
+        }
+      }
+    }
     for (const [file, field] of WHOLE) {
       const p = join(this.runDir, file);
       if (!existsSync(p)) continue;

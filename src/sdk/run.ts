@@ -2,6 +2,8 @@
 import { finishRunRow, upsertRunRow } from "./index-rows.ts";
 import { datasetEntry, imageBytes, mergeConfig, pretrainedEntry, saveImage, updateAssets } from "./run-assets.ts";
 import { SystemSampler } from "./system-metrics.ts";
+import { histogramLine, isRichValue, saveMediaValue, type RichValue } from "./media-log.ts";
+import { Histogram } from "./media.ts";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, fstatSync } from "node:fs";
 import { hostname, machine, platform, release, type } from "node:os";
 import { join } from "node:path";
@@ -164,8 +166,10 @@ export class Run implements Flushable {
 
   private evBuf = "";
   private logBuf = "";
+  private histBuf = "";
   private evFd = -1;
   private logFd = -1;
+  private histFd = -1;
   private chunk = MAX_CHUNK;
   private due: number;
   private nextBeat: number;
@@ -183,6 +187,7 @@ export class Run implements Flushable {
 
   private readonly eventsPath: string;
   private readonly logsPath: string;
+  private readonly histPath: string;
   private readonly statusPath: string;
   private readonly summaryPath: string;
 
@@ -198,6 +203,7 @@ export class Run implements Flushable {
     this.workspaceRoot = s.workspaceRoot;
     this.eventsPath = join(this.runDir, "events.jsonl");
     this.logsPath = join(this.runDir, "logs.txt");
+    this.histPath = join(this.runDir, "histograms.jsonl");
     this.statusPath = join(this.runDir, "status.json");
     this.summaryPath = join(this.runDir, "summary.json");
     this.flushSec = Math.max(1, s.flushIntervalMs) / 1000;
@@ -320,6 +326,9 @@ export class Run implements Flushable {
           s = JSON.stringify(v);
         } else if (v === undefined || typeof v === "function" || typeof v === "symbol") {
           continue;
+        } else if (isRichValue(v)) {
+          this.logRich(k, v, ts); // Python: histograms.jsonl, or media/ + an event line before the metrics line
+          continue;
         } else {
           s = dumps(v);
         }
@@ -350,6 +359,21 @@ export class Run implements Flushable {
       if (ts >= this.due || this.evBuf.length > this.chunk) this.tick(ts);
     }
     if (this.primaryName !== undefined) this.updateBest(data, step, ts, stage);
+  }
+
+  /** Writes a Histogram, Table or Audio logged under `key` at the current step, as the Python SDK does. */
+  private logRich(key: string, v: RichValue, ts: number): void {
+    if (v instanceof Histogram) {
+      const line = histogramLine(v, key, this.globalStep, ts);
+      if (this.finished) this.appendDirect(this.histPath, line);
+      else this.histBuf += line;
+      return;
+    }
+    let line = "";
+    this.guard("media", () => (line = saveMediaValue(this.mediaDir, key, v, this.globalStep)));
+    if (!line) return;
+    if (this.finished) this.appendDirect(this.eventsPath, line);
+    else this.evBuf += line;
   }
 
   /** Appends `HH:MM:SS | text` (local time) to logs.txt (spec §1.5). */
@@ -430,8 +454,8 @@ export class Run implements Flushable {
     this.timer = undefined;
     untrackForExit(this);
     this.flushNow();
-    for (const fd of [this.evFd, this.logFd]) if (fd >= 0) syncAndClose(fd);
-    this.evFd = this.logFd = -1;
+    for (const fd of [this.evFd, this.logFd, this.histFd]) if (fd >= 0) syncAndClose(fd);
+    this.evFd = this.logFd = this.histFd = -1;
     if (this.bestValue !== undefined) {
       this.summary({
         best_metric_value: this.bestValue,
@@ -452,6 +476,7 @@ export class Run implements Flushable {
   flushNow(): void {
     if (this.evBuf !== "") this.evBuf = this.drain(this.eventsPath, "evFd", this.evBuf);
     if (this.logBuf !== "") this.logBuf = this.drain(this.logsPath, "logFd", this.logBuf);
+    if (this.histBuf !== "") this.histBuf = this.drain(this.histPath, "histFd", this.histBuf);
   }
 
   /** The periodic work: flush, re-align the clock, refresh the heartbeat when due. */
@@ -477,7 +502,7 @@ export class Run implements Flushable {
   }
 
   /** Writes a buffer to its file; returns what is left to retry (bounded by MAX_PENDING). */
-  private drain(path: string, fdKey: "evFd" | "logFd", buf: string): string {
+  private drain(path: string, fdKey: "evFd" | "logFd" | "histFd", buf: string): string {
     if (this[fdKey] < 0) {
       try {
         this[fdKey] = openFresh(path);

@@ -10,6 +10,7 @@ import { remoteStagingRoot, RemoteShipper } from "./remote.ts";
 import { homedir } from "node:os";
 
 export { Run, type LogData, type LogOptions } from "./run.ts";
+export { Audio, Histogram, Image, Table } from "./media.ts";
 
 /** Arguments of `init()`; the first four are those of Python's `rn.init`. */
 export interface InitOptions {

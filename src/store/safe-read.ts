@@ -197,10 +197,11 @@ export function readIfPresent(path: string, rule: ReadRule): Buffer | undefined 
 
 /**
  * The content of an opened file as a stream of at most its size at open time (a file that grows is cut there),
- * read asynchronously in 256 KiB pieces; the descriptor is closed at the end, on error and on cancel.
+ * or of bytes [from, end) of it, read asynchronously in 256 KiB pieces; the descriptor is closed at the end, on
+ * error and on cancel.
  */
-export function fileStream(f: OpenedFile): ReadableStream<Uint8Array> {
-  let pos = 0;
+export function fileStream(f: OpenedFile, from = 0, end = f.size): ReadableStream<Uint8Array> {
+  let pos = from;
   let closed = false;
   const close = () => {
     if (!closed) {
@@ -210,7 +211,7 @@ export function fileStream(f: OpenedFile): ReadableStream<Uint8Array> {
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const left = f.size - pos;
+      const left = end - pos;
       if (left <= 0) {
         close();
         controller.close();

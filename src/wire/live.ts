@@ -1,4 +1,5 @@
 // Wire shapes of the `/api/live` socket messages: server and UI share them.
+import type { LiveSystemMessage } from "./live-system.ts";
 
 /** One row of a live `metrics` message. */
 export interface LiveRow {
@@ -14,6 +15,7 @@ export interface LiveRow {
  */
 export type LiveMessage =
   | { type: "metrics"; run_id: string; rows: LiveRow[]; reset?: boolean; truncated?: boolean }
+  | LiveSystemMessage
   | { type: "logs"; run_id: string; lines: string[] }
   | { type: "logs_reset"; run_id: string }
   | { type: "status"; run_id: string; status: string }

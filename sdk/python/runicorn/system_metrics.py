@@ -148,6 +148,7 @@ class SystemSampler:
         self._prev_proc: Optional[Tuple[float, float]] = None  # (wall, cpu seconds)
         self._prev_host: Optional[Tuple[float, float]] = None  # (busy, total) ticks
         self._smi_ok = True
+        self._nvml: object = None  # _nvml.Nvml once loaded; False when NVML is not there (nvidia-smi then)
         self._gpu_uuids: Optional[Set[str]] = None  # GPUs this process was seen using
 
     def start(self) -> None:
@@ -270,15 +271,39 @@ class SystemSampler:
         text = r.stdout.decode("utf-8", "replace")
         return [[c.strip() for c in line.split(",")] for line in text.splitlines() if line.strip()]
 
-    def _gpus(self, pids: List[int]) -> Dict[str, float]:
+    def _gpu_readings(self) -> Optional[Tuple[list, List[Tuple[int, str]]]]:
+        """(rows, compute apps) from NVML through ctypes when the library is there, else from nvidia-smi; None without either."""
+        if self._nvml is None:
+            try:
+                from ._nvml import Nvml
+                self._nvml = Nvml.load() or False
+            except Exception:
+                self._nvml = False  # ctypes missing or broken: nvidia-smi, as before
+        if self._nvml is not False:
+            try:
+                got = self._nvml.read()  # type: ignore[attr-defined]
+            except Exception:
+                got = None
+            if got is not None:
+                return got
+            self._nvml = False  # NVML stopped answering: nvidia-smi from now on
         if not self._smi_ok:
-            return {}
+            return None
         rows = self._smi(["--query-gpu=" + _GPU_FIELDS, "--format=csv,noheader,nounits"])
         if rows is None:
             self._smi_ok = False  # no nvidia-smi (or no driver): silently no GPU keys from now on
-            return {}
+            return None
         apps = self._smi(["--query-compute-apps=pid,gpu_uuid", "--format=csv,noheader,nounits"]) or []
-        mine = {a[1] for a in apps if len(a) >= 2 and a[0].isdigit() and int(a[0]) in set(pids)}
+        return ([(r[0], r[1]) + tuple(_num(v) for v in r[2:7]) for r in rows if len(r) >= 7],
+                [(int(a[0]), a[1]) for a in apps if len(a) >= 2 and a[0].isdigit()])
+
+    def _gpus(self, pids: List[int]) -> Dict[str, float]:
+        got = self._gpu_readings()
+        if got is None:
+            return {}
+        rows, apps = got
+        own = set(pids)
+        mine = {uuid for pid, uuid in apps if pid in own}
         if mine:
             self._gpu_uuids = (self._gpu_uuids or set()) | mine
         chosen = self._gpu_uuids
@@ -289,15 +314,13 @@ class SystemSampler:
                 visible = {v.strip() for v in cvd.split(",") if v.strip()}
         out: Dict[str, float] = {}
         for r in rows:
-            if len(r) < 7:
-                continue
             idx, uuid = r[0], r[1]
             if chosen is not None and uuid not in chosen:
                 continue
             if visible is not None and idx not in visible and uuid not in visible:
                 continue
             pre = "sys/gpu%s/" % idx
-            util, used, total, power, temp = (_num(v) for v in r[2:7])
+            util, used, total, power, temp = r[2:7]
             if util is not None:
                 out[pre + "util"] = util
             if used is not None:

@@ -1,6 +1,8 @@
 // The run page's System tab: the run's own CPU, memory and per-GPU charts (sys/… keys) over its relative time, live while running.
 import type uPlot from "uplot";
 import { getJson, useResource } from "../api.ts";
+import { useLiveMessages, useLiveUp } from "../live.ts";
+import type { LiveRow } from "../../../src/wire/live.ts";
 import { PALETTE } from "../chart-data.ts";
 import type { MessageKey } from "../i18n/en.ts";
 import { t } from "../i18n/i18n.ts";
@@ -46,6 +48,26 @@ export function systemPanels(keys: string[]): Panel[] {
   return panels;
 }
 
+/**
+ * The series with the live rows appended (pushed by `/api/live` as `system` messages): rows at or before the
+ * last time already drawn are left out (the fetch and the push may overlap), keys not drawn are ignored.
+ */
+export function appendSystemRows(body: SeriesResponse, rows: LiveRow[]): SeriesResponse {
+  let last = body.x.length ? body.x[body.x.length - 1] : -Infinity;
+  const fresh: LiveRow[] = [];
+  for (const r of rows) {
+    if (typeof r.time !== "number" || r.time <= last) continue;
+    fresh.push(r);
+    last = r.time;
+  }
+  if (!fresh.length) return body;
+  const series: SeriesResponse["series"] = {};
+  for (const [k, ys] of Object.entries(body.series)) {
+    series[k] = ys.concat(fresh.map((r) => (typeof r.values[k] === "number" ? (r.values[k] as number) : null)));
+  }
+  return { ...body, x: body.x.concat(fresh.map((r) => r.time as number)), series, total: body.total + fresh.length };
+}
+
 /** The System tab; `keys` are the run's `sys/…` keys, `start` its start time (epoch s) for the relative axis. */
 export function RunSystem(props: { runId: string; keys: string[]; start: number | null; running: boolean }) {
   const enc = encodeURIComponent(props.runId);
@@ -54,8 +76,14 @@ export function RunSystem(props: { runId: string; keys: string[]; start: number 
   const res = useResource(wanted.length ? `system:${props.runId}:${wanted.join(",")}` : null, (signal) =>
     getJson<SeriesResponse>(`/api/runs/${enc}/series?x=time&points=2000&keys=${wanted.map(encodeURIComponent).join(",")}`, signal),
   );
-  // new samples arrive every few seconds at most: a running run's charts are refreshed on that beat
-  useInterval(() => res.reload(), 5000, props.running);
+  // new samples arrive over the live socket and are drawn as they come; only without it, poll every 5 s
+  const liveUp = useLiveUp();
+  useLiveMessages((m) => {
+    if (m.type !== "system" || m.run_id !== props.runId) return;
+    if (m.reset || m.truncated) return res.reload();
+    res.mutate((old) => old && appendSystemRows(old, m.rows));
+  });
+  useInterval(() => res.reload(), 5000, props.running && !liveUp);
   if (!wanted.length) return <Empty title={t("runsys.none")} />;
   if (res.error && !res.data) return <ErrorState error={res.error} onRetry={res.reload} what={t("runsys.what")} />;
   if (!res.data) return <Loading />;

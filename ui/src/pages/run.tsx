@@ -58,6 +58,8 @@ export function RunPage() {
         });
       }
     }
+    // a system sample with a key not listed yet (the first one, a GPU seen later): the System tab needs the key list
+    if (m.type === "system" && m.rows.some((r) => Object.keys(r.values).some((k) => k.startsWith("sys/") && !sysKeys.includes(k)))) keys.reload();
     // the server sends the current status with every (re)subscription: reload only on a change
     if (m.type === "status" && detail.data && detail.data.status !== m.status) {
       detail.mutate((d) => d && { ...d, status: m.status });
