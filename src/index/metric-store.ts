@@ -13,7 +13,8 @@ import { ChunkCache } from "./metric-cache.ts";
 import { EventsReader, type IngestHost, type ReadOutcome, type SliceCommit } from "./metric-ingest.ts";
 import { BUSY, type MetricRepository, SqliteMetricRepository } from "./metric-repository.ts";
 import { type QueryResult, ResultCache, type ResultCounters } from "./metric-results.ts";
-import { RunState, type Slot } from "./metric-run.ts";
+import { dropHistogramIndex } from "./histogram-index.ts";
+import { RunState, type Slot, systemKey } from "./metric-run.ts";
 
 export { LEVEL_RESULT, LEVEL_SUMMARY } from "./metric-repository.ts";
 export type { QueryResult } from "./metric-results.ts";
@@ -120,7 +121,10 @@ export class MetricStore implements IngestHost {
   private readonly fieldQueue = new Set<string>();
   private filling?: Promise<void>;
 
-  constructor(index: IndexDb, opts: MetricStoreOptions = {}) {
+  constructor(
+    private readonly index: IndexDb,
+    opts: MetricStoreOptions = {},
+  ) {
     this.cache = new ChunkCache(opts.cacheBytes ?? 384 << 20);
     this.maxRuns = opts.maxRuns ?? 100;
     this.log = opts.log;
@@ -312,6 +316,16 @@ export class MetricStore implements IngestHost {
     if (sid === null) return;
     this.cache.dropRun(sid);
     await this.repo.deleteRun(sid);
+  }
+
+  /**
+   * Forgets everything the index holds for a run whose directory is gone, loaded or not: its metric
+   * columns, its system samples and its histogram offsets (a purged run must not leave rows behind).
+   */
+  async forgetRun(runDir: string): Promise<void> {
+    await this.forget(runDir);
+    await this.forget(systemKey(runDir));
+    await dropHistogramIndex(this.index.db, runDir);
   }
 
   /** A chunk of a run at a level (0 raw, 1..3 digests): from the pinned set, the cache, or the index. */

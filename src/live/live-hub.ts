@@ -204,15 +204,15 @@ export class LiveHub {
     }
   }
 
-  /** Keeps runs already in the column store current (prompt ingest); forgets runs whose directory is gone. */
+  /** Keeps runs already in the column store current (prompt ingest); forgets what the index holds for runs whose directory is gone. */
   private ingestKnown(c: RunChange): void {
     const store = this.deps.store();
-    if (!store.peek(c.run_dir)) return;
     if (c.kind === "removed" && !existsSync(c.run_dir)) {
-      store.forget(c.run_dir).catch((e) => this.deps.log.error(`forgetting the metrics of ${c.run_dir} failed`, e));
-      store.forget(systemKey(c.run_dir)).catch((e) => this.deps.log.error(`forgetting the system metrics of ${c.run_dir} failed`, e));
+      // loaded or not: what the index holds for it goes too
+      store.forgetRun(c.run_dir).catch((e) => this.deps.log.error(`forgetting the metrics of ${c.run_dir} failed`, e));
       return;
     }
+    if (!store.peek(c.run_dir)) return;
     if (c.files.length === 0 || c.files.includes("events.jsonl")) {
       void store.sync(c.run_dir, "watch").catch((e) => this.deps.log.error(`ingest of ${c.run_dir} failed`, e));
     }
