@@ -140,7 +140,6 @@ export async function startServer(
     onClose(() => opts.fleet!.stop());
   }
   const app = createApp(ctx);
-  if (!opts.fleet) warmUpMetrics(ctx);
   try {
     app.listen({
       hostname: config.host,
@@ -161,6 +160,7 @@ export async function startServer(
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
   }
   port = app.server!.port as number;
+  if (!opts.fleet) warmUpMetrics(ctx, () => (app.server?.pendingRequests ?? 0) > 0);
   // warm the router and JSON paths so the first real request does not pay for them
   void app.handle(new Request("http://localhost/api/health")).catch(() => {});
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -195,11 +195,11 @@ async function freePort(): Promise<number> {
 /**
  * After the server starts listening: compiles the metric code paths, then loads the most recently active
  * runs, so that a first query is quick. A real query (or live ingest) warms the code itself: the warm-up
- * steps aside once one has started.
+ * steps aside once one has started. Any other request in flight (`busy`) pauses it between slices.
  */
-function warmUpMetrics(ctx: AppContext): void {
+function warmUpMetrics(ctx: AppContext, busy: () => boolean): void {
   setTimeout(() => {
-    warmUpMetricCode(() => ctx.metrics().size > 0)
+    warmUpMetricCode(() => ctx.metrics().size > 0, undefined, undefined, busy)
       .catch((e) => ctx.log.debug(`metric code warm-up stopped: ${(e as Error).message}`))
       .then(() => ctx.metrics().warmRecent())
       .catch((e) => ctx.log.debug(`metrics warm-up stopped: ${(e as Error).message}`));

@@ -572,14 +572,19 @@ export class MetricStore implements IngestHost {
  * It works in small slices, yielding to timers and I/O between them, and stops as soon as `stop()` says
  * so (a real query has started: it warms the code itself and must not wait behind this).
  */
-export async function warmUpMetricCode(stop: () => boolean = () => false, lines = 20000, sliceLines = 500): Promise<void> {
+export async function warmUpMetricCode(stop: () => boolean = () => false, lines = 20000, sliceLines = 500, pause: () => boolean = () => false): Promise<void> {
+  /** Yields to timers and I/O, then waits while `pause()` says requests are being served (2 s at most: a long download must not hold it). */
+  const yieldTurn = async () => {
+    await new Promise<void>((res) => setTimeout(res, 0));
+    for (let waited = 0; waited < 2000 && pause() && !stop(); waited += 5) await new Promise<void>((res) => setTimeout(res, 5));
+  };
   const idx = await openIndexDb(":memory:");
   try {
     const store = new MetricStore(idx, { worker: null });
     const state = new RunState(store, "(warm-up)");
     let offset = 0;
     for (let from = 1; from <= lines; from += sliceLines) {
-      await new Promise<void>((res) => setTimeout(res, 0));
+      await yieldTurn();
       if (stop()) return;
       let text = "";
       for (let i = from; i < from + sliceLines; i++) {
@@ -602,7 +607,7 @@ export async function warmUpMetricCode(stop: () => boolean = () => false, lines 
       });
     }
     for (const points of [300, 500, 700]) {
-      await new Promise<void>((res) => setTimeout(res, 0));
+      await yieldTurn();
       if (stop()) return;
       await store.compute(() => buildSeries(state, "warm-up", { x: "step", points, mode: "lttb" }));
       await store.compute(() => buildMetricsStep(state, points));

@@ -4,7 +4,7 @@ import { appendFileSync, cpSync, mkdirSync, renameSync, rmSync, truncateSync, wr
 import { join } from "node:path";
 import { openIndexDb, type IndexDb } from "../../src/index/db.ts";
 import { decodeChunk, encodeChunk } from "../../src/index/metric-codec.ts";
-import { MetricStore } from "../../src/index/metric-store.ts";
+import { MetricStore, warmUpMetricCode } from "../../src/index/metric-store.ts";
 import { Chunk, K_BOOL, K_INF, K_NULL, K_NUM, K_STR } from "../../src/metrics/chunk.ts";
 import { buildKeys, buildMetricsStep } from "../../src/metrics/query.ts";
 import { FIXTURES, tempDir } from "../helpers/server.ts";
@@ -321,5 +321,24 @@ describe("background work the health check reports", () => {
     const state = await pending;
     expect(s.store.reading).toBe(0);
     expect(state.totalRows).toBe(500);
+  });
+});
+
+describe("the metric code warm-up", () => {
+  it("waits between slices while requests are in flight, then finishes; stop() ends it at the next slice", async () => {
+    let pauseChecks = 0;
+    const busyUntil = Date.now() + 150;
+    const t0 = Date.now();
+    await warmUpMetricCode(() => false, 1000, 500, () => {
+      pauseChecks++;
+      return Date.now() < busyUntil;
+    });
+    // it could not finish before the requests were done, and it asked again while waiting
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(pauseChecks).toBeGreaterThan(3);
+
+    let slices = 0;
+    await warmUpMetricCode(() => ++slices > 2, 100000, 500);
+    expect(slices).toBeLessThan(10);
   });
 });
