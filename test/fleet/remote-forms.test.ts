@@ -25,6 +25,7 @@ const err: string[] = [];
 let A: string;
 let B: string;
 let DEAD: string;
+let uiPort: number;
 type Item = { id: string; host: string; run_dir: string };
 
 const fleetHosts = async () => (await fetch(`${url}/api/fleet`).then((r) => r.json())) as { hosts: { host: string; state: string; reason: string | null }[] };
@@ -65,7 +66,7 @@ beforeAll(async () => {
     writeFileSync(join(dir, "media", "plot.png"), Buffer.concat([PNG, Buffer.from(root)]));
     writeFileSync(join(dir, "assets.json"), JSON.stringify({ config: { args: { host_root: root } } }));
   }
-  const uiPort = await freePort();
+  uiPort = await freePort();
   proc = Bun.spawn(
     [process.execPath, ENTRY, A, B, DEAD, "-p", "1", "-i", a.userKey, "-i", b.userKey, "--root", "~/ra", "--root", `${B}=~/rb`, "--local-port", String(uiPort), "--no-browser"],
     { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, USER: a.user, XDG_CONFIG_HOME: join(home, ".config"), RN_TEST_SELF: bin.path }, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
@@ -87,7 +88,6 @@ beforeAll(async () => {
   }
   reader.releaseLock();
   url = /is at (http:\/\/\S+)/.exec(out)![1]!;
-  expect(new URL(url).port).toBe(String(uiPort));
 });
 
 afterAll(async () => {
@@ -110,7 +110,8 @@ describe("runicorn remote with [user@]host:port targets", () => {
     for (const bad of ["gpu:", "gpu:x", "gpu:70000", "gpu:0", "[::1]:"]) expect(() => parseTarget(bad), bad).toThrow("invalid target");
   });
 
-  it("connects each host on its own port (over -p), with the keys of -i and the roots of --root DIR and --root HOST=DIR, while a silent host times out without holding them up", async () => {
+  it("connects each host on its own port (over -p), with the keys of -i and the roots of --root DIR and --root HOST=DIR, serves on --local-port, while a silent host times out without holding them up", async () => {
+    expect(new URL(url).port).toBe(String(uiPort));
     await waitFor(async () => (await stateOf(A)) === "online" && (await stateOf(B)) === "online", 180_000, "both sshd hosts online");
     expect(await stateOf(DEAD)).not.toBe("online");
     const runs = await list();
