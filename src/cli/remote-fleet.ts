@@ -19,9 +19,12 @@ const SPECS: FlagSpec[] = [
   { name: "help", short: "h", kind: "boolean", help: "" },
 ];
 
-/** Retry delays after a host's session ends or fails: 2 s doubling to 30 s; a session that lasted a minute starts over. */
+/**
+ * Retry delays after a host's session ends or fails: 2 s doubling to 10 s; a session that lasted a minute starts over.
+ * The cap keeps a host that was down for long back within 15 s of its sshd answering again (issue 18).
+ */
 const MIN_RETRY_MS = 2000;
-const MAX_RETRY_MS = 30_000;
+const MAX_RETRY_MS = 10_000;
 
 /** True when the arguments name more than one host (the fleet form of `runicorn remote`). */
 export function isFleetRemote(argv: string[]): boolean {

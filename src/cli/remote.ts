@@ -25,7 +25,7 @@ const SPECS: FlagSpec[] = [
 ];
 
 /** Help text of `runicorn remote`. */
-export const REMOTE_HELP = `Usage: runicorn remote [user@]host [options]
+export const REMOTE_HELP = `Usage: runicorn remote [user@]host[:port] [host…] [options]
 
 View a server's runs: connect over SSH, put this runicorn on the server if it is missing
 (~/.runicorn/bin), start its viewer on 127.0.0.1 there and forward a local port to it.
@@ -95,13 +95,23 @@ export function promptLine(io: RemoteIo, question: string, hidden = false): Prom
   });
 }
 
-/** Parses `[user@]host`. */
-export function parseTarget(target: string): { user?: string; host: string } {
+/**
+ * Parses `[user@]host[:port]` (`[v6addr]:port` for an IPv6 address with a port; a bare IPv6 address has
+ * no port). The host part may be an ~/.ssh/config alias.
+ */
+export function parseTarget(target: string): { user?: string; host: string; port?: number } {
   const at = target.lastIndexOf("@");
   const user = at > 0 ? target.slice(0, at) : undefined;
-  const host = at >= 0 ? target.slice(at + 1) : target;
-  if (!host || /\s/.test(host)) throw new UsageError(`invalid target '${target}': expected [user@]host`);
-  return { user, host };
+  let host = at >= 0 ? target.slice(at + 1) : target;
+  let port: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::([^:]*))?$/.exec(host);
+  if (bracketed) [host, port] = [bracketed[1]!, bracketed[2]];
+  else if (host.indexOf(":") > 0 && host.indexOf(":") === host.lastIndexOf(":")) [host, port] = host.split(":") as [string, string];
+  if (!host || /[\s\[\]]/.test(host) || port === "") throw new UsageError(`invalid target '${target}': expected [user@]host[:port]`);
+  if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)) {
+    throw new UsageError(`invalid target '${target}': the port must be a number 1-65535`);
+  }
+  return { user, host, port: port === undefined ? undefined : Number(port) };
 }
 
 function progressBar(io: RemoteIo): (sent: number, total: number) => void {
@@ -132,7 +142,7 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
     io.stdout.write(REMOTE_HELP + "\n");
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError("expected one target: runicorn remote [user@]host");
+  if (positionals.length !== 1) throw new UsageError("expected one target: runicorn remote [user@]host[:port]");
   const target = parseTarget(positionals[0]!);
   const env = deps.config.env ?? {};
   const localUser = env.USER || env.LOGNAME || "root";
@@ -140,7 +150,8 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
   const sshCfg = resolveSshHost(target.host, home, localUser);
   for (const opt of sshCfg.unsupported) say(`warning: ~/.ssh/config option ${opt} for ${target.host} is not supported; connecting directly`);
   const host = sshCfg.hostName ?? target.host;
-  const port = flags.port ? parsePort(String(flags.port), "port") : (sshCfg.port ?? 22);
+  // the target's own :port, then -p (which a fleet passes to every host), then ~/.ssh/config's Port
+  const port = target.port ?? (flags.port ? parsePort(String(flags.port), "port") : (sshCfg.port ?? 22));
   const username = target.user ?? sshCfg.user ?? localUser;
   const localPort = flags["local-port"] ? parsePort(String(flags["local-port"]), "local-port") : undefined;
   const remotePort = flags["remote-port"] ? parsePort(String(flags["remote-port"]), "remote-port") : undefined;
@@ -161,6 +172,7 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
       useAgent: !sshCfg.identitiesOnly || identities.length === 0,
       agentSocket: sshAgentPath(facts),
       log: deps.log,
+      signal: deps.signal,
       confirmHostKey: io.interactive
         ? async (p) => {
             say(`The authenticity of host ${describeProblem(p)}\ncan't be established.`);
@@ -247,6 +259,7 @@ export async function runRemoteCommand(argv: string[], deps: RemoteDeps): Promis
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     deps.signal?.addEventListener("abort", onSignal, { once: true });
+    if (deps.signal?.aborted) onSignal(); // stopped while connecting or deploying: stop the viewer just started
     conn.onClose(() => resolve({ code: 1, message: `connection to ${host} lost; the remote viewer stops with it` }));
     viewer.onExit((reason) => {
       if (reason === "SSH connection lost") return;

@@ -26,7 +26,7 @@ export interface UiFleetOptions {
   startFleetServer(fleet: Fleet): Promise<{ port: number; stop(): Promise<void> }>;
   /** A free local port for a host's forward (kept across its restarts, so its upstream URL stays). */
   freePort(): Promise<number>;
-  /** Retry delays after a session failed or ended: doubling from `minRetryMs` to `maxRetryMs` (the CLI's 2 s to 30 s). */
+  /** Retry delays after a session failed or ended: doubling from `minRetryMs` to `maxRetryMs` (the CLI's 2 s to 10 s). */
   minRetryMs?: number;
   maxRetryMs?: number;
 }
@@ -67,7 +67,7 @@ export class UiFleet {
 
   constructor(private readonly opts: UiFleetOptions) {
     this.minRetryMs = opts.minRetryMs ?? 2000;
-    this.maxRetryMs = opts.maxRetryMs ?? 30_000;
+    this.maxRetryMs = opts.maxRetryMs ?? 10_000;
   }
 
   /**

@@ -54,6 +54,8 @@ export interface ConnectOptions {
   /** Asks for the passphrase of an encrypted key file. */
   askPassphrase?: (keyPath: string) => Promise<string | undefined>;
   readyTimeoutMs?: number;
+  /** Gives up connecting when it fires (Ctrl-C of a fleet while a host's handshake still waits). */
+  signal?: AbortSignal;
   log?: Logger;
 }
 
@@ -410,6 +412,11 @@ export async function connectSsh(opts: ConnectOptions): Promise<SshConnection> {
     client.on("close", () =>
       fail(hostKeyFailure ?? new SshConnectError(`${opts.host}:${opts.port} closed the connection before authentication`, "closed")),
     );
+    const cancel = () => fail(new SshConnectError(`connecting to ${opts.host}:${opts.port} was cancelled`, "other"));
+    if (opts.signal?.aborted) return cancel();
+    opts.signal?.addEventListener("abort", cancel, { once: true });
+    client.once("ready", () => opts.signal?.removeEventListener("abort", cancel));
+    client.once("close", () => opts.signal?.removeEventListener("abort", cancel));
     try {
       client.connect(config);
     } catch (err) {

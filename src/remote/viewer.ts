@@ -51,7 +51,9 @@ export function guardScript(viewerCommand: string, withToken = false): string {
         ]
       : []),
     `S=; command -v setsid >/dev/null 2>&1 && S=setsid`,
-    `$S ${viewerCommand} >"$d/viewer.log" 2>&1 </dev/null &`,
+    // TMPDIR="$d": what the viewer unpacks there (a compiled Bun binary writes its native addons as
+    // .bun-*.node files into the temp dir and never removes them) goes with the guard's dir.
+    `TMPDIR="$d" $S ${viewerCommand} >"$d/viewer.log" 2>&1 </dev/null &`,
     `pid=$!`,
     `echo "$pid" >"$d/viewer.pid"`,
     // Writes after a lost connection must fail quietly, not kill the guard before it cleans up.

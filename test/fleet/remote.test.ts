@@ -36,7 +36,7 @@ describe("runicorn remote with several hosts", () => {
     expect(rootFor("a", [], ["a"])).toBeUndefined();
   });
 
-  it("merges two hosts' viewers, keeps retrying a host that cannot connect, and stops every viewer on Ctrl-C", async () => {
+  it("merges two hosts' viewers, keeps retrying a host that cannot connect, and stops every viewer on Ctrl-C leaving nothing in the hosts' TMPDIR", async () => {
     const p = Bun.spawn([process.execPath, ENTRY, "gpu-1", "gpu-2", "dead", "--root", "gpu-1=~/r1", "--root", "gpu-2=~/r2", "--no-browser"], {
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: sshd.clientHome, USER: sshd.user, XDG_CONFIG_HOME: join(sshd.clientHome, ".config"), RN_TEST_SELF: bin.path },
       stdin: "pipe",
@@ -72,6 +72,7 @@ describe("runicorn remote with several hosts", () => {
     expect(viewerDirs().length).toBe(2);
     p.kill("SIGINT");
     expect(await p.exited).toBe(0);
-    expect(viewerDirs()).toEqual([]);
+    // nothing at all in the hosts' TMPDIR: no guard dir, and none of the native addons a compiled Bun binary unpacks there
+    expect(readdirSync(sshd.remoteTmp)).toEqual([]);
   });
 });

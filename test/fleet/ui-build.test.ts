@@ -1,4 +1,4 @@
-// The Remote page builds a fleet from two saved sshd hosts in Chromium (the compiled binary deploys itself): both hosts' runs in the list with a host column, a host filter, disconnect one, disconnect all.
+// The Remote page builds a fleet from two saved sshd hosts in Chromium (the compiled binary deploys itself): both hosts' runs in the list with a host column, a host filter, a cross-host compare, a System section per host, disconnect one, disconnect all.
 import { afterAll, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { cpSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -100,6 +100,27 @@ describe("a fleet built on the Remote page", () => {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="runs-table"] tbody tr').length === 1);
     expect(await page.locator('[data-testid="runs-table"] tbody td.col-host').allTextContents()).toEqual(["gpu-b"]);
     await shot(page, "fleet-build-runs");
+  });
+
+  it("draws runs of two sshd hosts on one compare chart, and a System section for every host", async () => {
+    const view = new URL(page.url()).origin;
+    const runs = (await fetch(`${view}/api/runs`).then((r) => r.json())) as { id: string; host: string }[];
+    const onA = runs.find((r) => r.host === "gpu-a")!.id;
+    const answer = page.waitForResponse((r) => r.url().includes("/api/compare/series?"));
+    await page.goto(`${view}/compare?runs=${onA},${ON_B}`);
+    const body = (await (await answer).json()) as { runs: Record<string, unknown>; missing: string[] };
+    expect(Object.keys(body.runs).sort()).toEqual([onA, ON_B].sort());
+    expect(body.missing).toEqual([]);
+    await page.locator(".u-over").first().waitFor();
+    await shot(page, "fleet-build-compare");
+    await page.goto(`${view}/system`);
+    // every host that is in the fleet view; "dead" never connected, so it is only on the Remote page's card (with its SSH reason)
+    await page.waitForFunction(() => document.querySelectorAll("section.host-section").length === 3);
+    const sections = await page.locator("section.host-section").evaluateAll((els) => els.map((e) => `${e.getAttribute("data-host")}:${e.getAttribute("data-state")}`));
+    expect(sections.sort()).toEqual(["gpu-a:online", "gpu-b:online", "local:online"]);
+    for (const h of ["local", "gpu-a", "gpu-b"]) expect(await page.locator(`section[data-host="${h}"] .tile`).count(), h).toBeGreaterThan(0);
+    await shot(page, "fleet-build-system");
+    expect(jsErrors).toEqual([]);
   });
 
   it("disconnects one host from the fleet view: its viewer stops and its runs leave the list", async () => {

@@ -28,6 +28,10 @@ export interface TestSshd {
   stop(): Promise<void>;
   /** Replaces the host key with a new one and restarts sshd on the same port. */
   rotateHostKey(): Promise<void>;
+  /** Stops the listening sshd (new connections are refused; sessions already open keep running). */
+  pause(): Promise<void>;
+  /** Starts sshd again on the same port with the same keys. */
+  resume(): Promise<void>;
 }
 
 const SSHD = "/usr/sbin/sshd";
@@ -157,6 +161,8 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
       hostPublicKey = generateKey(hostKey).split(" ").slice(0, 2).join(" ");
       await launch();
     },
+    pause: kill,
+    resume: launch,
   };
 }
 
