@@ -21,7 +21,7 @@ Usage: runicorn <command> [options]
 
 Commands:
   serve      serve the web UI and API for a storage root (alias: viewer)
-  remote     view GPU servers' runs over SSH: runicorn remote [user@]host [host…]
+  remote     view GPU servers' runs over SSH: runicorn remote [user@]host[:port] [host…]
   token      team server tokens: runicorn token create|list|revoke --db postgresql://…
   demo       serve a few example runs (a sweep, a failed run, a live run) from a temp folder
 ${Object.entries(DATA_COMMAND_HELP)
