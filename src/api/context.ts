@@ -40,8 +40,8 @@ export interface AppContext {
   origins: AllowedOrigins;
   /** Fleet mode (issue 18): the hosts whose viewers this server merges; runs, metrics and system routes go to them. */
   fleet?: Fleet;
-  /** Where the ingest API stores runs sent over HTTP; unset: the file sink over the storage root (team mode sets its own). */
-  ingest?: IngestSink;
+  /** Where the ingest API (api/ingest.ts) stores runs sent over HTTP: the file sink over the storage root. */
+  ingest: IngestSink;
   /** Functions to call when the server stops (samplers, watchers, sessions). */
   onClose(fn: () => void | Promise<void>): void;
 }

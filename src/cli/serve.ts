@@ -15,6 +15,7 @@ import type { AppContext } from "../api/context.ts";
 import { Fleet } from "../fleet/fleet.ts";
 import { applyUpstreamTokens, parseUpstreamFlags } from "../fleet/upstream-flag.ts";
 import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
+import { FileIngestSink } from "../ingest/file-sink.ts";
 import { Storage } from "../index/storage.ts";
 import { startSystemSamplers } from "../system/samplers.ts";
 import { createLogger } from "../util/log.ts";
@@ -95,6 +96,7 @@ export async function startServer(config: Config, opts: { fleet?: Fleet; remote?
     origins: new AllowedOrigins(config.configDir, config.corsOrigins),
     onClose,
     fleet: opts.fleet,
+    ingest: new FileIngestSink(storage),
   };
   if (opts.fleet) {
     opts.fleet.start();

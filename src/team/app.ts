@@ -1,11 +1,14 @@
 // Assembles a team-mode (PostgreSQL) server's HTTP/WebSocket app: token auth against the database's
 // tokens on every API call, the error envelope, the team routes, and the embedded UI.
-import { Elysia } from "elysia";
+import { Elysia, ParseError } from "elysia";
 import { HttpError } from "../api/errors.ts";
 import { presentedToken } from "../api/guard.ts";
 import { staticRoutes } from "../api/static.ts";
 import type { AppContext } from "../api/context.ts";
-import { teamIngestRoutes } from "../api/team-ingest.ts";
+import { PARSE_DETAIL, validationDetail } from "../api/app.ts";
+import { bodyLimitFor, readBodyLimited } from "../api/guard.ts";
+import { ingestRoutes } from "../api/ingest.ts";
+import { parseTolerant } from "../store/json.ts";
 import { teamLiveRoutes } from "../api/team-live.ts";
 import { teamRunsRoutes } from "../api/team-runs.ts";
 import type { Logger } from "../util/log.ts";
@@ -36,6 +39,23 @@ export function createTeamApp(svc: TeamService, log: Logger) {
         if (!who) throw new HttpError(401, "Missing or invalid token");
         return { who };
       })
+      // bodies are read as the file mode's guard reads them (api/guard.ts): counted against the same limits, a
+      // media file as raw bytes, an ingest batch with Python's NaN/Infinity tokens
+      .onParse({ as: "global" }, async ({ request, contentType }) => {
+        const path = new URL(request.url).pathname;
+        const type = contentType.toLowerCase();
+        const media = request.method === "PUT" && /^\/api\/ingest\/runs\/[^/]+\/media\/[^/]+$/.test(path);
+        if (!media && type !== "application/json" && !type.endsWith("+json")) return;
+        const bytes = await readBodyLimited(request, bodyLimitFor(path, false), log);
+        if (media) return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+        if (bytes.byteLength === 0) return;
+        const text = new TextDecoder().decode(bytes);
+        try {
+          return path.startsWith("/api/ingest/") ? parseTolerant(text, "infinity") : JSON.parse(text);
+        } catch (e) {
+          throw new ParseError(e as Error);
+        }
+      })
       .onError(({ code, error: thrown, set, request }) => {
         const cause = code === "PARSE" ? (thrown as { cause?: unknown }).cause : undefined;
         const error = cause instanceof HttpError ? cause : thrown;
@@ -45,11 +65,11 @@ export function createTeamApp(svc: TeamService, log: Logger) {
         }
         if (code === "VALIDATION") {
           set.status = 422;
-          return { detail: String((error as Error).message).slice(0, 2000) };
+          return { detail: validationDetail(error) };
         }
         if (code === "PARSE") {
           set.status = 422;
-          return { detail: "JSON decode error" };
+          return { detail: PARSE_DETAIL };
         }
         if (code === "NOT_FOUND") {
           set.status = 404;
@@ -63,7 +83,7 @@ export function createTeamApp(svc: TeamService, log: Logger) {
         await svc.sql`select 1`;
         return { status: "ok", version: VERSION, mode: "team", index: { state: "ready" } };
       })
-      .use(teamIngestRoutes(svc.sink))
+      .use(ingestRoutes(svc.sink))
       .use(teamRunsRoutes(svc))
       .use(teamLiveRoutes(svc, log))
       // the UI's files (static.ts reads nothing of the context)

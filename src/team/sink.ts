@@ -4,7 +4,7 @@
 import type { SQL } from "bun";
 import { HttpError } from "../api/errors.ts";
 import type { IngestBatch, IngestBatchAck, IngestRunCreate, IngestRunCreated } from "../ingest/contract.ts";
-import type { IngestSink } from "../ingest/sink.ts";
+import { ingestPathConflict, ingestRunNotFound, type IngestSink } from "../ingest/sink.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { type ListSource, listItemJson } from "./list-item.ts";
 import { TeamRun, type TeamRunCache } from "./metric-state.ts";
@@ -46,7 +46,7 @@ export class PgIngestSink implements IngestSink {
     }
     const rows = (await this.sql`select path, last_seq from team_run where run_id = ${req.run_id}`) as { path: string; last_seq: string | number }[];
     if (!rows.length) throw new HttpError(409, `run ${req.run_id} was deleted while it was being created; retry`);
-    if (rows[0].path !== req.path) throw new HttpError(409, `run ${req.run_id} exists under another path (${JSON.stringify(rows[0].path)})`);
+    if (rows[0].path !== req.path) throw ingestPathConflict(req.run_id, rows[0].path, req.path);
     return { run_id: req.run_id, created: false, last_seq: Number(rows[0].last_seq) };
   }
 
@@ -57,7 +57,7 @@ export class PgIngestSink implements IngestSink {
       try {
         const duplicate = await this.sql.begin(async (tx) => {
           const found = (await tx`select last_seq from team_run where run_id = ${runId} and deleted_at is null for update`) as { last_seq: string | number }[];
-          if (!found.length) throw new HttpError(404, `Run not found: ${runId}`);
+          if (!found.length) throw ingestRunNotFound(runId);
           const lastSeq = Number(found[0].last_seq);
           if (batch.seq <= lastSeq) return true;
           run = this.cache.get(runId, lastSeq) ?? (await TeamRun.load(tx as unknown as SQL, runId, lastSeq));
@@ -106,7 +106,7 @@ export class PgIngestSink implements IngestSink {
 
   async putMedia(runId: string, name: string, bytes: Uint8Array): Promise<void> {
     const found = await this.sql`select 1 from team_run where run_id = ${runId} and deleted_at is null`;
-    if (!found.length) throw new HttpError(404, `Run not found: ${runId}`);
+    if (!found.length) throw ingestRunNotFound(runId);
     await this.blobs.putIfAbsent(`${runId}/media/${name}`, bytes);
     await this.sql`insert into team_media (run_id, name, size, stored_at) values (${runId}, ${name}, ${bytes.byteLength}, ${Date.now() / 1000})
       on conflict (run_id, name) do nothing`;

@@ -200,8 +200,8 @@ describe("team server replicas on PostgreSQL", () => {
     expect((await call(a.url, alice, "POST", "/api/ingest/runs", { run_id: id, path: "../up", meta: {}, status: {} })).status).toBe(400);
     await call(a.url, alice, "POST", "/api/ingest/runs", { run_id: id, path: "", meta: {}, status: {} });
     const bad = await call(a.url, alice, "POST", `/api/ingest/runs/${id}/batches`, { seq: 0, events: [] });
-    expect(bad.status).toBe(422);
-    expect(bad.body.detail).toBeDefined();
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toBe("seq must be an integer >= 1 (got 0)");
     expect((await call(a.url, alice, "POST", `/api/ingest/runs/20260102_000000_0000ff/batches`, { seq: 1 })).status).toBe(404);
     expect((await call(a.url, alice, "GET", `/api/runs/${id}`)).body.total_steps).toBe(0);
   });
