@@ -8,21 +8,12 @@ import { refreshListJson } from "../team/sink.ts";
 import type { TeamRunRow, TeamService } from "../team/service.ts";
 import { HttpError } from "./errors.ts";
 import { intParam, seriesOptions, seriesQuery } from "./metrics.ts";
-import { RUN_LIST_QUERY } from "./runs.ts";
+import { headerSafe, RUN_LIST_QUERY } from "./runs.ts";
+import { type FilterNode, FilterSyntaxError, parseFilter } from "../analysis/filter.ts";
+import { type TeamListQuery, teamRunList } from "../team/run-list.ts";
 
 const MAX_TEXT = 1000;
 const MAX_TAGS = 100;
-
-/** Sort keys of the team list and their SQL (whitelisted: never interpolated from the request). */
-const SORTS: Record<string, string> = {
-  created_time: "created_at",
-  created_at: "created_at",
-  id: "run_id",
-  status: "status->>'status'",
-  alias: "meta->>'alias'",
-  path: "path",
-  updated_at: "updated_at",
-};
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
@@ -70,36 +61,37 @@ export function teamRunsRoutes(svc: TeamService) {
     .get(
       "/api/runs",
       async ({ query, set }) => {
+        let filter: FilterNode | undefined;
         if (query.filter !== undefined && query.filter.trim() !== "") {
-          throw new HttpError(400, "filter= is not available on a team (PostgreSQL) server yet; use status, path and q");
+          try {
+            filter = parseFilter(query.filter);
+          } catch (e) {
+            if (e instanceof FilterSyntaxError) throw new HttpError(400, e.message);
+            throw e;
+          }
         }
-        if (query.sort !== undefined && !(query.sort in SORTS)) throw new HttpError(400, `Unsupported sort key: ${query.sort}`);
-        const orderBy = SORTS[query.sort ?? "created_time"];
-        const dir = (query.order ?? "desc") === "asc" ? "asc" : "desc";
-        const statuses = query.status ? query.status.split(",").map((s) => s.trim()).filter(Boolean) : null;
-        const path = query.path ?? null;
-        const q = query.q ? `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
-        const where = sql`deleted_at is null
-          and (${statuses}::text[] is null or coalesce(status->>'status', 'finished') = any(${statuses}::text[]))
-          and (${path}::text is null or path = ${path} or path like ${`${(path ?? "").replace(/[\\%_]/g, (c) => `\\${c}`)}/%`})
-          and (${q}::text is null or run_id ilike ${q} or path ilike ${q} or coalesce(meta->>'alias', '') ilike ${q})`;
-        const limit = query.limit ?? null;
-        const offset = query.offset ?? 0;
-        // the items are pre-serialised (team_run.list_json): the list is one string from the database
-        const [rows, count] = await Promise.all([
-          sql`select '[' || coalesce(string_agg(list_json, ',' order by k ${sql.unsafe(dir)}, run_id ${sql.unsafe(dir)}), '') || ']' as body from (
-              select list_json, run_id, ${sql.unsafe(orderBy)} as k from team_run where ${where}
-              order by ${sql.unsafe(orderBy)} ${sql.unsafe(dir)}, run_id ${sql.unsafe(dir)} limit ${limit} offset ${offset}) page`,
-          sql`select count(*)::int as n from team_run where ${where}`,
-        ]);
-        set.headers["x-total-count"] = String((count as { n: number }[])[0].n);
+        const req: TeamListQuery = {
+          limit: query.limit,
+          offset: query.offset,
+          sort: query.sort,
+          order: query.order,
+          statuses: query.status ? query.status.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+          path: query.path,
+          q: query.q,
+          filter,
+          include: new Set((query.include ?? "").split(",").map((s) => s.trim())),
+        };
+        const whole = Object.values(query).every((v) => v === undefined);
+        const answer = whole ? await svc.wholeList.get(() => teamRunList(sql, req)) : await teamRunList(sql, req);
+        set.headers["x-total-count"] = String(answer.total);
         set.headers["x-index-state"] = "ready";
         set.headers["content-type"] = "application/json";
-        return (rows as { body: string }[])[0].body;
+        if (answer.unknown.length) set.headers["x-unknown-fields"] = headerSafe(answer.unknown.join(", "));
+        return answer.body;
       },
       {
         query: t.Object({ ...RUN_LIST_QUERY, filter: t.Optional(t.String({ maxLength: 4096 })) }),
-        detail: { summary: "List runs (team mode): paging, sort, status/path/q; X-Total-Count" },
+        detail: { summary: "List runs (team mode): paging, sort by any filter field, status/path/q, filter=, include=; X-Total-Count" },
       },
     )
     .get(

@@ -62,6 +62,9 @@ const MIGRATIONS: string[] = [
      created_at double precision not null,
      revoked_at double precision
    );`,
+  // the filter language's config.* (from assets.json, as the file mode builds it) and metric.<key>.<stat> fields
+  `alter table team_run add column config jsonb not null default '{}'::jsonb;
+   alter table team_run add column metrics jsonb not null default '{}'::jsonb;`,
 ];
 
 /** Latest schema version this build knows. */

@@ -6,6 +6,7 @@ import { HttpError } from "../api/errors.ts";
 import type { Logger } from "../util/log.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { TeamRun, TeamRunCache } from "./metric-state.ts";
+import { WholeListCache } from "./run-list.ts";
 import { PgIngestSink, TEAM_CHANNEL } from "./sink.ts";
 import { TokenVerifier } from "./tokens.ts";
 
@@ -35,6 +36,8 @@ export interface TeamChange {
 
 export class TeamService {
   readonly cache = new TeamRunCache();
+  /** The whole default run list, until any replica stores a change. */
+  readonly wholeList = new WholeListCache();
   readonly sink: PgIngestSink;
   readonly tokens: TokenVerifier;
   private readonly listeners = new Set<(c: TeamChange) => void>();
@@ -46,7 +49,7 @@ export class TeamService {
     readonly root: string,
     private readonly log: Logger,
   ) {
-    this.sink = new PgIngestSink(sql, this.cache, blobs);
+    this.sink = new PgIngestSink(sql, this.cache, blobs, () => this.wholeList.invalidate());
     this.tokens = new TokenVerifier(sql);
   }
 
@@ -60,6 +63,7 @@ export class TeamService {
         this.log.warn(`ignoring a malformed ${TEAM_CHANNEL} notification: ${(e as Error).message}`);
         return;
       }
+      this.wholeList.invalidate();
       for (const fn of this.listeners) fn(change);
     });
   }
@@ -75,6 +79,7 @@ export class TeamService {
   }
 
   async notify(change: TeamChange): Promise<void> {
+    this.wholeList.invalidate();
     await this.sql`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify(change)})`;
   }
 

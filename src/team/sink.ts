@@ -5,6 +5,9 @@ import type { SQL } from "bun";
 import { HttpError } from "../api/errors.ts";
 import type { IngestBatch, IngestBatchAck, IngestRunCreate, IngestRunCreated } from "../ingest/contract.ts";
 import { ingestPathConflict, ingestRunNotFound, type IngestSink } from "../ingest/sink.ts";
+import { buildRunConfig } from "../analysis/run-fields.ts";
+import { metricFields } from "../index/metric-fields.ts";
+import { foldStats } from "../metrics/stats.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { type ListSource, listItemJson } from "./list-item.ts";
 import { TeamRun, type TeamRunCache } from "./metric-state.ts";
@@ -31,16 +34,20 @@ export class PgIngestSink implements IngestSink {
     private readonly sql: SQL,
     private readonly cache: TeamRunCache,
     private readonly blobs: BlobStore,
+    /** Called after a run is created or a batch stored (this replica's caches need not wait for the NOTIFY). */
+    private readonly onStored: () => void = () => {},
   ) {}
 
   async createRun(req: IngestRunCreate, who: string | null): Promise<IngestRunCreated> {
     const now = Date.now() / 1000;
     const createdAt = typeof req.meta.created_at === "number" && Number.isFinite(req.meta.created_at) ? req.meta.created_at : now;
     const listJson = listItemJson({ run_id: req.run_id, path: req.path, meta: req.meta, status: req.status, summary: {}, assets: req.assets ?? {}, created_by: who, created_at: createdAt });
-    const inserted = await this.sql`insert into team_run (run_id, path, meta, status, assets, created_by, created_at, updated_at, list_json)
-      values (${req.run_id}, ${req.path}, ${req.meta}, ${req.status}, ${req.assets ?? {}}, ${who}, ${createdAt}, ${now}, ${listJson})
+    const config = buildRunConfig(req.assets ?? {});
+    const inserted = await this.sql`insert into team_run (run_id, path, meta, status, assets, config, created_by, created_at, updated_at, list_json)
+      values (${req.run_id}, ${req.path}, ${req.meta}, ${req.status}, ${req.assets ?? {}}, ${config}, ${who}, ${createdAt}, ${now}, ${listJson})
       on conflict (run_id) do nothing returning run_id`;
     if (inserted.length) {
+      this.onStored();
       await this.notify(req.run_id, 0, "created");
       return { run_id: req.run_id, created: true, last_seq: 0 };
     }
@@ -84,7 +91,9 @@ export class PgIngestSink implements IngestSink {
               status = status || ${batch.status ?? {}}::jsonb,
               summary = summary || ${batch.summary ?? {}}::jsonb,
               meta = meta || ${batch.meta ?? {}}::jsonb,
-              assets = coalesce(${batch.assets ?? null}::jsonb, assets)
+              assets = coalesce(${batch.assets ?? null}::jsonb, assets),
+              config = coalesce(${batch.assets ? buildRunConfig(batch.assets) : null}::jsonb, config),
+              metrics = coalesce(${staged.rows.length ? metricFields(foldStats(run.state.slots.map((s) => s.stats!)).keys) : null}::jsonb, metrics)
             where run_id = ${runId}`;
           if (batch.status || batch.summary || batch.meta || batch.assets) await refreshListJson(tx as unknown as SQL, runId);
           // a NOTIFY payload is limited to 8000 bytes: the changed steps travel as their range
@@ -97,6 +106,7 @@ export class PgIngestSink implements IngestSink {
         this.cache.drop(runId);
         throw e;
       }
+      this.onStored();
       staged!.commit();
       run!.lastSeq = batch.seq;
       this.cache.put(run!);

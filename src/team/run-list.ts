@@ -1,0 +1,128 @@
+// GET /api/runs in team mode: paging, sort (any filter field), status/path/q, the filter language compiled to
+// PostgreSQL (filter-pg.ts), include=config,summary,metrics. Items are pre-serialised (team_run.list_json), so
+// a page is one string_agg; the whole list (what the UI asks for on every visit) is kept per replica until any
+// replica stores a change (NOTIFY) or a second passes.
+import type { SQL } from "bun";
+import { type FilterNode, filterFields } from "../analysis/filter.ts";
+import { HttpError } from "../api/errors.ts";
+import { compileFilterPg, PgQuery, teamFieldJson } from "./filter-pg.ts";
+
+/** Sort keys that are list columns, and their SQL (whitelisted: never interpolated from the request). */
+const SORTS: Record<string, string> = {
+  created_time: "created_at",
+  created_at: "created_at",
+  id: "run_id",
+  run_id: "run_id",
+  status: "coalesce(nullif(status->>'status', ''), 'finished')",
+  alias: "nullif(meta->>'alias', '')",
+  path: "path",
+  updated_at: "updated_at",
+};
+
+export interface TeamListQuery {
+  limit?: number;
+  offset?: number;
+  sort?: string;
+  order?: "asc" | "desc";
+  statuses?: string[];
+  path?: string;
+  q?: string;
+  filter?: FilterNode;
+  include: Set<string>;
+}
+
+export interface TeamListAnswer {
+  body: string;
+  total: number;
+  /** Filter fields no live run has (config/summary/metric fields), or that do not exist. */
+  unknown: string[];
+}
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * A sort key as SQL expressions, or a 400 when it names no field. A JSON field sorts as SQLite's json_extract
+ * does in the file mode: missing and null first, then numbers (booleans as 1/0), then text (arrays and objects
+ * as their JSON text).
+ */
+function sortSql(q: PgQuery, sort: string, now: number): string[] {
+  if (sort in SORTS) return [SORTS[sort]];
+  const path = sort.split(".");
+  const f = path.every((k) => k !== "") && !sort.includes("\u0000") ? teamFieldJson(q, path, now) : undefined;
+  if (f === undefined) throw new HttpError(400, `Unsupported sort key: ${sort}`);
+  const type = `jsonb_typeof(${f})`;
+  return [
+    `(case when ${type} in ('number', 'boolean') then 1 when ${type} in ('string', 'array', 'object') then 2 end)`,
+    `(case ${type} when 'number' then (${f} #>> '{}')::float8 when 'boolean' then (case when ${f} = 'true'::jsonb then 1 else 0 end) end)`,
+    `(case ${type} when 'string' then ${f} #>> '{}' when 'array' then ${f}::text when 'object' then ${f}::text end) collate "C"`,
+  ];
+}
+
+/** One page of the list (or the whole of it), with the total before paging. */
+export async function teamRunList(sql: SQL, req: TeamListQuery, now = Date.now() / 1000): Promise<TeamListAnswer> {
+  const q = new PgQuery();
+  const unknownPaths: string[][] = [];
+  const conds = ["deleted_at is null"];
+  if (req.statuses?.length) conds.push(`coalesce(nullif(status->>'status', ''), 'finished') in (${req.statuses.map((s) => q.param(s)).join(", ")})`);
+  if (req.path !== undefined && req.path !== "") conds.push(`(path = ${q.param(req.path)} or path like ${q.param(`${likeEscape(req.path)}/%`)})`);
+  if (req.q) {
+    const like = q.param(`%${likeEscape(req.q)}%`);
+    conds.push(`(run_id ilike ${like} or path ilike ${like} or coalesce(meta->>'alias', '') ilike ${like})`);
+  }
+  if (req.filter) conds.push(`coalesce(${compileFilterPg(q, req.filter, now, (p) => unknownPaths.push(p))}, false)`);
+  const dir = req.order === "asc" ? "asc" : "desc";
+  // SQLite's order (the file mode): missing values first going up, last going down
+  const nulls = dir === "asc" ? "nulls first" : "nulls last";
+  // ties (and no sort at all) in the file mode's scan order: by path, then run id
+  const keys = req.sort === undefined ? [] : sortSql(q, req.sort, now);
+  const order = [...keys.map((_, i) => `k${i} ${dir} ${nulls}`), `path collate "C"`, `run_id collate "C"`].join(", ");
+  const extra = [
+    req.include.has("config") ? `,"config":' || config::text || '` : "",
+    req.include.has("summary") ? `,"summary":' || summary::text || '` : "",
+    req.include.has("metrics") ? `,"metrics":' || metrics::text || '` : "",
+  ].join("");
+  const item = extra ? `left(list_json, -1) || '${extra}}'` : "list_json";
+  const limit = req.limit === undefined ? "all" : q.param(req.limit);
+  const text =
+    `with m as materialized (select ${["run_id", "path", ...keys.map((k, i) => `${k} as k${i}`)].join(", ")} from team_run where ${conds.join(" and ")}), ` +
+    `page as (select run_id, row_number() over (order by ${order}) as o from m order by o limit ${limit} offset ${q.param(req.offset ?? 0)}) ` +
+    `select (select count(*) from m)::int as total, ` +
+    `'[' || coalesce((select string_agg(${item}, ',' order by page.o) from page join team_run using (run_id)), '') || ']' as body`;
+  const rows = (await sql.unsafe(text, q.params)) as { total: number; body: string }[];
+  const unknown = new Set(unknownPaths.map((p) => p.join(".")));
+  if (req.filter) {
+    for (const ref of filterFields(req.filter)) {
+      const name = ref.path.join(".");
+      if (unknown.has(name) || !["config", "summary", "metric"].includes(ref.path[0])) continue;
+      const fq = new PgQuery();
+      const f = teamFieldJson(fq, ref.path, now);
+      if (f === undefined) continue;
+      const hit = (await sql.unsafe(`select exists (select 1 from team_run where deleted_at is null and ${f} is not null) as x`, fq.params)) as { x: boolean }[];
+      if (!hit[0]?.x) unknown.add(name);
+    }
+  }
+  return { body: rows[0].body, total: rows[0].total, unknown: [...unknown] };
+}
+
+/** The whole default list, kept until a change is stored anywhere (`invalidate`) or `maxAgeMs` passes. */
+export class WholeListCache {
+  private gen = 0;
+  private kept?: { gen: number; at: number; answer: TeamListAnswer };
+
+  constructor(private readonly maxAgeMs = 1000) {}
+
+  invalidate(): void {
+    this.gen++;
+    this.kept = undefined;
+  }
+
+  async get(load: () => Promise<TeamListAnswer>): Promise<TeamListAnswer> {
+    const now = Date.now();
+    if (this.kept && this.kept.gen === this.gen && now - this.kept.at < this.maxAgeMs) return this.kept.answer;
+    const gen = this.gen;
+    const answer = await load();
+    // a change stored while the query ran may be missing from it: keep it only when none was
+    if (gen === this.gen) this.kept = { gen, at: now, answer };
+    return answer;
+  }
+}
