@@ -10,12 +10,19 @@ import { bodyLimitFor, readBodyLimited } from "../api/guard.ts";
 import { ingestRoutes } from "../api/ingest.ts";
 import { parseTolerant } from "../store/json.ts";
 import { teamLiveRoutes } from "../api/team-live.ts";
+import { teamPathsRoutes } from "../api/team-paths.ts";
 import { teamRunsRoutes } from "../api/team-runs.ts";
 import type { Logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
 import type { TeamService } from "./service.ts";
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+/** The 501 of a route the file mode serves and a team server does not. */
+function notInTeamMode(request: Request): Response {
+  const path = new URL(request.url).pathname;
+  return json(501, { detail: `${request.method} ${path.slice(0, 200)} is not available on a team (PostgreSQL) server; see docs/TEAM.md` });
+}
 
 /** The team server's app; `who` (the token's name) is available to handlers. */
 export function createTeamApp(svc: TeamService, log: Logger) {
@@ -85,9 +92,12 @@ export function createTeamApp(svc: TeamService, log: Logger) {
       })
       .use(ingestRoutes(svc.sink))
       .use(teamRunsRoutes(svc))
+      .use(teamPathsRoutes(svc))
       .use(teamLiveRoutes(svc, log))
+      // what the file mode serves and a team server cannot (yet): a clear 501, never a 500 or a hang (docs/TEAM.md)
+      .get("/api/*", ({ request }) => notInTeamMode(request))
+      .all("/api/*", ({ request }) => notInTeamMode(request))
       // the UI's files (static.ts reads nothing of the context)
       .use(staticRoutes(undefined as unknown as AppContext))
-      .all("/api/*", () => json(404, { detail: "Not Found" }))
   );
 }

@@ -1,0 +1,82 @@
+// Every route the file mode serves (its OpenAPI list, built from src/api/features.ts), called on a team server:
+// none answers 500 or hangs; what a team server cannot serve answers a 4xx/501 with a `detail` saying so.
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { join } from "node:path";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
+import { call, createTokenCli, type Replica, sdkEvent, startReplica } from "./team-server.ts";
+
+const RUN = "20260108_000000_ba11ad";
+
+/** A concrete URL path for an OpenAPI path template. */
+function concrete(template: string): string {
+  return template
+    .replace("{run_id}", RUN)
+    .replace("{file}", "a.png")
+    .replace("{name}", "a.png")
+    .replace("{key}", "k")
+    .replace("{project}", "p")
+    .replace("{session_id}", "s")
+    .replace("/*", "/x");
+}
+
+describe("a team server walked over every file-mode route", () => {
+  let pg: TestPostgres;
+  let file: TestServer;
+  let team: Replica;
+  let token: string;
+  const t = tempDir("rn-team-walk-");
+  beforeAll(async () => {
+    pg = await startPostgres();
+    const db = await pg.createDatabase("walk");
+    token = createTokenCli(db, "walk");
+    team = await startReplica(db, join(t.dir, "team-root"));
+    file = await startTestServer();
+    await call(team.url, token, "POST", "/api/ingest/runs", { run_id: RUN, path: "walk/a", meta: {}, status: { status: "running" } });
+    await call(team.url, token, "POST", `/api/ingest/runs/${RUN}/batches`, { seq: 1, events: [sdkEvent(1), sdkEvent(2)], logs: ["x"], status: { status: "finished" } });
+  }, 120_000);
+  afterAll(async () => {
+    await team?.stop();
+    await file?.close();
+    await pg?.stop();
+    t.cleanup();
+  });
+
+  it("answers every route without a 500, each error with a JSON detail", async () => {
+    const spec = (await file.api("/openapi.json")).body as { paths: Record<string, Record<string, unknown>> };
+    const calls: [string, string][] = [];
+    for (const [template, methods] of Object.entries(spec.paths)) {
+      if (!template.startsWith("/api/")) continue;
+      for (const m of Object.keys(methods)) if (m !== "ws") calls.push([m.toUpperCase(), concrete(template)]);
+    }
+    expect(calls.length).toBeGreaterThan(60);
+    // destructive calls last, so every other route still finds the run
+    calls.sort((a, b) => Number(a[0] === "DELETE" || a[1].includes("delete")) - Number(b[0] === "DELETE" || b[1].includes("delete")));
+    const bad: unknown[] = [];
+    for (const [method, path] of calls) {
+      const body = method === "GET" || method === "DELETE" ? undefined : {};
+      const res = await Promise.race([
+        call(team.url, token, method, path, body),
+        Bun.sleep(10_000).then(() => ({ status: -1, body: "no answer in 10 s", headers: new Headers() })),
+      ]);
+      const errorWithoutDetail = res.status >= 400 && (typeof res.body !== "object" || res.body === null || !("detail" in res.body));
+      if (res.status >= 500 && res.status !== 501) bad.push({ method, path, status: res.status, body: res.body });
+      else if (res.status < 0 || errorWithoutDetail) bad.push({ method, path, status: res.status, body: res.body });
+    }
+    expect(bad).toEqual([]);
+  }, 120_000);
+
+  it("says in the detail of a route it cannot serve that a team server does not serve it", async () => {
+    const res = await call(team.url, token, "GET", "/api/recycle-bin");
+    expect(res.status).toBe(501);
+    expect(res.body.detail).toContain("not available on a team (PostgreSQL) server");
+  });
+
+  it("serves the path list and tree of its runs", async () => {
+    const res = await call(team.url, token, "GET", "/api/paths?include_stats=true");
+    expect(res.status).toBe(200);
+    expect(res.body.paths).toEqual(["walk", "walk/a"]);
+    expect(res.body.tree).toEqual({ walk: { a: {} } });
+    expect(res.body.stats["walk/a"]).toEqual({ total: 1, running: 0, finished: 1, failed: 0 });
+  });
+});
