@@ -2,7 +2,11 @@
 // shapes as the file mode's routes (src/api/runs.ts, metrics.ts), so the UI works unchanged.
 import { Elysia, t } from "elysia";
 import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
-import { buildKeys, buildMetricsStep, buildSeries } from "../metrics/query.ts";
+import { buildMetricsStep, buildSeries } from "../metrics/query.ts";
+import type { RunState } from "../index/metric-run.ts";
+import { tableToCsv } from "../store/assets/metrics-table.ts";
+import { teamKeys, teamSeries } from "../team/series.ts";
+import { groupedSeriesQuery } from "./compare.ts";
 import { listItem } from "../team/list-item.ts";
 import { refreshListJson } from "../team/sink.ts";
 import type { TeamRunRow, TeamService } from "../team/service.ts";
@@ -13,6 +17,8 @@ import { type FilterNode, FilterSyntaxError, parseFilter } from "../analysis/fil
 import { type TeamListQuery, teamRunList } from "../team/run-list.ts";
 
 const MAX_TEXT = 1000;
+/** Most runs one compare may name (as the file mode). */
+const MAX_COMPARE_RUNS = 50;
 const MAX_TAGS = 100;
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
@@ -168,16 +174,51 @@ export function teamRunsRoutes(svc: TeamService) {
     )
     .get(
       "/api/runs/:run_id/series",
-      async ({ params, query }) => {
-        const opts = seriesOptions(query);
-        const run = await svc.runData(params.run_id);
-        return buildSeries(run.state, params.run_id, opts);
-      },
-      { query: t.Object(seriesQuery), detail: { summary: "Columnar series for charts (team mode)" } },
+      async ({ params, query }) => teamSeries(svc, params.run_id, seriesOptions(query)),
+      { query: t.Object(seriesQuery), detail: { summary: "Columnar series for charts, sys/… keys from the run's system metrics (team mode)" } },
     )
-    .get("/api/runs/:run_id/keys", async ({ params }) => buildKeys((await svc.runData(params.run_id)).state, params.run_id), {
-      detail: { summary: "Metric keys and their summaries (team mode)" },
+    .get("/api/runs/:run_id/keys", async ({ params }) => teamKeys(svc, params.run_id), {
+      detail: { summary: "Metric keys and their summaries, then the system keys (team mode)" },
     })
+    .get(
+      "/api/compare/series",
+      async ({ query }) => {
+        if (query.run_ids !== undefined || query.group_by !== undefined || query.agg !== undefined) {
+          throw new HttpError(501, "The grouped compare (run_ids=, group_by=, agg=) is not available on a team (PostgreSQL) server yet; use runs=a,b,… (docs/TEAM.md)");
+        }
+        const ids = query.runs?.split(",").map((s) => s.trim()).filter(Boolean);
+        if (!ids?.length) throw new HttpError(422, [{ type: "missing", loc: ["query", "runs"], msg: "Field required", input: null }]);
+        const unique = [...new Set(ids)];
+        if (unique.length > MAX_COMPARE_RUNS) throw new HttpError(400, `Cannot compare more than ${MAX_COMPARE_RUNS} runs at once`);
+        const opts = seriesOptions(query);
+        const runs: Record<string, unknown> = {};
+        const missing: string[] = [];
+        for (const id of unique) {
+          try {
+            runs[id] = await teamSeries(svc, id, opts);
+          } catch (e) {
+            if (!(e instanceof HttpError) || e.status !== 404) throw e;
+            missing.push(id);
+          }
+        }
+        return { runs, missing };
+      },
+      {
+        query: t.Object({ runs: t.Optional(t.String()), ...seriesQuery, ...groupedSeriesQuery }),
+        detail: { summary: "Series of several runs (same options as /series); unknown runs are listed in `missing` (team mode)" },
+      },
+    )
+    .get(
+      "/api/export/:run_id/csv",
+      async ({ params }) => {
+        const run = await svc.runData(params.run_id);
+        const table = JSON.parse(buildMetricsStep(run.state).json) as { columns: string[]; rows: Record<string, unknown>[] };
+        return new Response(tableToCsv(csvTable(run.state, params.run_id, table)), {
+          headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${params.run_id}_metrics.csv"` },
+        });
+      },
+      { detail: { summary: "A run's metrics as CSV, one row per step (team mode)" } },
+    )
     .get(
       "/api/runs/:run_id/media/:file",
       async ({ params }) => {
@@ -191,6 +232,28 @@ export function teamRunsRoutes(svc: TeamService) {
       },
       { detail: { summary: "A media file of the run (team mode: from the blob store)" } },
     );
+}
+
+/** Most rows a team-mode CSV export carries (the series query that adds `epoch` reads them all at once). */
+const MAX_CSV_ROWS = 100_000;
+
+/**
+ * The CSV table of a run from its metric rows: the columns of metrics_step plus `epoch` (which the compatible
+ * metrics_step leaves out and the file mode's CSV keeps), after global_step in code-point order.
+ */
+function csvTable(state: RunState, runId: string, table: { columns: string[]; rows: Record<string, unknown>[] }) {
+  if (!table.rows.length || !state.columns.includes("epoch")) return table;
+  if (table.rows.length > MAX_CSV_ROWS) throw new HttpError(413, `A team-mode CSV export is limited to ${MAX_CSV_ROWS} steps`);
+  const s = buildSeries(state, runId, { x: "step", points: MAX_CSV_ROWS, mode: "lttb", keys: [], columns: ["epoch"] });
+  const epochAt = new Map<number, number | null>();
+  s.x.forEach((x, i) => epochAt.set(x, s.columns?.epoch?.[i] ?? null));
+  const columns = ["global_step", ...[...table.columns.slice(1), "epoch"].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))];
+  const rows = table.rows.map((r) => {
+    const out: Record<string, unknown> = {};
+    for (const c of columns) out[c] = c === "epoch" ? (epochAt.get(r.global_step as number) ?? null) : (r[c] ?? null);
+    return out;
+  });
+  return { columns, rows };
 }
 
 async function metricsStep(svc: TeamService, runId: string, downsampleRaw: string | undefined): Promise<Response> {

@@ -3,6 +3,7 @@
 // LISTEN/NOTIFY feed that tells this replica what any replica stored.
 import type { SQL } from "bun";
 import { HttpError } from "../api/errors.ts";
+import type { IngestEvent } from "../ingest/contract.ts";
 import type { Logger } from "../util/log.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { TeamRun, TeamRunCache } from "./metric-state.ts";
@@ -36,6 +37,8 @@ export interface TeamChange {
 
 export class TeamService {
   readonly cache = new TeamRunCache();
+  /** Per run, its system.jsonl lines (stored by batch) as a column store, as the file mode keeps system metrics. */
+  readonly systemCache = new TeamRunCache(64);
   /** The whole default run list, until any replica stores a change. */
   readonly wholeList = new WholeListCache();
   readonly sink: PgIngestSink;
@@ -108,6 +111,28 @@ export class TeamService {
       this.cache.put(run);
       return run;
     });
+  }
+
+  /**
+   * A live run's system metrics (the `system` lines of its batches) as of its latest batch, built by the same
+   * row builder as the file mode's system.jsonl store; null when it has none. Brought up to date by reading
+   * only the lines of batches stored since.
+   */
+  async systemData(runId: string): Promise<TeamRun | null> {
+    const seq = Number((await this.runRow(runId)).last_seq);
+    const run = await this.systemCache.exclusive(runId, async () => {
+      const hit = this.systemCache.get(runId, seq);
+      if (hit) return hit;
+      const known = this.systemCache.latest(runId);
+      const base = known && known.lastSeq < seq ? known : new TeamRun(runId, 0);
+      const rows = (await this.sql`select line from team_run_line where run_id = ${runId} and kind = 'system'
+        and seq > ${base.lastSeq} and seq <= ${seq} order by seq, n`) as { line: IngestEvent }[];
+      if (rows.length) base.apply(rows.map((r) => r.line)).commit();
+      base.lastSeq = seq;
+      this.systemCache.put(base);
+      return base;
+    });
+    return run.state.totalRows ? run : null;
   }
 
   /** The run's log lines, oldest first (the last `tail` when given). */
