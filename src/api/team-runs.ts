@@ -155,7 +155,7 @@ export function teamRunsRoutes(svc: TeamService) {
     .delete(
       "/api/runs/:run_id",
       async ({ params }) => {
-        const rows = await sql`update team_run set deleted_at = ${Date.now() / 1000} where run_id = ${params.run_id} and deleted_at is null returning run_id`;
+        const rows = await sql`update team_run set deleted_at = ${Date.now() / 1000}, delete_reason = 'user_deleted' where run_id = ${params.run_id} and deleted_at is null returning run_id`;
         if (!rows.length) throw new HttpError(404, "Run not found");
         await svc.notify({ run_id: params.run_id, seq: 0, kind: "deleted" });
         return { success: true, run_id: params.run_id, deleted: true };

@@ -11,6 +11,7 @@ import { ingestRoutes } from "../api/ingest.ts";
 import { parseTolerant } from "../store/json.ts";
 import { teamLiveRoutes } from "../api/team-live.ts";
 import { teamPathsRoutes } from "../api/team-paths.ts";
+import { teamRecycleRoutes } from "../api/team-recycle.ts";
 import { teamRunsRoutes } from "../api/team-runs.ts";
 import type { Logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
@@ -93,6 +94,7 @@ export function createTeamApp(svc: TeamService, log: Logger) {
       .use(ingestRoutes(svc.sink))
       .use(teamRunsRoutes(svc))
       .use(teamPathsRoutes(svc))
+      .use(teamRecycleRoutes(svc))
       .use(teamLiveRoutes(svc, log))
       // what the file mode serves and a team server cannot (yet): a clear 501, never a 500 or a hang (docs/TEAM.md)
       .get("/api/*", ({ request }) => notInTeamMode(request))

@@ -62,9 +62,11 @@ const MIGRATIONS: string[] = [
      created_at double precision not null,
      revoked_at double precision
    );`,
-  // the filter language's config.* (from assets.json, as the file mode builds it) and metric.<key>.<stat> fields
+  // the filter language's config.* (from assets.json, as the file mode builds it) and metric.<key>.<stat> fields;
+  // why a run is in the recycle bin
   `alter table team_run add column config jsonb not null default '{}'::jsonb;
-   alter table team_run add column metrics jsonb not null default '{}'::jsonb;`,
+   alter table team_run add column metrics jsonb not null default '{}'::jsonb;
+   alter table team_run add column delete_reason text;`,
 ];
 
 /** Latest schema version this build knows. */
