@@ -42,6 +42,20 @@ describe("a team server walked over every file-mode route", () => {
     t.cleanup();
   });
 
+  it("says in the detail of a route it cannot serve that a team server does not serve it", async () => {
+    const res = await call(team.url, token, "GET", "/api/remote/sessions");
+    expect(res.status).toBe(501);
+    expect(res.body.detail).toContain("not available on a team (PostgreSQL) server");
+  });
+
+  it("serves the path list and tree of its runs", async () => {
+    const res = await call(team.url, token, "GET", "/api/paths?include_stats=true");
+    expect(res.status).toBe(200);
+    expect(res.body.paths).toEqual(["walk", "walk/a"]);
+    expect(res.body.tree).toEqual({ walk: { a: {} } });
+    expect(res.body.stats["walk/a"]).toEqual({ total: 1, running: 0, finished: 1, failed: 0 });
+  });
+  // last: the walk also calls the destructive routes
   it("answers every route without a 500, each error with a JSON detail", async () => {
     const spec = (await file.api("/openapi.json")).body as { paths: Record<string, Record<string, unknown>> };
     const calls: [string, string][] = [];
@@ -66,17 +80,4 @@ describe("a team server walked over every file-mode route", () => {
     expect(bad).toEqual([]);
   }, 120_000);
 
-  it("says in the detail of a route it cannot serve that a team server does not serve it", async () => {
-    const res = await call(team.url, token, "GET", "/api/recycle-bin");
-    expect(res.status).toBe(501);
-    expect(res.body.detail).toContain("not available on a team (PostgreSQL) server");
-  });
-
-  it("serves the path list and tree of its runs", async () => {
-    const res = await call(team.url, token, "GET", "/api/paths?include_stats=true");
-    expect(res.status).toBe(200);
-    expect(res.body.paths).toEqual(["walk", "walk/a"]);
-    expect(res.body.tree).toEqual({ walk: { a: {} } });
-    expect(res.body.stats["walk/a"]).toEqual({ total: 1, running: 0, finished: 1, failed: 0 });
-  });
 });
