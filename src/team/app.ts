@@ -12,6 +12,8 @@ import { parseTolerant } from "../store/json.ts";
 import { teamLiveRoutes } from "../api/team-live.ts";
 import { teamPathsRoutes } from "../api/team-paths.ts";
 import { teamRecycleRoutes } from "../api/team-recycle.ts";
+import { teamHistogramsRoutes } from "../api/team-histograms.ts";
+import { teamAssetsRoutes } from "../api/team-assets.ts";
 import { teamRunsRoutes } from "../api/team-runs.ts";
 import type { Logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
@@ -95,6 +97,8 @@ export function createTeamApp(svc: TeamService, log: Logger) {
       .use(teamRunsRoutes(svc))
       .use(teamPathsRoutes(svc))
       .use(teamRecycleRoutes(svc))
+      .use(teamHistogramsRoutes(svc))
+      .use(teamAssetsRoutes(svc))
       .use(teamLiveRoutes(svc, log))
       // what the file mode serves and a team server cannot (yet): a clear 501, never a 500 or a hang (docs/TEAM.md)
       .get("/api/*", ({ request }) => notInTeamMode(request))
