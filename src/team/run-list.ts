@@ -75,19 +75,26 @@ export async function teamRunList(sql: SQL, req: TeamListQuery, now = Date.now()
   const nulls = dir === "asc" ? "nulls first" : "nulls last";
   // ties (and no sort at all) in the file mode's scan order: by path, then run id
   const keys = req.sort === undefined ? [] : sortSql(q, req.sort, now);
-  const order = [...keys.map((_, i) => `k${i} ${dir} ${nulls}`), `path collate "C"`, `run_id collate "C"`].join(", ");
-  const extra = [
-    req.include.has("config") ? `,"config":' || config::text || '` : "",
-    req.include.has("summary") ? `,"summary":' || summary::text || '` : "",
-    req.include.has("metrics") ? `,"metrics":' || metrics::text || '` : "",
-  ].join("");
-  const item = extra ? `left(list_json, -1) || '${extra}}'` : "list_json";
-  const limit = req.limit === undefined ? "all" : q.param(req.limit);
-  const text =
-    `with m as materialized (select ${["run_id", "path", ...keys.map((k, i) => `${k} as k${i}`)].join(", ")} from team_run where ${conds.join(" and ")}), ` +
-    `page as (select run_id, row_number() over (order by ${order}) as o from m order by o limit ${limit} offset ${q.param(req.offset ?? 0)}) ` +
-    `select (select count(*) from m)::int as total, ` +
-    `'[' || coalesce((select string_agg(${item}, ',' order by page.o) from page join team_run using (run_id)), '') || ']' as body`;
+  const order = [...keys.map((k) => `${k} ${dir} ${nulls}`), `path collate "C"`, `run_id collate "C"`].join(", ");
+  // include=: the stored objects appended to each pre-serialised item
+  const included = ["config", "summary", "metrics"].filter((c) => req.include.has(c));
+  const item = (prefix: string) =>
+    included.length ? `left(${prefix}list_json, -1) || ${included.map((c) => `',"${c}":' || ${prefix}${c}::text`).join(" || ")} || '}'` : `${prefix}list_json`;
+  const where = conds.join(" and ");
+  let text: string;
+  if (req.limit === undefined && !req.offset) {
+    // the whole list: one scan, sorted once inside the aggregate
+    text = `select count(*)::int as total, '[' || coalesce(string_agg(${item("")}, ',' order by ${order}), '') || ']' as body from team_run where ${where}`;
+  } else {
+    // a page: the matching rows sorted by their keys alone, then only the page's items read, in the same order
+    const limit = req.limit === undefined ? "all" : q.param(req.limit);
+    const pageOrder = [...keys.map((_, i) => `p.k${i} ${dir} ${nulls}`), `p.path collate "C"`, `p.run_id collate "C"`].join(", ");
+    text =
+      `with p as (select ${["run_id", "path", ...keys.map((k, i) => `${k} as k${i}`)].join(", ")} from team_run where ${where} ` +
+      `order by ${order} limit ${limit} offset ${q.param(req.offset ?? 0)}) ` +
+      `select (select count(*) from team_run where ${where})::int as total, ` +
+      `'[' || coalesce((select string_agg(${item("t.")}, ',' order by ${pageOrder}) from p join team_run t using (run_id)), '') || ']' as body`;
+  }
   const rows = (await sql.unsafe(text, q.params)) as { total: number; body: string }[];
   const unknown = new Set(unknownPaths.map((p) => p.join(".")));
   if (req.filter) {
