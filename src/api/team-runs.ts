@@ -4,6 +4,7 @@ import { Elysia, t } from "elysia";
 import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
 import { buildMetricsStep, buildSeries } from "../metrics/query.ts";
 import type { RunState } from "../index/metric-run.ts";
+import type { ImageEvent } from "../metrics/events.ts";
 import { tableToCsv } from "../store/assets/metrics-table.ts";
 import { teamKeys, teamSeries } from "../team/series.ts";
 import { groupedSeriesQuery } from "./compare.ts";
@@ -218,6 +219,21 @@ export function teamRunsRoutes(svc: TeamService) {
         });
       },
       { detail: { summary: "A run's metrics as CSV, one row per step (team mode)" } },
+    )
+    .get(
+      "/api/runs/:run_id/images",
+      async ({ params }) => {
+        await svc.runRow(params.run_id);
+        const rows = (await sql`select line from team_run_line where run_id = ${params.run_id} and kind = 'image' order by seq, n`) as { line: ImageEvent }[];
+        const id = encodeURIComponent(params.run_id);
+        return {
+          images: rows.map(({ line: img }) => {
+            const m = /^media\/([^/\\]+)$/.exec(img.path);
+            return { key: img.key, step: img.step, caption: img.caption, path: img.path, ts: img.ts, url: m ? `/api/runs/${id}/media/${encodeURIComponent(m[1])}` : null };
+          }),
+        };
+      },
+      { detail: { summary: "Image events of the run (key, step, caption, media path and URL, ts) (team mode)" } },
     )
     .get(
       "/api/runs/:run_id/media/:file",

@@ -86,6 +86,10 @@ export class PgIngestSink implements IngestSink {
             const lines = (src as unknown[]).map((line, n) => ({ run_id: runId, kind, seq: batch.seq, n, line }));
             await tx`insert into team_run_line ${tx(lines)}`;
           }
+          if (staged.images.length) {
+            const lines = staged.images.map((line, n) => ({ run_id: runId, kind: "image", seq: batch.seq, n, line }));
+            await tx`insert into team_run_line ${tx(lines)}`;
+          }
           await tx`update team_run set last_seq = ${batch.seq}, updated_at = ${now},
               total_rows = ${run.state.slots.reduce((a, s) => a + s.rows, 0)},
               status = status || ${batch.status ?? {}}::jsonb,

@@ -1,6 +1,6 @@
-// System metrics, compare and CSV export on a team server: the same runs sent to a file-mode server and to a
+// System metrics, images, compare and CSV export on a team server: the same runs sent to a file-mode server and to a
 // team server through the one ingest route give byte-identical keys, series (sys/… keys included), compare
-// series and CSV answers.
+// series, image lists and CSV answers.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
@@ -38,6 +38,7 @@ const QUERIES = [
   `/api/compare/series?runs=${A},${B},20260109_000000_000000&keys=loss,sys/cpu&points=50`,
   `/api/compare/series?runs=${A},${B}`,
   `/api/export/${A}/csv`,
+  `/api/runs/${A}/images`,
   `/api/export/${B}/csv`,
 ];
 
@@ -67,7 +68,10 @@ describe("system series, compare and CSV export on a team server", () => {
         for (let seq = 1; seq <= 3; seq++) {
           await post(`/api/ingest/runs/${id}/batches`, {
             seq,
-            events: metrics(n, (seq - 1) * 100, 100),
+            events: [
+              ...metrics(n, (seq - 1) * 100, 100),
+              { ts: 1767225700 + seq, type: "image", data: { key: "samples", path: `media/s${seq}.png`, step: seq * 100, caption: seq === 2 ? null : `c${seq}` } },
+            ],
             ...(n === 0 ? { system: system((seq - 1) * 40, 40) } : {}),
             ...(seq === 3 ? { status: { status: "finished", ended_at: 1767226000 } } : {}),
           });
@@ -97,6 +101,16 @@ describe("system series, compare and CSV export on a team server", () => {
     const body = (await res.json()) as { x: number[]; series: Record<string, (number | null)[]> };
     expect(body.x.length).toBe(120);
     expect(body.series["sys/cpu"].slice(0, 3)).toEqual([0, 7, 14]);
+  });
+
+  it("lists the run's image events with their media URLs", async () => {
+    const res = await fetch(`${team.url}/api/runs/${A}/images`, { headers: { authorization: `Bearer ${token}` } });
+    const body = (await res.json()) as { images: { key: string; step: number; caption: string | null; url: string }[] };
+    expect(body.images.map((i) => [i.step, i.caption, i.url])).toEqual([
+      [100, "c1", `/api/runs/${A}/media/s1.png`],
+      [200, null, `/api/runs/${A}/media/s2.png`],
+      [300, "c3", `/api/runs/${A}/media/s3.png`],
+    ]);
   });
 
   it("answers the grouped compare with a 501 that says team mode lacks it", async () => {
