@@ -55,7 +55,7 @@ export function teamRecycleRoutes(svc: TeamService) {
           if (!rows.length) results[id] = { success: false, error: "run not found" };
           else if (rows[0].deleted_at !== null) results[id] = { success: false, error: "already deleted" };
           else {
-            const done = await sql`update team_run set deleted_at = ${Date.now() / 1000}, delete_reason = 'user_deleted'
+            const done = await sql`update team_run set deleted_at = ${Date.now() / 1000}, delete_reason = 'user_deleted', list_version = nextval('team_list_version')
               where run_id = ${id} and deleted_at is null returning run_id`;
             results[id] = done.length ? { success: true } : { success: false, error: "already deleted" };
             if (done.length) {
@@ -108,7 +108,7 @@ export function teamRecycleRoutes(svc: TeamService) {
           if (!rows.length) results[id] = { success: false, error: "run not found" };
           else if (rows[0].deleted_at === null) results[id] = { success: false, error: "run not deleted" };
           else {
-            await sql`update team_run set deleted_at = null, delete_reason = null where run_id = ${id}`;
+            await sql`update team_run set deleted_at = null, delete_reason = null, list_version = nextval('team_list_version') where run_id = ${id}`;
             await svc.notify({ run_id: id, seq: 0, kind: "updated" });
             results[id] = { success: true };
             count++;

@@ -15,7 +15,7 @@ import { HttpError } from "./errors.ts";
 import { intParam, seriesOptions, seriesQuery } from "./metrics.ts";
 import { headerSafe, RUN_LIST_QUERY } from "./runs.ts";
 import { type FilterNode, FilterSyntaxError, parseFilter } from "../analysis/filter.ts";
-import { type TeamListQuery, teamRunList } from "../team/run-list.ts";
+import { listVersion, type TeamListQuery, teamRunList } from "../team/run-list.ts";
 
 const MAX_TEXT = 1000;
 /** Most runs one compare may name (as the file mode). */
@@ -89,7 +89,7 @@ export function teamRunsRoutes(svc: TeamService) {
           include: new Set((query.include ?? "").split(",").map((s) => s.trim())),
         };
         const whole = Object.values(query).every((v) => v === undefined);
-        const answer = whole ? await svc.wholeList.get(() => teamRunList(sql, req)) : await teamRunList(sql, req);
+        const answer = whole ? await svc.wholeList.get(() => listVersion(sql), () => teamRunList(sql, req)) : await teamRunList(sql, req);
         set.headers["x-total-count"] = String(answer.total);
         set.headers["x-index-state"] = "ready";
         set.headers["content-type"] = "application/json";
@@ -156,7 +156,7 @@ export function teamRunsRoutes(svc: TeamService) {
     .delete(
       "/api/runs/:run_id",
       async ({ params }) => {
-        const rows = await sql`update team_run set deleted_at = ${Date.now() / 1000}, delete_reason = 'user_deleted' where run_id = ${params.run_id} and deleted_at is null returning run_id`;
+        const rows = await sql`update team_run set deleted_at = ${Date.now() / 1000}, delete_reason = 'user_deleted', list_version = nextval('team_list_version') where run_id = ${params.run_id} and deleted_at is null returning run_id`;
         if (!rows.length) throw new HttpError(404, "Run not found");
         await svc.notify({ run_id: params.run_id, seq: 0, kind: "deleted" });
         return { success: true, run_id: params.run_id, deleted: true };

@@ -111,25 +111,35 @@ export async function teamRunList(sql: SQL, req: TeamListQuery, now = Date.now()
   return { body: rows[0].body, total: rows[0].total, unknown: [...unknown] };
 }
 
-/** The whole default list, kept until a change is stored anywhere (`invalidate`) or `maxAgeMs` passes. */
+/**
+ * The version of the whole run list: the highest list_version (bumped by every change to a list item or a
+ * deletion) and the number of rows (a permanent delete removes one). Two cheap reads, no list.
+ */
+export async function listVersion(sql: SQL): Promise<string> {
+  const rows = (await sql`select coalesce((select max(list_version) from team_run), 0)::text as v, (select count(*) from team_run)::text as n`) as { v: string; n: string }[];
+  return `${rows[0].v}:${rows[0].n}`;
+}
+
+/**
+ * The whole default list, kept per replica while the database's list version is unchanged and no NOTIFY said
+ * otherwise (a change committed late under an earlier version number still invalidates it through its NOTIFY).
+ */
 export class WholeListCache {
   private gen = 0;
-  private kept?: { gen: number; at: number; answer: TeamListAnswer };
-
-  constructor(private readonly maxAgeMs = 1000) {}
+  private kept?: { gen: number; version: string; answer: TeamListAnswer };
 
   invalidate(): void {
     this.gen++;
     this.kept = undefined;
   }
 
-  async get(load: () => Promise<TeamListAnswer>): Promise<TeamListAnswer> {
-    const now = Date.now();
-    if (this.kept && this.kept.gen === this.gen && now - this.kept.at < this.maxAgeMs) return this.kept.answer;
+  async get(version: () => Promise<string>, load: () => Promise<TeamListAnswer>): Promise<TeamListAnswer> {
     const gen = this.gen;
+    const v = await version();
+    if (this.kept && this.kept.gen === gen && this.gen === gen && this.kept.version === v) return this.kept.answer;
     const answer = await load();
-    // a change stored while the query ran may be missing from it: keep it only when none was
-    if (gen === this.gen) this.kept = { gen, at: now, answer };
+    // a change noticed while the query ran may be missing from it: keep it only when none was
+    if (gen === this.gen) this.kept = { gen, version: v, answer };
     return answer;
   }
 }

@@ -63,10 +63,14 @@ const MIGRATIONS: string[] = [
      revoked_at double precision
    );`,
   // the filter language's config.* (from assets.json, as the file mode builds it) and metric.<key>.<stat> fields;
-  // why a run is in the recycle bin
+  // why a run is in the recycle bin; list_version: bumped whenever a run's list item or deletion changes, so a
+  // replica can tell in one cheap query whether its copy of the whole run list is current
   `alter table team_run add column config jsonb not null default '{}'::jsonb;
    alter table team_run add column metrics jsonb not null default '{}'::jsonb;
-   alter table team_run add column delete_reason text;`,
+   alter table team_run add column delete_reason text;
+   create sequence team_list_version;
+   alter table team_run add column list_version bigint not null default nextval('team_list_version');
+   create index team_run_list_version on team_run (list_version);`,
 ];
 
 /** Latest schema version this build knows. */

@@ -31,6 +31,8 @@ export interface TeamChange {
   run_id: string;
   seq: number;
   kind: "created" | "batch" | "updated" | "deleted";
+  /** A batch that changed the run's list item (status, summary, meta or assets). */
+  list?: boolean;
   from?: number;
   to?: number;
 }
@@ -66,7 +68,7 @@ export class TeamService {
         this.log.warn(`ignoring a malformed ${TEAM_CHANNEL} notification: ${(e as Error).message}`);
         return;
       }
-      this.wholeList.invalidate();
+      if (change.kind !== "batch" || change.list) this.wholeList.invalidate();
       for (const fn of this.listeners) fn(change);
     });
   }

@@ -34,7 +34,7 @@ export class PgIngestSink implements IngestSink {
     private readonly sql: SQL,
     private readonly cache: TeamRunCache,
     private readonly blobs: BlobStore,
-    /** Called after a run is created or a batch stored (this replica's caches need not wait for the NOTIFY). */
+    /** Called after a run is created or a batch changed its list item (this replica's list need not wait for the NOTIFY). */
     private readonly onStored: () => void = () => {},
   ) {}
 
@@ -58,6 +58,8 @@ export class PgIngestSink implements IngestSink {
   }
 
   async appendBatch(runId: string, batch: IngestBatch): Promise<IngestBatchAck> {
+    // status, summary, meta and assets are what a run's list item shows
+    const listChanged = !!(batch.status || batch.summary || batch.meta || batch.assets);
     return this.cache.exclusive(runId, async () => {
       let staged: ReturnType<TeamRun["apply"]> | undefined;
       let run: TeamRun | undefined;
@@ -99,9 +101,10 @@ export class PgIngestSink implements IngestSink {
               config = coalesce(${batch.assets ? buildRunConfig(batch.assets) : null}::jsonb, config),
               metrics = coalesce(${staged.rows.length ? metricFields(foldStats(run.state.slots.map((s) => s.stats!)).keys) : null}::jsonb, metrics)
             where run_id = ${runId}`;
-          if (batch.status || batch.summary || batch.meta || batch.assets) await refreshListJson(tx as unknown as SQL, runId);
+          if (listChanged) await refreshListJson(tx as unknown as SQL, runId);
           // a NOTIFY payload is limited to 8000 bytes: the changed steps travel as their range
-          await tx`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify({ run_id: runId, seq: batch.seq, kind: "batch", ...stepRange(staged.changedSteps) })})`;
+          const change = { run_id: runId, seq: batch.seq, kind: "batch", ...stepRange(staged.changedSteps), ...(listChanged ? { list: true } : {}) };
+          await tx`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify(change)})`;
           return false;
         });
         if (duplicate) return { run_id: runId, seq: batch.seq, duplicate: true };
@@ -110,7 +113,7 @@ export class PgIngestSink implements IngestSink {
         this.cache.drop(runId);
         throw e;
       }
-      this.onStored();
+      if (listChanged) this.onStored();
       staged!.commit();
       run!.lastSeq = batch.seq;
       this.cache.put(run!);
@@ -134,5 +137,5 @@ export class PgIngestSink implements IngestSink {
 /** Rewrites a run's pre-serialised list item from its row (inside the caller's transaction). */
 export async function refreshListJson(sql: SQL, runId: string): Promise<void> {
   const rows = (await sql`select run_id, path, meta, status, summary, assets, created_by, created_at from team_run where run_id = ${runId}`) as ListSource[];
-  if (rows.length) await sql`update team_run set list_json = ${listItemJson(rows[0])} where run_id = ${runId}`;
+  if (rows.length) await sql`update team_run set list_json = ${listItemJson(rows[0])}, list_version = nextval('team_list_version') where run_id = ${runId}`;
 }
