@@ -1,7 +1,7 @@
 // GET /api/runs in team mode: paging, sort (any filter field), status/path/q, the filter language compiled to
 // PostgreSQL (filter-pg.ts), include=config,summary,metrics. Items are pre-serialised (team_run.list_json), so
-// a page is one string_agg; the whole list (what the UI asks for on every visit) is kept per replica until any
-// replica stores a change (NOTIFY) or a second passes.
+// a page is one query of strings joined here; the whole list (what the UI asks for on every visit) is kept per
+// replica while the database's list version is unchanged (WholeListCache).
 import type { SQL } from "bun";
 import { type FilterNode, filterFields } from "../analysis/filter.ts";
 import { HttpError } from "../api/errors.ts";
@@ -70,6 +70,8 @@ export async function teamRunList(sql: SQL, req: TeamListQuery, now = Date.now()
     conds.push(`(run_id ilike ${like} or path ilike ${like} or coalesce(meta->>'alias', '') ilike ${like})`);
   }
   if (req.filter) conds.push(`coalesce(${compileFilterPg(q, req.filter, now, (p) => unknownPaths.push(p))}, false)`);
+  // the count query reads only the conditions' parameters (the sort keys' and paging's come after them)
+  const whereParams = q.params.length;
   const dir = req.order === "asc" ? "asc" : "desc";
   // SQLite's order (the file mode): missing values first going up, last going down
   const nulls = dir === "asc" ? "nulls first" : "nulls last";
@@ -81,21 +83,17 @@ export async function teamRunList(sql: SQL, req: TeamListQuery, now = Date.now()
   const item = (prefix: string) =>
     included.length ? `left(${prefix}list_json, -1) || ${included.map((c) => `',"${c}":' || ${prefix}${c}::text`).join(" || ")} || '}'` : `${prefix}list_json`;
   const where = conds.join(" and ");
-  let text: string;
-  if (req.limit === undefined && !req.offset) {
-    // the whole list: one scan, sorted once inside the aggregate
-    text = `select count(*)::int as total, '[' || coalesce(string_agg(${item("")}, ',' order by ${order}), '') || ']' as body from team_run where ${where}`;
-  } else {
-    // a page: the matching rows sorted by their keys alone, then only the page's items read, in the same order
-    const limit = req.limit === undefined ? "all" : q.param(req.limit);
-    const pageOrder = [...keys.map((_, i) => `p.k${i} ${dir} ${nulls}`), `p.path collate "C"`, `p.run_id collate "C"`].join(", ");
-    text =
-      `with p as (select ${["run_id", "path", ...keys.map((k, i) => `${k} as k${i}`)].join(", ")} from team_run where ${where} ` +
-      `order by ${order} limit ${limit} offset ${q.param(req.offset ?? 0)}) ` +
-      `select (select count(*) from team_run where ${where})::int as total, ` +
-      `'[' || coalesce((select string_agg(${item("t.")}, ',' order by ${pageOrder}) from p join team_run t using (run_id)), '') || ']' as body`;
-  }
-  const rows = (await sql.unsafe(text, q.params)) as { total: number; body: string }[];
+  // the items come back as rows and are joined here: one big string_agg is several times slower in a fresh backend
+  const whole = req.limit === undefined && !req.offset;
+  const page = whole ? "" : ` limit ${req.limit === undefined ? "all" : q.param(req.limit)} offset ${q.param(req.offset ?? 0)}`;
+  const [items, count] = await Promise.all([
+    sql.unsafe(`select ${item("")} from team_run where ${where} order by ${order}${page}`, q.params).values() as Promise<string[][]>,
+    whole ? Promise.resolve(undefined) : (sql.unsafe(`select count(*)::int as n from team_run where ${where}`, q.params.slice(0, whereParams)) as Promise<{ n: number }[]>),
+  ]);
+  let body = "[";
+  for (let i = 0; i < items.length; i++) body += (i ? "," : "") + items[i][0];
+  body += "]";
+  const total = count ? count[0].n : items.length;
   const unknown = new Set(unknownPaths.map((p) => p.join(".")));
   if (req.filter) {
     for (const ref of filterFields(req.filter)) {
@@ -108,7 +106,7 @@ export async function teamRunList(sql: SQL, req: TeamListQuery, now = Date.now()
       if (!hit[0]?.x) unknown.add(name);
     }
   }
-  return { body: rows[0].body, total: rows[0].total, unknown: [...unknown] };
+  return { body, total, unknown: [...unknown] };
 }
 
 /**
