@@ -221,6 +221,24 @@ export function teamRunsRoutes(svc: TeamService) {
       { detail: { summary: "A run's metrics as CSV, one row per step (team mode)" } },
     )
     .get(
+      "/api/runs/:run_id/progress",
+      async ({ params }) => {
+        await svc.runRow(params.run_id);
+        return { available: false, status: "unknown" };
+      },
+      { detail: { summary: "Compatibility stub of the original (always unavailable), as the file mode" } },
+    )
+    .get(
+      "/api/environment/:run_id",
+      async ({ params }) => {
+        const rows = await sql`select 1 from team_run where run_id = ${params.run_id} and deleted_at is null`;
+        if (!rows.length) throw new HttpError(404, `Run ${params.run_id} not found`);
+        // the ingest contract carries no environment.json
+        return { available: false };
+      },
+      { detail: { summary: "The run's environment.json: never sent over the ingest API, so unavailable (team mode)" } },
+    )
+    .get(
       "/api/runs/:run_id/images",
       async ({ params }) => {
         await svc.runRow(params.run_id);

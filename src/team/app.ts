@@ -15,6 +15,7 @@ import { teamRecycleRoutes } from "../api/team-recycle.ts";
 import { teamHistogramsRoutes } from "../api/team-histograms.ts";
 import { teamAssetsRoutes } from "../api/team-assets.ts";
 import { teamConfigRoutes } from "../api/team-config.ts";
+import { teamExportRoutes } from "../api/team-export.ts";
 import { teamRunsRoutes } from "../api/team-runs.ts";
 import type { Logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
@@ -101,6 +102,7 @@ export function createTeamApp(svc: TeamService, log: Logger) {
       .use(teamHistogramsRoutes(svc))
       .use(teamAssetsRoutes(svc))
       .use(teamConfigRoutes(svc))
+      .use(teamExportRoutes(svc))
       .use(teamLiveRoutes(svc, log))
       // what the file mode serves and a team server cannot (yet): a clear 501, never a 500 or a hang (docs/TEAM.md)
       .get("/api/*", ({ request }) => notInTeamMode(request))

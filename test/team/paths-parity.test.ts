@@ -67,6 +67,28 @@ describe("paths and projects on a team server", () => {
     }
   });
 
+  it("exports runs as JSON as the file mode does; the archive formats answer 501", async () => {
+    const byId = (body: { runs: { run_id: string }[] }) => ({ ...body, runs: [...body.runs].sort((x, y) => x.run_id.localeCompare(y.run_id)) });
+    for (const q of ["/api/paths/export?path=a", "/api/paths/export?path=a/b&exact=true", "/api/export", `/api/export?path=a&run_ids=${RUNS[0].run_id},${RUNS[4].run_id}`, "/api/export?path=x&exact=true"]) {
+      const r = await both("GET", q);
+      expect({ q, status: r.team.status, body: byId(r.team.body) }).toEqual({ q, status: r.file.status, body: byId(r.file.body) });
+    }
+    for (const q of ["/api/paths/export?path=a&format=zip", "/api/export?format=tar.gz"]) {
+      const res = await fetch(team.url + q, { headers: { authorization: `Bearer ${token}` } });
+      expect({ q, status: res.status }).toEqual({ q, status: 501 });
+      expect(((await res.json()) as { detail: string }).detail).toContain("not available on a team (PostgreSQL) server");
+    }
+    const bad = await both("GET", "/api/export?format=xml");
+    expect(bad.team).toEqual(bad.file);
+  });
+
+  it("answers a run's progress and environment as the file mode does for a run without environment.json", async () => {
+    for (const q of [`/api/runs/${RUNS[0].run_id}/progress`, `/api/environment/${RUNS[0].run_id}`, "/api/environment/20260112_000000_000000"]) {
+      const r = await both("GET", q);
+      expect({ q, ...r.team }).toEqual({ q, ...r.file });
+    }
+  });
+
   it("soft-deletes every run under a path into the bin, as the file mode does", async () => {
     expect((await both("POST", "/api/paths/soft-delete", {})).team).toEqual({ status: 400, body: { detail: "path is required" } });
     const r = await both("POST", "/api/paths/soft-delete", { path: "a/b" });
@@ -77,5 +99,8 @@ describe("paths and projects on a team server", () => {
     expect(view(bin.team.body)).toEqual(view(bin.file.body));
     const left = await both("GET", "/api/paths");
     expect(left.team.body).toEqual(left.file.body);
+    const withDeleted = await both("GET", "/api/export?path=a&include_deleted=true");
+    const ids = (body: { runs: { run_id: string }[] }) => body.runs.map((r) => r.run_id).sort();
+    expect(ids(withDeleted.team.body)).toEqual(ids(withDeleted.file.body));
   });
 });
