@@ -7,6 +7,7 @@ import type { RunState } from "../index/metric-run.ts";
 import type { ImageEvent } from "../metrics/events.ts";
 import { tableToCsv } from "../store/assets/metrics-table.ts";
 import { teamKeys, teamSeries } from "../team/series.ts";
+import { teamGroupedSeries } from "../team/grouped-compare.ts";
 import { groupedSeriesQuery } from "./compare.ts";
 import { listItem } from "../team/list-item.ts";
 import { refreshListJson } from "../team/sink.ts";
@@ -184,9 +185,8 @@ export function teamRunsRoutes(svc: TeamService) {
     .get(
       "/api/compare/series",
       async ({ query }) => {
-        if (query.run_ids !== undefined || query.group_by !== undefined || query.agg !== undefined) {
-          throw new HttpError(501, "The grouped compare (run_ids=, group_by=, agg=) is not available on a team (PostgreSQL) server yet; use runs=a,b,… (docs/TEAM.md)");
-        }
+        // run_ids (with group_by, agg, key) asks for the grouped, aggregated form
+        if (query.run_ids !== undefined || query.group_by !== undefined || query.agg !== undefined) return teamGroupedSeries(svc, query);
         const ids = query.runs?.split(",").map((s) => s.trim()).filter(Boolean);
         if (!ids?.length) throw new HttpError(422, [{ type: "missing", loc: ["query", "runs"], msg: "Field required", input: null }]);
         const unique = [...new Set(ids)];

@@ -128,6 +128,25 @@ describe("the filter language on a team server", () => {
     expect(teamBody[1].config).toMatchObject({ lr: 0.01, seed: 1 });
   });
 
+  it("groups and aggregates runs in the grouped compare as the file mode does", async () => {
+    const ids = RUNS.map((r) => r.run_id).join(",");
+    const queries = [
+      `run_ids=${ids}&key=loss`,
+      `run_ids=${ids}&key=loss&group_by=config.lr&points=20`,
+      `run_ids=${ids},20260107_009999_000000&keys=loss,acc&group_by=config.optimizer,status&agg=mean,max`,
+      `run_ids=${ids}&key=acc&group_by=metric.loss.count&x=time&points=10`,
+      `run_ids=${ids}&key=loss&group_by=tags`,
+      `run_ids=${ids}&key=loss&group_by=nope`,
+      `run_ids=${ids}&key=loss&agg=median`,
+      "key=loss",
+    ];
+    for (const qs of queries) {
+      const q = `/api/compare/series?${qs}`;
+      const [a, b] = [await file.api(q), await teamGet(q)];
+      expect({ q, status: b.status, body: await b.json() }).toEqual({ q, status: a.status, body: a.body });
+    }
+  });
+
   it("refuses a malformed filter and an unknown sort key with a 400 naming the problem, as the file mode does", async () => {
     for (const q of ["/api/runs?filter=config.lr%20%3C%3D", "/api/runs?filter=(a", "/api/runs?sort=nope"]) {
       const [a, b] = [await file.api(q), await teamGet(q)];

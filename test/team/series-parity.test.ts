@@ -113,9 +113,4 @@ describe("system series, compare and CSV export on a team server", () => {
     ]);
   });
 
-  it("answers the grouped compare with a 501 that says team mode lacks it", async () => {
-    const res = await fetch(`${team.url}/api/compare/series?run_ids=${A},${B}&key=loss`, { headers: { authorization: `Bearer ${token}` } });
-    expect(res.status).toBe(501);
-    expect(((await res.json()) as { detail: string }).detail).toContain("not available on a team (PostgreSQL) server");
-  });
 });
