@@ -220,6 +220,14 @@ export function teamRunsRoutes(svc: TeamService) {
       },
       { detail: { summary: "A run's metrics as CSV, one row per step (team mode)" } },
     )
+    .post(
+      "/api/status/check",
+      async () => {
+        const { checked, updated } = await svc.checkLiveness();
+        return { checked, updated, message: `Checked ${checked} running experiments, updated ${updated} statuses` };
+      },
+      { detail: { summary: "Mark running runs whose SDK heartbeat is lost as failed now (team mode: the heartbeat rule only)" } },
+    )
     .get(
       "/api/runs/:run_id/progress",
       async ({ params }) => {

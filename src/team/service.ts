@@ -7,9 +7,13 @@ import type { IngestEvent } from "../ingest/contract.ts";
 import type { Logger } from "../util/log.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { TeamRun, TeamRunCache } from "./metric-state.ts";
+import { markLostRuns } from "./liveness.ts";
 import { WholeListCache } from "./run-list.ts";
 import { PgIngestSink, TEAM_CHANNEL } from "./sink.ts";
 import { TokenVerifier } from "./tokens.ts";
+
+/** How often each replica checks running runs for lost heartbeats (conditional updates: replicas agree). */
+const LIVENESS_EVERY_MS = 30_000;
 
 /** A run row as the API reads it. */
 export interface TeamRunRow {
@@ -47,6 +51,7 @@ export class TeamService {
   readonly tokens: TokenVerifier;
   private readonly listeners = new Set<(c: TeamChange) => void>();
   private subscription?: SQL.ListenSubscription;
+  private livenessTimer?: ReturnType<typeof setInterval>;
 
   constructor(
     readonly sql: SQL,
@@ -58,8 +63,12 @@ export class TeamService {
     this.tokens = new TokenVerifier(sql);
   }
 
-  /** Starts listening for other replicas' (and this one's) changes. */
-  async start(): Promise<void> {
+  /** Starts listening for other replicas' (and this one's) changes, and the periodic crash check. */
+  async start(livenessEveryMs = LIVENESS_EVERY_MS): Promise<void> {
+    this.livenessTimer = setInterval(() => {
+      this.checkLiveness().catch((e) => this.log.warn(`liveness check failed: ${(e as Error).message}`));
+    }, livenessEveryMs);
+    this.livenessTimer.unref?.();
     this.subscription = await this.sql.listen(TEAM_CHANNEL, (payload) => {
       let change: TeamChange;
       try {
@@ -73,7 +82,15 @@ export class TeamService {
     });
   }
 
+  /** Marks runs whose SDK stopped sending heartbeats as failed now (and tells every replica). */
+  async checkLiveness(): Promise<{ checked: number; updated: number }> {
+    const { checked, updated } = await markLostRuns(this.sql);
+    for (const id of updated) await this.notify({ run_id: id, seq: 0, kind: "updated" });
+    return { checked, updated: updated.length };
+  }
+
   async close(): Promise<void> {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
     await this.subscription?.unlisten();
     await this.sql.close();
   }
