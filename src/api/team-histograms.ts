@@ -38,7 +38,7 @@ export function teamHistogramsRoutes(svc: TeamService) {
     async ({ params, query }) => {
       const runId = params.run_id;
       await svc.runRow(runId);
-      const integerStep = sql`jsonb_typeof(line->'step') = 'number' and (line->>'step')::numeric = trunc((line->>'step')::numeric)`;
+      const integerStep = sql`(case when jsonb_typeof(line->'step') = 'number' then (line->>'step')::numeric = trunc((line->>'step')::numeric) else false end)`;
       if (query.key === undefined) {
         const keys = (await sql`select line->>'key' as key, count(distinct (line->>'step')::numeric)::int as steps,
             min((line->>'step')::numeric)::float8 as first_step, max((line->>'step')::numeric)::float8 as last_step

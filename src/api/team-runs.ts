@@ -15,6 +15,7 @@ import type { TeamRunRow, TeamService } from "../team/service.ts";
 import { HttpError } from "./errors.ts";
 import { intParam, seriesOptions, seriesQuery } from "./metrics.ts";
 import { headerSafe, RUN_LIST_QUERY } from "./runs.ts";
+import { isStalled, STALLED_AFTER_S } from "../wire/liveness.ts";
 import { type FilterNode, FilterSyntaxError, parseFilter } from "../analysis/filter.ts";
 import { listVersion, type TeamListQuery, teamRunList } from "../team/run-list.ts";
 
@@ -51,6 +52,7 @@ function detail(row: TeamRunRow) {
     hostname: str(row.meta.hostname),
     exit_reason: str(row.status.exit_reason),
     heartbeat_at: num(row.status.heartbeat_at),
+    stalled: isStalled(item.status, num(row.status.heartbeat_at)),
     best_metric_value: item.best_metric_value,
     best_metric_name: item.best_metric_name,
     summary: row.summary,
@@ -105,17 +107,19 @@ export function teamRunsRoutes(svc: TeamService) {
     .get(
       "/api/stats/runs",
       async () => {
-        const rows = (await sql`select coalesce(status->>'status', 'finished') as s, count(*)::int as n from team_run
-          where deleted_at is null group by 1`) as { s: string; n: number }[];
-        const out = { total: 0, running: 0, finished: 0, failed: 0, other: 0 };
+        const rows = (await sql`select coalesce(nullif(status->>'status', ''), 'finished') as s, count(*)::int as n,
+            count(*) filter (where (case when jsonb_typeof(status->'heartbeat_at') = 'number' then (status->>'heartbeat_at')::float8 end) < ${Date.now() / 1000 - STALLED_AFTER_S})::int as stalled
+          from team_run where deleted_at is null group by 1`) as { s: string; n: number; stalled: number }[];
+        const out = { total: 0, running: 0, finished: 0, failed: 0, interrupted: 0, other: 0, stalled: 0 };
         for (const r of rows) {
           out.total += r.n;
-          if (r.s === "running" || r.s === "finished" || r.s === "failed") out[r.s] += r.n;
+          if (r.s === "running" || r.s === "finished" || r.s === "failed" || r.s === "interrupted") out[r.s] += r.n;
           else out.other += r.n;
+          if (r.s === "running") out.stalled += r.stalled;
         }
         return out;
       },
-      { detail: { summary: "Counts of live runs by status" } },
+      { detail: { summary: "Counts of live runs by status, and the running ones whose heartbeat is over a minute old (team mode)" } },
     )
     .get("/api/runs/:run_id", async ({ params }) => detail(await svc.runRow(params.run_id)), {
       detail: { summary: "One run (team mode)" },

@@ -81,7 +81,8 @@ export function compileFilterPg(q: PgQuery, node: FilterNode, now: number, onUnk
   const eqValue = (j: string, v: FilterValue): string => {
     if (v === null) return `(${typeOf(j)} = 'null')`;
     if (typeof v === "boolean") return `(${j} = '${v}'::jsonb)`;
-    if (typeof v === "number") return `(${typeOf(j)} = 'number' and ${numOf(j)} = ${q.param(v)})`;
+    // a CASE, not AND: PostgreSQL may evaluate either side of an AND first, and a string does not cast
+    if (typeof v === "number") return `(case when ${typeOf(j)} = 'number' then ${numOf(j)} = ${q.param(v)} else false end)`;
     return `(${typeOf(j)} = 'string' and ${textOf(j)} = ${q.param(v)})`;
   };
   const walk = (n: FilterNode): string => {

@@ -12,8 +12,8 @@ export async function markLostRuns(sql: SQL, now = Date.now() / 1000): Promise<{
   const lost = (await sql.begin(async (tx) => {
     const rows = (await tx`update team_run set status = status || jsonb_build_object('status', 'failed', 'exit_reason', 'heartbeat_lost',
           'ended_at', least(greatest((status->>'heartbeat_at')::float8, updated_at), ${now}::float8))
-        where deleted_at is null and status->>'status' = 'running' and jsonb_typeof(status->'heartbeat_at') = 'number'
-          and (status->>'heartbeat_at')::float8 < ${now - HEARTBEAT_TIMEOUT_S}
+        where deleted_at is null and status->>'status' = 'running'
+          and (case when jsonb_typeof(status->'heartbeat_at') = 'number' then (status->>'heartbeat_at')::float8 end) < ${now - HEARTBEAT_TIMEOUT_S}
         returning run_id`) as { run_id: string }[];
     for (const r of rows) await refreshListJson(tx as unknown as SQL, r.run_id);
     return rows;

@@ -51,6 +51,11 @@ const FILTERS = [
   "config.missing == 1",
   "config.missing != 1",
   'notes contains "x"',
+  // a string where a number is compared: never equal, never ordered, and never a cast error
+  'config.optimizer in [1, "adam"]',
+  "config.optimizer == 1",
+  "config.optimizer < 3",
+  "summary.final_acc in [0.5, true, null]",
 ];
 
 const SORTS = ["created_time", "config.lr", "summary.final_acc", "metric.loss.last", "alias", "path", "duration", "config.seed"];
@@ -145,6 +150,11 @@ describe("the filter language on a team server", () => {
       const [a, b] = [await file.api(q), await teamGet(q)];
       expect({ q, status: b.status, body: await b.json() }).toEqual({ q, status: a.status, body: a.body });
     }
+  });
+
+  it("counts runs by status as the file mode does", async () => {
+    const [a, b] = [await file.api("/api/stats/runs"), await teamGet("/api/stats/runs")];
+    expect(await b.json()).toEqual(a.body);
   });
 
   it("refuses a malformed filter and an unknown sort key with a 400 naming the problem, as the file mode does", async () => {

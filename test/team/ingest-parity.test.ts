@@ -36,7 +36,8 @@ const STEPS: Step[] = [
   { method: "POST", path: `/api/ingest/runs/${ID}/batches`, raw: '{"seq": 2, "events": [{"ts": 2, "type": "metrics", "data": {"global_step": 3, "loss": NaN, "acc": Infinity}}]}' },
   { method: "POST", path: `/api/ingest/runs/${ID}/batches`, body: { seq: 3, status: { status: "finished", ended_at: 5 } } },
   { method: "POST", path: `/api/ingest/runs/20260105_000000_000000/batches`, body: { seq: 1 } },
-  { method: "PUT", path: `/api/ingest/runs/${ID}/media/..`, bytes: new Uint8Array([1]) },
+  // (a bare ".." segment never reaches a server: fetch normalises it away)
+  { method: "PUT", path: `/api/ingest/runs/${ID}/media/..%2Fescape`, bytes: new Uint8Array([1]) },
   { method: "PUT", path: `/api/ingest/runs/${ID}/media/.hidden`, bytes: new Uint8Array([1]) },
   { method: "PUT", path: `/api/ingest/runs/${ID}/media/a.png`, bytes: new Uint8Array([137, 80, 78, 71]) },
   { method: "PUT", path: `/api/ingest/runs/${ID}/media/a.png`, bytes: new Uint8Array([137, 80, 78, 71]) },
