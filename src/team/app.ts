@@ -16,18 +16,13 @@ import { teamHistogramsRoutes } from "../api/team-histograms.ts";
 import { teamAssetsRoutes } from "../api/team-assets.ts";
 import { teamConfigRoutes } from "../api/team-config.ts";
 import { teamExportRoutes } from "../api/team-export.ts";
+import { unservedRoutes } from "./unserved.ts";
 import { teamRunsRoutes } from "../api/team-runs.ts";
 import type { Logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
 import type { TeamService } from "./service.ts";
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
-
-/** The 501 of a route the file mode serves and a team server does not. */
-function notInTeamMode(request: Request): Response {
-  const path = new URL(request.url).pathname;
-  return json(501, { detail: `${request.method} ${path.slice(0, 200)} is not available on a team (PostgreSQL) server; see docs/TEAM.md` });
-}
 
 /** The team server's app; `who` (the token's name) is available to handlers. */
 export function createTeamApp(svc: TeamService, log: Logger) {
@@ -104,9 +99,10 @@ export function createTeamApp(svc: TeamService, log: Logger) {
       .use(teamConfigRoutes(svc))
       .use(teamExportRoutes(svc))
       .use(teamLiveRoutes(svc, log))
-      // what the file mode serves and a team server cannot (yet): a clear 501, never a 500 or a hang (docs/TEAM.md)
-      .get("/api/*", ({ request }) => notInTeamMode(request))
-      .all("/api/*", ({ request }) => notInTeamMode(request))
+      // what the file mode serves and a team server cannot: a clear 501, never a 500 or a hang (docs/TEAM.md)
+      .use(unservedRoutes())
+      .get("/api/*", () => json(404, { detail: "Not Found" }))
+      .all("/api/*", () => json(404, { detail: "Not Found" }))
       // the UI's files (static.ts reads nothing of the context)
       .use(staticRoutes(undefined as unknown as AppContext))
   );

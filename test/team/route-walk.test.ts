@@ -1,5 +1,6 @@
 // Every route the file mode serves (its OpenAPI list, built from src/api/features.ts), called on a team server:
-// none answers 500 or hangs; what a team server cannot serve answers a 4xx/501 with a `detail` saying so.
+// none answers 500 or hangs, and none falls through as an unknown path; what a team server cannot serve
+// answers 501 with a `detail` saying why (src/team/unserved.ts).
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
@@ -42,10 +43,12 @@ describe("a team server walked over every file-mode route", () => {
     t.cleanup();
   });
 
-  it("says in the detail of a route it cannot serve that a team server does not serve it", async () => {
+  it("says in the detail of a route it cannot serve that a team server does not serve it, and why; an unknown path is a 404", async () => {
     const res = await call(team.url, token, "GET", "/api/remote/sessions");
     expect(res.status).toBe(501);
-    expect(res.body.detail).toContain("not available on a team (PostgreSQL) server");
+    expect(res.body.detail).toContain("not available on a team (PostgreSQL) server: a team server is not where SSH sessions live");
+    expect(await call(team.url, token, "GET", "/api/no/such/route")).toMatchObject({ status: 404, body: { detail: "Not Found" } });
+    expect(await call(team.url, token, "POST", "/api/no/such/route", {})).toMatchObject({ status: 404, body: { detail: "Not Found" } });
   });
 
   it("serves the path list and tree of its runs", async () => {
@@ -74,8 +77,9 @@ describe("a team server walked over every file-mode route", () => {
         Bun.sleep(10_000).then(() => ({ status: -1, body: "no answer in 10 s", headers: new Headers() })),
       ]);
       const errorWithoutDetail = res.status >= 400 && (typeof res.body !== "object" || res.body === null || !("detail" in res.body));
-      if (res.status >= 500 && res.status !== 501) bad.push({ method, path, status: res.status, body: res.body });
-      else if (res.status < 0 || errorWithoutDetail) bad.push({ method, path, status: res.status, body: res.body });
+      // a route neither served nor listed in src/team/unserved.ts falls through to the generic 404
+      const unrouted = res.status === 404 && res.body?.detail === "Not Found";
+      if ((res.status >= 500 && res.status !== 501) || res.status < 0 || errorWithoutDetail || unrouted) bad.push({ method, path, status: res.status, body: res.body });
     }
     expect(bad).toEqual([]);
   }, 120_000);
