@@ -30,7 +30,7 @@ async function selectRuns(svc: TeamService, sel: { path?: string; exact: boolean
 function exportItem(r: ExportRow) {
   return {
     run_id: r.run_id,
-    path: r.path,
+    path: r.path === "" ? null : r.path,
     alias: typeof r.meta.alias === "string" ? r.meta.alias : null,
     status: r.status,
     created_time: r.created_at,

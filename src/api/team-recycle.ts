@@ -85,7 +85,7 @@ export function teamRecycleRoutes(svc: TeamService) {
         return {
           deleted_runs: rows.map((r) => ({
             id: r.run_id,
-            path: r.path,
+            path: r.path === "" ? null : r.path,
             alias: r.alias || null,
             created_time: r.created_at,
             deleted_at: r.deleted_at,

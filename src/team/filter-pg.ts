@@ -39,7 +39,7 @@ export function teamFieldJson(q: PgQuery, path: string[], now: number): string |
     case "status":
       return `to_jsonb(coalesce(nullif(status->>'status', ''), 'finished'))`;
     case "path":
-      return "to_jsonb(path)";
+      return nullable(`nullif(path, '')`);
     case "alias":
       return nullable(`nullif(meta->>'alias', '')`);
     case "tags":

@@ -17,7 +17,7 @@ function rowValues(row: TeamRunRow & { config: Record<string, unknown>; metrics:
   return {
     run_id: row.run_id,
     status: str(row.status.status) ?? "finished",
-    path: row.path,
+    path: row.path === "" ? null : row.path,
     alias: str(row.meta.alias),
     tags: Array.isArray(row.meta.tags) ? row.meta.tags.filter((x): x is string => typeof x === "string") : [],
     host: str(row.meta.hostname),

@@ -15,7 +15,7 @@ const SORTS: Record<string, string> = {
   run_id: "run_id",
   status: "coalesce(nullif(status->>'status', ''), 'finished')",
   alias: "nullif(meta->>'alias', '')",
-  path: "path",
+  path: "nullif(path, '')",
   updated_at: "updated_at",
 };
 

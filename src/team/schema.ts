@@ -72,7 +72,8 @@ const MIGRATIONS: string[] = [
    create sequence team_list_version;
    alter table team_run add column list_version bigint not null default nextval('team_list_version');
    create index team_run_list_version on team_run (list_version);
-   create table team_pref (who text primary key, prefs jsonb not null default '{}'::jsonb);`,
+   create table team_pref (who text primary key, prefs jsonb not null default '{}'::jsonb);
+   update team_run set list_json = replace(list_json, '"path":""', '"path":null') where path = '';`,
 ];
 
 /** Latest schema version this build knows. */

@@ -29,6 +29,8 @@ const FILTERS = [
   "not (config.seed in [0, 1, 2])",
   'config.optimizer == "adam" or tags contains "t4"',
   'path ~ "vision/*"',
+  "path == null",
+  'path != "nlp"',
   'tags ~ "t1*"',
   'alias == null',
   'alias != null',
