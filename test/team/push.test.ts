@@ -45,6 +45,13 @@ describe("runicorn push of original SDK runs to a team server", () => {
     expect(pick(fromTeam)).toEqual(pick(fromFile));
   });
 
+  it("answers the path tree, the bin and the stats of the pushed runs as the file mode does", async () => {
+    for (const q of ["/api/paths?include_stats=true", "/api/paths/tree", "/api/projects", "/api/stats/runs"]) {
+      const [a, b] = [await file.api(q), await teamGet(q)];
+      expect({ q, body: await b.json() }).toEqual({ q, body: a.body });
+    }
+  });
+
   it("answers every pushed run's metrics_step, keys, series and images as the file mode does", async () => {
     const ids = ((await file.api("/api/runs")).body as { id: string }[]).map((r) => r.id);
     for (const id of ids) {
