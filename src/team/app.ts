@@ -49,14 +49,18 @@ export function createTeamApp(svc: TeamService, log: Logger) {
       // bodies are read as the file mode's guard reads them (api/guard.ts): counted against the same limits, a
       // media file as raw bytes, an ingest batch with Python's NaN/Infinity tokens
       .onParse({ as: "global" }, async ({ request, contentType }) => {
+        // every body is counted as it arrives, against the file mode's limits (1 MiB; ingest batches 8 MiB,
+        // media 64 MiB): Content-Length may be absent, and no route here takes an upload
         const path = new URL(request.url).pathname;
         const type = contentType.toLowerCase();
+        if (type.startsWith("multipart/")) throw new HttpError(415, "A team server takes no multipart uploads (runs come in through the ingest API)");
         const media = request.method === "PUT" && /^\/api\/ingest\/runs\/[^/]+\/media\/[^/]+$/.test(path);
-        if (!media && type !== "application/json" && !type.endsWith("+json")) return;
         const bytes = await readBodyLimited(request, bodyLimitFor(path, false), log);
-        if (media) return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+        if (media || type === "application/octet-stream") return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
         if (bytes.byteLength === 0) return;
         const text = new TextDecoder().decode(bytes);
+        if (type === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(text));
+        if (type !== "application/json" && !type.endsWith("+json")) return text;
         try {
           return path.startsWith("/api/ingest/") ? parseTolerant(text, "infinity") : JSON.parse(text);
         } catch (e) {

@@ -58,6 +58,20 @@ describe("a team server walked over every file-mode route", () => {
     expect(res.body.tree).toEqual({ walk: { a: {} } });
     expect(res.body.stats["walk/a"]).toEqual({ total: 1, running: 0, finished: 1, failed: 0 });
   });
+  it("refuses bodies over the file mode's limits with 413 whatever their type, and multipart with 415", async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    const big = "x".repeat((1 << 20) + 10);
+    for (const type of ["application/json", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"]) {
+      const res = await fetch(`${team.url}/api/runs/soft-delete`, { method: "POST", headers: { ...auth, "content-type": type }, body: big });
+      expect({ type, status: res.status, detail: ((await res.json()) as { detail: string }).detail }).toEqual({ type, status: 413, detail: `Request body too large (limit ${1 << 20} bytes)` });
+    }
+    const form = new FormData();
+    form.append("file", new Blob([new Uint8Array(10)]), "a.zip");
+    const multipart = await fetch(`${team.url}/api/import/archive`, { method: "POST", headers: auth, body: form });
+    expect(multipart.status).toBe(415);
+    expect(((await multipart.json()) as { detail: string }).detail).toContain("no multipart uploads");
+  });
+
   // last: the walk also calls the destructive routes
   it("answers every route without a 500, each error with a JSON detail", async () => {
     const spec = (await file.api("/openapi.json")).body as { paths: Record<string, Record<string, unknown>> };
