@@ -1,5 +1,6 @@
-// Team mode (PostgreSQL): the run list, run detail and edits, metric answers and media, with the same
-// shapes as the file mode's routes (src/api/runs.ts, metrics.ts), so the UI works unchanged.
+// Team mode (PostgreSQL): the run list, stats, run detail and edits, crash checks, metric answers (steps,
+// series with system keys, keys, compare, CSV), images and media, with the same shapes as the file mode's
+// routes (src/api/runs.ts, metrics.ts, compare.ts, export.ts), so the UI works unchanged.
 import { Elysia, t } from "elysia";
 import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
 import { buildMetricsStep, buildSeries } from "../metrics/query.ts";
