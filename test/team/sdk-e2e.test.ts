@@ -44,6 +44,24 @@ run.finish();
 console.log("uploaded=" + (await (run as any).uploaded));
 `;
 
+/** The lines a log socket sends on opening (the stored ones), collected until it has been quiet a moment. */
+async function logLines(base: string, token: string, runId: string): Promise<string[]> {
+  const ws = new WebSocket(`${base.replace("http", "ws")}/api/runs/${runId}/logs/ws?token=${encodeURIComponent(token)}`);
+  const lines: string[] = [];
+  let last = Date.now();
+  ws.onmessage = (ev) => {
+    lines.push(String(ev.data));
+    last = Date.now();
+  };
+  await new Promise<void>((res, rej) => {
+    ws.onopen = () => res();
+    ws.onerror = () => rej(new Error("log socket refused"));
+  });
+  while (Date.now() - last < 500) await Bun.sleep(100);
+  ws.close();
+  return lines;
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -81,7 +99,7 @@ describe("SDK processes logging to a team server through a replica crash", () =>
   });
 
   it(
-    "serves every run complete from replica B, each step once and finished, after A was killed -9 mid-run and restarted",
+    "serves every run complete from replica B, each step and log line once and finished, after A was killed -9 mid-run and restarted",
     async () => {
       const env = (name: string) => ({
         ...isolatedEnv(join(t.dir, name)),
@@ -143,6 +161,12 @@ describe("SDK processes logging to a team server through a replica crash", () =>
         expect(wrong).toEqual([]);
         const detail = await call(b.url, token, "GET", `/api/runs/${id}`);
         expect({ id, status: detail.body.status, total_steps: detail.body.total_steps }).toEqual({ id, status: "finished", total_steps: STEPS });
+      }
+      // each log line once too: the log stream of B opens with the stored lines
+      for (const id of all) {
+        const lines = await logLines(b.url, token, id);
+        const mine = lines.map((l) => /\bat (\d+)$/.exec(l)?.[1]).filter((x): x is string => x !== undefined);
+        expect({ id, lines: mine }).toEqual({ id, lines: Array.from({ length: STEPS / 100 }, (_, k) => String(k * 100 + 99)) });
       }
     },
     OUTAGE_S * 1000 + 180_000,
