@@ -89,9 +89,11 @@ export function teamLiveRoutes(svc: TeamService, log: Logger) {
                   const row = await svc.runRow(id);
                   const sub = conn.runs.get(id);
                   if (sub) sub.status = typeof row.status.status === "string" ? row.status.status : "finished";
-                } catch {
+                } catch (e) {
                   conn.runs.delete(id);
-                  send({ type: "error", message: `run not found: ${id}` });
+                  // an unknown run is the page's mistake; anything else is the server's and is logged
+                  if (!(e instanceof HttpError && e.status === 404)) log.error(`live subscription to ${id} failed`, e);
+                  send({ type: "error", message: e instanceof HttpError && e.status === 404 ? `run not found: ${id}` : `cannot follow ${id} right now` });
                 }
               });
             }
@@ -156,6 +158,6 @@ function safeParse(s: string): unknown {
   try {
     return JSON.parse(s);
   } catch {
-    return undefined;
+    return undefined; // a message that is not JSON is ignored like one of an unknown type
   }
 }
