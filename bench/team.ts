@@ -103,6 +103,8 @@ try {
   }
   const n = quick ? 10 : 30;
   report("GET /api/runs (10,000 runs, PostgreSQL)", await time(get(team.url, "/api/runs", auth), n), 50);
+  // the same list through the query path (a parameter skips the per-replica whole-list cache)
+  report("GET /api/runs?order=desc (10,000 runs, PostgreSQL, uncached)", await time(get(team.url, "/api/runs?order=desc", auth), n), 50);
   report("GET /api/runs (10,000 runs, SQLite: file mode)", await time(get(file.url, "/api/runs"), n), 50);
   report("GET /api/runs?limit=50 (PostgreSQL)", await time(get(team.url, "/api/runs?limit=50", auth), n * 3), 50);
   report("100k-step chart /series (PostgreSQL)", await time(get(team.url, `/api/runs/${BIG_ID}/series?points=2000`, auth), n), 20);

@@ -32,7 +32,7 @@ export function createApp(ctx: AppContext) {
       }
       if (code === "PARSE") {
         set.status = 422;
-        return { detail: [{ type: "json_invalid", loc: ["body"], msg: "JSON decode error", input: null }] };
+        return { detail: PARSE_DETAIL };
       }
       if (code === "NOT_FOUND") {
         set.status = 404;
@@ -71,8 +71,11 @@ function pathOf(url: string): string {
   return URL.canParse(url) ? new URL(url).pathname : url.slice(0, 200);
 }
 
+/** The 422 detail of a body that is not JSON (FastAPI's wording). */
+export const PARSE_DETAIL = [{ type: "json_invalid", loc: ["body"], msg: "JSON decode error", input: null }];
+
 /** FastAPI-style 422 items (`{type, loc, msg, input}`) from an Elysia validation error. */
-function validationDetail(error: unknown): unknown[] {
+export function validationDetail(error: unknown): unknown[] {
   const e = error as { type?: string; all?: { path?: string; message?: string; summary?: string; value?: unknown }[] };
   const where = e.type ?? "body";
   const items = Array.isArray(e.all) && e.all.length ? e.all : [{ path: "", message: String((error as Error).message) }];

@@ -115,7 +115,7 @@ function rowValues(row: RunTable): RunFieldValues {
 }
 
 /** Orders group values: numbers ascending, then strings, booleans, others; missing (null) last. */
-function compareValues(a: unknown, b: unknown): number {
+export function compareValues(a: unknown, b: unknown): number {
   const rank = (v: unknown) => (typeof v === "number" ? 0 : typeof v === "string" ? 1 : typeof v === "boolean" ? 2 : v === null ? 4 : 3);
   const ra = rank(a);
   const rb = rank(b);

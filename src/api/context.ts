@@ -43,8 +43,8 @@ export interface AppContext {
   fleet?: Fleet;
   /** The fleet the Remote page builds from saved connections (src/fleet/ui-fleet.ts); unset on a fleet started from the command line. */
   uiFleet?: UiFleet;
-  /** Where the ingest API stores runs sent over HTTP; unset: the file sink over the storage root (team mode sets its own). */
-  ingest?: IngestSink;
+  /** Where the ingest API (api/ingest.ts) stores runs sent over HTTP: the file sink over the storage root. */
+  ingest: IngestSink;
   /** Functions to call when the server stops (samplers, watchers, sessions). */
   onClose(fn: () => void | Promise<void>): void;
 }

@@ -57,7 +57,7 @@ export const features: Feature[] = [
   { name: "experiments", serve: "local", routes: (ctx) => experimentsRoutes(ctx) },
   { name: "system", serve: "local", routes: (ctx) => systemRoutes(ctx) },
   { name: "remote", serve: "both", routes: (ctx) => remoteRoutes(ctx) },
-  { name: "ingest", serve: "local", routes: (ctx) => ingestRoutes(ctx) },
+  { name: "ingest", serve: "local", routes: (ctx) => ingestRoutes(ctx.ingest) },
   { name: "static", serve: "both", routes: (ctx) => staticRoutes(ctx) },
 ];
 

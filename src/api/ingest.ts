@@ -1,9 +1,7 @@
 // The ingest API (issue 19): SDKs, `runicorn push` and `runicorn sync` send runs over HTTP (src/ingest/contract.ts).
 import { Elysia, t } from "elysia";
 import type { IngestBatch, IngestRunCreate } from "../ingest/contract.ts";
-import { FileIngestSink } from "../ingest/file-sink.ts";
 import type { IngestSink } from "../ingest/sink.ts";
-import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 
 /** A run id an SDK may choose: the generated `YYYYMMDD_HHMMSS_xxxxxx` or a custom one (one safe directory name). */
@@ -47,11 +45,6 @@ const BatchBody = t.Object({
   assets: t.Optional(Obj),
 });
 
-/** The sink of this server: the one the context names (team mode), else the file sink over the storage root. */
-function sinkOf(ctx: AppContext): IngestSink {
-  return ctx.ingest ?? new FileIngestSink(ctx.storage);
-}
-
 /** A log line may not carry a newline of its own: it would become two lines of logs.txt. */
 function assertLogLines(logs: string[] | undefined): void {
   if (logs?.some((l) => l.includes("\n"))) throw new HttpError(400, "logs: a line may not contain a newline");
@@ -63,17 +56,26 @@ function assertSeq(seq: unknown): void {
   }
 }
 
-/** The three ingest endpoints. */
-export function ingestRoutes(ctx: AppContext) {
-  const sink = sinkOf(ctx);
+/** Who sent a request: the token's name where the app derives one (team mode), else nobody in particular. */
+function senderOf(c: object): string | null {
+  const who = (c as { who?: unknown }).who;
+  return typeof who === "string" ? who : null;
+}
+
+/**
+ * The three ingest endpoints over `sink`: the file sink in the file mode, PgIngestSink in team mode (chosen
+ * where the server's services are assembled: `ctx.ingest` in cli/serve.ts, the team service in team/serve.ts).
+ */
+export function ingestRoutes(sink: IngestSink) {
   return new Elysia({ name: "ingest" })
     .post(
       "/api/ingest/runs",
-      async ({ body, set }) => {
+      async (c) => {
+        const { body, set } = c;
         const req = body as IngestRunCreate;
         assertIngestRunId(req.run_id);
         if (!PATH_RE.test(req.path)) throw new HttpError(400, `Invalid path: ${JSON.stringify(req.path)} (letters, digits, '_', '-' and single '/')`);
-        const created = await sink.createRun(req, null);
+        const created = await sink.createRun(req, senderOf(c));
         set.status = created.created ? 201 : 200;
         return created;
       },

@@ -33,6 +33,35 @@ function sortedUnique(values: Iterable<string>): string[] {
   return [...new Set(values)].sort();
 }
 
+/** The answer of GET /api/paths from the live runs' counts per path and status, in scan order (team mode shares it). */
+export function pathsAnswer(counts: { entry_path: string; status: string; n: number }[], includeStats: boolean) {
+  const leaves = sortedUnique(counts.map((c) => c.entry_path));
+  const tree = buildTree(leaves);
+  if (!includeStats) return { paths: leaves, tree };
+  // the original lists leaf paths in scan order, then their ancestors
+  const leafStats: Record<string, Stat> = {};
+  const ancestorStats: Record<string, Stat> = {};
+  for (const { entry_path, status, n } of counts) {
+    const segs = entry_path.split("/");
+    for (let i = segs.length; i >= 1; i--) {
+      const p = segs.slice(0, i).join("/");
+      const bucket = i === segs.length ? leafStats : ancestorStats;
+      const s = (bucket[p] ??= { total: 0, running: 0, finished: 0, failed: 0 });
+      s.total += n;
+      if (status === "running" || status === "finished" || status === "failed") s[status] += n;
+    }
+  }
+  const stats: Record<string, Stat> = { ...leafStats };
+  for (const [p, st] of Object.entries(ancestorStats)) {
+    if (stats[p]) {
+      // a path that is both a leaf and an ancestor (runs at two depths): one entry, summed
+      for (const k of ["total", "running", "finished", "failed"] as const) stats[p][k] += st[k];
+    } else stats[p] = st;
+  }
+  const all = Object.keys(stats);
+  return { paths: [...all].sort(), tree, stats };
+}
+
 /** Rows under a path prefix (all rows with a path when no prefix). */
 async function runsUnder(ctx: AppContext, path: string | undefined, exact: boolean): Promise<RunTable[]> {
   const rows = await listRunRows(ctx.index().db);
@@ -47,32 +76,7 @@ export function pathsRoutes(ctx: AppContext) {
     .get(
       "/api/paths",
       async ({ query }) => {
-        const counts = await entryPathCounts(ctx.index().db);
-        const leaves = sortedUnique(counts.map((c) => c.entry_path));
-        const tree = buildTree(leaves);
-        if (!parseBoolQuery(query.include_stats, "include_stats")) return { paths: leaves, tree };
-        // the original lists leaf paths in scan order, then their ancestors
-        const leafStats: Record<string, Stat> = {};
-        const ancestorStats: Record<string, Stat> = {};
-        for (const { entry_path, status, n } of counts) {
-          const segs = entry_path.split("/");
-          for (let i = segs.length; i >= 1; i--) {
-            const p = segs.slice(0, i).join("/");
-            const bucket = i === segs.length ? leafStats : ancestorStats;
-            const s = (bucket[p] ??= { total: 0, running: 0, finished: 0, failed: 0 });
-            s.total += n;
-            if (status === "running" || status === "finished" || status === "failed") s[status] += n;
-          }
-        }
-        const stats: Record<string, Stat> = { ...leafStats };
-        for (const [p, st] of Object.entries(ancestorStats)) {
-          if (stats[p]) {
-            // a path that is both a leaf and an ancestor (runs at two depths): one entry, summed
-            for (const k of ["total", "running", "finished", "failed"] as const) stats[p][k] += st[k];
-          } else stats[p] = st;
-        }
-        const all = Object.keys(stats);
-        return { paths: [...all].sort(), tree, stats };
+        return pathsAnswer(await entryPathCounts(ctx.index().db), parseBoolQuery(query.include_stats, "include_stats"));
       },
       {
         query: t.Object({ include_stats: t.Optional(t.String()) }),

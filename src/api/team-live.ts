@@ -5,6 +5,7 @@ import { rowsForSteps } from "../metrics/query.ts";
 import type { RunData } from "../metrics/run-data.ts";
 import type { TeamChange, TeamService } from "../team/service.ts";
 import type { Logger } from "../util/log.ts";
+import { HttpError } from "./errors.ts";
 import { LOG_WS_LINES } from "./metrics.ts";
 
 const MAX_LIVE_RUNS = 200;
@@ -88,9 +89,11 @@ export function teamLiveRoutes(svc: TeamService, log: Logger) {
                   const row = await svc.runRow(id);
                   const sub = conn.runs.get(id);
                   if (sub) sub.status = typeof row.status.status === "string" ? row.status.status : "finished";
-                } catch {
+                } catch (e) {
                   conn.runs.delete(id);
-                  send({ type: "error", message: `run not found: ${id}` });
+                  // an unknown run is the page's mistake; anything else is the server's and is logged
+                  if (!(e instanceof HttpError && e.status === 404)) log.error(`live subscription to ${id} failed`, e);
+                  send({ type: "error", message: e instanceof HttpError && e.status === 404 ? `run not found: ${id}` : `cannot follow ${id} right now` });
                 }
               });
             }
@@ -137,8 +140,10 @@ export function teamLiveRoutes(svc: TeamService, log: Logger) {
           if (lines.length > LOG_WS_LINES) ws.send(`[info] Showing last ${LOG_WS_LINES} lines. Full log file: logs.txt`);
           for (const line of lines.slice(-LOG_WS_LINES)) ws.send(line);
           if (!lines.length) ws.send("[info] No logs available yet. Waiting for logs to be created...");
-        } catch {
-          ws.send("[error] run not found");
+        } catch (e) {
+          // an unknown run is the client's mistake; anything else is the server's and is logged
+          if (!(e instanceof HttpError && e.status === 404)) log.error(`log stream of ${id} failed`, e);
+          ws.send(e instanceof HttpError && e.status === 404 ? "[error] run not found" : "[error] the log stream failed on the server");
           ws.close();
         }
       },
@@ -153,6 +158,6 @@ function safeParse(s: string): unknown {
   try {
     return JSON.parse(s);
   } catch {
-    return undefined;
+    return undefined; // a message that is not JSON is ignored like one of an unknown type
   }
 }

@@ -1,28 +1,29 @@
-// Team mode (PostgreSQL): the run list, run detail and edits, metric answers and media, with the same
-// shapes as the file mode's routes (src/api/runs.ts, metrics.ts), so the UI works unchanged.
+// Team mode (PostgreSQL): the run list, stats, run detail and edits, crash checks, metric answers (steps,
+// series with system keys, keys, compare, CSV), images and media, with the same shapes as the file mode's
+// routes (src/api/runs.ts, metrics.ts, compare.ts, export.ts), so the UI works unchanged.
 import { Elysia, t } from "elysia";
 import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
-import { buildKeys, buildMetricsStep, buildSeries } from "../metrics/query.ts";
+import { buildMetricsStep, buildSeries } from "../metrics/query.ts";
+import type { RunState } from "../index/metric-run.ts";
+import type { ImageEvent } from "../metrics/events.ts";
+import { tableToCsv } from "../store/assets/metrics-table.ts";
+import { teamKeys, teamSeries } from "../team/series.ts";
+import { teamGroupedSeries } from "../team/grouped-compare.ts";
+import { groupedSeriesQuery } from "./compare.ts";
 import { listItem } from "../team/list-item.ts";
 import { refreshListJson } from "../team/sink.ts";
 import type { TeamRunRow, TeamService } from "../team/service.ts";
 import { HttpError } from "./errors.ts";
 import { intParam, seriesOptions, seriesQuery } from "./metrics.ts";
-import { RUN_LIST_QUERY } from "./runs.ts";
+import { headerSafe, RUN_LIST_QUERY } from "./runs.ts";
+import { isStalled, STALLED_AFTER_S } from "../wire/liveness.ts";
+import { type FilterNode, FilterSyntaxError, parseFilter } from "../analysis/filter.ts";
+import { listVersion, type TeamListQuery, teamRunList } from "../team/run-list.ts";
 
 const MAX_TEXT = 1000;
+/** Most runs one compare may name (as the file mode). */
+const MAX_COMPARE_RUNS = 50;
 const MAX_TAGS = 100;
-
-/** Sort keys of the team list and their SQL (whitelisted: never interpolated from the request). */
-const SORTS: Record<string, string> = {
-  created_time: "created_at",
-  created_at: "created_at",
-  id: "run_id",
-  status: "status->>'status'",
-  alias: "meta->>'alias'",
-  path: "path",
-  updated_at: "updated_at",
-};
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
@@ -52,6 +53,7 @@ function detail(row: TeamRunRow) {
     hostname: str(row.meta.hostname),
     exit_reason: str(row.status.exit_reason),
     heartbeat_at: num(row.status.heartbeat_at),
+    stalled: isStalled(item.status, num(row.status.heartbeat_at)),
     best_metric_value: item.best_metric_value,
     best_metric_name: item.best_metric_name,
     summary: row.summary,
@@ -70,52 +72,55 @@ export function teamRunsRoutes(svc: TeamService) {
     .get(
       "/api/runs",
       async ({ query, set }) => {
+        let filter: FilterNode | undefined;
         if (query.filter !== undefined && query.filter.trim() !== "") {
-          throw new HttpError(400, "filter= is not available on a team (PostgreSQL) server yet; use status, path and q");
+          try {
+            filter = parseFilter(query.filter);
+          } catch (e) {
+            if (e instanceof FilterSyntaxError) throw new HttpError(400, e.message);
+            throw e;
+          }
         }
-        if (query.sort !== undefined && !(query.sort in SORTS)) throw new HttpError(400, `Unsupported sort key: ${query.sort}`);
-        const orderBy = SORTS[query.sort ?? "created_time"];
-        const dir = (query.order ?? "desc") === "asc" ? "asc" : "desc";
-        const statuses = query.status ? query.status.split(",").map((s) => s.trim()).filter(Boolean) : null;
-        const path = query.path ?? null;
-        const q = query.q ? `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
-        const where = sql`deleted_at is null
-          and (${statuses}::text[] is null or coalesce(status->>'status', 'finished') = any(${statuses}::text[]))
-          and (${path}::text is null or path = ${path} or path like ${`${(path ?? "").replace(/[\\%_]/g, (c) => `\\${c}`)}/%`})
-          and (${q}::text is null or run_id ilike ${q} or path ilike ${q} or coalesce(meta->>'alias', '') ilike ${q})`;
-        const limit = query.limit ?? null;
-        const offset = query.offset ?? 0;
-        // the items are pre-serialised (team_run.list_json): the list is one string from the database
-        const [rows, count] = await Promise.all([
-          sql`select '[' || coalesce(string_agg(list_json, ',' order by k ${sql.unsafe(dir)}, run_id ${sql.unsafe(dir)}), '') || ']' as body from (
-              select list_json, run_id, ${sql.unsafe(orderBy)} as k from team_run where ${where}
-              order by ${sql.unsafe(orderBy)} ${sql.unsafe(dir)}, run_id ${sql.unsafe(dir)} limit ${limit} offset ${offset}) page`,
-          sql`select count(*)::int as n from team_run where ${where}`,
-        ]);
-        set.headers["x-total-count"] = String((count as { n: number }[])[0].n);
+        const req: TeamListQuery = {
+          limit: query.limit,
+          offset: query.offset,
+          sort: query.sort,
+          order: query.order,
+          statuses: query.status ? query.status.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+          path: query.path,
+          q: query.q,
+          filter,
+          include: new Set((query.include ?? "").split(",").map((s) => s.trim())),
+        };
+        const whole = Object.values(query).every((v) => v === undefined);
+        const answer = whole ? await svc.wholeList.get(() => listVersion(sql), () => teamRunList(sql, req)) : await teamRunList(sql, req);
+        set.headers["x-total-count"] = String(answer.total);
         set.headers["x-index-state"] = "ready";
         set.headers["content-type"] = "application/json";
-        return (rows as { body: string }[])[0].body;
+        if (answer.unknown.length) set.headers["x-unknown-fields"] = headerSafe(answer.unknown.join(", "));
+        return answer.body;
       },
       {
         query: t.Object({ ...RUN_LIST_QUERY, filter: t.Optional(t.String({ maxLength: 4096 })) }),
-        detail: { summary: "List runs (team mode): paging, sort, status/path/q; X-Total-Count" },
+        detail: { summary: "List runs (team mode): paging, sort by any filter field, status/path/q, filter=, include=; X-Total-Count" },
       },
     )
     .get(
       "/api/stats/runs",
       async () => {
-        const rows = (await sql`select coalesce(status->>'status', 'finished') as s, count(*)::int as n from team_run
-          where deleted_at is null group by 1`) as { s: string; n: number }[];
-        const out = { total: 0, running: 0, finished: 0, failed: 0, other: 0 };
+        const rows = (await sql`select coalesce(nullif(status->>'status', ''), 'finished') as s, count(*)::int as n,
+            count(*) filter (where (case when jsonb_typeof(status->'heartbeat_at') = 'number' then (status->>'heartbeat_at')::float8 end) < ${Date.now() / 1000 - STALLED_AFTER_S})::int as stalled
+          from team_run where deleted_at is null group by 1`) as { s: string; n: number; stalled: number }[];
+        const out = { total: 0, running: 0, finished: 0, failed: 0, interrupted: 0, other: 0, stalled: 0 };
         for (const r of rows) {
           out.total += r.n;
-          if (r.s === "running" || r.s === "finished" || r.s === "failed") out[r.s] += r.n;
+          if (r.s === "running" || r.s === "finished" || r.s === "failed" || r.s === "interrupted") out[r.s] += r.n;
           else out.other += r.n;
+          if (r.s === "running") out.stalled += r.stalled;
         }
         return out;
       },
-      { detail: { summary: "Counts of live runs by status" } },
+      { detail: { summary: "Counts of live runs by status, and the running ones whose heartbeat is over a minute old (team mode)" } },
     )
     .get("/api/runs/:run_id", async ({ params }) => detail(await svc.runRow(params.run_id)), {
       detail: { summary: "One run (team mode)" },
@@ -157,7 +162,7 @@ export function teamRunsRoutes(svc: TeamService) {
     .delete(
       "/api/runs/:run_id",
       async ({ params }) => {
-        const rows = await sql`update team_run set deleted_at = ${Date.now() / 1000} where run_id = ${params.run_id} and deleted_at is null returning run_id`;
+        const rows = await sql`update team_run set deleted_at = ${Date.now() / 1000}, delete_reason = 'user_deleted', list_version = nextval('team_list_version') where run_id = ${params.run_id} and deleted_at is null returning run_id`;
         if (!rows.length) throw new HttpError(404, "Run not found");
         await svc.notify({ run_id: params.run_id, seq: 0, kind: "deleted" });
         return { success: true, run_id: params.run_id, deleted: true };
@@ -176,16 +181,91 @@ export function teamRunsRoutes(svc: TeamService) {
     )
     .get(
       "/api/runs/:run_id/series",
-      async ({ params, query }) => {
-        const opts = seriesOptions(query);
-        const run = await svc.runData(params.run_id);
-        return buildSeries(run.state, params.run_id, opts);
-      },
-      { query: t.Object(seriesQuery), detail: { summary: "Columnar series for charts (team mode)" } },
+      async ({ params, query }) => teamSeries(svc, params.run_id, seriesOptions(query)),
+      { query: t.Object(seriesQuery), detail: { summary: "Columnar series for charts, sys/… keys from the run's system metrics (team mode)" } },
     )
-    .get("/api/runs/:run_id/keys", async ({ params }) => buildKeys((await svc.runData(params.run_id)).state, params.run_id), {
-      detail: { summary: "Metric keys and their summaries (team mode)" },
+    .get("/api/runs/:run_id/keys", async ({ params }) => teamKeys(svc, params.run_id), {
+      detail: { summary: "Metric keys and their summaries, then the system keys (team mode)" },
     })
+    .get(
+      "/api/compare/series",
+      async ({ query }) => {
+        // run_ids (with group_by, agg, key) asks for the grouped, aggregated form
+        if (query.run_ids !== undefined || query.group_by !== undefined || query.agg !== undefined) return teamGroupedSeries(svc, query);
+        const ids = query.runs?.split(",").map((s) => s.trim()).filter(Boolean);
+        if (!ids?.length) throw new HttpError(422, [{ type: "missing", loc: ["query", "runs"], msg: "Field required", input: null }]);
+        const unique = [...new Set(ids)];
+        if (unique.length > MAX_COMPARE_RUNS) throw new HttpError(400, `Cannot compare more than ${MAX_COMPARE_RUNS} runs at once`);
+        const opts = seriesOptions(query);
+        const runs: Record<string, unknown> = {};
+        const missing: string[] = [];
+        for (const id of unique) {
+          try {
+            runs[id] = await teamSeries(svc, id, opts);
+          } catch (e) {
+            if (!(e instanceof HttpError) || e.status !== 404) throw e;
+            missing.push(id);
+          }
+        }
+        return { runs, missing };
+      },
+      {
+        query: t.Object({ runs: t.Optional(t.String()), ...seriesQuery, ...groupedSeriesQuery }),
+        detail: { summary: "Series of several runs (same options as /series); unknown runs are listed in `missing` (team mode)" },
+      },
+    )
+    .get(
+      "/api/export/:run_id/csv",
+      async ({ params }) => {
+        const run = await svc.runData(params.run_id);
+        const table = JSON.parse(buildMetricsStep(run.state).json) as { columns: string[]; rows: Record<string, unknown>[] };
+        return new Response(tableToCsv(csvTable(run.state, params.run_id, table)), {
+          headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${params.run_id}_metrics.csv"` },
+        });
+      },
+      { detail: { summary: "A run's metrics as CSV, one row per step (team mode)" } },
+    )
+    .post(
+      "/api/status/check",
+      async () => {
+        const { checked, updated } = await svc.checkLiveness();
+        return { checked, updated, message: `Checked ${checked} running experiments, updated ${updated} statuses` };
+      },
+      { detail: { summary: "Mark running runs whose SDK heartbeat is lost as failed now (team mode: the heartbeat rule only)" } },
+    )
+    .get(
+      "/api/runs/:run_id/progress",
+      async ({ params }) => {
+        await svc.runRow(params.run_id);
+        return { available: false, status: "unknown" };
+      },
+      { detail: { summary: "Compatibility stub of the original (always unavailable), as the file mode" } },
+    )
+    .get(
+      "/api/environment/:run_id",
+      async ({ params }) => {
+        const rows = await sql`select 1 from team_run where run_id = ${params.run_id} and deleted_at is null`;
+        if (!rows.length) throw new HttpError(404, `Run ${params.run_id} not found`);
+        // the ingest contract carries no environment.json
+        return { available: false };
+      },
+      { detail: { summary: "The run's environment.json: never sent over the ingest API, so unavailable (team mode)" } },
+    )
+    .get(
+      "/api/runs/:run_id/images",
+      async ({ params }) => {
+        await svc.runRow(params.run_id);
+        const rows = (await sql`select line from team_run_line where run_id = ${params.run_id} and kind = 'image' order by seq, n`) as { line: ImageEvent }[];
+        const id = encodeURIComponent(params.run_id);
+        return {
+          images: rows.map(({ line: img }) => {
+            const m = /^media\/([^/\\]+)$/.exec(img.path);
+            return { key: img.key, step: img.step, caption: img.caption, path: img.path, ts: img.ts, url: m ? `/api/runs/${id}/media/${encodeURIComponent(m[1])}` : null };
+          }),
+        };
+      },
+      { detail: { summary: "Image events of the run (key, step, caption, media path and URL, ts) (team mode)" } },
+    )
     .get(
       "/api/runs/:run_id/media/:file",
       async ({ params }) => {
@@ -199,6 +279,28 @@ export function teamRunsRoutes(svc: TeamService) {
       },
       { detail: { summary: "A media file of the run (team mode: from the blob store)" } },
     );
+}
+
+/** Most rows a team-mode CSV export carries (the series query that adds `epoch` reads them all at once). */
+const MAX_CSV_ROWS = 100_000;
+
+/**
+ * The CSV table of a run from its metric rows: the columns of metrics_step plus `epoch` (which the compatible
+ * metrics_step leaves out and the file mode's CSV keeps), after global_step in code-point order.
+ */
+function csvTable(state: RunState, runId: string, table: { columns: string[]; rows: Record<string, unknown>[] }) {
+  if (!table.rows.length || !state.columns.includes("epoch")) return table;
+  if (table.rows.length > MAX_CSV_ROWS) throw new HttpError(413, `A team-mode CSV export is limited to ${MAX_CSV_ROWS} steps`);
+  const s = buildSeries(state, runId, { x: "step", points: MAX_CSV_ROWS, mode: "lttb", keys: [], columns: ["epoch"] });
+  const epochAt = new Map<number, number | null>();
+  s.x.forEach((x, i) => epochAt.set(x, s.columns?.epoch?.[i] ?? null));
+  const columns = ["global_step", ...[...table.columns.slice(1), "epoch"].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))];
+  const rows = table.rows.map((r) => {
+    const out: Record<string, unknown> = {};
+    for (const c of columns) out[c] = c === "epoch" ? (epochAt.get(r.global_step as number) ?? null) : (r[c] ?? null);
+    return out;
+  });
+  return { columns, rows };
 }
 
 async function metricsStep(svc: TeamService, runId: string, downsampleRaw: string | undefined): Promise<Response> {

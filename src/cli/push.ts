@@ -1,10 +1,13 @@
 // `runicorn push`: uploads runs of a local storage root to a server through the ingest API, sending only what is new.
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { hostname as osHostname } from "node:os";
+import { join } from "node:path";
 import { expandPath, loadConfig } from "../config/config.ts";
 import { resolveToken } from "../config/token.ts";
 import { IngestClient, userCacheDir } from "../ingest/client.ts";
+import { deathReason, lastSignOfLife } from "../index/liveness.ts";
+import { discoverRuns } from "../store/discover.ts";
 import { writeJsonAtomic } from "../store/run-files.ts";
 import { flagHelp, parseArgs, ROOT_FLAGS, type FlagSpec, UsageError } from "./args.ts";
 
@@ -41,28 +44,39 @@ interface PushState {
   media: string[];
 }
 
-/** Runs of a root: directories under runs/ holding a meta.json, with their experiment path. */
+/**
+ * Runs of a root as the file mode finds them (src/store/discover.ts: runs/<path>/<id> and the legacy
+ * <project>/<name>/runs/<id>), in scan order, the first of a repeated id only; soft-deleted runs stay home.
+ */
 function localRuns(root: string): { id: string; path: string; dir: string }[] {
+  const seen = new Set<string>();
   const out: { id: string; path: string; dir: string }[] = [];
-  const runs = join(root, "runs");
-  const walk = (dir: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw e;
-    }
-    for (const n of names.sort()) {
-      const sub = join(dir, n);
-      if (!statSync(sub).isDirectory()) continue;
-      if (existsSync(join(sub, "meta.json"))) {
-        out.push({ id: n, path: relative(runs, dir).split(/[\\/]/).filter(Boolean).join("/"), dir: sub });
-      } else walk(sub);
-    }
-  };
-  walk(runs);
+  for (const e of discoverRuns(root)) {
+    if (seen.has(e.id) || existsSync(join(e.dir, ".deleted"))) continue;
+    seen.add(e.id);
+    out.push({ id: e.id, path: e.entryPath ?? "", dir: e.dir });
+  }
   return out;
+}
+
+/**
+ * A run's status as the file mode would serve it: a `running` run whose process is gone from this machine
+ * (or whose heartbeat is lost) is failed, ended at its last sign of life (src/index/liveness.ts). The team
+ * server cannot see this machine's processes, so push sends the verdict; status.json itself is not changed.
+ */
+function servedStatus(dir: string, status: Record<string, unknown>, meta: Record<string, unknown>, now = Date.now() / 1000): Record<string, unknown> {
+  if (status.status !== "running") return status;
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+  const facts = {
+    run_dir: dir,
+    has_meta: existsSync(join(dir, "meta.json")),
+    pid: typeof meta.pid === "number" && Number.isInteger(meta.pid) ? meta.pid : null,
+    hostname: typeof meta.hostname === "string" ? meta.hostname : null,
+    heartbeat_at: num(status.heartbeat_at),
+  };
+  const reason = deathReason(facts, now, osHostname());
+  if (!reason) return status;
+  return { ...status, status: "failed", ended_at: lastSignOfLife(dir, facts.heartbeat_at, now), exit_reason: reason };
 }
 
 /** Complete lines of `file` from `offset`, about `budget` bytes at most. */
@@ -95,7 +109,11 @@ async function pushRun(client: IngestClient, run: { id: string; path: string; di
     }
   };
   let state: PushState = existsSync(statePath) ? JSON.parse(readFileSync(statePath, "utf8")) : { seq: 0, offsets: {}, whole: {}, media: [] };
-  const created = await client.createRun(JSON.stringify({ run_id: run.id, path: run.path, meta: obj("meta.json"), status: obj("status.json"), assets: obj("assets.json") }));
+  const onDisk = obj("status.json");
+  const served = servedStatus(run.dir, onDisk, obj("meta.json"));
+  // true when this machine knows the run crashed and status.json does not say so yet
+  const derived = served !== onDisk;
+  const created = await client.createRun(JSON.stringify({ run_id: run.id, path: run.path, meta: obj("meta.json"), status: served, assets: obj("assets.json") }));
   if (created.last_seq !== state.seq) {
     if (created.last_seq !== 0) throw new Error(`the server has ${created.last_seq} batches of this run but this machine remembers sending ${state.seq}; not sending it twice`);
     state = { seq: 0, offsets: {}, whole: {}, media: [] }; // a server that lost the run (or a new one): everything again
@@ -124,7 +142,8 @@ async function pushRun(client: IngestClient, run: { id: string; path: string; di
       if (text === undefined || whole[file] === sha(text)) continue;
       whole[file] = sha(text);
       if (!/^\s*\{/.test(text)) continue;
-      parts.push(`"${field}": ${text}`);
+      // a crashed run's status goes as the file mode serves it (its text is the SDK's, NaN tokens and all, otherwise)
+      parts.push(`"${field}": ${file === "status.json" && derived ? JSON.stringify(served) : text}`);
     }
     if (!parts.length) break;
     const seq = state.seq + 1;

@@ -17,6 +17,7 @@ import { Fleet } from "../fleet/fleet.ts";
 import { LOCAL_LABEL, UiFleet } from "../fleet/ui-fleet.ts";
 import { applyUpstreamTokens, parseUpstreamFlags } from "../fleet/upstream-flag.ts";
 import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/config.ts";
+import { FileIngestSink } from "../ingest/file-sink.ts";
 import { Storage } from "../index/storage.ts";
 import { startSystemSamplers } from "../system/samplers.ts";
 import { createLogger } from "../util/log.ts";
@@ -134,6 +135,7 @@ export async function startServer(
     onClose,
     fleet: opts.fleet,
     uiFleet,
+    ingest: new FileIngestSink(storage),
   };
   if (opts.fleet) {
     opts.fleet.start();

@@ -46,6 +46,11 @@ export function parseHistogramLine(line: string): { key: string; entry: Histogra
   } catch {
     return undefined; // a foreign or broken line is not a histogram; the index leaves it out
   }
+  return histogramEntryOf(o);
+}
+
+/** A decoded histogram line (file or team batch) as its key and entry, or undefined when it is not a well-formed one. */
+export function histogramEntryOf(o: Record<string, unknown>): { key: string; entry: HistogramStep } | undefined {
   if (typeof o !== "object" || o === null || typeof o.key !== "string") return undefined;
   const step = num(o.step);
   const edges = numList(o.edges);

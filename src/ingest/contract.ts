@@ -12,6 +12,10 @@
 // they were produced. A sink stores a batch and its sequence number atomically; a batch whose `seq` is not
 // above the last stored one is acknowledged with `duplicate: true` and stored again never, so a sender may
 // retry any batch whose acknowledgement it did not see.
+//
+// Bodies are JSON, except that Python's bare `NaN`, `Infinity` and `-Infinity` tokens are accepted (the SDK's
+// events.jsonl lines travel as written): both modes read NaN as null and keep ±Infinity in metric columns, and
+// every API answer writes non-finite values as null (docs/TEAM.md "NaN and Infinity").
 
 /** The run's identity and start, as `rn.init` knows it. */
 export interface IngestRunCreate {

@@ -14,7 +14,7 @@ import { dumps } from "../sdk/py-json.ts";
 import { readJsonObject } from "../store/json.ts";
 import { writeJsonAtomic } from "../store/run-files.ts";
 import type { IngestBatch, IngestBatchAck, IngestRunCreate, IngestRunCreated } from "./contract.ts";
-import type { IngestSink } from "./sink.ts";
+import { ingestPathConflict, ingestRunNotFound, type IngestSink } from "./sink.ts";
 
 /** The append-only files of a run, in the order a batch writes them, and the batch field each comes from. */
 const APPENDED = [
@@ -48,7 +48,7 @@ export class FileIngestSink implements IngestSink {
       const existing = this.locate(req.run_id);
       if (existing) {
         if (existing.path !== req.path) {
-          throw new HttpError(409, `Run ${req.run_id} already exists under path '${existing.path}', not '${req.path}'`);
+          throw ingestPathConflict(req.run_id, existing.path, req.path);
         }
         return { run_id: req.run_id, created: false, last_seq: ingestedState(existing.dir, req.run_id).last_seq };
       }
@@ -66,7 +66,7 @@ export class FileIngestSink implements IngestSink {
   appendBatch(runId: string, batch: IngestBatch): Promise<IngestBatchAck> {
     return this.serial(runId, () => {
       const found = this.locate(runId);
-      if (!found) throw new HttpError(404, `Run not found: ${runId} (create it with POST /api/ingest/runs first)`);
+      if (!found) throw ingestRunNotFound(runId);
       const { dir } = found;
       const state = ingestedState(dir, runId);
       if (batch.seq <= state.last_seq) return { run_id: runId, seq: batch.seq, duplicate: true };
@@ -87,7 +87,7 @@ export class FileIngestSink implements IngestSink {
   putMedia(runId: string, name: string, bytes: Uint8Array): Promise<void> {
     return this.serial(runId, () => {
       const found = this.locate(runId);
-      if (!found) throw new HttpError(404, `Run not found: ${runId}`);
+      if (!found) throw ingestRunNotFound(runId);
       const media = join(found.dir, "media");
       mkdirSync(media, { recursive: true });
       const target = join(media, name);

@@ -1,6 +1,6 @@
 // Where team-mode media files live: a small interface (an S3-compatible store can implement it later) and
 // the shared-filesystem implementation under `--root`.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export interface BlobStore {
@@ -8,6 +8,8 @@ export interface BlobStore {
   putIfAbsent(key: string, bytes: Uint8Array): Promise<boolean>;
   /** The bytes under `key`, or null. */
   get(key: string): Promise<Uint8Array | null>;
+  /** Removes every blob under `prefix` (`<run_id>`); returns how many and their bytes. */
+  deletePrefix(prefix: string): Promise<{ count: number; bytes: number }>;
 }
 
 /** Blobs as files under a root directory; written to a temp name and renamed, so a reader never sees half a file. */
@@ -32,5 +34,26 @@ export class FileBlobStore implements BlobStore {
   async get(key: string): Promise<Uint8Array | null> {
     const f = Bun.file(this.pathOf(key));
     return (await f.exists()) ? new Uint8Array(await f.arrayBuffer()) : null;
+  }
+
+  async deletePrefix(prefix: string): Promise<{ count: number; bytes: number }> {
+    const dir = this.pathOf(prefix);
+    if (!existsSync(dir)) return { count: 0, bytes: 0 };
+    let count = 0;
+    let bytes = 0;
+    const walk = (d: string) => {
+      for (const name of readdirSync(d)) {
+        const p = join(d, name);
+        const st = lstatSync(p);
+        if (st.isDirectory()) walk(p);
+        else {
+          count++;
+          bytes += st.size;
+        }
+      }
+    };
+    walk(dir);
+    rmSync(dir, { recursive: true, force: true });
+    return { count, bytes };
   }
 }

@@ -33,7 +33,8 @@ export function listItem(row: ListSource) {
     pid: typeof meta.pid === "number" && Number.isInteger(meta.pid) ? meta.pid : null,
     best_metric_value: num(best) ?? (typeof best === "string" || typeof best === "boolean" ? best : null),
     best_metric_name: str(summary.best_metric_name),
-    path: row.path,
+    // a run at the root has no path (null), as in the file mode's list
+    path: row.path === "" ? null : row.path,
     alias: str(meta.alias),
     tags: Array.isArray(meta.tags) ? meta.tags.filter((x) => typeof x === "string") : [],
     assets_count: assetsCount(row.assets as never),

@@ -134,6 +134,11 @@ export class TeamRunCache {
     while (this.runs.size > this.max) this.runs.delete(this.runs.keys().next().value!);
   }
 
+  /** The cached run whatever batch it was built at (to bring it up to date), or undefined. */
+  latest(runId: string): TeamRun | undefined {
+    return this.runs.get(runId);
+  }
+
   drop(runId: string): void {
     this.runs.delete(runId);
   }

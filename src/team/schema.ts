@@ -62,6 +62,18 @@ const MIGRATIONS: string[] = [
      created_at double precision not null,
      revoked_at double precision
    );`,
+  // the filter language's config.* (from assets.json, as the file mode builds it) and metric.<key>.<stat> fields;
+  // why a run is in the recycle bin; list_version: bumped whenever a run's list item or deletion changes, so a
+  // replica can tell in one cheap query whether its copy of the whole run list is current; team_pref: each
+  // token name's UI preferences (column widths, dismissed alerts)
+  `alter table team_run add column config jsonb not null default '{}'::jsonb;
+   alter table team_run add column metrics jsonb not null default '{}'::jsonb;
+   alter table team_run add column delete_reason text;
+   create sequence team_list_version;
+   alter table team_run add column list_version bigint not null default nextval('team_list_version');
+   create index team_run_list_version on team_run (list_version);
+   create table team_pref (who text primary key, prefs jsonb not null default '{}'::jsonb);
+   update team_run set list_json = replace(list_json, '"path":""', '"path":null') where path = '';`,
 ];
 
 /** Latest schema version this build knows. */

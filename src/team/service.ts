@@ -3,11 +3,17 @@
 // LISTEN/NOTIFY feed that tells this replica what any replica stored.
 import type { SQL } from "bun";
 import { HttpError } from "../api/errors.ts";
+import type { IngestEvent } from "../ingest/contract.ts";
 import type { Logger } from "../util/log.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { TeamRun, TeamRunCache } from "./metric-state.ts";
+import { markLostRuns } from "./liveness.ts";
+import { WholeListCache } from "./run-list.ts";
 import { PgIngestSink, TEAM_CHANNEL } from "./sink.ts";
 import { TokenVerifier } from "./tokens.ts";
+
+/** How often each replica checks running runs for lost heartbeats (conditional updates: replicas agree). */
+const LIVENESS_EVERY_MS = 30_000;
 
 /** A run row as the API reads it. */
 export interface TeamRunRow {
@@ -29,16 +35,23 @@ export interface TeamChange {
   run_id: string;
   seq: number;
   kind: "created" | "batch" | "updated" | "deleted";
+  /** A batch that changed the run's list item (status, summary, meta or assets). */
+  list?: boolean;
   from?: number;
   to?: number;
 }
 
 export class TeamService {
   readonly cache = new TeamRunCache();
+  /** Per run, its system.jsonl lines (stored by batch) as a column store, as the file mode keeps system metrics. */
+  readonly systemCache = new TeamRunCache(64);
+  /** The whole default run list, until any replica stores a change. */
+  readonly wholeList = new WholeListCache();
   readonly sink: PgIngestSink;
   readonly tokens: TokenVerifier;
   private readonly listeners = new Set<(c: TeamChange) => void>();
   private subscription?: SQL.ListenSubscription;
+  private livenessTimer?: ReturnType<typeof setInterval>;
 
   constructor(
     readonly sql: SQL,
@@ -46,12 +59,16 @@ export class TeamService {
     readonly root: string,
     private readonly log: Logger,
   ) {
-    this.sink = new PgIngestSink(sql, this.cache, blobs);
+    this.sink = new PgIngestSink(sql, this.cache, blobs, () => this.wholeList.invalidate());
     this.tokens = new TokenVerifier(sql);
   }
 
-  /** Starts listening for other replicas' (and this one's) changes. */
-  async start(): Promise<void> {
+  /** Starts listening for other replicas' (and this one's) changes, and the periodic crash check. */
+  async start(livenessEveryMs = LIVENESS_EVERY_MS): Promise<void> {
+    this.livenessTimer = setInterval(() => {
+      this.checkLiveness().catch((e) => this.log.warn(`liveness check failed: ${(e as Error).message}`));
+    }, livenessEveryMs);
+    this.livenessTimer.unref?.();
     this.subscription = await this.sql.listen(TEAM_CHANNEL, (payload) => {
       let change: TeamChange;
       try {
@@ -60,11 +77,20 @@ export class TeamService {
         this.log.warn(`ignoring a malformed ${TEAM_CHANNEL} notification: ${(e as Error).message}`);
         return;
       }
+      if (change.kind !== "batch" || change.list) this.wholeList.invalidate();
       for (const fn of this.listeners) fn(change);
     });
   }
 
+  /** Marks runs whose SDK stopped sending heartbeats as failed now (and tells every replica). */
+  async checkLiveness(): Promise<{ checked: number; updated: number }> {
+    const { checked, updated } = await markLostRuns(this.sql);
+    for (const id of updated) await this.notify({ run_id: id, seq: 0, kind: "updated" });
+    return { checked, updated: updated.length };
+  }
+
   async close(): Promise<void> {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
     await this.subscription?.unlisten();
     await this.sql.close();
   }
@@ -75,6 +101,7 @@ export class TeamService {
   }
 
   async notify(change: TeamChange): Promise<void> {
+    this.wholeList.invalidate();
     await this.sql`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify(change)})`;
   }
 
@@ -103,6 +130,28 @@ export class TeamService {
       this.cache.put(run);
       return run;
     });
+  }
+
+  /**
+   * A live run's system metrics (the `system` lines of its batches) as of its latest batch, built by the same
+   * row builder as the file mode's system.jsonl store; null when it has none. Brought up to date by reading
+   * only the lines of batches stored since.
+   */
+  async systemData(runId: string): Promise<TeamRun | null> {
+    const seq = Number((await this.runRow(runId)).last_seq);
+    const run = await this.systemCache.exclusive(runId, async () => {
+      const hit = this.systemCache.get(runId, seq);
+      if (hit) return hit;
+      const known = this.systemCache.latest(runId);
+      const base = known && known.lastSeq < seq ? known : new TeamRun(runId, 0);
+      const rows = (await this.sql`select line from team_run_line where run_id = ${runId} and kind = 'system'
+        and seq > ${base.lastSeq} and seq <= ${seq} order by seq, n`) as { line: IngestEvent }[];
+      if (rows.length) base.apply(rows.map((r) => r.line)).commit();
+      base.lastSeq = seq;
+      this.systemCache.put(base);
+      return base;
+    });
+    return run.state.totalRows ? run : null;
   }
 
   /** The run's log lines, oldest first (the last `tail` when given). */

@@ -1,10 +1,11 @@
 // The same metric answers from a team server (PostgreSQL) as from the file mode for the same events:
-// runs written by the original SDK (fixtures) and a generated run with merges, out-of-order steps and strings.
+// runs written by the original SDK (fixtures, one with a NaN, sent as the SDK wrote its lines) and a generated
+// run with merges, out-of-order steps and strings.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FIXTURES, startTestServer, type TestServer } from "../helpers/server.ts";
+import { FIXTURES, startTestServer, type TestServer, waitFor } from "../helpers/server.ts";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
 import { call, createTokenCli, type Replica, sdkEvent, startReplica } from "./team-server.ts";
 
@@ -43,16 +44,21 @@ describe("team mode answers metric queries as the file mode does", () => {
     writeFileSync(join(genDir, "status.json"), JSON.stringify({ status: "finished" }));
     writeFileSync(join(genDir, "events.jsonl"), `${generatedLines().join("\n")}\n`);
     runs.push({ id: GEN_ID, path: "gen", lines: generatedLines() });
-    // (rn-data's run logs a NaN, which JSON — and so the ingest contract — cannot carry: see docs/TEAM.md)
     const fx = "20261129_031719_94b4ef";
     runs.push({ id: fx, path: "cv/yolo", lines: readFileSync(join(FIXTURES, "rn-data2", "runs", "cv", "yolo", fx, "events.jsonl"), "utf8").split("\n").filter(Boolean) });
+    // rn-data's run logs a NaN: its lines travel as the original SDK wrote them (Python's NaN token included)
+    const nan = "20261129_031703_34b3d6";
+    cpSync(join(FIXTURES, "rn-data", "runs", "demo", "exp1", nan), join(file.root, "runs", "demo", "exp1", nan), { recursive: true });
+    runs.push({ id: nan, path: "demo/exp1", lines: readFileSync(join(FIXTURES, "rn-data", "runs", "demo", "exp1", nan, "events.jsonl"), "utf8").split("\n").filter(Boolean) });
     for (const run of runs) {
       await call(team.url, token, "POST", "/api/ingest/runs", { run_id: run.id, path: run.path, meta: {}, status: { status: "finished" } });
       for (let i = 0, seq = 1; i < run.lines.length; i += 700, seq++) {
-        const ack = await call(team.url, token, "POST", `/api/ingest/runs/${run.id}/batches`, { seq, events: run.lines.slice(i, i + 700).map((l) => JSON.parse(l)) });
-        if (ack.status !== 200) throw new Error(`ingest failed: ${JSON.stringify(ack.body)}`);
+        const body = `{"seq": ${seq}, "events": [${run.lines.slice(i, i + 700).join(", ")}]}`;
+        const res = await fetch(`${team.url}/api/ingest/runs/${run.id}/batches`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body });
+        if (res.status !== 200) throw new Error(`ingest failed: ${await res.text()}`);
       }
     }
+    await waitFor(async () => (await file.api(`/api/runs/${nan}`)).status === 200, 20_000, "the copied fixture run indexed");
   }, 120_000);
   afterAll(async () => {
     await team?.stop();
