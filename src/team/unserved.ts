@@ -50,6 +50,10 @@ export const UNSERVED: readonly [string, string, string][] = [
   ["POST", "/api/config/ssh_connections", REMOTE],
   ["GET", "/api/config/ssh_connections/:key/details", REMOTE],
   ["DELETE", "/api/config/ssh_connections/:key", REMOTE],
+  ["GET", "/api/fleet/hosts", REMOTE],
+  ["POST", "/api/fleet/hosts", REMOTE],
+  ["DELETE", "/api/fleet/hosts", REMOTE],
+  ["DELETE", "/api/fleet/hosts/:label", REMOTE],
 ];
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
