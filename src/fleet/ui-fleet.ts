@@ -51,8 +51,9 @@ interface HostSession {
   timer?: ReturnType<typeof setTimeout>;
   removed: boolean;
   /**
-   * True until the host's first session is up: its upstream is in the fleet view from the start (listed by
-   * `GET /api/fleet` and the System page) and reports this session's state and SSH reason, not probes.
+   * True while the host has no session up (before its first one, and after one ended): its upstream is in
+   * the fleet view all along (listed by `GET /api/fleet` and the System page) and reports the session's
+   * state and SSH reason instead of probing a forward port that is closed.
    */
   held: boolean;
   /** The untrusted key of the last attempt's host-key failure. */
@@ -271,6 +272,7 @@ export class UiFleet {
         void this.opts.manager.stopViewer(session.sessionId);
         // a session that lasted a minute starts the backoff over
         if (Date.now() - started > 60_000) h.delay = this.minRetryMs;
+        h.held = true;
         this.retry(h, `the viewer ended (${reason})`);
       });
     } catch (e) {
@@ -302,7 +304,7 @@ export class UiFleet {
     h.timer = setTimeout(() => void this.connect(h), wait);
   }
 
-  /** Puts a host that has no session yet into the fleet view, reporting its SSH state (`held`). */
+  /** Puts a host that has no session up into the fleet view, reporting its SSH state (`held`). */
   private attach(h: HostSession): void {
     const fleet = this.fleet;
     if (!h.held || h.removed || !fleet || fleet.hosts.some((u) => u.label === h.label)) return;

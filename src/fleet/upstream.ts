@@ -154,16 +154,21 @@ export class Upstream {
 
   /**
    * Reports the host as `state` with the owner's `reason`, attempts and next retry instead of probing
-   * it: the owner's transport (a Remote-page host's SSH session, src/fleet/ui-fleet.ts) is not up yet, so
-   * a probe of its forward port could only say "connection refused". `release` starts probing.
+   * it (an online host goes offline, its runs leave the list): the owner's transport (a Remote-page
+   * host's SSH session, src/fleet/ui-fleet.ts) is not up, so a probe of its forward port could only say
+   * "connection refused". `release` starts probing.
    */
   hold(state: Exclude<UpstreamState, "online">, reason: string | null, attempts: number, nextRetryAt: number | null): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
     if (this.online) {
+      this.log.warn(`fleet: host ${this.label} offline: ${reason}`);
       this.session.abort(new Error(`host ${this.label} went offline (${reason})`));
       this.session = new AbortController();
       this.closeSocket();
+      clearTimeout(this.debounce);
+      this.debounce = undefined;
+      this.pending = [];
     }
     this.held = true;
     this.attempts = attempts;
@@ -241,6 +246,8 @@ export class Upstream {
     this.session = new AbortController();
     this.closeSocket();
     clearTimeout(this.debounce);
+    // requestRefresh waits while this is set: a cleared timer left here would block every later re-read
+    this.debounce = undefined;
     this.pending = [];
     this.attempts = 1;
     this.reason = reason;

@@ -149,10 +149,14 @@ describe("building a fleet from saved connections", () => {
     const sessions = (await api(base, "/api/remote/viewer/sessions")).body.sessions as { sshPort: number; remotePid: number; fleetHost: string | null }[];
     expect(sessions.map((x) => x.fleetHost).sort()).toEqual(["gpu-a", "gpu-b"]);
     const pid = sessions.find((x) => x.sshPort === a.port)!.remotePid;
+    const view = `http://127.0.0.1:${(await hosts()).fleet_port}`;
     process.kill(pid, "SIGKILL");
     expect(await eventually(async () => (await host("gpu-a"))!.state !== "online", 10_000)).toBe(true);
+    // the fleet view says why, as the Remote page does: the session's reason, not a probe's "connection refused"
+    const inView = async () => ((await api(view, "/api/fleet")).body.hosts as { host: string; state: string; reason: string | null }[]).find((h) => h.host === "gpu-a")!;
+    expect(await eventually(async () => ((await inView()).reason ?? "").startsWith("the viewer ended"), 10_000)).toBe(true);
+    expect(((await api(view, "/api/runs")).body as { host: string }[]).some((r) => r.host === "gpu-a")).toBe(false);
     expect(await eventually(async () => (await host("gpu-a"))!.state === "online", 60_000)).toBe(true);
-    const view = `http://127.0.0.1:${(await hosts()).fleet_port}`;
     expect(await eventually(async () => ((await api(view, "/api/runs")).body as { host: string }[]).some((r) => r.host === "gpu-a"), 10_000)).toBe(true);
     // the ended session is forgotten: one viewer (and one guard dir) per host
     expect(((await api(base, "/api/remote/viewer/sessions")).body.sessions as unknown[]).length).toBe(2);
