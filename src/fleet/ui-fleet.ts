@@ -50,6 +50,12 @@ interface HostSession {
   sessionId?: string;
   timer?: ReturnType<typeof setTimeout>;
   removed: boolean;
+  /**
+   * True while the host has no session up (before its first one, and after one ended): its upstream is in
+   * the fleet view all along (listed by `GET /api/fleet` and the System page) and reports the session's
+   * state and SSH reason instead of probing a forward port that is closed.
+   */
+  held: boolean;
   /** The untrusted key of the last attempt's host-key failure. */
   hostKey?: UiFleetHostKey;
 }
@@ -121,6 +127,7 @@ export class UiFleet {
       nextRetryAt: null,
       delay: this.minRetryMs,
       removed: false,
+      held: true,
     };
     this.hosts.set(label, h);
     try {
@@ -130,6 +137,7 @@ export class UiFleet {
       this.hosts.delete(label);
       throw e;
     }
+    this.attach(h);
     void this.connect(h);
     return this.hostJson(h);
   }
@@ -241,6 +249,7 @@ export class UiFleet {
     h.timer = undefined;
     h.nextRetryAt = null;
     this.setPhase(h, "connecting", h.attempts ? h.reason : null);
+    this.report(h);
     const started = Date.now();
     try {
       const session = await this.opts.manager.startViewer(h.params, { ...h.viewer, local_port: h.localPort }, { fleetHost: h.label });
@@ -252,8 +261,10 @@ export class UiFleet {
       h.attempts = 0;
       h.hostKey = undefined;
       this.setPhase(h, "running", null);
+      h.held = false;
       const fleet = this.fleet;
       if (fleet && !fleet.hosts.some((u) => u.label === h.label)) fleet.add({ label: h.label, baseUrl: `http://127.0.0.1:${h.localPort}` });
+      else fleet?.hosts.find((u) => u.label === h.label)?.release();
       this.opts.manager.onViewerExit(session.sessionId, (reason) => {
         if (h.removed || h.sessionId !== session.sessionId) return;
         h.sessionId = undefined;
@@ -261,17 +272,22 @@ export class UiFleet {
         void this.opts.manager.stopViewer(session.sessionId);
         // a session that lasted a minute starts the backoff over
         if (Date.now() - started > 60_000) h.delay = this.minRetryMs;
+        h.held = true;
         this.retry(h, `the viewer ended (${reason})`);
       });
     } catch (e) {
       if (h.removed) return;
       const f = classify(e);
       this.opts.log.warn(`fleet host ${h.label}: ${f.reason}`);
-      if (e instanceof LocalPortError) h.localPort = await this.newPort(h);
+      if (e instanceof LocalPortError) {
+        h.localPort = await this.newPort(h);
+        this.attach(h);
+      }
       if (e instanceof HostKeyError) h.hostKey = hostKeyJson(e);
       if (f.final) {
         h.attempts++;
         this.setPhase(h, "failed", f.reason);
+        this.report(h);
         return;
       }
       this.retry(h, f.reason, f.retryAfterMs);
@@ -284,7 +300,23 @@ export class UiFleet {
     h.delay = Math.min(this.maxRetryMs, h.delay * 2);
     this.setPhase(h, "waiting", reason);
     h.nextRetryAt = Date.now() / 1000 + wait / 1000;
+    this.report(h);
     h.timer = setTimeout(() => void this.connect(h), wait);
+  }
+
+  /** Puts a host that has no session up into the fleet view, reporting its SSH state (`held`). */
+  private attach(h: HostSession): void {
+    const fleet = this.fleet;
+    if (!h.held || h.removed || !fleet || fleet.hosts.some((u) => u.label === h.label)) return;
+    fleet.add({ label: h.label, baseUrl: `http://127.0.0.1:${h.localPort}` });
+    this.report(h);
+  }
+
+  /** Tells a held host's upstream its session's state: connecting, or offline with the SSH reason and next retry. */
+  private report(h: HostSession): void {
+    if (!h.held) return;
+    const up = this.fleet?.hosts.find((u) => u.label === h.label);
+    up?.hold(sessionState(h), h.reason, h.attempts, h.nextRetryAt);
   }
 
   /** Another local port after the host's was taken: its upstream moves with it. */
@@ -317,7 +349,7 @@ export class UiFleet {
     return {
       host: h.label,
       ...base,
-      state: h.phase === "connecting" ? (h.attempts ? "reconnecting" : "connecting") : h.phase === "running" ? "connecting" : "offline",
+      state: sessionState(h),
       reason: h.reason,
       since: h.since,
       latency_ms: null,
@@ -329,6 +361,11 @@ export class UiFleet {
       ...(h.phase === "failed" && h.hostKey ? { host_key: h.hostKey } : {}),
     };
   }
+}
+
+/** A host's state from its session alone (a session just up counts as connecting until its viewer answers). */
+function sessionState(h: HostSession): "connecting" | "reconnecting" | "offline" {
+  return h.phase === "connecting" ? (h.attempts ? "reconnecting" : "connecting") : h.phase === "running" ? "connecting" : "offline";
 }
 
 /** The presented key of a host-key failure, as the page needs it to ask the user (public data only). */

@@ -95,6 +95,8 @@ export class Upstream {
   private fetching = false;
   private fetchAgain = false;
   private stopped = false;
+  /** Set by `hold`: the owner's transport to the host is not up, so the host is reported, not probed. */
+  private held = false;
   private lastFullRefresh = 0;
 
   constructor(
@@ -150,6 +152,38 @@ export class Upstream {
     return new BunSocket(this.wsUrl(path), { headers: this.headers() });
   }
 
+  /**
+   * Reports the host as `state` with the owner's `reason`, attempts and next retry instead of probing
+   * it (an online host goes offline, its runs leave the list): the owner's transport (a Remote-page
+   * host's SSH session, src/fleet/ui-fleet.ts) is not up, so a probe of its forward port could only say
+   * "connection refused". `release` starts probing.
+   */
+  hold(state: Exclude<UpstreamState, "online">, reason: string | null, attempts: number, nextRetryAt: number | null): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    if (this.online) {
+      this.log.warn(`fleet: host ${this.label} offline: ${reason}`);
+      this.session.abort(new Error(`host ${this.label} went offline (${reason})`));
+      this.session = new AbortController();
+      this.closeSocket();
+      clearTimeout(this.debounce);
+      this.debounce = undefined;
+      this.pending = [];
+    }
+    this.held = true;
+    this.attempts = attempts;
+    this.reason = reason;
+    this.nextRetryAt = nextRetryAt;
+    this.setState(state);
+  }
+
+  /** The owner's transport is up: probe the host now (and from then on as any host). */
+  release(): void {
+    if (!this.held || this.stopped) return;
+    this.held = false;
+    this.schedule(0);
+  }
+
   /** Marks the host offline at once (a request or socket saw it fail) and starts reconnecting. */
   fail(reason: string): void {
     if (this.stopped || this.state === "offline" || this.state === "reconnecting" || this.state === "connecting") return;
@@ -158,13 +192,13 @@ export class Upstream {
 
   private schedule(ms: number): void {
     clearTimeout(this.timer);
-    if (this.stopped) return;
+    if (this.stopped || this.held) return;
     this.nextRetryAt = this.online ? null : Date.now() / 1000 + ms / 1000;
     this.timer = setTimeout(() => void this.tick(), ms);
   }
 
   private async tick(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.held) return;
     if (this.online) {
       const probe = await this.probe();
       if (this.stopped || !this.online) return;
@@ -180,10 +214,10 @@ export class Upstream {
     }
     if (this.state === "offline") this.setState("reconnecting");
     const probe = await this.probe();
-    if (this.stopped) return;
+    if (this.stopped || this.held) return;
     if (probe.ok) {
       const list = await this.fetchList();
-      if (this.stopped) return;
+      if (this.stopped || this.held) return;
       if (list.ok) {
         this.attempts = 0;
         this.reason = null;
@@ -212,6 +246,8 @@ export class Upstream {
     this.session = new AbortController();
     this.closeSocket();
     clearTimeout(this.debounce);
+    // requestRefresh waits while this is set: a cleared timer left here would block every later re-read
+    this.debounce = undefined;
     this.pending = [];
     this.attempts = 1;
     this.reason = reason;

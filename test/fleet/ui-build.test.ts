@@ -114,11 +114,15 @@ describe("a fleet built on the Remote page", () => {
     await page.locator(".u-over").first().waitFor();
     await shot(page, "fleet-build-compare");
     await page.goto(`${view}/system`);
-    // every host that is in the fleet view; "dead" never connected, so it is only on the Remote page's card (with its SSH reason)
-    await page.waitForFunction(() => document.querySelectorAll("section.host-section").length === 3);
+    // every host of the fleet view, "dead" too: it never connected, and its section is greyed with its SSH reason
+    await page.waitForFunction(() => document.querySelectorAll("section.host-section").length === 4);
     const sections = await page.locator("section.host-section").evaluateAll((els) => els.map((e) => `${e.getAttribute("data-host")}:${e.getAttribute("data-state")}`));
-    expect(sections.sort()).toEqual(["gpu-a:online", "gpu-b:online", "local:online"]);
+    expect(sections.filter((x) => !x.startsWith("dead:")).sort()).toEqual(["gpu-a:online", "gpu-b:online", "local:online"]);
     for (const h of ["local", "gpu-a", "gpu-b"]) expect(await page.locator(`section[data-host="${h}"] .tile`).count(), h).toBeGreaterThan(0);
+    const dead = page.locator('section[data-host="dead"]');
+    expect(["offline", "reconnecting"]).toContain((await dead.getAttribute("data-state")) ?? "");
+    expect(await dead.getAttribute("class")).toContain("host-offline");
+    await page.waitForFunction(() => /Connection refused by 127\.0\.0\.3:1/.test(document.querySelector('section[data-host="dead"]')?.textContent ?? ""));
     await shot(page, "fleet-build-system");
     expect(jsErrors).toEqual([]);
   });

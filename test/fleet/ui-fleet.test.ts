@@ -149,10 +149,14 @@ describe("building a fleet from saved connections", () => {
     const sessions = (await api(base, "/api/remote/viewer/sessions")).body.sessions as { sshPort: number; remotePid: number; fleetHost: string | null }[];
     expect(sessions.map((x) => x.fleetHost).sort()).toEqual(["gpu-a", "gpu-b"]);
     const pid = sessions.find((x) => x.sshPort === a.port)!.remotePid;
+    const view = `http://127.0.0.1:${(await hosts()).fleet_port}`;
     process.kill(pid, "SIGKILL");
     expect(await eventually(async () => (await host("gpu-a"))!.state !== "online", 10_000)).toBe(true);
+    // the fleet view says why, as the Remote page does: the session's reason, not a probe's "connection refused"
+    const inView = async () => ((await api(view, "/api/fleet")).body.hosts as { host: string; state: string; reason: string | null }[]).find((h) => h.host === "gpu-a")!;
+    expect(await eventually(async () => ((await inView()).reason ?? "").startsWith("the viewer ended"), 10_000)).toBe(true);
+    expect(((await api(view, "/api/runs")).body as { host: string }[]).some((r) => r.host === "gpu-a")).toBe(false);
     expect(await eventually(async () => (await host("gpu-a"))!.state === "online", 60_000)).toBe(true);
-    const view = `http://127.0.0.1:${(await hosts()).fleet_port}`;
     expect(await eventually(async () => ((await api(view, "/api/runs")).body as { host: string }[]).some((r) => r.host === "gpu-a"), 10_000)).toBe(true);
     // the ended session is forgotten: one viewer (and one guard dir) per host
     expect(((await api(base, "/api/remote/viewer/sessions")).body.sessions as unknown[]).length).toBe(2);
@@ -172,9 +176,9 @@ describe("building a fleet from saved connections", () => {
     expect(new Set(runs.map((x) => x.host))).toEqual(new Set(["local", "gpu-a"]));
     expect((await api(view, "/api/runs/20250101_000001_bbbbb1")).status).toBe(404);
     expect((await hosts()).hosts.map((h) => h.host)).not.toContain("gpu-b");
-    // its forward is closed, and it left the fleet view's hosts
+    // its forward is closed, and it left the fleet view's hosts (the three that never connected stay listed there)
     expect(await fetch(`http://127.0.0.1:${forward}/api/health`).then(() => "answered", () => "closed")).toBe("closed");
-    expect((await api(view, "/api/fleet")).body.hosts.map((h: { host: string }) => h.host)).toEqual(["local", "gpu-a"]);
+    expect((await api(view, "/api/fleet")).body.hosts.map((h: { host: string }) => h.host)).toEqual(["local", "gpu-a", "pw-box", "dead", "reinstalled"]);
     expect(((await api(base, "/api/remote/viewer/sessions")).body.sessions as { fleetHost: string }[]).map((x) => x.fleetHost)).toEqual(["gpu-a"]);
     // and its SSH connection, which nothing else used
     const pool = (await api(base, "/api/remote/sessions")).body.sessions as { port: number }[];
@@ -205,6 +209,36 @@ describe("labels", () => {
     expect(nul.body.detail).toContain("NUL");
     expect((await api(base, `/api/fleet/hosts/${encodeURIComponent("dead (second root)")}`, { method: "DELETE" })).status).toBe(200);
     expect((await hosts()).hosts.map((h) => h.host)).toEqual(["local", "dead"]);
+    expect((await api(base, "/api/fleet/hosts", { method: "DELETE" })).status).toBe(200);
+    expect((await hosts()).hosts).toEqual([]);
+  });
+});
+
+describe("a host that has never connected", () => {
+  it("is in the fleet view's GET /api/fleet from the start, with the state and SSH reason of its session, and holds nothing back", async () => {
+    for (const c of ["srv_pw", "srv_dead"]) expect((await api(base, "/api/fleet/hosts", { json: { connection: c } })).status).toBe(202);
+    const view = `http://127.0.0.1:${(await hosts()).fleet_port}`;
+    type ViewHost = { host: string; state: string; reason: string | null; attempts: number; next_retry_at: number | null; runs: number };
+    const inView = async (label: string) => ((await api(view, "/api/fleet")).body.hosts as ViewHost[]).find((h) => h.host === label)!;
+    // listed at once, before any session is up (the System page draws a section per host of this list)
+    expect(((await api(view, "/api/fleet")).body.hosts as ViewHost[]).map((h) => h.host)).toEqual(["local", "pw-box", "dead"]);
+    // a final failure: offline with the SSH reason, not retried
+    expect(await eventually(async () => (await inView("pw-box")).state === "offline", 30_000)).toBe(true);
+    expect(await inView("pw-box")).toMatchObject({ state: "offline", reason: `Authentication failed for ${a.user}@127.0.0.2:${pw.port}: check the saved password or key`, next_retry_at: null, runs: 0 });
+    expect((await inView("pw-box")).attempts).toBe(1);
+    // a refused host: the SSH reason and the session's retries, never a probe's "connection refused" of its unused forward port
+    expect(await eventually(async () => ((await inView("dead")).reason ?? "").startsWith("Connection refused by 127.0.0.3:1"), 30_000)).toBe(true);
+    const dead = await inView("dead");
+    expect(["offline", "reconnecting"]).toContain(dead.state);
+    expect(dead.attempts).toBeGreaterThanOrEqual(1);
+    expect(dead.reason).toBe((await host("dead"))!.reason);
+    // the merged list answers with local's runs, complete (neither host holds it as building)
+    expect(await eventually(async () => (await fetch(`${view}/api/runs`)).headers.get("x-index-state") === "ready", 10_000)).toBe(true);
+    const runs = (await api(view, "/api/runs")).body as { host: string }[];
+    expect(new Set(runs.map((r) => r.host))).toEqual(new Set(["local"]));
+    // disconnected, it leaves the view's list like any host
+    expect((await api(base, "/api/fleet/hosts/dead", { method: "DELETE" })).status).toBe(200);
+    expect(((await api(view, "/api/fleet")).body.hosts as ViewHost[]).map((h) => h.host)).toEqual(["local", "pw-box"]);
     expect((await api(base, "/api/fleet/hosts", { method: "DELETE" })).status).toBe(200);
     expect((await hosts()).hosts).toEqual([]);
   });
