@@ -165,6 +165,7 @@ export async function startServer(
   if (!opts.fleet) warmUpMetrics(ctx, () => (app.server?.pendingRequests ?? 0) > 0);
   // warm the router and JSON paths so the first real request does not pay for them
   void app.handle(new Request("http://localhost/api/health")).catch(() => {});
+  warmRunRoutes(app);
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
   let stopped: Promise<void> | undefined;
   return {
@@ -178,6 +179,24 @@ export async function startServer(
         await storage.close();
       })()),
   };
+}
+
+/**
+ * Elysia compiles a route's handler on its first request (about 15 ms each): asks the per-run routes a
+ * run page uses first once, for a run id that cannot exist (a 404 without file access), in the background.
+ */
+function warmRunRoutes(app: { handle(r: Request): Promise<Response> }): void {
+  const id = "00000000_000000_warmup";
+  const paths = ["", "/metrics_step?downsample=2000", "/series?points=2000", "/keys", "/histograms", "/images"];
+  setTimeout(async () => {
+    for (const p of paths) {
+      try {
+        await app.handle(new Request(`http://localhost/api/runs/${id}${p}`));
+      } catch {
+        // a warm-up request only compiles the route; its answer does not matter
+      }
+    }
+  }, 50);
 }
 
 /** The address this machine reaches a server on that listens on `host` (the wildcard addresses by loopback). */
