@@ -20,7 +20,7 @@ import { type Config, LOG_LEVELS, type LogLevel, loadConfig } from "../config/co
 import { FileIngestSink } from "../ingest/file-sink.ts";
 import { Storage } from "../index/storage.ts";
 import { startSystemSamplers } from "../system/samplers.ts";
-import { createLogger } from "../util/log.ts";
+import { createLogger, type Logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
 import { type FlagSpec, flagHelp, parseArgs, parsePort, ROOT_FLAGS, UsageError } from "./args.ts";
 import { announceViewer } from "./viewer-file.ts";
@@ -165,7 +165,7 @@ export async function startServer(
   if (!opts.fleet) warmUpMetrics(ctx, () => (app.server?.pendingRequests ?? 0) > 0);
   // warm the router and JSON paths so the first real request does not pay for them
   void app.handle(new Request("http://localhost/api/health")).catch(() => {});
-  warmRunRoutes(app);
+  warmRunRoutes(app, log);
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
   let stopped: Promise<void> | undefined;
   return {
@@ -185,16 +185,13 @@ export async function startServer(
  * Elysia compiles a route's handler on its first request (about 15 ms each): asks the per-run routes a
  * run page uses first once, for a run id that cannot exist (a 404 without file access), in the background.
  */
-function warmRunRoutes(app: { handle(r: Request): Promise<Response> }): void {
+function warmRunRoutes(app: { handle(r: Request): Promise<Response> }, log: Logger): void {
   const id = "00000000_000000_warmup";
   const paths = ["", "/metrics_step?downsample=2000", "/series?points=2000", "/keys", "/histograms", "/images"];
   setTimeout(async () => {
     for (const p of paths) {
-      try {
-        await app.handle(new Request(`http://localhost/api/runs/${id}${p}`));
-      } catch {
-        // a warm-up request only compiles the route; its answer does not matter
-      }
+      // a warm-up request only compiles the route; its answer does not matter
+      await app.handle(new Request(`http://localhost/api/runs/${id}${p}`)).catch((e) => log.debug(`route warm-up of ${p || "/"}: ${(e as Error).message}`));
     }
   }, 50);
 }
