@@ -126,59 +126,58 @@ export function compareValues(a: unknown, b: unknown): number {
   return sa < sb ? -1 : sa > sb ? 1 : 0;
 }
 
-/** The grouped answer: runs grouped by the group_by values, each key aggregated per group. */
-export async function groupedSeries(ctx: AppContext, q: GroupedQuery): Promise<CompareSeriesResponse> {
-  const p = parseGroupedQuery(q);
-  const store = ctx.metrics();
-  const missing: string[] = [];
-  const pending: string[] = [];
-  const groups = new Map<string, { key: Record<string, unknown>; values: unknown[]; runs: string[]; dirs: string[] }>();
-  const now = Date.now() / 1000;
-  for (const id of p.ids) {
-    const run = ctx.runs.findRun(id);
-    const row = run ? await findRunRow(ctx.index().db, run.run_dir) : undefined;
-    if (!run || !row || row.deleted) {
-      missing.push(id);
-      continue;
-    }
-    const read = runFieldReader(rowValues(row), now);
-    const values = p.groupPaths.map((path) => {
-      const v = read(path);
-      return v === undefined ? null : v;
-    });
-    const gk = JSON.stringify(values);
-    let g = groups.get(gk);
-    if (!g) {
-      const key: Record<string, unknown> = {};
-      p.groupNames.forEach((name, i) => (key[name] = values[i]));
-      g = { key, values, runs: [], dirs: [] };
-      groups.set(gk, g);
-    }
-    g.runs.push(id);
-    g.dirs.push(run.run_dir);
+/** A validated grouped request (parseGroupedQuery). */
+export type GroupedParams = ReturnType<typeof parseGroupedQuery>;
+
+/** Runs sharing the same group_by values. */
+export interface RunGroup {
+  key: Record<string, unknown>;
+  values: unknown[];
+  runs: string[];
+}
+
+/** The group of a run whose fields read `fields` (made with `make` when new), keyed by its group_by values. */
+export function groupFor<G extends RunGroup>(p: GroupedParams, groups: Map<string, G>, fields: RunFieldValues, now: number, make: (g: RunGroup) => G): G {
+  const read = runFieldReader(fields, now);
+  const values = p.groupPaths.map((path) => read(path) ?? null);
+  const gk = JSON.stringify(values);
+  let g = groups.get(gk);
+  if (!g) {
+    const key: Record<string, unknown> = {};
+    p.groupNames.forEach((name, i) => (key[name] = values[i]));
+    g = make({ key, values, runs: [] });
+    groups.set(gk, g);
   }
-  const ordered = [...groups.values()].sort((a, b) => {
+  return g;
+}
+
+/** The groups in answer order: by their values, field by field (compareValues). */
+export function orderGroups<G extends RunGroup>(groups: Map<string, G>): G[] {
+  return [...groups.values()].sort((a, b) => {
     for (let i = 0; i < a.values.length; i++) {
       const c = compareValues(a.values[i], b.values[i]);
       if (c) return c;
     }
     return 0;
   });
-  // each group's runs are synced once; each key is folded from their chunks into the group's buckets
-  const states = new Map<string, RunData>();
-  for (const g of ordered) {
-    for (let i = 0; i < g.dirs.length; i++) {
-      const state = await store.sync(g.dirs[i], "query", { partialAfterMs: PARTIAL_AFTER_MS });
-      if (state.progress < 1) pending.push(g.runs[i]);
-      states.set(g.dirs[i], state);
-    }
-  }
+}
+
+/**
+ * The grouped answer from each group's run data: every key folded from the runs into the group's buckets
+ * (`add` reads a run's chunks; the file mode's may wait for the index connection).
+ */
+export async function foldGroups(
+  p: GroupedParams,
+  groups: (RunGroup & { data: RunData[] })[],
+  add: (acc: GroupAccumulator, run: RunData, key: string) => void | Promise<void>,
+  missing: string[],
+  pending: string[],
+): Promise<CompareSeriesResponse> {
   const series = new Map<string, GroupSeries>();
   for (const key of p.keys) {
-    for (const g of ordered) {
-      const runs = g.dirs.map((d) => states.get(d)!);
-      const acc = new GroupAccumulator(runs, p.x, p.points);
-      for (const run of runs) await store.compute(() => acc.addRun(run, key));
+    for (const g of groups) {
+      const acc = new GroupAccumulator(g.data, p.x, p.points);
+      for (const run of g.data) await add(acc, run, key);
       series.set(`${key}\u0000${JSON.stringify(g.values)}`, acc.result(p.aggs));
     }
   }
@@ -189,13 +188,42 @@ export async function groupedSeries(ctx: AppContext, q: GroupedQuery): Promise<C
     points: p.points,
     series: p.keys.map((key) => ({
       key,
-      groups: ordered.map((g): CompareSeriesGroup => ({
-        key: g.key,
-        runs: g.runs,
-        ...series.get(`${key}\u0000${JSON.stringify(g.values)}`)!,
-      })),
+      groups: groups.map((g): CompareSeriesGroup => ({ key: g.key, runs: g.runs, ...series.get(`${key}\u0000${JSON.stringify(g.values)}`)! })),
     })),
     missing_runs: missing,
     pending_runs: pending,
   };
+}
+
+/** The grouped answer: runs grouped by the group_by values, each key aggregated per group. */
+export async function groupedSeries(ctx: AppContext, q: GroupedQuery): Promise<CompareSeriesResponse> {
+  const p = parseGroupedQuery(q);
+  const store = ctx.metrics();
+  const missing: string[] = [];
+  const pending: string[] = [];
+  const groups = new Map<string, RunGroup & { dirs: string[] }>();
+  const now = Date.now() / 1000;
+  for (const id of p.ids) {
+    const run = ctx.runs.findRun(id);
+    const row = run ? await findRunRow(ctx.index().db, run.run_dir) : undefined;
+    if (!run || !row || row.deleted) {
+      missing.push(id);
+      continue;
+    }
+    const g = groupFor(p, groups, rowValues(row), now, (g) => ({ ...g, dirs: [] }));
+    g.runs.push(id);
+    g.dirs.push(run.run_dir);
+  }
+  // each group's runs are synced once; each key is folded from their chunks into the group's buckets
+  const ordered: (RunGroup & { data: RunData[] })[] = [];
+  for (const g of orderGroups(groups)) {
+    const data: RunData[] = [];
+    for (let i = 0; i < g.dirs.length; i++) {
+      const state = await store.sync(g.dirs[i], "query", { partialAfterMs: PARTIAL_AFTER_MS });
+      if (state.progress < 1) pending.push(g.runs[i]);
+      data.push(state);
+    }
+    ordered.push({ ...g, data });
+  }
+  return foldGroups(p, ordered, (acc, run, key) => store.compute(() => acc.addRun(run, key)), missing, pending);
 }

@@ -70,7 +70,8 @@ export function pickSteps<T>(items: T[], points: number): T[] {
   return out;
 }
 
-function numberParam(name: string, raw: string | undefined): number | undefined {
+/** An optional number query parameter; anything else is the original's 422 float_parsing. */
+export function numberParam(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined || raw === "") return undefined;
   const v = Number(raw);
   if (!Number.isFinite(v)) throw new HttpError(422, [{ type: "float_parsing", loc: ["query", name], msg: "Input should be a valid number", input: raw }]);

@@ -6,7 +6,7 @@ import type { TeamService } from "../team/service.ts";
 import { HttpError } from "./errors.ts";
 import { histogramEntryOf } from "../index/histogram-index.ts";
 import type { HistogramStep } from "../wire/media.ts";
-import { pickSteps } from "./histograms.ts";
+import { numberParam, pickSteps } from "./histograms.ts";
 
 const DEFAULT_POINTS = 200;
 const MAX_POINTS = 10000;
@@ -15,13 +15,6 @@ const MAX_POINTS = 10000;
 function entryOf(o: Record<string, unknown>, key: string): HistogramStep | undefined {
   const e = histogramEntryOf(o);
   return e && e.key === key ? e.entry : undefined;
-}
-
-function numberParam(name: string, raw: string | undefined): number | undefined {
-  if (raw === undefined || raw === "") return undefined;
-  const v = Number(raw);
-  if (!Number.isFinite(v)) throw new HttpError(422, [{ type: "float_parsing", loc: ["query", name], msg: "Input should be a valid number", input: raw }]);
-  return v;
 }
 
 export function teamHistogramsRoutes(svc: TeamService) {
