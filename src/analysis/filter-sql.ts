@@ -110,6 +110,14 @@ export function compileFilter(node: FilterNode, map: FieldMapper, onUnknown?: (p
         // numbers and strings each as one SQL IN list: one type test per group, not per value
         const nums = n.values.filter((v): v is number => typeof v === "number");
         const strs = n.values.filter((v): v is string => typeof v === "string");
+        if (n.values.length && (nums.length === n.values.length || strs.length === n.values.length)) {
+          // one type of literal: test the value first, so most rows cost one JSON lookup; the type is read
+          // only for a value in the list (a boolean extracts as 0/1) or none (missing vs JSON null)
+          const list = nums.length ? sql.join(nums) : sql.join(strs);
+          const types = nums.length ? sql`'integer', 'real'` : sql`'text'`;
+          const any = sql`(CASE WHEN ${f.value} NOT IN (${list}) THEN 0 WHEN ${f.type} IN (${types}) THEN 1 WHEN ${f.type} IS NULL THEN NULL ELSE 0 END)`;
+          return n.negated ? sql`(NOT ${any})` : any;
+        }
         const hits = n.values
           .filter((v) => v === null || typeof v === "boolean")
           .map((v) => (v === null ? sql`(${f.type} = 'null')` : eqValue(f, v)));

@@ -12,7 +12,7 @@ const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0)
 const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)];
 
 const KEYS = ["lr", "opt", "seed", "flag", "bs", "name"] as const;
-const VALUES = [0, 1, 2, 0.5, 0.001, -3, "adam", "sgd", "a*b", "", "Adam", true, false, null, [1, 2], { x: 1 }] as const;
+const VALUES = [0, 1, 2, 0.5, 0.001, -3, "adam", "sgd", "a*b", "", "Adam", "1", "[1,2]", true, false, null, [1, 2], { x: 1 }] as const;
 const STATUSES = ["running", "finished", "failed"] as const;
 const TAGS = ["best", "v1", "x*", "Best"] as const;
 
