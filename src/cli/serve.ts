@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import { AllowedOrigins, normalizeOrigin } from "../config/allowed-origins.ts";
 import { createRemoteManager } from "../api/remote.ts";
+import { warmUpHistogramCode } from "../index/histogram-index.ts";
 import { warmUpMetricCode } from "../index/metric-store.ts";
 import { LiveHub } from "../live/live-hub.ts";
 import type { RemoteManager } from "../remote/manager.ts";
@@ -162,10 +163,11 @@ export async function startServer(
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
   }
   port = app.server!.port as number;
-  if (!opts.fleet) warmUpMetrics(ctx, () => (app.server?.pendingRequests ?? 0) > 0);
+  const busy = () => (app.server?.pendingRequests ?? 0) > 0;
+  if (!opts.fleet) warmUpMetrics(ctx, busy);
   // warm the router and JSON paths so the first real request does not pay for them
   void app.handle(new Request("http://localhost/api/health")).catch(() => {});
-  warmRunRoutes(app, log);
+  warmRunRoutes(app, log, busy, opts.fleet ? undefined : () => warmUpHistogramCode(ctx.index().db));
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
   let stopped: Promise<void> | undefined;
   return {
@@ -183,16 +185,24 @@ export async function startServer(
 
 /**
  * Elysia compiles a route's handler on its first request (about 15 ms each): asks the per-run routes a
- * run page uses first once, for a run id that cannot exist (a 404 without file access), in the background.
+ * run page uses first once, for a run id that cannot exist (a 404 without file access), in the background,
+ * then runs `more` (code the routes call past the 404). Each step waits while a real request is in flight
+ * (`busy`, at most 2 s), so a user's first request does not queue behind a warm-up.
  */
-function warmRunRoutes(app: { handle(r: Request): Promise<Response> }, log: Logger): void {
+function warmRunRoutes(app: { handle(r: Request): Promise<Response> }, log: Logger, busy: () => boolean, more?: () => Promise<void>): void {
   const id = "00000000_000000_warmup";
   const paths = ["", "/metrics_step?downsample=2000", "/series?points=2000", "/keys", "/histograms", "/images"];
+  const idle = async () => {
+    for (let waited = 0; busy() && waited < 2000; waited += 5) await Bun.sleep(5);
+  };
   setTimeout(async () => {
     for (const p of paths) {
+      await idle();
       // a warm-up request only compiles the route; its answer does not matter
       await app.handle(new Request(`http://localhost/api/runs/${id}${p}`)).catch((e) => log.debug(`route warm-up of ${p || "/"}: ${(e as Error).message}`));
     }
+    await idle();
+    await more?.().catch((e) => log.debug(`code warm-up stopped: ${(e as Error).message}`));
   }, 50);
 }
 

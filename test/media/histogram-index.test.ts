@@ -12,6 +12,7 @@ import {
   openHistogramFile,
   readHistogramSlots,
   syncHistogramIndex as syncOpen,
+  warmUpHistogramCode,
 } from "../../src/index/histogram-index.ts";
 import { tempDir } from "../helpers/server.ts";
 
@@ -160,5 +161,16 @@ describe("the stored histogram index", () => {
     const { entries, dropped } = await readSlots("w", [...slots, { step: 9, off: 0, len: 10 }]);
     expect(entries.map((e) => e.step)).toEqual([1, 2]);
     expect(dropped).toBe(1);
+  });
+});
+
+describe("the histogram code warm-up", () => {
+  it("writes nothing to the index and leaves a run's stored index as it was", async () => {
+    writeFileSync(file, line("w", 0) + line("w", 1));
+    await syncHistogramIndex(idx.db, root, runDir);
+    await warmUpHistogramCode(idx.db);
+    expect(await idx.db.selectFrom("histogram_file").select("run_dir").execute()).toEqual([{ run_dir: runDir }]);
+    expect((await listHistogramSlots(idx.db, runDir, "w", -Infinity, Infinity)).map((s) => s.step)).toEqual([0, 1]);
+    expect(await idx.db.selectFrom("histogram_slot").select("run_dir").where("run_dir", "<>", runDir).execute()).toEqual([]);
   });
 });
