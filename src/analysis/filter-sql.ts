@@ -94,8 +94,10 @@ export function compileFilter(node: FilterNode, map: FieldMapper, onUnknown?: (p
         if (n.op === "==" || n.op === "!=") {
           const ne = n.op === "==" ? sql`0` : sql`1`;
           if (typeof v !== "boolean") {
-            const test = n.op === "==" ? sql`${f.value} = ${v}` : sql`${f.value} <> ${v}`;
-            return sql`(CASE WHEN ${f.type} IN (${types}) THEN ${test} WHEN ${missing} THEN NULL ELSE ${ne} END)`;
+            // the value first (one JSON lookup for a row that differs); the type only for an equal value (a
+            // boolean extracts as 0/1) or none (missing is unknown, JSON null differs)
+            const eq = sql`(CASE WHEN ${f.value} <> ${v} THEN 0 WHEN ${f.type} IN (${types}) THEN 1 WHEN ${missing} THEN NULL ELSE 0 END)`;
+            return n.op === "==" ? eq : sql`(NOT ${eq})`;
           }
           const eq = eqValue(f, v);
           // JSON null compared with a value: definitely not equal (the evaluator's a !== b)
