@@ -104,8 +104,10 @@ export function compileFilter(node: FilterNode, map: FieldMapper, onUnknown?: (p
           return sql`(CASE WHEN ${missing} THEN NULL WHEN ${isNull} THEN ${ne} ELSE ${n.op === "==" ? eq : sql`NOT ${eq}`} END)`;
         }
         if (typeof v === "boolean") return sql`(CASE WHEN ${missing} OR ${isNull} THEN NULL ELSE 0 END)`;
+        // the comparison itself first: NULL (missing or JSON null: unknown) matches no WHEN, false needs no type;
+        // only a true one reads the type (a boolean extracts as 0/1, a text sorts after every number)
         const op = sql.raw(n.op);
-        return sql`(CASE WHEN ${f.type} IN (${types}) THEN ${f.value} ${op} ${v} WHEN ${missing} OR ${isNull} THEN NULL ELSE 0 END)`;
+        return sql`(CASE (${f.value} ${op} ${v}) WHEN 0 THEN 0 WHEN 1 THEN ${f.type} IN (${types}) END)`;
       }
       case "in": {
         const f = field(n.field.path);
