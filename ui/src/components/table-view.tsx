@@ -1,6 +1,7 @@
 // Tables logged with rn.Table: pick a key and step, then sort by any column and filter rows; image cells are thumbnails.
 import { useMemo, useState } from "preact/hooks";
 import { getJson, qs, useResource } from "../api.ts";
+import { fmtNum } from "../format.ts";
 import { t } from "../i18n/i18n.ts";
 import type { TableCell, TableDataResponse, TableItem } from "../../../src/wire/media.ts";
 import { Empty, ErrorState, Loading, useDebounced, useInterval } from "./common.tsx";
@@ -39,7 +40,8 @@ function Cell(props: { v: TableCell }) {
     );
   }
   if (typeof v === "boolean") return <span class="mono">{String(v)}</span>;
-  return typeof v === "number" ? <span class="mono">{v}</span> : <span>{v}</span>;
+  // numbers shortened as everywhere else (5 significant digits), the exact value on hover
+  return typeof v === "number" ? <span class="mono" title={String(v)}>{fmtNum(v)}</span> : <span>{v}</span>;
 }
 
 function TableData(props: { runId: string; item: TableItem }) {
