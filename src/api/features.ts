@@ -10,7 +10,7 @@ import { docsRoutes } from "./docs.ts";
 import { experimentsRoutes } from "./experiments.ts";
 import { exportRoutes } from "./export.ts";
 import { fleetRoutes } from "./fleet.ts";
-import { fleetHostsRoutes } from "./fleet-hosts.ts";
+import { fleetHostsRoutes, singleRootFleetRoute } from "./fleet-hosts.ts";
 import { healthRoutes } from "./health.ts";
 import { histogramsRoutes } from "./histograms.ts";
 import { mediaAudioRoutes } from "./media-audio.ts";
@@ -41,6 +41,7 @@ export const features: Feature[] = [
   { name: "health", serve: "both", routes: (ctx) => healthRoutes(ctx) },
   { name: "fleet", serve: "fleet", routes: (ctx) => fleetRoutes(ctx.fleet!) },
   { name: "fleet-hosts", serve: "both", routes: (ctx) => fleetHostsRoutes(ctx) },
+  { name: "fleet-single", serve: "local", routes: (ctx) => singleRootFleetRoute(ctx) },
   { name: "runs", serve: "local", routes: (ctx) => runsRoutes(ctx) },
   { name: "recycle", serve: "local", routes: (ctx) => recycleRoutes(ctx) },
   { name: "paths", serve: "local", routes: (ctx) => pathsRoutes(ctx) },

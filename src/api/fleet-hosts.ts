@@ -2,7 +2,8 @@
 import { Elysia, t } from "elysia";
 import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
-import type { UiFleetAnswer, UiFleetChangeAnswer } from "../wire/fleet.ts";
+import type { FleetAnswer, UiFleetAnswer, UiFleetChangeAnswer } from "../wire/fleet.ts";
+import { runStatusCounts } from "../index/run-queries.ts";
 import type { UiFleet } from "../fleet/ui-fleet.ts";
 
 /** The fleet's controller; a fleet started from the command line has none (its hosts are managed there). */
@@ -63,4 +64,17 @@ export function fleetHostsRoutes(ctx: AppContext) {
       },
       { detail: { summary: "Disconnect every host and stop the fleet view" } },
     );
+}
+
+/**
+ * `GET /api/fleet` on a server of its own root: not a fleet, so no hosts (a fleet-mode server answers its hosts
+ * there). The UI asks it on every page to know whether to show hosts; an answer, not a 404, keeps the
+ * browser's console clean.
+ */
+export function singleRootFleetRoute(ctx: AppContext) {
+  return new Elysia({ name: "fleet-single" }).get(
+    "/api/fleet",
+    async (): Promise<FleetAnswer> => ({ hosts: [], total_runs: (await runStatusCounts(ctx.index().db)).total }),
+    { detail: { summary: "Fleet hosts; a server of its own root is no fleet: no hosts, and its own run count" } },
+  );
 }

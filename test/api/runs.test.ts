@@ -30,6 +30,12 @@ describe("runs API on rn-probe", () => {
     expect(r.body.find((x: any) => x.id === ROOTRUN).path).toBeNull();
   });
 
+  it("answers GET /api/fleet with no hosts and its own run count: a server of its own root is no fleet", async () => {
+    const r = await s.api("/api/fleet");
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ hosts: [], total_runs: 5 });
+  });
+
   it("keeps a legacy run's full path (fix of §10.7)", async () => {
     const r = await s.api("/api/runs");
     expect(r.body.find((x: any) => x.id === LEGACY)).toMatchObject({ path: "legacyproj/legacyname", created_time: 1704110400 });

@@ -15,16 +15,23 @@ export function gpuText(h: { gpu: FleetGpuSummary | null }): string {
   return `${h.gpu.count} × ${h.gpu.utilization === null ? "–" : `${fmtNum(h.gpu.utilization)} %`}${mem}`;
 }
 
-/** The hosts table; hidden where the server has no fleet (404). */
+/** The hosts table; hidden where the server is no fleet (no hosts, or a 404 from an older server). */
 export function FleetHosts() {
   const [fleet, setFleet] = useState<FleetAnswer | null>(null);
   const [absent, setAbsent] = useState(false);
   const poll = () => {
     if (absent) return;
-    getJson<FleetAnswer>("/api/fleet").then(setFleet, (e) => {
-      // a single-root server has no /api/fleet; other failures keep the last answer
-      if (e instanceof ApiError && e.status === 404) setAbsent(true);
-    });
+    getJson<FleetAnswer>("/api/fleet").then(
+      (f) => {
+        // a server of its own root answers no hosts (an older one 404): no fleet to show or poll
+        if (f.hosts.length === 0) setAbsent(true);
+        else setFleet(f);
+      },
+      (e) => {
+        // other failures keep the last answer
+        if (e instanceof ApiError && e.status === 404) setAbsent(true);
+      },
+    );
   };
   useEffect(poll, []);
   useInterval(poll, POLL_MS, !absent);

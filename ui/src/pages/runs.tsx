@@ -110,7 +110,7 @@ export function RunsPage() {
   // which root the server reads: the first thing to check when runs are missing
   const config = useResource("config", (signal) => getJson<{ storage: string }>("/api/config", signal));
   const paths = useResource("paths", (signal) => getJson<PathsResponse>("/api/paths?include_stats=true", signal));
-  // fleet mode (docs/FLEET.md): a single-root server has no /api/fleet, so no host column or filter
+  // fleet mode (docs/FLEET.md): a single-root server answers no hosts, so no host column or filter
   const fleet = useResource("fleet", (signal) => getJson<FleetInfo>("/api/fleet", signal).catch(() => null));
   const fleetHosts = fleet.data?.hosts ?? [];
 
