@@ -93,6 +93,9 @@ class ChunkBusy extends Error {
 const MAX_BUSY_RETRIES = 64;
 
 /** The column store of one index database. */
+/** Longest stretch of background metric-field work between two turns of the event loop. */
+const FIELD_SLICE_MS = 8;
+
 export class MetricStore implements IngestHost {
   readonly counters: StoreCounters = {
     hits: 0,
@@ -466,7 +469,15 @@ export class MetricStore implements IngestHost {
   }
 
   private async drainFieldQueue(): Promise<void> {
+    // a run's sync and its writes can complete without ever waiting on I/O (small files, SQLite is
+    // synchronous): give the event loop back every few milliseconds, or 100,000 queued runs hold every
+    // request for minutes
+    let slice = performance.now();
     for (const runDir of this.fieldQueue) {
+      if (performance.now() - slice > FIELD_SLICE_MS) {
+        await new Promise<void>((res) => setImmediate(res));
+        slice = performance.now();
+      }
       try {
         await this.writeRunFields(runDir);
       } catch (err) {
