@@ -14,6 +14,7 @@ import { fleetHostsRoutes } from "./fleet-hosts.ts";
 import { healthRoutes } from "./health.ts";
 import { histogramsRoutes } from "./histograms.ts";
 import { mediaAudioRoutes } from "./media-audio.ts";
+import { fileRunMedia } from "./media-events.ts";
 import { mediaTablesRoutes } from "./media-tables.ts";
 import { ingestRoutes } from "./ingest.ts";
 import { metricsRoutes } from "./metrics.ts";
@@ -48,8 +49,8 @@ export const features: Feature[] = [
   { name: "cors", serve: "both", routes: (ctx) => corsRoutes(ctx.origins) },
   { name: "metrics", serve: "local", routes: (ctx) => metricsRoutes(ctx) },
   { name: "histograms", serve: "local", routes: (ctx) => histogramsRoutes(ctx) },
-  { name: "media-tables", serve: "local", routes: (ctx) => mediaTablesRoutes(ctx) },
-  { name: "media-audio", serve: "local", routes: (ctx) => mediaAudioRoutes(ctx) },
+  { name: "media-tables", serve: "local", routes: (ctx) => mediaTablesRoutes(fileRunMedia(ctx)) },
+  { name: "media-audio", serve: "local", routes: (ctx) => mediaAudioRoutes(fileRunMedia(ctx)) },
   { name: "assets", serve: "local", routes: (ctx) => assetsRoutes(ctx) },
   { name: "asset-library", serve: "local", routes: (ctx) => assetLibraryRoutes(ctx) },
   { name: "delete", serve: "local", routes: (ctx) => deleteRoutes(ctx) },

@@ -14,7 +14,7 @@ import { listItem } from "../team/list-item.ts";
 import { refreshListJson } from "../team/sink.ts";
 import type { TeamRunRow, TeamService } from "../team/service.ts";
 import { HttpError } from "./errors.ts";
-import { intParam, seriesOptions, seriesQuery } from "./metrics.ts";
+import { intParam, mediaHeaders, seriesOptions, seriesQuery } from "./metrics.ts";
 import { headerSafe, RUN_LIST_QUERY } from "./runs.ts";
 import { isStalled, STALLED_AFTER_S } from "../wire/liveness.ts";
 import { type FilterNode, FilterSyntaxError, parseFilter } from "../analysis/filter.ts";
@@ -62,8 +62,6 @@ function detail(row: TeamRunRow) {
     total_steps: Number(row.total_rows),
   };
 }
-
-const MEDIA_TYPES: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif", webp: "image/webp" };
 
 /** Run list/detail/edit/delete and metric routes of a team-mode server. */
 export function teamRunsRoutes(svc: TeamService) {
@@ -268,14 +266,10 @@ export function teamRunsRoutes(svc: TeamService) {
     )
     .get(
       "/api/runs/:run_id/media/:file",
-      async ({ params }) => {
-        await svc.runRow(params.run_id);
-        const name = params.file;
-        if (!name || name === "." || name === ".." || /[/\\\0]/.test(name)) throw new HttpError(404, "File not found");
-        const bytes = await svc.blobs.get(`${params.run_id}/media/${name}`);
-        if (!bytes) throw new HttpError(404, "File not found");
-        const ext = name.split(".").pop()?.toLowerCase() ?? "";
-        return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { "content-type": MEDIA_TYPES[ext] ?? "application/octet-stream", "x-content-type-options": "nosniff" } });
+      async ({ params, request }) => {
+        const res = await svc.media.respond(params.run_id, params.file, request, mediaHeaders(params.file));
+        if (!res) throw new HttpError(404, "File not found");
+        return res;
       },
       { detail: { summary: "A media file of the run (team mode: from the blob store)" } },
     );

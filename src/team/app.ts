@@ -16,6 +16,8 @@ import { teamHistogramsRoutes } from "../api/team-histograms.ts";
 import { teamAssetsRoutes } from "../api/team-assets.ts";
 import { teamConfigRoutes } from "../api/team-config.ts";
 import { teamExportRoutes } from "../api/team-export.ts";
+import { mediaTablesRoutes } from "../api/media-tables.ts";
+import { mediaAudioRoutes } from "../api/media-audio.ts";
 import { unservedRoutes } from "./unserved.ts";
 import { teamRunsRoutes } from "../api/team-runs.ts";
 import type { Logger } from "../util/log.ts";
@@ -72,6 +74,7 @@ export function createTeamApp(svc: TeamService, log: Logger) {
         const error = cause instanceof HttpError ? cause : thrown;
         if (error instanceof HttpError) {
           set.status = error.status;
+          Object.assign(set.headers, error.headers);
           return { detail: error.detail, ...error.extra };
         }
         if (code === "VALIDATION") {
@@ -102,6 +105,8 @@ export function createTeamApp(svc: TeamService, log: Logger) {
       .use(teamAssetsRoutes(svc))
       .use(teamConfigRoutes(svc))
       .use(teamExportRoutes(svc))
+      .use(mediaTablesRoutes(svc.media))
+      .use(mediaAudioRoutes(svc.media))
       .use(teamLiveRoutes(svc, log))
       // what the file mode serves and a team server cannot: a clear 501, never a 500 or a hang (docs/TEAM.md)
       .use(unservedRoutes())

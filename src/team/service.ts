@@ -5,7 +5,9 @@ import type { SQL } from "bun";
 import { HttpError } from "../api/errors.ts";
 import type { IngestEvent } from "../ingest/contract.ts";
 import type { Logger } from "../util/log.ts";
+import type { RunMedia } from "../api/media-events.ts";
 import type { BlobStore } from "./blob-store.ts";
+import { teamRunMedia } from "./media.ts";
 import { TeamRun, TeamRunCache } from "./metric-state.ts";
 import { markLostRuns } from "./liveness.ts";
 import { WholeListCache } from "./run-list.ts";
@@ -49,6 +51,8 @@ export class TeamService {
   readonly wholeList = new WholeListCache();
   readonly sink: PgIngestSink;
   readonly tokens: TokenVerifier;
+  /** Runs' table and audio events and media files, for the routes the file mode shares (media-tables.ts, media-audio.ts). */
+  readonly media: RunMedia;
   private readonly listeners = new Set<(c: TeamChange) => void>();
   private subscription?: SQL.ListenSubscription;
   private livenessTimer?: ReturnType<typeof setInterval>;
@@ -61,6 +65,7 @@ export class TeamService {
   ) {
     this.sink = new PgIngestSink(sql, this.cache, blobs, () => this.wholeList.invalidate());
     this.tokens = new TokenVerifier(sql);
+    this.media = teamRunMedia(sql, blobs);
   }
 
   /** Starts listening for other replicas' (and this one's) changes, and the periodic crash check. */
