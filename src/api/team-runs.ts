@@ -3,11 +3,11 @@
 // routes (src/api/runs.ts, metrics.ts, compare.ts, export.ts), so the UI works unchanged.
 import { Elysia, t } from "elysia";
 import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
-import { buildMetricsStep, buildSeries } from "../metrics/query.ts";
-import type { RunState } from "../index/metric-run.ts";
+import { buildMetricsStep } from "../metrics/query.ts";
 import type { ImageEvent } from "../metrics/events.ts";
 import { tableToCsv } from "../store/assets/metrics-table.ts";
 import { teamKeys, teamSeries } from "../team/series.ts";
+import { teamMetricsTable } from "../team/metrics-table.ts";
 import { teamGroupedSeries } from "../team/grouped-compare.ts";
 import { groupedSeriesQuery } from "./compare.ts";
 import { listItem } from "../team/list-item.ts";
@@ -216,8 +216,7 @@ export function teamRunsRoutes(svc: TeamService) {
       "/api/export/:run_id/csv",
       async ({ params }) => {
         const run = await svc.runData(params.run_id);
-        const table = JSON.parse(buildMetricsStep(run.state).json) as { columns: string[]; rows: Record<string, unknown>[] };
-        return new Response(tableToCsv(csvTable(run.state, params.run_id, table)), {
+        return new Response(tableToCsv(teamMetricsTable(run)), {
           headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${params.run_id}_metrics.csv"` },
         });
       },
@@ -273,28 +272,6 @@ export function teamRunsRoutes(svc: TeamService) {
       },
       { detail: { summary: "A media file of the run (team mode: from the blob store)" } },
     );
-}
-
-/** Most rows a team-mode CSV export carries (the series query that adds `epoch` reads them all at once). */
-const MAX_CSV_ROWS = 100_000;
-
-/**
- * The CSV table of a run from its metric rows: the columns of metrics_step plus `epoch` (which the compatible
- * metrics_step leaves out and the file mode's CSV keeps), after global_step in code-point order.
- */
-function csvTable(state: RunState, runId: string, table: { columns: string[]; rows: Record<string, unknown>[] }) {
-  if (!table.rows.length || !state.columns.includes("epoch")) return table;
-  if (table.rows.length > MAX_CSV_ROWS) throw new HttpError(413, `A team-mode CSV export is limited to ${MAX_CSV_ROWS} steps`);
-  const s = buildSeries(state, runId, { x: "step", points: MAX_CSV_ROWS, mode: "lttb", keys: [], columns: ["epoch"] });
-  const epochAt = new Map<number, number | null>();
-  s.x.forEach((x, i) => epochAt.set(x, s.columns?.epoch?.[i] ?? null));
-  const columns = ["global_step", ...[...table.columns.slice(1), "epoch"].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))];
-  const rows = table.rows.map((r) => {
-    const out: Record<string, unknown> = {};
-    for (const c of columns) out[c] = c === "epoch" ? (epochAt.get(r.global_step as number) ?? null) : (r[c] ?? null);
-    return out;
-  });
-  return { columns, rows };
 }
 
 async function metricsStep(svc: TeamService, runId: string, downsampleRaw: string | undefined): Promise<Response> {

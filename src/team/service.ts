@@ -61,7 +61,7 @@ export class TeamService {
     readonly sql: SQL,
     readonly blobs: BlobStore,
     readonly root: string,
-    private readonly log: Logger,
+    readonly log: Logger,
   ) {
     this.sink = new PgIngestSink(sql, this.cache, blobs, () => this.wholeList.invalidate());
     this.tokens = new TokenVerifier(sql);
@@ -110,17 +110,17 @@ export class TeamService {
     await this.sql`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify(change)})`;
   }
 
-  /** A live (not deleted) run's row, or 404. */
-  async runRow(runId: string): Promise<TeamRunRow> {
+  /** A live (not deleted) run's row, or 404; `includeDeleted` finds one in the recycle bin too (exports). */
+  async runRow(runId: string, includeDeleted = false): Promise<TeamRunRow> {
     const rows = (await this.sql`select run_id, path, meta, status, summary, assets, created_by, last_seq, total_rows, created_at, updated_at
-      from team_run where run_id = ${runId} and deleted_at is null`) as TeamRunRow[];
+      from team_run where run_id = ${runId} and (${includeDeleted} or deleted_at is null)`) as TeamRunRow[];
     if (!rows.length) throw new HttpError(404, "Run not found");
     return rows[0];
   }
 
-  /** A live run's metric columns as of its latest stored batch (from this replica's cache when current). */
-  async runData(runId: string): Promise<TeamRun> {
-    const row = await this.runRow(runId);
+  /** A live run's metric columns as of its latest stored batch (from this replica's cache when current); `includeDeleted` as runRow. */
+  async runData(runId: string, includeDeleted = false): Promise<TeamRun> {
+    const row = await this.runRow(runId, includeDeleted);
     const seq = Number(row.last_seq);
     const hit = this.cache.get(runId, seq);
     if (hit) return hit;
