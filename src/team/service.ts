@@ -10,7 +10,7 @@ import type { BlobStore } from "./blob-store.ts";
 import { teamRunMedia } from "./media.ts";
 import { TeamRun, TeamRunCache } from "./metric-state.ts";
 import { markLostRuns } from "./liveness.ts";
-import { WholeListCache } from "./run-list.ts";
+import { ListItemCache, WholeListCache } from "./run-list.ts";
 import { PgIngestSink, TEAM_CHANNEL } from "./sink.ts";
 import { TokenVerifier } from "./tokens.ts";
 
@@ -49,6 +49,8 @@ export class TeamService {
   readonly systemCache = new TeamRunCache(64);
   /** The whole default run list, until any replica stores a change. */
   readonly wholeList = new WholeListCache();
+  /** Each run's list item as of its list_version, so list queries read ids and versions only. */
+  readonly listItems = new ListItemCache();
   readonly sink: PgIngestSink;
   readonly tokens: TokenVerifier;
   /** Runs' table and audio events and media files, for the routes the file mode shares (media-tables.ts, media-audio.ts). */
@@ -57,12 +59,21 @@ export class TeamService {
   private subscription?: SQL.ListenSubscription;
   private livenessTimer?: ReturnType<typeof setInterval>;
 
+  /**
+   * Where the run list is read: a pool of its own, of few connections, so the PostgreSQL backends that send whole
+   * lists stay warm (a backend's first pass over the list pays for faulting its shared buffers and sort memory in;
+   * spread over the main pool's many connections, most list requests paid it). Defaults to `sql`.
+   */
+  readonly listSql: SQL;
+
   constructor(
     readonly sql: SQL,
     readonly blobs: BlobStore,
     readonly root: string,
     readonly log: Logger,
+    listSql?: SQL,
   ) {
+    this.listSql = listSql ?? sql;
     this.sink = new PgIngestSink(sql, this.cache, blobs, () => this.wholeList.invalidate());
     this.tokens = new TokenVerifier(sql);
     this.media = teamRunMedia(sql, blobs);
@@ -97,6 +108,7 @@ export class TeamService {
   async close(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     await this.subscription?.unlisten();
+    if (this.listSql !== this.sql) await this.listSql.close();
     await this.sql.close();
   }
 

@@ -67,16 +67,17 @@ describe("paths and projects on a team server", () => {
     }
   });
 
-  it("exports runs as JSON as the file mode does; the archive formats answer 501", async () => {
+  it("exports runs as JSON as the file mode does, and the archive formats with the file mode's types (export-report.test.ts reads them)", async () => {
     const byId = (body: { runs: { run_id: string }[] }) => ({ ...body, runs: [...body.runs].sort((x, y) => x.run_id.localeCompare(y.run_id)) });
     for (const q of ["/api/paths/export?path=a", "/api/paths/export?path=a/b&exact=true", "/api/export", `/api/export?path=a&run_ids=${RUNS[0].run_id},${RUNS[4].run_id}`, "/api/export?path=x&exact=true"]) {
       const r = await both("GET", q);
       expect({ q, status: r.team.status, body: byId(r.team.body) }).toEqual({ q, status: r.file.status, body: byId(r.file.body) });
     }
-    for (const q of ["/api/paths/export?path=a&format=zip", "/api/export?format=tar.gz"]) {
-      const res = await fetch(team.url + q, { headers: { authorization: `Bearer ${token}` } });
-      expect({ q, status: res.status }).toEqual({ q, status: 501 });
-      expect(((await res.json()) as { detail: string }).detail).toContain("not available on a team (PostgreSQL) server");
+    for (const [q, type] of [["/api/paths/export?path=a&format=zip", "application/zip"], ["/api/export?format=tar.gz", "application/gzip"]]) {
+      const [a, b] = await Promise.all([fetch(file.url + q), fetch(team.url + q, { headers: { authorization: `Bearer ${token}` } })]);
+      expect({ q, status: b.status, type: b.headers.get("content-type"), disposition: b.headers.get("content-disposition") }).toEqual({ q, status: a.status, type, disposition: a.headers.get("content-disposition") });
+      expect((await b.arrayBuffer()).byteLength).toBeGreaterThan(100);
+      await a.arrayBuffer();
     }
     const bad = await both("GET", "/api/export?format=xml");
     expect(bad.team).toEqual(bad.file);
