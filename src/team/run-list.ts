@@ -95,9 +95,7 @@ export async function teamRunList(sql: SQL, req: TeamListQuery, items?: ListItem
   if (included.length || !items) {
     // the items come back as rows and are joined here: one big string_agg is several times slower in a fresh backend
     const [rows, c] = await Promise.all([sql.unsafe(`select ${item("")} from team_run where ${where} order by ${order}${page}`, q.params).values() as Promise<string[][]>, counted()]);
-    body = "[";
-    for (let i = 0; i < rows.length; i++) body += (i ? "," : "") + rows[i][0];
-    body += "]";
+    body = `[${rows.map((r) => r[0]).join(",")}]`;
     found = rows.length;
     count = c;
   } else {
@@ -142,14 +140,13 @@ export class ListItemCache {
       const got = (await sql`select run_id, list_version::text as v, list_json from team_run where run_id = any(${stale}::text[])`) as { run_id: string; v: string; list_json: string }[];
       for (const r of got) this.items.set(r.run_id, { v: r.v, json: r.list_json });
     }
-    let body = "[";
-    let count = 0;
+    const out: string[] = [];
     for (const [id] of rows) {
       const it = this.items.get(id);
-      if (!it) continue;
-      body += (count++ ? "," : "") + it.json;
+      if (it) out.push(it.json);
     }
-    return { body: `${body}]`, count };
+    // one join: appending 10,000 items to a string one by one is about 5x slower (a rope flattened later)
+    return { body: `[${out.join(",")}]`, count: out.length };
   }
 
   /** Forgets the items of runs a whole list (every live run) did not name. */
