@@ -4,10 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { isolatedEnv, PROJECT, startTestServer, tempDir, type TestServer, waitFor } from "../helpers/server.ts";
+import { isolatedEnv, PROJECT, type TestServer, waitFor } from "../helpers/server.ts";
 import { PY_SDK } from "../reliability/helpers.ts";
-import { call, createTokenCli, type Replica, runCli, startReplica } from "./team-server.ts";
+import { call, type Replica, runCli, startReplica, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const RUN_ID = "20260105_000000_b1b1b1";
 const LATE_ID = "20260105_000000_c2c2c2";
@@ -51,28 +50,20 @@ async function freePort(): Promise<number> {
 }
 
 describe("tables and audio on a team server", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
-  let db: string;
-  const t = tempDir("rn-team-media-");
   const auth = () => ({ authorization: `Bearer ${token}` });
   beforeAll(async () => {
-    pg = await startPostgres();
-    db = await pg.createDatabase("media");
-    token = createTokenCli(db, "media");
-    team = await startReplica(db, join(t.dir, "team-root"));
-    file = await startTestServer();
-    await python(RUN_ID, { ...isolatedEnv(join(t.dir, "to-file")), RUNICORN_DIR: file.root });
-    await python(RUN_ID, { ...isolatedEnv(join(t.dir, "to-team")), RUNICORN_SERVER: team.url, RUNICORN_TOKEN: token });
+    c = await startTeamCluster("media", { file: true });
+    ({ file, team, token } = c);
+    await python(RUN_ID, { ...isolatedEnv(join(c.dir, "to-file")), RUNICORN_DIR: file.root });
+    await python(RUN_ID, { ...isolatedEnv(join(c.dir, "to-team")), RUNICORN_SERVER: team.url, RUNICORN_TOKEN: token });
     await waitFor(async () => (await file.api(`/api/runs/${RUN_ID}`)).body?.status === "finished", 20_000, "the file run indexed");
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   it("gives byte-identical tables, table data and audio lists in both modes", async () => {
@@ -129,12 +120,12 @@ describe("tables and audio on a team server", () => {
 
   it("receives the TypeScript SDK's tables (with image cells) and audio through RUNICORN_SERVER", async () => {
     const id = "20260105_000000_e4e4e4";
-    const script = join(t.dir, "ts-media.ts");
+    const script = join(c.dir, "ts-media.ts");
     await Bun.write(
       script,
       `import { Audio, Image, Table, init } from ${JSON.stringify(join(PROJECT, "src/sdk/runicorn.ts"))};
 const run = init({ path: "media/ts", runId: ${JSON.stringify(id)}, handleSignals: false });
-const img = new Uint8Array(await Bun.file(${JSON.stringify(join(t.dir, "cell.png"))}).arrayBuffer());
+const img = new Uint8Array(await Bun.file(${JSON.stringify(join(c.dir, "cell.png"))}).arrayBuffer());
 for (let i = 0; i < 2; i++) {
   run.log({ loss: 1 / (i + 1), preds: new Table(["id", "img"], [[i, new Image(img, { caption: "c" })]]), voice: new Audio([0, 0.5, -0.5, 0], { sampleRate: 4 }) }, { step: i });
 }
@@ -144,8 +135,8 @@ console.log("uploaded=" + (await (run as any).uploaded));
     );
     // a 1x1 PNG
     const png = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360f8cf00000301010018dd8db40000000049454e44ae426082", "hex");
-    await Bun.write(join(t.dir, "cell.png"), png);
-    const p = Bun.spawn([process.execPath, script], { env: { ...isolatedEnv(join(t.dir, "ts")), RUNICORN_SERVER: team.url, RUNICORN_TOKEN: token }, stdout: "pipe", stderr: "pipe" });
+    await Bun.write(join(c.dir, "cell.png"), png);
+    const p = Bun.spawn([process.execPath, script], { env: { ...isolatedEnv(join(c.dir, "ts")), RUNICORN_SERVER: team.url, RUNICORN_TOKEN: token }, stdout: "pipe", stderr: "pipe" });
     const [out, err] = [await new Response(p.stdout).text(), await new Response(p.stderr).text()];
     expect({ code: await p.exited, err }).toEqual({ code: 0, err: "" });
     expect(out).toContain("uploaded=true");
@@ -174,9 +165,9 @@ console.log("uploaded=" + (await (run as any).uploaded));
 
   it("keeps a run logged while the server is down in the spool, and runicorn sync delivers its tables and audio", async () => {
     const port = await freePort();
-    const env = { ...isolatedEnv(join(t.dir, "late")), RUNICORN_SERVER: `http://127.0.0.1:${port}`, RUNICORN_TOKEN: token, RUNICORN_FINISH_TIMEOUT: "0" };
+    const env = { ...isolatedEnv(join(c.dir, "late")), RUNICORN_SERVER: `http://127.0.0.1:${port}`, RUNICORN_TOKEN: token, RUNICORN_FINISH_TIMEOUT: "0" };
     await python(LATE_ID, env);
-    const late = await startReplica(db, join(t.dir, "team-root"), port);
+    const late = await startReplica(c.db, join(c.dir, "team-root"), port);
     try {
       expect((await call(late.url, token, "GET", `/api/runs/${LATE_ID}`)).status).toBe(404);
       const sync = runCli(["sync"], env);
