@@ -5,10 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { MemorySink } from "../../src/store/assets/byte-sink.ts";
 import { extractZipEntry, readZipEntries } from "../../src/store/assets/zip-reader.ts";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { isolatedEnv, startTestServer, tempDir, type TestServer, waitFor } from "../helpers/server.ts";
+import { isolatedEnv, startTestServer, type TestServer, waitFor } from "../helpers/server.ts";
 import { PY_SDK } from "../reliability/helpers.ts";
-import { call, createTokenCli, type Replica, startReplica } from "./team-server.ts";
+import { call, type Replica, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const A = "20260106_000000_a1a1a1";
 const B = "20260106_000000_b2b2b2";
@@ -66,30 +65,23 @@ const RUN_QUERIES = (id: string) => [
 ];
 
 describe("reports, archives and the asset library on a team server", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
-  const t = tempDir("rn-team-export-");
   const auth = () => ({ authorization: `Bearer ${token}` });
   const teamGet = (q: string) => fetch(team.url + q, { headers: auth() });
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("export");
-    token = createTokenCli(db, "export");
-    team = await startReplica(db, join(t.dir, "team-root"));
-    file = await startTestServer();
+    c = await startTeamCluster("export", { file: true });
+    ({ file, team, token } = c);
     for (const [id, path, base] of [[A, "exp/one", BASE], [B, "exp/two", BASE + 600]] as const) {
-      await python(SCRIPT(id, path, base), { ...isolatedEnv(join(t.dir, `file-${id}`)), RUNICORN_DIR: file.root });
-      await python(SCRIPT(id, path, base), { ...isolatedEnv(join(t.dir, `team-${id}`)), RUNICORN_SERVER: team.url, RUNICORN_TOKEN: token });
+      await python(SCRIPT(id, path, base), { ...isolatedEnv(join(c.dir, `file-${id}`)), RUNICORN_DIR: file.root });
+      await python(SCRIPT(id, path, base), { ...isolatedEnv(join(c.dir, `team-${id}`)), RUNICORN_SERVER: team.url, RUNICORN_TOKEN: token });
     }
     await waitFor(async () => (await file.api(`/api/runs/${B}`)).body?.status === "finished", 20_000, "the file runs indexed");
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   it("writes byte-identical Markdown and HTML reports in both modes, and refuses a bad format or an unknown run alike", async () => {

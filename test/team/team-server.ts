@@ -97,8 +97,10 @@ export interface TeamCluster {
   token: string;
   /** Tokens by name (`name` and every extra name). */
   tokens: Record<string, string>;
-  /** A temp dir of the test's own (removed by close()); the replicas' media root is `<dir>/team-root`. */
+  /** A temp dir of the test's own (removed by close()). */
   dir: string;
+  /** The replicas' shared media root (`<dir>/team-root`). */
+  root: string;
   replicas: Replica[];
   /** The first replica. */
   team: Replica;
@@ -146,6 +148,7 @@ export async function startTeamCluster(
       token,
       tokens,
       dir: t.dir,
+      root: join(t.dir, "team-root"),
       replicas,
       team: replicas[0],
       get file(): TestServer {
