@@ -5,7 +5,8 @@
 import type { SQL } from "bun";
 import type { ImageEvent } from "../metrics/events.ts";
 import { rowsAt } from "../metrics/query.ts";
-import { EXPORT_MANIFEST, type EntryWriter } from "../store/assets/run-export.ts";
+import { EXPORT_MANIFEST, type EntryWriter, exportItem } from "../store/assets/run-export.ts";
+import type { JsonObject } from "../store/json.ts";
 import type { MediaEvent } from "../api/media-events.ts";
 import { MEDIA_LINE_KIND } from "./media.ts";
 import type { TeamService } from "./service.ts";
@@ -45,17 +46,10 @@ export async function selectTeamRuns(sql: SQL, sel: TeamExportSelection): Promis
     order by path collate "C", run_id collate "C"`) as TeamExportRun[];
 }
 
-/** The item of the original's JSON path export (spec §3.5), as the file mode builds it from meta.json. */
-export function teamExportItem(r: TeamExportRun) {
-  return {
-    run_id: r.run_id,
-    path: r.path === "" ? null : r.path,
-    alias: typeof r.meta.alias === "string" ? r.meta.alias : null,
-    status: r.status,
-    created_time: r.created_at,
-    summary: r.summary,
-    meta: { ...r.meta, id: r.run_id, path: r.path },
-  };
+/** The item of the original's JSON path export (spec §3.5): the file mode's exportItem over the run's row (meta.json carries id and path). */
+export function teamExportItem(r: TeamExportRun): JsonObject {
+  const meta = { ...r.meta, id: r.run_id, path: r.path } as JsonObject;
+  return exportItem({ id: r.run_id, path: r.path === "" ? null : r.path, meta, status: r.status, summary: r.summary as JsonObject, created_time: r.created_at });
 }
 
 /** The run folder relative to ROOT where the file mode's ingest would have written it (`runs/<path>/<run_id>`). */
