@@ -19,7 +19,7 @@ import { mediaTablesRoutes } from "./media-tables.ts";
 import { ingestRoutes } from "./ingest.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { pathsRoutes } from "./paths.ts";
-import { recycleRoutes } from "./recycle.ts";
+import { fileRecycleStore, recycleRoutes } from "./recycle.ts";
 import { remoteRoutes } from "./remote.ts";
 import { runsRoutes } from "./runs.ts";
 import { staticRoutes } from "./static.ts";
@@ -43,7 +43,7 @@ export const features: Feature[] = [
   { name: "fleet", serve: "fleet", routes: (ctx) => fleetRoutes(ctx.fleet!) },
   { name: "fleet-hosts", serve: "both", routes: (ctx) => fleetHostsRoutes(ctx) },
   { name: "runs", serve: "local", routes: (ctx) => runsRoutes(ctx) },
-  { name: "recycle", serve: "local", routes: (ctx) => recycleRoutes(ctx) },
+  { name: "recycle", serve: "local", routes: (ctx) => recycleRoutes(fileRecycleStore(ctx)) },
   { name: "paths", serve: "local", routes: (ctx) => pathsRoutes(ctx) },
   { name: "config", serve: "both", routes: (ctx) => configRoutes(ctx) },
   { name: "cors", serve: "both", routes: (ctx) => corsRoutes(ctx.origins) },

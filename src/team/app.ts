@@ -12,6 +12,8 @@ import { parseTolerant } from "../store/json.ts";
 import { teamLiveRoutes } from "../api/team-live.ts";
 import { teamPathsRoutes } from "../api/team-paths.ts";
 import { teamRecycleRoutes } from "../api/team-recycle.ts";
+import { recycleRoutes } from "../api/recycle.ts";
+import { teamRecycleStore } from "./recycle.ts";
 import { teamHistogramsRoutes } from "../api/team-histograms.ts";
 import { teamAssetsRoutes } from "../api/team-assets.ts";
 import { teamConfigRoutes } from "../api/team-config.ts";
@@ -100,6 +102,7 @@ export function createTeamApp(svc: TeamService, log: Logger) {
       .use(ingestRoutes(svc.sink))
       .use(teamRunsRoutes(svc))
       .use(teamPathsRoutes(svc))
+      .use(recycleRoutes(teamRecycleStore(svc)))
       .use(teamRecycleRoutes(svc))
       .use(teamHistogramsRoutes(svc))
       .use(teamAssetsRoutes(svc))
