@@ -91,9 +91,10 @@ export function teamRunsRoutes(svc: TeamService) {
           include: new Set((query.include ?? "").split(",").map((s) => s.trim())),
         };
         const whole = Object.values(query).every((v) => v === undefined);
+        // the version check is two index reads (main pool); lists go through the list pool, whose backends stay warm
         const lists = svc.listSql;
         const answer = whole
-          ? await svc.wholeList.get(() => listVersion(lists), () => teamRunList(lists, req, svc.listItems))
+          ? await svc.wholeList.get(() => listVersion(sql), () => teamRunList(lists, req, svc.listItems))
           : await teamRunList(lists, req, svc.listItems);
         set.headers["x-total-count"] = String(answer.total);
         set.headers["x-index-state"] = "ready";
