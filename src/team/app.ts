@@ -2,7 +2,7 @@
 // tokens on every API call, the error envelope, the team routes, and the embedded UI.
 import { Elysia, ParseError } from "elysia";
 import { HttpError } from "../api/errors.ts";
-import { presentedToken } from "../api/guard.ts";
+import { presentedToken, SECURITY_HEADERS } from "../api/guard.ts";
 import { staticRoutes } from "../api/static.ts";
 import type { AppContext } from "../api/context.ts";
 import { PARSE_DETAIL, validationDetail } from "../api/app.ts";
@@ -32,10 +32,9 @@ const json = (status: number, body: unknown) => new Response(JSON.stringify(body
 export function createTeamApp(svc: TeamService, log: Logger) {
   return (
     new Elysia()
+      // the file mode's headers on every answer (api/guard.ts): CSP, no framing, no sniffing, no Referer
       .onRequest(({ set }) => {
-        set.headers["x-content-type-options"] = "nosniff";
-        set.headers["x-frame-options"] = "DENY";
-        set.headers["referrer-policy"] = "no-referrer";
+        Object.assign(set.headers, SECURITY_HEADERS);
       })
       // every API call and socket needs a live token; the UI's files do not (they hold no data)
       .derive({ as: "global" }, async ({ request, set }) => {

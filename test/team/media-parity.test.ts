@@ -151,6 +151,23 @@ console.log("uploaded=" + (await (run as any).uploaded));
     expect((await fetch(team.url + audio.audio[0].url, { headers: auth() })).status).toBe(200);
   }, 60_000);
 
+  it("answers an uploaded media file with the file mode's guarded headers: SVG sandboxed, HTML never sniffed", async () => {
+    const put = (name: string, body: string) => fetch(`${team.url}/api/ingest/runs/${RUN_ID}/media/${name}`, { method: "PUT", headers: { ...auth(), "content-type": "application/octet-stream" }, body });
+    expect((await put("evil.svg", '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')).status).toBe(200);
+    expect((await put("page.html", "<script>alert(1)</script>")).status).toBe(200);
+    expect((await put("..%2Fescape.png", "x")).status).toBe(400);
+    const svg = await fetch(`${team.url}/api/runs/${RUN_ID}/media/evil.svg`, { headers: auth() });
+    expect(svg.headers.get("content-type")).toBe("image/svg+xml");
+    expect(svg.headers.get("content-security-policy")).toContain("sandbox");
+    const html = await fetch(`${team.url}/api/runs/${RUN_ID}/media/page.html`, { headers: auth() });
+    expect({ type: html.headers.get("content-type"), sniff: html.headers.get("x-content-type-options"), frame: html.headers.get("x-frame-options") }).toEqual({
+      type: "application/octet-stream",
+      sniff: "nosniff",
+      frame: "DENY",
+    });
+    expect((await call(team.url, token, "GET", "/api/runs")).headers.get("content-security-policy")).toContain("default-src 'self'");
+  });
+
   it("stores a retried batch's table and audio events once", async () => {
     const id = "20260105_000000_d3d3d3";
     const event = (type: string, path: string) => ({ ts: BASE, type, data: { key: "k", path, step: 1, rows: 1, columns: 1, sample_rate: 8000, duration: 0.5, caption: null } });
