@@ -5,19 +5,21 @@ import { type ByteSink, GzipSink, streamFrom } from "../store/assets/byte-sink.t
 import { ArchiveError } from "../store/assets/zip-reader.ts";
 import { importArchive, UnsafeArchiveError } from "../store/assets/archive-import.ts";
 import { readMetricsTable, tableToCsv } from "../store/assets/metrics-table.ts";
-import { htmlReport, markdownReport } from "../store/assets/report.ts";
+import { htmlReport, markdownReport, readReportFiles, type ReportInput } from "../store/assets/report.ts";
 import { exportItem, selectRuns, writePathsExport, writeRootExport } from "../store/assets/run-export.ts";
 import { TarWriter } from "../store/assets/tar.ts";
 import { ZipWriter } from "../store/assets/zip-writer.ts";
 import { FileRefusedError } from "../store/safe-read.ts";
 import { attachment, refusedError } from "./assets.ts";
 import type { AppContext } from "./context.ts";
+import type { Logger } from "../util/log.ts";
 import { parseBoolQuery } from "./params.ts";
 import { HttpError } from "./errors.ts";
 import { getLiveRun } from "./run-ids.ts";
 
-function streamed(ctx: AppContext, what: string, type: string, name: string, produce: (sink: ByteSink) => Promise<void>): Response {
-  const body = streamFrom(produce, (e) => ctx.log.error(`${what} failed`, e));
+/** An archive streamed as it is written (both modes); a failure after the first bytes is logged (the answer has started). */
+export function streamed(log: Logger, what: string, type: string, name: string, produce: (sink: ByteSink) => Promise<void>): Response {
+  const body = streamFrom(produce, (e) => log.error(`${what} failed`, e));
   return new Response(body, { headers: { "content-type": type, "content-disposition": attachment(name) } });
 }
 
@@ -39,6 +41,24 @@ function tableOf(ctx: AppContext, runDir: string) {
   }
 }
 
+/** A report's format from `?format=` (markdown, md or html); 400 for anything else. */
+export function reportFormat(format: string | undefined): "markdown" | "html" {
+  const f = format ?? "markdown";
+  if (f !== "markdown" && f !== "html" && f !== "md") throw new HttpError(400, `Unsupported format: ${f}`);
+  return f === "html" ? "html" : "markdown";
+}
+
+/** A run report as a download, in both modes (the file mode reads the run's folder, the team mode its rows). */
+export function reportResponse(input: ReportInput, format: "markdown" | "html"): Response {
+  const html = format === "html";
+  return new Response(html ? htmlReport(input) : markdownReport(input), {
+    headers: {
+      "content-type": html ? "text/html; charset=utf-8" : "text/markdown; charset=utf-8",
+      "content-disposition": attachment(`${input.runId}_report.${html ? "html" : "md"}`),
+    },
+  });
+}
+
 /** Export/import routes. */
 export function exportRoutes(ctx: AppContext) {
   return new Elysia({ name: "export" })
@@ -56,7 +76,7 @@ export function exportRoutes(ctx: AppContext) {
         if (format !== "zip") throw new HttpError(400, `Unsupported format: ${format}`);
         if (!runs.length) throw new HttpError(404, "No runs found for this path");
         const name = `runicorn_export_${query.path.replace(/[\\/]/g, "_")}.zip`;
-        return streamed(ctx, "path export", "application/zip", name, async (sink) => {
+        return streamed(ctx.log, "path export", "application/zip", name, async (sink) => {
           await writePathsExport(root, new ZipWriter(sink), query.path, runs);
         });
       },
@@ -104,16 +124,8 @@ export function exportRoutes(ctx: AppContext) {
       "/api/export/:run_id/report",
       ({ params, query }) => {
         const run = getLiveRun(ctx, params.run_id);
-        const format = query.format ?? "markdown";
-        if (format !== "markdown" && format !== "html" && format !== "md") throw new HttpError(400, `Unsupported format: ${format}`);
-        const input = { runId: params.run_id, runDir: run.run_dir, root: ctx.root(), table: tableOf(ctx, run.run_dir) };
-        const html = format === "html";
-        return new Response(html ? htmlReport(input) : markdownReport(input), {
-          headers: {
-            "content-type": html ? "text/html; charset=utf-8" : "text/markdown; charset=utf-8",
-            "content-disposition": attachment(`${params.run_id}_report.${html ? "html" : "md"}`),
-          },
-        });
+        const format = reportFormat(query.format);
+        return reportResponse({ runId: params.run_id, ...readReportFiles(run.run_dir, ctx.root()), table: tableOf(ctx, run.run_dir) }, format);
       },
       {
         params: t.Object({ run_id: t.String() }),
@@ -137,11 +149,11 @@ export function exportRoutes(ctx: AppContext) {
         const stem = `runicorn_export_${query.path ? query.path.replace(/[\\/]/g, "_") : "all"}`;
         const root = ctx.root();
         if (format === "zip") {
-          return streamed(ctx, "export", "application/zip", `${stem}.zip`, async (sink) => {
+          return streamed(ctx.log, "export", "application/zip", `${stem}.zip`, async (sink) => {
             await writeRootExport(root, new ZipWriter(sink), runs);
           });
         }
-        return streamed(ctx, "export", "application/gzip", `${stem}.tar.gz`, async (sink) => {
+        return streamed(ctx.log, "export", "application/gzip", `${stem}.tar.gz`, async (sink) => {
           const gz = new GzipSink(sink);
           await writeRootExport(root, new TarWriter(gz), runs);
           await gz.finish();

@@ -14,11 +14,12 @@ import { fleetHostsRoutes, singleRootFleetRoute } from "./fleet-hosts.ts";
 import { healthRoutes } from "./health.ts";
 import { histogramsRoutes } from "./histograms.ts";
 import { mediaAudioRoutes } from "./media-audio.ts";
+import { fileRunMedia } from "./media-events.ts";
 import { mediaTablesRoutes } from "./media-tables.ts";
 import { ingestRoutes } from "./ingest.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { pathsRoutes } from "./paths.ts";
-import { recycleRoutes } from "./recycle.ts";
+import { fileRecycleStore, recycleRoutes } from "./recycle.ts";
 import { remoteRoutes } from "./remote.ts";
 import { runsRoutes } from "./runs.ts";
 import { staticRoutes } from "./static.ts";
@@ -43,14 +44,14 @@ export const features: Feature[] = [
   { name: "fleet-hosts", serve: "both", routes: (ctx) => fleetHostsRoutes(ctx) },
   { name: "fleet-single", serve: "local", routes: (ctx) => singleRootFleetRoute(ctx) },
   { name: "runs", serve: "local", routes: (ctx) => runsRoutes(ctx) },
-  { name: "recycle", serve: "local", routes: (ctx) => recycleRoutes(ctx) },
+  { name: "recycle", serve: "local", routes: (ctx) => recycleRoutes(fileRecycleStore(ctx)) },
   { name: "paths", serve: "local", routes: (ctx) => pathsRoutes(ctx) },
   { name: "config", serve: "both", routes: (ctx) => configRoutes(ctx) },
   { name: "cors", serve: "both", routes: (ctx) => corsRoutes(ctx.origins) },
   { name: "metrics", serve: "local", routes: (ctx) => metricsRoutes(ctx) },
   { name: "histograms", serve: "local", routes: (ctx) => histogramsRoutes(ctx) },
-  { name: "media-tables", serve: "local", routes: (ctx) => mediaTablesRoutes(ctx) },
-  { name: "media-audio", serve: "local", routes: (ctx) => mediaAudioRoutes(ctx) },
+  { name: "media-tables", serve: "local", routes: (ctx) => mediaTablesRoutes(fileRunMedia(ctx)) },
+  { name: "media-audio", serve: "local", routes: (ctx) => mediaAudioRoutes(fileRunMedia(ctx)) },
   { name: "assets", serve: "local", routes: (ctx) => assetsRoutes(ctx) },
   { name: "asset-library", serve: "local", routes: (ctx) => assetLibraryRoutes(ctx) },
   { name: "delete", serve: "local", routes: (ctx) => deleteRoutes(ctx) },

@@ -71,3 +71,19 @@ export function fileResponse(request: Request, f: OpenedFile, headers: Record<st
   out["content-range"] = `bytes ${range.start}-${range.end - 1}/${f.size}`;
   return new Response(fileStream(f, range.start, range.end), { status: 206, headers: out });
 }
+
+/**
+ * Answers bytes held in memory (a blob of the team mode's store) as fileResponse answers a file: 200 whole or 206
+ * with the one range asked, `Accept-Ranges`, `Content-Length` and an `ETag` of the content (for `If-Range`).
+ */
+export function bytesResponse(request: Request, bytes: Uint8Array, headers: Record<string, string>): Response {
+  const etag = `"${bytes.byteLength.toString(36)}-${Bun.hash(bytes).toString(36)}"`;
+  const ifRange = request.headers.get("if-range");
+  const range = ifRange === null || ifRange === etag ? parseRange(request.headers.get("range"), bytes.byteLength) : undefined;
+  const out: Record<string, string> = { ...headers, "accept-ranges": "bytes", etag };
+  const body = (range ? bytes.subarray(range.start, range.end) : bytes) as Uint8Array<ArrayBuffer>;
+  out["content-length"] = String(body.byteLength);
+  if (!range) return new Response(body, { headers: out });
+  out["content-range"] = `bytes ${range.start}-${range.end - 1}/${bytes.byteLength}`;
+  return new Response(body, { status: 206, headers: out });
+}

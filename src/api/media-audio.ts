@@ -2,13 +2,8 @@
 import { extname } from "node:path";
 import { Elysia } from "elysia";
 import type { AudioItem } from "../wire/media.ts";
-import { openForClient } from "./assets.ts";
-import type { AppContext } from "./context.ts";
-import { fileResponse } from "./file-response.ts";
 import { HttpError } from "./errors.ts";
-import { mediaName, numOrNull, readMediaEvents, strOrNull } from "./media-events.ts";
-import { mediaFile } from "./metrics.ts";
-import { getLiveRun } from "./run-ids.ts";
+import { mediaName, numOrNull, type RunMedia, strOrNull } from "./media-events.ts";
 
 export const AUDIO_TYPES: Record<string, string> = {
   ".wav": "audio/wav",
@@ -17,15 +12,14 @@ export const AUDIO_TYPES: Record<string, string> = {
   ".flac": "audio/flac",
 };
 
-/** GET /api/runs/{id}/audio and /audio/{file}. */
-export function mediaAudioRoutes(ctx: AppContext) {
+/** GET /api/runs/{id}/audio and /audio/{file} over a run's media (the file mode's folder or the team mode's database and blobs). */
+export function mediaAudioRoutes(media: RunMedia) {
   return new Elysia({ name: "media-audio" })
     .get(
       "/api/runs/:run_id/audio",
-      ({ params }) => {
-        const run = getLiveRun(ctx, params.run_id);
+      async ({ params }) => {
         const id = encodeURIComponent(params.run_id);
-        const audio: AudioItem[] = readMediaEvents(ctx.root(), run.run_dir)
+        const audio: AudioItem[] = (await media.events(params.run_id))
           .filter((e) => e.type === "audio")
           .map((e) => {
             const path = e.data.path as string;
@@ -47,13 +41,13 @@ export function mediaAudioRoutes(ctx: AppContext) {
     )
     .get(
       "/api/runs/:run_id/audio/:file",
-      ({ params, request }) => {
-        const run = getLiveRun(ctx, params.run_id);
+      async ({ params, request }) => {
+        await media.assertRun(params.run_id);
         const type = AUDIO_TYPES[extname(params.file).toLowerCase()];
         if (!type) throw new HttpError(404, "Not an audio file");
-        const path = mediaFile(run.run_dir, params.file);
-        if (!path) throw new HttpError(404, "File not found");
-        return fileResponse(request, openForClient(ctx.root(), path), { "content-type": type, "x-content-type-options": "nosniff" });
+        const res = await media.respond(params.run_id, params.file, request, { "content-type": type, "x-content-type-options": "nosniff" });
+        if (!res) throw new HttpError(404, "File not found");
+        return res;
       },
       { detail: { summary: "An audio file of the run's media/ folder (.wav, .mp3, .ogg, .flac) with its content type" } },
     );

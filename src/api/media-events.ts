@@ -1,8 +1,15 @@
-// Reads the table and audio event lines of a run's events.jsonl, incrementally (only the bytes appended since the last read).
+// A run's rn.Table and rn.Audio events and media files, behind one interface (RunMedia) for both modes: the file
+// mode reads events.jsonl incrementally (only the bytes appended since the last read) and media/ files; the team
+// mode (src/team/media.ts) reads the events stored by batch and the blob store.
 import { closeSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { FileRefusedError, openChecked, UNLIMITED } from "../store/safe-read.ts";
+import { FileRefusedError, openChecked, readTextChecked, UNLIMITED } from "../store/safe-read.ts";
+import { openForClient } from "./assets.ts";
+import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
+import { fileResponse } from "./file-response.ts";
+import { mediaFile } from "./metrics.ts";
+import { getLiveRun } from "./run-ids.ts";
 
 /** A table or audio event as logged (`{"ts", "type": "table"|"audio", "data": {...}}`). */
 export interface MediaEvent {
@@ -43,14 +50,20 @@ function scanChunk(buf: Buffer, end: number, out: MediaEvent[]): void {
     } catch {
       continue; // a torn or foreign line: the metrics reader counts malformed lines, here it is just not media
     }
-    if (typeof evt !== "object" || evt === null) continue;
-    const o = evt as Record<string, unknown>;
-    const data = o.data;
-    if ((o.type !== "table" && o.type !== "audio") || typeof data !== "object" || data === null || Array.isArray(data)) continue;
-    const d = data as Record<string, unknown>;
-    if (typeof d.key !== "string" || typeof d.path !== "string") continue;
-    out.push({ type: o.type, ts: typeof o.ts === "number" && Number.isFinite(o.ts) ? o.ts : null, data: d });
+    const m = mediaEventOf(evt);
+    if (m) out.push(m);
   }
+}
+
+/** A table or audio event of a parsed events.jsonl line (or an ingested event), or undefined for anything else. */
+export function mediaEventOf(evt: unknown): MediaEvent | undefined {
+  if (typeof evt !== "object" || evt === null) return undefined;
+  const o = evt as Record<string, unknown>;
+  const data = o.data;
+  if ((o.type !== "table" && o.type !== "audio") || typeof data !== "object" || data === null || Array.isArray(data)) return undefined;
+  const d = data as Record<string, unknown>;
+  if (typeof d.key !== "string" || typeof d.path !== "string") return undefined;
+  return { type: o.type, ts: typeof o.ts === "number" && Number.isFinite(o.ts) ? o.ts : null, data: d };
 }
 
 /** Every table and audio event of the run, in file order; re-reads only what was appended (from the start if the file was replaced or shrank). */
@@ -109,3 +122,41 @@ export function mediaUrl(runId: string, path: string): string | null {
 
 export const numOrNull = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 export const strOrNull = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
+/** Where the tables and audio routes read a run's media: its folder (file mode) or the database and blob store (team mode). */
+export interface RunMedia {
+  /** Throws 404 `Run not found` unless the run exists and is not deleted. */
+  assertRun(runId: string): Promise<void>;
+  /** The run's table and audio events in logged order (404 for an unknown run). */
+  events(runId: string): Promise<MediaEvent[]>;
+  /** The text of one media file (413 over `maxBytes`), or undefined when it is not there. */
+  text(runId: string, name: string, maxBytes: number): Promise<string | undefined>;
+  /** One media file answered whole or by the byte range asked (file-response.ts) with `headers`, or undefined when it is not there. */
+  respond(runId: string, name: string, request: Request, headers: Record<string, string>): Promise<Response | undefined>;
+}
+
+/** The file mode's RunMedia: events.jsonl and media/ of the run's folder under the storage root, read under the safe-read rule. */
+export function fileRunMedia(ctx: AppContext): RunMedia {
+  return {
+    async assertRun(runId) {
+      getLiveRun(ctx, runId);
+    },
+    async events(runId) {
+      return readMediaEvents(ctx.root(), getLiveRun(ctx, runId).run_dir);
+    },
+    async text(runId, name, maxBytes) {
+      const file = mediaFile(getLiveRun(ctx, runId).run_dir, name);
+      if (!file) return undefined;
+      try {
+        return readTextChecked(file, { root: ctx.root(), maxBytes });
+      } catch (e) {
+        if (e instanceof FileRefusedError) throw new HttpError(e.reason === "too_large" ? 413 : 404, `Cannot read media/${name}: ${e.reason}`);
+        throw e;
+      }
+    },
+    async respond(runId, name, request, headers) {
+      const path = mediaFile(getLiveRun(ctx, runId).run_dir, name);
+      return path ? fileResponse(request, openForClient(ctx.root(), path), headers) : undefined;
+    },
+  };
+}

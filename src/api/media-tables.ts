@@ -1,12 +1,8 @@
 // Tables API: the rn.Table values a run logged (table event lines + media/*.table.json), listed and read whole.
 import { Elysia, t } from "elysia";
 import type { TableCell, TableDataResponse, TableItem } from "../wire/media.ts";
-import { FileRefusedError, readTextChecked } from "../store/safe-read.ts";
-import type { AppContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
-import { mediaName, mediaUrl, numOrNull, readMediaEvents } from "./media-events.ts";
-import { mediaFile } from "./metrics.ts";
-import { getLiveRun } from "./run-ids.ts";
+import { mediaName, mediaUrl, numOrNull, type RunMedia } from "./media-events.ts";
 
 /** 10,000 rows of a few hundred bytes each, with room to spare. */
 export const MAX_TABLE_FILE = 64 << 20;
@@ -40,14 +36,13 @@ export function parseTable(runId: string, text: string): { columns: string[]; ro
   return { columns, rows };
 }
 
-/** GET /api/runs/{id}/tables and /tables/data. */
-export function mediaTablesRoutes(ctx: AppContext) {
+/** GET /api/runs/{id}/tables and /tables/data over a run's media (the file mode's folder or the team mode's database and blobs). */
+export function mediaTablesRoutes(media: RunMedia) {
   return new Elysia({ name: "media-tables" })
     .get(
       "/api/runs/:run_id/tables",
-      ({ params }) => {
-        const run = getLiveRun(ctx, params.run_id);
-        const tables: TableItem[] = readMediaEvents(ctx.root(), run.run_dir)
+      async ({ params }) => {
+        const tables: TableItem[] = (await media.events(params.run_id))
           .filter((e) => e.type === "table")
           .map((e) => ({
             key: e.data.key as string,
@@ -63,20 +58,13 @@ export function mediaTablesRoutes(ctx: AppContext) {
     )
     .get(
       "/api/runs/:run_id/tables/data",
-      ({ params, query }): TableDataResponse => {
-        const run = getLiveRun(ctx, params.run_id);
+      async ({ params, query }): Promise<TableDataResponse> => {
+        const events = await media.events(params.run_id);
         const name = mediaName(query.path);
         if (!name || !name.endsWith(".table.json")) throw new HttpError(400, "path must be media/<file>.table.json");
-        const file = mediaFile(run.run_dir, name);
-        if (!file) throw new HttpError(404, "Table not found");
-        let text: string;
-        try {
-          text = readTextChecked(file, { root: ctx.root(), maxBytes: MAX_TABLE_FILE });
-        } catch (e) {
-          if (e instanceof FileRefusedError) throw new HttpError(e.reason === "too_large" ? 413 : 404, `Cannot read the table: ${e.reason}`);
-          throw e;
-        }
-        const evt = readMediaEvents(ctx.root(), run.run_dir).find((e) => e.type === "table" && e.data.path === query.path);
+        const text = await media.text(params.run_id, name, MAX_TABLE_FILE);
+        if (text === undefined) throw new HttpError(404, "Table not found");
+        const evt = events.find((e) => e.type === "table" && e.data.path === query.path);
         return { key: evt ? (evt.data.key as string) : null, step: evt ? numOrNull(evt.data.step) : null, ...parseTable(params.run_id, text) };
       },
       {

@@ -116,6 +116,14 @@ const IMAGE_TYPES: Record<string, string> = {
   ".avif": "image/avif",
 };
 
+/** The headers a media file is answered with (both modes): an image type by extension, else octet-stream; never sniffed; SVG sandboxed. */
+export function mediaHeaders(name: string): Record<string, string> {
+  const type = IMAGE_TYPES[extname(name).toLowerCase()] ?? "application/octet-stream";
+  const headers: Record<string, string> = { "content-type": type, "x-content-type-options": "nosniff" };
+  if (type === "image/svg+xml") headers["content-security-policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+  return headers;
+}
+
 /** The plain file `name` inside the run's media/ folder, or undefined (no separators, no `..`, no symlinks). */
 export function mediaFile(runDir: string, name: string): string | undefined {
   if (!name || name === "." || name === ".." || /[/\\\0]/.test(name)) return undefined;
@@ -355,10 +363,7 @@ export function metricsRoutes(ctx: AppContext) {
         const run = getLiveRun(ctx, params.run_id);
         const path = mediaFile(run.run_dir, params.file);
         if (!path) throw new HttpError(404, "File not found");
-        const type = IMAGE_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
-        const headers: Record<string, string> = { "content-type": type, "x-content-type-options": "nosniff" };
-        if (type === "image/svg+xml") headers["content-security-policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
-        return fileResponse(request, openForClient(ctx.root(), path), headers);
+        return fileResponse(request, openForClient(ctx.root(), path), mediaHeaders(path));
       },
       { detail: { summary: "A file of the run's media/ folder (images logged with log_image)" } },
     )

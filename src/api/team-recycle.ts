@@ -1,15 +1,12 @@
-// Team mode (PostgreSQL): soft delete, the recycle bin, restore and permanent deletion over team_run's
-// deleted_at, with the file mode's request and answer shapes (api/recycle.ts, api/delete.ts), so the UI's
-// bin works unchanged. A permanent delete removes the run's rows (cascade) and its media blobs.
+// Team mode (PostgreSQL): permanent deletion (one run, a batch, emptying the bin) with the file mode's request and
+// answer shapes (api/delete.ts), so the UI's bin works unchanged: a run's rows go (cascade) and its media blobs.
+// Soft delete, the bin's list and restore are the file mode's routes (api/recycle.ts) over team/recycle.ts.
 import { Elysia, t } from "elysia";
 import type { TeamService } from "../team/service.ts";
 import { HttpError } from "./errors.ts";
 import { parseBoolQuery, truthy } from "./params.ts";
 import { MAX_PERMANENT_BATCH } from "./delete.ts";
-import { MAX_SOFT_BATCH } from "./recycle.ts";
 import { assertRunId, assertRunIdBatch } from "./run-ids.ts";
-
-type Result = { success: boolean; error?: string };
 
 /** The file mode's DeleteResult for a team run (no archives: media blobs are its only files). */
 interface TeamDeleteResult {
@@ -44,80 +41,6 @@ async function deleteForGood(svc: TeamService, id: string, dryRun: boolean): Pro
 export function teamRecycleRoutes(svc: TeamService) {
   const sql = svc.sql;
   return new Elysia({ name: "team-recycle" })
-    .post(
-      "/api/runs/soft-delete",
-      async ({ body }) => {
-        const ids = assertRunIdBatch(body.run_ids, MAX_SOFT_BATCH);
-        const results: Record<string, Result> = {};
-        let count = 0;
-        for (const id of ids) {
-          const rows = (await sql`select deleted_at from team_run where run_id = ${id}`) as { deleted_at: number | null }[];
-          if (!rows.length) results[id] = { success: false, error: "run not found" };
-          else if (rows[0].deleted_at !== null) results[id] = { success: false, error: "already deleted" };
-          else {
-            const done = await sql`update team_run set deleted_at = ${Date.now() / 1000}, delete_reason = 'user_deleted', list_version = nextval('team_list_version')
-              where run_id = ${id} and deleted_at is null returning run_id`;
-            results[id] = done.length ? { success: true } : { success: false, error: "already deleted" };
-            if (done.length) {
-              count++;
-              await svc.notify({ run_id: id, seq: 0, kind: "deleted" });
-            }
-          }
-        }
-        return { deleted_count: count, results, message: `Soft deleted ${count} of ${ids.length} runs` };
-      },
-      { body: t.Object({ run_ids: t.Optional(t.Unknown()) }), detail: { summary: "Move runs to the recycle bin (team mode)" } },
-    )
-    .get(
-      "/api/recycle-bin",
-      async () => {
-        const rows = (await sql`select run_id, path, meta->>'alias' as alias, created_at, deleted_at, delete_reason,
-            coalesce(nullif(status->>'status', ''), 'finished') as status
-          from team_run where deleted_at is not null order by deleted_at desc, run_id`) as {
-          run_id: string;
-          path: string;
-          alias: string | null;
-          created_at: number;
-          deleted_at: number;
-          delete_reason: string | null;
-          status: string;
-        }[];
-        return {
-          deleted_runs: rows.map((r) => ({
-            id: r.run_id,
-            path: r.path === "" ? null : r.path,
-            alias: r.alias || null,
-            created_time: r.created_at,
-            deleted_at: r.deleted_at,
-            delete_reason: r.delete_reason ?? "unknown",
-            original_status: r.status,
-            run_dir: `runs/${r.path ? `${r.path}/` : ""}${r.run_id}`,
-          })),
-        };
-      },
-      { detail: { summary: "Soft-deleted runs (team mode)" } },
-    )
-    .post(
-      "/api/recycle-bin/restore",
-      async ({ body }) => {
-        const ids = assertRunIdBatch(body.run_ids, MAX_SOFT_BATCH, "restore");
-        const results: Record<string, Result> = {};
-        let count = 0;
-        for (const id of ids) {
-          const rows = (await sql`select deleted_at from team_run where run_id = ${id}`) as { deleted_at: number | null }[];
-          if (!rows.length) results[id] = { success: false, error: "run not found" };
-          else if (rows[0].deleted_at === null) results[id] = { success: false, error: "run not deleted" };
-          else {
-            await sql`update team_run set deleted_at = null, delete_reason = null, list_version = nextval('team_list_version') where run_id = ${id}`;
-            await svc.notify({ run_id: id, seq: 0, kind: "updated" });
-            results[id] = { success: true };
-            count++;
-          }
-        }
-        return { restored_count: count, results, message: `Restored ${count} of ${ids.length} runs` };
-      },
-      { body: t.Object({ run_ids: t.Optional(t.Unknown()) }), detail: { summary: "Restore runs from the recycle bin (team mode)" } },
-    )
     .delete(
       "/api/runs/:run_id/permanent",
       async ({ params, query }) => {

@@ -3,18 +3,18 @@
 // routes (src/api/runs.ts, metrics.ts, compare.ts, export.ts), so the UI works unchanged.
 import { Elysia, t } from "elysia";
 import { MAX_NOTES_BYTES } from "../analysis/run-fields.ts";
-import { buildMetricsStep, buildSeries } from "../metrics/query.ts";
-import type { RunState } from "../index/metric-run.ts";
+import { buildMetricsStep } from "../metrics/query.ts";
 import type { ImageEvent } from "../metrics/events.ts";
 import { tableToCsv } from "../store/assets/metrics-table.ts";
 import { teamKeys, teamSeries } from "../team/series.ts";
+import { teamMetricsTable } from "../team/metrics-table.ts";
 import { teamGroupedSeries } from "../team/grouped-compare.ts";
 import { groupedSeriesQuery } from "./compare.ts";
 import { listItem } from "../team/list-item.ts";
 import { refreshListJson } from "../team/sink.ts";
 import type { TeamRunRow, TeamService } from "../team/service.ts";
 import { HttpError } from "./errors.ts";
-import { intParam, seriesOptions, seriesQuery } from "./metrics.ts";
+import { intParam, mediaHeaders, seriesOptions, seriesQuery } from "./metrics.ts";
 import { headerSafe, RUN_LIST_QUERY } from "./runs.ts";
 import { isStalled, STALLED_AFTER_S } from "../wire/liveness.ts";
 import { type FilterNode, FilterSyntaxError, parseFilter } from "../analysis/filter.ts";
@@ -63,8 +63,6 @@ function detail(row: TeamRunRow) {
   };
 }
 
-const MEDIA_TYPES: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif", webp: "image/webp" };
-
 /** Run list/detail/edit/delete and metric routes of a team-mode server. */
 export function teamRunsRoutes(svc: TeamService) {
   const sql = svc.sql;
@@ -93,7 +91,11 @@ export function teamRunsRoutes(svc: TeamService) {
           include: new Set((query.include ?? "").split(",").map((s) => s.trim())),
         };
         const whole = Object.values(query).every((v) => v === undefined);
-        const answer = whole ? await svc.wholeList.get(() => listVersion(sql), () => teamRunList(sql, req)) : await teamRunList(sql, req);
+        // the version check is two index reads (main pool); lists go through the list pool, whose backends stay warm
+        const lists = svc.listSql;
+        const answer = whole
+          ? await svc.wholeList.get(() => listVersion(sql), () => teamRunList(lists, req, svc.listItems))
+          : await teamRunList(lists, req, svc.listItems);
         set.headers["x-total-count"] = String(answer.total);
         set.headers["x-index-state"] = "ready";
         set.headers["content-type"] = "application/json";
@@ -218,8 +220,7 @@ export function teamRunsRoutes(svc: TeamService) {
       "/api/export/:run_id/csv",
       async ({ params }) => {
         const run = await svc.runData(params.run_id);
-        const table = JSON.parse(buildMetricsStep(run.state).json) as { columns: string[]; rows: Record<string, unknown>[] };
-        return new Response(tableToCsv(csvTable(run.state, params.run_id, table)), {
+        return new Response(tableToCsv(teamMetricsTable(run)), {
           headers: { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="${params.run_id}_metrics.csv"` },
         });
       },
@@ -268,39 +269,13 @@ export function teamRunsRoutes(svc: TeamService) {
     )
     .get(
       "/api/runs/:run_id/media/:file",
-      async ({ params }) => {
-        await svc.runRow(params.run_id);
-        const name = params.file;
-        if (!name || name === "." || name === ".." || /[/\\\0]/.test(name)) throw new HttpError(404, "File not found");
-        const bytes = await svc.blobs.get(`${params.run_id}/media/${name}`);
-        if (!bytes) throw new HttpError(404, "File not found");
-        const ext = name.split(".").pop()?.toLowerCase() ?? "";
-        return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { "content-type": MEDIA_TYPES[ext] ?? "application/octet-stream", "x-content-type-options": "nosniff" } });
+      async ({ params, request }) => {
+        const res = await svc.media.respond(params.run_id, params.file, request, mediaHeaders(params.file));
+        if (!res) throw new HttpError(404, "File not found");
+        return res;
       },
       { detail: { summary: "A media file of the run (team mode: from the blob store)" } },
     );
-}
-
-/** Most rows a team-mode CSV export carries (the series query that adds `epoch` reads them all at once). */
-const MAX_CSV_ROWS = 100_000;
-
-/**
- * The CSV table of a run from its metric rows: the columns of metrics_step plus `epoch` (which the compatible
- * metrics_step leaves out and the file mode's CSV keeps), after global_step in code-point order.
- */
-function csvTable(state: RunState, runId: string, table: { columns: string[]; rows: Record<string, unknown>[] }) {
-  if (!table.rows.length || !state.columns.includes("epoch")) return table;
-  if (table.rows.length > MAX_CSV_ROWS) throw new HttpError(413, `A team-mode CSV export is limited to ${MAX_CSV_ROWS} steps`);
-  const s = buildSeries(state, runId, { x: "step", points: MAX_CSV_ROWS, mode: "lttb", keys: [], columns: ["epoch"] });
-  const epochAt = new Map<number, number | null>();
-  s.x.forEach((x, i) => epochAt.set(x, s.columns?.epoch?.[i] ?? null));
-  const columns = ["global_step", ...[...table.columns.slice(1), "epoch"].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))];
-  const rows = table.rows.map((r) => {
-    const out: Record<string, unknown> = {};
-    for (const c of columns) out[c] = c === "epoch" ? (epochAt.get(r.global_step as number) ?? null) : (r[c] ?? null);
-    return out;
-  });
-  return { columns, rows };
 }
 
 async function metricsStep(svc: TeamService, runId: string, downsampleRaw: string | undefined): Promise<Response> {

@@ -2,7 +2,7 @@
 // tokens on every API call, the error envelope, the team routes, and the embedded UI.
 import { Elysia, ParseError } from "elysia";
 import { HttpError } from "../api/errors.ts";
-import { presentedToken } from "../api/guard.ts";
+import { presentedToken, SECURITY_HEADERS } from "../api/guard.ts";
 import { staticRoutes } from "../api/static.ts";
 import type { AppContext } from "../api/context.ts";
 import { PARSE_DETAIL, validationDetail } from "../api/app.ts";
@@ -12,10 +12,14 @@ import { parseTolerant } from "../store/json.ts";
 import { teamLiveRoutes } from "../api/team-live.ts";
 import { teamPathsRoutes } from "../api/team-paths.ts";
 import { teamRecycleRoutes } from "../api/team-recycle.ts";
+import { recycleRoutes } from "../api/recycle.ts";
+import { teamRecycleStore } from "./recycle.ts";
 import { teamHistogramsRoutes } from "../api/team-histograms.ts";
 import { teamAssetsRoutes } from "../api/team-assets.ts";
 import { teamConfigRoutes } from "../api/team-config.ts";
 import { teamExportRoutes } from "../api/team-export.ts";
+import { mediaTablesRoutes } from "../api/media-tables.ts";
+import { mediaAudioRoutes } from "../api/media-audio.ts";
 import { unservedRoutes } from "./unserved.ts";
 import { teamRunsRoutes } from "../api/team-runs.ts";
 import type { Logger } from "../util/log.ts";
@@ -28,10 +32,9 @@ const json = (status: number, body: unknown) => new Response(JSON.stringify(body
 export function createTeamApp(svc: TeamService, log: Logger) {
   return (
     new Elysia()
+      // the file mode's headers on every answer (api/guard.ts): CSP, no framing, no sniffing, no Referer
       .onRequest(({ set }) => {
-        set.headers["x-content-type-options"] = "nosniff";
-        set.headers["x-frame-options"] = "DENY";
-        set.headers["referrer-policy"] = "no-referrer";
+        Object.assign(set.headers, SECURITY_HEADERS);
       })
       // every API call and socket needs a live token; the UI's files do not (they hold no data)
       .derive({ as: "global" }, async ({ request, set }) => {
@@ -72,6 +75,7 @@ export function createTeamApp(svc: TeamService, log: Logger) {
         const error = cause instanceof HttpError ? cause : thrown;
         if (error instanceof HttpError) {
           set.status = error.status;
+          Object.assign(set.headers, error.headers);
           return { detail: error.detail, ...error.extra };
         }
         if (code === "VALIDATION") {
@@ -97,11 +101,14 @@ export function createTeamApp(svc: TeamService, log: Logger) {
       .use(ingestRoutes(svc.sink))
       .use(teamRunsRoutes(svc))
       .use(teamPathsRoutes(svc))
+      .use(recycleRoutes(teamRecycleStore(svc)))
       .use(teamRecycleRoutes(svc))
       .use(teamHistogramsRoutes(svc))
       .use(teamAssetsRoutes(svc))
       .use(teamConfigRoutes(svc))
       .use(teamExportRoutes(svc))
+      .use(mediaTablesRoutes(svc.media))
+      .use(mediaAudioRoutes(svc.media))
       .use(teamLiveRoutes(svc, log))
       // what the file mode serves and a team server cannot: a clear 501, never a 500 or a hang (docs/TEAM.md)
       .use(unservedRoutes())

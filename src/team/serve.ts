@@ -1,6 +1,7 @@
 // `runicorn serve --db postgresql://…`: a stateless team-server replica over one PostgreSQL database,
 // and `runicorn token create|list|revoke` for the database's API tokens.
 import { mkdirSync } from "node:fs";
+import { SQL } from "bun";
 import { resolve } from "node:path";
 import { UsageError } from "../cli/args.ts";
 import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
@@ -34,6 +35,9 @@ export function assertDbUrl(db: string): void {
   if (!/^postgres(ql)?:\/\//.test(db) || !URL.canParse(db)) throw new UsageError("--db needs a PostgreSQL URL: postgresql://user@host:port/database");
 }
 
+/** Connections of the run-list pool (TeamService.listSql): few, so the backends that send whole lists stay warm. */
+const LIST_POOL = 2;
+
 /** Starts one replica. Refuses to start while the database has no live token (it would answer every call 401). */
 export async function startTeamServer(opts: TeamServerOptions): Promise<RunningTeamServer> {
   const log = createLogger(opts.logLevel ?? "info");
@@ -43,7 +47,7 @@ export async function startTeamServer(opts: TeamServerOptions): Promise<RunningT
     throw new Error("the team database has no API token yet: create one with `runicorn token create --db <url> --name <who>`, then start again");
   }
   mkdirSync(opts.root, { recursive: true });
-  const service = new TeamService(sql, new FileBlobStore(resolve(opts.root, "blobs")), resolve(opts.root), log);
+  const service = new TeamService(sql, new FileBlobStore(resolve(opts.root, "blobs")), resolve(opts.root), log, new SQL({ url: opts.db, max: LIST_POOL }));
   await service.start();
   const app = createTeamApp(service, log);
   try {

@@ -5,10 +5,12 @@ import type { SQL } from "bun";
 import { HttpError } from "../api/errors.ts";
 import type { IngestEvent } from "../ingest/contract.ts";
 import type { Logger } from "../util/log.ts";
+import type { RunMedia } from "../api/media-events.ts";
 import type { BlobStore } from "./blob-store.ts";
+import { teamRunMedia } from "./media.ts";
 import { TeamRun, TeamRunCache } from "./metric-state.ts";
 import { markLostRuns } from "./liveness.ts";
-import { WholeListCache } from "./run-list.ts";
+import { ListItemCache, WholeListCache } from "./run-list.ts";
 import { PgIngestSink, TEAM_CHANNEL } from "./sink.ts";
 import { TokenVerifier } from "./tokens.ts";
 
@@ -47,20 +49,34 @@ export class TeamService {
   readonly systemCache = new TeamRunCache(64);
   /** The whole default run list, until any replica stores a change. */
   readonly wholeList = new WholeListCache();
+  /** Each run's list item as of its list_version, so list queries read ids and versions only. */
+  readonly listItems = new ListItemCache();
   readonly sink: PgIngestSink;
   readonly tokens: TokenVerifier;
+  /** Runs' table and audio events and media files, for the routes the file mode shares (media-tables.ts, media-audio.ts). */
+  readonly media: RunMedia;
   private readonly listeners = new Set<(c: TeamChange) => void>();
   private subscription?: SQL.ListenSubscription;
   private livenessTimer?: ReturnType<typeof setInterval>;
+
+  /**
+   * Where the run list is read: a pool of its own, of few connections, so the PostgreSQL backends that send whole
+   * lists stay warm (a backend's first pass over the list pays for faulting its shared buffers and sort memory in;
+   * spread over the main pool's many connections, most list requests paid it). Defaults to `sql`.
+   */
+  readonly listSql: SQL;
 
   constructor(
     readonly sql: SQL,
     readonly blobs: BlobStore,
     readonly root: string,
-    private readonly log: Logger,
+    readonly log: Logger,
+    listSql?: SQL,
   ) {
+    this.listSql = listSql ?? sql;
     this.sink = new PgIngestSink(sql, this.cache, blobs, () => this.wholeList.invalidate());
     this.tokens = new TokenVerifier(sql);
+    this.media = teamRunMedia(sql, blobs);
   }
 
   /** Starts listening for other replicas' (and this one's) changes, and the periodic crash check. */
@@ -92,6 +108,7 @@ export class TeamService {
   async close(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     await this.subscription?.unlisten();
+    if (this.listSql !== this.sql) await this.listSql.close();
     await this.sql.close();
   }
 
@@ -105,17 +122,17 @@ export class TeamService {
     await this.sql`select pg_notify(${TEAM_CHANNEL}, ${JSON.stringify(change)})`;
   }
 
-  /** A live (not deleted) run's row, or 404. */
-  async runRow(runId: string): Promise<TeamRunRow> {
+  /** A live (not deleted) run's row, or 404; `includeDeleted` finds one in the recycle bin too (exports). */
+  async runRow(runId: string, includeDeleted = false): Promise<TeamRunRow> {
     const rows = (await this.sql`select run_id, path, meta, status, summary, assets, created_by, last_seq, total_rows, created_at, updated_at
-      from team_run where run_id = ${runId} and deleted_at is null`) as TeamRunRow[];
+      from team_run where run_id = ${runId} and (${includeDeleted} or deleted_at is null)`) as TeamRunRow[];
     if (!rows.length) throw new HttpError(404, "Run not found");
     return rows[0];
   }
 
-  /** A live run's metric columns as of its latest stored batch (from this replica's cache when current). */
-  async runData(runId: string): Promise<TeamRun> {
-    const row = await this.runRow(runId);
+  /** A live run's metric columns as of its latest stored batch (from this replica's cache when current); `includeDeleted` as runRow. */
+  async runData(runId: string, includeDeleted = false): Promise<TeamRun> {
+    const row = await this.runRow(runId, includeDeleted);
     const seq = Number(row.last_seq);
     const hit = this.cache.get(runId, seq);
     if (hit) return hit;

@@ -10,6 +10,8 @@ import { metricFields } from "../index/metric-fields.ts";
 import { foldStats } from "../metrics/stats.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { type ListSource, listItemJson } from "./list-item.ts";
+import { mediaEventOf, type MediaEvent } from "../api/media-events.ts";
+import { MEDIA_LINE_KIND } from "./media.ts";
 import { TeamRun, type TeamRunCache } from "./metric-state.ts";
 
 /** The NOTIFY channel every replica listens on: payload `{"run_id", "seq", "kind"}`. */
@@ -90,6 +92,12 @@ export class PgIngestSink implements IngestSink {
           }
           if (staged.images.length) {
             const lines = staged.images.map((line, n) => ({ run_id: runId, kind: "image", seq: batch.seq, n, line }));
+            await tx`insert into team_run_line ${tx(lines)}`;
+          }
+          // rn.Table and rn.Audio events, kept as the file mode's tables and audio routes read them from events.jsonl
+          const media = (batch.events ?? []).map(mediaEventOf).filter((e): e is MediaEvent => e !== undefined);
+          if (media.length) {
+            const lines = media.map((line, n) => ({ run_id: runId, kind: MEDIA_LINE_KIND, seq: batch.seq, n, line }));
             await tx`insert into team_run_line ${tx(lines)}`;
           }
           await tx`update team_run set last_seq = ${batch.seq}, updated_at = ${now},

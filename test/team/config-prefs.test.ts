@@ -1,10 +1,8 @@
 // UI preferences on a team server: the file mode's requests and answers, kept per token name in PostgreSQL
 // (every replica sees them, another user does not); the storage root cannot be switched.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
-import { call, createTokenCli, type Replica, startReplica } from "./team-server.ts";
+import { type TestServer } from "../helpers/server.ts";
+import { call, type Replica, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const STEPS: [string, string, unknown?][] = [
   ["GET", "/api/config/column-widths?table=runs&size=1900x1000"],
@@ -25,28 +23,20 @@ const STEPS: [string, string, unknown?][] = [
 ];
 
 describe("UI preferences on a team server", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let a: Replica;
   let b: Replica;
   let alice: string;
   let bob: string;
-  const t = tempDir("rn-team-prefs-");
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("prefs");
-    alice = createTokenCli(db, "alice");
-    bob = createTokenCli(db, "bob");
-    a = await startReplica(db, join(t.dir, "root"));
-    b = await startReplica(db, join(t.dir, "root"));
-    file = await startTestServer();
+    c = await startTeamCluster("alice", { replicas: 2, file: true, tokens: ["bob"] });
+    ({ file, token: alice } = c);
+    bob = c.tokens.bob;
+    [a, b] = c.replicas;
   }, 120_000);
   afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   it("answers the same requests as the file mode does, whichever replica each goes to", async () => {
@@ -67,7 +57,7 @@ describe("UI preferences on a team server", () => {
 
   it("says where media go and refuses to switch the storage root with a 501", async () => {
     const cfg = await call(a.url, alice, "GET", "/api/config");
-    expect(cfg.body).toMatchObject({ user_root_dir: "", storage: join(t.dir, "root"), mode: "team" });
+    expect(cfg.body).toMatchObject({ user_root_dir: "", storage: c.root, mode: "team" });
     const res = await call(a.url, alice, "POST", "/api/config/user_root_dir", { path: "/tmp/elsewhere" });
     expect(res.status).toBe(501);
     expect(res.body.detail).toContain("not available on a team (PostgreSQL) server");

@@ -2,12 +2,10 @@
 // runs written by the original SDK (fixtures, one with a NaN, sent as the SDK wrote its lines) and a generated
 // run with merges, out-of-order steps and strings.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FIXTURES, startTestServer, type TestServer, waitFor } from "../helpers/server.ts";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { call, createTokenCli, type Replica, sdkEvent, startReplica } from "./team-server.ts";
+import { FIXTURES, type TestServer, waitFor } from "../helpers/server.ts";
+import { call, type Replica, sdkEvent, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const GEN_ID = "20260103_000000_abcdef";
 
@@ -25,19 +23,14 @@ function generatedLines(): string[] {
 const QUERIES = ["/metrics_step", "/metrics_step?downsample=100", "/metrics_step?downsample=1000", "/keys", "/series", "/series?points=50", "/series?points=200&mode=minmax", "/series?x=time&points=100", "/series?keys=loss&from=100&to=300"];
 
 describe("team mode answers metric queries as the file mode does", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
-  let root: string;
   const runs: { id: string; path: string; lines: string[] }[] = [];
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("parity");
-    token = createTokenCli(db, "parity");
-    root = mkdtempSync(join(tmpdir(), "rn-team-parity-"));
-    team = await startReplica(db, root);
-    file = await startTestServer({ fixture: "rn-data2" });
+    c = await startTeamCluster("parity", { file: { fixture: "rn-data2" } });
+    ({ file, team, token } = c);
     const genDir = join(file.root, "runs", "gen", GEN_ID);
     mkdirSync(genDir, { recursive: true });
     writeFileSync(join(genDir, "meta.json"), JSON.stringify({ id: GEN_ID, created_at: 1767225600 }));
@@ -61,10 +54,7 @@ describe("team mode answers metric queries as the file mode does", () => {
     await waitFor(async () => (await file.api(`/api/runs/${nan}`)).status === 200, 20_000, "the copied fixture run indexed");
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    if (root) rmSync(root, { recursive: true, force: true });
+    await c?.close();
   });
 
   it("gives identical metrics_step, keys and series bodies for every run and query", async () => {

@@ -2,9 +2,8 @@
 // runs as the file mode (compiled to SQLite) for the same runs, sent to both through the one ingest route.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { startTestServer, tempDir, type TestServer, waitFor } from "../helpers/server.ts";
-import { createTokenCli, type Replica, startReplica } from "./team-server.ts";
+import { type TestServer, waitFor } from "../helpers/server.ts";
+import { type Replica, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 /** Twelve runs with config, summary, tags, aliases, statuses and metrics of several shapes. */
 const RUNS = Array.from({ length: 12 }, (_, i) => ({
@@ -63,31 +62,19 @@ const FILTERS = [
 const SORTS = ["created_time", "config.lr", "summary.final_acc", "metric.loss.last", "alias", "path", "duration", "config.seed"];
 
 describe("the filter language on a team server", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
-  const t = tempDir("rn-team-filter-");
   const teamGet = (path: string) => fetch(team.url + path, { headers: { authorization: `Bearer ${token}` } });
 
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("filter");
-    token = createTokenCli(db, "filter");
-    team = await startReplica(db, join(t.dir, "team-root"));
-    file = await startTestServer();
-    for (const [base, auth] of [
-      [file.url, {}],
-      [team.url, { authorization: `Bearer ${token}` }],
-    ] as const) {
-      const post = async (path: string, body: unknown) => {
-        const res = await fetch(base + path, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-        if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-      };
-      for (const r of RUNS) {
-        await post("/api/ingest/runs", { run_id: r.run_id, path: r.path, meta: r.meta, status: r.status, assets: r.assets });
-        await post(`/api/ingest/runs/${r.run_id}/batches`, { seq: 1, events: r.events, summary: r.summary, ...(r.finish ? { status: r.finish } : {}) });
-      }
+    c = await startTeamCluster("filter", { file: true });
+    ({ file, team, token } = c);
+    // the same requests to both modes (the one ingest contract)
+    for (const r of RUNS) {
+      await c.postBoth("/api/ingest/runs", { run_id: r.run_id, path: r.path, meta: r.meta, status: r.status, assets: r.assets });
+      await c.postBoth(`/api/ingest/runs/${r.run_id}/batches`, { seq: 1, events: r.events, summary: r.summary, ...(r.finish ? { status: r.finish } : {}) });
     }
     // the file mode indexes what the ingest wrote, and its metric fields, in the background
     await waitFor(async () => {
@@ -96,10 +83,7 @@ describe("the filter language on a team server", () => {
     }, 30_000, "file mode indexed the runs and their metrics");
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   const ids = (body: { id: string }[]) => body.map((r) => r.id);

@@ -1,10 +1,8 @@
 // Histograms and assets on a team server: the same run sent to a file-mode server and to a team server through
 // the one ingest route gives byte-identical /histograms answers and equal /assets answers.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { startTestServer, tempDir, type TestServer, waitFor } from "../helpers/server.ts";
-import { createTokenCli, type Replica, startReplica } from "./team-server.ts";
+import { type TestServer, waitFor } from "../helpers/server.ts";
+import { type Replica, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const ID = "20260111_000000_415700";
 
@@ -36,42 +34,27 @@ const QUERIES = [
 ];
 
 describe("histograms and assets on a team server", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
-  const t = tempDir("rn-team-hist-");
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("hist");
-    token = createTokenCli(db, "hist");
-    team = await startReplica(db, join(t.dir, "team-root"));
-    file = await startTestServer();
-    for (const [base, auth] of [
-      [file.url, {}],
-      [team.url, { authorization: `Bearer ${token}` }],
-    ] as const) {
-      const post = async (path: string, body: unknown) => {
-        const res = await fetch(base + path, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-        if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-      };
-      await post("/api/ingest/runs", { run_id: ID, path: "hist", meta: {}, status: { status: "running" }, assets: { config: {} } });
-      await post(`/api/ingest/runs/${ID}/batches`, { seq: 1, histograms: histograms(0, 25) });
-      // step 5 logged again (the last one wins), a line with bad bins for step 7, a line of another shape
-      const again = [
-        { key: "weights", step: 5, edges: [0, 10], counts: [99] },
-        { key: "weights", step: 7, edges: [0, 1], counts: [1, 2, 3] },
-        { note: "not a histogram" },
-      ];
-      await post(`/api/ingest/runs/${ID}/batches`, { seq: 2, histograms: [...histograms(25, 25), ...again], assets: ASSETS, status: { status: "finished" } });
-    }
+    c = await startTeamCluster("hist", { file: true });
+    ({ file, team, token } = c);
+    // the same requests to both modes (the one ingest contract)
+    await c.postBoth("/api/ingest/runs", { run_id: ID, path: "hist", meta: {}, status: { status: "running" }, assets: { config: {} } });
+    await c.postBoth(`/api/ingest/runs/${ID}/batches`, { seq: 1, histograms: histograms(0, 25) });
+    // step 5 logged again (the last one wins), a line with bad bins for step 7, a line of another shape
+    const again = [
+      { key: "weights", step: 5, edges: [0, 10], counts: [99] },
+      { key: "weights", step: 7, edges: [0, 1], counts: [1, 2, 3] },
+      { note: "not a histogram" },
+    ];
+    await c.postBoth(`/api/ingest/runs/${ID}/batches`, { seq: 2, histograms: [...histograms(25, 25), ...again], assets: ASSETS, status: { status: "finished" } });
     await waitFor(async () => (await file.api(`/api/runs/${ID}`)).body?.status === "finished", 20_000, "file mode indexed the run");
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   it("gives byte-identical histogram answers and equal assets answers in both modes", async () => {

@@ -1,10 +1,8 @@
 // One ingest route (src/api/ingest.ts) in both modes: the same requests get the same status codes and bodies
 // from a file-mode server and from a team server, and a retried batch is stored once in both.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
-import { createTokenCli, type Replica, sdkEvent, startReplica } from "./team-server.ts";
+import { type TestServer } from "../helpers/server.ts";
+import { type Replica, sdkEvent, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const ID = "20260105_000000_c0ffee";
 
@@ -60,23 +58,16 @@ async function send(base: string, token: string | null, s: Step): Promise<{ stat
 }
 
 describe("the one ingest route in file mode and in team mode", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
-  const t = tempDir("rn-team-ingest-");
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("ingest");
-    token = createTokenCli(db, "ingest");
-    team = await startReplica(db, join(t.dir, "team-root"));
-    file = await startTestServer();
+    c = await startTeamCluster("ingest", { file: true });
+    ({ file, team, token } = c);
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   it("answers every good and bad ingest request with the same status and body in both modes", async () => {

@@ -1,10 +1,7 @@
 // Crash detection on a team server: a running run whose SDK heartbeat is more than a minute old is marked failed
 // (heartbeat_lost) by POST /api/status/check on any replica; fresh or heartbeat-less runs stay running.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { tempDir } from "../helpers/server.ts";
-import { call, createTokenCli, type Replica, startReplica } from "./team-server.ts";
+import { call, type Replica, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const LOST = "20260113_000000_1057aa";
 const FRESH = "20260113_000000_f2e5aa";
@@ -12,18 +9,15 @@ const SILENT = "20260113_000000_5113aa";
 const DONE = "20260113_000000_d0e0aa";
 
 describe("crash detection on a team server", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let a: Replica;
   let b: Replica;
   let token: string;
-  const t = tempDir("rn-team-live-");
   const now = Date.now() / 1000;
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("liveness");
-    token = createTokenCli(db, "live");
-    a = await startReplica(db, join(t.dir, "root"));
-    b = await startReplica(db, join(t.dir, "root"));
+    c = await startTeamCluster("live", { replicas: 2 });
+    token = c.token;
+    [a, b] = c.replicas;
     const runs: [string, Record<string, unknown>][] = [
       [LOST, { status: "running", started_at: now - 600, heartbeat_at: now - 300 }],
       [FRESH, { status: "running", started_at: now - 600, heartbeat_at: now - 2 }],
@@ -33,10 +27,7 @@ describe("crash detection on a team server", () => {
     for (const [id, status] of runs) await call(a.url, token, "POST", "/api/ingest/runs", { run_id: id, path: "live", meta: {}, status });
   }, 120_000);
   afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   it("marks only the running run with a lost heartbeat failed, and every replica lists it so", async () => {

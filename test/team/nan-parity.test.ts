@@ -1,12 +1,10 @@
 // NaN and ±Infinity over the ingest contract: the same Python script logged to a file root and to a team
 // server (RUNICORN_SERVER) gives byte-identical metric answers (docs/TEAM.md, "NaN and Infinity").
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { isolatedEnv, startTestServer, tempDir, type TestServer, waitFor } from "../helpers/server.ts";
+import { isolatedEnv, type TestServer, waitFor } from "../helpers/server.ts";
 import { PY_SDK } from "../reliability/helpers.ts";
-import { createTokenCli, type Replica, startReplica } from "./team-server.ts";
+import { type Replica, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const RUN_ID = "20260104_000000_a0a0a0";
 
@@ -44,27 +42,19 @@ async function python(env: Record<string, string>): Promise<void> {
 }
 
 describe("NaN and Infinity logged by the Python SDK", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
-  const t = tempDir("rn-team-nan-");
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("nan");
-    token = createTokenCli(db, "nan");
-    team = await startReplica(db, join(t.dir, "team-root"));
-    file = await startTestServer();
-    await python({ ...isolatedEnv(join(t.dir, "to-file")), RUNICORN_DIR: file.root });
-    await python({ ...isolatedEnv(join(t.dir, "to-team")), RUNICORN_SERVER: team.url, RUNICORN_TOKEN: token });
+    c = await startTeamCluster("nan", { file: true });
+    ({ file, team, token } = c);
+    await python({ ...isolatedEnv(join(c.dir, "to-file")), RUNICORN_DIR: file.root });
+    await python({ ...isolatedEnv(join(c.dir, "to-team")), RUNICORN_SERVER: team.url, RUNICORN_TOKEN: token });
     await waitFor(async () => (await file.api(`/api/runs/${RUN_ID}`)).body?.status === "finished", 20_000, "the file run indexed");
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
-    rmSync(t.dir, { recursive: true, force: true });
+    await c?.close();
   });
 
   it("gives byte-identical metrics_step, keys and series bodies from a file root and from a team server", async () => {

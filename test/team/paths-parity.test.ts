@@ -1,20 +1,17 @@
 // The path tree, runs under a path, soft-deleting a path and the legacy projects view on a team server answer
 // as the file mode does for the same runs, sent to both through the one ingest route.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { startTestServer, tempDir, type TestServer, waitFor } from "../helpers/server.ts";
-import { createTokenCli, type Replica, startReplica } from "./team-server.ts";
+import { type TestServer, waitFor } from "../helpers/server.ts";
+import { type Replica, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const PATHS = ["a/b", "a/b", "a/c", "a/b/d", "x", "a_b", "a/b_c"];
 const RUNS = PATHS.map((path, i) => ({ run_id: `20260112_00000${i}_9a7h00`, path, status: i === 2 ? "running" : i === 4 ? "failed" : "finished" }));
 
 describe("paths and projects on a team server", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
-  const t = tempDir("rn-team-paths-");
   const both = async (method: string, path: string, body?: unknown) => {
     const init = (auth: Record<string, string>) => ({
       method,
@@ -25,11 +22,8 @@ describe("paths and projects on a team server", () => {
     return { file: { status: a.status, body: await a.json() }, team: { status: b.status, body: await b.json() } };
   };
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("paths");
-    token = createTokenCli(db, "paths");
-    team = await startReplica(db, join(t.dir, "team-root"));
-    file = await startTestServer();
+    c = await startTeamCluster("paths", { file: true });
+    ({ file, team, token } = c);
     for (const [base, auth] of [
       [file.url, {}],
       [team.url, { authorization: `Bearer ${token}` }],
@@ -46,10 +40,7 @@ describe("paths and projects on a team server", () => {
     await waitFor(async () => (await file.api("/api/runs")).body?.length === RUNS.length, 20_000, "file mode indexed the runs");
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   it("answers the path list with stats, the tree and the legacy projects view as the file mode does", async () => {
@@ -67,16 +58,17 @@ describe("paths and projects on a team server", () => {
     }
   });
 
-  it("exports runs as JSON as the file mode does; the archive formats answer 501", async () => {
+  it("exports runs as JSON as the file mode does, and the archive formats with the file mode's types (export-report.test.ts reads them)", async () => {
     const byId = (body: { runs: { run_id: string }[] }) => ({ ...body, runs: [...body.runs].sort((x, y) => x.run_id.localeCompare(y.run_id)) });
     for (const q of ["/api/paths/export?path=a", "/api/paths/export?path=a/b&exact=true", "/api/export", `/api/export?path=a&run_ids=${RUNS[0].run_id},${RUNS[4].run_id}`, "/api/export?path=x&exact=true"]) {
       const r = await both("GET", q);
       expect({ q, status: r.team.status, body: byId(r.team.body) }).toEqual({ q, status: r.file.status, body: byId(r.file.body) });
     }
-    for (const q of ["/api/paths/export?path=a&format=zip", "/api/export?format=tar.gz"]) {
-      const res = await fetch(team.url + q, { headers: { authorization: `Bearer ${token}` } });
-      expect({ q, status: res.status }).toEqual({ q, status: 501 });
-      expect(((await res.json()) as { detail: string }).detail).toContain("not available on a team (PostgreSQL) server");
+    for (const [q, type] of [["/api/paths/export?path=a&format=zip", "application/zip"], ["/api/export?format=tar.gz", "application/gzip"]]) {
+      const [a, b] = await Promise.all([fetch(file.url + q), fetch(team.url + q, { headers: { authorization: `Bearer ${token}` } })]);
+      expect({ q, status: b.status, type: b.headers.get("content-type"), disposition: b.headers.get("content-disposition") }).toEqual({ q, status: a.status, type, disposition: a.headers.get("content-disposition") });
+      expect((await b.arrayBuffer()).byteLength).toBeGreaterThan(100);
+      await a.arrayBuffer();
     }
     const bad = await both("GET", "/api/export?format=xml");
     expect(bad.team).toEqual(bad.file);

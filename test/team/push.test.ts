@@ -2,35 +2,27 @@
 // lists them as the file mode does and answers their metrics, keys, series and images byte for byte.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { copyFixture, startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
-import { createTokenCli, type Replica, runCli, startReplica } from "./team-server.ts";
+import { copyFixture, type TestServer } from "../helpers/server.ts";
+import { type Replica, runCli, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const FIXTURE = "rn-probe";
 
 describe("runicorn push of original SDK runs to a team server", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
   let pushed: { code: number; stdout: string; stderr: string };
-  const t = tempDir("rn-team-push-");
   const teamGet = (path: string) => fetch(team.url + path, { headers: { authorization: `Bearer ${token}` } });
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("push");
-    token = createTokenCli(db, "push");
-    team = await startReplica(db, join(t.dir, "team-root"));
-    const root = join(t.dir, "local-root");
+    c = await startTeamCluster("push", { file: { fixture: FIXTURE } });
+    ({ file, team, token } = c);
+    const root = join(c.dir, "local-root");
     copyFixture(FIXTURE, root);
-    pushed = runCli(["push", "--root", root, "--server", team.url], { RUNICORN_TOKEN: token, HOME: join(t.dir, "home") });
-    file = await startTestServer({ fixture: FIXTURE });
+    pushed = runCli(["push", "--root", root, "--server", team.url], { RUNICORN_TOKEN: token, HOME: join(c.dir, "home") });
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   it("pushes every live run and lists them with the file mode's statuses, paths, aliases, tags and best metrics", async () => {

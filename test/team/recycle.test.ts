@@ -3,26 +3,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { tempDir } from "../helpers/server.ts";
-import { call, createTokenCli, type Replica, sdkEvent, startReplica } from "./team-server.ts";
+import { call, type Replica, sdkEvent, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const IDS = ["20260110_000000_b1b001", "20260110_000000_b1b002", "20260110_000000_b1b003"];
 const UNKNOWN = "20260110_000000_000000";
 
 describe("the recycle bin on a team server", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let a: Replica;
   let b: Replica;
   let token: string;
-  const t = tempDir("rn-team-bin-");
-  const root = join(t.dir, "shared-root");
+  let root: string;
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("bin");
-    token = createTokenCli(db, "bin");
-    a = await startReplica(db, root);
-    b = await startReplica(db, root);
+    c = await startTeamCluster("bin", { replicas: 2 });
+    ({ token, root } = c);
+    [a, b] = c.replicas;
     for (const id of IDS) {
       await call(a.url, token, "POST", "/api/ingest/runs", { run_id: id, path: "bin/x", meta: { alias: `a-${id.slice(-1)}` }, status: { status: "running" } });
       await call(a.url, token, "POST", `/api/ingest/runs/${id}/batches`, { seq: 1, events: [sdkEvent(1)], status: { status: "finished" } });
@@ -35,10 +30,7 @@ describe("the recycle bin on a team server", () => {
     }
   }, 120_000);
   afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   const listed = async (url: string) => ((await call(url, token, "GET", "/api/runs?path=bin")).body as { id: string }[]).map((r) => r.id).sort();

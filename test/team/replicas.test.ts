@@ -86,6 +86,28 @@ describe("team server replicas on PostgreSQL", () => {
     expect((await whole()).some((r) => r.id === id)).toBe(false);
   });
 
+  it("answers list queries on replica B with each item as the database holds it after changes through replica A (its copy of the items is checked by version)", async () => {
+    const id = "20260102_000000_0000c5";
+    const query = async (q: string) => (await call(b.url, alice, "GET", `/api/runs?${q}`)).body as { id: string; alias: string | null; status: string; tags: string[] }[];
+    const find = async (q: string) => (await query(q)).find((r) => r.id === id);
+    await call(a.url, alice, "POST", "/api/ingest/runs", { run_id: id, path: "team/items", meta: {}, status: { status: "running" } });
+    expect((await find("order=desc"))?.status).toBe("running");
+    expect((await find("path=team/items&limit=5"))?.alias).toBeNull();
+    await call(a.url, alice, "PATCH", `/api/runs/${id}`, { alias: "second name", tags: ["x"] });
+    expect(await find("order=desc")).toMatchObject({ alias: "second name", tags: ["x"] });
+    expect(await find("sort=alias&order=asc&limit=500")).toMatchObject({ alias: "second name" });
+    await call(a.url, alice, "POST", `/api/ingest/runs/${id}/batches`, { seq: 1, status: { status: "failed" } });
+    expect((await find("status=failed"))?.status).toBe("failed");
+    await call(a.url, alice, "POST", "/api/runs/soft-delete", { run_ids: [id] });
+    expect(await find("order=desc")).toBeUndefined();
+    await call(a.url, alice, "POST", "/api/recycle-bin/restore", { run_ids: [id] });
+    expect((await find("q=0000c5"))?.alias).toBe("second name");
+    await call(a.url, alice, "DELETE", `/api/runs/${id}/permanent`);
+    expect(await find("order=desc")).toBeUndefined();
+    const total = await fetch(`${b.url}/api/runs?order=desc`, { headers: { authorization: `Bearer ${alice}` } });
+    expect(Number(total.headers.get("x-total-count"))).toBe(((await total.json()) as unknown[]).length);
+  });
+
   it("lists a run created through replica A on replica B within a second, with who created it", async () => {
     const id = "20260102_000000_0000a1";
     const created = await call(a.url, alice, "POST", "/api/ingest/runs", { run_id: id, path: "team/x", meta: { alias: "first" }, status: { status: "running", started_at: 1 } });

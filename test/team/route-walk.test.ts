@@ -2,10 +2,8 @@
 // none answers 500 or hangs, and none falls through as an unknown path; what a team server cannot serve
 // answers 501 with a `detail` saying why (src/team/unserved.ts).
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
-import { call, createTokenCli, type Replica, sdkEvent, startReplica } from "./team-server.ts";
+import { type TestServer } from "../helpers/server.ts";
+import { call, type Replica, sdkEvent, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const RUN = "20260108_000000_ba11ad";
 
@@ -22,25 +20,18 @@ function concrete(template: string): string {
 }
 
 describe("a team server walked over every file-mode route", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
-  const t = tempDir("rn-team-walk-");
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("walk");
-    token = createTokenCli(db, "walk");
-    team = await startReplica(db, join(t.dir, "team-root"));
-    file = await startTestServer();
+    c = await startTeamCluster("walk", { file: true });
+    ({ file, team, token } = c);
     await call(team.url, token, "POST", "/api/ingest/runs", { run_id: RUN, path: "walk/a", meta: {}, status: { status: "running" } });
     await call(team.url, token, "POST", `/api/ingest/runs/${RUN}/batches`, { seq: 1, events: [sdkEvent(1), sdkEvent(2)], logs: ["x"], status: { status: "finished" } });
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   it("says in the detail of a route it cannot serve that a team server does not serve it, and why; an unknown path is a 404", async () => {

@@ -2,10 +2,8 @@
 // team server through the one ingest route give byte-identical keys, series (sys/… keys included), compare
 // series, image lists and CSV answers.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
-import { startTestServer, tempDir, type TestServer, waitFor } from "../helpers/server.ts";
-import { createTokenCli, type Replica, startReplica } from "./team-server.ts";
+import { type TestServer, waitFor } from "../helpers/server.ts";
+import { type Replica, startTeamCluster, type TeamCluster } from "./team-server.ts";
 
 const A = "20260109_000000_5e5a01";
 const B = "20260109_000000_5e5a02";
@@ -43,48 +41,33 @@ const QUERIES = [
 ];
 
 describe("system series, compare and CSV export on a team server", () => {
-  let pg: TestPostgres;
+  let c: TeamCluster;
   let file: TestServer;
   let team: Replica;
   let token: string;
-  const t = tempDir("rn-team-series-");
   beforeAll(async () => {
-    pg = await startPostgres();
-    const db = await pg.createDatabase("series");
-    token = createTokenCli(db, "series");
-    team = await startReplica(db, join(t.dir, "team-root"));
-    file = await startTestServer();
-    for (const [base, auth] of [
-      [file.url, {}],
-      [team.url, { authorization: `Bearer ${token}` }],
-    ] as const) {
-      const post = async (path: string, body: unknown) => {
-        const res = await fetch(base + path, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-        if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-      };
-      for (const [n, id] of [A, B].entries()) {
-        await post("/api/ingest/runs", { run_id: id, path: "series", meta: {}, status: { status: "running" } });
-        // three batches: system lines arrive over several, as an SDK sends them
-        for (let seq = 1; seq <= 3; seq++) {
-          await post(`/api/ingest/runs/${id}/batches`, {
-            seq,
-            events: [
-              ...metrics(n, (seq - 1) * 100, 100),
-              { ts: 1767225700 + seq, type: "image", data: { key: "samples", path: `media/s${seq}.png`, step: seq * 100, caption: seq === 2 ? null : `c${seq}` } },
-            ],
-            ...(n === 0 ? { system: system((seq - 1) * 40, 40) } : {}),
-            ...(seq === 3 ? { status: { status: "finished", ended_at: 1767226000 } } : {}),
-          });
-        }
+    c = await startTeamCluster("series", { file: true });
+    ({ file, team, token } = c);
+    // the same requests to both modes (the one ingest contract)
+    for (const [n, id] of [A, B].entries()) {
+      await c.postBoth("/api/ingest/runs", { run_id: id, path: "series", meta: {}, status: { status: "running" } });
+      // three batches: system lines arrive over several, as an SDK sends them
+      for (let seq = 1; seq <= 3; seq++) {
+        await c.postBoth(`/api/ingest/runs/${id}/batches`, {
+          seq,
+          events: [
+            ...metrics(n, (seq - 1) * 100, 100),
+            { ts: 1767225700 + seq, type: "image", data: { key: "samples", path: `media/s${seq}.png`, step: seq * 100, caption: seq === 2 ? null : `c${seq}` } },
+          ],
+          ...(n === 0 ? { system: system((seq - 1) * 40, 40) } : {}),
+          ...(seq === 3 ? { status: { status: "finished", ended_at: 1767226000 } } : {}),
+        });
       }
     }
     await waitFor(async () => (await file.api(`/api/runs/${B}`)).body?.status === "finished", 20_000, "file mode indexed the runs");
   }, 120_000);
   afterAll(async () => {
-    await team?.stop();
-    await file?.close();
-    await pg?.stop();
-    t.cleanup();
+    await c?.close();
   });
 
   it("gives byte-identical keys, series, compare series and CSV bodies in both modes", async () => {

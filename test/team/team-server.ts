@@ -1,6 +1,8 @@
-// Test helpers for team mode: `runicorn serve --db` replicas as real subprocesses, tokens by the CLI, and
-// plain HTTP ingest requests that follow src/ingest/contract.ts.
+// Test helpers for team mode: `runicorn serve --db` replicas as real subprocesses, tokens by the CLI, plain HTTP
+// ingest requests that follow src/ingest/contract.ts, and a whole throwaway deployment per test file (startTeamCluster).
 import { join, resolve } from "node:path";
+import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
 
 const MAIN = resolve(import.meta.dir, "../../src/cli/main.ts");
 
@@ -81,4 +83,89 @@ export async function call(base: string, token: string | null, method: string, p
 export function sdkEvent(step: number, extra: Record<string, unknown> = {}) {
   const ts = 1767225600 + step * 0.01;
   return { ts, type: "metrics", data: { global_step: step, time: ts, loss: 2 / (step + 1), acc: Math.min(1, step / 3000), ...extra } };
+}
+
+/**
+ * One test file's team deployment: a throwaway PostgreSQL cluster, a database `name` with a token of that name
+ * (and one per extra name in `tokens`), `replicas` replicas sharing one media root, and, with `file`, a file-mode
+ * server to compare answers with. `close()` stops whatever started, also after a failed start.
+ */
+export interface TeamCluster {
+  pg: TestPostgres;
+  db: string;
+  /** The token named `name`. */
+  token: string;
+  /** Tokens by name (`name` and every extra name). */
+  tokens: Record<string, string>;
+  /** A temp dir of the test's own (removed by close()). */
+  dir: string;
+  /** The replicas' shared media root (`<dir>/team-root`). */
+  root: string;
+  replicas: Replica[];
+  /** The first replica. */
+  team: Replica;
+  /** The file-mode server, when asked for. */
+  file: TestServer;
+  /** `Authorization: Bearer <token>`. */
+  auth: Record<string, string>;
+  /** fetch() on a replica (the first by default) with the token. */
+  fetch(path: string, init?: RequestInit, replica?: Replica): Promise<Response>;
+  /** POSTs the same JSON body to the file-mode server and to the first replica (the one ingest contract, both modes). */
+  postBoth(path: string, body: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTeamCluster(
+  name: string,
+  opts: { replicas?: number; file?: boolean | Parameters<typeof startTestServer>[0]; tokens?: string[] } = {},
+): Promise<TeamCluster> {
+  const t = tempDir(`rn-team-${name}-`);
+  let pg: TestPostgres | undefined;
+  let file: TestServer | undefined;
+  const replicas: Replica[] = [];
+  const close = async () => {
+    for (const r of replicas) await r.stop();
+    await file?.close();
+    await pg?.stop();
+    t.cleanup();
+  };
+  try {
+    pg = await startPostgres();
+    const db = await pg.createDatabase(name);
+    const tokens: Record<string, string> = {};
+    for (const who of [name, ...(opts.tokens ?? [])]) tokens[who] = createTokenCli(db, who);
+    for (let i = 0; i < (opts.replicas ?? 1); i++) replicas.push(await startReplica(db, join(t.dir, "team-root")));
+    if (opts.file) file = await startTestServer(opts.file === true ? {} : opts.file);
+    const token = tokens[name];
+    const auth = { authorization: `Bearer ${token}` };
+    const post = async (base: string, headers: Record<string, string>, path: string, body: unknown) => {
+      const res = await fetch(base + path, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) });
+      if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    };
+    return {
+      pg,
+      db,
+      token,
+      tokens,
+      dir: t.dir,
+      root: join(t.dir, "team-root"),
+      replicas,
+      team: replicas[0],
+      get file(): TestServer {
+        if (!file) throw new Error("this cluster was started without a file-mode server");
+        return file;
+      },
+      auth,
+      fetch: (path, init = {}, replica = replicas[0]) => fetch(replica.url + path, { ...init, headers: { ...(init.headers as Record<string, string>), ...auth } }),
+      async postBoth(path, body) {
+        if (!file) throw new Error("postBoth needs the file-mode server");
+        await post(file.url, {}, path, body);
+        await post(replicas[0].url, auth, path, body);
+      },
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }

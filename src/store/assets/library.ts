@@ -114,9 +114,9 @@ interface Entry {
 }
 
 /** The size of an archived entry: recorded totals, else the blob (sha256 fingerprints), else the archived file. */
-function archivedSize(root: string, storageDir: string | null, e: JsonObject): number | null {
+function archivedSize(root: string | null, storageDir: string | null, e: JsonObject): number | null {
   const recorded = num(e.total_size_bytes) ?? num(e.size_bytes);
-  if (recorded !== null) return recorded;
+  if (recorded !== null || root === null) return recorded;
   const fp = str(e.fingerprint);
   if (e.fingerprint_kind === "sha256" && fp && /^[0-9a-f]{64}$/.test(fp)) {
     const s = fileSize(blobPath(root, fp));
@@ -127,7 +127,7 @@ function archivedSize(root: string, storageDir: string | null, e: JsonObject): n
 }
 
 /** The entries of one run's assets.json (spec §1.5 shapes; anything malformed is skipped). */
-export function entriesOf(root: string, assets: JsonObject, storageDir: string | null): Entry[] {
+export function entriesOf(root: string | null, assets: JsonObject, storageDir: string | null): Entry[] {
   const out: Entry[] = [];
   const base = (kind: AssetKind, name: string, e: JsonObject, source: string | null): Entry => {
     const ap = str(e.archive_path);
@@ -195,7 +195,15 @@ function encodeId(kind: string, identity: string): string {
   return Buffer.from(`${kind}\0${identity}`, "utf8").toString("base64url");
 }
 
-/** Collects every live run's assets into distinct assets, yielding to the event loop every 200 runs. */
+/** One live run with assets, as the library folds it (newest first). */
+export interface LibraryRun {
+  ref: AssetRunRef;
+  assets: JsonObject;
+  /** meta.storage_dir: where the run's recorded archive paths pointed. */
+  storageDir: string | null;
+}
+
+/** Collects every live run's assets (file mode: the index's rows and the runs' assets.json), yielding to the event loop every 200 runs. */
 export async function buildAssetLibrary(db: Kysely<Database>, root: string): Promise<AssetLibrary> {
   const totalRow = await db.selectFrom("run").select((eb) => eb.fn.countAll<number>().as("n")).where("deleted", "=", 0).executeTakeFirst();
   const rows = await db
@@ -205,18 +213,32 @@ export async function buildAssetLibrary(db: Kysely<Database>, root: string): Pro
     .where("assets_count", ">", 0)
     .orderBy("created_time", "desc")
     .execute();
+  async function* runs(): AsyncGenerator<LibraryRun> {
+    for (let i = 0; i < rows.length; i++) {
+      if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+      const row = rows[i];
+      const assets = readJsonObject(join(row.run_dir, "assets.json"));
+      if (!assets) continue;
+      const meta = readJsonObject(join(row.run_dir, "meta.json"));
+      yield { ref: { run_id: row.id, path: row.entry_path, alias: row.alias, created_time: row.created_time }, assets, storageDir: str(meta?.storage_dir) };
+    }
+  }
+  return foldAssetLibrary(runs(), Number(totalRow?.n ?? 0), { root, downloads: true });
+}
+
+/**
+ * The library of `runs` (newest first) in both modes. `root`: where archived files are sized when assets.json
+ * records no size (null on a team server, which holds no archives); `downloads`: whether archived assets get a
+ * download link (a team server's archives stay on the training machines).
+ */
+export async function foldAssetLibrary(runs: AsyncIterable<LibraryRun>, totalRuns: number, opts: { root: string | null; downloads: boolean }): Promise<AssetLibrary> {
   const groups = new Map<string, { entry: Entry; runs: AssetRunRef[]; runIds: Set<string>; download: LibraryAsset["download"] }>();
   let withAssets = 0;
   let referenced = 0;
-  for (let i = 0; i < rows.length; i++) {
-    if (i % 200 === 199) await new Promise((r) => setImmediate(r));
-    const row = rows[i];
-    const assets = readJsonObject(join(row.run_dir, "assets.json"));
-    if (!assets) continue;
-    const meta = readJsonObject(join(row.run_dir, "meta.json"));
-    const entries = entriesOf(root, assets, str(meta?.storage_dir));
+  for await (const run of runs) {
+    const entries = entriesOf(opts.root, run.assets, run.storageDir);
     if (entries.length) withAssets++;
-    const ref: AssetRunRef = { run_id: row.id, path: row.entry_path, alias: row.alias, created_time: row.created_time };
+    const ref = run.ref;
     for (const e of entries) {
       const key = `${e.kind}\0${identityOf(e)}`;
       let g = groups.get(key);
@@ -227,10 +249,10 @@ export async function buildAssetLibrary(db: Kysely<Database>, root: string): Pro
         // later runs fill in what the first one lacked
         g.entry = { ...e, ...Object.fromEntries(Object.entries(g.entry).filter(([, v]) => v !== null && v !== undefined)) } as Entry;
       }
-      if (g.runIds.has(row.id)) continue;
-      g.runIds.add(row.id);
+      if (g.runIds.has(ref.run_id)) continue;
+      g.runIds.add(ref.run_id);
       if (g.runs.length < MAX_RUNS_LISTED) g.runs.push(ref);
-      if (!g.download && e.archived && e.archive_path) g.download = { run_id: row.id, path: e.archive_path, filename: e.filename };
+      if (opts.downloads && !g.download && e.archived && e.archive_path) g.download = { run_id: ref.run_id, path: e.archive_path, filename: e.filename };
       if (e.size_bytes !== null) referenced += e.size_bytes;
     }
   }
@@ -273,7 +295,7 @@ export async function buildAssetLibrary(db: Kysely<Database>, root: string): Pro
   assets.sort((a, b) => (b.last_used ?? 0) - (a.last_used ?? 0) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
   return {
     assets,
-    total_runs: Number(totalRow?.n ?? 0),
+    total_runs: totalRuns,
     runs_with_assets: withAssets,
     distinct_assets: assets.length,
     archived_assets: archivedCount,

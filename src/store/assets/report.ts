@@ -4,13 +4,25 @@ import { join } from "node:path";
 import { isObject, type JsonObject, readJsonObject } from "../json.ts";
 import type { MetricsTable } from "./metrics-table.ts";
 
-/** Everything a report shows about a run. */
+/** Everything a report shows about a run: its JSON files (from its folder, or a team server's database) and metric rows. */
 export interface ReportInput {
   runId: string;
-  runDir: string;
-  /** The storage root: the run's files are read under the safe-read rule inside it. */
-  root: string;
+  meta: JsonObject;
+  status: JsonObject;
+  summary: JsonObject;
+  /** assets.json (the report shows its `config`), or null. */
+  assets: JsonObject | null;
   table: MetricsTable;
+}
+
+/** The JSON files of a run folder a report shows, read under the safe-read rule inside `root` (a missing file is empty). */
+export function readReportFiles(runDir: string, root: string): Pick<ReportInput, "meta" | "status" | "summary" | "assets"> {
+  return {
+    meta: readJsonObject(join(runDir, "meta.json"), { root }) ?? {},
+    status: readJsonObject(join(runDir, "status.json"), { root }) ?? {},
+    summary: readJsonObject(join(runDir, "summary.json"), { root }) ?? {},
+    assets: readJsonObject(join(runDir, "assets.json"), { root }) ?? null,
+  };
 }
 
 /** Columns never charted: the x axis and bookkeeping. */
@@ -117,11 +129,19 @@ interface ReportData {
   stats: Map<string, Stats>;
 }
 
+/** `v` with every object's keys in code-point order: a report reads the same whether the run's JSON came from a file or from jsonb. */
+function sortedDeep(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortedDeep);
+  if (!isObject(v)) return v;
+  const out: JsonObject = {};
+  for (const k of Object.keys(v).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) out[k] = sortedDeep(v[k]) as JsonObject[string];
+  return out;
+}
+
 function gather(input: ReportInput): ReportData {
-  const meta = readJsonObject(join(input.runDir, "meta.json"), { root: input.root }) ?? {};
-  const status = readJsonObject(join(input.runDir, "status.json"), { root: input.root }) ?? {};
-  const summary = readJsonObject(join(input.runDir, "summary.json"), { root: input.root }) ?? {};
-  const assets = readJsonObject(join(input.runDir, "assets.json"), { root: input.root });
+  const { meta, status } = input;
+  const summary = sortedDeep(input.summary) as JsonObject;
+  const assets = input.assets ? (sortedDeep(input.assets) as JsonObject) : null;
   const config = assets && isObject(assets.config) ? assets.config : {};
   const primary = typeof summary.best_metric_name === "string" ? summary.best_metric_name : null;
   const metrics = mainMetrics(input.table, primary);

@@ -86,8 +86,8 @@ function dirMtime(dir: string): number | null {
   return st ? st.mtimeMs / 1000 : null;
 }
 
-/** The item of the original's JSON path export (spec §3.5). */
-export function exportItem(r: SelectedRun): JsonObject {
+/** The item of the original's JSON path export (spec §3.5), in both modes (a team server passes its row's fields). */
+export function exportItem(r: Pick<SelectedRun, "id" | "path" | "meta" | "status" | "summary" | "created_time">): JsonObject {
   return {
     run_id: r.id,
     path: r.path,
