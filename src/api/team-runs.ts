@@ -124,6 +124,14 @@ export function teamRunsRoutes(svc: TeamService) {
       },
       { detail: { summary: "Counts of live runs by status, and the running ones whose heartbeat is over a minute old (team mode)" } },
     )
+    .get(
+      "/api/fleet",
+      async () => {
+        const [r] = (await sql`select count(*)::int as n from team_run where deleted_at is null`) as { n: number }[];
+        return { hosts: [], total_runs: r?.n ?? 0 };
+      },
+      { detail: { summary: "Fleet hosts: a team server is no fleet, so none, and its run count (team mode)" } },
+    )
     .get("/api/runs/:run_id", async ({ params }) => detail(await svc.runRow(params.run_id)), {
       detail: { summary: "One run (team mode)" },
     })
