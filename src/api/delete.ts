@@ -24,15 +24,23 @@ export async function deleteMany(
 ): Promise<Map<string, DeleteResult>> {
   const deleter = new RunDeleter(ctx.root(), dryRun);
   const out = new Map<string, DeleteResult>();
+  const gone: string[] = [];
+  let slice = performance.now();
   try {
     for (const { id, dir: known } of runs) {
+      // emptying a large bin: other requests go on between short slices
+      if (performance.now() - slice > 8) {
+        await new Promise<void>((res) => setImmediate(res));
+        slice = performance.now();
+      }
       const dir = known ?? locate(ctx, id);
       const result = await deleter.deleteRun(id, dir);
       out.set(id, result);
-      if (dir && !dryRun && result.run_dir_deleted) await ctx.storage.runs.refreshRun(dir);
+      if (dir && !dryRun && result.run_dir_deleted) gone.push(dir);
     }
   } finally {
     deleter.close();
+    await ctx.storage.runs.refreshRuns(gone);
   }
   return out;
 }

@@ -122,15 +122,21 @@ export function pathsRoutes(ctx: AppContext) {
         const rows = await runsUnder(ctx, path, body.exact === true);
         const errors: string[] = [];
         let count = 0;
+        let slice = performance.now();
         for (const r of rows) {
+          // a path can hold tens of thousands of runs: other requests go on between short slices
+          if (performance.now() - slice > 8) {
+            await new Promise<void>((res) => setImmediate(res));
+            slice = performance.now();
+          }
           try {
             writeDeletedMarker(r.run_dir, "path_batch_delete", r.status || "unknown");
             count++;
           } catch (e) {
             errors.push(`${r.id}: ${(e as Error).message}`);
           }
-          await ctx.storage.runs.refreshRun(r.run_dir);
         }
+        await ctx.storage.runs.refreshRuns(rows.map((r) => r.run_dir));
         return {
           path,
           deleted_count: count,

@@ -385,6 +385,26 @@ export class RunIndex {
     return this.byDir.get(dir);
   }
 
+  /**
+   * Re-reads many run directories (after a bulk API change): written 500 to a transaction, the event loop
+   * given back between batches, so a path of 20,000 runs neither takes a transaction each nor holds requests.
+   */
+  async refreshRuns(dirs: readonly string[]): Promise<void> {
+    const BATCH = 500;
+    for (let i = 0; i < dirs.length; i += BATCH) {
+      if (i > 0) await new Promise<void>((res) => setImmediate(res));
+      const rows: RunTable[] = [];
+      const removed: string[] = [];
+      for (const dir of dirs.slice(i, i + BATCH)) {
+        const task = this.taskForDir(dir);
+        const r = task ? scanRun(task) : undefined;
+        if (r?.row) rows.push(r.row);
+        else if (this.byDir.has(dir)) removed.push(dir);
+      }
+      await this.apply(rows, removed);
+    }
+  }
+
   private taskFor(m: MemRun): ScanTask {
     return { dir: m.run_dir, id: m.id, entryPath: m.entry_path, layout: m.order_key.startsWith("1") ? "legacy" : "v06", orderKey: m.order_key };
   }
