@@ -249,6 +249,25 @@ export async function listRunRows(db: Kysely<Database>, deleted = false): Promis
   return db.selectFrom("run").selectAll().where("deleted", "=", deleted ? 1 : 0).orderBy("order_key").execute();
 }
 
+/** A run as a bulk export selects it: where it is and the path fields the selection reads. */
+export type RunPlace = Pick<RunTable, "id" | "run_dir" | "entry_path" | "meta_path" | "deleted">;
+
+/**
+ * Runs whose path (the directory path, else meta.path: spec §3.5) is `path` or lies under it (every run
+ * without one), soft-deleted ones only when asked, in scan order: only these columns, so a path of a few
+ * runs in a root of 100,000 reads a few rows.
+ */
+export async function runPlacesUnder(db: Kysely<Database>, q: { path?: string; exact?: boolean; includeDeleted?: boolean }): Promise<RunPlace[]> {
+  let query = db.selectFrom("run").select(["id", "run_dir", "entry_path", "meta_path", "deleted"]);
+  if (!q.includeDeleted) query = query.where("deleted", "=", 0);
+  const p = q.path?.replace(/^\/+|\/+$/g, "");
+  if (p) {
+    const path = sql<string>`coalesce(nullif(entry_path, ''), meta_path)`;
+    query = query.where((eb) => (q.exact ? eb(path, "=", p) : eb.or([eb(path, "=", p), eb(sql<string>`substr(${path}, 1, ${p.length + 1})`, "=", p + "/")])));
+  }
+  return query.orderBy("order_key").execute();
+}
+
 /** Counts of live runs by status for the UI header. */
 export async function runStatusCounts(db: Kysely<Database>): Promise<Record<string, number>> {
   const rows = await db

@@ -1,4 +1,4 @@
-// Bulk changes over many runs (a path moved to the bin, the bin emptied) give the event loop back as they
+// Bulk work over many runs (a path exported, moved to the bin, the bin emptied) give the event loop back as they
 // go: other requests are answered meanwhile, and every run ends up where it should be.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -43,6 +43,20 @@ async function answeredDuring<T>(op: () => Promise<T>): Promise<{ result: T; ans
 }
 
 describe("bulk changes over many runs", () => {
+  it("export a path of 1,500 runs as JSON while other requests are answered, each run once in scan order", async () => {
+    const { result, answers } = await answeredDuring(() => server.api("/api/paths/export?path=bulk"));
+    expect(result.status).toBe(200);
+    expect(result.body.total_runs).toBe(RUNS);
+    const ids = result.body.runs.map((r: { run_id: string }) => r.run_id);
+    // scan order: folder by folder, ids sorted within each (spec §1.9)
+    const expected = dirs.map((d) => d.split("/").slice(-2)).sort((a, b) => (a[0] + "/" + a[1] < b[0] + "/" + b[1] ? -1 : 1)).map((x) => x[1]);
+    expect(ids).toEqual(expected);
+    expect(answers).toBeGreaterThanOrEqual(3);
+    const one = await server.api("/api/paths/export?path=bulk/g3&exact=true");
+    expect(one.body.total_runs).toBe(RUNS / 10);
+    expect(one.body.runs.every((r: { path: string }) => r.path === "bulk/g3")).toBe(true);
+  }, 120000);
+
   it("move a path of 1,500 runs to the bin while other requests are answered, and list none of them afterwards", async () => {
     const { result, answers } = await answeredDuring(() => server.api("/api/paths/soft-delete", { method: "POST", json: { path: "bulk" } }));
     expect(result.status).toBe(200);

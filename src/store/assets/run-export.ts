@@ -46,27 +46,64 @@ export interface EntryWriter {
   finish(): Promise<void>;
 }
 
-/** Runs matching the selection, in scan order (spec §1.9). */
+/** Runs matching the selection, in scan order (spec §1.9), from a walk of ROOT (the CLI's way: no index). */
 export function selectRuns(root: string, sel: ExportSelection): SelectedRun[] {
+  const pick = selector(root, sel);
+  const out: SelectedRun[] = [];
+  for (const e of discoverRuns(root)) {
+    const r = pick(e);
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+/**
+ * The same selection over candidates the caller already has in scan order (the server's index: only the runs
+ * under the path), each checked against its files; gives the event loop back every few milliseconds.
+ */
+export async function selectRunsFrom(root: string, sel: ExportSelection, candidates: Iterable<Candidate>): Promise<SelectedRun[]> {
+  const pick = selector(root, sel);
+  const out: SelectedRun[] = [];
+  let slice = performance.now();
+  for (const e of candidates) {
+    if (performance.now() - slice > 8) {
+      await new Promise<void>((res) => setImmediate(res));
+      slice = performance.now();
+    }
+    const r = pick(e);
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+/** A run folder that may be selected. */
+interface Candidate {
+  id: string;
+  dir: string;
+  /** `/`-joined parent segments; null for root-level runs. */
+  entryPath: string | null;
+}
+
+/** The selection rule, one folder at a time (the first of an id in scan order wins). */
+function selector(root: string, sel: ExportSelection): (e: Candidate) => SelectedRun | undefined {
   const ids = sel.runIds?.length ? new Set(sel.runIds) : undefined;
   const prefix = sel.path?.replace(/^\/+|\/+$/g, "");
-  const out: SelectedRun[] = [];
   const seen = new Set<string>();
-  for (const e of discoverRuns(root)) {
-    if (ids && !ids.has(e.id)) continue;
+  return (e) => {
+    if (ids && !ids.has(e.id)) return undefined;
     const deleted = existsSync(join(e.dir, ".deleted"));
-    if (deleted && !sel.includeDeleted) continue;
+    if (deleted && !sel.includeDeleted) return undefined;
     const meta = readJsonObject(join(e.dir, "meta.json")) ?? {};
     const metaPath = typeof meta.path === "string" && meta.path ? meta.path : null;
     const path = e.entryPath || metaPath;
     if (prefix !== undefined && prefix !== "") {
-      if (!path) continue;
-      if (sel.exact ? path !== prefix : path !== prefix && !path.startsWith(prefix + "/")) continue;
+      if (!path) return undefined;
+      if (sel.exact ? path !== prefix : path !== prefix && !path.startsWith(prefix + "/")) return undefined;
     }
-    if (seen.has(e.id)) continue; // ids are unique by assumption (spec §1.4); the first in scan order wins
+    if (seen.has(e.id)) return undefined; // ids are unique by assumption (spec §1.4); the first in scan order wins
     seen.add(e.id);
     const status = readJsonObject(join(e.dir, "status.json")) ?? {};
-    out.push({
+    return {
       id: e.id,
       dir: e.dir,
       rel: relative(root, e.dir).split("\\").join("/"),
@@ -76,9 +113,8 @@ export function selectRuns(root: string, sel: ExportSelection): SelectedRun[] {
       summary: readJsonObject(join(e.dir, "summary.json")) ?? {},
       created_time: num(meta.created_at) ?? dirMtime(e.dir),
       deleted,
-    });
-  }
-  return out;
+    };
+  };
 }
 
 function dirMtime(dir: string): number | null {
