@@ -1,6 +1,6 @@
 // The v0.6 path tree, its runs and batch soft delete, plus the legacy projects endpoints (spec §3.5).
 import { Elysia, t } from "elysia";
-import { entryPathCounts, listRunRows } from "../index/run-queries.ts";
+import { entryPathCounts, listRunRows, listRunRowsUnder } from "../index/run-queries.ts";
 import type { RunTable } from "../index/schema.ts";
 import { writeDeletedMarker } from "../store/run-files.ts";
 import type { AppContext } from "./context.ts";
@@ -21,12 +21,6 @@ export function buildTree(paths: Iterable<string>): Tree {
     }
   }
   return tree;
-}
-
-/** True when `path` equals `prefix` or lies under it (spec §3.5 prefix rule). */
-export function pathMatches(path: string | null, prefix: string, exact: boolean): boolean {
-  if (path === null) return false;
-  return path === prefix || (!exact && path.startsWith(prefix + "/"));
 }
 
 function sortedUnique(values: Iterable<string>): string[] {
@@ -64,10 +58,11 @@ export function pathsAnswer(counts: { entry_path: string; status: string; n: num
 
 /** Rows under a path prefix (all rows with a path when no prefix). */
 async function runsUnder(ctx: AppContext, path: string | undefined, exact: boolean): Promise<RunTable[]> {
-  const rows = await listRunRows(ctx.index().db);
-  if (path === undefined || path === "") return rows;
+  if (path === undefined || path === "") return listRunRows(ctx.index().db);
   const p = path.replace(/^\/+|\/+$/g, "");
-  return rows.filter((r) => pathMatches(r.entry_path, p, exact));
+  if (p === "") return []; // "/" names no run's path
+  // the path in SQL: a path of a few runs in a root of 100,000 reads a few rows
+  return listRunRowsUnder(ctx.index().db, p, exact);
 }
 
 /** Paths and projects routes. */

@@ -249,6 +249,17 @@ export async function listRunRows(db: Kysely<Database>, deleted = false): Promis
   return db.selectFrom("run").selectAll().where("deleted", "=", deleted ? 1 : 0).orderBy("order_key").execute();
 }
 
+/** Live runs whose directory path is `prefix` or lies under it (only `prefix` when exact), in scan order. */
+export async function listRunRowsUnder(db: Kysely<Database>, prefix: string, exact: boolean): Promise<RunTable[]> {
+  return db
+    .selectFrom("run")
+    .selectAll()
+    .where("deleted", "=", 0)
+    .where((eb) => (exact ? eb("entry_path", "=", prefix) : eb.or([eb("entry_path", "=", prefix), eb(sql<string>`substr(entry_path, 1, ${prefix.length + 1})`, "=", prefix + "/")])))
+    .orderBy("order_key")
+    .execute();
+}
+
 /** A run as a bulk export selects it: where it is and the path fields the selection reads. */
 export type RunPlace = Pick<RunTable, "id" | "run_dir" | "entry_path" | "meta_path" | "deleted">;
 
