@@ -9,6 +9,7 @@ import { isIP } from "node:net";
 import { AllowedOrigins, normalizeOrigin } from "../config/allowed-origins.ts";
 import { createRemoteManager } from "../api/remote.ts";
 import { warmUpMetricCode } from "../index/metric-store.ts";
+import { sharedBuildWorkers } from "../metrics/ingest-pool.ts";
 import { LiveHub } from "../live/live-hub.ts";
 import type { RemoteManager } from "../remote/manager.ts";
 import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
@@ -65,6 +66,8 @@ export async function startServer(
   opts: { fleet?: Fleet; remote?: RemoteManager; uiFleet?: UiFleet } = {},
 ): Promise<RunningServer> {
   const log = createLogger(config.logLevel);
+  // the build workers boot and warm their code on the other core while this thread opens the index
+  if (!opts.fleet) for (const w of sharedBuildWorkers()) w.warm();
   try {
     mkdirSync(join(config.root, "runs"), { recursive: true });
   } catch (e) {
@@ -165,7 +168,7 @@ export async function startServer(
   if (!opts.fleet) warmUpMetrics(ctx, () => (app.server?.pendingRequests ?? 0) > 0);
   // warm the router and JSON paths so the first real request does not pay for them
   void app.handle(new Request("http://localhost/api/health")).catch(() => {});
-  warmRunRoutes(app, log);
+  warmRunRoutes(app, log, () => (app.server?.pendingRequests ?? 0) > 0);
   const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
   let stopped: Promise<void> | undefined;
   return {
@@ -184,12 +187,15 @@ export async function startServer(
 /**
  * Elysia compiles a route's handler on its first request (about 15 ms each): asks the per-run routes a
  * run page uses first once, for a run id that cannot exist (a 404 without file access), in the background.
+ * While real requests are in flight (`busy`) it waits (2 s at most): a real request compiles its own
+ * route, and must not queue behind compiles of the others.
  */
-function warmRunRoutes(app: { handle(r: Request): Promise<Response> }, log: Logger): void {
+function warmRunRoutes(app: { handle(r: Request): Promise<Response> }, log: Logger, busy: () => boolean): void {
   const id = "00000000_000000_warmup";
   const paths = ["", "/metrics_step?downsample=2000", "/series?points=2000", "/keys", "/histograms", "/images"];
   setTimeout(async () => {
     for (const p of paths) {
+      for (let waited = 0; waited < 2000 && busy(); waited += 5) await new Promise<void>((res) => setTimeout(res, 5));
       // a warm-up request only compiles the route; its answer does not matter
       await app.handle(new Request(`http://localhost/api/runs/${id}${p}`)).catch((e) => log.debug(`route warm-up of ${p || "/"}: ${(e as Error).message}`));
     }
