@@ -142,7 +142,8 @@ export class EventsReader {
     try {
       const worker = this.worker;
       const fresh = open.full && state.slots.length === 0 && state.imageCount === 0;
-      const builders = this.builders.filter((w) => w.usable);
+      // a worker busy with another read would make this one wait: then this thread reads it
+      const builders = this.builders.filter((w) => w.usable && !w.busy);
       const left = open.size - open.offset;
       if (fresh && builders.length && left >= this.buildMinBytes && left < this.pipelineMinBytes) {
         const built = await this.readBuilt(state, open, builders);

@@ -67,6 +67,11 @@ export class IngestWorker {
     return this.failure === undefined;
   }
 
+  /** Requests are out at the worker (e.g. the slices of another run's large read): a build would queue behind them. */
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
   /** Why the worker failed, if it did. */
   get error(): string | undefined {
     return this.failure;

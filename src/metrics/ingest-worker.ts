@@ -43,11 +43,11 @@ self.onmessage = (e: MessageEvent<ParseRequest | BuildRequest>) => {
 };
 
 /**
- * Builds synthetic runs of 1,000 lines (parse, rows, summaries, digests, encoding) until the first
+ * Builds synthetic runs of 2,000 lines (parse, rows, summaries, digests, encoding) until the first
  * request arrives, yielding between them: a fresh thread runs its first 100k lines several times slower
  * than compiled code, and this thread starts with the server, before any chart is asked for.
  */
-async function warmUp(lines = 100000, per = 2000): Promise<void> {
+async function warmUp(lines = 40000, per = 2000): Promise<void> {
   for (let from = 1; from <= lines && !asked; from += per) {
     const buf = syntheticLines(from, per, lines);
     buildRows((b, len, pos) => buf.copy(b, 0, pos, pos + len), 0, buf.length);
