@@ -136,8 +136,7 @@ export function mediaFile(runDir: string, name: string): string | undefined {
 /** Brings a live run's columns up to date and returns them (404 for unknown or deleted runs). */
 async function syncedRun(ctx: AppContext, id: string) {
   const run = getLiveRun(ctx, id);
-  // answered from memory while a first read is being stored
-  return ctx.metrics().sync(run.run_dir, "query", { beforeStored: true });
+  return ctx.metrics().sync(run.run_dir);
 }
 
 /** The run's system metrics (system.jsonl) brought up to date, or null when it has none. */
@@ -267,7 +266,7 @@ export function metricsRoutes(ctx: AppContext) {
       async ({ params, query }) => {
         const opts = seriesOptions(query);
         const run = getLiveRun(ctx, params.run_id);
-        const state = await ctx.metrics().sync(run.run_dir, "query", { partialAfterMs: PARTIAL_AFTER_MS, beforeStored: true });
+        const state = await ctx.metrics().sync(run.run_dir, "query", { partialAfterMs: PARTIAL_AFTER_MS });
         // full-range answers are kept (and stored) until the rows change; zoom windows are cheap to recompute
         const headers: Record<string, string> = { "content-type": "application/json" };
         if (opts.keys?.some(isSystemKey)) {

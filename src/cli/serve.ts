@@ -9,7 +9,6 @@ import { isIP } from "node:net";
 import { AllowedOrigins, normalizeOrigin } from "../config/allowed-origins.ts";
 import { createRemoteManager } from "../api/remote.ts";
 import { warmUpMetricCode } from "../index/metric-store.ts";
-import { sharedBuildWorkers } from "../metrics/ingest-pool.ts";
 import { LiveHub } from "../live/live-hub.ts";
 import type { RemoteManager } from "../remote/manager.ts";
 import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
@@ -66,8 +65,6 @@ export async function startServer(
   opts: { fleet?: Fleet; remote?: RemoteManager; uiFleet?: UiFleet } = {},
 ): Promise<RunningServer> {
   const log = createLogger(config.logLevel);
-  // the build workers boot and warm their code on the other core while this thread opens the index
-  if (!opts.fleet) for (const w of sharedBuildWorkers()) w.warm();
   try {
     mkdirSync(join(config.root, "runs"), { recursive: true });
   } catch (e) {

@@ -1,11 +1,10 @@
 // Ingest of a run's events.jsonl from its last byte offset: file identity checks, inline slices, and the worker pipeline.
 import { closeSync, readSync, statSync } from "node:fs";
 import { openChecked, UNLIMITED } from "../store/safe-read.ts";
-import { emptyCounts, eventsBuiltHere, type ImageEvent, type ParseCounts, parseHere, releaseIngestBuffers, RowBuilder } from "../metrics/events.ts";
+import { emptyCounts, type ImageEvent, type ParseCounts, parseHere, releaseIngestBuffers, RowBuilder } from "../metrics/events.ts";
 import { CLAIM_FREE, CLAIM_SENDER, IdleProbe, type IngestWorker } from "../metrics/ingest-pool.ts";
 import type { ParsedBatch } from "../metrics/parse-batch.ts";
 import type { Logger } from "../util/log.ts";
-import { buildRows, type BuiltRows, joinBuilt, readFd } from "./metric-build.ts";
 import type { FileMark } from "./metric-repository.ts";
 import type { RunState, Slot } from "./metric-run.ts";
 
@@ -19,14 +18,6 @@ const PIPELINE_MIN_BYTES = 64 << 20;
 const IDLE_CORES_FOR_WORKER = 0.5;
 /** Slices out at the worker at once: one being parsed while this thread commits the one before, one waiting. */
 const PIPELINE_DEPTH = 2;
-/** New bytes of a first read from which it is built on the build workers (below, one slice inline is as quick). */
-const BUILD_MIN_BYTES = 1 << 20;
-/** Fewest bytes per part when a first read is built by several threads. */
-const BUILD_PART_MIN_BYTES = 1 << 20;
-/** The share of this thread's part against a worker's (1): it may be less warm, and it serves requests meanwhile. */
-const MAIN_PART_WEIGHT = 0.67;
-/** Events this thread has built into rows (the start-up warm-up builds 20,000) from which it takes a part of a first read. */
-const WARM_EVENTS = 20000;
 /** Bytes remembered before the read offset to notice a file rewritten in place. */
 const TAIL_BYTES = 64;
 
@@ -62,8 +53,6 @@ export interface SliceCommit {
 /** What the reader needs from the store: committing slices, dropping rows, and the bulk-write policy. */
 export interface IngestHost {
   commitSlice(state: RunState, slice: SliceCommit): Promise<void>;
-  /** Takes a first read built whole (the run has no rows yet): its chunks, images and mark (stored in one transaction). */
-  commitBuilt(state: RunState, built: BuiltRows, mark: FileMark): Promise<void>;
   /** Drops the run's rows (the file shrank, was replaced, rewritten or removed). */
   reset(state: RunState): Promise<void>;
   /** Stores the run's file mark (nothing new was read). */
@@ -76,10 +65,6 @@ export interface IngestHost {
 export interface IngestOptions {
   /** The worker that parses large reads; null parses everything on the calling thread. */
   worker: IngestWorker | null;
-  /** The workers that build a first read side by side (empty: first reads are parsed like any other). */
-  builders?: IngestWorker[];
-  /** New bytes of a first read from which it is built on the workers (tests lower it). */
-  buildMinBytes?: number;
   /** New bytes from which a read goes through the worker (tests lower it). */
   pipelineMinBytes?: number;
   /** Bytes per slice read inline, and per slice handed to the worker (tests lower them). */
@@ -105,8 +90,6 @@ interface SliceJob {
 /** Reads new bytes of events files and hands parsed slices to the host to commit. */
 export class EventsReader {
   private readonly worker: IngestWorker | null;
-  private readonly builders: IngestWorker[];
-  private readonly buildMinBytes: number;
   private readonly pipelineMinBytes: number;
   private readonly sliceBytes: number;
   private readonly pipelineSliceBytes: number;
@@ -120,8 +103,6 @@ export class EventsReader {
     opts: IngestOptions,
   ) {
     this.worker = opts.worker;
-    this.builders = opts.builders ?? [];
-    this.buildMinBytes = opts.buildMinBytes ?? BUILD_MIN_BYTES;
     this.pipelineMinBytes = opts.pipelineMinBytes ?? PIPELINE_MIN_BYTES;
     this.sliceBytes = opts.sliceBytes ?? SLICE_BYTES;
     this.pipelineSliceBytes = opts.pipelineSliceBytes ?? PIPELINE_SLICE_BYTES;
@@ -141,15 +122,7 @@ export class EventsReader {
     this.spare = undefined;
     try {
       const worker = this.worker;
-      const fresh = open.full && state.slots.length === 0 && state.imageCount === 0;
-      // a worker busy with another read would make this one wait: then this thread reads it
-      const builders = this.builders.filter((w) => w.usable && !w.busy);
-      const left = open.size - open.offset;
-      if (fresh && builders.length && left >= this.buildMinBytes && left < this.pipelineMinBytes) {
-        const built = await this.readBuilt(state, open, builders);
-        if (built) return built;
-      }
-      if (worker?.usable && left >= this.pipelineMinBytes) {
+      if (worker?.usable && open.size - open.offset >= this.pipelineMinBytes) {
         return await this.readPipelined(state, open, worker, io);
       }
       return await this.readInline(state, open, io);
@@ -217,71 +190,6 @@ export class EventsReader {
     return { fd, ...mark, offset, full: offset === 0 };
   }
 
-  /**
-   * A first read (the run has no rows) built whole, side by side: the file is cut at line ends into one
-   * part per worker and, once this thread's ingest code is warm, a smaller one that it builds meanwhile
-   * (it also serves requests). The parts are joined when their steps follow one another; otherwise the file is
-   * built again as one part on a worker, which gives exactly the rows of a read in slices. Undefined when
-   * a build failed or the file shrank meanwhile: the caller reads the file itself.
-   */
-  private async readBuilt(state: RunState, open: OpenFile, builders: IngestWorker[]): Promise<{ read: ReadOutcome; more: boolean } | undefined> {
-    const { fd, offset, size } = open;
-    const bytes = size - offset;
-    // this thread takes a part once its ingest code is compiled (cold, it parses several times slower)
-    const threads = eventsBuiltHere() >= WARM_EVENTS ? builders.length + 1 : builders.length;
-    const parts = Math.max(1, Math.min(threads, Math.floor(bytes / BUILD_PART_MIN_BYTES)));
-    const here = parts > builders.length; // this thread builds the last part
-    const weights = Array.from({ length: parts }, (_, i) => (here && i === parts - 1 ? MAIN_PART_WEIGHT : 1));
-    const total = weights.reduce((a, b) => a + b, 0);
-    const cuts = [offset];
-    let acc = 0;
-    for (let i = 0; i < parts - 1; i++) {
-      acc += weights[i];
-      const at = lineEndAfter(fd, offset + Math.floor((bytes * acc) / total), size);
-      if (at > cuts[cuts.length - 1] && at < size) cuts.push(at);
-    }
-    cuts.push(size);
-    const ranges: [number, number][] = cuts.slice(1).map((end, i) => [cuts[i], end]);
-    const built = await this.buildParts(fd, ranges, builders, here && ranges.length > 1);
-    if (!built) return undefined;
-    if (built.consumed === 0) return { read: "unchanged", more: false }; // a torn first line waits for its newline
-    await this.host.commitBuilt(state, built, markAt(open, offset + built.consumed, false));
-    return { read: "full", more: false };
-  }
-
-  /** Builds `ranges` (the last one on this thread when `here`) and joins them; undefined when a build failed or the file shrank. */
-  private async buildParts(fd: number, ranges: [number, number][], builders: IngestWorker[], here: boolean): Promise<BuiltRows | undefined> {
-    const own = here ? ranges[ranges.length - 1] : undefined;
-    const jobs = (own ? ranges.slice(0, -1) : ranges).map(([a, b], i) => builders[i].build(fd, a, b));
-    let mine: BuiltRows | undefined;
-    let failure: unknown;
-    if (own) {
-      try {
-        mine = buildRows(readFd(fd), own[0], own[1]);
-      } catch (err) {
-        failure = err;
-      }
-    }
-    // every build settles before the descriptor may close (the workers read through it)
-    const settled = await Promise.allSettled(jobs);
-    const parts: BuiltRows[] = [];
-    for (const r of settled) {
-      if (r.status === "rejected") failure ??= r.reason;
-      else parts.push(r.value);
-    }
-    if (mine) parts.push(mine);
-    if (failure !== undefined) {
-      this.log?.warn(`metric ingest: a build failed, reading on this thread: ${(failure as Error).message}`);
-      return undefined;
-    }
-    // a part before the last one ends where the next begins, unless the file shrank under the read
-    for (let i = 0; i < parts.length - 1; i++) if (parts[i].consumed !== ranges[i][1] - ranges[i][0]) return undefined;
-    const joined = joinBuilt(parts);
-    if (joined || ranges.length === 1) return joined ?? parts[0];
-    // steps of a later part reach back into an earlier one's: only one pass in file order merges them right
-    return this.buildParts(fd, [[ranges[0][0], ranges[ranges.length - 1][1]]], builders, false);
-  }
-
   /** Reads and parses at most one slice on this thread. */
   private async readInline(state: RunState, open: OpenFile, io: ReadBuffer): Promise<{ read: ReadOutcome; more: boolean }> {
     const { fd } = open;
@@ -315,7 +223,10 @@ export class EventsReader {
 
   /** A slice to commit: its mark (with the bytes before its end, to notice a rewrite), size and progress. */
   private slice(open: OpenFile, end: number, consumed: number, more: boolean, full: boolean, fill: SliceCommit["fill"]): SliceCommit {
-    return { fill, mark: markAt(open, end, more), consumed, full, progress: more && open.size > 0 ? Math.min(end / open.size, 0.999) : 1 };
+    const tail = Buffer.alloc(Math.min(TAIL_BYTES, end));
+    if (tail.length) readSync(open.fd, tail, 0, tail.length, end - tail.length);
+    const mark: FileMark = { dev: open.dev, ino: open.ino, mtime: open.mtime, size: more ? -1 : open.size, offset: end, tail };
+    return { fill, mark, consumed, full, progress: more && open.size > 0 ? Math.min(end / open.size, 0.999) : 1 };
   }
 
   /**
@@ -464,26 +375,6 @@ export class EventsReader {
     if (readSync(fd, buf, 0, len, job.start) !== len) return undefined;
     return parseHere(buf, 0, len);
   }
-}
-
-/** The file mark once reading stopped at `end` (with the bytes before it, to notice a rewrite); size -1 while more is to be read. */
-function markAt(open: OpenFile, end: number, more: boolean): FileMark {
-  const tail = Buffer.alloc(Math.min(TAIL_BYTES, end));
-  if (tail.length) readSync(open.fd, tail, 0, tail.length, end - tail.length);
-  return { dev: open.dev, ino: open.ino, mtime: open.mtime, size: more ? -1 : open.size, offset: end, tail };
-}
-
-/** The offset just past the first newline at or after `pos` (`end` when there is none before it). */
-function lineEndAfter(fd: number, pos: number, end: number): number {
-  const buf = Buffer.allocUnsafe(64 << 10);
-  while (pos < end) {
-    const got = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
-    if (got <= 0) return end;
-    const nl = buf.indexOf(10);
-    if (nl >= 0 && nl < got) return pos + nl + 1;
-    pos += got;
-  }
-  return end;
 }
 
 /** The buffer one read uses (taken from the reader's spare at its start, given back at its end). */

@@ -68,8 +68,6 @@ export interface ChunkWrite {
   /** JSON ChunkStats (level 0 only). */
   stats: string | null;
   chunk: Chunk;
-  /** The chunk already encoded (a build on a worker thread did it): stored as it is. */
-  blob?: Uint8Array;
 }
 
 /** Reads that the store makes synchronously (inside a section). */
@@ -199,7 +197,7 @@ export class SqliteMetricRepository implements MetricRepository {
         return row.sid;
       },
       putChunk: (sid, w) => {
-        q(UPSERT_CHUNK).run(sid, w.level, w.id, w.rows, w.firstStep, w.lastStep, w.minTime, w.maxTime, w.stats, w.blob ?? encodeChunk(w.chunk, this.scratch));
+        q(UPSERT_CHUNK).run(sid, w.level, w.id, w.rows, w.firstStep, w.lastStep, w.minTime, w.maxTime, w.stats, encodeChunk(w.chunk, this.scratch));
       },
       putImage: (sid, seq, img) => {
         q("INSERT INTO metric_image (sid, seq, key, step, caption, path, ts) VALUES (?, ?, ?, ?, ?, ?, ?)").run(

@@ -51,13 +51,6 @@ export class RunState implements RunData, ChunkHost<Slot> {
   version = 0;
   /** Chunks being changed by an ingest (kept out of the cache until written). */
   readonly pinned = new Map<number, Chunk>();
-  /**
-   * A first read built on the workers and answered from memory before it is stored: per slot id its
-   * chunk at each level (0 raw, 1..3 digests). Queries read them from here until `saving` has stored them.
-   */
-  unsaved?: Map<number, Chunk[]>;
-  /** The store's write of `unsaved`; the run's next ingest waits for it (`busy` lasts until it ends). */
-  saving?: Promise<void>;
   busy?: Promise<void>;
   /** Generation of the rows: bumped (and stored) by every commit that changes them. */
   gen = 0;

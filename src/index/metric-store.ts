@@ -3,18 +3,17 @@ import { metricFieldsJson } from "./metric-fields.ts";
 import type { Chunk } from "../metrics/chunk.ts";
 import { digestPositions } from "../metrics/downsample.ts";
 import { emptyCounts, type ImageEvent, RowBuilder } from "../metrics/events.ts";
-import { type IngestWorker, sharedBuildWorkers, sharedIngestWorker } from "../metrics/ingest-pool.ts";
+import { type IngestWorker, sharedIngestWorker } from "../metrics/ingest-pool.ts";
 import type { ChunkRef } from "../metrics/run-data.ts";
 import { chunkStats, type ChunkStats } from "../metrics/stats.ts";
 import type { Logger } from "../util/log.ts";
 import { syntheticLines } from "../metrics/warm-lines.ts";
 import { buildMetricsStep, buildSeries } from "../metrics/query.ts";
 import { type IndexDb, openIndexDb } from "./db.ts";
-import type { BuiltRows } from "./metric-build.ts";
 import { ChunkCache } from "./metric-cache.ts";
 import { decodeChunk, encodeChunk } from "./metric-codec.ts";
 import { EventsReader, type IngestHost, type ReadOutcome, type SliceCommit } from "./metric-ingest.ts";
-import { BUSY, type FileMark, type MetricRepository, SqliteMetricRepository } from "./metric-repository.ts";
+import { BUSY, type MetricRepository, SqliteMetricRepository } from "./metric-repository.ts";
 import { type QueryResult, ResultCache, type ResultCounters } from "./metric-results.ts";
 import { dropHistogramIndex } from "./histogram-index.ts";
 import { RunState, type Slot, systemKey } from "./metric-run.ts";
@@ -63,13 +62,6 @@ export interface MetricStoreOptions {
   worker?: IngestWorker | null;
   /** New bytes from which a read goes through the worker (tests lower it). */
   pipelineMinBytes?: number;
-  /**
-   * The workers that build a first read whole, side by side ([] reads it on this thread). Default: the
-   * shared ones, or none when `worker` is null.
-   */
-  builders?: IngestWorker[];
-  /** New bytes of a first read from which it is built on `builders` (tests lower it). */
-  buildMinBytes?: number;
   /** Bytes per slice read inline, and per slice handed to the worker (tests lower them). */
   sliceBytes?: number;
   pipelineSliceBytes?: number;
@@ -86,11 +78,6 @@ export interface SyncOptions {
    * first time): the state then covers a prefix of the file (`state.progress` < 1) and the read goes on.
    */
   partialAfterMs?: number;
-  /**
-   * Return once the rows are readable, before a first read built on the workers is stored (an answer
-   * goes out first; the run's next ingest waits for the write). Otherwise `sync` returns once stored.
-   */
-  beforeStored?: boolean;
 }
 
 /** Thrown by a chunk load while another owner holds the connection: the caller waits and computes again. */
@@ -147,8 +134,6 @@ export class MetricStore implements IngestHost {
     this.results = new ResultCache(this.repo, this.counters, opts.log);
     this.reader = new EventsReader(this, {
       worker: opts.worker === undefined ? sharedIngestWorker() : opts.worker,
-      builders: opts.builders ?? (opts.worker === null ? [] : sharedBuildWorkers()),
-      buildMinBytes: opts.buildMinBytes,
       pipelineMinBytes: opts.pipelineMinBytes,
       sliceBytes: opts.sliceBytes,
       pipelineSliceBytes: opts.pipelineSliceBytes,
@@ -195,7 +180,6 @@ export class MetricStore implements IngestHost {
     const run = this.ingest(state, loaded);
     if (opts.partialAfterMs === undefined) {
       this.count(reason, await run);
-      if (state.saving && !opts.beforeStored) await state.saving;
       return state;
     }
     let done = false;
@@ -217,7 +201,6 @@ export class MetricStore implements IngestHost {
       clearTimeout(timer);
       if (done) {
         await finished; // its failure is the caller's
-        if (state.saving && !opts.beforeStored) await state.saving;
         return state;
       }
       // past the deadline: answer with what is committed, once there is something
@@ -250,13 +233,8 @@ export class MetricStore implements IngestHost {
     } finally {
       state.progress = 1;
       if (bulk) await this.endBulk();
-      const done = () => {
-        state.busy = undefined;
-        release();
-      };
-      // a first read answered from memory: the caller goes on, the run's next ingest waits for the write
-      if (state.saving) void state.saving.then(done);
-      else done();
+      state.busy = undefined;
+      release();
     }
     return { loaded: load, outcome };
   }
@@ -275,7 +253,6 @@ export class MetricStore implements IngestHost {
 
   /** The image events of a run, in file order (call `sync` first). */
   async images(state: RunState): Promise<ImageEvent[]> {
-    if (state.saving) await state.saving; // a first read answered from memory: its images are being stored
     if (state.sid === null) return [];
     return this.repo.images(state.sid);
   }
@@ -317,8 +294,7 @@ export class MetricStore implements IngestHost {
   }
 
   /** Stores the results that are waiting for their run to be quiet, now (the server is stopping). */
-  async flushResults(): Promise<void> {
-    for (const st of this.runs.values()) if (st.saving) await st.saving;
+  flushResults(): Promise<void> {
     return this.results.flush(this.runs.values());
   }
 
@@ -338,7 +314,6 @@ export class MetricStore implements IngestHost {
   async forget(runDir: string): Promise<void> {
     const state = this.runs.get(runDir);
     this.runs.delete(runDir);
-    if (state?.saving) await state.saving; // its rows are dropped below, not written after
     const sid = state?.sid ?? (await this.repo.sidOf(runDir));
     if (sid === null) return;
     this.cache.dropRun(sid);
@@ -361,8 +336,6 @@ export class MetricStore implements IngestHost {
       const pinned = state.pinned.get(ref.id);
       if (pinned) return pinned;
     }
-    const unsaved = state.unsaved?.get(ref.id)?.[level];
-    if (unsaved) return unsaved;
     if (state.sid === null) throw new Error(`chunk ${ref.id} of ${state.runDir} is not stored`);
     const sid = state.sid;
     const hit = this.cache.get(sid, level, ref.id);
@@ -466,92 +439,6 @@ export class MetricStore implements IngestHost {
     const changes = builder.takeChanges();
     if (changes.steps.length || images.length || slice.full) {
       this.emit({ runDir: state.runDir, steps: changes.steps, overflow: changes.overflow, reset: slice.full, images: images.length });
-    }
-  }
-
-  /**
-   * Takes a first read built whole on the workers (the run has no rows): its rows are readable at once,
-   * from memory (`state.unsaved`), and stored right after — every chunk as the worker encoded it, the
-   * images, summary, filter fields and mark in one transaction (`state.saving`; the run's next ingest
-   * waits for it). A failed write forgets the run, so its next sync reads the file again; nothing is lost
-   * since the file is the truth, and the answers already given were computed from it.
-   */
-  async commitBuilt(state: RunState, built: BuiltRows, mark: FileMark): Promise<void> {
-    const unsaved = new Map<number, Chunk[]>();
-    const firstImage = state.imageCount;
-    for (const c of built.chunks) {
-      const slot = state.create();
-      state.pinned.delete(slot.id);
-      slot.rows = c.rows;
-      slot.firstStep = c.firstStep;
-      slot.lastStep = c.lastStep;
-      slot.stats = c.stats;
-      slot.minTime = c.stats.minTime ?? NaN;
-      slot.maxTime = c.stats.maxTime ?? NaN;
-      slot.levelRows = c.levelRows;
-      state.slots.push(slot);
-      unsaved.set(slot.id, c.blobs.map(decodeChunk));
-    }
-    state.file = mark;
-    state.lines += built.counts.lines;
-    state.imageCount += built.images.length;
-    if (built.chunks.length) {
-      state.gen++;
-      state.changedAt = Date.now();
-      state.refresh();
-    }
-    state.progress = 1;
-    state.unsaved = unsaved;
-    this.counters.lines_parsed += built.counts.lines;
-    this.counters.bytes_parsed += built.consumed;
-    if (built.consumed > 0) this.counters.full_parses++;
-    state.saving = this.saveBuilt(state, built, unsaved, firstImage).finally(() => {
-      state.saving = undefined;
-    });
-    this.emit({ runDir: state.runDir, steps: built.steps, overflow: built.overflow, reset: true, images: built.images.length });
-  }
-
-  /** Stores what `commitBuilt` took (see there); never rejects. */
-  private async saveBuilt(state: RunState, built: BuiltRows, unsaved: Map<number, Chunk[]>, firstImage: number): Promise<void> {
-    // a request answered from memory goes out first; the write follows on the next turn
-    await new Promise<void>((res) => setImmediate(res));
-    try {
-      await this.repo.beginBulk();
-      try {
-        await this.repo.transact((w) => {
-          const mark = state.file!;
-          state.sid ??= w.createRun(state.runDir, mark, state.nextChunkId);
-          const sid = state.sid;
-          built.chunks.forEach((c, i) => {
-            const slot = state.slots[i];
-            const common = { id: slot.id, firstStep: c.firstStep, lastStep: c.lastStep, minTime: c.stats.minTime, maxTime: c.stats.maxTime };
-            unsaved.get(slot.id)!.forEach((chunk, level) => {
-              const stats = level === 0 ? JSON.stringify(c.stats) : null;
-              w.putChunk(sid, { ...common, level, rows: chunk.n, stats, chunk, blob: c.blobs[level] });
-            });
-            this.counters.chunks_written += c.blobs.length;
-          });
-          built.images.forEach((img, i) => w.putImage(sid, firstImage + i, img));
-          if (built.chunks.length) {
-            w.putSummary(sid, state.totalRows, state.summaryJson());
-            w.putRunMetrics(state.runDir, metricFieldsJson(state.keyStats));
-            if (state.stored.size) {
-              w.dropResults(sid);
-              state.stored.clear();
-            }
-          }
-          w.writeMark(sid, mark, state.lines, state.nextChunkId);
-        });
-      } finally {
-        await this.repo.endBulk();
-      }
-      for (const [id, chunks] of unsaved) chunks.forEach((chunk, level) => this.cache.put(state.sid!, level, id, chunk));
-      state.unsaved = undefined;
-    } catch (err) {
-      // nothing is stored: forget the run (its next sync reads the file again); memory keeps serving whoever holds it
-      this.log?.error(`metric rows of ${state.runDir} not stored`, err);
-      if (this.runs.get(state.runDir) === state) this.runs.delete(state.runDir);
-      if (state.sid !== null) this.cache.dropRun(state.sid);
     }
   }
 
@@ -686,7 +573,8 @@ export class MetricStore implements IngestHost {
  * process reads its first 100k lines several times slower). Touches no file and no table of the index.
  * It works in small slices, yielding to timers and I/O between them, and stops as soon as `stop()` says
  * so (a real query has started: it warms the code itself and must not wait behind this). The chart
- * queries and chunk decoding run early too, after 4,000 lines.
+ * queries and chunk decoding run early too, after 4,000 lines. The lines look like the SDK's real ones
+ * (`syntheticLines`): code compiled for other number shapes would be compiled again on the first real run.
  */
 export async function warmUpMetricCode(stop: () => boolean = () => false, lines = 20000, sliceLines = 500, pause: () => boolean = () => false): Promise<void> {
   /** Yields to timers and I/O, then waits while `pause()` says requests are being served (2 s at most: a long download must not hold it). */
@@ -698,7 +586,7 @@ export async function warmUpMetricCode(stop: () => boolean = () => false, lines 
   try {
     const store = new MetricStore(idx, { worker: null });
     const state = new RunState(store, "(warm-up)");
-    /** Both chart queries, and decoding every chunk and digest (what answering a first read built on the workers runs). */
+    /** Both chart queries, and decoding every chunk and digest (what loading a run stored by an earlier start runs). */
     const queries = async () => {
       for (const points of [300, 500, 700]) {
         await yieldTurn();
@@ -712,7 +600,7 @@ export async function warmUpMetricCode(stop: () => boolean = () => false, lines 
     for (let from = 1; from <= lines; from += sliceLines) {
       await yieldTurn();
       if (stop()) return;
-      // the queries early too: a first chart may come before the ingest code is warm (it is then built on the workers)
+      // the queries early too: a first chart may come before the ingest code is all warm
       if (from === 1 + sliceLines * 8) await queries();
       const buf = syntheticLines(from, sliceLines, lines);
       offset += buf.length;

@@ -235,14 +235,6 @@ function copyColumn(batch: ParsedBatch, k: number, stride: number, chunk: Chunk,
   }
 }
 
-/** Events built into rows on this thread so far (see `eventsBuiltHere`). */
-let eventsBuilt = 0;
-
-/** Events built into rows on this thread so far: a thread that has built many runs its ingest code compiled. */
-export function eventsBuiltHere(): number {
-  return eventsBuilt;
-}
-
 /** The reader and batch writer of inline ingests on this thread. */
 const inlineReader = new LineReader();
 let inlineWriter: BatchWriter | undefined;
@@ -339,7 +331,6 @@ export class RowBuilder<S extends ChunkSlot> {
   ingestBatch(batch: ParsedBatch, counts: ParseCounts): void {
     const { shape, ts, kinds, vals, strs } = batch;
     const events = shape.length;
-    eventsBuilt += events;
     const shapes = batch.shapes.map(shapeInfo);
     const steps = new Float64Array(events);
     const times = new Float64Array(events);

@@ -1,6 +1,5 @@
 // The ingest worker seen from the metric store: parses slices of events.jsonl on another thread, or says it cannot.
 import { cpus } from "node:os";
-import type { BuiltRows } from "../index/metric-build.ts";
 import type { ParsedBatch } from "./parse-batch.ts";
 
 /**
@@ -15,20 +14,8 @@ export interface ParseRequest {
   claim: Int32Array;
 }
 
-/**
- * A first read built on the worker: the complete lines of `[start, end)` of the open descriptor `fd`
- * (threads share the process's descriptors; the sender keeps it open until the answer).
- */
-export interface BuildRequest {
-  id: number;
-  build: { fd: number; start: number; end: number };
-}
-
-/**
- * The worker's answer: to a ParseRequest the batch, or `skipped` when the sender claimed the slice first
- * (its bytes come back for reuse); to a BuildRequest the built rows.
- */
-export type ParseReply = { id: number; bytes?: ArrayBuffer; batch?: ParsedBatch; built?: BuiltRows; skipped?: boolean; error?: string };
+/** The worker's answer to a ParseRequest: the batch, or `skipped` when the sender claimed the slice first. */
+export type ParseReply = { id: number; bytes: ArrayBuffer; batch?: ParsedBatch; skipped?: boolean; error?: string };
 
 /** Claim cell states. */
 export const CLAIM_FREE = 0;
@@ -57,7 +44,7 @@ export class IngestWorker {
   private worker?: Bun.Worker;
   private failure?: string;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve(r: ParseReply): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, { resolve(b: ParsedBatch | null): void; reject(e: Error): void }>();
   private readonly pool: ArrayBuffer[] = [];
 
   constructor(private readonly url: string = ingestWorkerUrl()) {}
@@ -65,11 +52,6 @@ export class IngestWorker {
   /** False once the worker has failed. */
   get usable(): boolean {
     return this.failure === undefined;
-  }
-
-  /** Requests are out at the worker (e.g. the slices of another run's large read): a build would queue behind them. */
-  get busy(): boolean {
-    return this.pending.size > 0;
   }
 
   /** Why the worker failed, if it did. */
@@ -89,19 +71,7 @@ export class IngestWorker {
    * Parses the complete lines in `bytes[0, length)` unless `claim` was taken first (then null). `bytes`
    * is transferred: unusable here afterwards.
    */
-  async parse(bytes: ArrayBuffer, length: number, claim: Int32Array): Promise<ParsedBatch | null> {
-    const r = await this.send((id) => ({ id, bytes, length, claim }) satisfies ParseRequest, [bytes]);
-    return r.batch ?? null;
-  }
-
-  /** Builds the rows of `[start, end)` of the open file `fd` on the worker (see `buildRows`); keep `fd` open until it settles. */
-  async build(fd: number, start: number, end: number): Promise<BuiltRows> {
-    const r = await this.send((id) => ({ id, build: { fd, start, end } }) satisfies BuildRequest, []);
-    if (!r.built) throw new Error("ingest worker: no rows in its answer");
-    return r.built;
-  }
-
-  private send(message: (id: number) => ParseRequest | BuildRequest, transfer: ArrayBuffer[]): Promise<ParseReply> {
+  parse(bytes: ArrayBuffer, length: number, claim: Int32Array): Promise<ParsedBatch | null> {
     if (this.failure !== undefined) return Promise.reject(new Error(this.failure));
     let w: Bun.Worker;
     try {
@@ -111,19 +81,15 @@ export class IngestWorker {
       return Promise.reject(new Error(this.failure));
     }
     const id = this.nextId++;
-    return new Promise<ParseReply>((resolve, reject) => {
+    return new Promise<ParsedBatch | null>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      // keep the process alive while a request is out (the caller awaits it)
+      // keep the process alive while a slice is out (the caller awaits it)
       if (this.pending.size === 1) w.ref();
-      w.postMessage(message(id), transfer);
+      w.postMessage({ id, bytes, length, claim } satisfies ParseRequest, [bytes]);
     });
   }
 
-  /**
-   * Starts the thread ahead of the first slice (it boots while the caller parses; once started it runs
-   * synthetic lines through its code until the first request arrives, so that a first read is parsed by
-   * compiled code); false when it cannot start.
-   */
+  /** Starts the thread ahead of the first slice (it boots while the caller parses); false when it cannot start. */
   warm(): boolean {
     if (this.failure !== undefined) return false;
     try {
@@ -156,7 +122,8 @@ export class IngestWorker {
       if (!p) return;
       this.pending.delete(r.id);
       if (this.pending.size === 0) w.unref();
-      if (r.batch || r.built || r.skipped) p.resolve(r);
+      if (r.batch) p.resolve(r.batch);
+      else if (r.skipped) p.resolve(null);
       else {
         // a parse that throws is a bug: stop using the worker rather than fail the same way again
         p.reject(new Error(`ingest worker: ${r.error}`));
@@ -209,20 +176,9 @@ function idleCpuMs(): number {
 }
 
 let shared: IngestWorker | undefined;
-let builders: IngestWorker[] | undefined;
 
 /** The process's ingest worker, shared by every metric store. */
 export function sharedIngestWorker(): IngestWorker {
   shared ??= new IngestWorker();
   return shared;
-}
-
-/**
- * The workers that build first reads, shared by every metric store: the ingest worker, and a second one
- * where the machine has four cores or more. On two cores a second thread does not pay: each thread
- * compiles the same code again, and its warm-up would take the core the main thread starts on.
- */
-export function sharedBuildWorkers(): IngestWorker[] {
-  builders ??= cpus().length >= 4 ? [sharedIngestWorker(), new IngestWorker()] : [sharedIngestWorker()];
-  return builders;
 }
