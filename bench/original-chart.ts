@@ -98,6 +98,13 @@ if (!existsSync(join(dst, "events.jsonl"))) {
   } else generateBigRun(ROOT, ID, "mid", STEPS);
 }
 
+/** The load average (1, 5, 15 min) and cores: the figures below are only comparable on a quiet machine. */
+async function load(): Promise<string> {
+  const text = await Bun.file("/proc/loadavg").text().catch(() => "");
+  return text ? `load average ${text.split(" ").slice(0, 3).join(" ")} on ${navigator.hardwareConcurrency} cores` : "load average unknown";
+}
+
+console.log(`(${await load()} before)`);
 const ours = await firstChart(startOurs);
 const o = stats(ours.ms);
 const when = PAUSE_MS > 0 ? `${PAUSE_MS} ms after ready` : "at once after ready";
@@ -111,4 +118,5 @@ if (!ORIGINAL || !existsSync(join(ORIGINAL, "runicorn", "__init__.py"))) {
   console.log(`original 0.6: median ${g.median.toFixed(0)} ms, p95 ${g.p95.toFixed(0)} ms (${orig.rows} rows, ${TRIALS} fresh starts)`);
   reportValue("first downsampled chart, 100k steps: speed-up", g.median / o.median, 10, "×", "higher");
 }
+console.log(`(${await load()} after)`);
 finish();

@@ -7,9 +7,11 @@ import { type IngestWorker, sharedIngestWorker } from "../metrics/ingest-pool.ts
 import type { ChunkRef } from "../metrics/run-data.ts";
 import { chunkStats, type ChunkStats } from "../metrics/stats.ts";
 import type { Logger } from "../util/log.ts";
+import { syntheticLines } from "../metrics/warm-lines.ts";
 import { buildMetricsStep, buildSeries } from "../metrics/query.ts";
 import { type IndexDb, openIndexDb } from "./db.ts";
 import { ChunkCache } from "./metric-cache.ts";
+import { decodeChunk, encodeChunk } from "./metric-codec.ts";
 import { EventsReader, type IngestHost, type ReadOutcome, type SliceCommit } from "./metric-ingest.ts";
 import { BUSY, type MetricRepository, SqliteMetricRepository } from "./metric-repository.ts";
 import { type QueryResult, ResultCache, type ResultCounters } from "./metric-results.ts";
@@ -581,7 +583,9 @@ export class MetricStore implements IngestHost {
  * that the first real run is parsed and answered by compiled code rather than the interpreter (a fresh
  * process reads its first 100k lines several times slower). Touches no file and no table of the index.
  * It works in small slices, yielding to timers and I/O between them, and stops as soon as `stop()` says
- * so (a real query has started: it warms the code itself and must not wait behind this).
+ * so (a real query has started: it warms the code itself and must not wait behind this). The chart
+ * queries and chunk decoding run early too, after 4,000 lines. The lines look like the SDK's real ones
+ * (`syntheticLines`): code compiled for other number shapes would be compiled again on the first real run.
  */
 export async function warmUpMetricCode(stop: () => boolean = () => false, lines = 20000, sliceLines = 500, pause: () => boolean = () => false): Promise<void> {
   /** Yields to timers and I/O, then waits while `pause()` says requests are being served (2 s at most: a long download must not hold it). */
@@ -593,16 +597,23 @@ export async function warmUpMetricCode(stop: () => boolean = () => false, lines 
   try {
     const store = new MetricStore(idx, { worker: null });
     const state = new RunState(store, "(warm-up)");
+    /** Both chart queries, and decoding every chunk and digest (what loading a run stored by an earlier start runs). */
+    const queries = async () => {
+      for (const points of [300, 500, 700]) {
+        await yieldTurn();
+        if (stop()) return;
+        await store.compute(() => buildSeries(state, "warm-up", { x: "step", points, mode: "lttb" }));
+        await store.compute(() => buildMetricsStep(state, points));
+      }
+      for (const slot of state.slots) for (let level = 0; level <= 3; level++) decodeChunk(encodeChunk(state.load(slot, level)));
+    };
     let offset = 0;
     for (let from = 1; from <= lines; from += sliceLines) {
       await yieldTurn();
       if (stop()) return;
-      let text = "";
-      for (let i = from; i < from + sliceLines; i++) {
-        const t = (1795922975 + i / 1000).toFixed(6);
-        text += `{"ts": ${t}, "type": "metrics", "data": {"loss": ${1 / i}, "acc": ${(i % 97) / 97}, "lr": 1e-05, "global_step": ${i}, "time": ${t}, "stage": "${i < lines / 2 ? "train" : "eval"}"}}\n`;
-      }
-      const buf = Buffer.from(text);
+      // the queries early too: a first chart may come before the ingest code is all warm
+      if (from === 1 + sliceLines * 8) await queries();
+      const buf = syntheticLines(from, sliceLines, lines);
       offset += buf.length;
       await store.commitSlice(state, {
         fill: (builder) => {
@@ -617,12 +628,7 @@ export async function warmUpMetricCode(stop: () => boolean = () => false, lines 
         progress: 1,
       });
     }
-    for (const points of [300, 500, 700]) {
-      await yieldTurn();
-      if (stop()) return;
-      await store.compute(() => buildSeries(state, "warm-up", { x: "step", points, mode: "lttb" }));
-      await store.compute(() => buildMetricsStep(state, points));
-    }
+    await queries();
   } finally {
     await idx.close();
   }

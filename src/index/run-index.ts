@@ -41,10 +41,17 @@ const LARGE_SYNC = 5000;
 /** How long start() waits for a fresh index's first build before the server listens anyway. */
 const FIRST_BUILD_WAIT_MS = 250;
 /**
+ * Runs found by the first build from which start stops waiting for it (issue 13: the first answer within
+ * 1 s at 100,000 runs): a build this large cannot end within FIRST_BUILD_WAIT_MS anyway.
+ */
+const FIRST_BUILD_WAIT_MAX_RUNS = 2000;
+/**
  * How long an API request made early in a fresh index's first build waits for it (counted from the
  * build's start): a small root always answers complete; a large one answers what it has after this.
  */
 const FIRST_ANSWER_WAIT_MS = 2000;
+/** Milliseconds of folder listing (sub-folders queued) after which a build lets requests in (issue 13: answers while building). */
+const FOLDER_TURN_MS = 20;
 /** index_state key written once the first full build has finished. */
 const BUILT_KEY = "runs_built_at";
 
@@ -166,7 +173,7 @@ export class RunIndex {
     this.ready.catch((e) => this.log.error("initial index build failed", e));
     // a small root is built before the first answer (its list is never partial); a large one builds
     // while the server answers, saying so in progress()
-    if (!built) await Promise.race([this.ready.catch(() => undefined), new Promise((r) => setTimeout(r, FIRST_BUILD_WAIT_MS))]);
+    if (!built) await this.waitForSmallBuild(this.ready);
     this.timers.push(
       setInterval(() => {
         this.sweepActive().catch((e) => this.log.error("sweep failed", e));
@@ -182,6 +189,19 @@ export class RunIndex {
     }
     this.timers.push(setInterval(() => this.pollLive(), this.opts.livePollMs ?? 1000));
     for (const t of this.timers) (t as any).unref?.();
+  }
+
+  /** Waits for the first build while it may still end soon: at most FIRST_BUILD_WAIT_MS, and not once it has found many runs. */
+  private async waitForSmallBuild(build: Promise<void>): Promise<void> {
+    let done = false;
+    build.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    const deadline = performance.now() + FIRST_BUILD_WAIT_MS;
+    while (!done && !this.closed && performance.now() < deadline && this.build.found < FIRST_BUILD_WAIT_MAX_RUNS) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   /** False where changes may arrive without fs events: a network filesystem, or no working watcher. */
@@ -306,6 +326,7 @@ export class RunIndex {
         const rows: RunTable[] = [];
         const gone: string[] = [];
         let runs = 0;
+        let turn = performance.now();
         for (const r of results) {
           if (stampIsRun(r.stamp)) {
             runs++;
@@ -320,6 +341,12 @@ export class RunIndex {
           if (this.byDir.has(r.dir)) gone.push(r.dir);
           if (r.dir.startsWith(runsRoot + sep)) this.watchDir(r.dir);
           if (r.dir.startsWith(runsRoot + sep)) for (const t of childTasks(r.dir, r.dir.slice(runsRoot.length + 1).split(sep))) push(t);
+          if (performance.now() - turn > FOLDER_TURN_MS) {
+            // a batch of folders of thousands of runs each lists them all: let requests in between
+            if (building) this.build.found = queued - folders;
+            await new Promise((res) => setImmediate(res));
+            turn = performance.now();
+          }
         }
         pendingRows.push(...rows);
         pendingRuns += runs;

@@ -95,6 +95,24 @@ describe("the first index build", () => {
     expect(health.elapsed_s).toBeGreaterThan(0);
   });
 
+  it("listens without waiting for a first build that has found more runs than it can read within the wait", async () => {
+    const t = tempDir();
+    cleanups.push(() => t.cleanup());
+    const root = join(t.dir, "root");
+    const N = 6000;
+    writeRuns(root, N);
+    const config = loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: 60, firstAnswerWaitMs: 0 }, isolatedEnv(t.dir));
+    const server: RunningServer = await startServer(config);
+    cleanups.push(() => server.stop());
+    // start stopped waiting once the folders listed held over 2,000 runs: their files are still being read
+    const first = (await getJson(`${server.url}/api/health`)).body.index;
+    expect(first.state).toBe("building");
+    expect(first.runs_found).toBeGreaterThanOrEqual(2000);
+    expect(first.runs_indexed).toBeLessThan(N);
+    await waitFor(async () => (await getJson(`${server.url}/api/health`)).body.index.state === "ready", 90_000, "index ready");
+    expect((await getJson(`${server.url}/api/runs`)).body.length).toBe(N);
+  });
+
   it("is ready at the first answer for a small root, and after a restart the index is not rebuilt", async () => {
     const s = await startTestServer({ fixture: "rn-data" });
     cleanups.push(() => s.close());

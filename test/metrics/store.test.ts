@@ -7,6 +7,7 @@ import { decodeChunk, encodeChunk } from "../../src/index/metric-codec.ts";
 import { MetricStore, warmUpMetricCode } from "../../src/index/metric-store.ts";
 import { Chunk, K_BOOL, K_INF, K_NULL, K_NUM, K_STR } from "../../src/metrics/chunk.ts";
 import { buildKeys, buildMetricsStep } from "../../src/metrics/query.ts";
+import { syntheticLines } from "../../src/metrics/warm-lines.ts";
 import { FIXTURES, tempDir } from "../helpers/server.ts";
 import { sdkLine } from "./harness.ts";
 
@@ -340,5 +341,26 @@ describe("the metric code warm-up", () => {
     let slices = 0;
     await warmUpMetricCode(() => ++slices > 2, 100000, 500);
     expect(slices).toBeLessThan(10);
+  });
+
+  it("runs lines shaped like the SDK's: one row per line, rising steps, float32 values with long mantissas", async () => {
+    const text = syntheticLines(1, 3000, 3000).toString();
+    const events = text.trimEnd().split("\n").map((l) => JSON.parse(l) as { type: string; data: Record<string, number | string> });
+    expect(events.map((e) => e.data.global_step)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    expect(events.every((e) => e.type === "metrics" && String(e.data.acc).length > 12)).toBe(true);
+    const tmp = tempDir("rn-warm-");
+    const runDir = join(tmp.dir, "run");
+    mkdirSync(runDir);
+    writeFileSync(join(runDir, "events.jsonl"), text);
+    const idx = await openIndexDb(join(tmp.dir, "index.sqlite"));
+    try {
+      const state = await new MetricStore(idx, { worker: null }).sync(runDir);
+      expect(state.totalRows).toBe(3000);
+      expect(state.columns).toEqual(["acc", "grad_norm", "loss", "lr", "stage", "time", "val_loss"]);
+      expect(state.stages.map((s) => s.stage)).toEqual(["warmup", "train", "eval"]);
+    } finally {
+      await idx.close();
+      tmp.cleanup();
+    }
   });
 });
