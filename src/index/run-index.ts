@@ -11,7 +11,7 @@ import { detectFsKind, type FsKind } from "./fs-kind.ts";
 import { deathReason, lastSignOfLife } from "./liveness.ts";
 import { createRunFilterIndex, dropRunFilterIndex } from "./migrations.ts";
 import { deleteRunRows, upsertRunRows } from "./run-queries.ts";
-import { childTasks, legacyRunDirs, type ScanTask, scanRun, stampIsRun, v06Task, walkRunDirs } from "./run-scan.ts";
+import { childTasks, isRunDir, legacyRunDirs, type ScanTask, scanRun, stampIsRun, v06Task, walkRunDirs } from "./run-scan.ts";
 import { ScanJob } from "./scan-pool.ts";
 import type { RunChange, RunRecord } from "./run-types.ts";
 import type { RunTable } from "./schema.ts";
@@ -339,8 +339,12 @@ export class RunIndex {
           }
           folders++;
           if (this.byDir.has(r.dir)) gone.push(r.dir);
-          if (r.dir.startsWith(runsRoot + sep)) this.watchDir(r.dir);
-          if (r.dir.startsWith(runsRoot + sep)) for (const t of childTasks(r.dir, r.dir.slice(runsRoot.length + 1).split(sep))) push(t);
+          if (r.dir.startsWith(runsRoot + sep)) {
+            const segments = r.dir.slice(runsRoot.length + 1).split(sep);
+            // a folder that became a run after its scan and before this watch: nothing would report it
+            if (this.watchDir(r.dir) && isRunDir(r.dir)) push(v06Task(r.dir, segments));
+            else for (const t of childTasks(r.dir, segments)) push(t);
+          }
           if (performance.now() - turn > FOLDER_TURN_MS) {
             // a batch of folders of thousands of runs each lists them all: let requests in between
             if (building) this.build.found = queued - folders;
@@ -580,15 +584,16 @@ export class RunIndex {
   }
 
   /** Watches one directory (non-recursively); a failure other than a vanished folder turns to full sweeps. */
-  private watchDir(dir: string): void {
-    if (this.opts.watch === false || this.closed || this.watchFailed || this.watchers.has(dir)) return;
+  private watchDir(dir: string): boolean {
+    if (this.opts.watch === false || this.closed || this.watchFailed || this.watchers.has(dir)) return false;
     try {
       const w = watch(dir, (_event, name) => this.noticePath(name ? join(dir, name.toString()) : dir));
       w.on("error", () => this.unwatchDir(dir)); // the folder went away; its parent's watch reports that
       this.watchers.set(dir, w);
+      return true;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") return; // vanished meanwhile
+      if (code === "ENOENT" || code === "ENOTDIR") return false; // vanished meanwhile
       this.watchFailed = true;
       for (const w of this.watchers.values()) w.close();
       this.watchers.clear();
@@ -600,6 +605,7 @@ export class RunIndex {
         (t as any).unref?.();
         this.timers.push(t);
       }
+      return false;
     }
   }
 
@@ -659,12 +665,16 @@ export class RunIndex {
         if (r.row) changed.set(t.dir, r.row);
       }
     }
+    const fresh = [...changed.keys()].filter((d) => !this.byDir.has(d));
     try {
       await this.apply([...changed.values()], [...removed]);
     } catch (e) {
       this.log.error("index update failed", e);
     }
     for (const c of fileChanges) if (this.byDir.has(c.run_dir)) this.emit(c);
+    // a new run's watch starts after its files were read: what it wrote in between (a finish, say)
+    // reached no watch, so each new run is stated once more (a stat when nothing changed)
+    for (const d of fresh) if (this.byDir.has(d)) this.noticePath(d);
   }
 
   /** Safety net for live push when fs events are missed: watches the sizes of running runs' streams. */

@@ -199,6 +199,12 @@ export function* walkRunDirs(root: string, dir: string, onFolder?: (dir: string)
 
 function* walkV06(dir: string, segments: string[], onFolder?: (dir: string) => void): Generator<ScanTask> {
   onFolder?.(dir);
+  // a folder that became a run between its parent's look and this watch is a run after all: its
+  // meta.json may have been written before the watch could see it
+  if (segments.length && isRunDir(dir)) {
+    yield v06Task(dir, segments);
+    return;
+  }
   for (const t of childTasks(dir, segments)) {
     if (isRunDir(t.dir)) yield t;
     else yield* walkV06(t.dir, [...segments, t.dir.slice(dir.length + 1)], onFolder);

@@ -208,6 +208,40 @@ describe("changes without sweeps", () => {
     await waitFor(async () => (await s!.api("/api/runs/20250303_000000_abcdef")).status === 404, 5000, "removal");
   });
 
+  it("misses no run started and finished in a new folder while its watch is being set up", async () => {
+    s = await startTestServer({ fixture: "rn-probe", sweepSeconds: 3600, flags: { fullSweepSeconds: 0 } });
+    const before = (await s.api("/api/runs")).body.length;
+    // several writers at once, each run as the SDK writes it: folders first, meta.json by rename, then
+    // status running and finished at once; any file written between a folder's first look and its
+    // watch is seen by nothing but a sweep, and there is none here
+    const writer = `
+import json, os, sys
+root, w = sys.argv[1], int(sys.argv[2])
+def put(p, obj):
+    t = os.path.join(os.path.dirname(p), ".tmp_" + os.path.basename(p))
+    with open(t, "w") as f: f.write(json.dumps(obj))
+    os.replace(t, p)
+for i in range(25):
+    rid = "20250404_000000_%02x%04x" % (w, i)
+    d = os.path.join(root, "runs", "race%d" % w, "sub%d" % i, "deep", rid)
+    os.makedirs(os.path.join(d, "media"))
+    put(os.path.join(d, "meta.json"), {"id": rid, "path": "race%d/sub%d/deep" % (w, i), "hostname": "elsewhere", "pid": 1})
+    put(os.path.join(d, "status.json"), {"status": "running", "started_at": 1})
+    put(os.path.join(d, "status.json"), {"status": "finished", "started_at": 1, "ended_at": 2})
+`;
+    const procs = Array.from({ length: 8 }, (_, w) => Bun.spawn(["python3", "-c", writer, s!.root, String(w)], { stderr: "inherit" }));
+    for (const p of procs) expect(await p.exited).toBe(0);
+    await waitFor(
+      async () => {
+        const runs = (await s!.api("/api/runs")).body as { id: string; status: string }[];
+        return runs.filter((r) => r.id.startsWith("20250404_") && r.status === "finished").length === 200;
+      },
+      10_000,
+      "all 200 runs indexed as finished",
+    );
+    expect((await s.api("/api/runs")).body.length).toBe(before + 200);
+  }, 30_000);
+
   it("finds a whole new experiment folder copied in while running", async () => {
     s = await startTestServer({ fixture: "rn-probe", sweepSeconds: 3600, flags: { fullSweepSeconds: 0 } });
     const before = (await s.api("/api/runs")).body.length;
