@@ -1,7 +1,7 @@
 // Side by side with the original 0.6 viewer (issue 13): the first downsampled chart of a 100k-step run,
 // each server started fresh (ours on a fresh index). `bun bench/original-chart.ts --original DIR [--trials 5]`
 // [--pause-ms N] where DIR holds the original's `runicorn` package (its repository's src/; or RUNICORN_ORIGINAL_SRC).
-// The original needs Debian's python3-fastapi, python3-uvicorn, python3-filelock… (/usr/bin/python3 is used when present).
+// The original needs Debian's python3-fastapi, python3-uvicorn, python3-filelock, python3-multipart, python3-psutil, python3-aiofiles, python3-paramiko (/usr/bin/python3 is used when present).
 // Without it the comparison is not measured and the benchmark says so (exit 1: a figure is missing).
 import { existsSync, linkSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -37,12 +37,20 @@ async function startOriginal(home: string) {
   const proc = Bun.spawn([existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3", "-m", "runicorn", "viewer", "--storage", ROOT, "--port", String(port), "--log-level", "WARNING"], {
     env: { PATH: process.env.PATH ?? "", HOME: home, PYTHONPATH: ORIGINAL! },
     stdout: "ignore",
-    stderr: "ignore",
+    stderr: "pipe",
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
+    if (proc.exitCode !== null) {
+      // a missing Python module ends it at once: say which, rather than waiting the whole minute
+      const err = (await new Response(proc.stderr).text()).trim().split("\n").slice(-3).join("\n");
+      throw new Error(`the original viewer exited (code ${proc.exitCode}) before answering /api/health:\n${err}`);
+    }
     try {
-      if ((await fetch(`${url}/api/health`)).ok) return { url, stop: async () => { proc.kill(); await proc.exited; } };
+      if ((await fetch(`${url}/api/health`)).ok) {
+        void new Response(proc.stderr).text().catch(() => ""); // keep draining: a full pipe would block it
+        return { url, stop: async () => { proc.kill(); await proc.exited; } };
+      }
     } catch {
       // not listening yet
     }
