@@ -1,7 +1,7 @@
 // Benchmark at scale (issue 13): 100,000 runs in the original's format plus one 2M-step run; start, index build,
 // list, idle CPU, RSS, cold charts. `bun bench/scale.ts [--runs 100000] [--steps 2000000] [--source] [--idle-s 30] [--cold]`.
 // --cold drops the page cache first (root only): a first start after a reboot, where reading 400,000 small files is
-// the kernel's work (measured on this VM: 33.8 s cold, 10-11 s warm; `find | xargs cat` of the same files: 48 s cold).
+// the kernel's work (measured on this VM: 26.6 s cold, 9.3-9.7 s warm; `find | xargs cat` of the same files: 48 s cold).
 // Data is generated once under bench/.data/ (git-ignored) and reused; each run starts from a fresh index.
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -50,17 +50,12 @@ if (import.meta.main) {
   generateBigRun(ROOT, BIG_ID, "big", STEPS);
   generateBigRun(ROOT, MID_ID, "mid", 100_000);
   console.log(`${generated ? "generated" : "reusing"} ${N.toLocaleString()} runs + a ${STEPS.toLocaleString()}-step run under ${ROOT} (${((performance.now() - g0) / 1000).toFixed(1)} s)`);
-  if (generated) {
-    // the new files are still being written back to disk: a build timed now shares the machine with that
-    // (16.8 s instead of 10-11 s measured once); a user's runs were written long before the viewer starts
-    Bun.spawnSync(["sync"]);
-  }
   const home = join(DATA, "home");
   // a fresh index every time: the index lives in ROOT/index
   rmSync(join(ROOT, "index"), { recursive: true, force: true });
   rmSync(home, { recursive: true, force: true });
-  // the last run's index (hundreds of MB after the 2M-step chart) is freed by the filesystem in the background:
-  // a build started at once measured 13.4-13.8 s against 10.0-10.6 s after a small index was removed
+  // a build timed while the disk is busy writing back just-generated runs (16.8 s) or freeing the last run's
+  // index (hundreds of MB after the 2M-step chart: 13.4-13.8 s) is no user's start (9.3-10.6 s after sync)
   Bun.spawnSync(["sync"]);
   if (COLD) {
     try {
