@@ -10,6 +10,7 @@ import { AllowedOrigins, normalizeOrigin } from "../config/allowed-origins.ts";
 import { createRemoteManager } from "../api/remote.ts";
 import { warmUpHistogramCode } from "../index/histogram-index.ts";
 import { warmUpMetricCode } from "../index/metric-store.ts";
+import { sharedIngestWorker } from "../metrics/ingest-pool.ts";
 import { LiveHub } from "../live/live-hub.ts";
 import type { RemoteManager } from "../remote/manager.ts";
 import { isAddressInUse, portInUseMessage } from "../util/listen.ts";
@@ -66,6 +67,15 @@ export async function startServer(
   opts: { fleet?: Fleet; remote?: RemoteManager; uiFleet?: UiFleet } = {},
 ): Promise<RunningServer> {
   const log = createLogger(config.logLevel);
+  if (!opts.fleet) {
+    // the ingest worker builds part of a first read (issue 13): its code is compiled on the other core
+    // while this thread opens the index, so that a chart asked for right after the start is not parsed cold
+    void sharedIngestWorker()
+      .warmUp()
+      .catch((e) => log.debug(`ingest worker warm-up stopped: ${(e as Error).message}`));
+  }
+  // the ingest worker builds half of a first read (issue 13): its code is compiled on the other core
+  // while this thread opens the index
   try {
     mkdirSync(join(config.root, "runs"), { recursive: true });
   } catch (e) {

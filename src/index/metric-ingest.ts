@@ -4,6 +4,7 @@ import { openChecked, UNLIMITED } from "../store/safe-read.ts";
 import { emptyCounts, type ImageEvent, type ParseCounts, parseHere, releaseIngestBuffers, RowBuilder } from "../metrics/events.ts";
 import { CLAIM_FREE, CLAIM_SENDER, IdleProbe, type IngestWorker } from "../metrics/ingest-pool.ts";
 import type { ParsedBatch } from "../metrics/parse-batch.ts";
+import { buildRange, eachPiece, type RangeRows, readFd } from "../metrics/range-build.ts";
 import type { Logger } from "../util/log.ts";
 import type { FileMark } from "./metric-repository.ts";
 import type { RunState, Slot } from "./metric-run.ts";
@@ -14,6 +15,10 @@ const SLICE_BYTES = 4 << 20;
 const PIPELINE_SLICE_BYTES = 8 << 20;
 /** New bytes from which a read goes through the ingest worker (below, starting it costs more than it saves). */
 const PIPELINE_MIN_BYTES = 64 << 20;
+/** New bytes from which a first read is split between this thread and the worker (below: one thread is as quick). */
+const SPLIT_MIN_BYTES = 4 << 20;
+/** Pieces a split first read is cut into (each at least half of SPLIT_MIN_BYTES): enough for the two threads to even out. */
+const SPLIT_PIECES = 8;
 /** Idle cores (see IdleProbe) from which a large read starts using the worker. */
 const IDLE_CORES_FOR_WORKER = 0.5;
 /** Slices out at the worker at once: one being parsed while this thread commits the one before, one waiting. */
@@ -72,6 +77,8 @@ export interface IngestOptions {
   pipelineSliceBytes?: number;
   /** Use the worker for large reads even when no core looks idle (tests). */
   alwaysWorker?: boolean;
+  /** New bytes of a first read from which it is split between this thread and the worker (tests lower it). */
+  splitMinBytes?: number;
   log?: Logger;
 }
 
@@ -94,6 +101,7 @@ export class EventsReader {
   private readonly sliceBytes: number;
   private readonly pipelineSliceBytes: number;
   private readonly alwaysWorker: boolean;
+  private readonly splitMinBytes: number;
   private readonly log?: Logger;
   /** A read buffer kept between reads; each read takes it for itself (reads of several runs may overlap). */
   private spare?: Buffer;
@@ -107,6 +115,7 @@ export class EventsReader {
     this.sliceBytes = opts.sliceBytes ?? SLICE_BYTES;
     this.pipelineSliceBytes = opts.pipelineSliceBytes ?? PIPELINE_SLICE_BYTES;
     this.alwaysWorker = opts.alwaysWorker ?? false;
+    this.splitMinBytes = opts.splitMinBytes ?? SPLIT_MIN_BYTES;
     this.log = opts.log;
   }
 
@@ -122,8 +131,13 @@ export class EventsReader {
     this.spare = undefined;
     try {
       const worker = this.worker;
-      if (worker?.usable && open.size - open.offset >= this.pipelineMinBytes) {
+      const fresh = open.size - open.offset;
+      if (worker?.usable && fresh >= this.pipelineMinBytes) {
         return await this.readPipelined(state, open, worker, io);
+      }
+      if (worker?.usable && open.full && state.slots.length === 0 && fresh >= this.splitMinBytes) {
+        const r = await this.readSplit(state, open, worker);
+        if (r) return r;
       }
       return await this.readInline(state, open, io);
     } finally {
@@ -219,6 +233,74 @@ export class EventsReader {
       );
       return { read: open.full ? "full" : "incremental", more };
     }
+  }
+
+  /**
+   * A first read of a file below the pipeline's size, on both cores (issue 13): the file is cut into
+   * pieces at line starts; this thread and the worker each take the next piece until none is left (the
+   * quicker thread builds more) and build it into detached chunks; one commit appends them in file order.
+   * Pieces the worker could not build are built here. When a piece is shorter than its bounds (the file
+   * changed under the read) only the pieces before it are committed and the next step reads on; a piece
+   * whose steps do not follow the rows before it (a step logged again across a cut) is read into the
+   * run's rows line by line. Undefined: the file has no line starts to cut at (the caller reads inline).
+   */
+  private async readSplit(state: RunState, open: OpenFile, worker: IngestWorker): Promise<{ read: ReadOutcome; more: boolean } | undefined> {
+    const { fd, size } = open;
+    const bounds = pieceBounds(fd, size, Math.max(this.splitMinBytes >>> 1, Math.ceil(size / SPLIT_PIECES)));
+    if (bounds.length < 3) return undefined;
+    const pieces = bounds.length - 1;
+    const next = new Int32Array(new SharedArrayBuffer(4));
+    const far = worker.buildPieces(fd, bounds, next);
+    const built = new Map<number, RangeRows>();
+    const read = readFd(fd);
+    // the worker reads through `fd`: it stays open (the caller closes it) until the worker has answered
+    try {
+      for (;;) {
+        const k = Atomics.add(next, 0, 1);
+        if (k >= pieces) break;
+        built.set(k, buildRange(read, bounds[k], bounds[k + 1]));
+      }
+    } finally {
+      if (built.size === pieces) {
+        // every piece was claimed here (the worker was busy or still starting): its later claims all fail,
+        // so it never reads `fd`, and its empty answer need not be waited for
+        far.catch(() => {});
+      } else {
+        const theirs = await far.catch((err) => {
+          this.log?.warn(`metric ingest: the ingest worker could not read ${state.eventsPath}, reading on this thread: ${(err as Error).message}`);
+          return new Map<number, RangeRows>();
+        });
+        for (const [k, rows] of theirs) built.set(k, rows);
+      }
+    }
+    for (let k = 0; k < pieces; k++) if (!built.has(k)) built.set(k, buildRange(read, bounds[k], bounds[k + 1]));
+    // the pieces up to the first one shorter than its bounds (the last one may end in a torn line; a
+    // shorter one before it means the file changed meanwhile: the next step reads on from there)
+    let whole = 0;
+    let end = 0;
+    do {
+      end = bounds[whole] + built.get(whole)!.consumed;
+      whole++;
+    } while (whole < pieces && end === bounds[whole]);
+    const more = whole < pieces;
+    await this.host.commitSlice(
+      state,
+      this.slice(open, end, end, more, true, (builder) => {
+        const images: ImageEvent[] = [];
+        const counts = emptyCounts();
+        for (let k = 0; k < whole; k++) {
+          const p = built.get(k)!;
+          if (builder.appendChunks(p.chunks)) {
+            images.push(...p.images);
+            for (const c of ["lines", "metrics", "images", "malformed"] as const) counts[c] += p.counts[c];
+          } else {
+            eachPiece(read, bounds[k], bounds[k] + p.consumed, (buf, len) => builder.ingest(buf, 0, len, images, counts));
+          }
+        }
+        return { images, counts };
+      }),
+    );
+    return { read: "full", more };
   }
 
   /** A slice to commit: its mark (with the bytes before its end, to notice a rewrite), size and progress. */
@@ -389,6 +471,23 @@ interface ReadBuffer {
 function readBuffer(io: ReadBuffer, size: number): Buffer {
   if (!io.buf || io.buf.length < size) io.buf = Buffer.allocUnsafeSlow(size);
   return io.buf.subarray(0, size);
+}
+
+/**
+ * Where to cut `[0, size)` into pieces of about `piece` bytes: 0, then the line start after each
+ * multiple of `piece` (a cut with no newline within 64 KB after it is left out), then `size`.
+ */
+function pieceBounds(fd: number, size: number, piece: number): number[] {
+  const bounds = [0];
+  const probe = Buffer.allocUnsafe(1 << 16);
+  for (let at = piece; at < size; at += piece) {
+    if (at <= bounds[bounds.length - 1]) continue;
+    const got = readSync(fd, probe, 0, Math.min(probe.length, size - at), at);
+    const nl = probe.subarray(0, Math.max(got, 0)).indexOf(10);
+    if (nl >= 0 && at + nl + 1 < size) bounds.push(at + nl + 1);
+  }
+  bounds.push(size);
+  return bounds;
 }
 
 /** Opens events.jsonl through the safe reader (O_NONBLOCK, no link, regular file); undefined when it was swapped for something else since the stat. */

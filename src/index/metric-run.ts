@@ -103,7 +103,7 @@ export class RunState implements RunData, ChunkHost<Slot> {
     return c;
   }
 
-  create(): Slot {
+  create(chunk?: Chunk): Slot {
     const slot: Slot = {
       id: this.nextChunkId++,
       rows: 0,
@@ -116,7 +116,7 @@ export class RunState implements RunData, ChunkHost<Slot> {
       // every slot has every field from the start: one object shape for the JIT
       dirty: false,
     };
-    this.pinned.set(slot.id, new Chunk(CHUNK_ROWS));
+    this.pinned.set(slot.id, chunk ?? new Chunk(CHUNK_ROWS));
     return slot;
   }
 

@@ -67,6 +67,8 @@ export interface MetricStoreOptions {
   pipelineSliceBytes?: number;
   /** Use the worker for large reads even when no core looks idle (tests). */
   alwaysWorker?: boolean;
+  /** New bytes of a first read from which it is split between this thread and the worker (tests lower it). */
+  splitMinBytes?: number;
   /** The repository (default: the SQLite one over `index`). */
   repository?: MetricRepository;
 }
@@ -141,6 +143,7 @@ export class MetricStore implements IngestHost {
       sliceBytes: opts.sliceBytes,
       pipelineSliceBytes: opts.pipelineSliceBytes,
       alwaysWorker: opts.alwaysWorker,
+      splitMinBytes: opts.splitMinBytes,
       log: opts.log,
     });
   }

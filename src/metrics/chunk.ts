@@ -191,6 +191,45 @@ function gather(
   return any;
 }
 
+/**
+ * Moves the first `m` rows of `src` to the end of `dst` (whose steps they must follow): `dst` grows to
+ * a full chunk's room, `src` keeps its later rows from row 0. A run's chunks stay CHUNK_ROWS rows each
+ * when rows built apart (a split first read) are appended.
+ */
+export function moveHeadRows(src: Chunk, m: number, dst: Chunk): void {
+  if (m <= 0) return;
+  dst.reserve(Math.max(CHUNK_ROWS, dst.n + m));
+  const r0 = dst.n;
+  const n = src.n;
+  dst.steps.set(src.steps.subarray(0, m), r0);
+  dst.times.set(src.times.subarray(0, m), r0);
+  const filled = new Set<Column>();
+  for (const [key, col] of src.cols) {
+    const d = dst.column(key);
+    filled.add(d);
+    d.kinds.set(col.kinds.subarray(0, m), r0);
+    if (!col.kinds.subarray(0, m).includes(K_STR)) d.vals.set(col.vals.subarray(0, m), r0);
+    else {
+      for (let i = 0; i < m; i++) {
+        d.vals[r0 + i] = col.kinds[i] === K_STR ? dst.internString(src.strs[col.vals[i]]) : col.vals[i];
+      }
+    }
+  }
+  // the destination's other columns have no value in the moved rows
+  for (const d of dst.cols.values()) if (!filled.has(d)) d.kinds.fill(K_ABSENT, r0, r0 + m);
+  dst.n = r0 + m;
+  dst.version++;
+  src.steps.copyWithin(0, m, n);
+  src.times.copyWithin(0, m, n);
+  for (const col of src.cols.values()) {
+    col.kinds.copyWithin(0, m, n);
+    col.vals.copyWithin(0, m, n);
+    col.kinds.fill(K_ABSENT, n - m, n);
+  }
+  src.n = n - m;
+  src.version++;
+}
+
 function grow(a: Float64Array, cap: number): Float64Array {
   const out = new Float64Array(cap);
   out.set(a);

@@ -1,6 +1,6 @@
 // Reads events.jsonl lines into rows (spec §1.5, §3.3): one row per step, later events merge into it.
 import { parseTolerant } from "../store/json.ts";
-import { Chunk, CHUNK_ROWS, type Column, K_BOOL, K_INF, K_NULL, K_NUM, K_STR } from "./chunk.ts";
+import { Chunk, CHUNK_ROWS, type Column, K_BOOL, K_INF, K_NULL, K_NUM, K_STR, moveHeadRows } from "./chunk.ts";
 import { Cells, LineScanner, R_GLOBAL_STEP, R_STEP, R_TIME, roleOf } from "./line-scanner.ts";
 import { BatchWriter, type ParsedBatch } from "./parse-batch.ts";
 
@@ -21,8 +21,8 @@ export interface ChunkHost<S extends ChunkSlot> {
   slots: S[];
   /** The chunk of a slot, ready to be changed. */
   open(slot: S): Chunk;
-  /** A new empty slot with a fresh id and an empty chunk that `open` returns. */
-  create(): S;
+  /** A new slot with a fresh id and an empty chunk that `open` returns (or `chunk`, taken as it is). */
+  create(chunk?: Chunk): S;
 }
 
 /** An image event (`type: "image"`), kept for the image panel. */
@@ -401,6 +401,44 @@ export class RowBuilder<S extends ChunkSlot> {
       e += m;
       cell += m * n;
     }
+  }
+
+  /**
+   * Appends chunks built elsewhere (a split first read, see range-build.ts) after the last row, when
+   * every step in them comes after it (chunks in step order); false, changing nothing, when not. Rows go
+   * into the run's last chunk while it has room, so chunks hold CHUNK_ROWS rows each as an append makes
+   * them (downsampled answers do not depend on how the file was read). The chunks are taken, not copied.
+   */
+  appendChunks(chunks: readonly Chunk[]): boolean {
+    const slots = this.host.slots;
+    let last = slots.length ? slots[slots.length - 1].lastStep : -Infinity;
+    for (const c of chunks) {
+      if (c.n === 0) continue;
+      if (!(c.steps[0] > last)) return false;
+      last = c.steps[c.n - 1];
+    }
+    for (const c of chunks) {
+      if (c.n === 0) continue;
+      const room = Math.min(c.n, this.maxChanged - this.changed.length);
+      for (let j = 0; j < room; j++) this.changed.push(c.steps[j]);
+      if (room < c.n) this.changedOverflow = true;
+      const tail = slots.length ? slots[slots.length - 1] : undefined;
+      if (tail && tail.rows < CHUNK_ROWS) {
+        const into = this.chunkOf(tail);
+        moveHeadRows(c, Math.min(CHUNK_ROWS - into.n, c.n), into);
+        tail.rows = into.n;
+        tail.lastStep = into.steps[into.n - 1];
+        this.markDirty(tail);
+        if (c.n === 0) continue;
+      }
+      const slot = this.host.create(c);
+      slots.push(slot);
+      slot.rows = c.n;
+      slot.firstStep = c.steps[0];
+      slot.lastStep = c.steps[c.n - 1];
+      this.markDirty(slot);
+    }
+    return true;
   }
 
   /** Hands over the changed steps (ascending, unique) and resets the record. */

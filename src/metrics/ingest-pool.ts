@@ -1,6 +1,7 @@
 // The ingest worker seen from the metric store: parses slices of events.jsonl on another thread, or says it cannot.
 import { cpus } from "node:os";
 import type { ParsedBatch } from "./parse-batch.ts";
+import { chunksFromWire, type RangeRows, type WireChunk } from "./range-build.ts";
 
 /**
  * A slice sent to the worker: its bytes (transferred, and sent back with the answer for reuse), how
@@ -8,14 +9,43 @@ import type { ParsedBatch } from "./parse-batch.ts";
  * turns the cell from FREE to WORKER; the sender may take the slice back first (FREE → SENDER).
  */
 export interface ParseRequest {
+  op: "parse";
   id: number;
   bytes: ArrayBuffer;
   length: number;
   claim: Int32Array;
 }
 
-/** The worker's answer to a ParseRequest: the batch, or `skipped` when the sender claimed the slice first. */
-export type ParseReply = { id: number; bytes: ArrayBuffer; batch?: ParsedBatch; skipped?: boolean; error?: string };
+/**
+ * Builds pieces of the open file `fd` into detached chunks, piece k being `[bounds[k], bounds[k + 1])`
+ * (a split first read; threads of one process share descriptors, and the reads are positional). Both
+ * threads take the next piece from the shared counter `next` until none is left, so the quicker thread
+ * builds more of them.
+ */
+export interface PiecesRequest {
+  op: "pieces";
+  id: number;
+  fd: number;
+  bounds: number[];
+  next: Int32Array;
+}
+
+/** Synthetic lines (`syntheticLines(from, count, total)`) to build, only to compile the range code (see PiecesRequest). */
+export interface WarmRequest {
+  op: "warm";
+  id: number;
+  from: number;
+  count: number;
+  total: number;
+}
+
+export type WorkerRequest = ParseRequest | PiecesRequest | WarmRequest;
+
+/** The rows of a range as posted back (chunk arrays transferred). */
+export type WireRange = Omit<RangeRows, "chunks"> & { chunks: WireChunk[] };
+
+/** The worker's answer: the batch, or `skipped` when the sender claimed the slice first; the pieces it built; or the error. */
+export type ParseReply = { id: number; bytes?: ArrayBuffer; batch?: ParsedBatch; pieces?: [number, WireRange][]; skipped?: boolean; error?: string; soft?: boolean };
 
 /** Claim cell states. */
 export const CLAIM_FREE = 0;
@@ -44,8 +74,11 @@ export class IngestWorker {
   private worker?: Bun.Worker;
   private failure?: string;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve(b: ParsedBatch | null): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, { resolve(r: ParseReply): void; reject(e: Error): void }>();
   private readonly pool: ArrayBuffer[] = [];
+  private warming?: Promise<boolean>;
+  /** Pieces of split first reads this worker has built (and posted back). */
+  piecesBuilt = 0;
 
   constructor(private readonly url: string = ingestWorkerUrl()) {}
 
@@ -81,11 +114,61 @@ export class IngestWorker {
       return Promise.reject(new Error(this.failure));
     }
     const id = this.nextId++;
-    return new Promise<ParsedBatch | null>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      // keep the process alive while a slice is out (the caller awaits it)
+    return this.send(w, { op: "parse", id, bytes, length, claim }, [bytes]).then((r) => r.batch ?? null);
+  }
+
+  /**
+   * Has the worker build pieces of the open file `fd` (see PiecesRequest) until `next` runs out; the
+   * pieces it built, by number. The caller keeps `fd` open until this settles; it rejects when the worker
+   * cannot (the caller builds the pieces it claimed itself).
+   */
+  async buildPieces(fd: number, bounds: number[], next: Int32Array): Promise<Map<number, RangeRows>> {
+    const w = this.startOrFail();
+    const r = await this.send(w, { op: "pieces", id: this.nextId++, fd, bounds, next }, []);
+    this.piecesBuilt += r.pieces?.length ?? 0;
+    return new Map((r.pieces ?? []).map(([k, p]) => [k, { ...p, chunks: chunksFromWire(p.chunks) }]));
+  }
+
+  /**
+   * Starts the thread and has it build `lines` synthetic SDK lines, `piece` lines per message, so that its
+   * code is compiled before a first real range; resolves when done, false when the worker cannot start.
+   */
+  warmUp(lines = 8000, piece = 2000): Promise<boolean> {
+    // once per thread: a second server in the same process finds it warm
+    this.warming ??= this.runWarmUp(lines, piece);
+    return this.warming;
+  }
+
+  private async runWarmUp(lines: number, piece: number): Promise<boolean> {
+    let w: Bun.Worker;
+    try {
+      w = this.startOrFail();
+    } catch {
+      return false;
+    }
+    for (let from = 1; from <= lines; from += piece) {
+      if (this.failure !== undefined) return false;
+      await this.send(w, { op: "warm", id: this.nextId++, from, count: piece, total: lines }, []);
+    }
+    return true;
+  }
+
+  private startOrFail(): Bun.Worker {
+    if (this.failure !== undefined) throw new Error(this.failure);
+    try {
+      return this.start();
+    } catch (err) {
+      this.fail(`ingest worker did not start: ${(err as Error).message}`);
+      throw new Error(this.failure);
+    }
+  }
+
+  private send(w: Bun.Worker, msg: WorkerRequest, transfer: ArrayBuffer[]): Promise<ParseReply> {
+    return new Promise<ParseReply>((resolve, reject) => {
+      this.pending.set(msg.id, { resolve, reject });
+      // keep the process alive while a request is out (the caller awaits it)
       if (this.pending.size === 1) w.ref();
-      w.postMessage({ id, bytes, length, claim } satisfies ParseRequest, [bytes]);
+      w.postMessage(msg, transfer);
     });
   }
 
@@ -122,8 +205,8 @@ export class IngestWorker {
       if (!p) return;
       this.pending.delete(r.id);
       if (this.pending.size === 0) w.unref();
-      if (r.batch) p.resolve(r.batch);
-      else if (r.skipped) p.resolve(null);
+      if (r.error === undefined) p.resolve(r);
+      else if (r.soft) p.reject(new Error(`ingest worker: ${r.error.split("\n")[0]}`));
       else {
         // a parse that throws is a bug: stop using the worker rather than fail the same way again
         p.reject(new Error(`ingest worker: ${r.error}`));

@@ -1,11 +1,12 @@
 // The ingest worker and the batch path: same rows as the calling thread, claims, and falling back when the worker is gone.
 import { afterEach, describe, expect, it } from "bun:test";
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openIndexDb } from "../../src/index/db.ts";
 import { MetricStore, type MetricStoreOptions } from "../../src/index/metric-store.ts";
 import { parseHere } from "../../src/metrics/events.ts";
 import { CLAIM_SENDER, IngestWorker } from "../../src/metrics/ingest-pool.ts";
+import { buildRange, readFd } from "../../src/metrics/range-build.ts";
 import { buildKeys, buildMetricsStep } from "../../src/metrics/query.ts";
 import { tempDir } from "../helpers/server.ts";
 
@@ -169,5 +170,99 @@ describe("ingest worker", () => {
     expect(await snapshot(fallback.store, fallback.runDir)).toEqual(await snapshot(inline.store, inline.runDir));
     expect(missing.usable).toBe(false);
     expect(missing.error).toBeString();
+  });
+});
+
+/** Options that split a first read of a small file into pieces for this thread and the worker. */
+function split(worker: IngestWorker | null): MetricStoreOptions {
+  return { worker, splitMinBytes: 16 * 1024 };
+}
+
+/** The snapshot plus where the run's chunks start and end: the same however the file was read. */
+async function layout(store: MetricStore, runDir: string) {
+  const snap = await snapshot(store, runDir);
+  const state = await store.sync(runDir);
+  return { ...snap, chunks: state.slots.map((s) => [s.rows, s.firstStep, s.lastStep]) };
+}
+
+describe("split first read", () => {
+  it("builds pieces on the worker into the same chunks as this thread builds them", async () => {
+    const worker = new IngestWorker();
+    cleanups.push(() => worker.close());
+    const text = mixedEvents(6000, 31);
+    const got = await storeOver(text, { worker: null });
+    const fd = openSync(got.events, "r");
+    cleanups.push(() => closeSync(fd));
+    const size = Buffer.byteLength(text);
+    const mid = text.indexOf("\n", size >> 1) + 1;
+    const bounds = [0, mid, size];
+    // this thread claims nothing: the worker builds both pieces
+    const pieces = await worker.buildPieces(fd, bounds, new Int32Array(new SharedArrayBuffer(4)));
+    expect([...pieces.keys()].sort()).toEqual([0, 1]);
+    for (const k of [0, 1]) {
+      const here = buildRange(readFd(fd), bounds[k], bounds[k + 1]);
+      const there = pieces.get(k)!;
+      expect(there.consumed).toBe(bounds[k + 1] - bounds[k]);
+      expect(there.counts).toEqual(here.counts);
+      expect(there.images).toEqual(here.images);
+      expect(there.chunks.length).toBe(here.chunks.length);
+      there.chunks.forEach((c, i) => {
+        const h = here.chunks[i];
+        expect(c.n).toBe(h.n);
+        expect(Array.from(c.steps.subarray(0, c.n))).toEqual(Array.from(h.steps.subarray(0, h.n)));
+        expect([...c.cols.keys()]).toEqual([...h.cols.keys()]);
+        for (const [key, col] of c.cols) expect(Array.from(col.kinds.subarray(0, c.n))).toEqual(Array.from(h.cols.get(key)!.kinds.subarray(0, h.n)));
+        expect(c.strs).toEqual(h.strs);
+      });
+    }
+  });
+
+  it("gives the same rows, summaries, images and chunk boundaries as a read on one thread", async () => {
+    const worker = new IngestWorker();
+    cleanups.push(() => worker.close());
+    await worker.warmUp(2000, 1000);
+    // steps logged again and out of order land in other pieces than their rows: those pieces are merged line by line
+    const text = mixedEvents(20000, 41);
+    const inline = await storeOver(text, { worker: null });
+    const want = await layout(inline.store, inline.runDir);
+    expect(want.chunks.length).toBeGreaterThan(3);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const s = await storeOver(text, split(worker));
+      expect(await layout(s.store, s.runDir)).toEqual(want);
+    }
+    // both threads took part (which pieces each took varies from read to read)
+    expect(worker.piecesBuilt).toBeGreaterThan(0);
+    // rows whose steps only rise: every piece is appended as it was built
+    const rising = Array.from({ length: 30000 }, (_, i) => `{"ts": ${1795922975 + i}, "type": "metrics", "data": {"loss": ${1 / (i + 1)}, "stage": "${i < 9000 ? "a" : "b"}", "global_step": ${i + 1}}}\n`).join("");
+    const a = await storeOver(rising, { worker: null });
+    const b = await storeOver(rising, split(worker));
+    const wantRising = await layout(a.store, a.runDir);
+    expect(wantRising.chunks.map((c) => c[0])).toEqual([4096, 4096, 4096, 4096, 4096, 4096, 4096, 1328]);
+    expect(await layout(b.store, b.runDir)).toEqual(wantRising);
+    expect(worker.usable).toBe(true);
+  });
+
+  it("leaves a torn last line for later and reads on from the mark once it is complete", async () => {
+    const worker = new IngestWorker();
+    cleanups.push(() => worker.close());
+    const text = mixedEvents(9000, 51);
+    const torn = `{"ts": 1795923999.5, "type": "metrics", "data": {"loss": 0.25, "global_step": 999999`;
+    const s = await storeOver(text + torn, split(worker));
+    const first = await snapshot(s.store, s.runDir);
+    expect(first.rows.rows.some((r: Record<string, unknown>) => r.global_step === 999999)).toBe(false);
+    appendFileSync(s.events, `}}\n${mixedEvents(2000, 52)}`);
+    const inline = await storeOver(text + torn + `}}\n${mixedEvents(2000, 52)}`, { worker: null });
+    const got = await snapshot(s.store, s.runDir);
+    expect(got.rows.rows.some((r: Record<string, unknown>) => r.global_step === 999999)).toBe(true);
+    expect(got).toEqual(await snapshot(inline.store, inline.runDir));
+  });
+
+  it("builds every piece on this thread when the worker cannot start, losing no line", async () => {
+    const missing = new IngestWorker(new URL("./no-such-ingest-worker.ts", import.meta.url).href);
+    cleanups.push(() => missing.close());
+    const text = mixedEvents(8000, 61);
+    const s = await storeOver(text, split(missing));
+    const inline = await storeOver(text, { worker: null });
+    expect(await layout(s.store, s.runDir)).toEqual(await layout(inline.store, inline.runDir));
   });
 });
