@@ -104,6 +104,22 @@ if (import.meta.main) {
     miss("full list complete");
   }
   report(`GET /api/runs (all ${listed.toLocaleString()})`, await time(async () => (await fetch(`${s.url}/api/runs`)).arrayBuffer(), 15, 2), 150);
+  // a live run's row changes every few seconds: the list after each change re-reads only the stretch it is in
+  const changing = ids[50_000 % ids.length];
+  const afterChange: number[] = [];
+  for (let k = 0; k < 17; k++) {
+    const patched = await fetch(`${s.url}/api/runs/${changing}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ alias: `bench-${k}` }) });
+    if (!patched.ok) throw new Error(`PATCH ${changing}: ${patched.status} ${await patched.text()}`);
+    const t0 = performance.now();
+    const body = await (await fetch(`${s.url}/api/runs`)).text();
+    if (k >= 2) afterChange.push(performance.now() - t0);
+    if (!body.includes(`"alias":"bench-${k}"`)) {
+      console.log(`the list after a change does not show it (alias bench-${k})`);
+      miss("list after a change");
+      break;
+    }
+  }
+  report("GET /api/runs (all), right after a run changed", afterChange, 150);
 
   // idle after the full list (the collection of a large burst's garbage runs 3 s after it)
   await Bun.sleep(6000);

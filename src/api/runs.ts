@@ -12,6 +12,7 @@ import {
   runStatusCounts,
   runsWithoutMetricFields,
   stalledRunDirs,
+  stalledRuns,
 } from "../index/run-queries.ts";
 import { isStalled, STALLED_AFTER_S } from "../wire/liveness.ts";
 import { listPath } from "../index/run-row.ts";
@@ -75,16 +76,17 @@ export function runsRoutes(ctx: AppContext) {
           includeConfig: include.has("config"),
           includeMetrics: include.has("metrics"),
         });
-        // the whole list (what the UI asks for on every visit) is reused while the index is unchanged
+        // the whole list (what the original's UI asks for on every visit) is cached as segments, patched per change
         const whole = Object.values(query).every((v) => v === undefined);
-        const { json, total } = whole ? await ctx.storage.runList.get(idx, () => ctx.storage.runs.rowWrites(), list) : await list();
+        const cached = whole ? await ctx.storage.runList.get(idx, ctx.storage.runs) : undefined;
+        const { json, total } = cached ? { json: undefined, total: cached.total } : await list();
         set.headers["content-type"] = "application/json";
         set.headers["x-total-count"] = String(total);
         // issue 13: while the first index builds the list holds the runs indexed so far
         const p = ctx.storage.runs.progress();
         set.headers["x-index-state"] = p.state;
         set.headers["x-index-progress"] = `${p.runs_indexed}/${p.runs_total ?? "?"}`;
-        if (json.length > LARGE_LIST_CHARS) collectWhenQuiet();
+        if ((cached?.size ?? json!.length) > LARGE_LIST_CHARS) collectWhenQuiet();
         if (filter) {
           // a JSON field (config.x, summary.y) no live run has is reported as unknown too
           for (const ref of filterFields(filter)) {
@@ -103,7 +105,10 @@ export function runsRoutes(ctx: AppContext) {
           for (const name of [...unknown]) if (name.startsWith("metric.") && pending > 0) unknown.delete(name);
         }
         if (unknown.size) set.headers["x-unknown-fields"] = headerSafe([...unknown].join(", "));
-        return markStalled(json, await stalledRunDirs(ctx.index().db, Date.now() / 1000 - STALLED_AFTER_S));
+        const stalled = await stalledRuns(ctx.index().db, Date.now() / 1000 - STALLED_AFTER_S);
+        const dirs = stalled.map((r) => r.run_dir);
+        if (cached) return cached.body({ runs: stalled.map((r) => ({ key: r.order_key, dir: r.run_dir })), text: markStalled });
+        return markStalled(json!, dirs);
       },
       {
         query: t.Object({

@@ -18,6 +18,8 @@ import type { RunTable } from "./schema.ts";
 
 export { HEARTBEAT_TIMEOUT_S, pidAlive } from "./liveness.ts";
 
+/** Changes the log keeps at least (the whole-list cache reads it whole again when it falls further behind). */
+const CHANGE_LOG_MAX = 50_000;
 /** A finished run unchanged for this long is no longer re-stated by the light sweep. */
 const QUIET_MS = 10 * 60 * 1000;
 /** Full sweeps where fs events are unreliable (network filesystems, no watcher), unless configured. */
@@ -119,7 +121,9 @@ export class RunIndex {
   /** Every run is watched while there are at most WATCH_ALL_MAX; above, only active ones. */
   private watchAll = true;
   private timers: ReturnType<typeof setInterval>[] = [];
-  private rowWriteCount = 0;
+  /** Order keys of the rows `apply` wrote or removed, oldest first, from position `changeBase` on (see changesSince). */
+  private changeLog: string[] = [];
+  private changeBase = 0;
   private pending = new Map<string, Set<string>>();
   private unknown = new Set<string>();
   private pendingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -449,22 +453,47 @@ export class RunIndex {
     return v06Task(dir, dir.slice(runsRoot.length + 1).split(sep)); // `sep`: backslashes on Windows
   }
 
-  /** How many times the run rows were written (twice per transaction); the whole-list cache compares it. */
-  rowWrites(): number {
-    return this.rowWriteCount;
+  /** The position at the end of the change log (see changesSince). */
+  changePosition(): number {
+    return this.changeBase + this.changeLog.length;
+  }
+
+  /**
+   * Order keys of the run rows written or removed since position `pos` (a key may repeat); null when the
+   * log no longer reaches back that far (it keeps the last CHANGE_LOG_MAX to CHANGE_LOG_MAX × 2 changes).
+   */
+  changesSince(pos: number): readonly string[] | null {
+    if (pos < this.changeBase) return null;
+    return this.changeLog.slice(pos - this.changeBase);
+  }
+
+  private logChange(key: string): void {
+    this.changeLog.push(key);
+    if (this.changeLog.length > 2 * CHANGE_LOG_MAX) {
+      const drop = this.changeLog.length - CHANGE_LOG_MAX;
+      this.changeLog = this.changeLog.slice(drop);
+      this.changeBase += drop;
+    }
   }
 
   /** Writes changed rows and removals in one transaction, updates memory, then notifies listeners. */
   private async apply(rows: RunTable[], removed: string[]): Promise<void> {
     // stopped (server closing, or the root was switched): the index may already be closed
     if (this.closed || (rows.length === 0 && removed.length === 0)) return;
-    // counted before and after: a list read while the transaction is under way is never taken as current
-    this.rowWriteCount++;
     await this.idx.db.transaction().execute(async (trx) => {
       await upsertRunRows(trx, rows);
       await deleteRunRows(trx, removed);
     });
-    this.rowWriteCount++;
+    // where the whole-list cache must look again: the removed rows' keys, the written rows' old and new keys
+    for (const dir of removed) {
+      const known = this.byDir.get(dir);
+      if (known) this.logChange(known.order_key);
+    }
+    for (const row of rows) {
+      const old = this.byDir.get(row.run_dir);
+      if (old && old.order_key !== row.order_key) this.logChange(old.order_key);
+      this.logChange(row.order_key);
+    }
     const changes: RunChange[] = [];
     for (const dir of removed) {
       const known = this.byDir.get(dir);

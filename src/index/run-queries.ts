@@ -299,14 +299,33 @@ export async function runStatusCounts(db: Kysely<Database>): Promise<Record<stri
 
 /** Live runs still `running` whose heartbeat is older than `before` (epoch s): the stalled ones (src/wire/liveness.ts). */
 export async function stalledRunDirs(db: Kysely<Database>, before: number): Promise<string[]> {
-  const rows = await db
+  return (await stalledRuns(db, before)).map((r) => r.run_dir);
+}
+
+/** The stalled runs (see stalledRunDirs) with their list order keys. */
+export async function stalledRuns(db: Kysely<Database>, before: number): Promise<{ run_dir: string; order_key: string }[]> {
+  return db
     .selectFrom("run")
-    .select("run_dir")
+    .select(["run_dir", "order_key"])
     .where("deleted", "=", 0)
     .where("status", "=", "running")
     .where("heartbeat_at", "<", before)
     .execute();
-  return rows.map((r) => r.run_dir);
+}
+
+/**
+ * The whole list's rows (live runs in list order) with order keys in [lo, hi), hi null for no end: the
+ * whole-list cache reads the list, and later one changed stretch of it, through this.
+ */
+export async function wholeListRange(db: Kysely<Database>, lo: string, hi: string | null): Promise<{ order_key: string; list_json: string }[]> {
+  return db
+    .selectFrom("run")
+    .select(["order_key", "list_json"])
+    .where("deleted", "=", 0)
+    .$if(lo !== "", (q) => q.where("order_key", ">=", lo))
+    .$if(hi !== null, (q) => q.where("order_key", "<", hi!))
+    .orderBy("order_key")
+    .execute();
 }
 
 /** Per entry path and status: counts of live runs, in scan order of each group's first run (root-level runs have no path). */

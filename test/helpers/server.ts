@@ -60,11 +60,14 @@ export async function startTestServer(
     userFiles?: Record<string, unknown>;
     /** What `startServer` takes besides the config (a fleet for fleet mode). */
     start?: Parameters<typeof startServer>[1];
+    /** Fills the root before the server starts (after the fixture is copied). */
+    prepare?: (root: string) => void;
   } = {},
 ): Promise<TestServer> {
   const tmp = tempDir();
   const root = join(tmp.dir, "root");
   if (opts.fixture) copyFixture(opts.fixture, root);
+  opts.prepare?.(root);
   const env = isolatedEnv(tmp.dir, opts.env);
   const config = loadConfig({ root, host: "127.0.0.1", port: 0, logLevel: "error", sweepSeconds: opts.sweepSeconds ?? 60, ...opts.flags }, env);
   for (const [name, value] of Object.entries(opts.userFiles ?? {})) {

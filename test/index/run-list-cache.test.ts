@@ -1,11 +1,8 @@
-// The whole run list is reused only while the index is unchanged: every change (API, files, another connection) shows at once.
+// The whole run list is cached in segments and patched where runs change: every change (API, files, another connection) shows at once.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openIndexDb, type IndexDb } from "../../src/index/db.ts";
-import { RunListCache } from "../../src/index/run-list-cache.ts";
 import { startTestServer, type TestServer, waitFor } from "../helpers/server.ts";
 
 const YOLO = "20261129_032935_bfa7ab";
@@ -62,58 +59,95 @@ describe("GET /api/runs, the whole list", () => {
   });
 });
 
-describe("RunListCache", () => {
-  let dir: string;
-  let idx: IndexDb;
+/** Writes runs `from .. to - 1` as SDK 0.6 does (meta, status, summary), under paths that spread them through the list. */
+function writeRuns(root: string, from: number, to: number, path = (i: number) => `team${i % 7}/exp${i % 13}`): string[] {
+  const ids: string[] = [];
+  for (let i = from; i < to; i++) {
+    const id = `20260101_${String(100000 + i).slice(-6)}_${(i * 2654435761 >>> 8 & 0xffffff).toString(16).padStart(6, "0")}`;
+    const dir = join(root, "runs", path(i), id);
+    mkdirSync(dir, { recursive: true });
+    const created = 1767225600 + i;
+    writeFileSync(join(dir, "meta.json"), JSON.stringify({ id, path: path(i), alias: null, created_at: created, python: "3.11", platform: "Linux", hostname: "h", pid: 1 }));
+    writeFileSync(join(dir, "status.json"), JSON.stringify({ status: "finished", started_at: created, ended_at: created + 5 }));
+    writeFileSync(join(dir, "summary.json"), JSON.stringify({ best_metric_value: i / 10000 }));
+    ids.push(id);
+  }
+  return ids;
+}
+
+describe("GET /api/runs, the whole list of thousands of runs, patched where runs change", () => {
+  let s: TestServer;
+  let ids: string[];
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "rn-list-cache-"));
-    idx = await openIndexDb(join(dir, "viewer-index.sqlite"));
+    s = await startTestServer({ prepare: (root) => void (ids = writeRuns(root, 0, 3000)) });
+    await s.ctx.storage.runs.ready;
   });
-  afterAll(async () => {
-    await idx.close();
-    rmSync(dir, { recursive: true, force: true });
+  afterAll(() => s.close());
+
+  type Item = { id: string; alias: string | null; path: string };
+  const whole = async () => (await s.api("/api/runs")).body as Item[];
+  /** The same list read by the paged query, which never goes through the cache. */
+  const uncached = async () => (await s.api("/api/runs?offset=0")).body as Item[];
+
+  it("serves the list the paged query reads, in the same order", async () => {
+    const a = await whole();
+    expect(a.length).toBe(3000);
+    expect(a).toEqual(await uncached());
+    const r = await s.api("/api/runs");
+    expect(r.headers.get("content-type")).toContain("application/json");
+    expect(r.headers.get("x-total-count")).toBe("3000");
   });
 
-  it("builds the list again after the run rows are written or another connection commits, and not otherwise", async () => {
-    const cache = new RunListCache();
-    let builds = 0;
-    let writes = 0;
-    const build = async () => ({ json: `[${++builds}]`, total: builds });
-    expect((await cache.get(idx, () => writes, build)).json).toBe("[1]");
-    expect((await cache.get(idx, () => writes, build)).json).toBe("[1]");
-    writes++;
-    expect((await cache.get(idx, () => writes, build)).json).toBe("[2]");
-    expect((await cache.get(idx, () => writes, build)).json).toBe("[2]");
-    await idx.db.insertInto("index_state").values({ key: "list-cache-test", value: "1" }).execute();
-    expect((await cache.get(idx, () => writes, build)).json).toBe("[2]");
-    const other = new Database(idx.path);
+  it("re-reads only the stretches where runs were added, changed, soft-deleted or removed", async () => {
+    const cache = s.ctx.storage.runList;
+    await whole();
+    const before = { ...cache.stats };
+    expect((await s.api(`/api/runs/${ids[1500]}`, { method: "PATCH", json: { alias: "patched" } })).status).toBe(200);
+    expect((await s.api("/api/runs/soft-delete", { method: "POST", json: { run_ids: [ids[10], ids[2990]] } })).status).toBe(200);
+    // new runs before the first path, among the others, and after the last
+    const added = [
+      ...writeRuns(s.root, 5000, 5001, () => "aaa/first"),
+      ...writeRuns(s.root, 5001, 5002, () => "team3/exp5"),
+      ...writeRuns(s.root, 5002, 5003, () => "zzz/last"),
+    ];
+    const gone = (await whole()).find((r) => r.id === ids[700])!;
+    rmSync(join(s.root, "runs", gone.path, ids[700]), { recursive: true });
+    await waitFor(async () => {
+      const list = await uncached();
+      return added.every((id) => list.some((r) => r.id === id)) && !list.some((r) => r.id === ids[700]);
+    }, 20000, "the new and the removed runs indexed");
+    const got = await whole();
+    expect(got).toEqual(await uncached());
+    expect(got.length).toBe(3000 - 2 - 1 + 3);
+    expect(got[0].id).toBe(added[0]);
+    expect(got[got.length - 1].id).toBe(added[2]);
+    expect(got.find((r) => r.id === ids[1500])?.alias).toBe("patched");
+    expect(got.some((r) => r.id === ids[10])).toBe(false);
+    // patched, not read whole again
+    expect(cache.stats.wholeReads).toBe(before.wholeReads);
+    expect(cache.stats.segmentReads).toBeGreaterThan(before.segmentReads);
+    expect(cache.stats.segmentReads - before.segmentReads).toBeLessThan(12);
+  });
+
+  it("keeps the order when a stretch fills up with new runs, and restores soft-deleted ones", async () => {
+    writeRuns(s.root, 6000, 8500, () => "team3/exp5");
+    await waitFor(async () => (await uncached()).length >= 5500, 30000, "2,500 new runs indexed");
+    expect((await s.api("/api/recycle-bin/restore", { method: "POST", json: { run_ids: [ids[10]] } })).status).toBe(200);
+    const got = await whole();
+    expect(got).toEqual(await uncached());
+    expect(got.some((r) => r.id === ids[10])).toBe(true);
+  });
+
+  it("reads the whole list again after another connection commits", async () => {
+    const cache = s.ctx.storage.runList;
+    await whole();
+    const before = cache.stats.wholeReads;
+    const other = new Database(s.ctx.index().path);
     other.exec("PRAGMA busy_timeout = 5000");
-    other.run("update index_state set value = '2' where key = 'list-cache-test'");
+    other.run(`update run set list_json = replace(list_json, '"alias":null', '"alias":"elsewhere"') where id = '${ids[20]}'`);
     other.close();
-    expect((await cache.get(idx, () => writes, build)).json).toBe("[3]");
-    cache.drop();
-    expect((await cache.get(idx, () => writes, build)).json).toBe("[4]");
-  });
-
-  it("does not keep a list whose rows were written while it was read", async () => {
-    const cache = new RunListCache();
-    let writes = 0;
-    let builds = 0;
-    const racing = async () => ({ json: `[${++builds}]`, total: writes++ });
-    expect((await cache.get(idx, () => writes, racing)).json).toBe("[1]");
-    expect((await cache.get(idx, () => writes, racing)).json).toBe("[2]");
-    cache.drop();
-  });
-
-  it("keeps the lists of two indexes apart", async () => {
-    const second = await openIndexDb(join(dir, "second.sqlite"));
-    try {
-      const cache = new RunListCache();
-      expect((await cache.get(idx, () => 0, async () => ({ json: "[\"a\"]", total: 1 }))).json).toBe("[\"a\"]");
-      expect((await cache.get(second, () => 0, async () => ({ json: "[\"b\"]", total: 1 }))).json).toBe("[\"b\"]");
-      cache.drop();
-    } finally {
-      await second.close();
-    }
+    const got = await whole();
+    expect(got.find((r) => r.id === ids[20])?.alias).toBe("elsewhere");
+    expect(cache.stats.wholeReads).toBe(before + 1);
   });
 });
