@@ -19,12 +19,20 @@ export interface ListChanges {
   changesSince(pos: number): readonly string[] | null;
 }
 
-/** Rows of the list with order keys in [lo, next segment's lo), as one encoded stretch of items. */
+/** Rows of the list with order keys in [lo, next segment's lo): where their items are in the list's bytes. */
 interface Segment {
   /** The lowest order key the segment holds (the first segment's is "": everything below the second). */
   lo: string;
   count: number;
-  /** `item,item,…` in UTF-8. */
+  /** `item,item,…` at [start, end) of the entry's blob (start = end when empty). */
+  start: number;
+  end: number;
+}
+
+/** A segment just read: its items encoded, not yet placed in a blob. */
+interface FreshSegment {
+  lo: string;
+  count: number;
   bytes: Uint8Array<ArrayBuffer>;
 }
 
@@ -35,8 +43,9 @@ interface Entry {
   /** Change-log position the segments are current to. */
   pos: number;
   segments: Segment[];
-  /** The segments as one Blob, made on first use after a change (a repeat sends the same bytes again). */
-  blob?: Blob;
+  /** The JSON array: `[`, the non-empty segments joined by commas, `]` (one copy of the bytes in memory). */
+  blob: Blob;
+  total: number;
 }
 
 /** The whole list as the route serves it. */
@@ -45,11 +54,10 @@ export interface WholeList {
   /** Bytes of the JSON array. */
   size: number;
   /**
-   * The JSON array as a Blob of the cached segments. `edit` changes this answer only: each segment
-   * holding some of `runs` (order key and run dir) is shown as `text` returns it, given the segment's
-   * `item,item,…` and the dirs of those runs in it.
+   * The JSON array. `edit` changes this answer only: each segment holding some of `runs` (order key and
+   * run dir) is shown as `text` returns it, given the segment's `item,item,…` and the dirs of those runs in it.
    */
-  body(edit?: { runs: readonly { key: string; dir: string }[]; text: (segment: string, dirs: string[]) => string }): Blob;
+  body(edit?: { runs: readonly { key: string; dir: string }[]; text: (segment: string, dirs: string[]) => string }): Promise<Blob>;
 }
 
 const OPEN = Buffer.from("[");
@@ -58,10 +66,12 @@ const CLOSE = Buffer.from("]");
 
 /**
  * Reading ~100,000 pre-serialised items, joining and encoding them costs hundreds of milliseconds (most
- * of it first touches of fresh memory). The list is kept as encoded segments of ~1,000 items in list
- * order; a change to some runs (the indexer's change log gives their order keys) re-reads only the
- * segments those keys fall into. Another connection's commit (`PRAGMA data_version`), a log that no
- * longer reaches back, or a burst of changes reads the list whole again. Dropped after IDLE_MS unused.
+ * of it first touches of fresh memory). The list is kept as one Blob of UTF-8 items in list order, cut
+ * into segments of ~1,000 items by order-key range; a change to some runs (the indexer's change log gives
+ * their order keys) re-reads only the segments those keys fall into, and the new Blob is made of the old
+ * one's unchanged stretches and the re-read segments. Another connection's commit (`PRAGMA data_version`),
+ * a log that no longer reaches back, or a burst of changes reads the list whole again. Dropped after
+ * IDLE_MS unused.
  */
 export class RunListCache {
   /** Lists read whole, and segments read again for a change (tests and diagnostics). */
@@ -103,14 +113,15 @@ export class RunListCache {
       const changed = changes.changesSince(e.pos);
       if (changed === null || changed.length > MAX_PATCH) e = undefined;
       else if (changed.length) {
-        this.stats.segmentReads += await patch(e, changed);
-        e.blob = undefined;
+        const dirty = new Set(changed.map((k) => segmentOf(e!.segments, k)));
+        this.stats.segmentReads += dirty.size;
+        e = { ...e, ...(await patched(e, dirty)) };
       }
     }
     if (!e) {
       this.stats.wholeReads++;
       this.entry = undefined;
-      e = { idx, version, pos, segments: await readSegments(idx, "", null) };
+      e = { idx, version, pos, ...assemble(await readSegments(idx, "", null)) };
     }
     e.pos = pos;
     // another connection committed meanwhile: answer, but read it whole next time
@@ -126,7 +137,7 @@ export class RunListCache {
 }
 
 /** The segment whose key range holds `key` (binary search on the segments' lowest keys). */
-function segmentOf(segments: readonly Segment[], key: string): number {
+function segmentOf(segments: readonly { lo: string }[], key: string): number {
   let lo = 0;
   let hi = segments.length;
   while (hi - lo > 1) {
@@ -137,30 +148,57 @@ function segmentOf(segments: readonly Segment[], key: string): number {
   return lo;
 }
 
-/** Re-reads the segments the changed keys fall into (a segment that grew is cut, an emptied one left out); how many. */
-async function patch(e: Entry, keys: readonly string[]): Promise<number> {
-  const dirty = new Set<number>();
-  for (const k of keys) dirty.add(segmentOf(e.segments, k));
-  const out: Segment[] = [];
+/**
+ * The entry's segments and blob with the `dirty` segments read again (a segment that grew is cut, an
+ * emptied one left out; the first always stays, its lowest key "": new rows below every key land in it).
+ */
+async function patched(e: Entry, dirty: Set<number>): Promise<{ segments: Segment[]; blob: Blob; total: number }> {
+  const parts: (FreshSegment | Blob)[] = [];
+  const kept: Segment[] = [];
   for (let i = 0; i < e.segments.length; i++) {
     const seg = e.segments[i];
     if (!dirty.has(i)) {
-      out.push(seg);
+      parts.push(e.blob.slice(seg.start, seg.end));
+      kept.push(seg);
       continue;
     }
     const next = i + 1 < e.segments.length ? e.segments[i + 1].lo : null;
     const fresh = await readSegments(e.idx, seg.lo, next);
-    // the first segment always stays, with its lowest key "": new rows below every key land in it
-    out.push(...(out.length === 0 ? fresh : fresh.filter((s) => s.count > 0)));
+    for (const f of kept.length === 0 && parts.length === 0 ? fresh : fresh.filter((x) => x.count > 0)) {
+      parts.push(f);
+      kept.push({ lo: f.lo, count: f.count, start: 0, end: 0 });
+    }
   }
-  e.segments = out;
-  return dirty.size;
+  return assemble(parts.map((p, i) => (p instanceof Blob ? { ...kept[i], blob: p } : p)));
+}
+
+/** One blob of `[`, the non-empty segments joined by commas, `]`, and where each segment lies in it. */
+function assemble(parts: readonly (FreshSegment | (Segment & { blob: Blob }))[]): { segments: Segment[]; blob: Blob; total: number } {
+  const pieces: BlobPart[] = [OPEN];
+  const segments: Segment[] = [];
+  let at = OPEN.length;
+  let total = 0;
+  for (const p of parts) {
+    const size = "bytes" in p ? p.bytes.length : p.blob.size;
+    if (p.count > 0) {
+      if (total > 0) {
+        pieces.push(COMMA);
+        at += COMMA.length;
+      }
+      pieces.push("bytes" in p ? p.bytes : p.blob);
+    }
+    segments.push({ lo: p.lo, count: p.count, start: at, end: p.count > 0 ? at + size : at });
+    if (p.count > 0) at += size;
+    total += p.count;
+  }
+  pieces.push(CLOSE);
+  return { segments, blob: new Blob(pieces, { type: "application/json" }), total };
 }
 
 /** The rows with order keys in [lo, hi) (hi null: no end) cut into segments; the first starts at `lo`. */
-async function readSegments(idx: IndexDb, lo: string, hi: string | null): Promise<Segment[]> {
+async function readSegments(idx: IndexDb, lo: string, hi: string | null): Promise<FreshSegment[]> {
   const rows = await wholeListRange(idx.db, lo, hi);
-  const segments: Segment[] = [];
+  const segments: FreshSegment[] = [];
   let start = 0;
   while (start < rows.length || segments.length === 0) {
     let end = Math.min(rows.length, start + SEGMENT_ITEMS);
@@ -176,40 +214,31 @@ async function readSegments(idx: IndexDb, lo: string, hi: string | null): Promis
   return segments;
 }
 
-/** The entry as a WholeList (its segments as they are now: a later patch makes new ones). */
+/** The entry as a WholeList. */
 function view(e: Entry): WholeList {
-  const all = e.segments;
-  const segments = all.filter((s) => s.count > 0);
-  let total = 0;
-  let size = 2 + Math.max(0, segments.length - 1);
-  for (const s of segments) {
-    total += s.count;
-    size += s.bytes.length;
-  }
   return {
-    total,
-    size,
-    body(edit) {
-      const dirs = new Map<Segment, string[]>();
+    total: e.total,
+    size: e.blob.size,
+    async body(edit) {
+      const dirs = new Map<number, string[]>();
       for (const r of edit?.runs ?? []) {
-        const seg = segments[segmentOf(segments, r.key)];
-        if (!seg) continue;
-        const list = dirs.get(seg);
+        const i = segmentOf(e.segments, r.key);
+        const list = dirs.get(i);
         if (list) list.push(r.dir);
-        else dirs.set(seg, [r.dir]);
+        else dirs.set(i, [r.dir]);
       }
-      if (dirs.size === 0 && e.blob && e.segments === all) return e.blob;
-      const edited = new Map<Segment, Uint8Array<ArrayBuffer>>();
-      for (const [seg, list] of dirs) edited.set(seg, Buffer.from(edit!.text(Buffer.from(seg.bytes).toString("utf8"), list)));
-      const parts: Uint8Array<ArrayBuffer>[] = [OPEN];
-      segments.forEach((s, i) => {
-        if (i) parts.push(COMMA);
-        parts.push(edited.get(s) ?? s.bytes);
-      });
-      parts.push(CLOSE);
-      const blob = new Blob(parts, { type: "application/json" });
-      if (dirs.size === 0 && e.segments === all) e.blob = blob;
-      return blob;
+      if (dirs.size === 0) return e.blob;
+      // this answer only: the segments holding the runs to edit, as `text` shows them, between the blob's other stretches
+      const pieces: BlobPart[] = [];
+      let at = 0;
+      for (const [i, list] of [...dirs].sort((a, b) => a[0] - b[0])) {
+        const seg = e.segments[i];
+        if (seg.count === 0) continue;
+        pieces.push(e.blob.slice(at, seg.start), edit!.text(await e.blob.slice(seg.start, seg.end).text(), list));
+        at = seg.end;
+      }
+      pieces.push(e.blob.slice(at));
+      return new Blob(pieces, { type: "application/json" });
     },
   };
 }

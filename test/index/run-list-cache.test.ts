@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { startTestServer, type TestServer, waitFor } from "../helpers/server.ts";
 
@@ -136,6 +137,25 @@ describe("GET /api/runs, the whole list of thousands of runs, patched where runs
     const got = await whole();
     expect(got).toEqual(await uncached());
     expect(got.some((r) => r.id === ids[10])).toBe(true);
+  });
+
+  it("marks stalled runs in the segments that hold them, for that answer only", async () => {
+    // a run whose process (this one) lives but whose heartbeat is old, in two stretches of the list
+    const now = Date.now() / 1000;
+    const stuck: string[] = [];
+    for (const [i, path] of [[9001, "team2/exp4"], [9002, "team6/exp11"]] as const) {
+      const [id] = writeRuns(s.root, i, i + 1, () => path);
+      writeFileSync(join(s.root, "runs", path, id, "meta.json"), JSON.stringify({ id, path, alias: null, created_at: now - 900, hostname: hostname(), pid: process.pid }));
+      writeFileSync(join(s.root, "runs", path, id, "status.json"), JSON.stringify({ status: "running", started_at: now - 900, heartbeat_at: now - 300 }));
+      stuck.push(id);
+    }
+    await waitFor(async () => {
+      const list = (await uncached()) as (Item & { stalled?: boolean })[];
+      return stuck.every((id) => list.find((r) => r.id === id)?.stalled === true);
+    }, 20000, "the stalled runs indexed and marked");
+    const got = (await whole()) as (Item & { stalled?: boolean })[];
+    expect(got).toEqual(await uncached());
+    expect(got.filter((r) => r.stalled).map((r) => r.id).sort()).toEqual([...stuck].sort());
   });
 
   it("reads the whole list again after another connection commits", async () => {
