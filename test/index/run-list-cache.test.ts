@@ -97,6 +97,11 @@ describe("GET /api/runs, the whole list of thousands of runs, patched where runs
     const r = await s.api("/api/runs");
     expect(r.headers.get("content-type")).toContain("application/json");
     expect(r.headers.get("x-total-count")).toBe("3000");
+    // an API answer, not a file: no ranges
+    expect(r.headers.get("content-range")).toBeNull();
+    const ranged = await fetch(`${s.url}/api/runs`, { headers: { range: "bytes=0-10" } });
+    expect(ranged.status).toBe(200);
+    expect(((await ranged.json()) as unknown[]).length).toBe(3000);
   });
 
   it("re-reads only the stretches where runs were added, changed, soft-deleted or removed", async () => {
