@@ -106,13 +106,12 @@ export function runsRoutes(ctx: AppContext) {
         }
         if (unknown.size) set.headers["x-unknown-fields"] = headerSafe([...unknown].join(", "));
         const stalled = await stalledRuns(ctx.index().db, Date.now() / 1000 - STALLED_AFTER_S);
-        const dirs = stalled.map((r) => r.run_dir);
         if (cached) {
           // a Response, not the Blob: Elysia would serve a Blob as a file (ranges, content-range)
           const body = await cached.body({ runs: stalled.map((r) => ({ key: r.order_key, dir: r.run_dir })), text: markStalled });
           return new Response(body, { headers: set.headers as Record<string, string> });
         }
-        return markStalled(json!, dirs);
+        return markStalled(json!, stalled.map((r) => r.run_dir));
       },
       {
         query: t.Object({

@@ -74,8 +74,6 @@ export async function startServer(
       .warmUp()
       .catch((e) => log.debug(`ingest worker warm-up stopped: ${(e as Error).message}`));
   }
-  // the ingest worker builds half of a first read (issue 13): its code is compiled on the other core
-  // while this thread opens the index
   try {
     mkdirSync(join(config.root, "runs"), { recursive: true });
   } catch (e) {

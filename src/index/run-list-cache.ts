@@ -153,23 +153,18 @@ function segmentOf(segments: readonly { lo: string }[], key: string): number {
  * emptied one left out; the first always stays, its lowest key "": new rows below every key land in it).
  */
 async function patched(e: Entry, dirty: Set<number>): Promise<{ segments: Segment[]; blob: Blob; total: number }> {
-  const parts: (FreshSegment | Blob)[] = [];
-  const kept: Segment[] = [];
+  const parts: (FreshSegment | (Segment & { blob: Blob }))[] = [];
   for (let i = 0; i < e.segments.length; i++) {
     const seg = e.segments[i];
     if (!dirty.has(i)) {
-      parts.push(e.blob.slice(seg.start, seg.end));
-      kept.push(seg);
+      parts.push({ ...seg, blob: e.blob.slice(seg.start, seg.end) });
       continue;
     }
     const next = i + 1 < e.segments.length ? e.segments[i + 1].lo : null;
     const fresh = await readSegments(e.idx, seg.lo, next);
-    for (const f of kept.length === 0 && parts.length === 0 ? fresh : fresh.filter((x) => x.count > 0)) {
-      parts.push(f);
-      kept.push({ lo: f.lo, count: f.count, start: 0, end: 0 });
-    }
+    parts.push(...(parts.length === 0 ? fresh : fresh.filter((x) => x.count > 0)));
   }
-  return assemble(parts.map((p, i) => (p instanceof Blob ? { ...kept[i], blob: p } : p)));
+  return assemble(parts);
 }
 
 /** One blob of `[`, the non-empty segments joined by commas, `]`, and where each segment lies in it. */

@@ -1,7 +1,7 @@
 // The ingest worker seen from the metric store: parses slices of events.jsonl on another thread, or says it cannot.
 import { cpus } from "node:os";
 import type { ParsedBatch } from "./parse-batch.ts";
-import { chunksFromWire, type RangeRows, type WireChunk } from "./range-build.ts";
+import { chunksFromWire, type RangeRows, type WireRange } from "./range-build.ts";
 
 /**
  * A slice sent to the worker: its bytes (transferred, and sent back with the answer for reuse), how
@@ -40,9 +40,6 @@ export interface WarmRequest {
 }
 
 export type WorkerRequest = ParseRequest | PiecesRequest | WarmRequest;
-
-/** The rows of a range as posted back (chunk arrays transferred). */
-export type WireRange = Omit<RangeRows, "chunks"> & { chunks: WireChunk[] };
 
 /** The worker's answer: the batch, or `skipped` when the sender claimed the slice first; the pieces it built; or the error. */
 export type ParseReply = { id: number; bytes?: ArrayBuffer; batch?: ParsedBatch; pieces?: [number, WireRange][]; skipped?: boolean; error?: string; soft?: boolean };
@@ -105,13 +102,11 @@ export class IngestWorker {
    * is transferred: unusable here afterwards.
    */
   parse(bytes: ArrayBuffer, length: number, claim: Int32Array): Promise<ParsedBatch | null> {
-    if (this.failure !== undefined) return Promise.reject(new Error(this.failure));
     let w: Bun.Worker;
     try {
-      w = this.start();
+      w = this.startOrFail();
     } catch (err) {
-      this.fail(`ingest worker did not start: ${(err as Error).message}`);
-      return Promise.reject(new Error(this.failure));
+      return Promise.reject(err);
     }
     const id = this.nextId++;
     return this.send(w, { op: "parse", id, bytes, length, claim }, [bytes]).then((r) => r.batch ?? null);
@@ -174,12 +169,10 @@ export class IngestWorker {
 
   /** Starts the thread ahead of the first slice (it boots while the caller parses); false when it cannot start. */
   warm(): boolean {
-    if (this.failure !== undefined) return false;
     try {
-      this.start();
+      this.startOrFail();
       return true;
-    } catch (err) {
-      this.fail(`ingest worker did not start: ${(err as Error).message}`);
+    } catch {
       return false;
     }
   }

@@ -1,7 +1,7 @@
 // Thread entry of the ingest worker: parses slices of events.jsonl into ParsedBatch, and builds byte ranges into chunks (an extra entry point of the compiled binary; see ingest-pool.ts).
 import { LineReader, parseSlice } from "./events.ts";
-import { CLAIM_FREE, CLAIM_WORKER, type ParseReply, type WireRange, type WorkerRequest } from "./ingest-pool.ts";
-import { buildRange, rangeToWire, readFd } from "./range-build.ts";
+import { CLAIM_FREE, CLAIM_WORKER, type ParseReply, type WorkerRequest } from "./ingest-pool.ts";
+import { buildRange, rangeToWire, readFd, type WireRange } from "./range-build.ts";
 import { syntheticLines } from "./warm-lines.ts";
 
 declare const self: Worker;

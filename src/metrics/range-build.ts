@@ -26,9 +26,9 @@ class DetachedChunks implements ChunkHost<ChunkSlot> {
     return this.chunks.get(slot.id)!;
   }
 
-  create(): ChunkSlot {
+  create(chunk: Chunk = new Chunk(CHUNK_ROWS)): ChunkSlot {
     const slot: ChunkSlot = { id: this.next++, rows: 0, firstStep: 0, lastStep: 0, dirty: false };
-    this.chunks.set(slot.id, new Chunk(CHUNK_ROWS));
+    this.chunks.set(slot.id, chunk);
     return slot;
   }
 }
@@ -98,8 +98,11 @@ export interface WireChunk {
   strs: string[];
 }
 
+/** The rows of a range as posted between threads (chunk arrays transferred). */
+export type WireRange = Omit<RangeRows, "chunks"> & { chunks: WireChunk[] };
+
 /** The rows of a range as posted between threads; the arrays to transfer with them are added to `arrays`. */
-export function rangeToWire(rows: RangeRows, arrays: ArrayBufferView[]): Omit<RangeRows, "chunks"> & { chunks: WireChunk[] } {
+export function rangeToWire(rows: RangeRows, arrays: ArrayBufferView[]): WireRange {
   const chunks = rows.chunks.map((c): WireChunk => {
     const keys = [...c.cols.keys()];
     const cols = [...c.cols.values()];
