@@ -13,6 +13,9 @@ from typing import Any, Callable, Deque, List, Optional
 from ._io import lock_for, warn_once
 
 FLUSH_INTERVAL_SEC = 0.5
+# Set by the SIGTERM handler: flushes then wait at most SIGTERM_LOCK_WAIT_SEC for a file's flush lock.
+_terminating = False
+SIGTERM_LOCK_WAIT_SEC = 1.0
 MAX_BUFFERED_CHUNKS = 2_000_000
 
 
@@ -41,7 +44,11 @@ class Appender:
         q = self._q
         if not q:
             return True
-        with self._flush_lock:
+        # while the process ends on SIGTERM the lock may be held by the interrupted main thread for good
+        if not self._flush_lock.acquire(timeout=SIGTERM_LOCK_WAIT_SEC if _terminating else -1):
+            warn_once("flush-stuck:" + self.path, "could not flush %s while ending on SIGTERM" % self.path)
+            return False
+        try:
             n = len(q)
             if n == 0:
                 return True
@@ -65,6 +72,8 @@ class Appender:
                 if len(q) + n <= MAX_BUFFERED_CHUNKS:
                     q.extendleft(reversed(chunks))
                 return False
+        finally:
+            self._flush_lock.release()
 
     def sync(self) -> None:
         """fsync the file if anything was appended since the last sync (used by finish())."""
@@ -207,15 +216,31 @@ def _at_exit() -> None:
     flusher.tick_all()
 
 
+SIGTERM_WORK_TIMEOUT_SEC = 5.0
+
+
+def _bounded(work: Callable[[], None]) -> None:
+    """Run `work` on a helper thread and wait for it at most SIGTERM_WORK_TIMEOUT_SEC.
+
+    A signal handler runs on the main thread between two bytecodes, possibly while that thread holds
+    one of the SDK's locks (inside a flush or finish): doing the work in the handler itself would wait
+    on the interrupted thread forever. A lock held by the flusher thread is released meanwhile.
+    """
+    t = threading.Thread(target=work, name="runicorn-sigterm", daemon=True)
+    t.start()
+    t.join(SIGTERM_WORK_TIMEOUT_SEC)
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
+    global _terminating
+    _terminating = True
     prev = _prev_sigterm
     if callable(prev):
         # The program handles SIGTERM itself (and may keep running): just make the data durable.
-        flusher.tick_all()
+        _bounded(flusher.tick_all)
         prev(signum, frame)
         return
-    flusher.tick_all()
-    _finish_live_runs("interrupted", "sigterm")
+    _bounded(lambda: (flusher.tick_all(), _finish_live_runs("interrupted", "sigterm")))
     # Re-deliver with the default action so the exit status stays "killed by SIGTERM".
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

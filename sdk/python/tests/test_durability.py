@@ -127,6 +127,21 @@ class ProcessEndings(TempDirCase):
         st = status(run_dir)
         self.assertEqual((st["status"], st.get("exit_reason")), ("interrupted", "sigterm"))
 
+    def test_sigterm_while_this_thread_is_inside_a_flush_still_ends_the_process(self) -> None:
+        # the handler runs on the main thread between two bytecodes: here it interrupts a flush that holds
+        # the events file's lock (as r.finish() or a full queue would), and must not wait for it forever
+        code = self._script("time.sleep(1.2)\nr._events._flush_lock.acquire()\nr.log({'i': 1000})\nprint('holding', flush=True)\ntime.sleep(30)\n")
+        p = spawn_python(code, self.tmp)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "holding")
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=15), -signal.SIGTERM)
+        finally:
+            stop(p)
+        run_dir = only_run_dir(self.tmp / "root")
+        self.assertEqual(len(read_events(run_dir)), 1000)  # flushed by the flusher before the lock was taken
+        self.assertEqual((status(run_dir)["status"], status(run_dir).get("exit_reason")), ("interrupted", "sigterm"))
+
     def test_sigterm_with_a_user_handler_flushes_and_calls_it(self) -> None:
         code = ("import runicorn as rn, time, signal, sys\n"
                 "def bye(s, f):\n    print('user handler', flush=True)\n    sys.exit(3)\n"
