@@ -100,11 +100,12 @@ beforeAll(async () => {
   out.train = await torchPy(TRAIN(false, [0, 1, 2]));
   out.resume = await torchPy(TRAIN(true, [3]));
   out.writer = await torchPy(WRITER);
-  // the server indexes new runs on its sweep or when asked for them; wait until both are listed
-  for (let i = 0; i < 100; i++) {
-    const runs = (await (await fetch(`${url}/api/runs`)).json()) as { id: string }[];
-    if (runs.length >= 2) break;
-    await Bun.sleep(100);
+  // the server learns of new runs and of status.json changes through file watches a few ms after the
+  // writes (longer on a loaded machine): wait until both runs are listed as finished
+  for (let i = 0; i < 200; i++) {
+    const runs = (await (await fetch(`${url}/api/runs`)).json()) as { id: string; status: string }[];
+    if (runs.length >= 2 && runs.every((r) => r.status === "finished")) break;
+    await Bun.sleep(50);
   }
 }, 300_000);
 
