@@ -150,6 +150,10 @@ export async function startServer(
     opts.fleet.start();
     onClose(() => opts.fleet!.stop());
   }
+  // requests in flight (the warm-ups step aside meanwhile); the server is made below
+  let served: { pendingRequests: number } | undefined;
+  const busy = () => (served?.pendingRequests ?? 0) > 0;
+  if (!opts.fleet) warmUpMetrics(ctx, storage, busy);
   const app = createApp(ctx);
   try {
     app.listen({
@@ -171,8 +175,7 @@ export async function startServer(
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
   }
   port = app.server!.port as number;
-  const busy = () => (app.server?.pendingRequests ?? 0) > 0;
-  if (!opts.fleet) warmUpMetrics(ctx, busy);
+  served = app.server!;
   // warm the router and JSON paths so the first real request does not pay for them
   void app.handle(new Request("http://localhost/api/health")).catch(() => {});
   warmRunRoutes(app, log, busy, opts.fleet ? undefined : () => warmUpHistogramCode(ctx.index().db));
@@ -229,17 +232,25 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * After the server starts listening: compiles the metric code paths, then loads the most recently active
- * runs, so that a first query is quick. A real query (or live ingest) warms the code itself: the warm-up
- * steps aside once one has started. Any other request in flight (`busy`) pauses it between slices.
+ * From the start (before the server listens) so that a first chart is quick: once the first index build
+ * is done, reads ahead the runs a user opens first (`warmRecent`: those stored most recently; on a fresh
+ * index the two newest, read by the ingest worker while this thread starts listening), then, unless that
+ * compiled the chart code on real rows, compiles the metric code on synthetic lines. A real query warms
+ * the code itself: the synthetic warm-up steps aside once one has started, and pauses while any other
+ * request is in flight (`busy`).
  */
-function warmUpMetrics(ctx: AppContext, busy: () => boolean): void {
-  setTimeout(() => {
-    warmUpMetricCode(() => ctx.metrics().size > 0, undefined, undefined, busy)
-      .catch((e) => ctx.log.debug(`metric code warm-up stopped: ${(e as Error).message}`))
-      .then(() => ctx.metrics().warmRecent())
-      .catch((e) => ctx.log.debug(`metrics warm-up stopped: ${(e as Error).message}`));
-  }, 0);
+function warmUpMetrics(ctx: AppContext, storage: Storage, busy: () => boolean): void {
+  const metrics = storage.metrics;
+  const runs = storage.runs;
+  void runs.ready
+    .catch(() => undefined)
+    .then(() => metrics.warmRecent(2, () => runs.newestRuns(8)))
+    .catch((e) => {
+      ctx.log.debug(`metrics read-ahead stopped: ${(e as Error).message}`);
+      return false;
+    })
+    .then((compiled) => (compiled ? undefined : warmUpMetricCode(() => metrics.queried() > 0, undefined, undefined, busy)))
+    .catch((e) => ctx.log.debug(`metric code warm-up stopped: ${(e as Error).message}`));
 }
 
 /** A repeatable flag's values, each checked; a bad one is a usage error naming the flag. */

@@ -123,8 +123,10 @@ export class EventsReader {
    * Reads new bytes and commits what it parsed: one slice inline, or, when much is left to read and the
    * ingest worker is usable, every slice up to the size seen at the start, parsed on the worker while
    * this thread builds rows from and commits the slice before. `more` asks the caller to call again.
+   * `background`: a first read that is split is built by the worker alone (this thread stays free for
+   * requests; it builds only the pieces the worker could not).
    */
-  async step(state: RunState): Promise<{ read: ReadOutcome; more: boolean }> {
+  async step(state: RunState, background = false): Promise<{ read: ReadOutcome; more: boolean }> {
     const open = await this.openForRead(state);
     if (!open) return { read: "unchanged", more: false };
     const io: ReadBuffer = { buf: this.spare };
@@ -136,7 +138,7 @@ export class EventsReader {
         return await this.readPipelined(state, open, worker, io);
       }
       if (worker?.usable && open.full && state.slots.length === 0 && fresh >= this.splitMinBytes) {
-        const r = await this.readSplit(state, open, worker);
+        const r = await this.readSplit(state, open, worker, background);
         if (r) return r;
       }
       return await this.readInline(state, open, io);
@@ -243,8 +245,9 @@ export class EventsReader {
    * changed under the read) only the pieces before it are committed and the next step reads on; a piece
    * whose steps do not follow the rows before it (a step logged again across a cut) is read into the
    * run's rows line by line. Undefined: the file has no line starts to cut at (the caller reads inline).
+   * `background`: this thread claims no piece (the worker builds them all unless it fails).
    */
-  private async readSplit(state: RunState, open: OpenFile, worker: IngestWorker): Promise<{ read: ReadOutcome; more: boolean } | undefined> {
+  private async readSplit(state: RunState, open: OpenFile, worker: IngestWorker, background: boolean): Promise<{ read: ReadOutcome; more: boolean } | undefined> {
     const { fd, size } = open;
     const bounds = pieceBounds(fd, size, Math.max(this.splitMinBytes >>> 1, Math.ceil(size / SPLIT_PIECES)));
     if (bounds.length < 3) return undefined;
@@ -255,7 +258,7 @@ export class EventsReader {
     const read = readFd(fd);
     // the worker reads through `fd`: it stays open (the caller closes it) until the worker has answered
     try {
-      for (;;) {
+      while (!background) {
         const k = Atomics.add(next, 0, 1);
         if (k >= pieces) break;
         built.set(k, buildRange(read, bounds[k], bounds[k + 1]));

@@ -1,4 +1,6 @@
 // The metric store: composes ingest (metric-ingest), the repository (all SQL), the chunk and result caches, per run.
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { metricFieldsJson } from "./metric-fields.ts";
 import type { Chunk } from "../metrics/chunk.ts";
 import { digestPositions } from "../metrics/downsample.ts";
@@ -80,6 +82,8 @@ export interface SyncOptions {
    * first time): the state then covers a prefix of the file (`state.progress` < 1) and the read goes on.
    */
   partialAfterMs?: number;
+  /** A read nobody waits for (a warm-up): a split first read is left to the ingest worker. */
+  background?: boolean;
 }
 
 /** Thrown by a chunk load while another owner holds the connection: the caller waits and computes again. */
@@ -99,6 +103,18 @@ const MAX_BUSY_RETRIES = 64;
 /** The column store of one index database. */
 /** Longest stretch of background metric-field work between two turns of the event loop. */
 const FIELD_SLICE_MS = 8;
+/** The largest events.jsonl read ahead by `warmRecent` on a fresh index (a larger run is read when asked for). */
+const WARM_MAX_BYTES = 64 << 20;
+
+/** Bytes of a run's events.jsonl (Infinity when it cannot be read as a file). */
+function eventsSize(runDir: string): number {
+  try {
+    const st = statSync(join(runDir, "events.jsonl"));
+    return st.isFile() ? st.size : Infinity;
+  } catch {
+    return Infinity;
+  }
+}
 
 export class MetricStore implements IngestHost {
   readonly counters: StoreCounters = {
@@ -183,7 +199,7 @@ export class MetricStore implements IngestHost {
       this.evictRuns();
       loaded = true;
     }
-    const run = this.ingest(state, loaded);
+    const run = this.ingest(state, loaded, opts.background ?? false);
     if (opts.partialAfterMs === undefined) {
       this.count(reason, await run);
       return state;
@@ -218,7 +234,7 @@ export class MetricStore implements IngestHost {
   }
 
   /** Loads the run (first time), then reads its file to the end, one run's reads at a time. */
-  private async ingest(state: RunState, load: boolean): Promise<{ loaded: boolean; outcome: ReadOutcome }> {
+  private async ingest(state: RunState, load: boolean, background: boolean): Promise<{ loaded: boolean; outcome: ReadOutcome }> {
     while (state.busy) await state.busy;
     let release!: () => void;
     state.busy = new Promise<void>((r) => (release = r));
@@ -227,7 +243,7 @@ export class MetricStore implements IngestHost {
     try {
       if (load) await this.loadState(state);
       for (;;) {
-        const r = await this.reader.step(state);
+        const r = await this.reader.step(state, background);
         if (r.read === "full" || (r.read === "incremental" && outcome === "unchanged")) outcome = r.read;
         if (!r.more) break;
         if (!bulk) {
@@ -306,14 +322,37 @@ export class MetricStore implements IngestHost {
 
   /**
    * Loads the runs whose metrics changed most recently (catalogue and stored results), in the
-   * background after the server starts, yielding between runs so that requests go first.
+   * background after the server starts, yielding between runs so that requests go first. With nothing
+   * stored yet (a fresh index) it reads the first `limit` of the `newest` runs whose events.jsonl is at
+   * most WARM_MAX_BYTES instead: what a user opens first is then read, or being read, by the ingest worker before
+   * it is asked for (a query meanwhile waits for that read rather than starting its own), and the chart
+   * code is compiled on it. True when it was (no other warm-up is needed).
    */
-  async warmRecent(limit = 3): Promise<void> {
-    for (const runDir of await this.repo.recentRuns(limit)) {
-      await new Promise<void>((res) => setImmediate(res));
+  async warmRecent(limit = 3, newest?: () => readonly string[] | Promise<readonly string[]>): Promise<boolean> {
+    let dirs = await this.repo.recentRuns(limit);
+    const fresh = dirs.length === 0 && newest !== undefined;
+    if (fresh) dirs = (await newest()).filter((d) => eventsSize(d) <= WARM_MAX_BYTES).slice(0, limit);
+    let compiled = false;
+    for (const runDir of dirs) {
+      // between runs, requests go first (the first starts at once: its file is read by the worker)
+      if (compiled || !fresh) await new Promise<void>((res) => setImmediate(res));
       if (this.runs.has(runDir)) continue;
-      await this.sync(runDir, "watch");
+      const state = await this.sync(runDir, "watch", { background: true });
+      // the chart code too, on real rows (a query that came meanwhile has compiled it)
+      if (fresh && state.totalRows > 0 && !compiled) {
+        if (this.queried() === 0) {
+          await this.compute(() => buildSeries(state, "warm-up", { x: "step", points: 300, mode: "lttb" }));
+          await this.compute(() => buildMetricsStep(state, 300));
+        }
+        compiled = true;
+      }
     }
+    return compiled;
+  }
+
+  /** Query syncs so far (hits, misses and incremental updates). */
+  queried(): number {
+    return this.counters.hits + this.counters.misses + this.counters.incremental_updates;
   }
 
   /** Forgets a run (its directory is gone): drops its stored columns. */

@@ -264,6 +264,20 @@ export class RunIndex {
     return () => this.listeners.delete(fn);
   }
 
+  /** The dirs of the `limit` live runs created last, newest first (one pass over the runs in memory). */
+  newestRuns(limit: number): string[] {
+    const top: MemRun[] = [];
+    const newer = (a: MemRun, b: MemRun) => a.created_time! > b.created_time! || (a.created_time === b.created_time && a.order_key > b.order_key);
+    for (const m of this.byDir.values()) {
+      if (m.deleted || m.created_time === null) continue;
+      if (top.length === limit && !newer(m, top[limit - 1])) continue;
+      let i = Math.min(top.length, limit - 1);
+      top[i] = m;
+      for (; i > 0 && newer(top[i], top[i - 1]); i--) [top[i], top[i - 1]] = [top[i - 1], top[i]];
+    }
+    return top.map((m) => m.run_dir);
+  }
+
   /** The first run with this id in scan order (live only unless asked). */
   findRun(id: string, includeDeleted = false): RunRecord | undefined {
     const e = this.byId.get(id);

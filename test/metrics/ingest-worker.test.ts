@@ -242,6 +242,24 @@ describe("split first read", () => {
     expect(worker.usable).toBe(true);
   });
 
+  it("leaves every piece of a background read to the worker, with the same result as a read on one thread", async () => {
+    const worker = new IngestWorker();
+    cleanups.push(() => worker.close());
+    const text = mixedEvents(20000, 43);
+    const inline = await storeOver(text, { worker: null });
+    const want = await layout(inline.store, inline.runDir);
+    const s = await storeOver(text, split(worker));
+    const before = worker.piecesBuilt;
+    const state = await s.store.sync(s.runDir, "watch", { background: true });
+    // 8 pieces (each at least half of splitMinBytes): all built by the worker, none here
+    expect(worker.piecesBuilt - before).toBe(8);
+    expect(state.progress).toBe(1);
+    expect(await layout(s.store, s.runDir)).toEqual(want);
+    // a background read is nobody's query: the first query afterwards is a hit
+    expect(s.store.counters.hits).toBe(2); // layout's two syncs
+    expect(s.store.counters.misses).toBe(0);
+  });
+
   it("leaves a torn last line for later and reads on from the mark once it is complete", async () => {
     const worker = new IngestWorker();
     cleanups.push(() => worker.close());
