@@ -52,6 +52,12 @@ export class RunState implements RunData, ChunkHost<Slot> {
   /** Chunks being changed by an ingest (kept out of the cache until written). */
   readonly pinned = new Map<number, Chunk>();
   busy?: Promise<void>;
+  /**
+   * Whether the API has asked for this run (a query sync) since it was loaded: the cache size and the
+   * hit/miss counters count asked runs, as the original's request cache does, not runs read ahead or
+   * followed for live push.
+   */
+  asked = false;
   /** Generation of the rows: bumped (and stored) by every commit that changes them. */
   gen = 0;
   /** Whether every slot's `stats` is loaded (not so after a restart, until a change needs them). */

@@ -171,9 +171,11 @@ export class MetricStore implements IngestHost {
     return n;
   }
 
-  /** Runs whose catalogue is in memory. */
+  /** Runs whose catalogue is in memory and that the API has asked for (see RunState.asked). */
   get size(): number {
-    return this.runs.size;
+    let n = 0;
+    for (const st of this.runs.values()) if (st.asked) n++;
+    return n;
   }
 
   /** Subscribes to ingests (any cause: query, watcher, live poll); returns the unsubscribe function. */
@@ -199,7 +201,10 @@ export class MetricStore implements IngestHost {
       this.evictRuns();
       loaded = true;
     }
-    const run = this.ingest(state, loaded, opts.background ?? false);
+    // the first query of a run counts as a miss even when it was read ahead (the original's counters)
+    const first = reason === "query" && !state.asked;
+    if (reason === "query") state.asked = true;
+    const run = this.ingest(state, loaded, opts.background ?? false).then((r) => (first ? { ...r, loaded: true } : r));
     if (opts.partialAfterMs === undefined) {
       this.count(reason, await run);
       return state;
