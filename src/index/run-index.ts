@@ -518,8 +518,10 @@ export class RunIndex {
     const now = Date.now();
     for (const row of rows) {
       const old = this.byDir.get(row.run_dir);
-      if (old) this.forget(old);
+      if (old) this.forget(old, true);
       this.remember(row, now);
+      // the watch stays without a gap while the run may change; a quiet one's goes (unless all are watched)
+      if (old && !this.watchAll && !this.active.has(this.byDir.get(row.run_dir)!)) this.unwatchDir(row.run_dir);
       changes.push({ kind: old ? "updated" : "added", id: row.id, run_dir: row.run_dir, files: [] });
     }
     for (const c of changes) this.emit(c);
@@ -579,10 +581,11 @@ export class RunIndex {
     }
   }
 
-  private forget(m: MemRun): void {
+  /** Drops a run from memory; `keepWatch`: its row is written again at once (a watch dropped and set up again would miss what happens in between). */
+  private forget(m: MemRun, keepWatch = false): void {
     this.byDir.delete(m.run_dir);
     this.active.delete(m);
-    this.unwatchDir(m.run_dir);
+    if (!keepWatch) this.unwatchDir(m.run_dir);
     const e = this.byId.get(m.id);
     const list = Array.isArray(e) ? e.filter((x) => x !== m) : [];
     if (list.length > 1) this.byId.set(m.id, list);
