@@ -100,7 +100,6 @@ class ChunkBusy extends Error {
 /** Computations retried after waiting for the connection before giving up. */
 const MAX_BUSY_RETRIES = 64;
 
-/** The column store of one index database. */
 /** Longest stretch of background metric-field work between two turns of the event loop. */
 const FIELD_SLICE_MS = 8;
 /** The largest events.jsonl read ahead by `warmRecent` on a fresh index (a larger run is read when asked for). */
@@ -116,6 +115,7 @@ function eventsSize(runDir: string): number {
   }
 }
 
+/** The column store of one index database. */
 export class MetricStore implements IngestHost {
   readonly counters: StoreCounters = {
     hits: 0,
@@ -329,9 +329,9 @@ export class MetricStore implements IngestHost {
    * Loads the runs whose metrics changed most recently (catalogue and stored results), in the
    * background after the server starts, yielding between runs so that requests go first. With nothing
    * stored yet (a fresh index) it reads the first `limit` of the `newest` runs whose events.jsonl is at
-   * most WARM_MAX_BYTES instead: what a user opens first is then read, or being read, by the ingest worker before
-   * it is asked for (a query meanwhile waits for that read rather than starting its own), and the chart
-   * code is compiled on it. True when it was (no other warm-up is needed).
+   * most WARM_MAX_BYTES instead: what a user opens first is then read, or being read, by the ingest
+   * worker before it is asked for (a query meanwhile waits for that read rather than starting its own),
+   * and the chart code is compiled on it. True when it was (no other warm-up is needed).
    */
   async warmRecent(limit = 3, newest?: () => readonly string[] | Promise<readonly string[]>): Promise<boolean> {
     let dirs = await this.repo.recentRuns(limit);
