@@ -46,7 +46,12 @@ export class Storage implements RunService {
     });
     await runs.start();
     this.log.debug(`index for ${root} at ${path}`);
-    return { root, idx, runs, metrics: new MetricStore(idx, { log: this.log.child("metrics") }), unsubscribe };
+    const metrics = new MetricStore(idx, { log: this.log.child("metrics") });
+    // the whole list is read once the first build is done, so that the first visit does not wait for it
+    void runs.ready
+      .then(() => this.runList.get(idx, runs))
+      .catch((e) => this.log.debug(`run list read-ahead stopped: ${(e as Error).message}`));
+    return { root, idx, runs, metrics, unsubscribe };
   }
 
   /** The current root. */

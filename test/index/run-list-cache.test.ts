@@ -90,6 +90,13 @@ describe("GET /api/runs, the whole list of thousands of runs, patched where runs
   /** The same list read by the paged query, which never goes through the cache. */
   const uncached = async () => (await s.api("/api/runs?offset=0")).body as Item[];
 
+  it("has the list read once the first build is done, before anyone asks for it", async () => {
+    const cache = s.ctx.storage.runList;
+    await waitFor(() => cache.stats.wholeReads === 1, 10000, "the list read ahead");
+    expect((await whole()).length).toBe(3000);
+    expect(cache.stats.wholeReads).toBe(1);
+  });
+
   it("serves the list the paged query reads, in the same order", async () => {
     const a = await whole();
     expect(a.length).toBe(3000);
