@@ -117,6 +117,8 @@ function eventsSize(runDir: string): number {
 
 /** The column store of one index database. */
 export class MetricStore implements IngestHost {
+  /** Query syncs started (a warm-up steps aside once one has). */
+  private queriesStarted = 0;
   readonly counters: StoreCounters = {
     hits: 0,
     misses: 0,
@@ -203,7 +205,10 @@ export class MetricStore implements IngestHost {
     }
     // the first query of a run counts as a miss even when it was read ahead (the original's counters)
     const first = reason === "query" && !state.asked;
-    if (reason === "query") state.asked = true;
+    if (reason === "query") {
+      state.asked = true;
+      this.queriesStarted++;
+    }
     const run = this.ingest(state, loaded, opts.background ?? false).then((r) => (first ? { ...r, loaded: true } : r));
     if (opts.partialAfterMs === undefined) {
       this.count(reason, await run);
@@ -343,9 +348,9 @@ export class MetricStore implements IngestHost {
       if (compiled || !fresh) await new Promise<void>((res) => setImmediate(res));
       if (this.runs.has(runDir)) continue;
       const state = await this.sync(runDir, "watch", { background: true });
-      // the chart code too, on real rows (a query that came meanwhile has compiled it)
+      // the chart code too, on real rows (a query that came meanwhile compiles it, and must not wait for this)
       if (fresh && state.totalRows > 0 && !compiled) {
-        if (this.queried() === 0) {
+        if (this.queriesStarted === 0) {
           await this.compute(() => buildSeries(state, "warm-up", { x: "step", points: 300, mode: "lttb" }));
           await this.compute(() => buildMetricsStep(state, 300));
         }
@@ -355,9 +360,9 @@ export class MetricStore implements IngestHost {
     return compiled;
   }
 
-  /** Query syncs so far (hits, misses and incremental updates). */
+  /** Query syncs started so far (finished or not). */
   queried(): number {
-    return this.counters.hits + this.counters.misses + this.counters.incremental_updates;
+    return this.queriesStarted;
   }
 
   /** Forgets a run (its directory is gone): drops its stored columns. */
