@@ -203,22 +203,23 @@ export class MetricStore implements IngestHost {
       this.evictRuns();
       loaded = true;
     }
-    // the first query of a run counts as a miss even when it was read ahead (the original's counters)
+    // the first query of a run (a new state is never asked yet) counts as a miss even when it was read
+    // ahead: the original's counters
     const first = reason === "query" && !state.asked;
     if (reason === "query") {
       state.asked = true;
       this.queriesStarted++;
     }
-    const run = this.ingest(state, loaded, opts.background ?? false).then((r) => (first ? { ...r, loaded: true } : r));
+    const run = this.ingest(state, loaded, opts.background ?? false);
     if (opts.partialAfterMs === undefined) {
-      this.count(reason, await run);
+      this.count(reason, await run, first);
       return state;
     }
     let done = false;
     const finished = run.then(
       (outcome) => {
         done = true;
-        this.count(reason, outcome);
+        this.count(reason, outcome, first);
       },
       (err) => {
         done = true;
@@ -244,7 +245,7 @@ export class MetricStore implements IngestHost {
   }
 
   /** Loads the run (first time), then reads its file to the end, one run's reads at a time. */
-  private async ingest(state: RunState, load: boolean, background: boolean): Promise<{ loaded: boolean; outcome: ReadOutcome }> {
+  private async ingest(state: RunState, load: boolean, background: boolean): Promise<ReadOutcome> {
     while (state.busy) await state.busy;
     let release!: () => void;
     state.busy = new Promise<void>((r) => (release = r));
@@ -268,13 +269,14 @@ export class MetricStore implements IngestHost {
       state.busy = undefined;
       release();
     }
-    return { loaded: load, outcome };
+    return outcome;
   }
 
-  private count(reason: "query" | "watch", r: { loaded: boolean; outcome: ReadOutcome }): void {
+  /** Counts a query: a miss when it was the run's first (`first`) or read the file from the start. */
+  private count(reason: "query" | "watch", outcome: ReadOutcome, first: boolean): void {
     if (reason !== "query") return;
-    if (r.loaded || r.outcome === "full") this.counters.misses++;
-    else if (r.outcome === "incremental") this.counters.incremental_updates++;
+    if (first || outcome === "full") this.counters.misses++;
+    else if (outcome === "incremental") this.counters.incremental_updates++;
     else this.counters.hits++;
   }
 
@@ -343,9 +345,9 @@ export class MetricStore implements IngestHost {
     const fresh = dirs.length === 0 && newest !== undefined;
     if (fresh) dirs = (await newest()).filter((d) => eventsSize(d) <= WARM_MAX_BYTES).slice(0, limit);
     let compiled = false;
-    for (const runDir of dirs) {
-      // between runs, requests go first (the first starts at once: its file is read by the worker)
-      if (compiled || !fresh) await new Promise<void>((res) => setImmediate(res));
+    for (const [i, runDir] of dirs.entries()) {
+      // between runs, requests go first (a fresh index's first starts at once: its file is read by the worker)
+      if (i > 0 || !fresh) await new Promise<void>((res) => setImmediate(res));
       if (this.runs.has(runDir)) continue;
       const state = await this.sync(runDir, "watch", { background: true });
       // the chart code too, on real rows (a query that came meanwhile compiles it, and must not wait for this)
